@@ -1,0 +1,6 @@
+//! oneshot-httpd: an HTTP/1.1 server whose process model is the security boundary.
+//!
+//! A single-threaded master binds the listeners and keeps a pool of pristine children;
+//! each child accepts exactly one connection, authenticates it, enters the security
+//! context chosen for it, serves it and exits. Only `sys` may contain `unsafe`.
+#![deny(unsafe_code)]
