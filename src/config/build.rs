@@ -25,7 +25,10 @@ struct Builder {
 }
 
 pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError>> {
-    let mut b = Builder { errors: Vec::new(), saw_listen: false };
+    let mut b = Builder {
+        errors: Vec::new(),
+        saw_listen: false,
+    };
     let mut cfg = Config {
         file: main_file.to_path_buf(),
         server_root: main_file.parent().unwrap_or(Path::new("/")).to_path_buf(),
@@ -47,7 +50,10 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         limits: Limits::default(),
         vhosts: Vec::new(),
     };
-    let mut main = VHostDraft::new(Origin { file: main_file.to_path_buf(), line: 0 });
+    let mut main = VHostDraft::new(Origin {
+        file: main_file.to_path_buf(),
+        line: 0,
+    });
     let mut vhosts = Vec::new();
 
     for node in nodes {
@@ -90,7 +96,10 @@ impl VHostDraft {
 }
 
 fn origin(n: &Node) -> Origin {
-    Origin { file: n.file.clone(), line: n.line }
+    Origin {
+        file: n.file.clone(),
+        line: n.line,
+    }
 }
 
 /// Relative paths resolve against the directory of the file that contains them.
@@ -105,13 +114,22 @@ fn resolve(n: &Node, p: &str) -> PathBuf {
 
 impl Builder {
     fn error(&mut self, n: &Node, message: impl Into<String>) {
-        self.errors.push(ConfigError { origin: origin(n), message: message.into() });
+        self.errors.push(ConfigError {
+            origin: origin(n),
+            message: message.into(),
+        });
     }
 
     fn arity(&mut self, n: &Node, min: usize, max: usize) -> bool {
         let k = n.args.len();
         if k < min || k > max {
-            let want = if min == max { format!("{min}") } else if max == usize::MAX { format!("at least {min}") } else { format!("{min} to {max}") };
+            let want = if min == max {
+                format!("{min}")
+            } else if max == usize::MAX {
+                format!("at least {min}")
+            } else {
+                format!("{min} to {max}")
+            };
             self.error(n, format!("{} takes {want} argument(s), got {k}", n.name));
             return false;
         }
@@ -125,7 +143,10 @@ impl Builder {
         match n.args[0].parse::<T>() {
             Ok(v) => Some(v),
             Err(_) => {
-                self.error(n, format!("{}: '{}' is not a valid number", n.name, n.args[0]));
+                self.error(
+                    n,
+                    format!("{}: '{}' is not a valid number", n.name, n.args[0]),
+                );
                 None
             }
         }
@@ -156,7 +177,9 @@ impl Builder {
                 self.saw_listen = true;
                 if self.arity(n, 1, 2) {
                     match parse_listen(&n.args[0]) {
-                        Ok(a) if cfg.listen.contains(&a) => self.error(n, format!("Listen {a} is given twice")),
+                        Ok(a) if cfg.listen.contains(&a) => {
+                            self.error(n, format!("Listen {a} is given twice"))
+                        }
                         Ok(a) => cfg.listen.push(a),
                         Err(m) => self.error(n, m),
                     }
@@ -206,7 +229,10 @@ impl Builder {
                         self.error(n, "CustomLog: piped logs are not supported");
                         return;
                     }
-                    cfg.custom_logs.push(CustomLog { path: resolve(n, &n.args[0]), format });
+                    cfg.custom_logs.push(CustomLog {
+                        path: resolve(n, &n.args[0]),
+                        format,
+                    });
                 }
             }
             "user" => {
@@ -223,9 +249,15 @@ impl Builder {
             "minspareservers" => set(&mut cfg.min_spare, self.number(n)),
             "maxspareservers" => set(&mut cfg.max_spare, self.number(n)),
             "maxrequestworkers" | "maxclients" => set(&mut cfg.max_workers, self.number(n)),
-            "timeout" => set(&mut cfg.timeout, self.number::<u64>(n).map(Duration::from_secs)),
+            "timeout" => set(
+                &mut cfg.timeout,
+                self.number::<u64>(n).map(Duration::from_secs),
+            ),
             "keepalive" => set(&mut cfg.keep_alive, self.on_off(n)),
-            "keepalivetimeout" => set(&mut cfg.keep_alive_timeout, self.number::<u64>(n).map(Duration::from_secs)),
+            "keepalivetimeout" => set(
+                &mut cfg.keep_alive_timeout,
+                self.number::<u64>(n).map(Duration::from_secs),
+            ),
             "maxkeepaliverequests" => set(&mut cfg.max_keep_alive_requests, self.number(n)),
             "limitrequestline" => set(&mut cfg.limits.request_line, self.number(n)),
             "limitrequestfieldsize" => set(&mut cfg.limits.field_size, self.number(n)),
@@ -275,10 +307,17 @@ impl Builder {
                         n.args[0].clone()
                     };
                     if !is_dir && !path.starts_with('/') {
-                        self.error(n, format!("<Location {path}>: the URL path must start with '/'"));
+                        self.error(
+                            n,
+                            format!("<Location {path}>: the URL path must start with '/'"),
+                        );
                     }
                     let conf = self.dir_section(n);
-                    let s = Section { path, conf, origin: origin(n) };
+                    let s = Section {
+                        path,
+                        conf,
+                        origin: origin(n),
+                    };
                     if is_dir {
                         v.directories.push(s);
                     } else {
@@ -307,8 +346,15 @@ impl Builder {
                 if self.arity(n, 1, usize::MAX) {
                     if n.args.len() == 1 && n.args[0].eq_ignore_ascii_case("disabled") {
                         d.directory_index = Some(Vec::new());
-                    } else if let Some(bad) = n.args.iter().find(|a| a.contains('/') || a.as_str() == "..") {
-                        self.error(n, format!("DirectoryIndex: '{bad}' must be a plain file name"));
+                    } else if let Some(bad) = n
+                        .args
+                        .iter()
+                        .find(|a| a.contains('/') || a.as_str() == "..")
+                    {
+                        self.error(
+                            n,
+                            format!("DirectoryIndex: '{bad}' must be a plain file name"),
+                        );
                     } else {
                         d.directory_index = Some(n.args.clone());
                     }
@@ -323,7 +369,10 @@ impl Builder {
         let mut d = DirConf::default();
         for c in n.children.as_deref().unwrap_or_default() {
             if c.children.is_some() {
-                self.error(c, format!("<{}> is not allowed inside <{}>", c.name, n.name));
+                self.error(
+                    c,
+                    format!("<{}> is not allowed inside <{}>", c.name, n.name),
+                );
             } else if !self.dir_directive(c, &mut d, Ctx::Dir) {
                 self.not_here(c, &n.name);
             }
@@ -342,7 +391,10 @@ impl Builder {
     fn vhost(&mut self, n: &Node) -> VHostDraft {
         let mut v = VHostDraft::new(origin(n));
         if n.args.is_empty() {
-            self.error(n, "<VirtualHost> needs an address, e.g. <VirtualHost *:8080>");
+            self.error(
+                n,
+                "<VirtualHost> needs an address, e.g. <VirtualHost *:8080>",
+            );
         }
         for a in &n.args {
             if let Err(m) = parse_vhost_addr(a) {
@@ -360,13 +412,24 @@ impl Builder {
     fn finish(&mut self, cfg: &mut Config, main: VHostDraft, drafts: Vec<VHostDraft>) {
         if cfg.listen.is_empty() && !self.saw_listen {
             self.errors.push(ConfigError {
-                origin: Origin { file: cfg.file.clone(), line: 0 },
+                origin: Origin {
+                    file: cfg.file.clone(),
+                    line: 0,
+                },
                 message: "no Listen directive: the server would accept nothing".into(),
             });
         }
-        let drafts = if drafts.is_empty() { vec![VHostDraft::new(main.origin.clone())] } else { drafts };
+        let drafts = if drafts.is_empty() {
+            vec![VHostDraft::new(main.origin.clone())]
+        } else {
+            drafts
+        };
         for d in drafts {
-            let Some(root) = d.document_root.clone().or_else(|| main.document_root.clone()) else {
+            let Some(root) = d
+                .document_root
+                .clone()
+                .or_else(|| main.document_root.clone())
+            else {
                 self.errors.push(ConfigError {
                     origin: d.origin.clone(),
                     message: "no DocumentRoot for this server".into(),
@@ -396,8 +459,16 @@ impl Builder {
     }
 
     fn check_numbers(&mut self, cfg: &mut Config) {
-        let at = Origin { file: cfg.file.clone(), line: 0 };
-        let mut fail = |m: &str| self.errors.push(ConfigError { origin: at.clone(), message: m.into() });
+        let at = Origin {
+            file: cfg.file.clone(),
+            line: 0,
+        };
+        let mut fail = |m: &str| {
+            self.errors.push(ConfigError {
+                origin: at.clone(),
+                message: m.into(),
+            })
+        };
         if cfg.max_workers == 0 {
             fail("MaxRequestWorkers must be at least 1");
         }
@@ -426,17 +497,46 @@ fn set<T>(slot: &mut T, v: Option<T>) {
 /// Apache 2.4's defaults for the main server.
 fn defaults() -> DirConf {
     DirConf {
-        options: Some(Options { follow_symlinks: true, ..Options::default() }),
+        options: Some(Options {
+            follow_symlinks: true,
+            ..Options::default()
+        }),
         directory_index: Some(vec!["index.html".into()]),
     }
 }
 
 const KNOWN: &[&str] = &[
-    "listen", "serverroot", "pidfile", "errorlog", "loglevel", "customlog", "user", "group",
-    "startservers", "minspareservers", "maxspareservers", "maxrequestworkers", "maxclients", "timeout",
-    "keepalive", "keepalivetimeout", "maxkeepaliverequests", "limitrequestline", "limitrequestfieldsize",
-    "limitrequestfields", "limitrequestbody", "servername", "serveralias", "documentroot", "directoryindex",
-    "options", "include", "includeoptional", "virtualhost", "directory", "location",
+    "listen",
+    "serverroot",
+    "pidfile",
+    "errorlog",
+    "loglevel",
+    "customlog",
+    "user",
+    "group",
+    "startservers",
+    "minspareservers",
+    "maxspareservers",
+    "maxrequestworkers",
+    "maxclients",
+    "timeout",
+    "keepalive",
+    "keepalivetimeout",
+    "maxkeepaliverequests",
+    "limitrequestline",
+    "limitrequestfieldsize",
+    "limitrequestfields",
+    "limitrequestbody",
+    "servername",
+    "serveralias",
+    "documentroot",
+    "directoryindex",
+    "options",
+    "include",
+    "includeoptional",
+    "virtualhost",
+    "directory",
+    "location",
 ];
 
 fn is_known(name: &str) -> bool {
@@ -446,7 +546,11 @@ fn is_known(name: &str) -> bool {
 fn normalize_dir(p: &Path) -> String {
     let s = p.to_string_lossy();
     let t = s.trim_end_matches('/');
-    if t.is_empty() { "/".into() } else { t.to_string() }
+    if t.is_empty() {
+        "/".into()
+    } else {
+        t.to_string()
+    }
 }
 
 /// `Listen [addr:]port`. A bare port listens on every IPv4 address, as Apache does.
@@ -454,26 +558,49 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     if let Ok(port) = s.parse::<u16>() {
         return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
     }
-    s.parse::<SocketAddr>().map_err(|_| format!("Listen: '{s}' is not PORT, IPv4:PORT or [IPv6]:PORT"))
+    s.parse::<SocketAddr>()
+        .map_err(|_| format!("Listen: '{s}' is not PORT, IPv4:PORT or [IPv6]:PORT"))
 }
 
 fn parse_vhost_addr(s: &str) -> Result<(), String> {
     let ok = match s.rsplit_once(':') {
-        Some((host, port)) => (host == "*" || host == "_default_" || host.parse::<IpAddr>().is_ok() || host.starts_with('[') || !host.is_empty()) && (port == "*" || port.parse::<u16>().is_ok()),
+        Some((host, port)) => {
+            (host == "*"
+                || host == "_default_"
+                || host.parse::<IpAddr>().is_ok()
+                || host.starts_with('[')
+                || !host.is_empty())
+                && (port == "*" || port.parse::<u16>().is_ok())
+        }
         None => !s.is_empty(),
     };
-    if ok { Ok(()) } else { Err(format!("<VirtualHost {s}>: not an address[:port]")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("<VirtualHost {s}>: not an address[:port]"))
+    }
 }
 
 fn parse_host_name(s: &str) -> Result<String, String> {
     let host = s.split_once("://").map(|(_, h)| h).unwrap_or(s);
     let host = match host.rsplit_once(':') {
-        Some((h, p)) if p.parse::<u16>().is_ok() && !h.ends_with(']') || p.parse::<u16>().is_ok() && h.starts_with('[') => h,
+        Some((h, p))
+            if p.parse::<u16>().is_ok() && !h.ends_with(']')
+                || p.parse::<u16>().is_ok() && h.starts_with('[') =>
+        {
+            h
+        }
         _ => host,
     };
     let ok = !host.is_empty()
-        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.*?[]:_".contains(&b));
-    if ok { Ok(host.to_ascii_lowercase()) } else { Err(format!("'{s}' is not a valid host name")) }
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.*?[]:_".contains(&b));
+    if ok {
+        Ok(host.to_ascii_lowercase())
+    } else {
+        Err(format!("'{s}' is not a valid host name"))
+    }
 }
 
 fn parse_level(s: &str) -> Option<log::LevelFilter> {
@@ -490,12 +617,20 @@ fn parse_level(s: &str) -> Option<log::LevelFilter> {
 
 /// Apache's `Options`: plain words replace, `+`/`-` words adjust; mixing the two is an error.
 pub fn parse_options(args: &[String], inherited: Options) -> Result<Options, String> {
-    let relative = args.iter().any(|a| a.starts_with('+') || a.starts_with('-'));
-    let absolute = args.iter().any(|a| !(a.starts_with('+') || a.starts_with('-')));
+    let relative = args
+        .iter()
+        .any(|a| a.starts_with('+') || a.starts_with('-'));
+    let absolute = args
+        .iter()
+        .any(|a| !(a.starts_with('+') || a.starts_with('-')));
     if relative && absolute {
         return Err("Options: either all options must start with + or -, or no option may".into());
     }
-    let mut o = if relative { inherited } else { Options::default() };
+    let mut o = if relative {
+        inherited
+    } else {
+        Options::default()
+    };
     for a in args {
         let (on, word) = match a.as_bytes()[0] {
             b'+' => (true, &a[1..]),
@@ -506,7 +641,12 @@ pub fn parse_options(args: &[String], inherited: Options) -> Result<Options, Str
             "none" if !relative => o = Options::default(),
             // Apache's All is every option but MultiViews.
             "all" if !relative => {
-                o = Options { indexes: true, follow_symlinks: true, symlinks_if_owner_match: true, exec_cgi: true }
+                o = Options {
+                    indexes: true,
+                    follow_symlinks: true,
+                    symlinks_if_owner_match: true,
+                    exec_cgi: true,
+                }
             }
             "indexes" => o.indexes = on,
             "followsymlinks" => o.follow_symlinks = on,
@@ -527,8 +667,10 @@ mod tests {
     use crate::config::parse::parse;
 
     fn load(text: &str) -> Result<Config, Vec<String>> {
-        let nodes = parse(text, Path::new("/etc/x/h.conf")).map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-        build(&nodes, Path::new("/etc/x/h.conf")).map_err(|e| e.iter().map(|e| e.to_string()).collect())
+        let nodes = parse(text, Path::new("/etc/x/h.conf"))
+            .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+        build(&nodes, Path::new("/etc/x/h.conf"))
+            .map_err(|e| e.iter().map(|e| e.to_string()).collect())
     }
 
     #[test]
@@ -574,13 +716,42 @@ mod tests {
 
     #[test]
     fn options_table() {
-        let base = Options { follow_symlinks: true, ..Options::default() };
+        let base = Options {
+            follow_symlinks: true,
+            ..Options::default()
+        };
         let rows: &[(&[&str], Options)] = &[
             (&["None"], Options::default()),
-            (&["Indexes"], Options { indexes: true, ..Options::default() }),
-            (&["+Indexes"], Options { indexes: true, follow_symlinks: true, ..Options::default() }),
-            (&["-FollowSymLinks", "+SymLinksIfOwnerMatch"], Options { symlinks_if_owner_match: true, ..Options::default() }),
-            (&["ExecCGI", "FollowSymLinks"], Options { exec_cgi: true, follow_symlinks: true, ..Options::default() }),
+            (
+                &["Indexes"],
+                Options {
+                    indexes: true,
+                    ..Options::default()
+                },
+            ),
+            (
+                &["+Indexes"],
+                Options {
+                    indexes: true,
+                    follow_symlinks: true,
+                    ..Options::default()
+                },
+            ),
+            (
+                &["-FollowSymLinks", "+SymLinksIfOwnerMatch"],
+                Options {
+                    symlinks_if_owner_match: true,
+                    ..Options::default()
+                },
+            ),
+            (
+                &["ExecCGI", "FollowSymLinks"],
+                Options {
+                    exec_cgi: true,
+                    follow_symlinks: true,
+                    ..Options::default()
+                },
+            ),
         ];
         for (args, want) in rows {
             let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();

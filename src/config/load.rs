@@ -13,7 +13,15 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
     let file = absolute(file);
     let mut errors = Vec::new();
-    let mut nodes = read_file(&file, Origin { file: file.clone(), line: 0 }, 0, &mut errors);
+    let mut nodes = read_file(
+        &file,
+        Origin {
+            file: file.clone(),
+            line: 0,
+        },
+        0,
+        &mut errors,
+    );
     // `-c` directives behave as if written after the main file, in its directory.
     for (i, d) in extra.iter().enumerate() {
         let origin_name = file.with_file_name(format!("-c#{}", i + 1));
@@ -26,7 +34,10 @@ pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
                 nodes.extend(more)
             }
             Err(es) => errors.extend(es.into_iter().map(|e| ConfigError {
-                origin: Origin { file: PathBuf::from("-c"), line: i + 1 },
+                origin: Origin {
+                    file: PathBuf::from("-c"),
+                    line: i + 1,
+                },
                 message: e.message,
             })),
         }
@@ -41,14 +52,20 @@ pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
         }
     };
     check_filesystem(&cfg, &mut errors);
-    if errors.is_empty() { Ok(cfg) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(errors)
+    }
 }
 
 fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     }
 }
 
@@ -56,7 +73,10 @@ fn read_file(file: &Path, from: Origin, depth: usize, errors: &mut Vec<ConfigErr
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {
-            errors.push(ConfigError { origin: from, message: format!("cannot read {}: {e}", file.display()) });
+            errors.push(ConfigError {
+                origin: from,
+                message: format!("cannot read {}: {e}", file.display()),
+            });
             return Vec::new();
         }
     };
@@ -67,7 +87,10 @@ fn read_file(file: &Path, from: Origin, depth: usize, errors: &mut Vec<ConfigErr
         }
         Err(es) => {
             errors.extend(es.into_iter().map(|e| ConfigError {
-                origin: Origin { file: file.to_path_buf(), line: e.line },
+                origin: Origin {
+                    file: file.to_path_buf(),
+                    line: e.line,
+                },
                 message: e.message,
             }));
             Vec::new()
@@ -87,29 +110,43 @@ fn expand(nodes: &mut Vec<Node>, depth: usize, errors: &mut Vec<ConfigError>) {
             out.push(n);
             continue;
         }
-        let here = Origin { file: n.file.clone(), line: n.line };
+        let here = Origin {
+            file: n.file.clone(),
+            line: n.line,
+        };
         if n.args.len() != 1 {
-            errors.push(ConfigError { origin: here, message: format!("{} takes 1 argument", n.name) });
+            errors.push(ConfigError {
+                origin: here,
+                message: format!("{} takes 1 argument", n.name),
+            });
             continue;
         }
         if depth >= MAX_INCLUDE_DEPTH {
-            errors.push(ConfigError { origin: here, message: "Include nested too deeply (a loop?)".into() });
+            errors.push(ConfigError {
+                origin: here,
+                message: "Include nested too deeply (a loop?)".into(),
+            });
             continue;
         }
         let base = n.file.parent().unwrap_or(Path::new("/"));
         let pattern = base.join(&n.args[0]);
         match matching_files(&pattern) {
-            Ok(files) if files.is_empty() && !optional && !n.args[0].contains('*') => errors.push(ConfigError {
-                origin: here,
-                message: format!("Include: {} does not exist", pattern.display()),
-            }),
+            Ok(files) if files.is_empty() && !optional && !n.args[0].contains('*') => {
+                errors.push(ConfigError {
+                    origin: here,
+                    message: format!("Include: {} does not exist", pattern.display()),
+                })
+            }
             Ok(files) => {
                 for f in files {
                     out.extend(read_file(&f, here.clone(), depth + 1, errors));
                 }
             }
             Err(m) if optional => log::debug!("{here}: {m}"),
-            Err(m) => errors.push(ConfigError { origin: here, message: m }),
+            Err(m) => errors.push(ConfigError {
+                origin: here,
+                message: m,
+            }),
         }
     }
     *nodes = out;
@@ -118,11 +155,15 @@ fn expand(nodes: &mut Vec<Node>, depth: usize, errors: &mut Vec<ConfigError>) {
 /// Apache's Include takes a file, a directory (every file in it) or a wildcard in the last
 /// component; matches are read in sorted order so the result never depends on readdir.
 fn matching_files(pattern: &Path) -> Result<Vec<PathBuf>, String> {
-    let name = pattern.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = pattern
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let dir = pattern.parent().unwrap_or(Path::new("/"));
     let mut files = Vec::new();
     if name.contains('*') || name.contains('?') {
-        let entries = std::fs::read_dir(dir).map_err(|e| format!("Include: cannot list {}: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| format!("Include: cannot list {}: {e}", dir.display()))?;
         for e in entries.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
             if wildcard(&name, &n) && e.path().is_file() {
@@ -130,7 +171,8 @@ fn matching_files(pattern: &Path) -> Result<Vec<PathBuf>, String> {
             }
         }
     } else if pattern.is_dir() {
-        let entries = std::fs::read_dir(pattern).map_err(|e| format!("Include: cannot list {}: {e}", pattern.display()))?;
+        let entries = std::fs::read_dir(pattern)
+            .map_err(|e| format!("Include: cannot list {}: {e}", pattern.display()))?;
         files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_file()));
     } else if pattern.exists() {
         files.push(pattern.to_path_buf());
@@ -160,7 +202,10 @@ fn check_filesystem(cfg: &Config, errors: &mut Vec<ConfigError>) {
         if !v.document_root.is_dir() {
             errors.push(ConfigError {
                 origin: v.origin.clone(),
-                message: format!("DocumentRoot {} is not a directory", v.document_root.display()),
+                message: format!(
+                    "DocumentRoot {} is not a directory",
+                    v.document_root.display()
+                ),
             });
         }
     }
@@ -172,7 +217,13 @@ mod tests {
 
     #[test]
     fn wildcard_table() {
-        for (p, n, want) in [("*.conf", "a.conf", true), ("*.conf", "a.conf~", false), ("a?c", "abc", true), ("*", ".hidden", false), ("x*y*z", "xaybz", true)] {
+        for (p, n, want) in [
+            ("*.conf", "a.conf", true),
+            ("*.conf", "a.conf~", false),
+            ("a?c", "abc", true),
+            ("*", ".hidden", false),
+            ("x*y*z", "xaybz", true),
+        ] {
             assert_eq!(wildcard(p, n), want, "{p} {n}");
         }
     }

@@ -48,7 +48,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { request_line: 8190, field_size: 8190, fields: 100, body: 0 }
+        Limits {
+            request_line: 8190,
+            field_size: 8190,
+            fields: 100,
+            body: 0,
+        }
     }
 }
 
@@ -74,7 +79,10 @@ impl DirConf {
     pub fn merge(&self, over: &DirConf) -> DirConf {
         DirConf {
             options: over.options.or(self.options),
-            directory_index: over.directory_index.clone().or_else(|| self.directory_index.clone()),
+            directory_index: over
+                .directory_index
+                .clone()
+                .or_else(|| self.directory_index.clone()),
         }
     }
 }
@@ -101,7 +109,10 @@ pub struct VHost {
 impl VHost {
     /// The first name, for logs and CGI's SERVER_NAME.
     pub fn server_name(&self) -> &str {
-        self.names.first().map(String::as_str).unwrap_or("localhost")
+        self.names
+            .first()
+            .map(String::as_str)
+            .unwrap_or("localhost")
     }
 }
 
@@ -128,4 +139,54 @@ pub struct Config {
     /// Never empty: when the file has no `<VirtualHost>`, the main server is the only one.
     /// The first entry is the default, as in Apache's name-based hosting.
     pub vhosts: Vec<VHost>,
+}
+
+impl VHost {
+    /// Effective per-directory settings for a filesystem directory and the URL that reached it:
+    /// the vhost level, then every matching `<Directory>` from the shortest path to the longest,
+    /// then every matching `<Location>` in file order (Apache's merge order).
+    pub fn dir_conf(&self, fs_dir: &std::path::Path, url_path: &str) -> DirConf {
+        let dir = fs_dir.to_string_lossy();
+        let mut c = self.conf.clone();
+        for s in &self.directories {
+            if path_prefix(&s.path, &dir) {
+                c = c.merge(&s.conf);
+            }
+        }
+        for s in &self.locations {
+            if path_prefix(&s.path, url_path) {
+                c = c.merge(&s.conf);
+            }
+        }
+        c
+    }
+}
+
+/// `prefix` covers `path` on a segment boundary: `/a` covers `/a` and `/a/b`, not `/ab`.
+fn path_prefix(prefix: &str, path: &str) -> bool {
+    let p = prefix.trim_end_matches('/');
+    p.is_empty()
+        || path == p
+        || path
+            .strip_prefix(p)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_prefix;
+
+    #[test]
+    fn prefix_table() {
+        for (p, s, want) in [
+            ("/", "/x", true),
+            ("/a", "/a", true),
+            ("/a", "/a/b", true),
+            ("/a", "/ab", false),
+            ("/a/", "/a/b", true),
+            ("/a/b", "/a", false),
+        ] {
+            assert_eq!(path_prefix(p, s), want, "{p} {s}");
+        }
+    }
 }

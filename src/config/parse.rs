@@ -76,7 +76,10 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<Node>, Vec<SyntaxError>> {
                     // Keep the section open so its own end tag still matches later.
                     stack.push((open, args, open_line, children));
                 }
-                None => errors.push(err(line_no, &format!("</{name}> without matching <{name}>"))),
+                None => errors.push(err(
+                    line_no,
+                    &format!("</{name}> without matching <{name}>"),
+                )),
             }
             continue;
         }
@@ -102,7 +105,13 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<Node>, Vec<SyntaxError>> {
                     errors.push(err(line_no, &format!("invalid directive name '{name}'")));
                     continue;
                 }
-                let node = Node { name, args: words, line: line_no, file: file.to_path_buf(), children: None };
+                let node = Node {
+                    name,
+                    args: words,
+                    line: line_no,
+                    file: file.to_path_buf(),
+                    children: None,
+                };
                 push(&mut stack, &mut top, node);
             }
             Err(m) => errors.push(err(line_no, &m)),
@@ -120,7 +129,10 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<Node>, Vec<SyntaxError>> {
 }
 
 fn err(line: usize, message: &str) -> SyntaxError {
-    SyntaxError { line, message: message.to_string() }
+    SyntaxError {
+        line,
+        message: message.to_string(),
+    }
 }
 
 fn push(stack: &mut [(String, Vec<String>, usize, Vec<Node>)], top: &mut Vec<Node>, node: Node) {
@@ -208,20 +220,36 @@ mod tests {
     use super::*;
 
     fn names(nodes: &[Node]) -> Vec<(String, Vec<String>, usize)> {
-        nodes.iter().map(|n| (n.name.clone(), n.args.clone(), n.line)).collect()
+        nodes
+            .iter()
+            .map(|n| (n.name.clone(), n.args.clone(), n.line))
+            .collect()
     }
 
     #[test]
     fn table_ok() {
-        let rows: &[(&str, &[(&str, &[&str], usize)])] = &[
-            ("Listen 127.0.0.1:8080", &[("Listen", &["127.0.0.1:8080"], 1)]),
+        type Want<'a> = &'a [(&'a str, &'a [&'a str], usize)];
+        let rows: &[(&str, Want)] = &[
+            (
+                "Listen 127.0.0.1:8080",
+                &[("Listen", &["127.0.0.1:8080"], 1)],
+            ),
             ("# c\n\n  listen 80  \n", &[("listen", &["80"], 3)]),
-            ("DocumentRoot \"/a b/c\"", &[("DocumentRoot", &["/a b/c"], 1)]),
-            ("LogFormat \"%h \\\"q\\\"\" x", &[("LogFormat", &["%h \"q\"", "x"], 1)]),
-            ("Options Indexes \\\n  FollowSymLinks\nUser u", &[
-                ("Options", &["Indexes", "FollowSymLinks"], 1),
-                ("User", &["u"], 3),
-            ]),
+            (
+                "DocumentRoot \"/a b/c\"",
+                &[("DocumentRoot", &["/a b/c"], 1)],
+            ),
+            (
+                "LogFormat \"%h \\\"q\\\"\" x",
+                &[("LogFormat", &["%h \"q\"", "x"], 1)],
+            ),
+            (
+                "Options Indexes \\\n  FollowSymLinks\nUser u",
+                &[
+                    ("Options", &["Indexes", "FollowSymLinks"], 1),
+                    ("User", &["u"], 3),
+                ],
+            ),
             ("A\r\nB 1\r\n", &[("A", &[], 1), ("B", &["1"], 2)]),
         ];
         for (text, want) in rows {
@@ -266,7 +294,17 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_bytes() {
-        for t in ["<", ">", "</>", "\\", "\"", "<'a>", "<a \">", "a \\\n\\\n\\", "\u{0}"] {
+        for t in [
+            "<",
+            ">",
+            "</>",
+            "\\",
+            "\"",
+            "<'a>",
+            "<a \">",
+            "a \\\n\\\n\\",
+            "\u{0}",
+        ] {
             let _ = parse(t, Path::new("t"));
         }
     }
