@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use nix::sys::wait::{waitpid, WaitStatus};
 use oneshot_httpd::sandbox::{
-    check_context, check_required, enter, Backend, LandlockRules, Plan, SandboxError, UnixIdentity,
-    MIN_LANDLOCK_ABI,
+    check_context, check_required, early_drop, enter, Backend, LandlockRules, Plan, SandboxError,
+    UnixIdentity, MIN_LANDLOCK_ABI,
 };
 use oneshot_httpd::sys::{child_exit, fork, parse_cap_eff, ForkResult, Linux, Sys};
 
@@ -282,6 +282,41 @@ fn case_unix_and_landlock(tree: &Tree) -> Outcome {
     outcome(check_unix_identity().and_then(|()| check_landlock_effects(tree)))
 }
 
+/// Root master's child: early drop to a server identity, then the per-request switch.
+fn case_early_drop_then_enter() -> Outcome {
+    if !is_root() {
+        return Outcome::Skip("not root".into());
+    }
+    let server = UnixIdentity {
+        uid: UID - 1,
+        gid: GID - 1,
+        groups: vec![GID - 1],
+    };
+    if let Err(e) = early_drop(&Linux, &server) {
+        return Outcome::Fail(format!("early_drop: {e}"));
+    }
+    let capeff = Linux.cap_effective();
+    if !matches!(capeff, Ok(0xc0)) {
+        return Outcome::Fail(format!("after early drop CapEff {capeff:?}, expected 0xc0"));
+    }
+    let plan = Plan {
+        unix: Some(identity()),
+        keep_fds: STDIO.to_vec(),
+        ..Plan::default()
+    };
+    if let Err(e) = enter(&Linux, &plan) {
+        return Outcome::Fail(format!("enter: {e}"));
+    }
+    let back = UID - 1;
+    outcome(check_unix_identity().and_then(|()| {
+        expect_errno(
+            "setresuid back to server uid",
+            Linux.setresuid(back, back, back),
+            libc::EPERM,
+        )
+    }))
+}
+
 fn case_root_target_refused() -> Outcome {
     let before = Linux.getresuid();
     let plan = Plan {
@@ -418,6 +453,7 @@ fn main() {
         run("landlock_confines_files", || case_landlock(&tree, fd)),
         run("unix_identity_is_final", || case_unix(&tree)),
         run("unix_and_landlock", || case_unix_and_landlock(&tree)),
+        run("early_drop_then_enter", case_early_drop_then_enter),
         run("root_target_refused", case_root_target_refused),
         run("check_required_matches_kernel", case_check_required),
         run("selinux_check_context", case_check_context),

@@ -12,6 +12,7 @@
 //!   `&Confined` cannot run in an unconfined process.
 #![forbid(unsafe_code)]
 
+mod early;
 mod landlock;
 mod selinux;
 mod unix;
@@ -22,6 +23,7 @@ use std::os::fd::RawFd;
 
 use crate::sys::Sys;
 pub use crate::sys::{LandlockEnforcement, LandlockRules, Resource, SelinuxState};
+pub use early::early_drop;
 pub use landlock::MIN_LANDLOCK_ABI;
 pub use selinux::check_context;
 
@@ -74,6 +76,7 @@ pub enum Step {
     Setresgid(u32),
     Setresuid(u32),
     DropCaps,
+    KeepSetidCaps,
     NoNewPrivs,
     Landlock,
     CapCheck,
@@ -90,6 +93,7 @@ impl fmt::Display for Step {
             Step::Setresgid(g) => write!(f, "setresgid({g}, {g}, {g})"),
             Step::Setresuid(u) => write!(f, "setresuid({u}, {u}, {u})"),
             Step::DropCaps => write!(f, "dropping all capabilities"),
+            Step::KeepSetidCaps => write!(f, "reducing capabilities to CAP_SETUID|CAP_SETGID"),
             Step::NoNewPrivs => write!(f, "setting no_new_privs"),
             Step::Landlock => write!(f, "Landlock restrict_self"),
             Step::CapCheck => write!(f, "checking the effective capability set"),
@@ -143,9 +147,10 @@ pub fn enter(sys: &impl Sys, plan: &Plan) -> Result<Confined, SandboxError> {
     // 1b. Priority and limits while the process may still change them: the target SELinux
     //     domain and uid are not expected to hold setsched/setrlimit/CAP_SYS_RESOURCE.
     apply_limits(sys, plan)?;
-    // 2. setcon before the uid change: a uid change makes the process non-dumpable, which
-    //    turns /proc/self/attr/current root-owned, and the worker domain (not the target
-    //    one) holds the `dyntransition`/`setcurrent` permissions.
+    // 2. setcon while still in the worker domain, which alone holds `setcurrent` and
+    //    `dyntransition`. It precedes the unix switch so that switch and its way-back probes
+    //    run under the final MAC domain, i.e. they test the final combination. Cost: with both
+    //    backends configured, the target domain needs `self:capability { setuid setgid }`.
     if let Some(context) = &plan.selinux {
         selinux::enter(sys, context)?;
     }

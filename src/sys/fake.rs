@@ -84,7 +84,11 @@ pub struct State {
     pub groups: Vec<u32>,
     pub context: String,
     pub nnp: bool,
+    /// Effective capabilities.
     pub caps: u64,
+    pub permitted: u64,
+    /// PR_SET_KEEPCAPS.
+    pub keepcaps: bool,
     pub nice: i32,
     pub rlimits: Vec<(Resource, (u64, u64))>,
     pub selinux: SelinuxState,
@@ -103,6 +107,8 @@ impl State {
             context: "system_u:system_r:worker_t:s0-s0:c0.c7".into(),
             nnp: false,
             caps: ALL_CAPS,
+            permitted: ALL_CAPS,
+            keepcaps: false,
             nice: 0,
             rlimits: Vec::new(),
             selinux: SelinuxState::Enforcing,
@@ -243,10 +249,14 @@ impl Sys for Recording {
         }
         if apply {
             let mut st = self.state.borrow_mut();
-            // capabilities(7): when no id stays 0, permitted and effective sets are cleared.
+            // capabilities(7): when no id stays 0, permitted and effective sets are cleared,
+            // unless PR_SET_KEEPCAPS is set, which keeps the permitted set only.
             let had_root = [cur.0, cur.1, cur.2].contains(&0);
             if had_root && r != 0 && e != 0 && s != 0 {
                 st.caps = 0;
+                if !st.keepcaps {
+                    st.permitted = 0;
+                }
             }
             st.uid = (r, e, s);
         }
@@ -298,16 +308,26 @@ impl Sys for Recording {
     }
 
     fn keep_only_setid_caps(&self) -> io::Result<()> {
-        if self.record(Call::KeepOnlySetidCaps)? {
-            let mut s = self.state.borrow_mut();
-            s.caps &= CAP_SETUID | CAP_SETGID;
+        let apply = self.record(Call::KeepOnlySetidCaps)?;
+        let setid = CAP_SETUID | CAP_SETGID;
+        let mut s = self.state.borrow_mut();
+        // capset(2) may only shrink the permitted set.
+        if s.permitted & setid != setid {
+            return Err(eperm());
+        }
+        if apply {
+            s.permitted = setid;
+            s.caps = setid;
+            s.keepcaps = true;
         }
         Ok(())
     }
 
     fn drop_all_caps(&self) -> io::Result<()> {
         if self.record(Call::DropAllCaps)? {
-            self.state.borrow_mut().caps = 0;
+            let mut s = self.state.borrow_mut();
+            s.caps = 0;
+            s.permitted = 0;
         }
         Ok(())
     }
