@@ -79,11 +79,12 @@ fn run(name: &str, case: impl FnOnce() -> Outcome) -> bool {
         Ok(ForkResult::Child) => {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(case))
                 .unwrap_or_else(|_| Outcome::Fail("panicked".into()));
-            let code = match outcome {
-                Outcome::Pass => (println!("PASS {name}"), 0).1,
-                Outcome::Fail(why) => (println!("FAIL {name}: {why}"), 1).1,
-                Outcome::Skip(why) => (println!("SKIP {name}: {why}"), 3).1,
+            let (line, code) = match outcome {
+                Outcome::Pass => (format!("PASS {name}"), 0),
+                Outcome::Fail(why) => (format!("FAIL {name}: {why}"), 1),
+                Outcome::Skip(why) => (format!("SKIP {name}: {why}"), 3),
             };
+            println!("{line}");
             child_exit(code)
         }
         Ok(ForkResult::Parent { child }) => match waitpid(child, None) {
