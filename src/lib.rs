@@ -12,4 +12,5 @@ pub mod handler;
 pub mod http;
 pub mod logging;
 pub mod master;
+pub mod sandbox;
 pub mod sys;
