@@ -4,3 +4,4 @@
 //! each child accepts exactly one connection, authenticates it, enters the security
 //! context chosen for it, serves it and exits. Only `sys` may contain `unsafe`.
 #![deny(unsafe_code)]
+pub mod verifier;
