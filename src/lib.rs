@@ -14,3 +14,4 @@ pub mod logging;
 pub mod master;
 pub mod sandbox;
 pub mod sys;
+pub mod verifier;
