@@ -4,3 +4,6 @@
 //! each child accepts exactly one connection, authenticates it, enters the security
 //! context chosen for it, serves it and exits. Only `sys` may contain `unsafe`.
 #![deny(unsafe_code)]
+
+pub mod auth;
+pub mod policy;
