@@ -131,3 +131,98 @@ fn check_user(user: &str) -> Result<(), BasicError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_values() {
+        let cases: &[(&[u8], &str, &[u8])] = &[
+            (b"Basic YWxpY2U6c2VjcmV0", "alice", b"secret"),
+            (b"basic YWxpY2U6c2VjcmV0", "alice", b"secret"),
+            (b"BASIC    YWxpY2U6c2VjcmV0", "alice", b"secret"),
+            (b" \tBasic YWxpY2U6c2VjcmV0 \t", "alice", b"secret"),
+            (
+                b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+                "Aladdin",
+                b"open sesame",
+            ),
+            (b"Basic YWxpY2U6YTpiOmM=", "alice", b"a:b:c"),
+            (b"Basic YWxpY2U6", "alice", b""),
+            (b"Basic Ym9iOnD/dw==", "bob", b"p\xffw"),
+            (b"Basic am9zw6k6cHc=", "jos\u{e9}", b"pw"),
+        ];
+        for (value, user, password) in cases {
+            let shown = String::from_utf8_lossy(value);
+            let creds = parse_authorization(value).unwrap_or_else(|e| panic!("{shown}: {e}"));
+            assert_eq!(creds.user, *user, "{shown}");
+            assert_eq!(creds.password(), *password, "{shown}");
+        }
+    }
+
+    #[test]
+    fn rejected_values() {
+        let cases: &[(&[u8], BasicError)] = &[
+            (b"Bearer YWxpY2U6c2VjcmV0", BasicError::NotBasic),
+            (b"Basi", BasicError::NotBasic),
+            (b"", BasicError::NotBasic),
+            (b"BasicYWxpY2U6c2VjcmV0", BasicError::NotBasic),
+            (b"Basic\tYWxpY2U6c2VjcmV0", BasicError::NotBasic),
+            (b"Basic", BasicError::MissingCredentials),
+            (b"Basic   ", BasicError::MissingCredentials),
+            (b"Basic YWxpY2U6c2VjcmV0 x", BasicError::Base64),
+            (b"Basic YWxpY2U6YTpiOmM", BasicError::Base64),
+            (b"Basic YWxpY2U6YTpiOmN=", BasicError::Base64),
+            (b"Basic YWxp Y2U6c2VjcmV0", BasicError::Base64),
+            (b"Basic YWxpY2U6c2VjcmV0\r\n", BasicError::Base64),
+            (b"Basic YWxpY2U6c2Vjc-V0", BasicError::Base64),
+            (b"Basic bm9jb2xvbg==", BasicError::NoColon),
+            (b"Basic OnB3", BasicError::EmptyUser),
+            (b"Basic YWwBY2U6cHc=", BasicError::BadUserChar),
+            (b"Basic //46cHc=", BasicError::UserNotUtf8),
+        ];
+        for (value, expected) in cases {
+            let shown = String::from_utf8_lossy(value);
+            let err = parse_authorization(value).expect_err(&shown);
+            assert_eq!(&err, expected, "{shown}");
+        }
+    }
+
+    #[test]
+    fn size_is_bounded_before_decoding() {
+        let mut value = b"Basic ".to_vec();
+        value.resize(MAX_AUTHORIZATION_LEN, b'A');
+        // Exactly at the limit the length is fine and the content decides.
+        assert_ne!(
+            parse_authorization(&value).unwrap_err(),
+            BasicError::TooLong { len: value.len() }
+        );
+        value.push(b'A');
+        assert_eq!(
+            parse_authorization(&value).unwrap_err(),
+            BasicError::TooLong {
+                len: MAX_AUTHORIZATION_LEN + 1
+            }
+        );
+    }
+
+    #[test]
+    fn new_applies_user_rules_and_debug_hides_password() {
+        let password = Zeroizing::new(b"hunter2".to_vec());
+        assert_eq!(
+            Credentials::new("a:b".into(), password.clone()).unwrap_err(),
+            BasicError::BadUserChar
+        );
+        assert_eq!(
+            Credentials::new(String::new(), password.clone()).unwrap_err(),
+            BasicError::EmptyUser
+        );
+        let creds = Credentials::new("carol".into(), password).unwrap();
+        let shown = format!("{creds:?}");
+        assert!(
+            shown.contains("carol") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+}

@@ -120,3 +120,116 @@ pub fn evaluate(reqs: &[Require], user: Option<&str>, peer: IpAddr) -> Access {
         Access::Denied
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reqs(lines: &[&str]) -> Vec<Require> {
+        lines
+            .iter()
+            .map(|line| {
+                let args: Vec<&str> = line.split_whitespace().collect();
+                parse_require(&args).unwrap_or_else(|e| panic!("{line}: {e}"))
+            })
+            .collect()
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_supported_forms() {
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        let cases: &[(&str, Require)] = &[
+            ("valid-user", Require::ValidUser),
+            ("Valid-User", Require::ValidUser),
+            (
+                "user alice bob",
+                Require::Users(vec!["alice".into(), "bob".into()]),
+            ),
+            ("all granted", Require::AllGranted),
+            ("All Denied", Require::AllDenied),
+            (
+                "ip 10.0.0.0/8 ::1 2001:db8::/32",
+                Require::Ip(vec![
+                    net("10.0.0.0/8"),
+                    net("::1/128"),
+                    net("2001:db8::/32"),
+                ]),
+            ),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(&reqs(&[line])[0], expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn rejects_unsupported_or_malformed_forms() {
+        let cases: &[(&[&str], &str)] = &[
+            (&[], "needs an argument"),
+            (&["valid-user", "x"], "no arguments"),
+            (&["user"], "at least one name"),
+            (&["user", "a\u{1}b"], "control"),
+            (&["all"], "exactly"),
+            (&["all", "granted", "denied"], "exactly"),
+            (&["all", "maybe"], "exactly"),
+            (&["ip"], "at least one"),
+            (&["ip", "10.1"], "not an IPv4 or IPv6"),
+            (&["ip", "10.0.0.1/8"], "host bits"),
+            (&["ip", "10.0.0.0/255.0.0.0"], "not an address/prefix"),
+            (&["ip", "!10.0.0.0/8"], "not an address/prefix"),
+            (&["ip", "!10.0.0.1"], "not an IPv4"),
+            (&["group", "staff"], "unsupported Require provider 'group'"),
+            (&["not", "ip", "10.0.0.1"], "unsupported"),
+        ];
+        for (args, expected) in cases {
+            let err = parse_require(args).expect_err(&format!("{args:?}"));
+            assert!(
+                err.contains(expected),
+                "{args:?}: '{err}' lacks '{expected}'"
+            );
+        }
+    }
+
+    #[test]
+    fn evaluation_table() {
+        use Access::*;
+        let v4 = ip("192.0.2.7");
+        let mapped = ip("::ffff:192.0.2.7");
+        let other = ip("198.51.100.1");
+        let cases: &[(&[&str], Option<&str>, IpAddr, Access)] = &[
+            (&[], None, v4, Granted),
+            (&["all granted"], None, v4, Granted),
+            (&["all denied"], None, v4, Denied),
+            (&["all denied"], Some("alice"), v4, Denied),
+            (&["valid-user"], None, v4, NeedAuth),
+            (&["valid-user"], Some("alice"), v4, Granted),
+            (&["user alice"], Some("alice"), v4, Granted),
+            (&["user alice"], Some("Alice"), v4, Denied),
+            (&["user alice"], Some("bob"), v4, Denied),
+            (&["user alice"], None, v4, NeedAuth),
+            (&["ip 192.0.2.0/24"], None, v4, Granted),
+            (&["ip 192.0.2.0/24"], None, mapped, Granted),
+            (&["ip ::ffff:192.0.2.0/120"], None, v4, Granted),
+            (&["ip 192.0.2.0/24"], None, other, Denied),
+            (&["ip 192.0.2.0/24", "valid-user"], None, other, NeedAuth),
+            (&["ip 192.0.2.0/24", "valid-user"], None, v4, Granted),
+            (
+                &["ip 192.0.2.0/24", "user bob"],
+                Some("alice"),
+                other,
+                Denied,
+            ),
+            (&["all denied", "user bob"], Some("bob"), other, Granted),
+            (&["all denied", "user bob"], None, other, NeedAuth),
+            (&["ip 2001:db8::/32"], None, ip("2001:db8::1"), Granted),
+            (&["ip 2001:db8::/32"], None, v4, Denied),
+        ];
+        for (lines, user, peer, expected) in cases {
+            let got = evaluate(&reqs(lines), *user, *peer);
+            assert_eq!(got, *expected, "{lines:?} user={user:?} peer={peer}");
+        }
+    }
+}

@@ -358,3 +358,266 @@ fn check_unix_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(text: &str) -> IpNet {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn ident_forms() {
+        let user = |n: &str| Ident::User(n.to_owned());
+        let pos = |n: &str| Ident::Net {
+            net: net(n),
+            negated: false,
+        };
+        let neg = |n: &str| Ident::Net {
+            net: net(n),
+            negated: true,
+        };
+        let cases: &[(&str, Ident)] = &[
+            ("alice", user("alice")),
+            ("Alice.Smith-2", user("Alice.Smith-2")),
+            ("1234", user("1234")),
+            ("caf\u{e9}", user("caf\u{e9}")),
+            ("*", Ident::Anyone),
+            ("__anonymous__", Ident::Anonymous),
+            ("192.168.1.0/24", pos("192.168.1.0/24")),
+            ("10.0.0.1", pos("10.0.0.1/32")),
+            ("2001:db8::/32", pos("2001:db8::/32")),
+            ("::1", pos("::1/128")),
+            ("::ffff:10.0.0.0/104", pos("::ffff:10.0.0.0/104")),
+            ("0.0.0.0/0", pos("0.0.0.0/0")),
+            ("!10.0.0.0/8", neg("10.0.0.0/8")),
+            ("!::1", neg("::1/128")),
+        ];
+        for (token, expected) in cases {
+            assert_eq!(&parse_ident(token).unwrap(), expected, "{token}");
+        }
+    }
+
+    #[test]
+    fn ident_errors() {
+        let cases: &[(&str, &str)] = &[
+            ("!alice", "negates only"),
+            ("!*", "negates only"),
+            ("!", "negates only"),
+            ("10.0.0", "not an IPv4 or IPv6"),
+            ("10.0.0.1/33", "not an address/prefix"),
+            ("10.0.0.1/24", "host bits"),
+            ("fe80::1%eth0", "not an IPv4 or IPv6"),
+            ("alice:x", "not an IPv4 or IPv6"),
+            ("al\u{1}ice", "control character"),
+        ];
+        for (token, expected) in cases {
+            let err = parse_ident(token).expect_err(token);
+            assert!(
+                err.contains(expected),
+                "{token}: '{err}' lacks '{expected}'"
+            );
+        }
+    }
+
+    #[test]
+    fn matching_with_negation_and_mapped_addresses() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let cases: &[(&str, Option<&str>, &str, bool)] = &[
+            ("*", None, "192.0.2.1", true),
+            ("*", Some("alice"), "192.0.2.1", true),
+            ("__anonymous__", None, "192.0.2.1", true),
+            ("__anonymous__", Some("alice"), "192.0.2.1", false),
+            ("alice", Some("alice"), "192.0.2.1", true),
+            ("alice", Some("Alice"), "192.0.2.1", false),
+            ("alice", None, "192.0.2.1", false),
+            ("192.0.2.0/24", None, "192.0.2.1", true),
+            ("192.0.2.0/24", Some("bob"), "192.0.2.1", true),
+            ("192.0.2.0/24", None, "::ffff:192.0.2.1", true),
+            ("192.0.2.0/24", None, "192.0.3.1", false),
+            ("192.0.2.0/24", None, "::ffff:192.0.3.1", false),
+            ("::ffff:192.0.2.0/120", None, "192.0.2.9", true),
+            ("!192.0.2.0/24", None, "192.0.2.1", false),
+            ("!192.0.2.0/24", None, "::ffff:192.0.2.1", false),
+            ("!192.0.2.0/24", None, "192.0.3.1", true),
+            ("!192.0.2.0/24", None, "2001:db8::1", true),
+            ("2001:db8::/32", None, "2001:db8:1::1", true),
+            ("2001:db8::/32", None, "2001:db9::1", false),
+            ("::1", None, "::1", true),
+            ("::1", None, "127.0.0.1", false),
+        ];
+        for (token, user, peer, expected) in cases {
+            let ident = parse_ident(token).unwrap();
+            assert_eq!(
+                ident.matches(*user, ip(peer)),
+                *expected,
+                "{token} user={user:?} peer={peer}"
+            );
+        }
+    }
+
+    #[test]
+    fn selinux_targets() {
+        let set = |s: &str| Keep::Set(s.to_owned());
+        let cases: &[(&str, Keep<String>, Keep<String>)] = &[
+            ("user_webapp_t:s0:c0", set("user_webapp_t"), set("s0:c0")),
+            ("*:s0:c0", Keep::Current, set("s0:c0")),
+            ("anon_webapp_t", set("anon_webapp_t"), Keep::Current),
+            ("staff_t:*", set("staff_t"), Keep::Current),
+            ("*", Keep::Current, Keep::Current),
+            ("*:*", Keep::Current, Keep::Current),
+            ("*:s0-s0:c0.c15", Keep::Current, set("s0-s0:c0.c15")),
+            ("x_t:s0:c0,c2,c5.c9", set("x_t"), set("s0:c0,c2,c5.c9")),
+            (
+                "x.y-z_t:s1-s2:c0.c1023",
+                set("x.y-z_t"),
+                set("s1-s2:c0.c1023"),
+            ),
+        ];
+        for (text, domain, range) in cases {
+            let target = parse_selinux_target(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(&target.domain, domain, "{text}");
+            assert_eq!(&target.range, range, "{text}");
+            assert_eq!(target.is_noop(), text.starts_with("*") && text.len() <= 3);
+        }
+    }
+
+    #[test]
+    fn selinux_target_errors() {
+        let cases: &[(&str, &str)] = &[
+            ("*::s0:c1", "sensitivity"),
+            (":s0", "type name"),
+            ("x_t:", "sensitivity"),
+            ("user_u:role_r:type_t:s0", "sensitivity"),
+            ("x_t:s0:c3.c1", "not increasing"),
+            ("x_t:s0:c2.c2", "not increasing"),
+            ("x_t:s0:c01", "category"),
+            ("x_t:s0:c0.", "category"),
+            ("x_t:s0:", "category"),
+            ("x_t:SystemLow", "sensitivity"),
+            ("x_t:s0-s1-s2", "more than two"),
+            ("x_t:s99999999", "sensitivity"),
+            ("1abc_t", "type name"),
+            ("a..b_t", "type name"),
+            ("abc_t.", "type name"),
+            ("ab$c", "type name"),
+        ];
+        for (text, expected) in cases {
+            let err = parse_selinux_target(text).expect_err(text);
+            assert!(err.contains(expected), "{text}: '{err}' lacks '{expected}'");
+        }
+    }
+
+    #[test]
+    fn unix_targets() {
+        let ok: &[(&str, &str, Option<&str>)] = &[
+            ("www-data", "www-data", None),
+            ("alice:staff", "alice", Some("staff")),
+            ("1001:1001", "1001", Some("1001")),
+            ("_svc.web", "_svc.web", None),
+        ];
+        for (text, user, group) in ok {
+            let target = parse_unix_target(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(target.user, *user);
+            assert_eq!(target.group.as_deref(), *group);
+        }
+        let long = "a".repeat(MAX_UNIX_NAME + 1);
+        let bad: &[(&str, &str)] = &[
+            ("", "user"),
+            ("alice:", "group"),
+            (":staff", "user"),
+            ("-x", "user"),
+            ("alice:-g", "group"),
+            ("a:b:c", "group"),
+            ("caf\u{e9}", "user"),
+            ("*", "user"),
+            (&long, "user"),
+        ];
+        for (text, expected) in bad {
+            let err = parse_unix_target(text).expect_err(text);
+            assert!(err.starts_with(expected), "{text}: '{err}'");
+        }
+    }
+
+    /// Written in the layout of mod_selinux's shipped `mod_selinux.map` and of the
+    /// example in its README: `#` header block, tab-separated fields, `*` keeping the
+    /// domain, `__anonymous__`, trailing comments, CRLF line ends.
+    const MOD_SELINUX_STYLE: &str = "#\n\
+        # user <--> domain/range mapping\n\
+        # (Format)\n\
+        # <http user>\t\t<domain>:<range>\n\
+        #\n\
+        \n\
+        kenji\t\t*:s0:c0\n\
+        hana\t\t\tstaff_webapp_t:s0:c2   # trailing comment\r\n\
+        __anonymous__\t\tanon_webapp_t:s0\n\
+        *\t\t\tuser_webapp_t:s0-s0:c0.c15\n\
+        \t  \r\n";
+
+    #[test]
+    fn mod_selinux_layout_loads_unchanged() {
+        let rules = parse_map(MOD_SELINUX_STYLE, parse_selinux_target).unwrap();
+        let summary: Vec<(usize, &Ident)> = rules.iter().map(|r| (r.line, &r.ident)).collect();
+        assert_eq!(
+            summary,
+            [
+                (7, &Ident::User("kenji".into())),
+                (8, &Ident::User("hana".into())),
+                (9, &Ident::Anonymous),
+                (10, &Ident::Anyone),
+            ]
+        );
+        assert_eq!(rules[0].target.domain, Keep::Current);
+        assert_eq!(rules[1].target.range, Keep::Set("s0:c2".into()));
+    }
+
+    #[test]
+    fn comment_only_map_is_empty() {
+        let rules = parse_map("#\n# only comments\n#\n", parse_selinux_target).unwrap();
+        assert!(rules.is_empty());
+    }
+
+    #[test]
+    fn every_bad_line_is_reported() {
+        let text = format!(
+            "alice\n\
+             bob x_t:s0 extra\n\
+             carol#x_t:s0\n\
+             !dave x_t:s0\n\
+             erin x_t:s0:c9.c1\n\
+             ok_user x_t\n\
+             {} x_t\n",
+            "a".repeat(MAX_MAP_LINE)
+        );
+        let errors = parse_map(&text, parse_selinux_target).unwrap_err();
+        let rendered: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5, 7]
+        );
+        assert!(
+            rendered[0].starts_with("line 1: 'alice' has no target"),
+            "{rendered:?}"
+        );
+        assert!(rendered[1].contains("more than two fields"), "{rendered:?}");
+        assert!(
+            rendered[2].contains("'carol' has no target"),
+            "{rendered:?}"
+        );
+        assert!(rendered[3].contains("negates only"), "{rendered:?}");
+        assert!(
+            rendered[4].starts_with("line 5: target 'x_t:s0:c9.c1'"),
+            "{rendered:?}"
+        );
+        assert!(rendered[5].contains("longer than"), "{rendered:?}");
+    }
+
+    #[test]
+    fn unix_maps_use_the_same_line_syntax() {
+        let rules = parse_map("alice www-data:web\n* nobody\n", parse_unix_target).unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[0].target.group.as_deref(), Some("web"));
+        assert_eq!(rules[1].ident, Ident::Anyone);
+    }
+}
