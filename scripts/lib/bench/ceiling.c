@@ -1,17 +1,21 @@
 /* ceiling: the least work an HTTP server can do per connection, used as the
  * reference ("ceiling") for oneshot-httpd in scripts/bench.
  *
- *   ceiling PORT fork|nofork
+ *   ceiling PORT fork|nofork|reexec
  *
  * Binds 127.0.0.1:PORT only. Every connection gets the same answer: 200, a
  * 1024-byte body, Connection: close. In "fork" mode the listening process
  * forks one child per accepted connection (the child reads the request head,
  * writes, exits): no server built on a process per connection can beat it on
  * this machine. "nofork" serves inline and shows what the fork itself costs.
+ * "reexec" makes each child execve() this program again to serve the
+ * connection (fresh ASLR layout and stack canary per connection, as sshd
+ * does): the lower bound of what a re-exec-per-child option costs.
  * Children are reaped between accepts with WNOHANG, so no signal handler runs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -65,12 +69,21 @@ static int listen_loopback(int port) {
     return s;
 }
 
+/* The re-executed child: argv = { ceiling, --serve-fd, FD }. */
+static int serve_inherited(const char *fdstr) {
+    build_response();
+    signal(SIGPIPE, SIG_IGN);
+    serve(atoi(fdstr));
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3 || (strcmp(argv[2], "fork") && strcmp(argv[2], "nofork"))) {
-        fprintf(stderr, "usage: %s PORT fork|nofork\n", argv[0]);
+    if (argc == 3 && strcmp(argv[1], "--serve-fd") == 0) return serve_inherited(argv[2]);
+    if (argc != 3 || (strcmp(argv[2], "fork") && strcmp(argv[2], "nofork") && strcmp(argv[2], "reexec"))) {
+        fprintf(stderr, "usage: %s PORT fork|nofork|reexec\n", argv[0]);
         return 2;
     }
-    int forking = strcmp(argv[2], "fork") == 0, one = 1;
+    int forking = strcmp(argv[2], "nofork") != 0, reexec = strcmp(argv[2], "reexec") == 0, one = 1;
     build_response();
     signal(SIGPIPE, SIG_IGN);
     int ls = listen_loopback(atoi(argv[1]));
@@ -89,6 +102,15 @@ int main(int argc, char **argv) {
         pid_t p = fork();
         if (p == 0) {
             close(ls);
+            if (reexec) {
+                char fdstr[16];
+                snprintf(fdstr, sizeof fdstr, "%d", fd);
+                fcntl(fd, F_SETFD, 0); /* keep the connection across execve */
+                char *const args[] = {"ceiling", "--serve-fd", fdstr, NULL};
+                char *const env[] = {NULL};
+                execve("/proc/self/exe", args, env);
+                _exit(127);
+            }
             serve(fd);
             _exit(0);
         }
