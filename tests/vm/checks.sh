@@ -139,6 +139,9 @@ policy_checks() {
     probe "alice cannot signal bob" "ERR EACCES" spawn "$CTX_BOB" setcon "$CTX_ALICE" kill 9
     probe "alice cannot ptrace another alice connection" "ERR EACCES" spawn "$CTX_ALICE" setcon "$CTX_ALICE" ptrace
     probe "alice cannot create sockets" "ERR EACCES" setcon "$CTX_ALICE" socket
+    probe "master uses its verifier socketpair (control)" "OK" pair sendpair
+    probe "worker uses the master's verifier socketpair" "OK" pair setcon "$CTX_WORKER" sendpair
+    probe "alice cannot use a leaked verifier socketpair" "ERR EACCES" pair setcon "$CTX_ALICE" sendpair
     probe "alice cannot set enforcing mode" "ERR EACCES" setcon "$CTX_ALICE" append /sys/fs/selinux/enforce
 
     # strict two-step model: flip the boolean, check, flip back

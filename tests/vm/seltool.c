@@ -22,6 +22,8 @@
  *   try-setcon CTX  attempt setcon and ignore the outcome (to check that a
  *                   refused switch leaves the context as it was)
  *   socket          create an AF_INET stream socket
+ *   pair            create an AF_UNIX socketpair (like the verifier channel)
+ *   sendpair        write one byte into the socketpair made by "pair"
  *   spawn CTX|-     fork a helper child that setcons to CTX ("-": stays) and
  *                   then idles until this process exits; later steps target it
  *   kill SIGNUM     kill(helper, SIGNUM); 0 probes with signull
@@ -118,6 +120,7 @@ static int setcon(const char *ctx)
 
 struct state {
 	pid_t helper;     /* child from "spawn", 0 if none */
+	int pair[2];      /* from "pair", -1 if none */
 	char value[512];  /* what the step produced, printed after OK */
 };
 
@@ -151,6 +154,17 @@ static int step_writefd(const char *fd)
 {
 	static const char line[] = "seltool writefd probe\n";
 	return write(atoi(fd), line, sizeof line - 1) < 0 ? -1 : 0;
+}
+
+static int step_pair(struct state *s)
+{
+	return socketpair(AF_UNIX, SOCK_STREAM, 0, s->pair);
+}
+
+static int step_sendpair(struct state *s)
+{
+	if (s->pair[0] < 0) { errno = EBADF; return -1; }
+	return write(s->pair[0], "x", 1) < 0 ? -1 : 0;
 }
 
 static int step_socket(void)
@@ -220,6 +234,8 @@ static int run_step(struct state *s, char **argv, int argc, int *rc)
 	if (!strcmp(op, "con")) { *rc = getcon(s->value, sizeof s->value); return 1; }
 	if (!strcmp(op, "socket")) { *rc = step_socket(); return 1; }
 	if (!strcmp(op, "ptrace")) { *rc = step_ptrace(s); return 1; }
+	if (!strcmp(op, "pair")) { *rc = step_pair(s); return 1; }
+	if (!strcmp(op, "sendpair")) { *rc = step_sendpair(s); return 1; }
 	if (!arg) return 0;
 	if (!strcmp(op, "setcon")) *rc = setcon(arg);
 	else if (!strcmp(op, "read")) *rc = step_read(s, arg);
@@ -234,7 +250,7 @@ static int run_step(struct state *s, char **argv, int argc, int *rc)
 
 static int do_steps(int argc, char **argv)
 {
-	struct state s = {0};
+	struct state s = { .pair = { -1, -1 } };
 	int i = 0;
 	while (i < argc) {
 		int rc = 0;
