@@ -4,3 +4,12 @@
 //! each child accepts exactly one connection, authenticates it, enters the security
 //! context chosen for it, serves it and exits. Only `sys` may contain `unsafe`.
 #![deny(unsafe_code)]
+
+pub mod child;
+pub mod cli;
+pub mod config;
+pub mod handler;
+pub mod http;
+pub mod logging;
+pub mod master;
+pub mod sys;

@@ -1,0 +1,91 @@
+//! Stage 1: accept exactly one connection and announce it to the master. The caller then
+//! closes every listener and master descriptor before a single client byte is read.
+
+use crate::master::{handled_signals, Inherited};
+use nix::poll::{PollFd, PollFlags};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsFd;
+
+pub struct Accepted {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+}
+
+/// Blocks until one connection is accepted. SIGTERM is deliverable only inside ppoll, so an
+/// idle child dies at once when the master retires it, but a child that has accepted never
+/// dies of SIGTERM and always finishes its connection.
+pub fn one(inh: &Inherited) -> io::Result<Accepted> {
+    let mut keep_blocked = handled_signals();
+    keep_blocked.remove(Signal::SIGCHLD);
+    let mut unblock_chld = SigSet::empty();
+    unblock_chld.add(Signal::SIGCHLD);
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&unblock_chld), None)?;
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
+    let mut wait_mask = keep_blocked;
+    wait_mask.remove(Signal::SIGTERM);
+
+    let accepted = loop {
+        let mut fds: Vec<PollFd> = inh
+            .listeners
+            .iter()
+            .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN))
+            .collect();
+        match nix::poll::ppoll(&mut fds, None, Some(wait_mask)) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        let ready: Vec<usize> = fds
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.any().unwrap_or(false))
+            .map(|(i, _)| i)
+            .collect();
+        drop(fds);
+        if let Some(a) = ready
+            .into_iter()
+            .find_map(|i| try_accept(&inh.listeners[i]).transpose())
+        {
+            break a?;
+        }
+    };
+    announce(inh);
+    Ok(accepted)
+}
+
+fn try_accept(l: &socket2::Socket) -> io::Result<Option<Accepted>> {
+    match l.accept() {
+        Ok((sock, peer)) => {
+            let local = sock
+                .local_addr()?
+                .as_socket()
+                .ok_or_else(|| io::Error::other("not an inet socket"))?;
+            let peer = peer
+                .as_socket()
+                .ok_or_else(|| io::Error::other("not an inet peer"))?;
+            sock.set_nonblocking(false)?;
+            Ok(Some(Accepted {
+                stream: sock.into(),
+                peer,
+                local,
+            }))
+        }
+        Err(e)
+            if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted =>
+        {
+            Ok(None)
+        }
+        // Another child won the race or the peer already left: wait again.
+        Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Tells the master this child is no longer spare (4-byte pid, atomic on a pipe).
+fn announce(inh: &Inherited) {
+    let pid = std::process::id() as i32;
+    let _ = nix::unistd::write(&inh.status, &pid.to_ne_bytes());
+}

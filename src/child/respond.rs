@@ -1,0 +1,187 @@
+//! Stage: write the response. Formatting is pure; writing goes through `io::Write`.
+//! Error pages are fixed texts that never echo a path or anything else from the request.
+
+use crate::http::{date, status};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant, SystemTime};
+
+pub enum Body {
+    Empty,
+    Bytes(Vec<u8>),
+    /// A byte range of an open file, streamed with sendfile(2): never loaded into memory.
+    File {
+        file: File,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl Body {
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Bytes(b) => b.len() as u64,
+            Body::File { len, .. } => *len,
+        }
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Body,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Self {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: Body) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// A complete error response with a short HTML body naming only the status.
+    pub fn error(code: u16) -> Self {
+        let reason = status::reason(code);
+        let html = format!(
+            "<!DOCTYPE html>\n<html><head><title>{code} {reason}</title></head>\n<body><h1>{reason}</h1></body></html>\n"
+        );
+        Response::new(code)
+            .header("Content-Type", "text/html; charset=utf-8")
+            .body(Body::Bytes(html.into_bytes()))
+    }
+}
+
+/// What was written, for the access log.
+pub struct Sent {
+    pub status: u16,
+    pub body_bytes: u64,
+}
+
+/// Serialises the status line and headers. `Content-Length` is always sent: this server never
+/// needs chunked output for static content.
+pub fn head(resp: &Response, keep_alive: bool) -> Vec<u8> {
+    let mut h = format!(
+        "HTTP/1.1 {} {}\r\n",
+        resp.status,
+        status::reason(resp.status)
+    );
+    h.push_str(&format!(
+        "Date: {}\r\nServer: oneshot-httpd\r\n",
+        date::http_date(SystemTime::now())
+    ));
+    for (k, v) in &resp.headers {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
+    // 304 carries no body and no length of its own (RFC 9110 §15.4.5).
+    if resp.status != 304 {
+        h.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
+    }
+    h.push_str(if keep_alive {
+        "Connection: keep-alive\r\n\r\n"
+    } else {
+        "Connection: close\r\n\r\n"
+    });
+    h.into_bytes()
+}
+
+pub fn write(
+    stream: &mut TcpStream,
+    resp: Response,
+    head_only: bool,
+    keep_alive: bool,
+) -> io::Result<Sent> {
+    let status = resp.status;
+    stream.write_all(&head(&resp, keep_alive))?;
+    if head_only || status == 304 {
+        return Ok(Sent {
+            status,
+            body_bytes: 0,
+        });
+    }
+    let body_bytes = match resp.body {
+        Body::Empty => 0,
+        Body::Bytes(b) => {
+            stream.write_all(&b)?;
+            b.len() as u64
+        }
+        Body::File { file, offset, len } => send_file(stream, &file, offset, len)?,
+    };
+    Ok(Sent { status, body_bytes })
+}
+
+fn send_file(stream: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<u64> {
+    let mut off = offset as libc::off_t;
+    let mut left = len;
+    while left > 0 {
+        let chunk = left.min(1 << 30) as usize;
+        match nix::sys::sendfile::sendfile(stream.as_fd(), file.as_fd(), Some(&mut off), chunk) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file shrank while being sent",
+                ))
+            }
+            Ok(n) => left -= n as u64,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(len)
+}
+
+/// Lingering close: stop writing, then read and discard what the client still sends for a
+/// short while, so that closing does not turn into a TCP reset that destroys the response
+/// the client has not read yet.
+pub fn linger_close(mut stream: TcpStream) {
+    let _ = stream.flush();
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut buf = [0u8; 4096];
+    let mut total = 0usize;
+    while Instant::now() < deadline && total < 256 * 1024 {
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_pages_have_length_and_no_input() {
+        let r = Response::error(404);
+        let h = String::from_utf8(head(&r, false)).unwrap();
+        assert!(h.starts_with("HTTP/1.1 404 Not Found\r\n"));
+        assert!(h.contains(&format!("Content-Length: {}\r\n", r.body.len())));
+        assert!(h.ends_with("Connection: close\r\n\r\n"));
+    }
+
+    #[test]
+    fn not_modified_has_no_length() {
+        let h = String::from_utf8(head(&Response::new(304), true)).unwrap();
+        assert!(!h.contains("Content-Length"));
+    }
+}

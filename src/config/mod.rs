@@ -1,0 +1,21 @@
+//! Configuration: Apache's language, read and validated by the master before any fork.
+//!
+//! `parse` (pure) turns text into a tree, `load` reads files and expands `Include`,
+//! `build` (pure) validates the tree into a [`Config`]. Every error names `FILE:LINE`.
+#![forbid(unsafe_code)]
+
+pub mod build;
+pub mod load;
+pub mod model;
+pub mod parse;
+
+pub use load::load;
+pub use model::*;
+
+/// A configuration problem, printed as `FILE:LINE: message` (line 0 when the whole file is meant).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct ConfigError {
+    pub origin: Origin,
+    pub message: String,
+}

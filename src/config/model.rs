@@ -1,0 +1,192 @@
+//! The validated configuration the master holds and every child inherits read-only.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where a directive came from, for messages of the form `FILE:LINE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    Stderr,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Combined,
+    Common,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomLog {
+    pub path: PathBuf,
+    pub format: LogFormat,
+}
+
+/// Apache's `LimitRequest*` directives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub request_line: usize,
+    pub field_size: usize,
+    pub fields: usize,
+    /// 0 means unlimited, as in Apache.
+    pub body: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_line: 8190,
+            field_size: 8190,
+            fields: 100,
+            body: 0,
+        }
+    }
+}
+
+/// `Options` flags that this server implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    pub indexes: bool,
+    pub follow_symlinks: bool,
+    pub symlinks_if_owner_match: bool,
+    pub exec_cgi: bool,
+}
+
+/// Per-directory settings, from the vhost level and `<Directory>`/`<Location>` sections.
+/// `None` means "not set here", so sections merge as Apache merges them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirConf {
+    pub options: Option<Options>,
+    pub directory_index: Option<Vec<String>>,
+}
+
+impl DirConf {
+    /// Settings of `over` win where they are set.
+    pub fn merge(&self, over: &DirConf) -> DirConf {
+        DirConf {
+            options: over.options.or(self.options),
+            directory_index: over
+                .directory_index
+                .clone()
+                .or_else(|| self.directory_index.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// For `<Directory>` an absolute filesystem path, for `<Location>` a URL path prefix.
+    pub path: String,
+    pub conf: DirConf,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VHost {
+    /// ServerName first, then ServerAlias entries; lowercase.
+    pub names: Vec<String>,
+    pub document_root: PathBuf,
+    pub conf: DirConf,
+    pub directories: Vec<Section>,
+    pub locations: Vec<Section>,
+    pub origin: Origin,
+}
+
+impl VHost {
+    /// The first name, for logs and CGI's SERVER_NAME.
+    pub fn server_name(&self) -> &str {
+        self.names
+            .first()
+            .map(String::as_str)
+            .unwrap_or("localhost")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub file: PathBuf,
+    pub server_root: PathBuf,
+    pub listen: Vec<SocketAddr>,
+    pub pid_file: Option<PathBuf>,
+    pub error_log: LogTarget,
+    pub log_level: log::LevelFilter,
+    pub custom_logs: Vec<CustomLog>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub start_servers: usize,
+    pub min_spare: usize,
+    pub max_spare: usize,
+    pub max_workers: usize,
+    pub timeout: Duration,
+    pub keep_alive: bool,
+    pub keep_alive_timeout: Duration,
+    pub max_keep_alive_requests: usize,
+    pub limits: Limits,
+    /// Never empty: when the file has no `<VirtualHost>`, the main server is the only one.
+    /// The first entry is the default, as in Apache's name-based hosting.
+    pub vhosts: Vec<VHost>,
+}
+
+impl VHost {
+    /// Effective per-directory settings for a filesystem directory and the URL that reached it:
+    /// the vhost level, then every matching `<Directory>` from the shortest path to the longest,
+    /// then every matching `<Location>` in file order (Apache's merge order).
+    pub fn dir_conf(&self, fs_dir: &std::path::Path, url_path: &str) -> DirConf {
+        let dir = fs_dir.to_string_lossy();
+        let mut c = self.conf.clone();
+        for s in &self.directories {
+            if path_prefix(&s.path, &dir) {
+                c = c.merge(&s.conf);
+            }
+        }
+        for s in &self.locations {
+            if path_prefix(&s.path, url_path) {
+                c = c.merge(&s.conf);
+            }
+        }
+        c
+    }
+}
+
+/// `prefix` covers `path` on a segment boundary: `/a` covers `/a` and `/a/b`, not `/ab`.
+fn path_prefix(prefix: &str, path: &str) -> bool {
+    let p = prefix.trim_end_matches('/');
+    p.is_empty()
+        || path == p
+        || path
+            .strip_prefix(p)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_prefix;
+
+    #[test]
+    fn prefix_table() {
+        for (p, s, want) in [
+            ("/", "/x", true),
+            ("/a", "/a", true),
+            ("/a", "/a/b", true),
+            ("/a", "/ab", false),
+            ("/a/", "/a/b", true),
+            ("/a/b", "/a", false),
+        ] {
+            assert_eq!(path_prefix(p, s), want, "{p} {s}");
+        }
+    }
+}

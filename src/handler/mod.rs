@@ -1,0 +1,4 @@
+//! Handlers: they run only after confinement, which their `&Confined` parameter proves.
+
+pub mod listing;
+pub mod static_file;

@@ -1,0 +1,305 @@
+//! Static files as Apache serves them: GET and HEAD, Content-Type, Last-Modified, ETag,
+//! conditional requests (304), one byte range (206/416), DirectoryIndex, listings only with
+//! `Options Indexes`, and 301 to add a directory's trailing slash.
+//!
+//! The path is resolved one component at a time with openat(O_NOFOLLOW) from the DocumentRoot,
+//! so a symlink is only followed where Options allow it, and `..` never reaches the
+//! filesystem (the route stage removed it).
+
+use crate::child::confine::Confined;
+use crate::child::respond::{Body, Response};
+use crate::child::route::{encode_path, Route};
+use crate::config::{Options, VHost};
+use crate::http::request::Request;
+use crate::http::{date, mime};
+use crate::sys::fs::{open_beneath, open_follow};
+use nix::fcntl::OFlag;
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+pub fn serve(_proof: &Confined, vhost: &VHost, route: &Route, req: &Request) -> Response {
+    match resolve(vhost, route, &req.path) {
+        Ok(Found::File { file, meta, name }) => file_response(file, &meta, &name, req),
+        Ok(Found::Dir { fd, dir }) => directory(vhost, route, req, fd, &dir),
+        Err(status) => Response::error(status),
+    }
+}
+
+enum Found {
+    File {
+        file: File,
+        meta: Metadata,
+        name: String,
+    },
+    Dir {
+        fd: OwnedFd,
+        dir: PathBuf,
+    },
+}
+
+fn resolve(vhost: &VHost, route: &Route, url: &str) -> Result<Found, u16> {
+    let root = &vhost.document_root;
+    let mut cur: OwnedFd = File::open(root).map_err(|e| io_status(&e))?.into();
+    let mut path = root.clone();
+    for (i, seg) in route.segments.iter().enumerate() {
+        let opts = vhost.dir_conf(&path, url).options.unwrap_or_default();
+        let next = open_component(&cur, &path, seg, opts)?;
+        path.push(seg);
+        let meta = File::from(next.try_clone().map_err(|e| io_status(&e))?)
+            .metadata()
+            .map_err(|e| io_status(&e))?;
+        let last = i + 1 == route.segments.len();
+        if meta.is_file() {
+            if !last {
+                return Err(404); // "a/file/more": there is no such directory
+            }
+            return Ok(Found::File {
+                file: File::from(next),
+                meta,
+                name: seg.clone(),
+            });
+        }
+        if !meta.is_dir() {
+            return Err(403); // FIFOs, devices and sockets are never served
+        }
+        cur = next;
+    }
+    Ok(Found::Dir { fd: cur, dir: path })
+}
+
+/// Opens one path component. A symlink is followed only with FollowSymLinks, or with
+/// SymLinksIfOwnerMatch when the link and its target have the same owner.
+fn open_component(
+    dir: &OwnedFd,
+    dir_path: &Path,
+    name: &str,
+    opts: Options,
+) -> Result<OwnedFd, u16> {
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK;
+    match open_beneath(dir.as_fd(), Path::new(name), flags) {
+        Ok(fd) => Ok(fd),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            if opts.follow_symlinks {
+                return open_follow(dir.as_fd(), Path::new(name), flags).map_err(|e| io_status(&e));
+            }
+            if opts.symlinks_if_owner_match {
+                let link = dir_path.join(name);
+                let lmeta = std::fs::symlink_metadata(&link).map_err(|e| io_status(&e))?;
+                let target =
+                    open_follow(dir.as_fd(), Path::new(name), flags).map_err(|e| io_status(&e))?;
+                let tmeta = File::from(target.try_clone().map_err(|e| io_status(&e))?)
+                    .metadata()
+                    .map_err(|e| io_status(&e))?;
+                if lmeta.uid() == tmeta.uid() {
+                    return Ok(target);
+                }
+                log::info!(
+                    "symlink {} refused: owner differs from its target's (SymLinksIfOwnerMatch)",
+                    link.display()
+                );
+                return Err(403);
+            }
+            log::info!(
+                "symlink {} refused: Options do not allow following it",
+                dir_path.join(name).display()
+            );
+            Err(403)
+        }
+        Err(e) => Err(io_status(&e)),
+    }
+}
+
+/// Maps a filesystem error to a status; the kernel's EACCES (DAC, Landlock, SELinux) is a 403.
+fn io_status(e: &io::Error) -> u16 {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ENAMETOOLONG) => 404,
+        Some(libc::EACCES) | Some(libc::EPERM) => 403,
+        _ => {
+            log::error!("static file: {e}");
+            500
+        }
+    }
+}
+
+fn directory(vhost: &VHost, route: &Route, req: &Request, fd: OwnedFd, dir: &Path) -> Response {
+    if !route.trailing_slash {
+        let mut loc = encode_path(&format!("/{}/", route.segments.join("/")).replace("//", "/"));
+        if let Some(q) = &req.query {
+            loc.push('?');
+            loc.push_str(q);
+        }
+        return Response::error(301).header("Location", loc);
+    }
+    let conf = vhost.dir_conf(dir, &req.path);
+    let opts = conf.options.unwrap_or_default();
+    for index in conf.directory_index.unwrap_or_default() {
+        match open_component(&fd, dir, &index, opts) {
+            Ok(f) => {
+                let file = File::from(f);
+                match file.metadata() {
+                    Ok(meta) if meta.is_file() => return file_response(file, &meta, &index, req),
+                    _ => continue,
+                }
+            }
+            Err(404) => continue,
+            Err(status) => return Response::error(status),
+        }
+    }
+    if opts.indexes {
+        return super::listing::render(fd, &format!("/{}", route.segments.join("/")));
+    }
+    Response::error(403)
+}
+
+fn etag(meta: &Metadata) -> String {
+    format!(
+        "\"{:x}-{:x}\"",
+        meta.size(),
+        meta.mtime() as u64 * 1_000_000 + meta.mtime_nsec() as u64 / 1000
+    )
+}
+
+fn file_response(file: File, meta: &Metadata, name: &str, req: &Request) -> Response {
+    let size = meta.size();
+    let tag = etag(meta);
+    let mtime = UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0) as u64);
+    let last_modified = date::http_date(mtime);
+    if not_modified(req, &tag, mtime) {
+        return Response::new(304)
+            .header("ETag", tag)
+            .header("Last-Modified", last_modified);
+    }
+    let base = |status| {
+        Response::new(status)
+            .header("Content-Type", mime::content_type(name))
+            .header("Last-Modified", last_modified.clone())
+            .header("ETag", tag.clone())
+            .header("Accept-Ranges", "bytes")
+    };
+    let range = req
+        .header("Range")
+        .and_then(|r| std::str::from_utf8(r).ok());
+    let if_range_ok = req
+        .header("If-Range")
+        .is_none_or(|v| v == tag.as_bytes() || v == last_modified.as_bytes());
+    match range.filter(|_| if_range_ok).map(|r| parse_range(r, size)) {
+        Some(RangeSpec::Satisfiable(start, end)) => base(206)
+            .header("Content-Range", format!("bytes {start}-{end}/{size}"))
+            .body(Body::File {
+                file,
+                offset: start,
+                len: end - start + 1,
+            }),
+        Some(RangeSpec::Unsatisfiable) => {
+            Response::error(416).header("Content-Range", format!("bytes */{size}"))
+        }
+        Some(RangeSpec::Ignore) | None => base(200).body(Body::File {
+            file,
+            offset: 0,
+            len: size,
+        }),
+    }
+}
+
+/// If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
+fn not_modified(req: &Request, tag: &str, mtime: std::time::SystemTime) -> bool {
+    if let Some(inm) = req.header("If-None-Match") {
+        let inm = String::from_utf8_lossy(inm);
+        return inm.trim() == "*"
+            || inm
+                .split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == tag);
+    }
+    if let Some(ims) = req
+        .header("If-Modified-Since")
+        .and_then(|v| std::str::from_utf8(v).ok())
+    {
+        if let Some(since) = date::parse_http_date(ims.trim()) {
+            return mtime <= since;
+        }
+    }
+    false
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeSpec {
+    /// Inclusive byte positions.
+    Satisfiable(u64, u64),
+    Unsatisfiable,
+    /// Malformed or multi-range: answer with the whole file, as RFC 9110 §14.2 allows.
+    Ignore,
+}
+
+fn parse_range(v: &str, size: u64) -> RangeSpec {
+    let Some(spec) = v.trim().strip_prefix("bytes=") else {
+        return RangeSpec::Ignore;
+    };
+    if spec.contains(',') {
+        return RangeSpec::Ignore;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeSpec::Ignore;
+    };
+    let num = |s: &str| {
+        if s.bytes().all(|c| c.is_ascii_digit()) && !s.is_empty() {
+            s.parse::<u64>().ok()
+        } else {
+            None
+        }
+    };
+    match (a.trim(), b.trim()) {
+        ("", suffix) => match num(suffix) {
+            Some(0) => RangeSpec::Unsatisfiable,
+            Some(n) if size > 0 => RangeSpec::Satisfiable(size.saturating_sub(n), size - 1),
+            Some(_) => RangeSpec::Unsatisfiable,
+            None => RangeSpec::Ignore,
+        },
+        (start, end) => {
+            let Some(s) = num(start) else {
+                return RangeSpec::Ignore;
+            };
+            let e = if end.is_empty() {
+                Some(u64::MAX)
+            } else {
+                num(end)
+            };
+            match e {
+                None => RangeSpec::Ignore,
+                Some(e) if e < s => RangeSpec::Ignore,
+                Some(_) if s >= size => RangeSpec::Unsatisfiable,
+                Some(e) => RangeSpec::Satisfiable(s, e.min(size - 1)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_table() {
+        use RangeSpec::*;
+        for (v, size, want) in [
+            ("bytes=0-9", 100, Satisfiable(0, 9)),
+            ("bytes=90-", 100, Satisfiable(90, 99)),
+            ("bytes=-10", 100, Satisfiable(90, 99)),
+            ("bytes=-200", 100, Satisfiable(0, 99)),
+            ("bytes=50-500", 100, Satisfiable(50, 99)),
+            ("bytes=100-", 100, Unsatisfiable),
+            ("bytes=-0", 100, Unsatisfiable),
+            ("bytes=0-0", 0, Unsatisfiable),
+            ("bytes=5-1", 100, Ignore),
+            ("bytes=0-1,5-6", 100, Ignore),
+            ("items=0-1", 100, Ignore),
+            ("bytes=a-b", 100, Ignore),
+            ("bytes=+1-2", 100, Ignore),
+        ] {
+            assert_eq!(parse_range(v, size), want, "{v}");
+        }
+    }
+}

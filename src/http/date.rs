@@ -1,0 +1,106 @@
+//! Time formats: HTTP dates (via `httpdate`) and the access log's `[day/Mon/year:H:M:S +0000]`.
+//! Logs are in UTC so that a child needs no timezone database after confinement.
+#![forbid(unsafe_code)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn http_date(t: SystemTime) -> String {
+    httpdate::fmt_http_date(t)
+}
+
+pub fn parse_http_date(s: &str) -> Option<SystemTime> {
+    httpdate::parse_http_date(s).ok()
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+
+/// Broken-down UTC time: (year, month 1-12, day, hour, minute, second, weekday name).
+fn civil(t: SystemTime) -> (i64, usize, i64, i64, i64, i64, &'static str) {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let weekday = DAYS[days.rem_euclid(7) as usize];
+    (
+        y,
+        m as usize,
+        d,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        weekday,
+    )
+}
+
+/// `10/Oct/2000:13:55:36 +0000`, Common Log Format's %t without brackets.
+pub fn clf(t: SystemTime) -> String {
+    let (y, m, d, hh, mm, ss, _) = civil(t);
+    format!("{d:02}/{}/{y}:{hh:02}:{mm:02}:{ss:02} +0000", MONTHS[m - 1])
+}
+
+/// `Sun Nov 22 07:22:00.123456 2026`, the error log's timestamp as Apache writes it.
+pub fn error_log(t: SystemTime) -> String {
+    let (y, m, d, hh, mm, ss, wd) = civil(t);
+    let us = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_micros())
+        .unwrap_or(0);
+    format!(
+        "{wd} {} {d:02} {hh:02}:{mm:02}:{ss:02}.{us:06} {y}",
+        MONTHS[m - 1]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn table() {
+        let rows = [
+            (
+                0u64,
+                "01/Jan/1970:00:00:00 +0000",
+                "Thu Jan 01 00:00:00.000000 1970",
+            ),
+            (
+                971_186_136,
+                "10/Oct/2000:13:55:36 +0000",
+                "Tue Oct 10 13:55:36.000000 2000",
+            ),
+            (
+                951_782_400,
+                "29/Feb/2000:00:00:00 +0000",
+                "Tue Feb 29 00:00:00.000000 2000",
+            ),
+            (
+                1_795_332_120,
+                "22/Nov/2026:07:22:00 +0000",
+                "Sun Nov 22 07:22:00.000000 2026",
+            ),
+        ];
+        for (secs, want_clf, want_err) in rows {
+            let t = UNIX_EPOCH + Duration::from_secs(secs);
+            assert_eq!(clf(t), want_clf);
+            assert_eq!(error_log(t), want_err);
+        }
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(t));
+    }
+}

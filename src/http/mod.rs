@@ -1,0 +1,9 @@
+//! HTTP building blocks shared by the stages. The wire parsers (request head, chunked body)
+//! are pure and incremental: the read loop feeds them whatever has arrived and they answer
+//! "need more", "done" or a typed error carrying the status to send before closing.
+
+pub mod chunked;
+pub mod date;
+pub mod mime;
+pub mod request;
+pub mod status;

@@ -1,0 +1,55 @@
+//! The error log: `log` + `env_logger`, formatted as Apache formats its error log, written to
+//! a descriptor the master opened. Children inherit it and keep it across confinement,
+//! because logs are never reopened after a privilege drop.
+
+use crate::config::{Config, LogTarget};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// Opens a log file for appending, creating it 0640 if needed.
+pub fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Installs the global logger. Returns the descriptor children must keep open.
+pub fn init(cfg: &Config) -> io::Result<Option<RawFd>> {
+    let (target, fd) = match &cfg.error_log {
+        LogTarget::Stderr => (env_logger::Target::Stderr, None),
+        LogTarget::File(p) => {
+            let f = open_append(p)
+                .map_err(|e| io::Error::new(e.kind(), format!("ErrorLog {}: {e}", p.display())))?;
+            let fd = f.as_raw_fd();
+            (env_logger::Target::Pipe(Box::new(f)), Some(fd))
+        }
+    };
+    let mut b = env_logger::Builder::new();
+    b.filter_level(cfg.log_level)
+        .target(target)
+        .format(|buf, rec| {
+            let target = rec.target().split("::").nth(1).unwrap_or("core");
+            writeln!(
+                buf,
+                "[{}] [{}:{}] [pid {}] {}",
+                crate::http::date::error_log(SystemTime::now()),
+                target,
+                rec.level().as_str().to_ascii_lowercase(),
+                std::process::id(),
+                rec.args()
+            )
+        });
+    // RUST_LOG may raise verbosity for debugging; LogLevel stays the default.
+    if let Ok(s) = std::env::var("RUST_LOG") {
+        b.parse_filters(&s);
+    }
+    b.try_init().map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(fd)
+}

@@ -1,0 +1,249 @@
+//! Test support: start the real `oneshot-httpd` binary on 127.0.0.1 with a generated
+//! configuration, talk raw HTTP to it, read its access log, and stop it.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_oneshot-httpd");
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh directory under Cargo's per-target temp dir.
+pub fn scratch(name: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Server {
+    pub dir: PathBuf,
+    pub port: u16,
+    pub child: Child,
+}
+
+/// Standard site: vhosts default / alice.test / bob.test under `dir/www/...`.
+pub const BASE_CONF: &str = "\
+ErrorLog logs/error.log
+LogLevel debug
+CustomLog logs/access.log combined
+PidFile logs/httpd.pid
+StartServers 2
+MinSpareServers 2
+MaxSpareServers 4
+MaxRequestWorkers 20
+Timeout 3
+KeepAlive On
+KeepAliveTimeout 2
+<VirtualHost *:80>
+  ServerName default.test
+  DocumentRoot www/default
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName alice.test
+  DocumentRoot www/alice
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName bob.test
+  DocumentRoot www/bob
+</VirtualHost>
+";
+
+pub fn site(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    for v in ["default", "alice", "bob"] {
+        std::fs::create_dir_all(dir.join("www").join(v)).unwrap();
+        std::fs::write(dir.join("www").join(v).join("index.html"), format!("{v} index\n")).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    dir
+}
+
+impl Server {
+    /// Writes `conf` to `dir/httpd.conf` and starts the server on a free port.
+    pub fn start(dir: &Path, conf: &str) -> Server {
+        std::fs::write(dir.join("httpd.conf"), conf).unwrap();
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(BIN)
+                .arg("-f")
+                .arg(dir.join("httpd.conf"))
+                .arg("-c")
+                .arg(format!("Listen 127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap();
+            let mut s = Server { dir: dir.to_path_buf(), port, child };
+            if s.wait_ready() {
+                return s;
+            }
+            s.stop();
+        }
+        panic!("server did not start; see {}", dir.join("logs/error.log").display());
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    /// Sends raw bytes on a new connection, half-closes, and returns everything received.
+    pub fn raw(&self, req: &[u8]) -> Vec<u8> {
+        let mut s = self.connect();
+        s.write_all(req).unwrap();
+        let _ = s.shutdown(Shutdown::Write);
+        read_all(&mut s)
+    }
+
+    pub fn get(&self, host: &str, path: &str) -> Resp {
+        parse_resp(&self.raw(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()))
+    }
+
+    pub fn access_log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("logs/access.log")).unwrap_or_default().lines().map(String::from).collect()
+    }
+
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("logs/error.log")).unwrap_or_default()
+    }
+
+    /// Waits until the access log has at least `n` lines (children write after responding).
+    pub fn wait_log_lines(&self, n: usize) -> Vec<String> {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let l = self.access_log();
+            if l.len() >= n || Instant::now() > until {
+                return l;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        let _ = nix_kill(self.child.id() as i32, 15);
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.stop();
+        }
+    }
+}
+
+pub fn nix_kill(pid: i32, sig: i32) -> std::io::Result<()> {
+    let status = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status()?;
+    if status.success() { Ok(()) } else { Err(std::io::Error::other("kill failed")) }
+}
+
+pub fn read_all(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// Parses the first response in `raw` (status 0 when nothing came back).
+pub fn parse_resp(raw: &[u8]) -> Resp {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Resp { status: 0, head: String::from_utf8_lossy(raw).into(), body: Vec::new() };
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Resp { status, head, body: raw[end + 4..].to_vec() }
+}
+
+/// Every response status found in a stream of pipelined responses.
+pub fn statuses(raw: &[u8]) -> Vec<u16> {
+    let text = String::from_utf8_lossy(raw);
+    text.match_indices("HTTP/1.1 ").filter_map(|(i, _)| text[i + 9..i + 12].parse().ok()).collect()
+}
+
+/// The `pid=` field of an access log line.
+pub fn log_pid(line: &str) -> u32 {
+    line.split(" pid=").nth(1).and_then(|r| r.split(' ').next()).and_then(|p| p.parse().ok()).unwrap()
+}
+
+/// Children of `ppid` according to /proc (including zombies).
+pub fn children_of(ppid: u32) -> Vec<(u32, char)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else { continue };
+        let mut f = rest.split(' ');
+        let state = f.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        if f.next().and_then(|p| p.parse::<u32>().ok()) == Some(ppid) {
+            out.push((pid, state));
+        }
+    }
+    out
+}
+
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit_once(") ").map(|(_, r)| r.starts_with('Z')).unwrap_or(true))
+        .unwrap_or(false)
+}
