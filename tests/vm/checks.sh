@@ -224,7 +224,8 @@ config_rejects_bad_context() {
 }
 
 start_server() {
-    $SERVER -f "$CONF" > /tmp/server.out 2>&1 &
+    # O_APPEND: the server domains may append to log files, nothing more
+    $SERVER -f "$CONF" >> /tmp/server.out 2>&1 &
     SERVER_PID=$!
     i=0
     while [ $i -lt 50 ]; do
