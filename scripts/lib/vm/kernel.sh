@@ -56,12 +56,12 @@ vm_prepare_kernel() {
         [ -n "$pkg" ] || pkg="$(vm_resolve_kernel_pkg)"
         kdir="$cache/$pkg"
         if [ ! -e "$kdir/vmlinuz" ]; then
-            deb="$(ls "$cache/${pkg}"_*.deb 2>/dev/null | head -n1 || true)"
+            deb="$(find "$cache" -maxdepth 1 -name "${pkg}_*.deb" | head -n1)"
             if [ -z "$deb" ]; then
                 vm_log "downloading $pkg"
                 (cd "$cache" && apt-get download "$pkg" 2>&1 | grep -v 'unsandboxed' >&2) \
                     || vm_die "apt-get download $pkg failed"
-                deb="$(ls "$cache/${pkg}"_*.deb | head -n1)"
+                deb="$(find "$cache" -maxdepth 1 -name "${pkg}_*.deb" | head -n1)"
             fi
             vm_unpack_kernel "$deb" "$kdir"
         fi
