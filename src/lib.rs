@@ -5,6 +5,7 @@
 //! context chosen for it, serves it and exits. Only `sys` may contain `unsafe`.
 #![deny(unsafe_code)]
 
+pub mod auth;
 pub mod child;
 pub mod cli;
 pub mod config;
@@ -12,4 +13,7 @@ pub mod handler;
 pub mod http;
 pub mod logging;
 pub mod master;
+pub mod policy;
+pub mod sandbox;
 pub mod sys;
+pub mod verifier;

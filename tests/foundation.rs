@@ -16,15 +16,24 @@ fn each_connection_gets_its_own_child_which_then_exits() {
     assert_eq!(s.get("alice.test", "/").status, 200);
     let log = s.wait_log_lines(2);
     let (a, b) = (log_pid(&log[0]), log_pid(&log[1]));
-    assert_ne!(a, b, "two connections must be served by two processes: {log:?}");
+    assert_ne!(
+        a, b,
+        "two connections must be served by two processes: {log:?}"
+    );
     assert_ne!(a, s.pid());
     let until = Instant::now() + Duration::from_secs(5);
     while (alive(a) || alive(b)) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(!alive(a) && !alive(b), "children must exit after their connection");
+    assert!(
+        !alive(a) && !alive(b),
+        "children must exit after their connection"
+    );
     std::thread::sleep(Duration::from_millis(1200)); // the master reaps at least once a second
-    let zombies: Vec<_> = children_of(s.pid()).into_iter().filter(|(_, st)| *st == 'Z').collect();
+    let zombies: Vec<_> = children_of(s.pid())
+        .into_iter()
+        .filter(|(_, st)| *st == 'Z')
+        .collect();
     assert!(zombies.is_empty(), "zombies left: {zombies:?}");
 }
 
@@ -36,7 +45,8 @@ fn keep_alive_requests_share_one_child() {
     let req = "GET / HTTP/1.1\r\nHost: bob.test\r\n\r\n";
     c.write_all(req.as_bytes()).unwrap();
     c.write_all(req.as_bytes()).unwrap();
-    c.write_all(b"GET /index.html HTTP/1.1\r\nHost: bob.test\r\nConnection: close\r\n\r\n").unwrap();
+    c.write_all(b"GET /index.html HTTP/1.1\r\nHost: bob.test\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let all = read_all(&mut c);
     assert_eq!(statuses(&all), vec![200, 200, 200]);
     let log = s.wait_log_lines(3);
@@ -49,9 +59,16 @@ fn another_host_on_a_kept_alive_connection_is_not_served_by_the_same_child() {
     let dir = site("pinning");
     let s = Server::start(&dir, BASE_CONF);
     let mut c = s.connect();
-    c.write_all(b"GET / HTTP/1.1\r\nHost: alice.test\r\n\r\nGET / HTTP/1.1\r\nHost: bob.test\r\n\r\n").unwrap();
+    c.write_all(
+        b"GET / HTTP/1.1\r\nHost: alice.test\r\n\r\nGET / HTTP/1.1\r\nHost: bob.test\r\n\r\n",
+    )
+    .unwrap();
     let all = read_all(&mut c);
-    assert_eq!(statuses(&all), vec![200], "the second identity must be refused by closing");
+    assert_eq!(
+        statuses(&all),
+        vec![200],
+        "the second identity must be refused by closing"
+    );
     assert!(String::from_utf8_lossy(&all).contains("alice index"));
 }
 
@@ -78,10 +95,21 @@ fn malformed_requests_get_precise_statuses_and_a_clean_close() {
     let conf = format!("{BASE_CONF}LimitRequestBody 1000\nLimitRequestLine 100\nLimitRequestFields 5\nLimitRequestFieldSize 200\n");
     let s = Server::start(&dir, &conf);
     let long_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(200));
-    let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X-A: 1\r\n".repeat(10));
-    let big = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n", "b".repeat(300));
-    let mut cases: Vec<(&str, Vec<u8>, u16)> = BAD.iter().map(|(n, r, c)| (*n, r.to_vec(), *c)).collect();
-    cases.push(("request line over LimitRequestLine", long_uri.into_bytes(), 414));
+    let many = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+        "X-A: 1\r\n".repeat(10)
+    );
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(300)
+    );
+    let mut cases: Vec<(&str, Vec<u8>, u16)> =
+        BAD.iter().map(|(n, r, c)| (*n, r.to_vec(), *c)).collect();
+    cases.push((
+        "request line over LimitRequestLine",
+        long_uri.into_bytes(),
+        414,
+    ));
     cases.push(("too many fields", many.into_bytes(), 431));
     cases.push(("field over LimitRequestFieldSize", big.into_bytes(), 431));
     for (name, req, want) in cases {
@@ -93,7 +121,11 @@ fn malformed_requests_get_precise_statuses_and_a_clean_close() {
         assert_eq!(r.status, want, "{name}: {}", r.head);
         assert_eq!(r.header("Connection").as_deref(), Some("close"), "{name}");
         let len: usize = r.header("Content-Length").unwrap().parse().unwrap();
-        assert_eq!(r.body.len(), len, "{name}: the error response must be complete");
+        assert_eq!(
+            r.body.len(),
+            len,
+            "{name}: the error response must be complete"
+        );
     }
 }
 
@@ -105,7 +137,10 @@ fn read_until_close(c: &mut std::net::TcpStream) -> Vec<u8> {
         match c.read(&mut buf) {
             Ok(0) => return out,
             Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) => panic!("connection ended with {e} instead of a clean close after {:?}", String::from_utf8_lossy(&out)),
+            Err(e) => panic!(
+                "connection ended with {e} instead of a clean close after {:?}",
+                String::from_utf8_lossy(&out)
+            ),
         }
     }
 }
@@ -141,12 +176,21 @@ fn paths_never_escape_the_document_root() {
         ("/link.txt", 403),
         ("/bobdir/index.html", 403),
     ] {
-        let raw = s.raw(format!("GET {path} HTTP/1.1\r\nHost: alice.test\r\nConnection: close\r\n\r\n").as_bytes());
+        let raw = s.raw(
+            format!("GET {path} HTTP/1.1\r\nHost: alice.test\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
         let r = parse_resp(&raw);
         assert_eq!(r.status, want, "{path}");
         let text = String::from_utf8_lossy(&raw);
-        assert!(!text.contains("TOP-SECRET") && !text.contains("bob index"), "{path} leaked a file");
-        assert!(!text.contains(dir.to_str().unwrap()), "{path}: error page leaks a filesystem path");
+        assert!(
+            !text.contains("TOP-SECRET") && !text.contains("bob index"),
+            "{path} leaked a file"
+        );
+        assert!(
+            !text.contains(dir.to_str().unwrap()),
+            "{path}: error page leaks a filesystem path"
+        );
     }
 }
 
@@ -157,34 +201,61 @@ fn static_files_behave_as_apache() {
     std::fs::write(dir.join("www/alice/sub/data.txt"), "0123456789").unwrap();
     std::fs::create_dir_all(dir.join("www/alice/open")).unwrap();
     std::fs::write(dir.join("www/alice/open/a b.css"), "x").unwrap();
-    let conf = BASE_CONF.replace("ServerName alice.test", "ServerName alice.test\n<Directory www/alice/open>\nOptions +Indexes\n</Directory>");
+    let conf = BASE_CONF.replace(
+        "ServerName alice.test",
+        "ServerName alice.test\n<Directory www/alice/open>\nOptions +Indexes\n</Directory>",
+    );
     let s = Server::start(&dir, &conf);
     let r = s.get("alice.test", "/sub/data.txt");
     assert_eq!(r.status, 200);
     assert_eq!(r.body, b"0123456789");
-    assert_eq!(r.header("Content-Type").as_deref(), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        r.header("Content-Type").as_deref(),
+        Some("text/plain; charset=utf-8")
+    );
     let etag = r.header("ETag").unwrap();
     let lm = r.header("Last-Modified").unwrap();
-    let cond = |h: &str| parse_resp(&s.raw(format!("GET /sub/data.txt HTTP/1.1\r\nHost: alice.test\r\n{h}\r\nConnection: close\r\n\r\n").as_bytes()));
+    let cond = |h: &str| {
+        parse_resp(&s.raw(format!("GET /sub/data.txt HTTP/1.1\r\nHost: alice.test\r\n{h}\r\nConnection: close\r\n\r\n").as_bytes()))
+    };
     assert_eq!(cond(&format!("If-None-Match: {etag}")).status, 304);
     assert_eq!(cond("If-None-Match: \"other\"").status, 200);
     assert_eq!(cond(&format!("If-Modified-Since: {lm}")).status, 304);
     let part = cond("Range: bytes=2-4");
     assert_eq!((part.status, part.body.as_slice()), (206, &b"234"[..]));
-    assert_eq!(part.header("Content-Range").as_deref(), Some("bytes 2-4/10"));
+    assert_eq!(
+        part.header("Content-Range").as_deref(),
+        Some("bytes 2-4/10")
+    );
     let bad = cond("Range: bytes=50-");
-    assert_eq!((bad.status, bad.header("Content-Range").as_deref()), (416, Some("bytes */10")));
-    let head = parse_resp(&s.raw(b"HEAD /sub/data.txt HTTP/1.1\r\nHost: alice.test\r\nConnection: close\r\n\r\n"));
+    assert_eq!(
+        (bad.status, bad.header("Content-Range").as_deref()),
+        (416, Some("bytes */10"))
+    );
+    let head = parse_resp(
+        &s.raw(b"HEAD /sub/data.txt HTTP/1.1\r\nHost: alice.test\r\nConnection: close\r\n\r\n"),
+    );
     assert_eq!((head.status, head.body.len()), (200, 0));
     assert_eq!(head.header("Content-Length").as_deref(), Some("10"));
     let redirect = s.get("alice.test", "/sub?x=1");
-    assert_eq!((redirect.status, redirect.header("Location").as_deref()), (301, Some("/sub/?x=1")));
-    assert_eq!(s.get("alice.test", "/sub/").status, 403, "no index and no Indexes");
+    assert_eq!(
+        (redirect.status, redirect.header("Location").as_deref()),
+        (301, Some("/sub/?x=1"))
+    );
+    assert_eq!(
+        s.get("alice.test", "/sub/").status,
+        403,
+        "no index and no Indexes"
+    );
     let listing = s.get("alice.test", "/open/");
     assert_eq!(listing.status, 200);
     assert!(String::from_utf8_lossy(&listing.body).contains("href=\"a%20b.css\""));
     assert_eq!(s.get("alice.test", "/missing").status, 404);
-    assert_eq!(s.get("unknown.test", "/").body, b"default index\n", "the first vhost is the default");
+    assert_eq!(
+        s.get("unknown.test", "/").body,
+        b"default index\n",
+        "the first vhost is the default"
+    );
     let post = parse_resp(&s.raw(b"POST /index.html HTTP/1.1\r\nHost: alice.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
     assert_eq!(post.status, 405);
 }
@@ -205,20 +276,33 @@ fn config_test_reports_every_error_with_file_and_line() {
     let dir = scratch("configtest");
     std::fs::write(dir.join("inc.conf"), "Bogus 1\n").unwrap();
     std::fs::write(dir.join("bad.conf"), "Listen 127.0.0.1:1\nDocumentRoot .\nTimeout x\nInclude inc.conf\n<Directory .>\nListen 2\n</Directory>\n").unwrap();
-    let out = Command::new(BIN).arg("-t").arg("-f").arg(dir.join("bad.conf")).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("-t")
+        .arg("-f")
+        .arg(dir.join("bad.conf"))
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let bad = dir.join("bad.conf");
     for want in [
         format!("{}:3: Timeout: 'x' is not a valid number", bad.display()),
-        format!("{}:1: unknown directive 'Bogus'", dir.join("inc.conf").display()),
+        format!(
+            "{}:1: unknown directive 'Bogus'",
+            dir.join("inc.conf").display()
+        ),
         format!("{}:6: Listen is not allowed in <Directory>", bad.display()),
     ] {
         assert!(err.contains(&want), "missing {want:?} in {err}");
     }
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/policy/demo/oneshot.conf");
     let ok = Command::new(BIN).args(["-t", "-f", demo]).output().unwrap();
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let usage = Command::new(BIN).arg("--bogus").output().unwrap();
     assert_eq!(usage.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&usage.stderr).contains("usage:"));
@@ -237,23 +321,33 @@ fn killed_children_do_not_take_the_master_down_and_sigterm_leaves_none() {
         let _ = nix_kill(pid as i32, 9);
     }
     let r = s.get("alice.test", "/");
-    assert_eq!(r.status, 200, "the master must keep serving after SIGKILLed children");
+    assert_eq!(
+        r.status, 200,
+        "the master must keep serving after SIGKILLed children"
+    );
     assert!(s.child.try_wait().unwrap().is_none());
     // A busy child finishes its connection on SIGTERM; idle ones go at once.
     let mut busy = s.connect();
-    busy.write_all(b"GET / HTTP/1.1\r\nHost: alice.test\r\n").unwrap();
+    busy.write_all(b"GET / HTTP/1.1\r\nHost: alice.test\r\n")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let kids: Vec<u32> = children_of(s.pid()).into_iter().map(|(p, _)| p).collect();
     assert!(!kids.is_empty());
     nix_kill(s.pid() as i32, 15).unwrap();
     busy.write_all(b"Connection: close\r\n\r\n").unwrap();
     let r = parse_resp(&read_all(&mut busy));
-    assert_eq!(r.status, 200, "a busy child must finish its request on SIGTERM");
+    assert_eq!(
+        r.status, 200,
+        "a busy child must finish its request on SIGTERM"
+    );
     let until = Instant::now() + Duration::from_secs(8);
     while s.child.try_wait().unwrap().is_none() && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(s.child.try_wait().unwrap().is_some(), "master did not stop on SIGTERM");
+    assert!(
+        s.child.try_wait().unwrap().is_some(),
+        "master did not stop on SIGTERM"
+    );
     for k in kids {
         assert!(!alive(k), "child {k} outlived the master");
     }

@@ -1,28 +1,31 @@
-//! Stage: enter the confinement chosen for this connection, verify it, and hand out the proof
-//! that handlers require.
+//! Stage: enter the confinement chosen for this connection through the sandbox, which
+//! verifies every step and hands out the proof (`Confined`) that handlers require.
 
-use std::io;
+use crate::config::{Config, VHost};
+use crate::sandbox::{self, Backend, LandlockRules, Plan, SandboxError};
+use crate::sys::Linux;
+use std::os::fd::RawFd;
 
-/// Proof that this process has been confined. Only [`enter`] creates it, so a handler that
-/// takes `&Confined` cannot run before the transition.
-pub struct Confined {
-    description: String,
-}
+pub use crate::sandbox::Confined;
 
-impl Confined {
-    /// The `ctx=` value for the access log.
-    pub fn describe(&self) -> &str {
-        &self.description
+/// The plan for a request on `vhost`: the backends the configuration requires, with the
+/// filesystem narrowed to what the vhost serves (read-only).
+pub fn plan(cfg: &Config, vhost: &VHost, keep_fds: Vec<RawFd>) -> Plan {
+    let landlock = cfg
+        .confinement
+        .contains(&Backend::Landlock)
+        .then(|| LandlockRules {
+            read: vec![vhost.document_root.clone()],
+            exec: Vec::new(),
+            write: Vec::new(),
+        });
+    Plan {
+        landlock,
+        keep_fds,
+        ..Plan::default()
     }
 }
 
-/// Sets no_new_privs and checks it took effect.
-pub fn enter() -> io::Result<Confined> {
-    nix::sys::prctl::set_no_new_privs()?;
-    if !nix::sys::prctl::get_no_new_privs()? {
-        return Err(io::Error::other("no_new_privs did not take effect"));
-    }
-    Ok(Confined {
-        description: "-".into(),
-    })
+pub fn enter(plan: &Plan) -> Result<Confined, SandboxError> {
+    sandbox::enter(&Linux, plan)
 }

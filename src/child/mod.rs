@@ -14,6 +14,7 @@ use crate::config::{Config, VHost};
 use crate::handler;
 use crate::http::request::{Body, Method, Request};
 use crate::master::Inherited;
+use crate::sys::{Linux, Sys};
 use access_log::Entry;
 use confine::Confined;
 use read::{Conn, Outcome};
@@ -30,7 +31,7 @@ pub fn run(cfg: &Config, inh: &Inherited) -> ! {
             1
         }
     };
-    std::process::exit(code)
+    crate::sys::child_exit(code)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +54,9 @@ pub fn serve(cfg: &Config, inh: &Inherited) -> Result<(), ChildError> {
     let mut keep: Vec<i32> = inh.access_logs.iter().map(|(f, _)| f.as_raw_fd()).collect();
     keep.extend(inh.error_log_fd);
     keep.extend([0, 1, 2, accepted.stream.as_raw_fd()]);
-    crate::sys::fd::close_all_except(&keep).map_err(ChildError::CloseFds)?;
+    Linux
+        .close_fds_except(&keep)
+        .map_err(ChildError::CloseFds)?;
 
     let peer = accepted.peer;
     let mut conn = Conn {
@@ -94,7 +97,7 @@ pub fn serve(cfg: &Config, inh: &Inherited) -> Result<(), ChildError> {
         }
         let proof = match &pinned {
             Some(p) => &p.proof,
-            None => match confine::enter() {
+            None => match confine::enter(&confine::plan(cfg, vhost, keep.clone())) {
                 Ok(proof) => {
                     let p = pinned.insert(Pinned {
                         host: req.host.clone(),

@@ -48,6 +48,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         keep_alive_timeout: Duration::from_secs(5),
         max_keep_alive_requests: 100,
         limits: Limits::default(),
+        confinement: vec![crate::sandbox::Backend::Landlock],
         vhosts: Vec::new(),
     };
     let mut main = VHostDraft::new(Origin {
@@ -263,6 +264,14 @@ impl Builder {
             "limitrequestfieldsize" => set(&mut cfg.limits.field_size, self.number(n)),
             "limitrequestfields" => set(&mut cfg.limits.fields, self.number(n)),
             "limitrequestbody" => set(&mut cfg.limits.body, self.number(n)),
+            "confinement" => {
+                if self.arity(n, 1, 3) {
+                    match parse_confinement(&n.args) {
+                        Ok(c) => cfg.confinement = c,
+                        Err(m) => self.error(n, m),
+                    }
+                }
+            }
             _ => self.error(n, format!("unknown directive '{}'", n.name)),
         }
     }
@@ -613,6 +622,30 @@ fn parse_level(s: &str) -> Option<log::LevelFilter> {
         s if s.starts_with("trace") => L::Trace,
         _ => return None,
     })
+}
+
+/// `Confinement selinux|unix|landlock...`: the backends every child must enter. There is no
+/// "none": a child always enters at least one, so nothing silently runs unconfined.
+pub fn parse_confinement(args: &[String]) -> Result<Vec<crate::sandbox::Backend>, String> {
+    use crate::sandbox::Backend;
+    let mut out = Vec::new();
+    for a in args {
+        let b = match a.to_ascii_lowercase().as_str() {
+            "selinux" => Backend::Selinux,
+            "unix" => Backend::Unix,
+            "landlock" => Backend::Landlock,
+            other => {
+                return Err(format!(
+                    "Confinement: unknown backend '{other}' (selinux, unix, landlock)"
+                ))
+            }
+        };
+        if out.contains(&b) {
+            return Err(format!("Confinement: '{a}' is listed twice"));
+        }
+        out.push(b);
+    }
+    Ok(out)
 }
 
 /// Apache's `Options`: plain words replace, `+`/`-` words adjust; mixing the two is an error.

@@ -136,6 +136,9 @@ pub struct Config {
     pub keep_alive_timeout: Duration,
     pub max_keep_alive_requests: usize,
     pub limits: Limits,
+    /// Backends every child must enter (`Confinement`); the server refuses to start when the
+    /// kernel or the master's privileges cannot provide one of them.
+    pub confinement: Vec<crate::sandbox::Backend>,
     /// Never empty: when the file has no `<VirtualHost>`, the main server is the only one.
     /// The first entry is the default, as in Apache's name-based hosting.
     pub vhosts: Vec<VHost>,

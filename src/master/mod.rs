@@ -7,7 +7,7 @@ mod pool;
 
 use crate::child;
 use crate::config::Config;
-use crate::sys::process::{fork, Fork};
+use crate::sys::{fork, ForkResult};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 pub enum MasterError {
     #[error(transparent)]
     Listen(#[from] listen::ListenError),
+    #[error("refusing to start: {0}")]
+    Confinement(#[from] crate::sandbox::StartupError),
     #[error("cannot set up {what}: {source}")]
     Setup {
         what: &'static str,
@@ -218,8 +220,8 @@ fn spawn_many(pool: &mut Pool, cfg: &Config, inh: &Inherited, n: usize, backoff:
             return;
         }
         match fork() {
-            Ok(Fork::Child) => child::run(cfg, inh),
-            Ok(Fork::Parent(pid)) => {
+            Ok(ForkResult::Child) => child::run(cfg, inh),
+            Ok(ForkResult::Parent { child: pid }) => {
                 pool.insert(pid, Slot::Idle);
                 backoff.success();
             }

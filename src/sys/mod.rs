@@ -1,7 +1,140 @@
-//! The thin system layer: the only place in the crate allowed to contain `unsafe`.
-//! Every unsafe block carries a `// SAFETY:` note saying why it cannot cause undefined behaviour.
+//! The system-call seam: the ONLY module allowed to contain `unsafe`.
+//!
+//! Stage: used by the child between "request parsed and authorised" and "handler runs", and by
+//! the master at start-up to probe what the kernel offers.
+//!
+//! Invariants:
+//! - Everything the confinement transition does to the process goes through [`Sys`], so the order
+//!   of the irreversible steps can be unit-tested with the recording fake (`fake::Recording`).
+//! - Every `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's
+//!   `undocumented_unsafe_blocks`).
+//! - Methods return `io::Error` carrying the kernel's errno, so callers can tell EPERM from EACCES.
 #![allow(unsafe_code)]
 
-pub mod fd;
+#[cfg(test)]
+pub mod fake;
 pub mod fs;
-pub mod process;
+pub mod linux;
+
+use std::io;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+
+pub use linux::{child_exit, fork, ForkResult, Linux};
+pub use nix::sys::resource::Resource;
+
+/// Paths a Landlock domain may use. Anything not beneath one of these is denied.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LandlockRules {
+    /// Trees that may be read (files and directory listings), not executed or written.
+    pub read: Vec<PathBuf>,
+    /// Trees that may be read and executed (CGI programs, interpreters, shared libraries).
+    pub exec: Vec<PathBuf>,
+    /// Trees that may be read, written, created in and removed from.
+    pub write: Vec<PathBuf>,
+}
+
+/// How completely the kernel enforced the requested Landlock ruleset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LandlockEnforcement {
+    Full,
+    Partial,
+    None,
+}
+
+/// What `landlock_restrict_self` reported back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LandlockOutcome {
+    pub enforcement: LandlockEnforcement,
+    /// The ABI version the ruleset was built for (0 = Landlock unavailable).
+    pub abi: u32,
+}
+
+/// SELinux state of the running kernel, as seen at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelinuxState {
+    /// `selinuxfs` is not even listed in /proc/filesystems: the kernel lacks SELinux or it is
+    /// not the active LSM.
+    NotInKernel,
+    /// The kernel knows selinuxfs but it is not mounted or no policy is loaded.
+    NotMounted,
+    Permissive,
+    Enforcing,
+}
+
+/// Everything the confinement transition does to the process.
+///
+/// "set" methods change the calling process; "get" methods read back the state so that each
+/// step can be verified after it was made.
+pub trait Sys {
+    /// Closes every descriptor not listed in `keep`. Descriptors 0-2 that are not kept are
+    /// re-pointed at /dev/null instead, so a later `open()` cannot silently become stderr.
+    fn close_fds_except(&self, keep: &[RawFd]) -> io::Result<()>;
+    /// Descriptors currently open in this process.
+    fn open_fds(&self) -> io::Result<Vec<RawFd>>;
+
+    fn set_no_new_privs(&self) -> io::Result<()>;
+    fn no_new_privs(&self) -> io::Result<bool>;
+
+    fn setgroups(&self, gids: &[u32]) -> io::Result<()>;
+    fn getgroups(&self) -> io::Result<Vec<u32>>;
+    fn setresgid(&self, r: u32, e: u32, s: u32) -> io::Result<()>;
+    fn getresgid(&self) -> io::Result<(u32, u32, u32)>;
+    fn setresuid(&self, r: u32, e: u32, s: u32) -> io::Result<()>;
+    fn getresuid(&self) -> io::Result<(u32, u32, u32)>;
+
+    /// `setcon_raw(context)`: the SELinux dynamic transition of the calling (single) thread.
+    fn selinux_setcon(&self, context: &str) -> io::Result<()>;
+    /// `getcon_raw()`: the current raw context.
+    fn selinux_getcon(&self) -> io::Result<String>;
+    fn selinux_state(&self) -> io::Result<SelinuxState>;
+
+    fn landlock_restrict(&self, rules: &LandlockRules) -> io::Result<LandlockOutcome>;
+    /// Kernel Landlock ABI version, 0 when Landlock is not built in or not enabled.
+    fn landlock_abi(&self) -> io::Result<u32>;
+
+    /// The effective capability set as a bit mask (bit n = capability n).
+    fn cap_effective(&self) -> io::Result<u64>;
+    /// Reduces permitted and effective capabilities to CAP_SETUID|CAP_SETGID and sets
+    /// PR_SET_KEEPCAPS, so a root master's child can first become `User` and still switch once
+    /// more to the final identity.
+    fn keep_only_setid_caps(&self) -> io::Result<()>;
+    /// Empties the effective, permitted and inheritable capability sets.
+    fn drop_all_caps(&self) -> io::Result<()>;
+
+    fn setpriority(&self, nice: i32) -> io::Result<()>;
+    fn getpriority(&self) -> io::Result<i32>;
+    /// Sets soft and hard limit of `resource` to `limit`.
+    fn setrlimit(&self, resource: Resource, limit: u64) -> io::Result<()>;
+    /// Returns (soft, hard).
+    fn getrlimit(&self, resource: Resource) -> io::Result<(u64, u64)>;
+}
+
+/// Decodes the hexadecimal `CapEff:` line of /proc/<pid>/status.
+pub fn parse_cap_eff(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("CapEff:"))?;
+    u64::from_str_radix(line["CapEff:".len()..].trim(), 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cap_eff;
+
+    #[test]
+    fn cap_eff_table() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("Name:\tx\nCapEff:\t0000000000000000\n", Some(0)),
+            (
+                "CapInh:\t0\nCapEff:\t00000000000000c0\nCapBnd:\t1\n",
+                Some(0xc0),
+            ),
+            ("CapEff:\t000001ffffffffff", Some(0x1ff_ffff_ffff)),
+            ("CapPrm:\t0000000000000000\n", None),
+            ("CapEff:\tzz\n", None),
+            ("", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_cap_eff(input), *want, "input {input:?}");
+        }
+    }
+}

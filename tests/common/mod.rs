@@ -16,14 +16,19 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// A fresh directory under Cargo's per-target temp dir.
 pub fn scratch(name: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}-{n}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub struct Server {
@@ -63,7 +68,11 @@ pub fn site(name: &str) -> PathBuf {
     let dir = scratch(name);
     for v in ["default", "alice", "bob"] {
         std::fs::create_dir_all(dir.join("www").join(v)).unwrap();
-        std::fs::write(dir.join("www").join(v).join("index.html"), format!("{v} index\n")).unwrap();
+        std::fs::write(
+            dir.join("www").join(v).join("index.html"),
+            format!("{v} index\n"),
+        )
+        .unwrap();
     }
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     dir
@@ -84,13 +93,20 @@ impl Server {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .unwrap();
-            let mut s = Server { dir: dir.to_path_buf(), port, child };
+            let mut s = Server {
+                dir: dir.to_path_buf(),
+                port,
+                child,
+            };
             if s.wait_ready() {
                 return s;
             }
             s.stop();
         }
-        panic!("server did not start; see {}", dir.join("logs/error.log").display());
+        panic!(
+            "server did not start; see {}",
+            dir.join("logs/error.log").display()
+        );
     }
 
     fn wait_ready(&mut self) -> bool {
@@ -126,11 +142,17 @@ impl Server {
     }
 
     pub fn get(&self, host: &str, path: &str) -> Resp {
-        parse_resp(&self.raw(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()))
+        parse_resp(&self.raw(
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        ))
     }
 
     pub fn access_log(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("logs/access.log")).unwrap_or_default().lines().map(String::from).collect()
+        std::fs::read_to_string(self.dir.join("logs/access.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
     }
 
     pub fn error_log(&self) -> String {
@@ -172,8 +194,15 @@ impl Drop for Server {
 }
 
 pub fn nix_kill(pid: i32, sig: i32) -> std::io::Result<()> {
-    let status = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status()?;
-    if status.success() { Ok(()) } else { Err(std::io::Error::other("kill failed")) }
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("kill failed"))
+    }
 }
 
 pub fn read_all(s: &mut TcpStream) -> Vec<u8> {
@@ -208,31 +237,55 @@ impl Resp {
 /// Parses the first response in `raw` (status 0 when nothing came back).
 pub fn parse_resp(raw: &[u8]) -> Resp {
     let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Resp { status: 0, head: String::from_utf8_lossy(raw).into(), body: Vec::new() };
+        return Resp {
+            status: 0,
+            head: String::from_utf8_lossy(raw).into(),
+            body: Vec::new(),
+        };
     };
     let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Resp { status, head, body: raw[end + 4..].to_vec() }
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Resp {
+        status,
+        head,
+        body: raw[end + 4..].to_vec(),
+    }
 }
 
 /// Every response status found in a stream of pipelined responses.
 pub fn statuses(raw: &[u8]) -> Vec<u16> {
     let text = String::from_utf8_lossy(raw);
-    text.match_indices("HTTP/1.1 ").filter_map(|(i, _)| text[i + 9..i + 12].parse().ok()).collect()
+    text.match_indices("HTTP/1.1 ")
+        .filter_map(|(i, _)| text[i + 9..i + 12].parse().ok())
+        .collect()
 }
 
 /// The `pid=` field of an access log line.
 pub fn log_pid(line: &str) -> u32 {
-    line.split(" pid=").nth(1).and_then(|r| r.split(' ').next()).and_then(|p| p.parse().ok()).unwrap()
+    line.split(" pid=")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap()
 }
 
 /// Children of `ppid` according to /proc (including zombies).
 pub fn children_of(ppid: u32) -> Vec<(u32, char)> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
+            continue;
+        };
         let mut f = rest.split(' ');
         let state = f.next().and_then(|s| s.chars().next()).unwrap_or('?');
         if f.next().and_then(|p| p.parse::<u32>().ok()) == Some(ppid) {
@@ -244,6 +297,10 @@ pub fn children_of(ppid: u32) -> Vec<(u32, char)> {
 
 pub fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.rsplit_once(") ").map(|(_, r)| r.starts_with('Z')).unwrap_or(true))
+        .map(|s| {
+            !s.rsplit_once(") ")
+                .map(|(_, r)| r.starts_with('Z'))
+                .unwrap_or(true)
+        })
         .unwrap_or(false)
 }

@@ -1,0 +1,19 @@
+//! Stage: authentication and authorization (pure, no I/O).
+//!
+//! * `basic` turns an `Authorization` header value into credentials whose password is
+//!   wiped on drop;
+//! * `htpasswd` parses Apache password files and verifies passwords with vetted
+//!   crates, spending comparable time for unknown users;
+//! * `require` evaluates Apache 2.4 `Require` lines (several lines = RequireAny).
+//!
+//! Invariants: every parser rejects what it does not fully understand (no silent
+//! never-match, no silent always-match); secrets never appear in errors or `Debug`.
+#![forbid(unsafe_code)]
+
+pub mod basic;
+pub mod htpasswd;
+pub mod require;
+
+pub use basic::{parse_authorization, BasicError, Credentials};
+pub use htpasswd::Htpasswd;
+pub use require::{evaluate, parse_require, Access, Require};

@@ -1,0 +1,235 @@
+//! Stage: authorization (pure), evaluated once before authentication (user = None)
+//! and again after it (user = the verified name).
+//!
+//! Supported Apache 2.4 forms: `Require valid-user`, `Require user NAME...`,
+//! `Require all granted`, `Require all denied`, `Require ip ADDR[/PREFIX]...`.
+//! Keywords are ASCII case-insensitive; user names are exact. Several `Require` lines
+//! in one section are combined as RequireAny, like Apache. Anything else (`group`,
+//! `not`, `host`, `expr`, partial addresses such as `10.1`, netmask forms) is a parse
+//! error rather than a requirement that silently never matches.
+//!
+//! Invariants: no requirements → `Granted`; a matching `all granted` or `ip` grants
+//! without authentication; unmet user requirements give `NeedAuth` to an anonymous
+//! request and `Denied` to an authenticated one; nothing else ever grants.
+#![forbid(unsafe_code)]
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::policy::map::{check_user_name, net_contains, parse_net};
+
+/// One `Require` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Require {
+    ValidUser,
+    Users(Vec<String>),
+    AllGranted,
+    AllDenied,
+    Ip(Vec<IpNet>),
+}
+
+/// What to do with the request. Discriminants are far apart so a flipped bit cannot
+/// turn a denial into a grant.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Access {
+    /// Serve it (with whatever user, possibly none, is known).
+    Granted = 0x5a3c_c35a,
+    /// Answer 401 with a Basic challenge.
+    NeedAuth = 0x3ca5_a53c,
+    /// Answer 403.
+    Denied = 0xa5c3_3ca5,
+}
+
+/// Parses the arguments of one `Require` directive (without the word `Require`).
+pub fn parse_require(args: &[&str]) -> Result<Require, String> {
+    let Some((keyword, rest)) = args.split_first() else {
+        return Err("Require needs an argument".to_owned());
+    };
+    match keyword.to_ascii_lowercase().as_str() {
+        "valid-user" if rest.is_empty() => Ok(Require::ValidUser),
+        "valid-user" => Err("Require valid-user takes no arguments".to_owned()),
+        "user" => parse_users(rest),
+        "all" => parse_all(rest),
+        "ip" => parse_ips(rest),
+        _ => Err(format!("unsupported Require provider '{keyword}'")),
+    }
+}
+
+fn parse_users(names: &[&str]) -> Result<Require, String> {
+    if names.is_empty() {
+        return Err("Require user needs at least one name".to_owned());
+    }
+    for name in names {
+        check_user_name(name).map_err(|why| format!("Require user '{name}': {why}"))?;
+    }
+    Ok(Require::Users(
+        names.iter().map(|&n| n.to_owned()).collect(),
+    ))
+}
+
+fn parse_all(rest: &[&str]) -> Result<Require, String> {
+    match rest {
+        [word] if word.eq_ignore_ascii_case("granted") => Ok(Require::AllGranted),
+        [word] if word.eq_ignore_ascii_case("denied") => Ok(Require::AllDenied),
+        _ => Err("Require all takes exactly 'granted' or 'denied'".to_owned()),
+    }
+}
+
+fn parse_ips(addrs: &[&str]) -> Result<Require, String> {
+    if addrs.is_empty() {
+        return Err("Require ip needs at least one address or network".to_owned());
+    }
+    let nets = addrs
+        .iter()
+        .map(|addr| parse_net(addr).map_err(|why| format!("Require ip: {why}")))
+        .collect::<Result<_, _>>()?;
+    Ok(Require::Ip(nets))
+}
+
+/// Evaluates `reqs` as RequireAny for a request from `peer`; `user` must be None
+/// unless the password has already been verified.
+pub fn evaluate(reqs: &[Require], user: Option<&str>, peer: IpAddr) -> Access {
+    if reqs.is_empty() {
+        return Access::Granted;
+    }
+    let mut wants_user = false;
+    for req in reqs {
+        let satisfied = match req {
+            Require::AllGranted => true,
+            Require::AllDenied => false,
+            Require::Ip(nets) => nets.iter().any(|net| net_contains(net, peer)),
+            Require::ValidUser => {
+                wants_user = true;
+                user.is_some()
+            }
+            Require::Users(names) => {
+                wants_user = true;
+                user.is_some_and(|user| names.iter().any(|name| name == user))
+            }
+        };
+        if satisfied {
+            return Access::Granted;
+        }
+    }
+    if wants_user && user.is_none() {
+        Access::NeedAuth
+    } else {
+        Access::Denied
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reqs(lines: &[&str]) -> Vec<Require> {
+        lines
+            .iter()
+            .map(|line| {
+                let args: Vec<&str> = line.split_whitespace().collect();
+                parse_require(&args).unwrap_or_else(|e| panic!("{line}: {e}"))
+            })
+            .collect()
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_supported_forms() {
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        let cases: &[(&str, Require)] = &[
+            ("valid-user", Require::ValidUser),
+            ("Valid-User", Require::ValidUser),
+            (
+                "user alice bob",
+                Require::Users(vec!["alice".into(), "bob".into()]),
+            ),
+            ("all granted", Require::AllGranted),
+            ("All Denied", Require::AllDenied),
+            (
+                "ip 10.0.0.0/8 ::1 2001:db8::/32",
+                Require::Ip(vec![
+                    net("10.0.0.0/8"),
+                    net("::1/128"),
+                    net("2001:db8::/32"),
+                ]),
+            ),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(&reqs(&[line])[0], expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn rejects_unsupported_or_malformed_forms() {
+        let cases: &[(&[&str], &str)] = &[
+            (&[], "needs an argument"),
+            (&["valid-user", "x"], "no arguments"),
+            (&["user"], "at least one name"),
+            (&["user", "a\u{1}b"], "control"),
+            (&["all"], "exactly"),
+            (&["all", "granted", "denied"], "exactly"),
+            (&["all", "maybe"], "exactly"),
+            (&["ip"], "at least one"),
+            (&["ip", "10.1"], "not an IPv4 or IPv6"),
+            (&["ip", "10.0.0.1/8"], "host bits"),
+            (&["ip", "10.0.0.0/255.0.0.0"], "not an address/prefix"),
+            (&["ip", "!10.0.0.0/8"], "not an address/prefix"),
+            (&["ip", "!10.0.0.1"], "not an IPv4"),
+            (&["group", "staff"], "unsupported Require provider 'group'"),
+            (&["not", "ip", "10.0.0.1"], "unsupported"),
+        ];
+        for (args, expected) in cases {
+            let err = parse_require(args).expect_err(&format!("{args:?}"));
+            assert!(
+                err.contains(expected),
+                "{args:?}: '{err}' lacks '{expected}'"
+            );
+        }
+    }
+
+    #[test]
+    fn evaluation_table() {
+        use Access::*;
+        let v4 = ip("192.0.2.7");
+        let mapped = ip("::ffff:192.0.2.7");
+        let other = ip("198.51.100.1");
+        let cases: &[(&[&str], Option<&str>, IpAddr, Access)] = &[
+            (&[], None, v4, Granted),
+            (&["all granted"], None, v4, Granted),
+            (&["all denied"], None, v4, Denied),
+            (&["all denied"], Some("alice"), v4, Denied),
+            (&["valid-user"], None, v4, NeedAuth),
+            (&["valid-user"], Some("alice"), v4, Granted),
+            (&["user alice"], Some("alice"), v4, Granted),
+            (&["user alice"], Some("Alice"), v4, Denied),
+            (&["user alice"], Some("bob"), v4, Denied),
+            (&["user alice"], None, v4, NeedAuth),
+            (&["ip 192.0.2.0/24"], None, v4, Granted),
+            (&["ip 192.0.2.0/24"], None, mapped, Granted),
+            (&["ip ::ffff:192.0.2.0/120"], None, v4, Granted),
+            (&["ip 192.0.2.0/24"], None, other, Denied),
+            (&["ip 192.0.2.0/24", "valid-user"], None, other, NeedAuth),
+            (&["ip 192.0.2.0/24", "valid-user"], None, v4, Granted),
+            (
+                &["ip 192.0.2.0/24", "user bob"],
+                Some("alice"),
+                other,
+                Denied,
+            ),
+            (&["all denied", "user bob"], Some("bob"), other, Granted),
+            (&["all denied", "user bob"], None, other, NeedAuth),
+            (&["ip 2001:db8::/32"], None, ip("2001:db8::1"), Granted),
+            (&["ip 2001:db8::/32"], None, v4, Denied),
+        ];
+        for (lines, user, peer, expected) in cases {
+            let got = evaluate(&reqs(lines), *user, *peer);
+            assert_eq!(got, *expected, "{lines:?} user={user:?} peer={peer}");
+        }
+    }
+}

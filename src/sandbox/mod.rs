@@ -1,0 +1,797 @@
+//! Stage "confine": the irreversible transition of a child into the security context chosen for
+//! its request, between authorisation and the handler.
+//!
+//! Invariants:
+//! - Every step goes through [`Sys`]; this module has no `unsafe` and no raw syscalls.
+//! - The plan is validated (pure) before the first irreversible step, so a bad plan changes
+//!   nothing. uid 0 / gid 0 are never targets; an empty plan is refused (fail closed: an
+//!   unconfined child never serves).
+//! - Each step is verified by reading the state back right after it is made; any failure or
+//!   mismatch is an `Err`, after which the caller answers 500/403 and exits.
+//! - [`Confined`] can only be built by [`enter`] after all steps succeeded, so handlers that take
+//!   `&Confined` cannot run in an unconfined process.
+#![forbid(unsafe_code)]
+
+mod early;
+mod landlock;
+mod selinux;
+mod unix;
+
+use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
+
+use crate::sys::Sys;
+pub use crate::sys::{LandlockEnforcement, LandlockRules, Resource, SelinuxState};
+pub use early::early_drop;
+pub use landlock::MIN_LANDLOCK_ABI;
+pub use selinux::check_context;
+
+/// The unix identity a child takes, as resolved from the config (names already turned into ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixIdentity {
+    pub uid: u32,
+    pub gid: u32,
+    /// The exact supplementary group list; nothing is added implicitly.
+    pub groups: Vec<u32>,
+}
+
+/// Everything `enter` does for one request, resolved by the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Full raw target context (`user:role:type[:range]`).
+    pub selinux: Option<String>,
+    pub unix: Option<UnixIdentity>,
+    pub landlock: Option<LandlockRules>,
+    /// Descriptors that survive (connection, log); all others are closed.
+    pub keep_fds: Vec<RawFd>,
+    pub nice: Option<i32>,
+    /// Each limit is set as both soft and hard limit.
+    pub rlimits: Vec<(Resource, u64)>,
+}
+
+/// Proof that confinement happened. Only [`enter`] constructs it (private field, no Clone, no
+/// Default).
+#[derive(Debug)]
+pub struct Confined {
+    description: String,
+}
+
+impl Confined {
+    /// For the access log's `ctx=`: the SELinux context if one was entered, else `uid:gid`,
+    /// else `landlock`.
+    pub fn describe(&self) -> &str {
+        &self.description
+    }
+}
+
+/// One step of the transition, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    CloseFds,
+    Nice(i32),
+    Rlimit(Resource, u64),
+    Setcon(String),
+    Setgroups(Vec<u32>),
+    Setresgid(u32),
+    Setresuid(u32),
+    DropCaps,
+    KeepSetidCaps,
+    NoNewPrivs,
+    Landlock,
+    CapCheck,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::CloseFds => write!(f, "closing inherited descriptors"),
+            Step::Nice(n) => write!(f, "setting nice value {n}"),
+            Step::Rlimit(r, v) => write!(f, "setting {r:?} to {v}"),
+            Step::Setcon(c) => write!(f, "SELinux setcon to `{c}`"),
+            Step::Setgroups(g) => write!(f, "setgroups({g:?})"),
+            Step::Setresgid(g) => write!(f, "setresgid({g}, {g}, {g})"),
+            Step::Setresuid(u) => write!(f, "setresuid({u}, {u}, {u})"),
+            Step::DropCaps => write!(f, "dropping all capabilities"),
+            Step::KeepSetidCaps => write!(f, "reducing capabilities to CAP_SETUID|CAP_SETGID"),
+            Step::NoNewPrivs => write!(f, "setting no_new_privs"),
+            Step::Landlock => write!(f, "Landlock restrict_self"),
+            Step::CapCheck => write!(f, "checking the effective capability set"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("refusing to serve unconfined: the plan names no SELinux context, no unix identity and no Landlock rules")]
+    EmptyPlan,
+    #[error("refusing {what} 0 as confinement target: root is never a target")]
+    RootTarget { what: &'static str },
+    #[error("invalid SELinux context `{context}`: {why}")]
+    BadContext { context: String, why: String },
+    #[error("invalid Landlock path `{path}`: {why}")]
+    BadPath { path: String, why: &'static str },
+    #[error("{step} failed: {source}")]
+    Failed { step: Step, source: io::Error },
+    #[error("{step} did not take effect: expected {expected}, the kernel reports {found}")]
+    Mismatch {
+        step: Step,
+        expected: String,
+        found: String,
+    },
+    #[error("after {step}, {probe} still succeeded: the change is reversible, aborting the child")]
+    Reversible { step: Step, probe: String },
+    #[error(
+        "Landlock ruleset was enforced {enforcement:?} (ABI {abi}); full enforcement is required"
+    )]
+    NotEnforced {
+        enforcement: LandlockEnforcement,
+        abi: u32,
+    },
+    #[error("capabilities remain after switching to uid {uid}: CapEff={capeff:#x}, expected 0")]
+    CapsRemain { uid: u32, capeff: u64 },
+}
+
+/// Attaches `step` to an I/O error.
+pub(crate) fn failed(step: Step) -> impl FnOnce(io::Error) -> SandboxError {
+    move |source| SandboxError::Failed { step, source }
+}
+
+/// Enters the confinement described by `plan`. On `Err` the process may be half-confined and
+/// must not serve anything: the caller answers with an error status and exits.
+pub fn enter(sys: &impl Sys, plan: &Plan) -> Result<Confined, SandboxError> {
+    validate(plan)?;
+    // 1. Descriptors first: nothing opened by the privileged master (listeners, verifier
+    //    socket, config files) may survive into the confined process, whatever it becomes.
+    close_fds(sys, &plan.keep_fds)?;
+    // 1b. Priority and limits while the process may still change them: the target SELinux
+    //     domain and uid are not expected to hold setsched/setrlimit/CAP_SYS_RESOURCE.
+    apply_limits(sys, plan)?;
+    // 2. setcon while still in the worker domain, which alone holds `setcurrent` and
+    //    `dyntransition`. It precedes the unix switch so that switch and its way-back probes
+    //    run under the final MAC domain, i.e. they test the final combination. Cost: with both
+    //    backends configured, the target domain needs `self:capability { setuid setgid }`.
+    if let Some(context) = &plan.selinux {
+        selinux::enter(sys, context)?;
+    }
+    // 3. Unix identity after SELinux, before no_new_privs and Landlock (neither blocks set*id,
+    //    but Landlock without CAP_SYS_ADMIN needs no_new_privs, which we set after).
+    if let Some(id) = &plan.unix {
+        unix::enter(sys, id)?;
+    }
+    // 4. no_new_privs: later execs (CGI) can never gain privileges via setuid bits or file
+    //    capabilities; also the precondition of an unprivileged Landlock restrict_self.
+    set_no_new_privs(sys)?;
+    // 5. Landlock last among the restrictions: a ruleset that handles file writes without
+    //    allowing /proc would otherwise block step 2's write to /proc/self/attr/current.
+    if let Some(rules) = &plan.landlock {
+        landlock::enter(sys, rules)?;
+    }
+    // 6. Checked last, so no earlier step can have re-added a capability after the check.
+    if let Some(id) = &plan.unix {
+        check_no_caps(sys, id.uid)?;
+    }
+    Ok(Confined {
+        description: describe(plan),
+    })
+}
+
+fn validate(plan: &Plan) -> Result<(), SandboxError> {
+    if plan.selinux.is_none() && plan.unix.is_none() && plan.landlock.is_none() {
+        return Err(SandboxError::EmptyPlan);
+    }
+    if let Some(context) = &plan.selinux {
+        selinux::validate(context)?;
+    }
+    if let Some(id) = &plan.unix {
+        unix::validate(id)?;
+    }
+    if let Some(rules) = &plan.landlock {
+        landlock::validate(rules)?;
+    }
+    Ok(())
+}
+
+fn describe(plan: &Plan) -> String {
+    match (&plan.selinux, &plan.unix) {
+        (Some(context), _) => context.clone(),
+        (None, Some(id)) => format!("{}:{}", id.uid, id.gid),
+        (None, None) => "landlock".to_string(),
+    }
+}
+
+fn close_fds(sys: &impl Sys, keep: &[RawFd]) -> Result<(), SandboxError> {
+    sys.close_fds_except(keep).map_err(failed(Step::CloseFds))?;
+    let open = sys.open_fds().map_err(failed(Step::CloseFds))?;
+    // 0-2 are allowed to remain: the sys layer points unkept ones at /dev/null.
+    let stray: Vec<RawFd> = open
+        .into_iter()
+        .filter(|fd| !keep.contains(fd) && !(0..=2).contains(fd))
+        .collect();
+    if stray.is_empty() {
+        return Ok(());
+    }
+    Err(SandboxError::Mismatch {
+        step: Step::CloseFds,
+        expected: format!("only {keep:?} and 0-2 open"),
+        found: format!("{stray:?} still open"),
+    })
+}
+
+fn apply_limits(sys: &impl Sys, plan: &Plan) -> Result<(), SandboxError> {
+    if let Some(nice) = plan.nice {
+        let step = Step::Nice(nice);
+        sys.setpriority(nice).map_err(failed(step.clone()))?;
+        let found = sys.getpriority().map_err(failed(step.clone()))?;
+        expect_eq(step, nice, found)?;
+    }
+    for &(resource, limit) in &plan.rlimits {
+        let step = Step::Rlimit(resource, limit);
+        sys.setrlimit(resource, limit)
+            .map_err(failed(step.clone()))?;
+        let found = sys.getrlimit(resource).map_err(failed(step.clone()))?;
+        expect_eq(step, (limit, limit), found)?;
+    }
+    Ok(())
+}
+
+fn set_no_new_privs(sys: &impl Sys) -> Result<(), SandboxError> {
+    sys.set_no_new_privs().map_err(failed(Step::NoNewPrivs))?;
+    let on = sys.no_new_privs().map_err(failed(Step::NoNewPrivs))?;
+    expect_eq(Step::NoNewPrivs, true, on)
+}
+
+fn check_no_caps(sys: &impl Sys, uid: u32) -> Result<(), SandboxError> {
+    let capeff = sys.cap_effective().map_err(failed(Step::CapCheck))?;
+    if capeff != 0 {
+        return Err(SandboxError::CapsRemain { uid, capeff });
+    }
+    Ok(())
+}
+
+pub(crate) fn expect_eq<T: PartialEq + fmt::Debug>(
+    step: Step,
+    expected: T,
+    found: T,
+) -> Result<(), SandboxError> {
+    if expected == found {
+        return Ok(());
+    }
+    Err(SandboxError::Mismatch {
+        step,
+        expected: format!("{expected:?}"),
+        found: format!("{found:?}"),
+    })
+}
+
+/// A confinement backend the configuration can require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Selinux,
+    Unix,
+    Landlock,
+}
+
+/// What the kernel and the master's privileges offer, probed at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Available {
+    pub selinux: SelinuxState,
+    /// 0 = no Landlock.
+    pub landlock_abi: u32,
+    /// euid 0 holding CAP_SETUID and CAP_SETGID, so children can switch unix identity.
+    pub can_switch_ids: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("SELinux is required by `Confinement selinux` but this kernel has no SELinux (selinuxfs is not in /proc/filesystems; boot with security=selinux or lsm=...,selinux)")]
+    SelinuxNotInKernel,
+    #[error("SELinux is required by `Confinement selinux` but SELinux is not active (selinuxfs not mounted or no policy loaded)")]
+    SelinuxNotActive,
+    #[error("SELinux is required by `Confinement selinux` but the kernel is permissive: denials would be logged, not enforced")]
+    SelinuxPermissive,
+    #[error("Landlock is required by `Confinement landlock` but this kernel has no Landlock (not built in or not in the lsm= list)")]
+    LandlockMissing,
+    #[error("Landlock is required by `Confinement landlock` but the kernel's Landlock ABI is {found}; at least {min} is needed (ABI 3 adds truncate control, without which read-only trees can be truncated)")]
+    LandlockTooOld { found: u32, min: u32 },
+    #[error("a unix identity switch is required by `Confinement unix` but the master runs as euid {euid}, not root")]
+    NotRoot { euid: u32 },
+    #[error("a unix identity switch is required by `Confinement unix` but the master lacks CAP_SETUID/CAP_SETGID (CapEff={capeff:#x})")]
+    NoSetidCaps { capeff: u64 },
+    #[error("probing {what} failed: {source}")]
+    Probe {
+        what: &'static str,
+        source: io::Error,
+    },
+}
+
+const CAP_SETID_BITS: u64 = (1 << 6) | (1 << 7);
+
+/// Probes the kernel and refuses to start if a required backend is unusable.
+pub fn check_required(required: &[Backend], sys: &impl Sys) -> Result<Available, StartupError> {
+    let available = probe(sys)?;
+    for backend in required {
+        match backend {
+            Backend::Selinux => require_selinux(available.selinux)?,
+            Backend::Landlock => require_landlock(available.landlock_abi)?,
+            Backend::Unix => require_unix(sys)?,
+        }
+    }
+    Ok(available)
+}
+
+fn probe_err(what: &'static str) -> impl FnOnce(io::Error) -> StartupError {
+    move |source| StartupError::Probe { what, source }
+}
+
+fn probe(sys: &impl Sys) -> Result<Available, StartupError> {
+    let selinux = sys.selinux_state().map_err(probe_err("SELinux state"))?;
+    let landlock_abi = sys.landlock_abi().map_err(probe_err("Landlock ABI"))?;
+    let euid = sys.getresuid().map_err(probe_err("uids"))?.1;
+    let capeff = sys.cap_effective().map_err(probe_err("capabilities"))?;
+    Ok(Available {
+        selinux,
+        landlock_abi,
+        can_switch_ids: euid == 0 && capeff & CAP_SETID_BITS == CAP_SETID_BITS,
+    })
+}
+
+fn require_selinux(state: SelinuxState) -> Result<(), StartupError> {
+    match state {
+        SelinuxState::Enforcing => Ok(()),
+        SelinuxState::Permissive => Err(StartupError::SelinuxPermissive),
+        SelinuxState::NotMounted => Err(StartupError::SelinuxNotActive),
+        SelinuxState::NotInKernel => Err(StartupError::SelinuxNotInKernel),
+    }
+}
+
+fn require_landlock(abi: u32) -> Result<(), StartupError> {
+    match abi {
+        0 => Err(StartupError::LandlockMissing),
+        found if found < MIN_LANDLOCK_ABI => Err(StartupError::LandlockTooOld {
+            found,
+            min: MIN_LANDLOCK_ABI,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn require_unix(sys: &impl Sys) -> Result<(), StartupError> {
+    let euid = sys.getresuid().map_err(probe_err("uids"))?.1;
+    if euid != 0 {
+        return Err(StartupError::NotRoot { euid });
+    }
+    let capeff = sys.cap_effective().map_err(probe_err("capabilities"))?;
+    if capeff & CAP_SETID_BITS != CAP_SETID_BITS {
+        return Err(StartupError::NoSetidCaps { capeff });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::fake::{Call, Recording, State, ALL_CAPS};
+    use std::path::PathBuf;
+
+    const TARGET: &str = "system_u:system_r:user_a_t:s0:c1";
+
+    fn id() -> UnixIdentity {
+        UnixIdentity {
+            uid: 54321,
+            gid: 54322,
+            groups: vec![54322, 65534],
+        }
+    }
+
+    fn rules() -> LandlockRules {
+        LandlockRules {
+            read: vec![PathBuf::from("/srv/www")],
+            exec: vec![PathBuf::from("/usr/lib/cgi-bin")],
+            write: vec![PathBuf::from("/var/tmp/a")],
+        }
+    }
+
+    fn full_plan() -> Plan {
+        Plan {
+            selinux: Some(TARGET.into()),
+            unix: Some(id()),
+            landlock: Some(rules()),
+            keep_fds: vec![3, 4],
+            nice: Some(5),
+            rlimits: vec![(Resource::RLIMIT_NPROC, 10)],
+        }
+    }
+
+    fn root() -> Recording {
+        Recording::new(State::root())
+    }
+
+    fn full_trace() -> Vec<Call> {
+        use Call::*;
+        vec![
+            CloseFdsExcept(vec![3, 4]),
+            OpenFds,
+            SetPriority(5),
+            GetPriority,
+            SetRlimit(Resource::RLIMIT_NPROC, 10),
+            GetRlimit(Resource::RLIMIT_NPROC),
+            SetCon(TARGET.into()),
+            GetCon,
+            GetResUid,
+            GetResGid,
+            SetGroups(vec![54322, 65534]),
+            SetResGid(54322, 54322, 54322),
+            SetResUid(54321, 54321, 54321),
+            DropAllCaps,
+            GetResUid,
+            GetResGid,
+            GetGroups,
+            SetResGid(0, 0, 0),
+            SetResUid(0, 0, 0),
+            GetResUid,
+            GetResGid,
+            GetGroups,
+            SetNoNewPrivs,
+            NoNewPrivs,
+            LandlockRestrict(rules()),
+            CapEffective,
+        ]
+    }
+
+    /// Indices of the way-back probes, which are expected to fail.
+    fn is_probe(i: usize) -> bool {
+        i == 17 || i == 18
+    }
+
+    #[test]
+    fn full_plan_exact_order() {
+        let sys = root();
+        let confined = enter(&sys, &full_plan()).expect("enter");
+        assert_eq!(sys.calls(), full_trace());
+        assert_eq!(confined.describe(), TARGET);
+        let s = sys.state.borrow();
+        assert_eq!(
+            (s.uid, s.gid, s.caps, s.nnp),
+            ((54321, 54321, 54321), (54322, 54322, 54322), 0, true)
+        );
+        assert_eq!(s.fds, vec![3, 4, 0, 1, 2]);
+    }
+
+    #[test]
+    fn each_plan_shape_runs_only_its_steps() {
+        let shapes: Vec<(Plan, Vec<&str>, &str)> = vec![
+            (
+                Plan {
+                    selinux: Some(TARGET.into()),
+                    ..Plan::default()
+                },
+                vec![
+                    "close_fds_except",
+                    "open_fds",
+                    "selinux_setcon",
+                    "selinux_getcon",
+                    "set_no_new_privs",
+                    "no_new_privs",
+                ],
+                TARGET,
+            ),
+            (
+                Plan {
+                    landlock: Some(rules()),
+                    keep_fds: vec![5],
+                    ..Plan::default()
+                },
+                vec![
+                    "close_fds_except",
+                    "open_fds",
+                    "set_no_new_privs",
+                    "no_new_privs",
+                    "landlock_restrict",
+                ],
+                "landlock",
+            ),
+            (
+                Plan {
+                    unix: Some(id()),
+                    ..Plan::default()
+                },
+                full_trace()[8..22]
+                    .iter()
+                    .map(Call::name)
+                    .chain(["set_no_new_privs", "no_new_privs", "cap_effective"])
+                    .collect(),
+                "54321:54322",
+            ),
+        ];
+        for (plan, mut want, described) in shapes {
+            if plan.unix.is_some() {
+                want.splice(0..0, ["close_fds_except", "open_fds"]);
+            }
+            let sys = root();
+            let confined = enter(&sys, &plan).expect("enter");
+            let names: Vec<&str> = sys.calls().iter().map(Call::name).collect();
+            assert_eq!(names, want, "plan {plan:?}");
+            assert_eq!(confined.describe(), described);
+        }
+    }
+
+    #[test]
+    fn failure_at_every_call_stops_everything_after_it() {
+        let n = full_trace().len();
+        for i in 0..n {
+            let mut sys = root();
+            sys.fail_at = Some((i, libc::EIO));
+            let result = enter(&sys, &full_plan());
+            if is_probe(i) {
+                // A failing way back is the expected outcome, so enter goes on.
+                assert!(result.is_ok(), "probe {i}: {result:?}");
+                assert_eq!(sys.calls(), full_trace());
+                continue;
+            }
+            let err = result.expect_err(&format!("call {i} failed but enter succeeded"));
+            assert!(
+                matches!(err, SandboxError::Failed { .. }),
+                "call {i}: {err}"
+            );
+            assert_eq!(sys.calls(), full_trace()[..=i].to_vec(), "call {i}");
+        }
+    }
+
+    #[test]
+    fn set_that_silently_does_nothing_is_caught() {
+        let setters = [
+            "close_fds_except",
+            "setpriority",
+            "setrlimit",
+            "selinux_setcon",
+            "setgroups",
+            "setresgid",
+            "setresuid",
+            "set_no_new_privs",
+        ];
+        for name in setters {
+            let mut sys = root();
+            sys.ignore = vec![name];
+            let err = enter(&sys, &full_plan()).expect_err(name);
+            assert!(
+                matches!(err, SandboxError::Mismatch { .. }),
+                "{name}: {err}"
+            );
+            let calls = sys.calls();
+            assert!(
+                !calls.iter().any(|c| matches!(c, Call::LandlockRestrict(_))),
+                "{name}: {calls:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn root_targets_are_refused_before_any_call() {
+        let bad = [
+            UnixIdentity { uid: 0, ..id() },
+            UnixIdentity { gid: 0, ..id() },
+            UnixIdentity {
+                groups: vec![5, 0],
+                ..id()
+            },
+        ];
+        for identity in bad {
+            let sys = root();
+            let plan = Plan {
+                unix: Some(identity.clone()),
+                ..full_plan()
+            };
+            let err = enter(&sys, &plan).expect_err("root target");
+            assert!(
+                matches!(err, SandboxError::RootTarget { .. }),
+                "{identity:?}: {err}"
+            );
+            assert!(sys.calls().is_empty());
+        }
+    }
+
+    #[test]
+    fn invalid_plans_are_refused_before_any_call() {
+        let plans = [
+            Plan::default(),
+            Plan {
+                selinux: Some("user_u:user_r".into()),
+                ..full_plan()
+            },
+            Plan {
+                landlock: Some(LandlockRules {
+                    write: vec![PathBuf::from("tmp")],
+                    ..rules()
+                }),
+                ..full_plan()
+            },
+        ];
+        for plan in plans {
+            let sys = root();
+            assert!(enter(&sys, &plan).is_err(), "{plan:?}");
+            assert!(sys.calls().is_empty(), "{plan:?}");
+        }
+    }
+
+    #[test]
+    fn working_way_back_to_root_aborts() {
+        let mut sys = root();
+        sys.root_returns = true;
+        // setresgid back still fails (no CAP_SETGID), so the uid probe is the one that trips.
+        let err = enter(&sys, &full_plan()).expect_err("reversible");
+        match err {
+            SandboxError::Reversible { probe, .. } => assert_eq!(probe, "setresuid(0, 0, 0)"),
+            other => panic!("unexpected {other}"),
+        }
+        assert!(!sys.calls().contains(&Call::SetNoNewPrivs));
+    }
+
+    #[test]
+    fn early_dropped_master_probes_previous_ids_and_drops_kept_caps() {
+        let setid = (1 << 6) | (1 << 7);
+        let state = State {
+            uid: (33, 33, 33),
+            gid: (33, 33, 33),
+            caps: setid,
+            ..State::root()
+        };
+        let plan = Plan {
+            unix: Some(id()),
+            ..Plan::default()
+        };
+        let sys = Recording::new(state.clone());
+        enter(&sys, &plan).expect("enter");
+        let calls = sys.calls();
+        for probe in [
+            Call::SetResGid(33, 33, 33),
+            Call::SetResUid(0, 0, 0),
+            Call::SetResUid(33, 33, 33),
+        ] {
+            assert!(calls.contains(&probe), "{probe:?} missing in {calls:?}");
+        }
+        // Without the explicit drop, CAP_SETUID survives and the way back opens.
+        let mut sys = Recording::new(state);
+        sys.ignore = vec!["drop_all_caps"];
+        let err = enter(&sys, &plan).expect_err("caps kept");
+        assert!(matches!(err, SandboxError::Reversible { .. }), "{err}");
+    }
+
+    #[test]
+    fn remaining_capabilities_fail_step_six() {
+        let sys = Recording::new(State {
+            caps: 1 << 10,
+            ..State::root()
+        });
+        let err = check_no_caps(&sys, 1000).expect_err("caps");
+        assert!(
+            matches!(
+                err,
+                SandboxError::CapsRemain {
+                    capeff: 0x400,
+                    uid: 1000
+                }
+            ),
+            "{err}"
+        );
+        let sys = Recording::new(State {
+            caps: 0,
+            ..State::root()
+        });
+        assert!(check_no_caps(&sys, 1000).is_ok());
+    }
+
+    #[test]
+    fn landlock_short_of_full_enforcement_fails() {
+        for enforcement in [LandlockEnforcement::Partial, LandlockEnforcement::None] {
+            let mut sys = root();
+            sys.enforcement = enforcement;
+            let err = enter(&sys, &full_plan()).expect_err("not enforced");
+            assert!(
+                matches!(err, SandboxError::NotEnforced { abi: 6, .. }),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn stray_descriptor_fails_step_one() {
+        let mut sys = root();
+        sys.ignore = vec!["close_fds_except"];
+        let err = enter(&sys, &full_plan()).expect_err("stray");
+        assert!(err.to_string().contains("[7] still open"), "{err}");
+    }
+
+    #[test]
+    fn check_required_table() {
+        type Expect = fn(&Result<Available, StartupError>) -> bool;
+        let cases: Vec<(&[Backend], State, Expect)> = vec![
+            (
+                &[Backend::Selinux, Backend::Unix, Backend::Landlock],
+                State::root(),
+                |r| r.is_ok(),
+            ),
+            (
+                &[],
+                State {
+                    selinux: SelinuxState::NotInKernel,
+                    landlock_abi: 0,
+                    ..State::root()
+                },
+                |r| r.is_ok(),
+            ),
+            (
+                &[Backend::Selinux],
+                State {
+                    selinux: SelinuxState::NotInKernel,
+                    ..State::root()
+                },
+                |r| matches!(r, Err(StartupError::SelinuxNotInKernel)),
+            ),
+            (
+                &[Backend::Selinux],
+                State {
+                    selinux: SelinuxState::NotMounted,
+                    ..State::root()
+                },
+                |r| matches!(r, Err(StartupError::SelinuxNotActive)),
+            ),
+            (
+                &[Backend::Selinux],
+                State {
+                    selinux: SelinuxState::Permissive,
+                    ..State::root()
+                },
+                |r| matches!(r, Err(StartupError::SelinuxPermissive)),
+            ),
+            (
+                &[Backend::Landlock],
+                State {
+                    landlock_abi: 0,
+                    ..State::root()
+                },
+                |r| matches!(r, Err(StartupError::LandlockMissing)),
+            ),
+            (
+                &[Backend::Landlock],
+                State {
+                    landlock_abi: 2,
+                    ..State::root()
+                },
+                |r| matches!(r, Err(StartupError::LandlockTooOld { found: 2, min: 3 })),
+            ),
+            (
+                &[Backend::Unix],
+                State {
+                    uid: (1000, 1000, 1000),
+                    caps: 0,
+                    ..State::root()
+                },
+                |r| matches!(r, Err(StartupError::NotRoot { euid: 1000 })),
+            ),
+            (
+                &[Backend::Unix],
+                State {
+                    caps: ALL_CAPS & !(1 << 7),
+                    ..State::root()
+                },
+                |r| matches!(r, Err(StartupError::NoSetidCaps { .. })),
+            ),
+        ];
+        for (required, state, expect) in cases {
+            let desc = format!("{required:?} {state:?}");
+            let result = check_required(required, &Recording::new(state));
+            assert!(expect(&result), "{desc}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn startup_error_names_the_missing_kernel_feature() {
+        let msg = StartupError::SelinuxNotInKernel.to_string();
+        assert!(msg.starts_with(
+            "SELinux is required by `Confinement selinux` but this kernel has no SELinux"
+        ));
+        let msg = StartupError::LandlockTooOld { found: 2, min: 3 }.to_string();
+        assert!(msg.contains("ABI is 2"), "{msg}");
+    }
+}

@@ -1,0 +1,459 @@
+//! The real [`Sys`] implementation for Linux, over nix, libc, the `selinux` crate (libselinux)
+//! and the `landlock` crate.
+//!
+//! Invariants: every call acts on the calling thread/process only; no call here decides policy,
+//! it only performs or reports. Raw `libc` calls are used only where nix has no wrapper
+//! (close_range, capget/capset, get/setpriority, the Landlock ABI probe, fork, _exit).
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::RawFd;
+use std::path::Path;
+
+use landlock::{
+    Access, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+};
+use nix::errno::Errno;
+use nix::unistd::{Gid, Uid};
+
+use super::{LandlockEnforcement, LandlockOutcome, LandlockRules, Resource, SelinuxState, Sys};
+
+pub use nix::unistd::ForkResult;
+
+/// The real system.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Linux;
+
+/// Highest Landlock ABI whose access rights this code was written and tested against. Newer
+/// kernels are driven at this ABI, so new (untested) restrictions are never switched on silently.
+const LANDLOCK_TESTED_ABI: ABI = ABI::V6;
+
+const CAP_SETGID: u32 = 6;
+const CAP_SETUID: u32 = 7;
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+fn errno_result(rc: libc::c_long) -> io::Result<libc::c_long> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+fn nix_err(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+fn capget() -> io::Result<[CapData; 2]> {
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: header and data are valid, properly sized (version 3 = two CapData) and live for
+    // the duration of the call; the kernel writes only into `data`.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    errno_result(rc).map(|_| data)
+}
+
+fn capset(data: &[CapData; 2]) -> io::Result<()> {
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: header and data are valid and sized for capability version 3; the kernel only
+    // reads `data` (and may write the preferred version into `header`, which we own).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    };
+    errno_result(rc).map(|_| ())
+}
+
+fn close_range(first: u32, last: u32) -> io::Result<()> {
+    // SAFETY: close_range touches no memory. Closing descriptors that Rust objects (OwnedFd,
+    // File) still own is an I/O-safety hazard the caller accepts: it runs in the single-threaded
+    // child and promises not to use any descriptor it did not list in `keep`.
+    let rc = unsafe { libc::close_range(first, last, 0) };
+    errno_result(rc.into()).map(|_| ())
+}
+
+/// Numbers of all descriptors listed in /proc/self/fd. The directory's own descriptor is in the
+/// list too, but is already closed when this returns.
+fn proc_fd_list() -> io::Result<Vec<RawFd>> {
+    let fds = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    Ok(fds)
+}
+
+fn close_by_walking(keep: &[RawFd]) -> io::Result<()> {
+    for fd in proc_fd_list()? {
+        if keep.contains(&fd) {
+            continue;
+        }
+        match nix::unistd::close(fd) {
+            Ok(()) | Err(Errno::EBADF) => {}
+            Err(e) => return Err(nix_err(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Closes everything except `keep` (sorted, deduplicated, non-negative) with close_range(2).
+fn close_around(keep: &[RawFd]) -> io::Result<()> {
+    let mut next: u32 = 0;
+    for &k in keep {
+        let k = k as u32;
+        if k > next {
+            close_range(next, k - 1)?;
+        }
+        next = k + 1;
+    }
+    close_range(next, u32::MAX)
+}
+
+/// Points descriptors 0-2 that were not kept at /dev/null.
+fn stdio_to_dev_null(keep: &[RawFd]) -> io::Result<()> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    let missing: Vec<RawFd> = (0..=2).filter(|fd| !keep.contains(fd)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let null = open("/dev/null", OFlag::O_RDWR, Mode::empty()).map_err(nix_err)?;
+    for &fd in &missing {
+        if fd != null {
+            nix::unistd::dup2(null, fd).map_err(nix_err)?;
+        }
+    }
+    if !missing.contains(&null) {
+        nix::unistd::close(null).map_err(nix_err)?;
+    }
+    Ok(())
+}
+
+fn landlock_err(what: &str, e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(format!("landlock: {what}: {e}"))
+}
+
+/// Access for one rule, reduced to file rights when `path` is not a directory (the kernel
+/// rejects directory rights on files).
+fn rule_for(path: &Path, access: BitFlags<AccessFs>, abi: ABI) -> io::Result<PathBeneath<PathFd>> {
+    let meta = std::fs::metadata(path).map_err(|e| landlock_err(&path.display().to_string(), e))?;
+    let access = if meta.is_dir() {
+        access
+    } else {
+        access & AccessFs::from_file(abi)
+    };
+    let fd = PathFd::new(path).map_err(|e| landlock_err(&path.display().to_string(), e))?;
+    Ok(PathBeneath::new(fd, access))
+}
+
+fn landlock_rules(rules: &LandlockRules, abi: ABI) -> io::Result<Vec<PathBeneath<PathFd>>> {
+    let read = AccessFs::ReadFile | AccessFs::ReadDir;
+    let exec = read | AccessFs::Execute;
+    // Writable trees are never executable: a CGI must not be able to drop and run a binary.
+    let mut write = AccessFs::from_all(abi);
+    write.remove(AccessFs::Execute);
+    let sets = [
+        (&rules.read, read),
+        (&rules.exec, exec),
+        (&rules.write, write),
+    ];
+    let mut out = Vec::new();
+    for (paths, access) in sets {
+        for p in paths {
+            out.push(rule_for(p, access, abi)?);
+        }
+    }
+    Ok(out)
+}
+
+fn enforcement(status: RulesetStatus) -> LandlockEnforcement {
+    match status {
+        RulesetStatus::FullyEnforced => LandlockEnforcement::Full,
+        RulesetStatus::PartiallyEnforced => LandlockEnforcement::Partial,
+        RulesetStatus::NotEnforced => LandlockEnforcement::None,
+    }
+}
+
+fn selinux_io(e: selinux::errors::Error) -> io::Error {
+    match e {
+        selinux::errors::Error::IO { source, .. } => source,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+/// `security_check_context_raw`: `None` when SELinux is not enabled, so it cannot tell.
+pub fn selinux_check_context(context: &str) -> Option<bool> {
+    let c = CString::new(context).ok()?;
+    let valid = selinux::SecurityContext::from_c_str(&c, true).check();
+    valid
+}
+
+impl Sys for Linux {
+    fn close_fds_except(&self, keep: &[RawFd]) -> io::Result<()> {
+        let mut keep: Vec<RawFd> = keep.to_vec();
+        if keep.iter().any(|&fd| fd < 0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "negative fd in keep list",
+            ));
+        }
+        keep.sort_unstable();
+        keep.dedup();
+        match close_around(&keep) {
+            // close_range(2) exists since Linux 5.9; older kernels get the /proc walk.
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => close_by_walking(&keep)?,
+            other => other?,
+        }
+        stdio_to_dev_null(&keep)
+    }
+
+    fn open_fds(&self) -> io::Result<Vec<RawFd>> {
+        use nix::fcntl::{fcntl, FcntlArg};
+        let listed = proc_fd_list()?;
+        // The walk's own directory fd is in `listed` but closed by now; F_GETFD weeds it out.
+        Ok(listed
+            .into_iter()
+            .filter(|&fd| fcntl(fd, FcntlArg::F_GETFD).is_ok())
+            .collect())
+    }
+
+    fn set_no_new_privs(&self) -> io::Result<()> {
+        nix::sys::prctl::set_no_new_privs().map_err(nix_err)
+    }
+
+    fn no_new_privs(&self) -> io::Result<bool> {
+        nix::sys::prctl::get_no_new_privs().map_err(nix_err)
+    }
+
+    fn setgroups(&self, gids: &[u32]) -> io::Result<()> {
+        let gids: Vec<Gid> = gids.iter().map(|&g| Gid::from_raw(g)).collect();
+        nix::unistd::setgroups(&gids).map_err(nix_err)
+    }
+
+    fn getgroups(&self) -> io::Result<Vec<u32>> {
+        let gids = nix::unistd::getgroups().map_err(nix_err)?;
+        Ok(gids.into_iter().map(Gid::as_raw).collect())
+    }
+
+    fn setresgid(&self, r: u32, e: u32, s: u32) -> io::Result<()> {
+        let g = Gid::from_raw;
+        nix::unistd::setresgid(g(r), g(e), g(s)).map_err(nix_err)
+    }
+
+    fn getresgid(&self) -> io::Result<(u32, u32, u32)> {
+        let r = nix::unistd::getresgid().map_err(nix_err)?;
+        Ok((r.real.as_raw(), r.effective.as_raw(), r.saved.as_raw()))
+    }
+
+    fn setresuid(&self, r: u32, e: u32, s: u32) -> io::Result<()> {
+        let u = Uid::from_raw;
+        nix::unistd::setresuid(u(r), u(e), u(s)).map_err(nix_err)
+    }
+
+    fn getresuid(&self) -> io::Result<(u32, u32, u32)> {
+        let r = nix::unistd::getresuid().map_err(nix_err)?;
+        Ok((r.real.as_raw(), r.effective.as_raw(), r.saved.as_raw()))
+    }
+
+    fn selinux_setcon(&self, context: &str) -> io::Result<()> {
+        let c = CString::new(context)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "context contains NUL"))?;
+        let result = selinux::SecurityContext::from_c_str(&c, true).set_as_current();
+        result.map_err(selinux_io)
+    }
+
+    fn selinux_getcon(&self) -> io::Result<String> {
+        let ctx = selinux::SecurityContext::current(true).map_err(selinux_io)?;
+        let c = ctx.to_c_string().map_err(selinux_io)?;
+        let s = c.map(|c| c.to_string_lossy().into_owned());
+        Ok(s.unwrap_or_default())
+    }
+
+    fn selinux_state(&self) -> io::Result<SelinuxState> {
+        let fs = std::fs::read_to_string("/proc/filesystems")?;
+        if !fs
+            .lines()
+            .any(|l| l.split_whitespace().any(|w| w == "selinuxfs"))
+        {
+            return Ok(SelinuxState::NotInKernel);
+        }
+        if selinux::kernel_support() == selinux::KernelSupport::Unsupported {
+            return Ok(SelinuxState::NotMounted);
+        }
+        Ok(match selinux::current_mode() {
+            selinux::SELinuxMode::Enforcing => SelinuxState::Enforcing,
+            selinux::SELinuxMode::Permissive => SelinuxState::Permissive,
+            _ => SelinuxState::NotMounted,
+        })
+    }
+
+    fn landlock_restrict(&self, rules: &LandlockRules) -> io::Result<LandlockOutcome> {
+        let kernel = self.landlock_abi()?;
+        let abi = ABI::from(i32::try_from(kernel).unwrap_or(i32::MAX)).min(LANDLOCK_TESTED_ABI);
+        if abi == ABI::Unsupported {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "landlock: kernel has no Landlock",
+            ));
+        }
+        // HardRequirement: the ruleset is built for what the kernel offers, so any downgrade
+        // the crate would otherwise do silently is a bug and must fail instead.
+        let mut ruleset = Ruleset::default()
+            .set_compatibility(CompatLevel::HardRequirement)
+            .handle_access(AccessFs::from_all(abi))
+            .map_err(|e| landlock_err("handle_access", e))?;
+        if abi >= ABI::V6 {
+            ruleset = ruleset
+                .scope(Scope::from_all(abi))
+                .map_err(|e| landlock_err("scope", e))?;
+        }
+        let created = ruleset
+            .create()
+            .map_err(|e| landlock_err("create", e))?
+            .add_rules(
+                landlock_rules(rules, abi)?
+                    .into_iter()
+                    .map(Ok::<_, landlock::RulesetError>),
+            )
+            .map_err(|e| landlock_err("add_rule", e))?;
+        let status = created
+            .restrict_self()
+            .map_err(|e| landlock_err("restrict_self", e))?;
+        Ok(LandlockOutcome {
+            enforcement: enforcement(status.ruleset),
+            abi: abi as u32,
+        })
+    }
+
+    fn landlock_abi(&self) -> io::Result<u32> {
+        const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+        // SAFETY: with a NULL attr, size 0 and the VERSION flag the kernel only returns the ABI
+        // number; it reads and writes no user memory and creates no descriptor.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_landlock_create_ruleset,
+                std::ptr::null::<libc::c_void>(),
+                0usize,
+                LANDLOCK_CREATE_RULESET_VERSION,
+            )
+        };
+        match errno_result(rc) {
+            Ok(v) => Ok(u32::try_from(v).unwrap_or(0)),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EOPNOTSUPP)) => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn cap_effective(&self) -> io::Result<u64> {
+        // capget rather than /proc/self/status: after Landlock, /proc may be unreadable.
+        let d = capget()?;
+        Ok(u64::from(d[0].effective) | (u64::from(d[1].effective) << 32))
+    }
+
+    fn keep_only_setid_caps(&self) -> io::Result<()> {
+        let setid = (1 << CAP_SETUID) | (1 << CAP_SETGID);
+        let low = CapData {
+            effective: setid,
+            permitted: setid,
+            inheritable: 0,
+        };
+        capset(&[low, CapData::default()])?;
+        nix::sys::prctl::set_keepcaps(true).map_err(nix_err)
+    }
+
+    fn drop_all_caps(&self) -> io::Result<()> {
+        capset(&[CapData::default(); 2])
+    }
+
+    fn setpriority(&self, nice: i32) -> io::Result<()> {
+        // SAFETY: setpriority takes only integers and touches no memory.
+        let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+        errno_result(rc.into()).map(|_| ())
+    }
+
+    fn getpriority(&self) -> io::Result<i32> {
+        // -1 is a valid nice value, so errno must be cleared to tell it from a failure.
+        Errno::clear();
+        // SAFETY: getpriority takes only integers and touches no memory.
+        let rc = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        if rc == -1 && Errno::last_raw() != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(rc)
+    }
+
+    fn setrlimit(&self, resource: Resource, limit: u64) -> io::Result<()> {
+        nix::sys::resource::setrlimit(resource, limit, limit).map_err(nix_err)
+    }
+
+    fn getrlimit(&self, resource: Resource) -> io::Result<(u64, u64)> {
+        nix::sys::resource::getrlimit(resource).map_err(nix_err)
+    }
+}
+
+fn thread_count() -> io::Result<usize> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| io::Error::other("no Threads: line in /proc/self/status"))
+}
+
+/// `fork(2)`, refused unless the calling process has exactly one thread.
+///
+/// The child of a multi-threaded parent may only make async-signal-safe calls before exec, which
+/// the child code of this server does not limit itself to; checking the thread count turns that
+/// hazard into an error instead of undefined behaviour.
+pub fn fork() -> io::Result<ForkResult> {
+    let n = thread_count()?;
+    if n != 1 {
+        return Err(io::Error::other(format!(
+            "refusing to fork: process has {n} threads, not 1"
+        )));
+    }
+    // SAFETY: the process is single-threaded (checked just above; only this thread could have
+    // started another one since), so the child inherits no locks held by other threads.
+    unsafe { nix::unistd::fork() }.map_err(nix_err)
+}
+
+/// Ends the calling process at once with `code`, without running atexit handlers or unwinding,
+/// which is what a forked child must do so it never runs the parent's cleanup.
+pub fn child_exit(code: i32) -> ! {
+    use std::io::Write;
+    // _exit skips std's buffers, so whatever the child reported must be pushed out first; a
+    // failed flush cannot be reported anywhere, hence ignored.
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: _exit never returns and touches no memory of ours; skipping destructors is the
+    // intended effect.
+    unsafe { libc::_exit(code) }
+}
