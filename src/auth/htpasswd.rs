@@ -503,3 +503,10 @@ mod tests {
         assert!(!shown.contains("87u9"), "{shown}");
     }
 }
+
+/// The verifier checks passwords against parsed htpasswd files.
+impl crate::verifier::PasswordDb for Htpasswd {
+    fn verify(&self, user: &str, password: &[u8]) -> bool {
+        Htpasswd::verify(self, user, password)
+    }
+}
