@@ -221,9 +221,11 @@ config_test_ok() {
 # The same config with one vhost default naming a type the policy lacks: -t
 # must refuse it, and say which value is wrong (so it failed for that reason).
 config_rejects_bad_context() {
+    # next to the real one, so it is labelled oneshot_conf_t like it
+    bad="$TOP/conf/bad-context.conf"
     sed 's/selinuxDomainVal oneshot_web_anon_t:s0:c3/selinuxDomainVal oneshot_no_such_t:s0:c3/' \
-        "$CONF" > /tmp/bad-context.conf
-    if out="$($SERVER -f /tmp/bad-context.conf -t 2>&1)"; then
+        "$CONF" > "$bad"
+    if out="$($SERVER -f "$bad" -t 2>&1)"; then
         why="-t accepted an undefined SELinux type"; return 1
     fi
     case "$out" in *oneshot_no_such_t*) ;; *) why="refused, but not naming the bad type: $out"; return 1 ;; esac
