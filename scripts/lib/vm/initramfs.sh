@@ -37,7 +37,7 @@ vm_build_initramfs() {
     fi
     # host settings the in-VM checks honour (the kernel command line is too
     # small and too public a place for them)
-    printf 'ONESHOT_VM_REQUIRE_SERVER=%s\n' "${ONESHOT_VM_REQUIRE_SERVER:-0}" > "$root/vm/env"
+    printf 'ONESHOT_VM_REQUIRE_SERVER=%s\n' "${ONESHOT_VM_REQUIRE_SERVER:-1}" > "$root/vm/env"
     # sorted, owner-neutral and gzip -n: the same inputs give the same image
     (cd "$root" && find . -print0 | sort -z | cpio --null -o -H newc -R 0:0 --quiet) \
         | gzip -6 -n > "$build/initramfs.cpio.gz"

@@ -43,6 +43,11 @@ vm_verdict() {
     if [ "$VM_QEMU_RC" != 0 ]; then
         vm_log "qemu exited with status $VM_QEMU_RC (log: $log)"; return 1
     fi
+    # the VM's own tally must match the lines that reached the host: a
+    # mismatch means lost or garbled serial output, which could hide a FAIL
+    if [ "$result" != "VM-RESULT: $npass passed, $nfail failed" ]; then
+        vm_log "VM reported '$result' but the host saw $npass PASS and $nfail FAIL lines"; return 1
+    fi
     [ "$npass" -gt 0 ] || { vm_log "no check ran"; return 1; }
     [ "$nfail" = 0 ] || { vm_log "$nfail check(s) failed; AVC denials are in $log (DMESG lines)"; return 1; }
 }
