@@ -222,8 +222,8 @@ config_test_ok() {
 # must refuse it, and say which value is wrong (so it failed for that reason).
 config_rejects_bad_context() {
     sed 's/selinuxDomainVal oneshot_web_anon_t:s0:c3/selinuxDomainVal oneshot_no_such_t:s0:c3/' \
-        "$CONF" > /tmp/bad-context.conf
-    if out="$($SERVER -f /tmp/bad-context.conf -t 2>&1)"; then
+        "$CONF" > "$(dirname "$CONF")/bad-context.conf"
+    if out="$($SERVER -f "$(dirname "$CONF")/bad-context.conf" -t 2>&1)"; then
         why="-t accepted an undefined SELinux type"; return 1
     fi
     case "$out" in *oneshot_no_such_t*) ;; *) why="refused, but not naming the bad type: $out"; return 1 ;; esac
