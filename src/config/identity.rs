@@ -9,7 +9,7 @@
 use super::{Config, ConfigError, DirConf, Origin, ResolvedUser};
 use crate::policy::{self, Keep, Rule, SelinuxTarget, UnixTarget};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
     let confs: Vec<(DirConf, Origin)> = cfg
@@ -142,7 +142,7 @@ fn read(path: &Path, origin: &Origin, what: &str, errors: &mut Vec<ConfigError>)
     }
 }
 
-fn load_htpasswd(path: &PathBuf, origin: &Origin, errors: &mut Vec<ConfigError>) -> bool {
+fn load_htpasswd(path: &Path, origin: &Origin, errors: &mut Vec<ConfigError>) -> bool {
     let Some(text) = read(path, origin, "AuthUserFile", errors) else {
         return false;
     };
@@ -151,7 +151,7 @@ fn load_htpasswd(path: &PathBuf, origin: &Origin, errors: &mut Vec<ConfigError>)
         Err(es) => {
             errors.extend(es.into_iter().map(|e| ConfigError {
                 origin: Origin {
-                    file: path.clone(),
+                    file: path.to_path_buf(),
                     line: e.line,
                 },
                 message: e.message,
@@ -162,7 +162,7 @@ fn load_htpasswd(path: &PathBuf, origin: &Origin, errors: &mut Vec<ConfigError>)
 }
 
 fn load_map<T>(
-    path: &PathBuf,
+    path: &Path,
     origin: &Origin,
     parse_target: impl Fn(&str) -> Result<T, String>,
     errors: &mut Vec<ConfigError>,
@@ -173,7 +173,7 @@ fn load_map<T>(
         Err(es) => {
             errors.extend(es.into_iter().map(|e| ConfigError {
                 origin: Origin {
-                    file: path.clone(),
+                    file: path.to_path_buf(),
                     line: e.line,
                 },
                 message: e.message,

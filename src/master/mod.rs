@@ -496,12 +496,14 @@ fn run_verifier(
     crate::sys::child_exit(code)
 }
 
-fn load_password_db(text: &str) -> Result<Box<dyn crate::verifier::PasswordDb>, String> {
-    crate::auth::htpasswd::parse(text)
+/// The verifier's loader: reads and parses one password file (only the verifier calls it).
+fn load_password_db(path: &str) -> Result<Box<dyn crate::verifier::PasswordDb>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    crate::auth::htpasswd::parse(&text)
         .map(|h| Box::new(h) as Box<dyn crate::verifier::PasswordDb>)
         .map_err(|es| {
             es.iter()
-                .map(|e| e.to_string())
+                .map(|e| format!("{path}: {e}"))
                 .collect::<Vec<_>>()
                 .join("; ")
         })
