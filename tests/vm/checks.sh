@@ -263,6 +263,33 @@ log_has_ctx() {
     [ "$rule" = "$3" ] || { why="rule=$rule, want $3"; return 1; }
 }
 
+# `Confinement selinux` is a requirement, not a wish: on a permissive kernel
+# the server must refuse to start (denials would only be logged). Runs last,
+# after the main server is gone, and always restores enforcing mode.
+refuses_permissive() {
+    kill "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+    mark="$(wc -l < /tmp/server.out)"
+    echo 0 > /sys/fs/selinux/enforce
+    "$SERVER" -f "$CONF" >> /tmp/server.out 2>&1 &
+    pid=$!
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.2; i=$((i + 1)); done
+    running=no
+    kill -0 "$pid" 2>/dev/null && { running=yes; kill "$pid"; }
+    wait "$pid"
+    rc=$?
+    echo 1 > /sys/fs/selinux/enforce
+    out="$(tail -n +"$((mark + 1))" /tmp/server.out | tail -n 3 | tr '\n' ' ')"
+    [ "$(cat /sys/fs/selinux/enforce)" = 1 ] || { why="could not restore enforcing mode"; return 1; }
+    [ "$running" = no ] || { why="still serving after 4 s on a permissive kernel"; return 1; }
+    [ "$rc" != 0 ] || { why="exited 0: $out"; return 1; }
+    case "$out" in
+        *ermissive*) ;;
+        *) why="did not refuse because of permissive mode (exit $rc): $out"; return 1 ;;
+    esac
+}
+
 server_checks() {
     if [ ! -x "$SERVER" ]; then
         skip "server" "no oneshot-httpd binary in the VM"
@@ -305,5 +332,5 @@ server_checks() {
     check "server: log ctx=/rule= for bob" log_has_ctx " - bob [" oneshot_web_bob_t:s0:c2 "$TOP/conf/domain.map:3"
     check "server: log ctx=/rule= for __anonymous__" log_has_ctx "GET /anon.html " oneshot_web_anon_t:s0:c3 "$TOP/conf/domain.map:4"
     check "server: log ctx=/rule= for the vhost default" log_has_ctx "GET /val.html " oneshot_web_anon_t:s0:c3 "vhost-default"
-    kill "$SERVER_PID" 2>/dev/null
+    check "server: refuses Confinement selinux on a permissive kernel" refuses_permissive
 }
