@@ -120,6 +120,11 @@ policy_checks() {
     probe "master (pre-auth) cannot read any content" "ERR EACCES" read "$F_ALICE"
     probe "worker (pre-auth) cannot read any content" "ERR EACCES" setcon "$CTX_WORKER" read "$F_ANON"
 
+    # configuration: the master reads it, a web domain only walks through it
+    probe "master reads the map file" "OK # http-user      domain:range   (checks.sh expects alice, bob, anon on lines 2-4)" read "$TOP/conf/domain.map"
+    probe "alice cannot read the map file" "ERR EACCES" setcon "$CTX_ALICE" read "$TOP/conf/domain.map"
+    probe "alice cannot read the server config" "ERR EACCES" setcon "$CTX_ALICE" read "$TOP/conf/oneshot.conf"
+
     # password files
     probe "alice cannot read password files" "ERR EACCES" setcon "$CTX_ALICE" read "$F_PASSWD"
     probe "worker cannot read password files" "ERR EACCES" setcon "$CTX_WORKER" read "$F_PASSWD"
