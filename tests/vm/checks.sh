@@ -168,7 +168,7 @@ policy_checks() {
 # like ours. It starts in the master domain, like the server.
 sandbox_real_checks() {
     if [ ! -x /bin/sandbox_real ]; then
-        skip "sandbox_real" "test binary not built (tests/sandbox_real.rs absent)"
+        skip "sandbox_real" "test binary not in the VM (tests/sandbox_real.rs absent or ONESHOT_VM_SKIP_CARGO=1)"
         return
     fi
     # captured through a pipe: the master domain may not write files in /tmp
