@@ -71,6 +71,16 @@ pub fn run(
     reload: impl Fn() -> Option<Config>,
     error_log_fd: Option<std::os::fd::RawFd>,
 ) -> Result<(), MasterError> {
+    // Nothing silently degrades: a required backend the kernel or our privileges cannot
+    // provide (SELinux absent, disabled or permissive; Landlock too old) stops the start.
+    let available = crate::sandbox::check_required(&cfg.confinement, &crate::sys::Linux)?;
+    log::info!(
+        "confinement: requiring {:?}; kernel offers SELinux {:?}, Landlock ABI {}, id switching {}",
+        cfg.confinement,
+        available.selinux,
+        available.landlock_abi,
+        available.can_switch_ids
+    );
     let listeners = cfg
         .listen
         .iter()
