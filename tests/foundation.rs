@@ -353,3 +353,33 @@ fn killed_children_do_not_take_the_master_down_and_sigterm_leaves_none() {
     }
     s.stop();
 }
+
+#[test]
+fn required_selinux_on_a_kernel_without_it_refuses_to_start() {
+    if std::fs::read_to_string("/proc/filesystems")
+        .unwrap_or_default()
+        .contains("selinuxfs")
+    {
+        eprintln!("SKIP: this kernel has SELinux; the VM suite covers the permissive case");
+        return;
+    }
+    let dir = site("noselinux");
+    std::fs::write(dir.join("httpd.conf"), BASE_CONF).unwrap();
+    let out = Command::new(BIN)
+        .arg("-f")
+        .arg(dir.join("httpd.conf"))
+        .args([
+            "-c",
+            &format!("Listen 127.0.0.1:{}", free_port()),
+            "-c",
+            "Confinement selinux",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("SELinux is required by `Confinement selinux` but this kernel has no SELinux"),
+        "{err}"
+    );
+}

@@ -315,6 +315,13 @@ fn check_checksum(checksum: &str, len: usize, last_bits: u32) -> Result<(), Stri
     Ok(())
 }
 
+/// The verifier checks passwords against parsed htpasswd files.
+impl crate::verifier::PasswordDb for Htpasswd {
+    fn verify(&self, user: &str, password: &[u8]) -> bool {
+        Htpasswd::verify(self, user, password)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

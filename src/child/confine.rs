@@ -1,8 +1,9 @@
 //! Stage: enter the confinement chosen for this connection through the sandbox, which
 //! verifies every step and hands out the proof (`Confined`) that handlers require.
 
+use super::decide::Identity;
 use crate::config::{Config, VHost};
-use crate::sandbox::{self, Backend, LandlockRules, Plan, SandboxError};
+use crate::sandbox::{self, Backend, LandlockRules, Plan, SandboxError, UnixIdentity};
 use crate::sys::Linux;
 use std::os::fd::RawFd;
 
@@ -10,7 +11,15 @@ pub use crate::sandbox::Confined;
 
 /// The plan for a request on `vhost`: the backends the configuration requires, with the
 /// filesystem narrowed to what the vhost serves (read-only).
-pub fn plan(cfg: &Config, vhost: &VHost, keep_fds: Vec<RawFd>) -> Plan {
+/// With a root master that dropped early to `User`, a connection without a mapped unix
+/// identity still ends in `User`, with every capability gone.
+pub fn plan(
+    cfg: &Config,
+    vhost: &VHost,
+    id: &Identity,
+    worker: Option<&UnixIdentity>,
+    keep_fds: Vec<RawFd>,
+) -> Plan {
     let landlock = cfg
         .confinement
         .contains(&Backend::Landlock)
@@ -20,6 +29,8 @@ pub fn plan(cfg: &Config, vhost: &VHost, keep_fds: Vec<RawFd>) -> Plan {
             write: Vec::new(),
         });
     Plan {
+        selinux: id.selinux.clone(),
+        unix: id.unix.clone().or_else(|| worker.cloned()),
         landlock,
         keep_fds,
         ..Plan::default()

@@ -4,7 +4,9 @@
 
 pub mod accept;
 pub mod access_log;
+pub mod authenticate;
 pub mod confine;
+pub mod decide;
 pub mod read;
 pub mod respond;
 pub mod route;
@@ -20,11 +22,11 @@ use confine::Confined;
 use read::{Conn, Outcome};
 use respond::Response;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Entry point after fork. Never returns: the child exits when its connection ends.
-pub fn run(cfg: &Config, inh: &Inherited) -> ! {
-    let code = match serve(cfg, inh) {
+pub fn run(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> ! {
+    let code = match serve(cfg, inh, verifier) {
         Ok(()) => 0,
         Err(e) => {
             log::error!("{e}");
@@ -40,23 +42,32 @@ pub enum ChildError {
     Accept(std::io::Error),
     #[error("cannot close inherited descriptors: {0}")]
     CloseFds(std::io::Error),
+    #[error("cannot drop to the worker identity: {0}")]
+    EarlyDrop(crate::sandbox::SandboxError),
 }
 
 /// The identity the connection was first served under; later requests must match it.
 struct Pinned {
     host: Option<String>,
     authorization: Option<Vec<u8>>,
+    user: Option<String>,
+    rule: String,
     proof: Confined,
 }
 
-pub fn serve(cfg: &Config, inh: &Inherited) -> Result<(), ChildError> {
+pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
     let mut keep: Vec<i32> = inh.access_logs.iter().map(|(f, _)| f.as_raw_fd()).collect();
     keep.extend(inh.error_log_fd);
     keep.extend([0, 1, 2, accepted.stream.as_raw_fd()]);
+    let mut early_keep = keep.clone();
+    early_keep.extend(verifier.as_ref().map(|v| v.as_raw_fd()));
     Linux
-        .close_fds_except(&keep)
+        .close_fds_except(&early_keep)
         .map_err(ChildError::CloseFds)?;
+    if let Some(worker) = &inh.worker {
+        crate::sandbox::early_drop(&Linux, worker).map_err(ChildError::EarlyDrop)?;
+    }
 
     let peer = accepted.peer;
     let mut conn = Conn {
@@ -81,7 +92,7 @@ pub fn serve(cfg: &Config, inh: &Inherited) -> Result<(), ChildError> {
             Outcome::Idle => break,
             Outcome::Bad { status, line, why } => {
                 log::info!("{peer}: {status} for a malformed request: {why}");
-                finish_error(&mut conn, inh, peer, status, &line);
+                finish_error(&mut conn, inh, peer, Response::error(status), &line, None);
                 break;
             }
         };
@@ -95,24 +106,98 @@ pub fn serve(cfg: &Config, inh: &Inherited) -> Result<(), ChildError> {
                 break;
             }
         }
-        let proof = match &pinned {
-            Some(p) => &p.proof,
-            None => match confine::enter(&confine::plan(cfg, vhost, keep.clone())) {
-                Ok(proof) => {
-                    let p = pinned.insert(Pinned {
-                        host: req.host.clone(),
-                        authorization: req.header("Authorization").map(<[u8]>::to_vec),
-                        proof,
-                    });
-                    &p.proof
+        let line = format!(
+            "{} {} HTTP/1.{}",
+            req.method.as_str(),
+            req.target,
+            req.minor_version
+        );
+        if pinned.is_none() {
+            {
+                let conf = request_conf(vhost, &req);
+                let user = match authenticate::authenticate(
+                    cfg,
+                    &conf,
+                    &req,
+                    peer.ip(),
+                    verifier.as_ref(),
+                ) {
+                    authenticate::Outcome::Anonymous => None,
+                    authenticate::Outcome::User(u) => Some(u),
+                    refused => {
+                        let resp = refusal_response(refused);
+                        let again = resp.status == 401 && req.keep_alive && cfg.keep_alive;
+                        let again = again
+                            && discard_body(&mut conn, &req, cfg.limits.body) == BodyFate::Clean;
+                        let sent = respond::write(
+                            &mut conn.stream,
+                            resp,
+                            req.method == Method::Head,
+                            again,
+                        );
+                        let ok = sent.is_ok();
+                        log_refusal(inh, peer, &req, &line, sent, "-");
+                        if again && ok {
+                            continue;
+                        }
+                        break;
+                    }
+                };
+                let current = cfg
+                    .confinement
+                    .contains(&crate::sandbox::Backend::Selinux)
+                    .then(|| Linux.selinux_getcon().ok())
+                    .flatten();
+                let identity = match decide::decide(
+                    cfg,
+                    &conf,
+                    user.as_deref(),
+                    peer.ip(),
+                    current.as_deref(),
+                ) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        log::warn!(target: "oneshot_httpd::audit", "{peer}: refused user={} host={}: {e}", user.as_deref().unwrap_or("-"), vhost.server_name());
+                        finish_error(
+                            &mut conn,
+                            inh,
+                            peer,
+                            Response::error(403),
+                            &line,
+                            user.as_deref(),
+                        );
+                        break;
+                    }
+                };
+                let plan = confine::plan(cfg, vhost, &identity, inh.worker.as_ref(), keep.clone());
+                match confine::enter(&plan) {
+                    Ok(proof) => {
+                        log::info!(target: "oneshot_httpd::audit", "{peer}: user={} entered {} by rule {}", user.as_deref().unwrap_or("-"), proof.describe(), identity.rule);
+                        pinned = Some(Pinned {
+                            host: req.host.clone(),
+                            authorization: req.header("Authorization").map(<[u8]>::to_vec),
+                            user,
+                            rule: identity.rule,
+                            proof,
+                        });
+                    }
+                    Err(e) => {
+                        log::error!("{peer}: confinement failed, refusing to serve: {e}");
+                        finish_error(
+                            &mut conn,
+                            inh,
+                            peer,
+                            Response::error(500),
+                            &line,
+                            user.as_deref(),
+                        );
+                        break;
+                    }
                 }
-                Err(e) => {
-                    log::error!("{peer}: confinement failed, refusing to serve: {e}");
-                    finish_error(&mut conn, inh, peer, 500, &req.target);
-                    break;
-                }
-            },
+            }
         };
+        let Some(pin) = pinned.as_ref() else { break };
+        let (proof, user, rule) = (&pin.proof, pin.user.clone(), pin.rule.clone());
         let fate = discard_body(&mut conn, &req, cfg.limits.body);
         let resp = match fate {
             BodyFate::Reject(status) => Response::error(status),
@@ -131,24 +216,18 @@ pub fn serve(cfg: &Config, inh: &Inherited) -> Result<(), ChildError> {
             req.method == Method::Head,
             keep_alive,
         );
-        let line = format!(
-            "{} {} HTTP/1.{}",
-            req.method.as_str(),
-            req.target,
-            req.minor_version
-        );
         access_log::write(
             &inh.access_logs,
             &Entry {
                 peer: peer.ip(),
-                user: None,
+                user: user.as_deref(),
                 request_line: &line,
                 status,
                 bytes: sent.as_ref().map(|s| s.body_bytes).unwrap_or(0),
                 referer: req.header("Referer"),
                 user_agent: req.header("User-Agent"),
                 ctx: proof.describe(),
-                rule: "-",
+                rule: &rule,
             },
         );
         if sent.is_err() || !keep_alive {
@@ -211,8 +290,42 @@ fn discard_body(conn: &mut Conn, req: &Request, limit: u64) -> BodyFate {
     }
 }
 
-fn finish_error(conn: &mut Conn, inh: &Inherited, peer: SocketAddr, status: u16, line: &str) {
-    let sent = respond::write(&mut conn.stream, Response::error(status), false, false);
+/// The per-directory settings for a request: `<Directory>` sections matched against where
+/// the URL maps beneath the DocumentRoot, `<Location>` sections against the URL.
+fn request_conf(vhost: &VHost, req: &Request) -> crate::config::DirConf {
+    let mut dir = vhost.document_root.clone();
+    if let Ok(r) = route::route(&req.path) {
+        let n = if r.trailing_slash {
+            r.segments.len()
+        } else {
+            r.segments.len().saturating_sub(1)
+        };
+        dir.extend(&r.segments[..n]);
+    }
+    vhost.dir_conf(&dir, &req.path)
+}
+
+fn refusal_response(o: authenticate::Outcome) -> Response {
+    use authenticate::Outcome as O;
+    match o {
+        O::Challenge(realm) => {
+            Response::error(401).header("WWW-Authenticate", format!("Basic realm=\"{realm}\""))
+        }
+        O::Forbidden => Response::error(403),
+        O::Unavailable => Response::error(503),
+        O::Misconfigured | O::Anonymous | O::User(_) => Response::error(500),
+    }
+}
+
+fn log_refusal(
+    inh: &Inherited,
+    peer: SocketAddr,
+    req: &Request,
+    line: &str,
+    sent: std::io::Result<respond::Sent>,
+    ctx: &str,
+) {
+    let (status, bytes) = sent.map(|s| (s.status, s.body_bytes)).unwrap_or((0, 0));
     access_log::write(
         &inh.access_logs,
         &Entry {
@@ -220,11 +333,37 @@ fn finish_error(conn: &mut Conn, inh: &Inherited, peer: SocketAddr, status: u16,
             user: None,
             request_line: line,
             status,
+            bytes,
+            referer: req.header("Referer"),
+            user_agent: req.header("User-Agent"),
+            ctx,
+            rule: "-",
+        },
+    );
+}
+
+fn finish_error(
+    conn: &mut Conn,
+    inh: &Inherited,
+    peer: SocketAddr,
+    resp: Response,
+    line: &str,
+    user: Option<&str>,
+) {
+    let status = resp.status;
+    let sent = respond::write(&mut conn.stream, resp, false, false);
+    access_log::write(
+        &inh.access_logs,
+        &Entry {
+            peer: peer.ip(),
+            user,
+            request_line: line,
+            status,
             bytes: sent.map(|s| s.body_bytes).unwrap_or(0),
             referer: None,
             user_agent: None,
             ctx: "-",
-            rule: "-",
+            rule: if status == 403 { "refused" } else { "-" },
         },
     );
 }

@@ -49,6 +49,10 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         max_keep_alive_requests: 100,
         limits: Limits::default(),
         confinement: vec![crate::sandbox::Backend::Landlock],
+        password_files: Vec::new(),
+        selinux_maps: Default::default(),
+        user_maps: Default::default(),
+        users: Default::default(),
         vhosts: Vec::new(),
     };
     let mut main = VHostDraft::new(Origin {
@@ -369,6 +373,70 @@ impl Builder {
                     }
                 }
             }
+            "authtype" => {
+                if self.arity(n, 1, 1) {
+                    match n.args[0].to_ascii_lowercase().as_str() {
+                        "basic" => d.auth_basic = Some(true),
+                        "none" => d.auth_basic = Some(false),
+                        other => self.error(
+                            n,
+                            format!("AuthType '{other}' is not supported (Basic or None)"),
+                        ),
+                    }
+                }
+            }
+            "authname" => {
+                if self.arity(n, 1, 1) {
+                    if n.args[0].contains(['"', '\\']) || n.args[0].chars().any(char::is_control) {
+                        self.error(
+                            n,
+                            "AuthName must not contain quotes, backslashes or control characters",
+                        );
+                    } else {
+                        d.auth_name = Some(n.args[0].clone());
+                    }
+                }
+            }
+            "authuserfile" => {
+                if self.arity(n, 1, 1) {
+                    d.auth_user_file = Some(resolve(n, &n.args[0]));
+                }
+            }
+            "require" => {
+                let args: Vec<&str> = n.args.iter().map(String::as_str).collect();
+                match crate::auth::parse_require(&args) {
+                    Ok(r) => d.requires.get_or_insert_with(Vec::new).push(r),
+                    Err(m) => self.error(n, format!("Require: {m}")),
+                }
+            }
+            "selinuxdomainmap" | "selinuxconfigfile" => {
+                if self.arity(n, 1, 1) {
+                    d.selinux_map = Some(resolve(n, &n.args[0]));
+                }
+            }
+            "selinuxdomainval" | "selinuxdefaultdomain" => {
+                if self.arity(n, 1, 1) {
+                    match crate::policy::parse_selinux_target(&n.args[0]) {
+                        Ok(t) if t.is_noop() => self.error(n, format!("{}: '*' for both domain and range would serve in the worker's own context", n.name)),
+                        Ok(t) => d.selinux_default = Some(t),
+                        Err(m) => self.error(n, format!("{}: {m}", n.name)),
+                    }
+                }
+            }
+            "useridmap" => {
+                if self.arity(n, 1, 1) {
+                    d.user_map = Some(resolve(n, &n.args[0]));
+                }
+            }
+            "assignuserid" => {
+                if self.arity(n, 2, 2) {
+                    match crate::policy::parse_unix_target(&format!("{}:{}", n.args[0], n.args[1]))
+                    {
+                        Ok(t) => d.assign_user = Some(t),
+                        Err(m) => self.error(n, format!("AssignUserID: {m}")),
+                    }
+                }
+            }
             _ => return false,
         }
         true
@@ -511,6 +579,7 @@ fn defaults() -> DirConf {
             ..Options::default()
         }),
         directory_index: Some(vec!["index.html".into()]),
+        ..DirConf::default()
     }
 }
 

@@ -52,6 +52,8 @@ pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
         }
     };
     check_filesystem(&cfg, &mut errors);
+    let mut cfg = cfg;
+    super::identity::load(&mut cfg, &mut errors);
     if errors.is_empty() {
         Ok(cfg)
     } else {

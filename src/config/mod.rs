@@ -5,10 +5,12 @@
 #![forbid(unsafe_code)]
 
 pub mod build;
+mod identity;
 pub mod load;
 pub mod model;
 pub mod parse;
 
+pub use identity::{compose as compose_context, user_key as identity_key};
 pub use load::load;
 pub use model::*;
 

@@ -1,6 +1,7 @@
 //! The validated configuration the master holds and every child inherits read-only.
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -72,19 +73,52 @@ pub struct Options {
 pub struct DirConf {
     pub options: Option<Options>,
     pub directory_index: Option<Vec<String>>,
+    /// `AuthType Basic` (true) or `AuthType None` (false).
+    pub auth_basic: Option<bool>,
+    pub auth_name: Option<String>,
+    /// `AuthUserFile`; its position in [`Config::password_files`] names it to the verifier.
+    pub auth_user_file: Option<PathBuf>,
+    /// The `Require` lines of one section (any may grant, as Apache's implicit RequireAny);
+    /// a section with its own lines replaces the inherited ones (AuthMerging Off).
+    pub requires: Option<Vec<crate::auth::Require>>,
+    /// `selinuxDomainMap` (alias `selinuxConfigFile`); rules in [`Config::selinux_maps`].
+    pub selinux_map: Option<PathBuf>,
+    /// `selinuxDomainVal` (alias `selinuxDefaultDomain`).
+    pub selinux_default: Option<crate::policy::SelinuxTarget>,
+    /// `UserIDMap`; rules in [`Config::user_maps`].
+    pub user_map: Option<PathBuf>,
+    /// `AssignUserID USER GROUP`, resolved in [`Config::users`].
+    pub assign_user: Option<crate::policy::UnixTarget>,
 }
 
 impl DirConf {
     /// Settings of `over` win where they are set.
     pub fn merge(&self, over: &DirConf) -> DirConf {
+        fn pick<T: Clone>(over: &Option<T>, base: &Option<T>) -> Option<T> {
+            over.clone().or_else(|| base.clone())
+        }
         DirConf {
             options: over.options.or(self.options),
-            directory_index: over
-                .directory_index
-                .clone()
-                .or_else(|| self.directory_index.clone()),
+            directory_index: pick(&over.directory_index, &self.directory_index),
+            auth_basic: over.auth_basic.or(self.auth_basic),
+            auth_name: pick(&over.auth_name, &self.auth_name),
+            auth_user_file: pick(&over.auth_user_file, &self.auth_user_file),
+            requires: pick(&over.requires, &self.requires),
+            selinux_map: pick(&over.selinux_map, &self.selinux_map),
+            selinux_default: pick(&over.selinux_default, &self.selinux_default),
+            user_map: pick(&over.user_map, &self.user_map),
+            assign_user: pick(&over.assign_user, &self.assign_user),
         }
     }
+}
+
+/// A unix identity resolved once by the master (groups included), so children never
+/// consult the name service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +173,13 @@ pub struct Config {
     /// Backends every child must enter (`Confinement`); the server refuses to start when the
     /// kernel or the master's privileges cannot provide one of them.
     pub confinement: Vec<crate::sandbox::Backend>,
+    /// Every distinct AuthUserFile, in a fixed order: children name a file to the verifier
+    /// by its index here, never by path.
+    pub password_files: Vec<PathBuf>,
+    pub selinux_maps: BTreeMap<PathBuf, Vec<crate::policy::Rule<crate::policy::SelinuxTarget>>>,
+    pub user_maps: BTreeMap<PathBuf, Vec<crate::policy::Rule<crate::policy::UnixTarget>>>,
+    /// Every `user[:group]` that AssignUserID or a UserIDMap names, resolved at load time.
+    pub users: BTreeMap<String, ResolvedUser>,
     /// Never empty: when the file has no `<VirtualHost>`, the main server is the only one.
     /// The first entry is the default, as in Apache's name-based hosting.
     pub vhosts: Vec<VHost>,

@@ -47,6 +47,8 @@ pub struct Inherited {
     pub access_logs: Vec<(File, crate::config::LogFormat)>,
     /// Descriptor of the error log file (owned by the global logger), if not stderr.
     pub error_log_fd: Option<std::os::fd::RawFd>,
+    /// With a root master: the `User`/`Group` identity children drop to before reading a byte.
+    pub worker: Option<crate::sandbox::UnixIdentity>,
 }
 
 /// The signals the master handles; children reset these (see `child::accept`).
@@ -69,6 +71,16 @@ pub fn run(
     reload: impl Fn() -> Option<Config>,
     error_log_fd: Option<std::os::fd::RawFd>,
 ) -> Result<(), MasterError> {
+    // Nothing silently degrades: a required backend the kernel or our privileges cannot
+    // provide (SELinux absent, disabled or permissive; Landlock too old) stops the start.
+    let available = crate::sandbox::check_required(&cfg.confinement, &crate::sys::Linux)?;
+    log::info!(
+        "confinement: requiring {:?}; kernel offers SELinux {:?}, Landlock ABI {}, id switching {}",
+        cfg.confinement,
+        available.selinux,
+        available.landlock_abi,
+        available.can_switch_ids
+    );
     let listeners = cfg
         .listen
         .iter()
@@ -86,12 +98,16 @@ pub fn run(
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK),
     )?;
     let mut status_r = File::from(status_r);
+    let worker = worker_identity(&cfg)?;
     let mut inherited = Inherited {
         listeners,
         status: status_w,
         access_logs,
         error_log_fd,
+        worker,
     };
+    let mut verifier = Verifier::default();
+    verifier.ensure(&cfg, &inherited);
     write_pid_file(&cfg);
     log::info!(
         "oneshot-httpd {} listening on {} with {} vhost(s); pool {}..{} of at most {}",
@@ -113,6 +129,7 @@ pub fn run(
         &mut pool,
         &cfg,
         &inherited,
+        &verifier,
         cfg.start_servers.min(cfg.max_workers),
         &mut fork_backoff,
     );
@@ -126,24 +143,27 @@ pub fn run(
         let mut stop = false;
         while let Ok(Some(info)) = sfd.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGCHLD) => reap(&mut pool),
+                Ok(Signal::SIGCHLD) => reap(&mut pool, &mut verifier),
                 Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => stop = true,
                 Ok(Signal::SIGHUP) => {
                     if let Some(new) = reload() {
                         apply_reload(&mut cfg, new, &mut inherited, &mut pool);
+                        verifier.restart(&cfg, &inherited);
                     }
                 }
                 _ => {}
             }
         }
-        reap(&mut pool);
+        reap(&mut pool, &mut verifier);
         if stop {
+            verifier.stop();
             shutdown(&mut pool, cfg.timeout);
             remove_pid_file(&cfg);
             log::info!("stopped");
             return Ok(());
         }
-        maintain(&mut pool, &cfg, &inherited, &mut fork_backoff);
+        verifier.ensure(&cfg, &inherited);
+        maintain(&mut pool, &cfg, &inherited, &verifier, &mut fork_backoff);
     }
 }
 
@@ -176,10 +196,18 @@ fn drain_status(r: &mut File, pool: &mut Pool) {
     }
 }
 
-fn reap(pool: &mut Pool) {
+fn reap(pool: &mut Pool, verifier: &mut Verifier) {
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        let status = waitpid(None, Some(WaitPidFlag::WNOHANG));
+        if let Ok(s) = &status {
+            if s.pid().is_some() && s.pid() == verifier.pid {
+                log::error!("password verifier exited ({s:?}); restarting it");
+                verifier.gone();
+                continue;
+            }
+        }
+        match status {
             Ok(WaitStatus::Exited(pid, code)) => {
                 if code != 0 {
                     log::debug!("child {pid} exited with status {code}");
@@ -200,11 +228,24 @@ fn reap(pool: &mut Pool) {
 
 /// Keeps the number of idle children between MinSpare and MaxSpare, never exceeding
 /// MaxRequestWorkers alive.
-fn maintain(pool: &mut Pool, cfg: &Config, inh: &Inherited, backoff: &mut Backoff) {
+fn maintain(
+    pool: &mut Pool,
+    cfg: &Config,
+    inh: &Inherited,
+    verifier: &Verifier,
+    backoff: &mut Backoff,
+) {
     let idle = pool.idle();
     if idle < cfg.min_spare {
         let room = cfg.max_workers.saturating_sub(pool.len());
-        spawn_many(pool, cfg, inh, (cfg.min_spare - idle).min(room), backoff);
+        spawn_many(
+            pool,
+            cfg,
+            inh,
+            verifier,
+            (cfg.min_spare - idle).min(room),
+            backoff,
+        );
     } else if idle > cfg.max_spare {
         // An idle child dies on SIGTERM only while it waits in ppoll, never after accepting.
         for pid in pool.idle_pids().into_iter().take(idle - cfg.max_spare) {
@@ -214,13 +255,23 @@ fn maintain(pool: &mut Pool, cfg: &Config, inh: &Inherited, backoff: &mut Backof
     }
 }
 
-fn spawn_many(pool: &mut Pool, cfg: &Config, inh: &Inherited, n: usize, backoff: &mut Backoff) {
+fn spawn_many(
+    pool: &mut Pool,
+    cfg: &Config,
+    inh: &Inherited,
+    verifier: &Verifier,
+    n: usize,
+    backoff: &mut Backoff,
+) {
     for _ in 0..n {
         if !backoff.ready() {
             return;
         }
+        // Each child gets its own channel to the verifier; the master's copy is dropped at the
+        // end of this iteration. Without one, requests needing authentication get 503.
+        let chan = verifier.channel();
         match fork() {
-            Ok(ForkResult::Child) => child::run(cfg, inh),
+            Ok(ForkResult::Child) => child::run(cfg, inh, chan),
             Ok(ForkResult::Parent { child: pid }) => {
                 pool.insert(pid, Slot::Idle);
                 backoff.success();
@@ -295,7 +346,7 @@ fn shutdown(pool: &mut Pool, timeout: Duration) {
     let deadline = Instant::now() + timeout + Duration::from_secs(1);
     while !pool.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
-        reap(pool);
+        reap(pool, &mut Verifier::default());
     }
     for pid in pool.pids() {
         log::warn!("child {pid} did not finish within Timeout; killing it");
@@ -325,4 +376,145 @@ fn remove_pid_file(cfg: &Config) {
     if let Some(p) = &cfg.pid_file {
         let _ = std::fs::remove_file(p);
     }
+}
+
+/// Resolves `User`/`Group` when the master runs as root: children drop to it before reading a
+/// byte. Running as root without them would leave children able to become anyone.
+fn worker_identity(cfg: &Config) -> Result<Option<crate::sandbox::UnixIdentity>, MasterError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    let fail = |m: String| MasterError::Setup {
+        what: "User/Group",
+        source: io::Error::other(m),
+    };
+    let (Some(user), Some(group)) = (&cfg.user, &cfg.group) else {
+        return Err(fail(
+            "running as root requires User and Group for the children".into(),
+        ));
+    };
+    let u = nix::unistd::User::from_name(user)
+        .ok()
+        .flatten()
+        .ok_or_else(|| fail(format!("unknown User '{user}'")))?;
+    let g = nix::unistd::Group::from_name(group)
+        .ok()
+        .flatten()
+        .ok_or_else(|| fail(format!("unknown Group '{group}'")))?;
+    if u.uid.is_root() || g.gid.as_raw() == 0 {
+        return Err(fail("User and Group must not be root".into()));
+    }
+    Ok(Some(crate::sandbox::UnixIdentity {
+        uid: u.uid.as_raw(),
+        gid: g.gid.as_raw(),
+        groups: vec![g.gid.as_raw()],
+    }))
+}
+
+/// The password verifier process: the only process that opens password files. Started when
+/// the configuration names any, restarted when it dies (at most once a second).
+#[derive(Default)]
+struct Verifier {
+    pid: Option<Pid>,
+    handle: Option<crate::verifier::Handle>,
+    last_start: Option<Instant>,
+}
+
+impl Verifier {
+    fn ensure(&mut self, cfg: &Config, inh: &Inherited) {
+        if self.pid.is_some() || cfg.password_files.is_empty() {
+            return;
+        }
+        if self
+            .last_start
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_start = Some(Instant::now());
+        let (handle, endpoint) = match crate::verifier::pair() {
+            Ok(p) => p,
+            Err(e) => return log::error!("cannot create the verifier's socket: {e}"),
+        };
+        match fork() {
+            Ok(ForkResult::Child) => run_verifier(cfg, inh, handle, endpoint),
+            Ok(ForkResult::Parent { child }) => {
+                log::info!(
+                    "password verifier started as pid {child} for {} file(s)",
+                    cfg.password_files.len()
+                );
+                self.pid = Some(child);
+                self.handle = Some(handle);
+            }
+            Err(e) => log::error!("cannot fork the password verifier: {e}"),
+        }
+    }
+
+    fn channel(&self) -> Option<OwnedFd> {
+        let h = self.handle.as_ref()?;
+        h.new_channel()
+            .map_err(|e| log::warn!("no verifier channel for a new child: {e}"))
+            .ok()
+    }
+
+    fn gone(&mut self) {
+        self.pid = None;
+        self.handle = None;
+    }
+
+    fn stop(&mut self) {
+        if let Some(pid) = self.pid {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+        }
+        self.gone();
+    }
+
+    fn restart(&mut self, cfg: &Config, inh: &Inherited) {
+        self.stop();
+        self.last_start = None;
+        self.ensure(cfg, inh);
+    }
+}
+
+fn run_verifier(
+    cfg: &Config,
+    inh: &Inherited,
+    handle: crate::verifier::Handle,
+    endpoint: crate::verifier::Endpoint,
+) -> ! {
+    use crate::sys::Sys;
+    use std::os::fd::AsRawFd;
+    drop(handle);
+    let mut keep = vec![0, 1, 2, endpoint.as_raw_fd()];
+    keep.extend(inh.error_log_fd);
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
+    let mut unblock = SigSet::empty();
+    unblock.add(Signal::SIGTERM);
+    let _ = unblock.thread_unblock();
+    if let Err(e) = crate::sys::Linux.close_fds_except(&keep) {
+        log::error!("verifier: cannot close inherited descriptors: {e}");
+        crate::sys::child_exit(1);
+    }
+    let vcfg = crate::verifier::Config::new(cfg.password_files.clone());
+    let code = match endpoint.serve(vcfg, load_password_db) {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error!("verifier: {e}");
+            1
+        }
+    };
+    crate::sys::child_exit(code)
+}
+
+/// The verifier's loader: reads and parses one password file (only the verifier calls it).
+fn load_password_db(path: &str) -> Result<Box<dyn crate::verifier::PasswordDb>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    crate::auth::htpasswd::parse(&text)
+        .map(|h| Box::new(h) as Box<dyn crate::verifier::PasswordDb>)
+        .map_err(|es| {
+            es.iter()
+                .map(|e| format!("{path}: {e}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
 }

@@ -117,6 +117,13 @@ impl Handle {
     }
 }
 
+impl std::os::fd::AsRawFd for Endpoint {
+    /// So the forked verifier can keep this descriptor while closing every other.
+    fn as_raw_fd(&self) -> RawFd {
+        self.control.as_raw_fd()
+    }
+}
+
 impl Endpoint {
     /// Runs the verifier until the master closes its control end (then `Ok`).
     /// Call in the forked verifier process, after dropping the [`Handle`].

@@ -39,6 +39,8 @@ pub struct Server {
 
 /// Standard site: vhosts default / alice.test / bob.test under `dir/www/...`.
 pub const BASE_CONF: &str = "\
+User nobody
+Group nogroup
 ErrorLog logs/error.log
 LogLevel debug
 CustomLog logs/access.log combined

@@ -1,0 +1,45 @@
+# shellcheck shell=bash
+# Build everything that goes into the VM: the policy, the static C helpers,
+# the server (release) and, when it exists, the sandbox_real test binary.
+
+vm_build_policy() {
+    local out="$1"
+    # the production policy alone must compile; the VM adds test-only rules
+    secilc -M true -c 33 -o /dev/null -f /dev/null "$REPO/selinux-module/oneshot.cil" \
+        || vm_die "secilc rejected selinux-module/oneshot.cil"
+    secilc -M true -c 33 -o "$out/policy.33" -f /dev/null "$REPO/selinux-module/oneshot.cil" \
+        "$REPO/tests/vm/test-only.cil" || vm_die "secilc rejected tests/vm/test-only.cil"
+}
+
+vm_build_helpers() {
+    local out="$1" src
+    for src in seltool httpc; do
+        gcc -O2 -Wall -Wextra -Werror -static -o "$out/$src" "$REPO/tests/vm/$src.c" \
+            || vm_die "gcc failed on tests/vm/$src.c"
+    done
+}
+
+# bcrypt with the lowest cost htpasswd allows: the VM emulates the CPU (TCG),
+# and the hash is a fixture, not a secret.
+vm_build_htpasswd() {
+    local out="$1"
+    htpasswd -nbB -C 5 alice alicepw > "$out/htpasswd"
+    htpasswd -nbB -C 5 bob bobpw >> "$out/htpasswd"
+    sed -i '/^$/d' "$out/htpasswd"
+}
+
+# Sets SERVER_BIN (may be empty if the build produced no binary) and
+# SANDBOX_REAL_BIN (empty when tests/sandbox_real.rs does not exist yet).
+vm_build_rust() {
+    SERVER_BIN=""
+    SANDBOX_REAL_BIN=""
+    (cd "$REPO" && cargo build --release --quiet) || vm_die "cargo build --release failed"
+    [ -x "$REPO/target/release/oneshot-httpd" ] && SERVER_BIN="$REPO/target/release/oneshot-httpd"
+    if [ -f "$REPO/tests/sandbox_real.rs" ]; then
+        # cargo prints each test executable's path in its JSON messages
+        SANDBOX_REAL_BIN="$(cd "$REPO" && cargo test --release --no-run --test sandbox_real \
+            --message-format=json 2>/dev/null \
+            | grep -o '"executable":"[^"]*sandbox_real-[^"]*"' | tail -n1 | cut -d'"' -f4)"
+        [ -x "$SANDBOX_REAL_BIN" ] || vm_die "tests/sandbox_real.rs exists but no test binary was built"
+    fi
+}

@@ -1,0 +1,322 @@
+//! Loading what authentication and context choice need, once, in the master: password files
+//! (validated here; afterwards only the verifier opens them), map files (admin-owned, every
+//! line valid), and every unix user and group resolved to ids with their group lists.
+//!
+//! The identity map comes only from files the administrator owns: a map or password file
+//! owned by anyone but root (or the user running the server) or writable by group or others
+//! is refused, and nothing under a DocumentRoot is ever consulted.
+
+use super::{Config, ConfigError, DirConf, Origin, ResolvedUser};
+use crate::policy::{self, Keep, Rule, SelinuxTarget, UnixTarget};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
+    let confs: Vec<(DirConf, Origin)> = cfg
+        .vhosts
+        .iter()
+        .flat_map(|v| {
+            std::iter::once((v.conf.clone(), v.origin.clone())).chain(
+                v.directories
+                    .iter()
+                    .chain(&v.locations)
+                    .map(|s| (s.conf.clone(), s.origin.clone())),
+            )
+        })
+        .collect();
+    let selinux_on = selinux_current_context();
+    for (conf, origin) in &confs {
+        if let Some(f) = &conf.auth_user_file {
+            if !cfg.password_files.contains(f) && load_htpasswd(f, origin, errors) {
+                cfg.password_files.push(f.clone());
+            }
+        }
+        if let Some(f) = &conf.selinux_map {
+            if !cfg.selinux_maps.contains_key(f) {
+                if let Some(rules) = load_map(f, origin, policy::parse_selinux_target, errors) {
+                    if let Some(current) = &selinux_on {
+                        for r in &rules {
+                            check_selinux(
+                                current,
+                                &r.target,
+                                &Origin {
+                                    file: f.clone(),
+                                    line: r.line,
+                                },
+                                errors,
+                            );
+                        }
+                    }
+                    cfg.selinux_maps.insert(f.clone(), rules);
+                }
+            }
+        }
+        if let (Some(current), Some(t)) = (&selinux_on, &conf.selinux_default) {
+            check_selinux(current, t, origin, errors);
+        }
+        if let Some(f) = &conf.user_map {
+            if !cfg.user_maps.contains_key(f) {
+                if let Some(rules) = load_map(f, origin, policy::parse_unix_target, errors) {
+                    for r in &rules {
+                        resolve_user(
+                            &mut cfg.users,
+                            &r.target,
+                            &Origin {
+                                file: f.clone(),
+                                line: r.line,
+                            },
+                            errors,
+                        );
+                    }
+                    cfg.user_maps.insert(f.clone(), rules);
+                }
+            }
+        }
+        if let Some(t) = &conf.assign_user {
+            resolve_user(&mut cfg.users, t, origin, errors);
+        }
+    }
+    if cfg.password_files.len() > usize::from(u16::MAX) {
+        errors.push(ConfigError {
+            origin: Origin {
+                file: cfg.file.clone(),
+                line: 0,
+            },
+            message: "too many AuthUserFile files".into(),
+        });
+    }
+}
+
+/// Refuses files an ordinary user could have written: owner must be root or the user the
+/// server runs as, and no write bit for group or others.
+fn check_owner(path: &Path, origin: &Origin, what: &str, errors: &mut Vec<ConfigError>) -> bool {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            errors.push(ConfigError {
+                origin: origin.clone(),
+                message: format!("{what} {}: {e}", path.display()),
+            });
+            return false;
+        }
+    };
+    let euid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != euid {
+        errors.push(ConfigError {
+            origin: origin.clone(),
+            message: format!(
+                "{what} {} is owned by uid {}, not by root or the server's user",
+                path.display(),
+                meta.uid()
+            ),
+        });
+        return false;
+    }
+    if meta.mode() & 0o022 != 0 {
+        errors.push(ConfigError {
+            origin: origin.clone(),
+            message: format!(
+                "{what} {} is writable by group or others (mode {:o})",
+                path.display(),
+                meta.mode() & 0o7777
+            ),
+        });
+        return false;
+    }
+    true
+}
+
+fn read(path: &Path, origin: &Origin, what: &str, errors: &mut Vec<ConfigError>) -> Option<String> {
+    if !check_owner(path, origin, what, errors) {
+        return None;
+    }
+    match std::fs::read_to_string(path) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.push(ConfigError {
+                origin: origin.clone(),
+                message: format!("{what} {}: {e}", path.display()),
+            });
+            None
+        }
+    }
+}
+
+fn load_htpasswd(path: &Path, origin: &Origin, errors: &mut Vec<ConfigError>) -> bool {
+    let Some(text) = read(path, origin, "AuthUserFile", errors) else {
+        return false;
+    };
+    match crate::auth::htpasswd::parse(&text) {
+        Ok(_) => true,
+        Err(es) => {
+            errors.extend(es.into_iter().map(|e| ConfigError {
+                origin: Origin {
+                    file: path.to_path_buf(),
+                    line: e.line,
+                },
+                message: e.message,
+            }));
+            false
+        }
+    }
+}
+
+fn load_map<T>(
+    path: &Path,
+    origin: &Origin,
+    parse_target: impl Fn(&str) -> Result<T, String>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Vec<Rule<T>>> {
+    let text = read(path, origin, "map file", errors)?;
+    match policy::parse_map(&text, parse_target) {
+        Ok(rules) => Some(rules),
+        Err(es) => {
+            errors.extend(es.into_iter().map(|e| ConfigError {
+                origin: Origin {
+                    file: path.to_path_buf(),
+                    line: e.line,
+                },
+                message: e.message,
+            }));
+            None
+        }
+    }
+}
+
+fn resolve_user(
+    users: &mut std::collections::BTreeMap<String, ResolvedUser>,
+    t: &UnixTarget,
+    origin: &Origin,
+    errors: &mut Vec<ConfigError>,
+) {
+    let key = user_key(t);
+    if users.contains_key(&key) {
+        return;
+    }
+    match resolve(t) {
+        Ok(u) => {
+            users.insert(key, u);
+        }
+        Err(m) => errors.push(ConfigError {
+            origin: origin.clone(),
+            message: m,
+        }),
+    }
+}
+
+/// The key under which a target's resolved identity is stored: `user` or `user:group`.
+pub fn user_key(t: &UnixTarget) -> String {
+    match &t.group {
+        Some(g) => format!("{}:{g}", t.user),
+        None => t.user.clone(),
+    }
+}
+
+fn resolve(t: &UnixTarget) -> Result<ResolvedUser, String> {
+    use nix::unistd::{Group, User};
+    let user = User::from_name(&t.user)
+        .map_err(|e| format!("cannot look up user '{}': {e}", t.user))?
+        .ok_or_else(|| format!("unknown user '{}'", t.user))?;
+    let gid = match &t.group {
+        Some(g) => {
+            Group::from_name(g)
+                .map_err(|e| format!("cannot look up group '{g}': {e}"))?
+                .ok_or_else(|| format!("unknown group '{g}'"))?
+                .gid
+        }
+        None => user.gid,
+    };
+    if user.uid.is_root() || gid.as_raw() == 0 {
+        return Err(format!(
+            "'{}' resolves to uid or gid 0, which is never a target",
+            user_key(t)
+        ));
+    }
+    let name = std::ffi::CString::new(t.user.as_str())
+        .map_err(|_| "user name contains NUL".to_string())?;
+    let mut groups: Vec<u32> = nix::unistd::getgrouplist(&name, gid)
+        .map_err(|e| format!("cannot list the groups of '{}': {e}", t.user))?
+        .into_iter()
+        .map(|g| g.as_raw())
+        .filter(|g| *g != 0)
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    Ok(ResolvedUser {
+        uid: user.uid.as_raw(),
+        gid: gid.as_raw(),
+        groups,
+    })
+}
+
+/// The master's own context when SELinux is active, so map entries can be checked against
+/// the kernel's policy at load time.
+fn selinux_current_context() -> Option<String> {
+    use crate::sys::{Linux, SelinuxState, Sys};
+    match Linux.selinux_state() {
+        Ok(SelinuxState::Enforcing | SelinuxState::Permissive) => Linux.selinux_getcon().ok(),
+        _ => None,
+    }
+}
+
+/// Builds the context a target names, relative to `current` (`*` keeps that part).
+pub fn compose(current: &str, t: &SelinuxTarget) -> Option<String> {
+    let mut parts = current.splitn(4, ':');
+    let (user, role, ty, range) = (parts.next()?, parts.next()?, parts.next()?, parts.next());
+    let ty = match &t.domain {
+        Keep::Current => ty,
+        Keep::Set(d) => d.as_str(),
+    };
+    let range = match &t.range {
+        Keep::Current => range.map(str::to_string),
+        Keep::Set(r) => Some(r.clone()),
+    };
+    Some(match range {
+        Some(r) => format!("{user}:{role}:{ty}:{r}"),
+        None => format!("{user}:{role}:{ty}"),
+    })
+}
+
+fn check_selinux(current: &str, t: &SelinuxTarget, origin: &Origin, errors: &mut Vec<ConfigError>) {
+    let Some(ctx) = compose(current, t) else {
+        errors.push(ConfigError {
+            origin: origin.clone(),
+            message: format!("cannot compose a context from '{current}'"),
+        });
+        return;
+    };
+    if let Err(m) = crate::sandbox::check_context(&ctx) {
+        errors.push(ConfigError {
+            origin: origin.clone(),
+            message: format!("SELinux context {ctx} is not valid in the loaded policy: {m}"),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compose_table() {
+        let t = |d: Option<&str>, r: Option<&str>| SelinuxTarget {
+            domain: d.map(|s| Keep::Set(s.to_string())).unwrap_or(Keep::Current),
+            range: r.map(|s| Keep::Set(s.to_string())).unwrap_or(Keep::Current),
+        };
+        let cur = "system_u:system_r:worker_t:s0-s0:c0.c15";
+        assert_eq!(
+            compose(cur, &t(Some("web_t"), Some("s0:c1"))).unwrap(),
+            "system_u:system_r:web_t:s0:c1"
+        );
+        assert_eq!(
+            compose(cur, &t(Some("web_t"), None)).unwrap(),
+            "system_u:system_r:web_t:s0-s0:c0.c15"
+        );
+        assert_eq!(
+            compose(cur, &t(None, Some("s0:c2"))).unwrap(),
+            "system_u:system_r:worker_t:s0:c2"
+        );
+        assert_eq!(compose("u:r:t", &t(Some("x_t"), None)).unwrap(), "u:r:x_t");
+        assert_eq!(compose("bad", &t(Some("x_t"), None)), None);
+    }
+}
