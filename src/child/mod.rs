@@ -74,11 +74,6 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
         stream: accepted.stream,
         buf: Vec::new(),
     };
-    let limits = crate::http::request::Limits {
-        request_line: cfg.limits.request_line,
-        field_size: cfg.limits.field_size,
-        fields: cfg.limits.fields,
-    };
     let mut pinned: Option<Pinned> = None;
     let mut served = 0usize;
     loop {
@@ -87,7 +82,7 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
         } else {
             cfg.keep_alive_timeout
         };
-        let req = match read::next(&mut conn, &limits, first_wait, cfg.timeout) {
+        let req = match read::next(&mut conn, &cfg.limits.head, first_wait, cfg.timeout) {
             Outcome::Request(r) => r,
             Outcome::Idle => break,
             Outcome::Bad { status, line, why } => {

@@ -264,9 +264,9 @@ impl Builder {
                 self.number::<u64>(n).map(Duration::from_secs),
             ),
             "maxkeepaliverequests" => set(&mut cfg.max_keep_alive_requests, self.number(n)),
-            "limitrequestline" => set(&mut cfg.limits.request_line, self.number(n)),
-            "limitrequestfieldsize" => set(&mut cfg.limits.field_size, self.number(n)),
-            "limitrequestfields" => set(&mut cfg.limits.fields, self.number(n)),
+            "limitrequestline" => set(&mut cfg.limits.head.request_line, self.number(n)),
+            "limitrequestfieldsize" => set(&mut cfg.limits.head.field_size, self.number(n)),
+            "limitrequestfields" => set(&mut cfg.limits.head.fields, self.number(n)),
             "limitrequestbody" => set(&mut cfg.limits.body, self.number(n)),
             "confinement" => {
                 if self.arity(n, 1, 3) {
@@ -559,7 +559,7 @@ impl Builder {
         if cfg.timeout.is_zero() {
             fail("Timeout must be at least 1 second");
         }
-        if cfg.limits.request_line < 16 || cfg.limits.field_size < 16 {
+        if cfg.limits.head.request_line < 16 || cfg.limits.head.field_size < 16 {
             fail("LimitRequestLine and LimitRequestFieldSize must be at least 16");
         }
     }

@@ -142,6 +142,17 @@ fn read(path: &Path, origin: &Origin, what: &str, errors: &mut Vec<ConfigError>)
     }
 }
 
+/// An error inside a loaded file, named by its own `FILE:LINE`.
+fn at_line(path: &Path, line: usize, message: String) -> ConfigError {
+    ConfigError {
+        origin: Origin {
+            file: path.to_path_buf(),
+            line,
+        },
+        message,
+    }
+}
+
 fn load_htpasswd(path: &Path, origin: &Origin, errors: &mut Vec<ConfigError>) -> bool {
     let Some(text) = read(path, origin, "AuthUserFile", errors) else {
         return false;
@@ -149,13 +160,7 @@ fn load_htpasswd(path: &Path, origin: &Origin, errors: &mut Vec<ConfigError>) ->
     match crate::auth::htpasswd::parse(&text) {
         Ok(_) => true,
         Err(es) => {
-            errors.extend(es.into_iter().map(|e| ConfigError {
-                origin: Origin {
-                    file: path.to_path_buf(),
-                    line: e.line,
-                },
-                message: e.message,
-            }));
+            errors.extend(es.into_iter().map(|e| at_line(path, e.line, e.message)));
             false
         }
     }
@@ -171,13 +176,7 @@ fn load_map<T>(
     match policy::parse_map(&text, parse_target) {
         Ok(rules) => Some(rules),
         Err(es) => {
-            errors.extend(es.into_iter().map(|e| ConfigError {
-                origin: Origin {
-                    file: path.to_path_buf(),
-                    line: e.line,
-                },
-                message: e.message,
-            }));
+            errors.extend(es.into_iter().map(|e| at_line(path, e.line, e.message)));
             None
         }
     }

@@ -38,24 +38,12 @@ pub struct CustomLog {
 }
 
 /// Apache's `LimitRequest*` directives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Limits {
-    pub request_line: usize,
-    pub field_size: usize,
-    pub fields: usize,
-    /// 0 means unlimited, as in Apache.
+    /// LimitRequestLine, LimitRequestFieldSize, LimitRequestFields: the request parser's own type.
+    pub head: crate::http::request::Limits,
+    /// LimitRequestBody; 0 means unlimited, as in Apache.
     pub body: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            request_line: 8190,
-            field_size: 8190,
-            fields: 100,
-            body: 0,
-        }
-    }
 }
 
 /// `Options` flags that this server implements.
