@@ -150,6 +150,13 @@ def free_port():
 
 
 def children_of(ppid):
+    """Live children of `ppid`: the kernel's own list when it has one (fast enough to pick
+    victims under load), else a scan of /proc."""
+    try:
+        with open(f"/proc/{ppid}/task/{ppid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        pass
     out = []
     for e in os.listdir("/proc"):
         if not e.isdigit():
@@ -194,8 +201,9 @@ class Load:
     """Bounded closed-loop load: `threads` clients, each one request at a time, until
     `duration` seconds pass, `max_requests` are sent, or stop() is called."""
 
-    def __init__(self, port, threads=8, duration=5.0, max_requests=100000):
+    def __init__(self, port, threads=8, duration=5.0, max_requests=100000, timeout=10.0):
         self.port, self.threads, self.duration, self.max = port, threads, duration, max_requests
+        self.timeout = timeout
         self.lock = threading.Lock()
         self.sent = 0
         self.latencies = []
@@ -210,7 +218,7 @@ class Load:
                 if self.sent >= self.max:
                     return
                 self.sent += 1
-            ok, dt, why = get(self.port)
+            ok, dt, why = get(self.port, timeout=self.timeout)
             with self.lock:
                 self.latencies.append(dt)
                 if not ok:
