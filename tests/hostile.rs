@@ -191,10 +191,7 @@ fn hostile_corpus_gets_precise_statuses_clean_closes_and_no_leak() {
         failures.join("\n"),
         s.error_log()
     );
-    assert!(
-        s.child.id() > 0 && alive(s.pid()),
-        "the master must survive the corpus"
-    );
+    assert!(alive(s.pid()), "the master must survive the corpus");
 }
 
 #[test]
