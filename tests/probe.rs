@@ -1,0 +1,714 @@
+//! The attack probe (tests/probe/probe.c) run as a CGI through the real server on the host:
+//! as root with `Confinement unix landlock` (each vhost its own uid) and with an unprivileged
+//! master and `Confinement landlock`; each as alice (HTTP Basic) and as anonymous.
+//!
+//! Every run keeps two other connections open (one per vhost, so one of them belongs to the
+//! probe's own user), so there are sibling children to attack. The probe is told the master,
+//! the verifier, the siblings, the secret files and contexts through QUERY_STRING; the test
+//! fails if any attempt succeeded, was not run, or the verdict line is missing, and checks the
+//! facts the probe reports (ids, no capabilities, no_new_privs, only fds 0-2, Landlock on).
+//!
+//! Sites live under the system temp dir, not Cargo's target dir: the unprivileged master and
+//! the per-user children must be able to reach them, whatever the checkout's permissions.
+
+mod common;
+
+use base64::Engine;
+use common::{alive, children_of, free_port, parse_resp, Resp, Server};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Users the root run maps connections to; created when missing (CI starts clean).
+const USER_ALICE: &str = "oneshot-probe-a";
+const USER_ANON: &str = "oneshot-probe-b";
+/// The unprivileged master of the Landlock-only run when the test runs as root.
+const USER_MASTER: &str = "oneshot-probe-m";
+
+/// The SELinux contexts of the VM's policy. On the host no LSM owns attr/current, so these
+/// attempts must fail too; in the VM (tests/vm/checks.sh) they are the real targets.
+const CONTEXTS: [(&str, &str); 3] = [
+    ("master", "system_u:system_r:oneshot_master_t:s0-s0:c0.c15"),
+    ("worker", "system_u:system_r:oneshot_worker_t:s0-s0:c0.c15"),
+    ("other", "system_u:system_r:oneshot_web_bob_t:s0:c2"),
+];
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+#[derive(Clone, Copy)]
+struct Ids {
+    uid: u32,
+    gid: u32,
+}
+
+fn lookup(name: &str) -> Option<Ids> {
+    let u = nix::unistd::User::from_name(name).ok()??;
+    Some(Ids {
+        uid: u.uid.as_raw(),
+        gid: u.gid.as_raw(),
+    })
+}
+
+/// Creates the test's system users once per process (useradd is not safe to run
+/// concurrently with itself).
+fn ensure_user(name: &str) -> Ids {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(ids) = lookup(name) {
+        return ids;
+    }
+    let out = Command::new("useradd")
+        .args([
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            name,
+        ])
+        .output()
+        .expect("run useradd");
+    assert!(
+        out.status.success(),
+        "useradd {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lookup(name).unwrap_or_else(|| panic!("{name} missing after useradd"))
+}
+
+/// The probe, compiled once per test binary: static, so neither Landlock nor a chroot-like
+/// view of the filesystem keeps it from loading.
+fn probe_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/probe.c");
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oneshot-probe");
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let res = Command::new(&cc)
+            .args(["-O2", "-Wall", "-Wextra", "-Werror", "-static", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cc} (install gcc): {e}"));
+        assert!(
+            res.status.success(),
+            "{cc} failed on tests/probe/probe.c:\n{}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        out
+    })
+}
+
+/// A fresh world-traversable directory under the system temp dir, removed on drop.
+struct TempSite(PathBuf);
+
+impl TempSite {
+    fn new(name: &str) -> TempSite {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!(
+            "oneshot-probe-{name}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        set_mode(&dir, 0o755);
+        TempSite(dir)
+    }
+}
+
+impl Drop for TempSite {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn own(p: &Path, ids: Ids) {
+    chown(p, Some(ids.uid), Some(ids.gid)).unwrap();
+}
+
+fn write_file(p: &Path, text: &str, mode: u32, ids: Ids) {
+    std::fs::write(p, text).unwrap();
+    set_mode(p, mode);
+    own(p, ids);
+}
+
+fn mkdir(p: &Path, mode: u32, ids: Ids) {
+    std::fs::create_dir_all(p).unwrap();
+    set_mode(p, mode);
+    own(p, ids);
+}
+
+/// Which confinement the server runs with, and so which identities everything has.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// Root master, `Confinement unix landlock`, per-vhost users.
+    RootUnixLandlock,
+    /// Unprivileged master, `Confinement landlock`: every process shares one uid.
+    LandlockOnly,
+}
+
+struct Site {
+    _tmp: TempSite,
+    dir: PathBuf,
+    mode: Mode,
+    master: Ids,
+    alice: Ids,
+    anon: Ids,
+}
+
+impl Site {
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+}
+
+/// Lays out two vhosts (anon.test, the default, and alice.test with Basic auth), each with a
+/// read-only DocumentRoot, a world-readable page, a secret only its own user may read, and a
+/// ScriptAlias directory holding the probe, owned by the user the script runs as.
+fn build_site(mode: Mode) -> Site {
+    let tmp = TempSite::new(match mode {
+        Mode::RootUnixLandlock => "unix",
+        Mode::LandlockOnly => "landlock",
+    });
+    let dir = tmp.0.clone();
+    let root = Ids { uid: 0, gid: 0 };
+    let me = Ids {
+        uid: nix::unistd::geteuid().as_raw(),
+        gid: nix::unistd::getegid().as_raw(),
+    };
+    let (master, alice, anon, admin) = match mode {
+        Mode::RootUnixLandlock => (root, ensure_user(USER_ALICE), ensure_user(USER_ANON), root),
+        Mode::LandlockOnly => {
+            // As root, a dedicated unprivileged user runs the master; otherwise whoever runs
+            // the test does. Every child and CGI then has that same uid.
+            let m = if is_root() {
+                ensure_user(USER_MASTER)
+            } else {
+                me
+            };
+            (m, m, m, m)
+        }
+    };
+    for d in ["conf", "logs", "www", "cgi"] {
+        mkdir(&dir.join(d), 0o755, admin);
+    }
+    own(&dir.join("logs"), master);
+    for (name, user) in [("alice", alice), ("anon", anon)] {
+        // The DocumentRoot belongs to the administrator (or, in the Landlock-only run, to the
+        // one uid everything has: there only Landlock keeps it read-only).
+        let www = dir.join("www").join(name);
+        mkdir(&www, 0o755, admin);
+        write_file(&www.join("index.html"), &format!("{name} index\n"), 0o644, admin);
+        write_file(
+            &www.join("secret.html"),
+            &format!("{name} secret\n"),
+            0o600,
+            user,
+        );
+        // suEXEC-style: the script and its directory belong to the user it runs as and are
+        // writable by nobody else.
+        let cgi = dir.join("cgi").join(name);
+        mkdir(&cgi, 0o755, user);
+        let probe = cgi.join("probe");
+        std::fs::copy(probe_binary(), &probe).unwrap();
+        set_mode(&probe, 0o755);
+        own(&probe, user);
+    }
+    let hash = bcrypt::hash("alice-pw", 4).unwrap();
+    write_file(
+        &dir.join("conf/htpasswd"),
+        &format!("alice:{hash}\n"),
+        0o600,
+        admin,
+    );
+    if mode == Mode::RootUnixLandlock {
+        write_file(
+            &dir.join("conf/users.map"),
+            &format!("alice {USER_ALICE}\n"),
+            0o600,
+            admin,
+        );
+    }
+    Site {
+        _tmp: tmp,
+        dir,
+        mode,
+        master,
+        alice,
+        anon,
+    }
+}
+
+fn config(site: &Site) -> String {
+    let d = site.dir.display();
+    let server = match site.mode {
+        Mode::RootUnixLandlock => "User nobody\nGroup nogroup\nConfinement unix landlock\n",
+        Mode::LandlockOnly => "Confinement landlock\n",
+    };
+    let (anon_id, alice_id) = match site.mode {
+        Mode::RootUnixLandlock => (
+            format!("    AssignUserID {USER_ANON} {USER_ANON}\n"),
+            format!("    UserIDMap {d}/conf/users.map\n"),
+        ),
+        Mode::LandlockOnly => (String::new(), String::new()),
+    };
+    format!(
+        "{server}\
+ErrorLog {d}/logs/error.log
+LogLevel info
+CustomLog {d}/logs/access.log combined
+PidFile {d}/logs/httpd.pid
+StartServers 2
+MinSpareServers 2
+MaxSpareServers 4
+MaxRequestWorkers 20
+Timeout 10
+KeepAlive On
+KeepAliveTimeout 30
+<VirtualHost *:80>
+    ServerName anon.test
+    DocumentRoot {d}/www/anon
+    ScriptAlias /cgi-bin/ {d}/cgi/anon/
+    <Directory {d}/cgi/anon>
+        Options +ExecCGI
+    </Directory>
+{anon_id}</VirtualHost>
+<VirtualHost *:80>
+    ServerName alice.test
+    DocumentRoot {d}/www/alice
+    ScriptAlias /cgi-bin/ {d}/cgi/alice/
+    <Directory {d}/cgi/alice>
+        Options +ExecCGI
+    </Directory>
+    AuthType Basic
+    AuthName \"alice\"
+    AuthUserFile {d}/conf/htpasswd
+    Require valid-user
+{alice_id}</VirtualHost>
+"
+    )
+}
+
+/// Starts the server: directly as root, or through setpriv as the unprivileged master.
+fn start(site: &Site) -> Server {
+    let conf = site.path("httpd.conf");
+    write_file(&conf, &config(site), 0o644, site.master);
+    // The master's binary must be reachable by the unprivileged user, whatever the
+    // permissions of the checkout it was built in.
+    let bin = site.path("oneshot-httpd");
+    std::fs::copy(common::BIN, &bin).unwrap();
+    set_mode(&bin, 0o755);
+    for _ in 0..5 {
+        let port = free_port();
+        let mut cmd = if site.mode == Mode::LandlockOnly && is_root() {
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={}", site.master.uid))
+                .arg(format!("--regid={}", site.master.gid))
+                .arg("--clear-groups")
+                .arg("--")
+                .arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        let child = cmd
+            .arg("-f")
+            .arg(&conf)
+            .arg("-c")
+            .arg(format!("Listen 127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut s = Server {
+            dir: site.dir.clone(),
+            port,
+            child,
+        };
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = s.child.try_wait() {
+                break;
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s.stop();
+    }
+    panic!(
+        "server did not start; error log:\n{}",
+        std::fs::read_to_string(site.path("logs/error.log")).unwrap_or_default()
+    );
+}
+
+/// The verifier's pid, from the master's start-up line in the error log.
+fn verifier_pid(server: &Server) -> u32 {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = server.error_log();
+        if let Some(pid) = log.lines().find_map(|l| {
+            l.split("password verifier started as pid ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        }) {
+            return pid;
+        }
+        assert!(
+            Instant::now() < until,
+            "no verifier start line in the error log:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn basic(user: &str, pw: &str) -> String {
+    format!(
+        "Authorization: Basic {}\r\n",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+    )
+}
+
+/// Reads exactly one response (head and Content-Length body) and leaves the connection open.
+fn read_one(s: &mut TcpStream) -> Resp {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut buf).expect("read response head");
+        assert!(n > 0, "connection closed before a response head");
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let resp = parse_resp(&raw);
+    let len: usize = resp
+        .header("Content-Length")
+        .and_then(|v| v.parse().ok())
+        .expect("keep-alive response with Content-Length");
+    while raw.len() < head_end + len {
+        let n = s.read(&mut buf).expect("read response body");
+        assert!(n > 0, "connection closed inside a response body");
+        raw.extend_from_slice(&buf[..n]);
+    }
+    parse_resp(&raw)
+}
+
+/// A kept-alive connection whose child stays alive (and confined as that vhost's user) until
+/// the stream is dropped: the sibling the probe attacks.
+struct Sibling {
+    _stream: TcpStream,
+    pid: u32,
+}
+
+fn open_sibling(server: &Server, host: &str, auth: &str) -> Sibling {
+    let before = server.access_log().len();
+    let mut s = server.connect();
+    // A unique path, so the log line that names this child is unambiguous.
+    let path = format!("/index.html?sibling-{}", before);
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n").as_bytes())
+        .unwrap();
+    let resp = read_one(&mut s);
+    assert_eq!(resp.status, 200, "sibling request on {host}: {}", resp.head);
+    let lines = server.wait_log_lines(before + 1);
+    let line = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains(&path))
+        .unwrap_or_else(|| panic!("no access log line for {path}: {lines:?}"));
+    let pid = common::log_pid(line);
+    assert!(alive(pid), "sibling child {pid} on {host} is not running");
+    Sibling { _stream: s, pid }
+}
+
+fn query(pairs: &[(String, String)]) -> String {
+    // Paths and contexts only need '%', '&', '+', '=', '#', ' ' escaped; escaping every
+    // non-alphanumeric byte is simplest and what the probe decodes.
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"/._-:".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+struct Who {
+    host: &'static str,
+    user: Option<(&'static str, &'static str)>,
+    /// the vhost directory names: own and the other one
+    own: &'static str,
+    other: &'static str,
+}
+
+const ALICE: Who = Who {
+    host: "alice.test",
+    user: Some(("alice", "alice-pw")),
+    own: "alice",
+    other: "anon",
+};
+const ANON: Who = Who {
+    host: "anon.test",
+    user: None,
+    own: "anon",
+    other: "alice",
+};
+
+/// One probe run as `who`; returns the probe's output after checking the response.
+fn run_probe(site: &Site, server: &Server, who: &Who) -> String {
+    let verifier = verifier_pid(server);
+    let alice_auth = basic("alice", "alice-pw");
+    // one sibling per vhost, so one always runs as the probe's own user
+    let siblings = [
+        open_sibling(server, "alice.test", &alice_auth),
+        open_sibling(server, "anon.test", ""),
+    ];
+    let master = server.pid();
+    let mut pairs: Vec<(String, String)> = vec![
+        ("master".into(), master.to_string()),
+        ("master_uid".into(), site.master.uid.to_string()),
+        ("master_gid".into(), site.master.gid.to_string()),
+        ("verifier".into(), verifier.to_string()),
+    ];
+    for s in &siblings {
+        pairs.push(("sibling".into(), s.pid.to_string()));
+    }
+    for (name, ctx) in CONTEXTS {
+        pairs.push((format!("setcon_{name}"), ctx.into()));
+    }
+    let p = |rel: String| site.path(&rel).display().to_string();
+    pairs.extend([
+        (
+            "read_othervhost".into(),
+            p(format!("www/{}/index.html", who.other)),
+        ),
+        (
+            "read_othersecret".into(),
+            p(format!("www/{}/secret.html", who.other)),
+        ),
+        ("read_htpasswd".into(), p("conf/htpasswd".into())),
+        ("read_config".into(), p("httpd.conf".into())),
+        ("writedir_docroot".into(), p(format!("www/{}", who.own))),
+        (
+            "writefile_index".into(),
+            p(format!("www/{}/index.html", who.own)),
+        ),
+        ("writedir_cgi".into(), p(format!("cgi/{}", who.own))),
+    ]);
+    if site.mode == Mode::RootUnixLandlock {
+        pairs.push(("read_map".into(), p("conf/users.map".into())));
+    }
+    let auth = who.user.map(|(u, pw)| basic(u, pw)).unwrap_or_default();
+    let req = format!(
+        "GET /cgi-bin/probe?{} HTTP/1.1\r\nHost: {}\r\n{auth}Connection: close\r\n\r\n",
+        query(&pairs),
+        who.host
+    );
+    let resp = parse_resp(&server.raw(req.as_bytes()));
+    let body = String::from_utf8_lossy(&resp.body).into_owned();
+    assert_eq!(
+        resp.status,
+        200,
+        "probe as {:?} on {}: {}\n{body}\nerror log:\n{}",
+        who.user,
+        who.host,
+        resp.head,
+        server.error_log()
+    );
+    eprintln!(
+        "---- probe ({:?}, {:?} on {}) ----\n{body}",
+        site.mode, who.user, who.host
+    );
+
+    let expect_ids = if who.own == "alice" {
+        site.alice
+    } else {
+        site.anon
+    };
+    let want_same_identity = site.mode == Mode::LandlockOnly;
+    check_output(&body, expect_ids, want_same_identity, who);
+
+    let mut required: Vec<String> = [
+        "inherited-fds",
+        "setuid-0",
+        "setgid-0",
+        "setgroups-0",
+        "setresuid-master",
+        "setresgid-master",
+        "read-othervhost",
+        "read-othersecret",
+        "read-htpasswd",
+        "read-config",
+        "create-in-docroot",
+        "write-index",
+        "create-in-cgi",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if site.mode == Mode::RootUnixLandlock {
+        required.push("read-map".into());
+    }
+    for (name, _) in CONTEXTS {
+        required.push(format!("setcon-{name}"));
+        required.push(format!("setexeccon-{name}"));
+    }
+    let mut targets = vec!["master".to_string(), "verifier".to_string()];
+    targets.extend(siblings.iter().map(|s| format!("sibling-{}", s.pid)));
+    for t in &targets {
+        for a in ["kill-0", "kill-TERM", "ptrace-attach", "ptrace-seize"] {
+            required.push(format!("{a}-{t}"));
+        }
+        for a in ["read-mem", "proc-fd", "pidfd-getfd"] {
+            required.push(format!("{a}-{t}"));
+        }
+    }
+    for name in &required {
+        let line = attempt_line(&body, name)
+            .unwrap_or_else(|| panic!("the probe did not report attempt {name}:\n{body}"));
+        // a process that is gone would refuse everything for the wrong reason
+        assert!(
+            !line.contains("ESRCH"),
+            "{name}: the target was not there to attack: {line}"
+        );
+    }
+
+    assert!(alive(master), "the master died during the probe");
+    assert!(alive(verifier), "the verifier died during the probe");
+    for s in &siblings {
+        assert!(
+            alive(s.pid),
+            "sibling {} died during the probe; children of the master: {:?}",
+            s.pid,
+            children_of(master)
+        );
+    }
+    body
+}
+
+fn attempt_line<'a>(body: &'a str, name: &str) -> Option<&'a str> {
+    let prefix = format!("ATTEMPT {name}: ");
+    body.lines().find(|l| l.starts_with(&prefix))
+}
+
+fn fact<'a>(body: &'a str, name: &str) -> &'a str {
+    let prefix = format!("FACT {name}: ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("the probe reported no FACT {name}:\n{body}"))
+}
+
+fn check_output(body: &str, ids: Ids, landlock_only: bool, who: &Who) {
+    let verdicts: Vec<&str> = body.lines().filter(|l| l.starts_with("VERDICT: ")).collect();
+    assert_eq!(
+        verdicts,
+        ["VERDICT: contained"],
+        "probe verdict as {:?}:\n{body}",
+        who.user
+    );
+    for line in body.lines().filter(|l| l.starts_with("ATTEMPT ")) {
+        let (name, outcome) = line["ATTEMPT ".len()..].split_once(": ").unwrap();
+        let same = outcome.starts_with("same-identity")
+            && landlock_only
+            && matches!(name, "setresuid-master" | "setresgid-master");
+        assert!(
+            outcome.starts_with("denied") || same,
+            "attempt not denied: {line}\n{body}"
+        );
+    }
+    if landlock_only {
+        // the master's ids are the probe's own: the probe must have seen that, not been denied
+        for name in ["setresuid-master", "setresgid-master"] {
+            let l = attempt_line(body, name).unwrap_or_else(|| panic!("no {name}:\n{body}"));
+            assert!(l.contains("same-identity"), "{l}");
+        }
+    }
+    let (u, g) = (ids.uid, ids.gid);
+    assert_eq!(fact(body, "uid"), format!("{u} {u} {u}"), "{body}");
+    assert_eq!(fact(body, "gid"), format!("{g} {g} {g}"), "{body}");
+    assert_eq!(fact(body, "cap_eff"), "0000000000000000", "{body}");
+    assert_eq!(fact(body, "cap_prm"), "0000000000000000", "{body}");
+    assert_eq!(fact(body, "no_new_privs"), "1", "{body}");
+    assert!(
+        fact(body, "landlock").contains("root_dir=EACCES (restricted)"),
+        "the probe is not under Landlock: {body}"
+    );
+    let fds: Vec<&str> = fact(body, "fds").split(' ').collect();
+    assert_eq!(fds.len(), 3, "descriptors beyond 0-2: {fds:?}");
+    assert!(
+        fds.iter().zip(["0(", "1(", "2("]).all(|(f, p)| f.starts_with(p)),
+        "{fds:?}"
+    );
+    let want_user = who.user.map(|(u, _)| u).unwrap_or("(unset)");
+    assert_eq!(fact(body, "REMOTE_USER"), want_user, "{body}");
+}
+
+/// Kernel support the runs need: Landlock at the server's minimum ABI.
+fn landlock_abi() -> Option<u32> {
+    use oneshot_httpd::sys::{Linux, Sys};
+    Linux.landlock_abi().ok()
+}
+
+fn skip_without_landlock(name: &str) -> bool {
+    match landlock_abi() {
+        Some(abi) if abi >= oneshot_httpd::sandbox::MIN_LANDLOCK_ABI => false,
+        other => {
+            eprintln!("SKIP {name}: kernel Landlock ABI {other:?} is below the server's minimum");
+            true
+        }
+    }
+}
+
+#[test]
+fn probe_is_contained_as_root_with_unix_ids_and_landlock() {
+    if !is_root() {
+        eprintln!("SKIP probe_is_contained_as_root_with_unix_ids_and_landlock: needs root");
+        return;
+    }
+    if skip_without_landlock("probe_is_contained_as_root_with_unix_ids_and_landlock") {
+        return;
+    }
+    let site = build_site(Mode::RootUnixLandlock);
+    let mut server = start(&site);
+    run_probe(&site, &server, &ALICE);
+    run_probe(&site, &server, &ANON);
+    server.stop();
+}
+
+#[test]
+fn probe_is_contained_with_an_unprivileged_master_and_landlock_only() {
+    if skip_without_landlock("probe_is_contained_with_an_unprivileged_master_and_landlock_only") {
+        return;
+    }
+    let site = build_site(Mode::LandlockOnly);
+    let mut server = start(&site);
+    run_probe(&site, &server, &ALICE);
+    run_probe(&site, &server, &ANON);
+    server.stop();
+}
