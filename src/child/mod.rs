@@ -5,6 +5,7 @@
 pub mod accept;
 pub mod access_log;
 pub mod authenticate;
+pub mod body;
 pub mod confine;
 pub mod decide;
 pub mod read;
@@ -14,10 +15,11 @@ pub mod vhost;
 
 use crate::config::{Config, VHost};
 use crate::handler;
-use crate::http::request::{Body, Method, Request};
+use crate::http::request::{Method, Request};
 use crate::master::Inherited;
 use crate::sys::{Linux, Sys};
 use access_log::Entry;
+use body::BodyFate;
 use confine::Confined;
 use read::{Conn, Outcome};
 use respond::Response;
@@ -123,7 +125,8 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
                         let resp = refusal_response(refused);
                         let again = resp.status == 401 && req.keep_alive && cfg.keep_alive;
                         let again = again
-                            && discard_body(&mut conn, &req, cfg.limits.body) == BodyFate::Clean;
+                            && body::discard(&mut conn, &req, cfg.limits.body, cfg.timeout)
+                                == BodyFate::Clean;
                         let sent = respond::write(
                             &mut conn.stream,
                             resp,
@@ -193,7 +196,7 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
         };
         let Some(pin) = pinned.as_ref() else { break };
         let (proof, user, rule) = (&pin.proof, pin.user.clone(), pin.rule.clone());
-        let fate = discard_body(&mut conn, &req, cfg.limits.body);
+        let fate = body::discard(&mut conn, &req, cfg.limits.body, cfg.timeout);
         let resp = match fate {
             BodyFate::Reject(status) => Response::error(status),
             BodyFate::Clean | BodyFate::CloseAfter => dispatch(proof, vhost, &req),
@@ -250,38 +253,6 @@ fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Response {
     match route::route(&req.path) {
         Ok(r) => handler::static_file::serve(proof, vhost, &r, req),
         Err(e) => Response::error(e.status()),
-    }
-}
-
-/// What became of a request body the static handler does not want.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyFate {
-    /// No body, or a small one read and dropped: the connection is still in step.
-    Clean,
-    /// Unread bytes remain: answer, then close.
-    CloseAfter,
-    /// Answer with this status instead, then close.
-    Reject(u16),
-}
-
-/// A declared body over LimitRequestBody is 413; a small one is read and dropped so the
-/// connection stays in step for keep-alive; a large or chunked one ends the connection.
-fn discard_body(conn: &mut Conn, req: &Request, limit: u64) -> BodyFate {
-    use std::io::Read;
-    match req.body {
-        Body::None => BodyFate::Clean,
-        Body::Length(n) if limit > 0 && n > limit => BodyFate::Reject(413),
-        Body::Length(n) if n <= 64 * 1024 && !req.expect_continue => {
-            let have = conn.buf.len().min(n as usize);
-            conn.buf.drain(..have);
-            let want = n - have as u64;
-            let mut rest = (&conn.stream).take(want);
-            match std::io::copy(&mut rest, &mut std::io::sink()) {
-                Ok(got) if got == want => BodyFate::Clean,
-                _ => BodyFate::CloseAfter,
-            }
-        }
-        Body::Length(_) | Body::Chunked => BodyFate::CloseAfter,
     }
 }
 
