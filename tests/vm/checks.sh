@@ -243,7 +243,8 @@ start_server() {
     i=0
     while [ $i -lt 50 ]; do
         # the listener is up once a connection is accepted; any answer will do
-        printf 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n' | /bin/httpc 127.0.0.1 8080 >/dev/null 2>&1 && return 0
+        # (Connection: close, or httpc would wait out KeepAliveTimeout for EOF)
+        printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | /bin/httpc 127.0.0.1 8080 >/dev/null 2>&1 && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || { why="server exited: $(tail -n 3 /tmp/server.out | tr '\n' ' ')"; return 1; }
         sleep 0.2
         i=$((i + 1))
@@ -266,6 +267,162 @@ log_has_ctx() {
     case "$ctx" in *"$2") ;; *) why="ctx=$ctx, want ...$2"; return 1 ;; esac
     rule="$(printf '%s\n' "$line" | sed -n 's/.* rule=\([^ ]*\).*/\1/p')"
     [ "$rule" = "$3" ] || { why="rule=$rule, want $3"; return 1; }
+}
+
+# ------------------------------------------------------------ the attack probe
+# tests/probe/probe.c as a CGI (ScriptAlias /cgi-bin/ on localhost and
+# alice.localhost), run as alice and as anonymous while two other connections
+# are kept alive, one per vhost, so a sibling of the probe's own domain exists.
+# The probe is told every target through QUERY_STRING and prints one ATTEMPT
+# line per try; every one must be denied, and it must run in the mapped context.
+
+SIB_PIDS=""
+SIB_CLIENTS=""
+
+# sibling_open TAG HOST [USER:PASS]: a request with keep-alive whose client
+# keeps the connection open; the child serving it is found in the access log.
+sibling_open() {
+    hdr=""
+    [ -n "${3:-}" ] && hdr="Authorization: Basic $(printf '%s' "$3" | base64)\r\n"
+    # shellcheck disable=SC2059
+    ( printf "GET /index.html?sibling-%s HTTP/1.1\r\nHost: %s\r\n${hdr}\r\n" "$1" "$2"; sleep 40 ) \
+        | /bin/httpc 127.0.0.1 8080 >/dev/null 2>&1 &
+    SIB_CLIENTS="$SIB_CLIENTS $!"
+    i=0
+    while [ $i -lt 100 ]; do
+        line="$(grep -F "GET /index.html?sibling-$1 " "$F_ACCESS_LOG" | tail -n 1)"
+        if [ -n "$line" ]; then
+            pid="$(printf '%s\n' "$line" | sed -n 's/.* pid=\([0-9]*\) .*/\1/p')"
+            if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+                why="sibling $1: child '$pid' not running ($line)"; return 1
+            fi
+            SIB_PIDS="$SIB_PIDS $pid"
+            return 0
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    why="sibling $1: no access log line after 10 s"
+    return 1
+}
+
+siblings_close() {
+    for c in $SIB_CLIENTS; do kill "$c" 2>/dev/null; done
+    SIB_CLIENTS=""
+    SIB_PIDS=""
+}
+
+verifier_pid() {
+    sed -n 's/.*password verifier started as pid \([0-9]*\) .*/\1/p' "$TOP/log/error.log" | tail -n 1
+}
+
+# probe_run WHO HOST CREDS|-: one probe request; leaves its output in $probe_out
+probe_run() {
+    q="master=$SERVER_PID&master_uid=0&master_gid=0&verifier=$(verifier_pid)"
+    for p in $SIB_PIDS; do q="$q&sibling=$p"; done
+    q="$q&setcon_master=$CTX_MASTER&setcon_worker=$CTX_WORKER&setcon_other=$CTX_BOB"
+    q="$q&read_othervhost=$F_BOB&read_othersecret=$F_BOB_IN_ALICE&read_htpasswd=$F_PASSWD"
+    q="$q&read_map=$TOP/conf/domain.map&read_config=$CONF"
+    q="$q&writedir_docroot=$2&writefile_index=$2/index.html&writedir_cgi=$TOP/cgi-bin"
+    if [ "$3" = - ]; then http "$1" "/cgi-bin/probe?$q"; else http "$1" "/cgi-bin/probe?$q" "$3"; fi
+    probe_status="$status"
+    probe_out="$body"
+    printf '%s\n' "$probe_out" | sed "s/^/probe($1)| /"
+}
+
+probe_answered() {
+    [ "$probe_status" = 200 ] || { why="status '$probe_status': $(printf '%s' "$probe_out" | head -c 200)"; return 1; }
+    n="$(printf '%s\n' "$probe_out" | grep -c '^VERDICT: ')"
+    [ "$n" = 1 ] || { why="$n VERDICT lines"; return 1; }
+}
+
+probe_fact_is() {
+    got="$(printf '%s\n' "$probe_out" | sed -n "s/^FACT $1: //p" | head -n 1)"
+    [ "$got" = "$2" ] || { why="FACT $1 is '$got', want '$2'"; return 1; }
+}
+
+probe_contained() {
+    v="$(printf '%s\n' "$probe_out" | grep '^VERDICT: ')"
+    [ "$v" = "VERDICT: contained" ] || { why="$v"; return 1; }
+}
+
+# Only 0, 1 and 2, whatever they are (pipes to the child).
+probe_fds() {
+    got="$(printf '%s\n' "$probe_out" | sed -n 's/^FACT fds: //p' | sed 's/([a-z]*)//g')"
+    [ "$got" = "0 1 2" ] || { why="open descriptors: $got"; return 1; }
+}
+
+# The attempt must have been made and refused, by a target that was there.
+probe_denied() {
+    line="$(printf '%s\n' "$probe_out" | grep "^ATTEMPT $1: " | head -n 1)"
+    [ -n "$line" ] || { why="not reported"; return 1; }
+    case "$line" in
+        *": denied ("*ESRCH*) why="target gone: $line"; return 1 ;;
+        *": denied ("*) return 0 ;;
+    esac
+    why="$line"
+    return 1
+}
+
+# Every ATTEMPT line, including ones not in the required list, is a denial.
+probe_no_other_outcome() {
+    n="$(printf '%s\n' "$probe_out" | grep -c '^ATTEMPT ')"
+    [ "$n" -gt 0 ] || { why="no ATTEMPT line at all"; return 1; }
+    bad="$(printf '%s\n' "$probe_out" | grep '^ATTEMPT ' | grep -v '^ATTEMPT [^:]*: denied (' | head -n 3)"
+    [ -z "$bad" ] || { why="$bad"; return 1; }
+}
+
+survivors() {
+    for p in $SERVER_PID $(verifier_pid) $SIB_PIDS; do
+        kill -0 "$p" 2>/dev/null || { why="pid $p is gone after the probe"; return 1; }
+    done
+}
+
+# probe_checks WHO HOST CREDS|- CONTEXT DOCROOT REMOTE_USER
+probe_checks() {
+    who="$1"
+    SIB_PIDS=""
+    if ! sibling_open "$who-alice" alice.localhost alice:alicepw || ! sibling_open "$who-anon" localhost; then
+        fail "probe $who: two kept-alive siblings" "$why"
+        siblings_close
+        return
+    fi
+    pass "probe $who: two kept-alive siblings ($SIB_PIDS)"
+    probe_run "$2" "$5" "$3"
+    # without the probe's report, every check below would only repeat this one
+    if ! probe_answered; then
+        fail "probe $who: answers 200 with one verdict" "$why"
+        siblings_close
+        return
+    fi
+    pass "probe $who: answers 200 with one verdict"
+    check "probe $who: runs in the mapped context" probe_fact_is context "$4"
+    check "probe $who: REMOTE_USER" probe_fact_is REMOTE_USER "$6"
+    check "probe $who: no capabilities" probe_fact_is cap_eff 0000000000000000
+    check "probe $who: no_new_privs" probe_fact_is no_new_privs 1
+    check "probe $who: only descriptors 0-2" probe_fds
+    for a in inherited-fds setuid-0 setgid-0 setgroups-0 setresuid-master setresgid-master \
+        setcon-master setcon-worker setcon-other setexeccon-master setexeccon-worker \
+        setexeccon-other read-othervhost read-othersecret read-htpasswd read-map read-config \
+        create-in-docroot write-index create-in-cgi; do
+        check "probe $who: $a denied" probe_denied "$a"
+    done
+    # the first sibling serves alice.localhost, the second localhost (anonymous)
+    set -- master:master verifier:verifier
+    n=0
+    for p in $SIB_PIDS; do
+        n=$((n + 1))
+        if [ $n = 1 ]; then set -- "$@" "sibling-$p:alice's sibling"; else set -- "$@" "sibling-$p:anonymous sibling"; fi
+    done
+    for t in "$@"; do
+        for a in kill-0 kill-TERM ptrace-attach ptrace-seize read-mem proc-fd pidfd-getfd; do
+            check "probe $who: $a of the ${t#*:} denied" probe_denied "$a-${t%%:*}"
+        done
+    done
+    check "probe $who: every attempt denied" probe_no_other_outcome
+    check "probe $who: verdict contained" probe_contained
+    check "probe $who: master, verifier and siblings survive" survivors
+    siblings_close
 }
 
 # `Confinement selinux` is a requirement, not a wish: on a permissive kernel
@@ -337,5 +494,7 @@ server_checks() {
     check "server: log ctx=/rule= for bob" log_has_ctx " - bob [" oneshot_web_bob_t:s0:c2 "$TOP/conf/domain.map:3"
     check "server: log ctx=/rule= for __anonymous__" log_has_ctx "GET /anon.html " oneshot_web_anon_t:s0:c3 "$TOP/conf/domain.map:4"
     check "server: log ctx=/rule= for the vhost default" log_has_ctx "GET /val.html " oneshot_web_anon_t:s0:c3 "vhost-default"
+    probe_checks alice alice.localhost alice:alicepw "$CTX_ALICE" "$TOP/www/alice" alice
+    probe_checks anonymous localhost - "$CTX_ANON" "$TOP/www/default" "(unset)"
     check "server: refuses Confinement selinux on a permissive kernel" refuses_permissive
 }

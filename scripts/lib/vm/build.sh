@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Build everything that goes into the VM: the policy, the static C helpers,
-# the server (release) and, when it exists, the sandbox_real test binary.
+# Build everything that goes into the VM: the policy, the static C helpers
+# (with the attack probe CGI), the server (release) and, when it exists, the
+# sandbox_real test binary.
 
 vm_build_policy() {
     local out="$1"
@@ -17,6 +18,9 @@ vm_build_helpers() {
         gcc -O2 -Wall -Wextra -Werror -static -o "$out/$src" "$REPO/tests/vm/$src.c" \
             || vm_die "gcc failed on tests/vm/$src.c"
     done
+    # the attack probe CGI, shared with the host runs in tests/probe.rs
+    gcc -O2 -Wall -Wextra -Werror -static -o "$out/probe" "$REPO/tests/probe/probe.c" \
+        || vm_die "gcc failed on tests/probe/probe.c"
 }
 
 # bcrypt with the lowest cost htpasswd allows: the VM emulates the CPU (TCG),
