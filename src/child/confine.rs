@@ -6,6 +6,7 @@ use crate::config::{Config, VHost};
 use crate::sandbox::{self, Backend, LandlockRules, Plan, SandboxError, UnixIdentity};
 use crate::sys::Linux;
 use std::os::fd::RawFd;
+use std::path::PathBuf;
 
 pub use crate::sandbox::Confined;
 
@@ -23,11 +24,7 @@ pub fn plan(
     let landlock = cfg
         .confinement
         .contains(&Backend::Landlock)
-        .then(|| LandlockRules {
-            read: vec![vhost.document_root.clone()],
-            exec: Vec::new(),
-            write: Vec::new(),
-        });
+        .then(|| landlock_rules(vhost));
     Plan {
         selinux: id.selinux.clone(),
         unix: id.unix.clone().or_else(|| worker.cloned()),
@@ -35,6 +32,43 @@ pub fn plan(
         keep_fds,
         ..Plan::default()
     }
+}
+
+/// What a CGI program and its interpreter need besides the program itself: executables and
+/// shared libraries (read+execute), the loader cache and randomness (read), /dev/null
+/// (read+write). Granted only to vhosts that can run CGI; missing paths are skipped.
+const CGI_SYSTEM_EXEC: &[&str] = &["/usr", "/bin", "/lib", "/lib64"];
+const CGI_SYSTEM_READ: &[&str] = &["/etc/ld.so.cache", "/dev/urandom"];
+const CGI_SYSTEM_WRITE: &[&str] = &["/dev/null"];
+
+/// Read-only on the DocumentRoot; with CGI, read+execute on the program trees (ScriptAlias
+/// targets, and the DocumentRoot where AddHandler maps suffixes) and the system paths above.
+pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
+    let mut rules = LandlockRules {
+        read: vec![vhost.document_root.clone()],
+        exec: Vec::new(),
+        write: Vec::new(),
+    };
+    if !vhost.cgi_enabled() {
+        return rules;
+    }
+    let existing = |paths: &[&str]| -> Vec<PathBuf> {
+        paths
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.exists())
+            .collect()
+    };
+    rules
+        .exec
+        .extend(vhost.script_aliases.iter().map(|a| a.dir.clone()));
+    if vhost.uses_cgi_extensions() {
+        rules.exec.push(vhost.document_root.clone());
+    }
+    rules.exec.extend(existing(CGI_SYSTEM_EXEC));
+    rules.read.extend(existing(CGI_SYSTEM_READ));
+    rules.write.extend(existing(CGI_SYSTEM_WRITE));
+    rules
 }
 
 pub fn enter(plan: &Plan) -> Result<Confined, SandboxError> {

@@ -135,7 +135,13 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, SpawnError> {
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
     };
-    match super::fork().map_err(SpawnError::Fork)? {
+    // Not `sys::fork`: its thread-count check reads /proc, which Landlock hides from a
+    // confined child, and it is not needed here.
+    // SAFETY: between fork and exec the child only runs `Child::run`, which makes
+    // async-signal-safe calls on memory prepared above and never allocates, so it is sound
+    // even if another thread held a lock at the fork.
+    let forked = unsafe { nix::unistd::fork() }.map_err(|e| SpawnError::Fork(e.into()))?;
+    match forked {
         nix::unistd::ForkResult::Child => child.run(),
         nix::unistd::ForkResult::Parent { child: pid } => {
             drop(err_w);
