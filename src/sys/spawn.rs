@@ -115,6 +115,10 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, SpawnError> {
             "a pipe end for the program is one of descriptors 0-2",
         )));
     }
+    // Orphans of the program then become this process's children, so `reap_group` can wait
+    // for every member of the killed group instead of leaving them to init.
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| SpawnError::Prepare(io::Error::from(e)))?;
     let (err_r, err_w) = cloexec_pipe().map_err(SpawnError::Prepare)?;
     let mut argv: Vec<*const libc::c_char> = spec.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
@@ -297,6 +301,19 @@ pub fn has_exited(pid: i32) -> bool {
         Err(nix::errno::Errno::EINTR) => false,
         // ECHILD: already reaped, or not ours.
         Err(_) => true,
+    }
+}
+
+/// After [`kill_group`]: waits for every member of group `pgid` that is (or, as its parent
+/// dies, becomes) a child of this subreaper, so none is left when this returns. A member
+/// that left the group (setsid) is not waited for.
+pub fn reap_group(pgid: i32) {
+    use nix::sys::wait::waitpid;
+    loop {
+        match waitpid(nix::unistd::Pid::from_raw(-pgid), None) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
+        }
     }
 }
 

@@ -844,6 +844,7 @@ impl Exchange {
         // Whatever is left of the group (the program, or anything it started) dies now.
         let _ = spawn::kill_group(self.pid);
         let how = spawn::reap(self.pid);
+        spawn::reap_group(self.pid);
         if let Some(f) = self.stderr.take() {
             let mut rest = Vec::new();
             let _ = (&f).take(64 * 1024).read_to_end(&mut rest);
