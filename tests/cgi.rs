@@ -708,3 +708,21 @@ fn a_scriptalias_directory_and_a_missing_program_are_refused() {
         405
     );
 }
+
+#[test]
+fn directory_sections_around_a_scriptalias_target_apply_to_its_programs() {
+    let dir = cgi_site("cgi-dirsection");
+    let ok = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nran\\n'\n";
+    std::fs::create_dir(dir.join("cgi/closed")).unwrap();
+    script(&dir.join("cgi/closed"), "x.sh", ok);
+    script(&dir.join("cgi"), "open.sh", ok);
+    let closed = format!(
+        "<Directory {}/cgi/closed>\n  Require all denied\n</Directory>\n",
+        dir.display()
+    );
+    let s = start(&dir, &closed);
+    assert_eq!(get(&s, "/cgi-bin/open.sh").status, 200);
+    let r = get(&s, "/cgi-bin/closed/x.sh/info");
+    assert_eq!(r.status, 403);
+    assert!(!body_text(&r).contains("ran"));
+}

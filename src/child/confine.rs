@@ -74,3 +74,54 @@ pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
 pub fn enter(plan: &Plan) -> Result<Confined, SandboxError> {
     sandbox::enter(&Linux, plan)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DirConf, Origin, ScriptAlias};
+
+    fn vhost(aliases: &[&str], extensions: bool) -> VHost {
+        let origin = Origin {
+            file: "f".into(),
+            line: 1,
+        };
+        VHost {
+            names: vec!["a".into()],
+            document_root: "/srv/a".into(),
+            conf: DirConf {
+                cgi_extensions: extensions.then(|| vec!["cgi".to_string()]),
+                ..DirConf::default()
+            },
+            directories: vec![],
+            locations: vec![],
+            script_aliases: aliases
+                .iter()
+                .map(|d| ScriptAlias {
+                    prefix: vec!["cgi-bin".into()],
+                    dir: d.into(),
+                    origin: origin.clone(),
+                })
+                .collect(),
+            origin,
+        }
+    }
+
+    #[test]
+    fn only_cgi_vhosts_get_execute_and_system_paths() {
+        let plain = landlock_rules(&vhost(&[], false));
+        assert_eq!(plain.read, vec![PathBuf::from("/srv/a")]);
+        assert!(plain.exec.is_empty() && plain.write.is_empty());
+
+        let alias = landlock_rules(&vhost(&["/srv/a-cgi"], false));
+        assert_eq!(alias.exec[0], PathBuf::from("/srv/a-cgi"));
+        assert!(!alias.exec.contains(&PathBuf::from("/srv/a")));
+        assert!(alias.exec.contains(&PathBuf::from("/usr")));
+        assert!(alias.read.contains(&PathBuf::from("/etc/ld.so.cache")));
+        assert_eq!(alias.write, vec![PathBuf::from("/dev/null")]);
+        // Nothing writable is executable, and no system tree is writable.
+        assert!(alias.write.iter().all(|w| !alias.exec.contains(w)));
+
+        let handler = landlock_rules(&vhost(&[], true));
+        assert_eq!(handler.exec[0], PathBuf::from("/srv/a"));
+    }
+}

@@ -395,6 +395,8 @@ fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Response {
 
 /// The per-directory settings for a request: `<Directory>` sections matched against where
 /// the URL maps beneath the DocumentRoot, `<Location>` sections against the URL.
+/// A URL under a ScriptAlias maps into its target directory, so `<Directory>` sections
+/// around CGI programs (Require, identity maps) apply to them.
 fn request_conf(vhost: &VHost, req: &Request) -> crate::config::DirConf {
     let mut dir = vhost.document_root.clone();
     if let Ok(r) = route::route(&req.path) {
@@ -403,7 +405,16 @@ fn request_conf(vhost: &VHost, req: &Request) -> crate::config::DirConf {
         } else {
             r.segments.len().saturating_sub(1)
         };
-        dir.extend(&r.segments[..n]);
+        let mut segs = &r.segments[..n];
+        if let Some(a) = vhost
+            .script_aliases
+            .iter()
+            .find(|a| r.segments.starts_with(&a.prefix))
+        {
+            dir = a.dir.clone();
+            segs = segs.get(a.prefix.len()..).unwrap_or_default();
+        }
+        dir.extend(segs);
     }
     vhost.dir_conf(&dir, &req.path)
 }
