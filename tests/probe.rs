@@ -114,10 +114,8 @@ impl TempSite {
     fn new(name: &str) -> TempSite {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!(
-            "oneshot-probe-{name}-{}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("oneshot-probe-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         set_mode(&dir, 0o755);
@@ -211,7 +209,12 @@ fn build_site(mode: Mode) -> Site {
         // one uid everything has: there only Landlock keeps it read-only).
         let www = dir.join("www").join(name);
         mkdir(&www, 0o755, admin);
-        write_file(&www.join("index.html"), &format!("{name} index\n"), 0o644, admin);
+        write_file(
+            &www.join("index.html"),
+            &format!("{name} index\n"),
+            0o644,
+            admin,
+        );
         write_file(
             &www.join("secret.html"),
             &format!("{name} secret\n"),
@@ -625,7 +628,10 @@ fn fact<'a>(body: &'a str, name: &str) -> &'a str {
 }
 
 fn check_output(body: &str, ids: Ids, landlock_only: bool, who: &Who) {
-    let verdicts: Vec<&str> = body.lines().filter(|l| l.starts_with("VERDICT: ")).collect();
+    let verdicts: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("VERDICT: "))
+        .collect();
     assert_eq!(
         verdicts,
         ["VERDICT: contained"],
@@ -662,7 +668,9 @@ fn check_output(body: &str, ids: Ids, landlock_only: bool, who: &Who) {
     let fds: Vec<&str> = fact(body, "fds").split(' ').collect();
     assert_eq!(fds.len(), 3, "descriptors beyond 0-2: {fds:?}");
     assert!(
-        fds.iter().zip(["0(", "1(", "2("]).all(|(f, p)| f.starts_with(p)),
+        fds.iter()
+            .zip(["0(", "1(", "2("])
+            .all(|(f, p)| f.starts_with(p)),
         "{fds:?}"
     );
     let want_user = who.user.map(|(u, _)| u).unwrap_or("(unset)");
