@@ -327,15 +327,13 @@ fn start(site: &Site) -> Server {
         } else {
             Command::new(&bin)
         };
-        let child = cmd
-            .arg("-f")
+        cmd.arg("-f")
             .arg(&conf)
             .arg("-c")
             .arg(format!("Listen 127.0.0.1:{port}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::inherit());
+        let child = spawn_copied(&mut cmd);
         let mut s = Server {
             dir: site.dir.clone(),
             port,
@@ -357,6 +355,24 @@ fn start(site: &Site) -> Server {
         "server did not start; error log:\n{}",
         std::fs::read_to_string(site.path("logs/error.log")).unwrap_or_default()
     );
+}
+
+/// Spawns a binary this process has just written. A thread forking in between keeps the
+/// write descriptor open in its child until that child execs, and exec of a file open for
+/// writing fails with ETXTBSY; it passes once that child has exec'd.
+fn spawn_copied(cmd: &mut Command) -> std::process::Child {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        match cmd.spawn() {
+            Ok(c) => return c,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy && Instant::now() < until =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("cannot start the server: {e}"),
+        }
+    }
 }
 
 /// The verifier's pid, from the master's start-up line in the error log.
@@ -584,6 +600,9 @@ fn run_probe(site: &Site, server: &Server, who: &Who) -> String {
     }
     let mut targets = vec!["master".to_string(), "verifier".to_string()];
     targets.extend(siblings.iter().map(|s| format!("sibling-{}", s.pid)));
+    for t in ["master", "verifier"] {
+        required.push(format!("kill-KILL-{t}"));
+    }
     for t in &targets {
         for a in ["kill-0", "kill-TERM", "ptrace-attach", "ptrace-seize"] {
             required.push(format!("{a}-{t}"));

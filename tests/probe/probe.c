@@ -15,6 +15,8 @@
  *                                                non-root ids (Landlock-only
  *                                                servers): nothing to gain
  *   ATTEMPT name: NOT RUN (why)                  a target was missing
+ * Signals: 0 and SIGTERM to the verifier, every sibling and the master, then
+ * SIGKILL to the verifier and the master (not to siblings: see try_processes).
  *   VERDICT: contained | ESCAPED (n) | INCOMPLETE (n not run)
  * ESCAPED wins over INCOMPLETE: any success is reported as an escape.
  *
@@ -480,7 +482,7 @@ static void try_files(void)
 static void try_kill(const char *who, long pid, int sig)
 {
 	char name[96];
-	snprintf(name, sizeof name, "kill-%s-%s", sig ? "TERM" : "0", who);
+	snprintf(name, sizeof name, "kill-%s-%s", sig == SIGKILL ? "KILL" : sig ? "TERM" : "0", who);
 	if (kill((pid_t)pid, sig) == 0) {
 		succeeded(name, "(signal %d delivered to pid %ld)", sig, pid);
 		return;
@@ -661,6 +663,12 @@ static void try_processes(void)
 		try_kill(who, pid, SIGTERM);
 	}
 	if (master > 0) try_kill("master", master, SIGTERM);
+	/* SIGKILL is a permission of its own under SELinux (the policy lets a web
+	 * domain SIGKILL its own CGI group, so same-domain siblings are the one
+	 * accepted residual and are not SIGKILLed here); the master and the
+	 * verifier must refuse it everywhere. */
+	if (verifier > 0) try_kill("verifier", verifier, SIGKILL);
+	if (master > 0) try_kill("master", master, SIGKILL);
 }
 
 int main(void)

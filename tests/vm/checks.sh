@@ -419,6 +419,8 @@ probe_checks() {
             check "probe $who: $a of the ${t#*:} denied" probe_denied "$a-${t%%:*}"
         done
     done
+    check "probe $who: kill-KILL of the master denied" probe_denied kill-KILL-master
+    check "probe $who: kill-KILL of the verifier denied" probe_denied kill-KILL-verifier
     check "probe $who: every attempt denied" probe_no_other_outcome
     check "probe $who: verdict contained" probe_contained
     check "probe $who: master, verifier and siblings survive" survivors
