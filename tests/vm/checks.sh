@@ -381,6 +381,7 @@ survivors() {
 # probe_checks WHO HOST CREDS|- CONTEXT DOCROOT REMOTE_USER
 probe_checks() {
     who="$1"
+    echo "INIT: ---- probe as $who ---- at $(cut -d' ' -f1 /proc/uptime) s"
     SIB_PIDS=""
     if ! sibling_open "$who-alice" alice.localhost alice:alicepw || ! sibling_open "$who-anon" localhost; then
         fail "probe $who: two kept-alive siblings" "$why"
@@ -425,6 +426,7 @@ probe_checks() {
     check "probe $who: verdict contained" probe_contained
     check "probe $who: master, verifier and siblings survive" survivors
     siblings_close
+    echo "INIT: ---- probe as $who done ---- at $(cut -d' ' -f1 /proc/uptime) s"
 }
 
 # `Confinement selinux` is a requirement, not a wish: on a permissive kernel
