@@ -372,6 +372,13 @@ probe_no_other_outcome() {
     [ -z "$bad" ] || { why="$bad"; return 1; }
 }
 
+# The child SIGKILLs its CGI's process group when the script ends; a policy
+# without that permission would leave whatever the script started running.
+cgi_group_kill_allowed() {
+    d="$(dmesg | grep 'avc: .*denied .*{ sigkill }' | grep 'comm="oneshot-httpd"' | head -n 1)"
+    [ -z "$d" ] || { why="$d"; return 1; }
+}
+
 survivors() {
     for p in $SERVER_PID $(verifier_pid) $SIB_PIDS; do
         kill -0 "$p" 2>/dev/null || { why="pid $p is gone after the probe"; return 1; }
@@ -500,5 +507,6 @@ server_checks() {
     check "server: log ctx=/rule= for the vhost default" log_has_ctx "GET /val.html " oneshot_web_anon_t:s0:c3 "vhost-default"
     probe_checks alice alice.localhost alice:alicepw "$CTX_ALICE" "$TOP/www/alice" alice
     probe_checks anonymous localhost - "$CTX_ANON" "$TOP/www/default" "(unset)"
+    check "server: a child may SIGKILL its own CGI's process group" cgi_group_kill_allowed
     check "server: refuses Confinement selinux on a permissive kernel" refuses_permissive
 }
