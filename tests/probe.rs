@@ -450,7 +450,7 @@ fn open_sibling(server: &Server, host: &str, auth: &str) -> Sibling {
     let line = lines
         .iter()
         .rev()
-        .find(|l| l.contains(&path))
+        .find(|l| l.contains(&format!("{path} HTTP/")))
         .unwrap_or_else(|| panic!("no access log line for {path}: {lines:?}"));
     let pid = common::log_pid(line);
     assert!(alive(pid), "sibling child {pid} on {host} is not running");
@@ -458,8 +458,9 @@ fn open_sibling(server: &Server, host: &str, auth: &str) -> Sibling {
 }
 
 fn query(pairs: &[(String, String)]) -> String {
-    // Paths and contexts only need '%', '&', '+', '=', '#', ' ' escaped; escaping every
-    // non-alphanumeric byte is simplest and what the probe decodes.
+    // Everything but letters, digits and the path/context punctuation is %-escaped, which
+    // covers the bytes that matter ('%', '&', '+', '=', '#', space) and is what the probe
+    // decodes.
     let enc = |s: &str| {
         s.bytes()
             .map(|b| {
