@@ -10,6 +10,9 @@
 //!
 //! Sites live under the system temp dir, not Cargo's target dir: the unprivileged master and
 //! the per-user children must be able to reach them, whatever the checkout's permissions.
+//! As root, the test creates the system users `oneshot-probe-a`, `-b` and `-m` (nologin, no
+//! home) when they are missing and leaves them for the next run; without root only the
+//! Landlock-only run happens, as the invoking user.
 
 mod common;
 
