@@ -510,6 +510,7 @@ fn fifty_mib_of_output_stream_with_bounded_memory() {
     assert!(head.contains("Connection: close"), "{head}");
     assert_eq!(total - head_end, SIZE);
     assert!(peak > 0, "could not read the child's VmHWM");
+    eprintln!("serving child's peak RSS for {SIZE} bytes of CGI output: {peak} KiB");
     // The output is 50 MiB; the child holds a 64 KiB buffer at a time.
     assert!(
         peak < 24 * 1024,
@@ -725,4 +726,40 @@ fn directory_sections_around_a_scriptalias_target_apply_to_its_programs() {
     let r = get(&s, "/cgi-bin/closed/x.sh/info");
     assert_eq!(r.status, 403);
     assert!(!body_text(&r).contains("ran"));
+}
+
+#[test]
+fn a_program_that_writes_before_reading_its_body_does_not_deadlock() {
+    const BODY: usize = 4 * 1024 * 1024;
+    let dir = cgi_site("cgi-deadlock");
+    // 1 MiB of output before reading any input: more than any pipe buffer in either direction.
+    script(
+        &dir.join("cgi"),
+        "eager.sh",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nyes x | head -c 1048576\necho\necho \"read $(wc -c)\"\n",
+    );
+    let s = start(&dir, "");
+    let mut c = s.connect();
+    let head = format!(
+        "POST /cgi-bin/eager.sh HTTP/1.1\r\nHost: default.test\r\nContent-Length: {BODY}\r\nConnection: close\r\n\r\n"
+    );
+    let writer = {
+        let mut w = c.try_clone().unwrap();
+        std::thread::spawn(move || {
+            w.write_all(head.as_bytes()).unwrap();
+            let chunk = vec![b'b'; 64 * 1024];
+            for _ in 0..BODY / chunk.len() {
+                w.write_all(&chunk).unwrap();
+            }
+        })
+    };
+    let r = parse_resp(&read_all(&mut c));
+    writer.join().unwrap();
+    assert_eq!(r.status, 200, "{}", s.error_log());
+    let text = body_text(&r);
+    assert!(
+        text.ends_with(&format!("\nread {BODY}\n")),
+        "{}",
+        &text[text.len().saturating_sub(100)..]
+    );
 }

@@ -133,7 +133,14 @@ fn has_extension(exts: &[String], name: &str) -> bool {
 
 fn walk(cfg: &Config, vhost: &VHost, tree: &Tree, segs: &[String], url_path: &str) -> Lookup {
     let refuse = |status: u16, why: &str, path: &Path| {
-        log::warn!(
+        // A missing program is the client's mistake; anything else is the site's.
+        let level = if status == 404 {
+            log::Level::Info
+        } else {
+            log::Level::Warn
+        };
+        log::log!(
+            level,
             "[{}] cgi: refused {}: {why}",
             vhost.server_name(),
             path.display()
