@@ -763,3 +763,45 @@ fn a_program_that_writes_before_reading_its_body_does_not_deadlock() {
         &text[text.len().saturating_sub(100)..]
     );
 }
+
+#[test]
+fn nph_programs_write_the_whole_response_and_the_config_names_a_missing_scriptalias() {
+    let dir = cgi_site("cgi-nph");
+    script(
+        &dir.join("cgi"),
+        "nph-raw.sh",
+        "#!/bin/sh\nprintf 'HTTP/1.1 299 Custom\\r\\nContent-Type: text/plain\\r\\nX-Nph: 1\\r\\n\\r\\nraw body'\n",
+    );
+    let s = start(&dir, "");
+    let raw = s.raw(b"GET /cgi-bin/nph-raw.sh HTTP/1.1\r\nHost: default.test\r\n\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&raw),
+        "HTTP/1.1 299 Custom\r\nContent-Type: text/plain\r\nX-Nph: 1\r\n\r\nraw body"
+    );
+    let line = s.wait_log_lines(1).pop().unwrap();
+    // The server does not parse an nph- response: every byte relayed counts.
+    assert!(line.contains("\" 299 67 "), "{line}");
+
+    let conf = dir.join("bad.conf");
+    std::fs::write(
+        &conf,
+        "Listen 127.0.0.1:1\nDocumentRoot www/default\nScriptAlias /x/ nowhere/\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("-t")
+        .arg("-f")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:3: ScriptAlias: {} is not a directory",
+            conf.display(),
+            dir.join("nowhere/").display()
+        )),
+        "{err}"
+    );
+}

@@ -16,6 +16,8 @@
 //! - TRACE and CONNECT are refused (405); every other method is the program's business.
 //! - When the output has ended the program gets a short grace to exit, then its process group
 //!   is killed in any case, so nothing it started outlives the request.
+//! - An `nph-` program writes the whole response (status line included); it is relayed as is
+//!   and the connection closes after it.
 
 pub mod env;
 pub mod header;
@@ -407,6 +409,7 @@ pub fn run(
         head_only: req.method == Method::Head,
         chunked_ok: req.minor_version >= 1 && cx.may_keep_alive,
         may_keep_alive: cx.may_keep_alive,
+        nph: script.name.starts_with("nph-"),
         body_failed: false,
     };
     let end = x.pump(cx.cfg.cgi_timeout, conn, body);
@@ -536,6 +539,8 @@ struct Exchange {
     chunked_ok: bool,
     /// Keep-alive is still possible (cleared when the head announced close).
     may_keep_alive: bool,
+    /// An `nph-` program: its output is the complete HTTP response.
+    nph: bool,
     /// The request body was not read to its end: the connection is out of step.
     body_failed: bool,
 }
@@ -726,6 +731,18 @@ impl Exchange {
                 );
             }
             return Some(End::Output);
+        }
+        if self.sent.is_none() && self.nph {
+            // A non-parsed-header program writes the whole response itself; the server only
+            // relays it and closes afterwards.
+            self.may_keep_alive = false;
+            self.sent = Some(SentHead {
+                status: nph_status(&buf[..n]),
+                framing: Framing::Close,
+                body_bytes: 0,
+                local_redirect: None,
+                broken: false,
+            });
         }
         if self.sent.is_none() {
             self.head_buf.extend_from_slice(&buf[..n]);
@@ -939,6 +956,21 @@ fn slot<'a>(
 ) -> Option<usize> {
     fds.push(PollFd::new(fd?, ev));
     Some(fds.len() - 1)
+}
+
+/// The status an nph- program's own status line claims, for the access log (0 if none).
+fn nph_status(first: &[u8]) -> u16 {
+    let line = first.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut words = line.split(|&b| b == b' ');
+    match (words.next(), words.next()) {
+        (Some(v), Some(code)) if v.starts_with(b"HTTP/1.") && code.len() == 3 => {
+            std::str::from_utf8(code)
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0)
+        }
+        _ => 0,
+    }
 }
 
 fn gone(s: SentHead) -> Outcome {
