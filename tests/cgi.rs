@@ -805,3 +805,26 @@ fn nph_programs_write_the_whole_response_and_the_config_names_a_missing_scriptal
         "{err}"
     );
 }
+
+#[test]
+fn a_directory_index_with_a_cgi_suffix_runs_or_is_refused_never_served_as_text() {
+    let dir = cgi_site("cgi-index");
+    let d = dir.join("www/default");
+    std::fs::create_dir_all(d.join("dyn/idx")).unwrap();
+    std::fs::create_dir_all(d.join("src")).unwrap();
+    let prog =
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\necho \"index ran as $SCRIPT_NAME\"\n";
+    script(&d.join("dyn/idx"), "index.cgi", prog);
+    script(&d.join("src"), "index.cgi", prog);
+    let extra = format!(
+        "<Directory {0}/dyn/idx>\n  DirectoryIndex index.cgi\n</Directory>\n<Directory {0}/src>\n  DirectoryIndex index.cgi\n</Directory>\n",
+        d.display()
+    );
+    let s = start(&dir, &extra);
+    let r = get(&s, "/dyn/idx/");
+    assert_eq!(r.status, 200, "{}", s.error_log());
+    assert_eq!(body_text(&r), "index ran as /dyn/idx/index.cgi\n");
+    let r = get(&s, "/src/");
+    assert_eq!(r.status, 403);
+    assert!(!body_text(&r).contains("#!/bin/sh"), "program text leaked");
+}
