@@ -510,6 +510,7 @@ fn fifty_mib_of_output_stream_with_bounded_memory() {
     assert!(head.contains("Connection: close"), "{head}");
     assert_eq!(total - head_end, SIZE);
     assert!(peak > 0, "could not read the child's VmHWM");
+    eprintln!("serving child's peak RSS for {SIZE} bytes of CGI output: {peak} KiB");
     // The output is 50 MiB; the child holds a 64 KiB buffer at a time.
     assert!(
         peak < 24 * 1024,
@@ -725,4 +726,105 @@ fn directory_sections_around_a_scriptalias_target_apply_to_its_programs() {
     let r = get(&s, "/cgi-bin/closed/x.sh/info");
     assert_eq!(r.status, 403);
     assert!(!body_text(&r).contains("ran"));
+}
+
+#[test]
+fn a_program_that_writes_before_reading_its_body_does_not_deadlock() {
+    const BODY: usize = 4 * 1024 * 1024;
+    let dir = cgi_site("cgi-deadlock");
+    // 1 MiB of output before reading any input: more than any pipe buffer in either direction.
+    script(
+        &dir.join("cgi"),
+        "eager.sh",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nyes x | head -c 1048576\necho\necho \"read $(wc -c)\"\n",
+    );
+    let s = start(&dir, "");
+    let mut c = s.connect();
+    let head = format!(
+        "POST /cgi-bin/eager.sh HTTP/1.1\r\nHost: default.test\r\nContent-Length: {BODY}\r\nConnection: close\r\n\r\n"
+    );
+    let writer = {
+        let mut w = c.try_clone().unwrap();
+        std::thread::spawn(move || {
+            w.write_all(head.as_bytes()).unwrap();
+            let chunk = vec![b'b'; 64 * 1024];
+            for _ in 0..BODY / chunk.len() {
+                w.write_all(&chunk).unwrap();
+            }
+        })
+    };
+    let r = parse_resp(&read_all(&mut c));
+    writer.join().unwrap();
+    assert_eq!(r.status, 200, "{}", s.error_log());
+    let text = body_text(&r);
+    assert!(
+        text.ends_with(&format!("\nread {BODY}\n")),
+        "{}",
+        &text[text.len().saturating_sub(100)..]
+    );
+}
+
+#[test]
+fn nph_programs_write_the_whole_response_and_the_config_names_a_missing_scriptalias() {
+    let dir = cgi_site("cgi-nph");
+    script(
+        &dir.join("cgi"),
+        "nph-raw.sh",
+        "#!/bin/sh\nprintf 'HTTP/1.1 299 Custom\\r\\nContent-Type: text/plain\\r\\nX-Nph: 1\\r\\n\\r\\nraw body'\n",
+    );
+    let s = start(&dir, "");
+    let raw = s.raw(b"GET /cgi-bin/nph-raw.sh HTTP/1.1\r\nHost: default.test\r\n\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&raw),
+        "HTTP/1.1 299 Custom\r\nContent-Type: text/plain\r\nX-Nph: 1\r\n\r\nraw body"
+    );
+    let line = s.wait_log_lines(1).pop().unwrap();
+    // The server does not parse an nph- response: every byte relayed counts.
+    assert!(line.contains("\" 299 67 "), "{line}");
+
+    let conf = dir.join("bad.conf");
+    std::fs::write(
+        &conf,
+        "Listen 127.0.0.1:1\nDocumentRoot www/default\nScriptAlias /x/ nowhere/\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("-t")
+        .arg("-f")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:3: ScriptAlias: {} is not a directory",
+            conf.display(),
+            dir.join("nowhere/").display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_directory_index_with_a_cgi_suffix_runs_or_is_refused_never_served_as_text() {
+    let dir = cgi_site("cgi-index");
+    let d = dir.join("www/default");
+    std::fs::create_dir_all(d.join("dyn/idx")).unwrap();
+    std::fs::create_dir_all(d.join("src")).unwrap();
+    let prog =
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\necho \"index ran as $SCRIPT_NAME\"\n";
+    script(&d.join("dyn/idx"), "index.cgi", prog);
+    script(&d.join("src"), "index.cgi", prog);
+    let extra = format!(
+        "<Directory {0}/dyn/idx>\n  DirectoryIndex index.cgi\n</Directory>\n<Directory {0}/src>\n  DirectoryIndex index.cgi\n</Directory>\n",
+        d.display()
+    );
+    let s = start(&dir, &extra);
+    let r = get(&s, "/dyn/idx/");
+    assert_eq!(r.status, 200, "{}", s.error_log());
+    assert_eq!(body_text(&r), "index ran as /dyn/idx/index.cgi\n");
+    let r = get(&s, "/src/");
+    assert_eq!(r.status, 403);
+    assert!(!body_text(&r).contains("#!/bin/sh"), "program text leaked");
 }

@@ -16,6 +16,8 @@
 //! - TRACE and CONNECT are refused (405); every other method is the program's business.
 //! - When the output has ended the program gets a short grace to exit, then its process group
 //!   is killed in any case, so nothing it started outlives the request.
+//! - An `nph-` program writes the whole response (status line included); it is relayed as is
+//!   and the connection closes after it.
 
 pub mod env;
 pub mod header;
@@ -103,6 +105,7 @@ pub fn lookup(cfg: &Config, vhost: &VHost, route: &Route, url_path: &str) -> Loo
                 &tree,
                 &route.segments[a.prefix.len()..],
                 url_path,
+                route.trailing_slash,
             );
         }
     }
@@ -114,7 +117,14 @@ pub fn lookup(cfg: &Config, vhost: &VHost, route: &Route, url_path: &str) -> Loo
         prefix: &[],
         alias: false,
     };
-    walk(cfg, vhost, &tree, &route.segments, url_path)
+    walk(
+        cfg,
+        vhost,
+        &tree,
+        &route.segments,
+        url_path,
+        route.trailing_slash,
+    )
 }
 
 /// Every extension any scope of the vhost runs as CGI.
@@ -131,9 +141,23 @@ fn has_extension(exts: &[String], name: &str) -> bool {
         .is_some_and(|(_, e)| exts.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
-fn walk(cfg: &Config, vhost: &VHost, tree: &Tree, segs: &[String], url_path: &str) -> Lookup {
+fn walk(
+    cfg: &Config,
+    vhost: &VHost,
+    tree: &Tree,
+    segs: &[String],
+    url_path: &str,
+    dir_request: bool,
+) -> Lookup {
     let refuse = |status: u16, why: &str, path: &Path| {
-        log::warn!(
+        // A missing program is the client's mistake; anything else is the site's.
+        let level = if status == 404 {
+            log::Level::Info
+        } else {
+            log::Level::Warn
+        };
+        log::log!(
+            level,
             "[{}] cgi: refused {}: {why}",
             vhost.server_name(),
             path.display()
@@ -176,47 +200,121 @@ fn walk(cfg: &Config, vhost: &VHost, tree: &Tree, segs: &[String], url_path: &st
         if kind != libc::S_IFREG {
             return refuse(403, "not a regular file", &path.join(seg));
         }
-        if !tree.alias {
-            let conf = vhost.dir_conf(&path, url_path);
-            let exts = conf.cgi_extensions.unwrap_or_default();
-            if !has_extension(&exts, seg) {
-                return Lookup::NotCgi;
-            }
-            if !conf.options.unwrap_or_default().exec_cgi {
-                return refuse(
-                    403,
-                    "Options ExecCGI is off in this directory",
-                    &path.join(seg),
-                );
-            }
-        }
-        let dir_meta = match fstat(&cur) {
-            Ok(m) => m,
-            Err(e) => return refuse(500, &format!("fstat: {e}"), &path),
-        };
         let mut script_name = String::new();
         for s in tree.prefix.iter().chain(&segs[..=i]) {
             script_name.push('/');
             script_name.push_str(s);
         }
-        let path_info: String = segs[i + 1..].iter().map(|s| format!("/{s}")).collect();
-        let script = Script {
+        let found = Found {
             dir: cur,
             dir_path: path,
             name: seg.clone(),
-            dev_ino: (meta.dev(), meta.ino()),
+            meta,
             script_name,
-            path_info,
+            path_info: segs[i + 1..].iter().map(|s| format!("/{s}")).collect(),
         };
-        return match suexec(cfg, &script, &meta, &dir_meta) {
-            Ok(()) => Lookup::Script(script),
-            Err(check) => suexec_refusal(vhost, check, &script.filename(), &meta, Some(&dir_meta)),
-        };
+        return program(cfg, vhost, tree.alias, found, url_path);
     }
     if tree.alias {
         return refuse(403, "a directory is not a program", &path);
     }
+    if dir_request {
+        return directory_index(cfg, vhost, cur, path, url_path);
+    }
     Lookup::NotCgi
+}
+
+/// A directory request in the DocumentRoot: the DirectoryIndex entry the static handler would
+/// pick runs as a program if its suffix is a CGI one (never served as text).
+fn directory_index(
+    cfg: &Config,
+    vhost: &VHost,
+    dir: OwnedFd,
+    path: PathBuf,
+    url_path: &str,
+) -> Lookup {
+    let conf = vhost.dir_conf(&path, url_path);
+    for name in conf.directory_index.unwrap_or_default() {
+        let Ok(fd) = open_beneath(dir.as_fd(), Path::new(&name), OFlag::O_PATH) else {
+            continue;
+        };
+        let Ok(meta) = fstat(&fd) else { continue };
+        let kind = meta.mode() & libc::S_IFMT;
+        if kind == libc::S_IFLNK && any_cgi_extension(vhost, &name) {
+            return suexec_refusal(vhost, "symlink", &path.join(&name), &meta, None);
+        }
+        if kind != libc::S_IFREG {
+            continue;
+        }
+        let mut script_name = url_path.to_string();
+        if !script_name.ends_with('/') {
+            script_name.push('/');
+        }
+        script_name.push_str(&name);
+        let found = Found {
+            dir,
+            dir_path: path,
+            name,
+            meta,
+            script_name,
+            path_info: String::new(),
+        };
+        return program(cfg, vhost, false, found, url_path);
+    }
+    Lookup::NotCgi
+}
+
+/// A regular file reached by the walk, before the CGI decision.
+struct Found {
+    dir: OwnedFd,
+    dir_path: PathBuf,
+    name: String,
+    meta: std::fs::Metadata,
+    script_name: String,
+    path_info: String,
+}
+
+/// Beneath a ScriptAlias every file is a program; in the DocumentRoot only one with a CGI
+/// suffix, and only where ExecCGI is on. Then suEXEC's checks.
+fn program(cfg: &Config, vhost: &VHost, alias: bool, f: Found, url_path: &str) -> Lookup {
+    let file = f.dir_path.join(&f.name);
+    if !alias {
+        let conf = vhost.dir_conf(&f.dir_path, url_path);
+        if !has_extension(&conf.cgi_extensions.unwrap_or_default(), &f.name) {
+            return Lookup::NotCgi;
+        }
+        if !conf.options.unwrap_or_default().exec_cgi {
+            log::warn!(
+                "[{}] cgi: refused {}: Options ExecCGI is off in this directory",
+                vhost.server_name(),
+                file.display()
+            );
+            return Lookup::Refused(403);
+        }
+    }
+    let dir_meta = match fstat(&f.dir) {
+        Ok(m) => m,
+        Err(e) => {
+            log::error!(
+                "[{}] cgi: refused {}: fstat of its directory: {e}",
+                vhost.server_name(),
+                file.display()
+            );
+            return Lookup::Refused(500);
+        }
+    };
+    let script = Script {
+        dir: f.dir,
+        dir_path: f.dir_path,
+        name: f.name,
+        dev_ino: (f.meta.dev(), f.meta.ino()),
+        script_name: f.script_name,
+        path_info: f.path_info,
+    };
+    match suexec(cfg, &script, &f.meta, &dir_meta) {
+        Ok(()) => Lookup::Script(script),
+        Err(check) => suexec_refusal(vhost, check, &file, &f.meta, Some(&dir_meta)),
+    }
 }
 
 fn fstat(fd: &OwnedFd) -> io::Result<std::fs::Metadata> {
@@ -400,6 +498,7 @@ pub fn run(
         head_only: req.method == Method::Head,
         chunked_ok: req.minor_version >= 1 && cx.may_keep_alive,
         may_keep_alive: cx.may_keep_alive,
+        nph: script.name.starts_with("nph-"),
         body_failed: false,
     };
     let end = x.pump(cx.cfg.cgi_timeout, conn, body);
@@ -443,6 +542,11 @@ fn start(script: &Script, env: Vec<Vec<u8>>) -> Result<Started, spawn::SpawnErro
     let (in_r, in_w) = spawn::pipe().map_err(prep)?;
     let (out_r, out_w) = spawn::pipe().map_err(prep)?;
     let (err_r, err_w) = spawn::pipe().map_err(prep)?;
+    // Only our ends are non-blocking (each pipe end is its own open file description); set
+    // before the spawn so no failure can leave a started program without its reaper.
+    for fd in [&in_w, &out_r, &err_r] {
+        spawn::set_nonblocking(fd.as_fd()).map_err(prep)?;
+    }
     let cstr = |b: Vec<u8>| CString::new(b).map_err(|e| prep(io::Error::other(e)));
     let name = cstr(script.name.clone().into_bytes())?;
     let envp = env.into_iter().map(cstr).collect::<Result<Vec<_>, _>>()?;
@@ -456,9 +560,6 @@ fn start(script: &Script, env: Vec<Vec<u8>>) -> Result<Started, spawn::SpawnErro
         stdout: out_w,
         stderr: err_w,
     })?;
-    for fd in [&in_w, &out_r, &err_r] {
-        spawn::set_nonblocking(fd.as_fd()).map_err(prep)?;
-    }
     Ok(Started {
         pid,
         stdin: in_w.into(),
@@ -529,6 +630,8 @@ struct Exchange {
     chunked_ok: bool,
     /// Keep-alive is still possible (cleared when the head announced close).
     may_keep_alive: bool,
+    /// An `nph-` program: its output is the complete HTTP response.
+    nph: bool,
     /// The request body was not read to its end: the connection is out of step.
     body_failed: bool,
 }
@@ -719,6 +822,18 @@ impl Exchange {
                 );
             }
             return Some(End::Output);
+        }
+        if self.sent.is_none() && self.nph {
+            // A non-parsed-header program writes the whole response itself; the server only
+            // relays it and closes afterwards.
+            self.may_keep_alive = false;
+            self.sent = Some(SentHead {
+                status: nph_status(&buf[..n]),
+                framing: Framing::Close,
+                body_bytes: 0,
+                local_redirect: None,
+                broken: false,
+            });
         }
         if self.sent.is_none() {
             self.head_buf.extend_from_slice(&buf[..n]);
@@ -932,6 +1047,21 @@ fn slot<'a>(
 ) -> Option<usize> {
     fds.push(PollFd::new(fd?, ev));
     Some(fds.len() - 1)
+}
+
+/// The status an nph- program's own status line claims, for the access log (0 if none).
+fn nph_status(first: &[u8]) -> u16 {
+    let line = first.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut words = line.split(|&b| b == b' ');
+    match (words.next(), words.next()) {
+        (Some(v), Some(code)) if v.starts_with(b"HTTP/1.") && code.len() == 3 => {
+            std::str::from_utf8(code)
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0)
+        }
+        _ => 0,
+    }
 }
 
 fn gone(s: SentHead) -> Outcome {
