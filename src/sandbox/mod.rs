@@ -294,6 +294,8 @@ pub enum StartupError {
     LandlockMissing,
     #[error("Landlock is required by `Confinement landlock` but the kernel's Landlock ABI is {found}; at least {min} is needed (ABI 3 adds truncate control, without which read-only trees can be truncated)")]
     LandlockTooOld { found: u32, min: u32 },
+    #[error("`Confinement landlock` alone needs Landlock ABI {min} but the kernel's is {found}: with every connection under the same uid, only Landlock's signal and abstract-socket scoping (ABI 6) keeps one connection's program from signalling another's; add `unix` or `selinux` to Confinement, or run a newer kernel")]
+    LandlockScopeMissing { found: u32, min: u32 },
     #[error("a unix identity switch is required by `Confinement unix` but the master runs as euid {euid}, not root")]
     NotRoot { euid: u32 },
     #[error("a unix identity switch is required by `Confinement unix` but the master lacks CAP_SETUID/CAP_SETGID (CapEff={capeff:#x})")]
@@ -304,6 +306,11 @@ pub enum StartupError {
         source: io::Error,
     },
 }
+
+/// First Landlock ABI that scopes signals and abstract unix sockets to the sandbox. When
+/// Landlock is the only backend, every child shares the worker uid, so without scoping a
+/// confined program could signal other connections' children (shown by tests/probe.rs).
+pub const LANDLOCK_SCOPE_ABI: u32 = 6;
 
 const CAP_SETID_BITS: u64 = (1 << 6) | (1 << 7);
 
@@ -316,6 +323,12 @@ pub fn check_required(required: &[Backend], sys: &impl Sys) -> Result<Available,
             Backend::Landlock => require_landlock(available.landlock_abi)?,
             Backend::Unix => require_unix(sys)?,
         }
+    }
+    if required == [Backend::Landlock] && available.landlock_abi < LANDLOCK_SCOPE_ABI {
+        return Err(StartupError::LandlockScopeMissing {
+            found: available.landlock_abi,
+            min: LANDLOCK_SCOPE_ABI,
+        });
     }
     Ok(available)
 }
@@ -759,6 +772,35 @@ mod tests {
                     ..State::root()
                 },
                 |r| matches!(r, Err(StartupError::LandlockTooOld { found: 2, min: 3 })),
+            ),
+            (
+                &[Backend::Landlock],
+                State {
+                    landlock_abi: 5,
+                    ..State::root()
+                },
+                |r| {
+                    matches!(
+                        r,
+                        Err(StartupError::LandlockScopeMissing { found: 5, min: 6 })
+                    )
+                },
+            ),
+            (
+                &[Backend::Landlock],
+                State {
+                    landlock_abi: 6,
+                    ..State::root()
+                },
+                |r| r.is_ok(),
+            ),
+            (
+                &[Backend::Unix, Backend::Landlock],
+                State {
+                    landlock_abi: 3,
+                    ..State::root()
+                },
+                |r| r.is_ok(),
             ),
             (
                 &[Backend::Unix],
