@@ -1,0 +1,277 @@
+//! The status pipe between children and the master: fixed-size messages, each written with one
+//! write(2) of less than PIPE_BUF bytes, so messages from many children never interleave.
+//! Pure encoding and decoding, plus the master's once-per-streak bookkeeping of failing logs.
+//!
+//! The pipe is shared by every child, so the master treats what it reads as claims, not facts:
+//! an unknown kind is dropped, a pid it did not fork changes nothing, and a failing or
+//! recovering log is logged only on a change of state.
+#![forbid(unsafe_code)]
+
+/// Size of one message on the pipe.
+pub const MSG_LEN: usize = 12;
+
+/// Which log a failure or a recovery is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogId {
+    /// The ErrorLog file.
+    Error,
+    /// The Nth CustomLog, in configuration order.
+    Access(u16),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The child accepted its connection: it is no longer a spare.
+    Accepted,
+    /// The child has a complete request head: from now on the master never reclaims it.
+    HeadComplete,
+    /// A write to a log failed with this errno.
+    LogFailed { log: LogId, errno: i32 },
+    /// A write to a log the master announced as failing succeeded.
+    LogRecovered { log: LogId },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message {
+    pub pid: i32,
+    pub event: Event,
+}
+
+const ACCEPTED: u8 = 1;
+const HEAD_COMPLETE: u8 = 2;
+const LOG_FAILED: u8 = 3;
+const LOG_RECOVERED: u8 = 4;
+/// Log index meaning "the error log" (access logs are 0..).
+const ERROR_LOG: u16 = u16::MAX;
+
+impl Message {
+    /// Layout (native byte order, the pipe never leaves the host): pid i32, kind u8, zero u8,
+    /// log u16, errno i32.
+    pub fn encode(&self) -> [u8; MSG_LEN] {
+        let (kind, log, errno) = match self.event {
+            Event::Accepted => (ACCEPTED, 0, 0),
+            Event::HeadComplete => (HEAD_COMPLETE, 0, 0),
+            Event::LogFailed { log, errno } => (LOG_FAILED, log_index(log), errno),
+            Event::LogRecovered { log } => (LOG_RECOVERED, log_index(log), 0),
+        };
+        let mut b = [0u8; MSG_LEN];
+        b[0..4].copy_from_slice(&self.pid.to_ne_bytes());
+        b[4] = kind;
+        b[6..8].copy_from_slice(&log.to_ne_bytes());
+        b[8..12].copy_from_slice(&errno.to_ne_bytes());
+        b
+    }
+
+    /// `None` for anything a child of ours would not have written.
+    pub fn decode(b: &[u8; MSG_LEN]) -> Option<Message> {
+        let pid = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+        let log = u16::from_ne_bytes([b[6], b[7]]);
+        let errno = i32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
+        if pid <= 0 || b[5] != 0 {
+            return None;
+        }
+        let log = if log == ERROR_LOG {
+            LogId::Error
+        } else {
+            LogId::Access(log)
+        };
+        let event = match b[4] {
+            ACCEPTED => Event::Accepted,
+            HEAD_COMPLETE => Event::HeadComplete,
+            LOG_FAILED => Event::LogFailed { log, errno },
+            LOG_RECOVERED => Event::LogRecovered { log },
+            _ => return None,
+        };
+        Some(Message { pid, event })
+    }
+}
+
+fn log_index(l: LogId) -> u16 {
+    match l {
+        LogId::Error => ERROR_LOG,
+        LogId::Access(i) => i,
+    }
+}
+
+/// Splits what was read from the pipe into messages, keeping an incomplete tail for the next
+/// read (reads of a multiple of MSG_LEN never split a message, but nothing relies on that).
+#[derive(Debug, Default)]
+pub struct Decoder {
+    pending: Vec<u8>,
+}
+
+impl Decoder {
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<Message> {
+        self.pending.extend_from_slice(bytes);
+        let whole = self.pending.len() / MSG_LEN * MSG_LEN;
+        let out = self.pending[..whole]
+            .chunks_exact(MSG_LEN)
+            .filter_map(|c| Message::decode(c.try_into().ok()?))
+            .collect();
+        self.pending.drain(..whole);
+        out
+    }
+}
+
+/// The logs the master currently knows to be failing. Children forked while a log is failing
+/// inherit this and report their first successful write to it, which ends the streak.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailingLogs {
+    failing: std::collections::BTreeSet<LogId>,
+}
+
+/// What the master should say about a report, at most once per change of state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    StartedFailing { log: LogId, errno: i32 },
+    Recovered { log: LogId },
+}
+
+impl FailingLogs {
+    pub fn is_failing(&self, log: LogId) -> bool {
+        self.failing.contains(&log)
+    }
+
+    /// `Some` only when the report changes what the master knows: the first failure of a
+    /// streak, or the first success after one.
+    pub fn observe(&mut self, event: Event) -> Option<Transition> {
+        match event {
+            Event::LogFailed { log, errno } => self
+                .failing
+                .insert(log)
+                .then_some(Transition::StartedFailing { log, errno }),
+            Event::LogRecovered { log } => self
+                .failing
+                .remove(&log)
+                .then_some(Transition::Recovered { log }),
+            Event::Accepted | Event::HeadComplete => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_table() {
+        let events = [
+            Event::Accepted,
+            Event::HeadComplete,
+            Event::LogFailed {
+                log: LogId::Error,
+                errno: 28,
+            },
+            Event::LogFailed {
+                log: LogId::Access(3),
+                errno: 13,
+            },
+            Event::LogRecovered {
+                log: LogId::Access(0),
+            },
+            Event::LogRecovered { log: LogId::Error },
+        ];
+        for event in events {
+            let m = Message { pid: 4242, event };
+            assert_eq!(Message::decode(&m.encode()), Some(m), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_dropped() {
+        let good = Message {
+            pid: 7,
+            event: Event::Accepted,
+        }
+        .encode();
+        let mut unknown_kind = good;
+        unknown_kind[4] = 99;
+        let mut nonzero_pad = good;
+        nonzero_pad[5] = 1;
+        let mut zero_pid = good;
+        zero_pid[0..4].copy_from_slice(&0i32.to_ne_bytes());
+        let mut negative_pid = good;
+        negative_pid[0..4].copy_from_slice(&(-1i32).to_ne_bytes());
+        for (name, b) in [
+            ("unknown kind", unknown_kind),
+            ("padding", nonzero_pad),
+            ("pid 0", zero_pid),
+            ("pid -1", negative_pid),
+        ] {
+            assert_eq!(Message::decode(&b), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn decoder_keeps_a_split_message_for_the_next_read() {
+        let a = Message {
+            pid: 1,
+            event: Event::Accepted,
+        };
+        let b = Message {
+            pid: 2,
+            event: Event::HeadComplete,
+        };
+        let mut bytes = a.encode().to_vec();
+        bytes.extend_from_slice(&b.encode());
+        let mut d = Decoder::default();
+        assert_eq!(d.feed(&bytes[..MSG_LEN + 5]), vec![a]);
+        assert_eq!(d.feed(&bytes[MSG_LEN + 5..]), vec![b]);
+        assert_eq!(d.feed(&[]), vec![]);
+    }
+
+    #[test]
+    fn failures_are_reported_once_per_streak() {
+        let fail = |errno| Event::LogFailed {
+            log: LogId::Access(0),
+            errno,
+        };
+        let ok = Event::LogRecovered {
+            log: LogId::Access(0),
+        };
+        let other = Event::LogFailed {
+            log: LogId::Error,
+            errno: 5,
+        };
+        let mut f = FailingLogs::default();
+        let got: Vec<_> = [
+            ok,
+            fail(28),
+            fail(28),
+            fail(5),
+            other,
+            ok,
+            ok,
+            fail(28),
+            Event::Accepted,
+        ]
+        .into_iter()
+        .map(|e| f.observe(e))
+        .collect();
+        let access = LogId::Access(0);
+        assert_eq!(
+            got,
+            vec![
+                None,
+                Some(Transition::StartedFailing {
+                    log: access,
+                    errno: 28
+                }),
+                None,
+                None,
+                Some(Transition::StartedFailing {
+                    log: LogId::Error,
+                    errno: 5
+                }),
+                Some(Transition::Recovered { log: access }),
+                None,
+                Some(Transition::StartedFailing {
+                    log: access,
+                    errno: 28
+                }),
+                None,
+            ]
+        );
+        assert!(f.is_failing(LogId::Error) && f.is_failing(access));
+    }
+}
