@@ -61,9 +61,13 @@ pub struct Inherited {
 pub const RECLAIM_SIGNAL: Signal = Signal::SIGUSR1;
 
 /// Children accepted less than this long ago are left alone even when every slot is held: a
-/// real client's head is normally in the socket buffer by the time the child accepts (it
-/// waited in the backlog), so only a client still trickling after this long is reclaimed.
-pub const RECLAIM_MIN_AGE: Duration = Duration::from_millis(500);
+/// real client sends its head with (or right after) the handshake's last ACK, so by the time a
+/// child accepts it from the backlog the head is in the socket buffer, or one round trip away
+/// when it exceeds the initial congestion window. Only a client still trickling after this
+/// long is reclaimed. It also caps the churn: with every slot held by tricklers, at most
+/// MaxRequestWorkers / RECLAIM_MIN_AGE slots change hands per second, so a good client queued
+/// behind B trickling connections waits about B × RECLAIM_MIN_AGE / MaxRequestWorkers.
+pub const RECLAIM_MIN_AGE: Duration = Duration::from_millis(250);
 
 /// The descriptor a child polls for [`RECLAIM_SIGNAL`] while it reads its first head.
 pub fn reclaim_signalfd() -> io::Result<SignalFd> {

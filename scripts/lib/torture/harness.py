@@ -43,7 +43,7 @@ INDEX = b"alice index\n"
 class Server:
     """One master under test, in its own scratch directory."""
 
-    def __init__(self, binary, name, user=None, nproc=None, **conf):
+    def __init__(self, binary, name, user=None, nproc=None, extra="", **conf):
         self.binary = binary
         self.dir = tempfile.mkdtemp(prefix=f"torture-{name}-")
         # Children run as `nobody`: mkdtemp's 0700 would hide the document roots from them.
@@ -58,6 +58,7 @@ class Server:
         self.conf.update(conf)
         self.user = user
         self.nproc = nproc
+        self.extra = extra  # directives appended to every configuration written
         self.proc = None
         self.port = None
 
@@ -68,7 +69,7 @@ class Server:
         # A root master must name the identity its children drop to before reading a byte.
         identity = "User nobody\nGroup nogroup\n" if os.geteuid() == 0 and not self.user else ""
         with open(self.path("httpd.conf"), "w") as f:
-            f.write(CONF.format(identity=identity, **self.conf) + extra)
+            f.write(CONF.format(identity=identity, **self.conf) + self.extra + extra)
 
     def start(self):
         self.write_conf()
