@@ -197,7 +197,13 @@ pub fn run(
             log::info!("stopped");
             return Ok(());
         }
+        let started = verifier.starts;
         verifier.ensure(&cfg, &inherited);
+        if verifier.starts != started {
+            // Idle children hold a channel to the dead verifier (or none): they would answer
+            // 503 to every authenticated request. Fresh ones get a channel to the new one.
+            retire_idle(&mut pool);
+        }
         maintain(&mut pool, &cfg, &inherited, &verifier, &mut fork_backoff);
     }
 }
@@ -447,11 +453,17 @@ fn apply_reload(cfg: &mut Config, new: Config, inh: &mut Inherited, pool: &mut P
         }
     }
     *cfg = new;
+    retire_idle(pool);
+    log::warn!("reloaded configuration from {}", cfg.file.display());
+}
+
+/// Idle children exit (SIGTERM is deliverable only while they wait to accept); those that
+/// already accepted finish their connection.
+fn retire_idle(pool: &mut Pool) {
     for pid in pool.idle_pids() {
         let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
         pool.mark_retiring(pid);
     }
-    log::warn!("reloaded configuration from {}", cfg.file.display());
 }
 
 /// SIGTERM to every child: idle ones die at once, busy ones finish their connection, which
@@ -535,6 +547,8 @@ struct Verifier {
     pid: Option<Pid>,
     handle: Option<crate::verifier::Handle>,
     last_start: Option<Instant>,
+    /// How many times it was started; a change means channels made before are dead.
+    starts: u64,
 }
 
 impl Verifier {
@@ -561,6 +575,7 @@ impl Verifier {
                     cfg.password_files.len()
                 );
                 self.pid = Some(child);
+                self.starts += 1;
                 self.handle = Some(handle);
             }
             Err(e) => log::error!("cannot fork the password verifier: {e}"),
