@@ -1,7 +1,7 @@
 //! Stage: read one request head under the limits and a deadline, leaving any bytes that
 //! follow it (a body, a pipelined request) in the connection's buffer.
 
-use crate::config::ReadTimeout;
+use crate::config::{ReadTimeout, RequestReadTimeout};
 use crate::http::request::{self, HeadError, Parsed, Request};
 use nix::sys::signalfd::SignalFd;
 use std::io::{self, Read};

@@ -80,6 +80,15 @@ pub struct RequestReadTimeout {
     pub body: Option<ReadTimeout>,
 }
 
+impl RequestReadTimeout {
+    /// How long a phase (`self.header` or `self.body`) may have taken after `received` bytes:
+    /// `Timeout`, tightened by the phase's rule when it has one. The head reader and the body
+    /// reader both measure from the start of their phase.
+    pub fn allowed(phase: Option<ReadTimeout>, timeout: Duration, received: u64) -> Duration {
+        phase.map_or(timeout, |p| p.allowed(received).min(timeout))
+    }
+}
+
 impl Default for RequestReadTimeout {
     /// mod_reqtimeout's default: `header=20-40,MinRate=500 body=20,MinRate=500`.
     fn default() -> Self {
