@@ -43,10 +43,7 @@ pub struct HeadTimer {
 
 impl HeadTimer {
     fn deadline(&self, start: Instant, received: usize) -> Instant {
-        let allowed = self.rate.map_or(self.timeout, |r| {
-            r.allowed(received as u64).min(self.timeout)
-        });
-        start + allowed
+        start + RequestReadTimeout::allowed(self.rate, self.timeout, received as u64)
     }
 }
 
