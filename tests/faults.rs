@@ -131,3 +131,45 @@ fn sigterm_does_not_wait_for_a_trickling_head() {
     }
     assert!(exited, "the master did not stop within 5 s");
 }
+
+#[test]
+fn full_error_log_is_reported_once_on_stderr() {
+    use std::process::{Command, Stdio};
+    let dir = site("full-error-log");
+    std::os::unix::fs::symlink("/dev/full", dir.join("logs/error.log")).unwrap();
+    std::fs::write(dir.join("httpd.conf"), BASE_CONF).unwrap();
+    let port = free_port();
+    let master = Command::new(BIN)
+        .arg("-f")
+        .arg(dir.join("httpd.conf"))
+        .arg("-c")
+        .arg(format!("Listen 127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(up, "server did not start");
+    // Each unknown method is logged by its child (LogLevel debug): every one of those
+    // writes fails.
+    for _ in 0..6 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"BREW / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        assert_eq!(
+            parse_resp(&answer(&mut s, Duration::from_secs(5))).status,
+            501
+        );
+    }
+    nix_kill(master.id() as i32, 15).unwrap();
+    let out = master.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reports = stderr.matches("ErrorLog: write failed").count();
+    assert_eq!(reports, 1, "stderr:\n{stderr}");
+}
