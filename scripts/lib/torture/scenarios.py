@@ -267,7 +267,7 @@ def verifier_killed(binary, seconds):
         sent = sum(good.values()) + sum(bad.values())
         res.fig(sent=sent, good_200=good.get(200, 0), good_503=good.get(503, 0),
                 good_other=sum(v for k, v in good.items() if k not in (200, 503)),
-                bad_401=bad.get(401, 0), bad_200=bad.get(200, 0), kills=kills, restarts=restarts,
+                bad_401=bad.get(401, 0), bad_503=bad.get(503, 0), bad_200=bad.get(200, 0), kills=kills, restarts=restarts,
                 p99_ms=percentile_ms(lat, 0.99), rss_kb=f"{before[0]}->{after[0]}",
                 fds=f"{before[1]}->{after[1]}")
         res.require(srv.alive(), "master died")
