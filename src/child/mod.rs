@@ -43,6 +43,8 @@ pub enum ChildError {
     Accept(std::io::Error),
     #[error("cannot close inherited descriptors: {0}")]
     CloseFds(std::io::Error),
+    #[error("cannot set up the status channel to the master (dup or signalfd): {0}")]
+    Status(std::io::Error),
     #[error("cannot drop to the worker identity: {0}")]
     EarlyDrop(crate::sandbox::SandboxError),
 }
@@ -59,10 +61,10 @@ struct Pinned {
 pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
     let accepted_at = std::time::Instant::now();
-    let status = inh.status.try_clone().map_err(ChildError::CloseFds)?;
+    let status = inh.status.try_clone().map_err(ChildError::Status)?;
     let status = report::install(status, inh.failing_logs.clone());
     // Until its first head is complete, the master may take this child's slot back.
-    let mut reclaim = Some(crate::master::reclaim_signalfd().map_err(ChildError::CloseFds)?);
+    let mut reclaim = Some(crate::master::reclaim_signalfd().map_err(ChildError::Status)?);
     let mut keep: Vec<i32> = inh.access_logs.iter().map(|(f, _)| f.as_raw_fd()).collect();
     keep.extend(inh.error_log_fd);
     keep.push(status);
