@@ -106,33 +106,6 @@ fn every_slot_held_reclaims_a_trickling_head_but_never_a_serving_child() {
 }
 
 #[test]
-fn sigterm_does_not_wait_for_a_trickling_head() {
-    let dir = site("stop-trickler");
-    // Timeout 30 with the header phase off: without reclaiming on stop, the master would
-    // wait 30 s for this child.
-    let conf = BASE_CONF.replace(
-        "\nTimeout 3\n",
-        "\nTimeout 30\nRequestReadTimeout header=0 body=0\n",
-    );
-    let mut s = Server::start(&dir, &conf);
-    let mut trickler = s.connect();
-    trickler.write_all(b"GET / HTTP/1.1\r\nHost: ali").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    nix_kill(s.pid() as i32, 15).unwrap();
-    let t = parse_resp(&answer(&mut trickler, Duration::from_secs(10)));
-    assert_eq!(t.status, 408, "{t:?}");
-    let mut exited = false;
-    for _ in 0..100 {
-        if let Ok(Some(_)) = s.child.try_wait() {
-            exited = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(exited, "the master did not stop within 5 s");
-}
-
-#[test]
 fn full_error_log_is_reported_once_on_stderr() {
     use std::process::{Command, Stdio};
     let dir = site("full-error-log");

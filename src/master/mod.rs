@@ -472,10 +472,6 @@ fn shutdown(pool: &mut Pool, timeout: Duration) {
     for pid in pool.pids() {
         let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
     }
-    // A client still sending its head is not owed the rest of Timeout on the way out.
-    for pid in pool.reclaimable(Instant::now(), Duration::ZERO, usize::MAX) {
-        let _ = nix::sys::signal::kill(pid, RECLAIM_SIGNAL);
-    }
     let deadline = Instant::now() + timeout + Duration::from_secs(1);
     while !pool.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
