@@ -4,11 +4,14 @@
 //!
 //! The pipe is shared by every child, so the master treats what it reads as claims, not facts:
 //! an unknown kind is dropped, a pid it did not fork changes nothing, and a failing or
-//! recovering log is logged only on a change of state.
+//! recovering log is logged only on a change of state. Each message starts with a magic pair of
+//! bytes, so a stray write of another length cannot shift the framing of every later message:
+//! the decoder skips bytes until a message decodes again.
 #![forbid(unsafe_code)]
 
 /// Size of one message on the pipe.
-pub const MSG_LEN: usize = 12;
+pub const MSG_LEN: usize = 16;
+const MAGIC: [u8; 2] = *b"OS";
 
 /// Which log a failure or a recovery is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,8 +48,8 @@ const LOG_RECOVERED: u8 = 4;
 const ERROR_LOG: u16 = u16::MAX;
 
 impl Message {
-    /// Layout (native byte order, the pipe never leaves the host): pid i32, kind u8, zero u8,
-    /// log u16, errno i32.
+    /// Layout (native byte order, the pipe never leaves the host): magic `OS`, kind u8, zero
+    /// u8, pid i32, log u16, zero u16, errno i32.
     pub fn encode(&self) -> [u8; MSG_LEN] {
         let (kind, log, errno) = match self.event {
             Event::Accepted => (ACCEPTED, 0, 0),
@@ -55,19 +58,20 @@ impl Message {
             Event::LogRecovered { log } => (LOG_RECOVERED, log_index(log), 0),
         };
         let mut b = [0u8; MSG_LEN];
-        b[0..4].copy_from_slice(&self.pid.to_ne_bytes());
-        b[4] = kind;
-        b[6..8].copy_from_slice(&log.to_ne_bytes());
-        b[8..12].copy_from_slice(&errno.to_ne_bytes());
+        b[0..2].copy_from_slice(&MAGIC);
+        b[2] = kind;
+        b[4..8].copy_from_slice(&self.pid.to_ne_bytes());
+        b[8..10].copy_from_slice(&log.to_ne_bytes());
+        b[12..16].copy_from_slice(&errno.to_ne_bytes());
         b
     }
 
     /// `None` for anything a child of ours would not have written.
     pub fn decode(b: &[u8; MSG_LEN]) -> Option<Message> {
-        let pid = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
-        let log = u16::from_ne_bytes([b[6], b[7]]);
-        let errno = i32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
-        if pid <= 0 || b[5] != 0 {
+        let pid = i32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+        let log = u16::from_ne_bytes([b[8], b[9]]);
+        let errno = i32::from_ne_bytes([b[12], b[13], b[14], b[15]]);
+        if b[0..2] != MAGIC || b[3] != 0 || b[10..12] != [0, 0] || pid <= 0 {
             return None;
         }
         let log = if log == ERROR_LOG {
@@ -75,7 +79,7 @@ impl Message {
         } else {
             LogId::Access(log)
         };
-        let event = match b[4] {
+        let event = match b[2] {
             ACCEPTED => Event::Accepted,
             HEAD_COMPLETE => Event::HeadComplete,
             LOG_FAILED => Event::LogFailed { log, errno },
@@ -95,6 +99,7 @@ fn log_index(l: LogId) -> u16 {
 
 /// Splits what was read from the pipe into messages, keeping an incomplete tail for the next
 /// read (reads of a multiple of MSG_LEN never split a message, but nothing relies on that).
+/// Bytes that do not start a valid message are skipped one at a time.
 #[derive(Debug, Default)]
 pub struct Decoder {
     pending: Vec<u8>,
@@ -103,12 +108,18 @@ pub struct Decoder {
 impl Decoder {
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<Message> {
         self.pending.extend_from_slice(bytes);
-        let whole = self.pending.len() / MSG_LEN * MSG_LEN;
-        let out = self.pending[..whole]
-            .chunks_exact(MSG_LEN)
-            .filter_map(|c| Message::decode(c.try_into().ok()?))
-            .collect();
-        self.pending.drain(..whole);
+        let mut out = Vec::new();
+        let mut at = 0;
+        while let Some(window) = self.pending.get(at..at + MSG_LEN) {
+            match window.try_into().ok().and_then(Message::decode) {
+                Some(m) => {
+                    out.push(m);
+                    at += MSG_LEN;
+                }
+                None => at += 1,
+            }
+        }
+        self.pending.drain(..at);
         out
     }
 }
@@ -185,16 +196,22 @@ mod tests {
         }
         .encode();
         let mut unknown_kind = good;
-        unknown_kind[4] = 99;
+        unknown_kind[2] = 99;
         let mut nonzero_pad = good;
-        nonzero_pad[5] = 1;
+        nonzero_pad[3] = 1;
+        let mut nonzero_pad2 = good;
+        nonzero_pad2[11] = 1;
+        let mut bad_magic = good;
+        bad_magic[0] = b'X';
         let mut zero_pid = good;
-        zero_pid[0..4].copy_from_slice(&0i32.to_ne_bytes());
+        zero_pid[4..8].copy_from_slice(&0i32.to_ne_bytes());
         let mut negative_pid = good;
-        negative_pid[0..4].copy_from_slice(&(-1i32).to_ne_bytes());
+        negative_pid[4..8].copy_from_slice(&(-1i32).to_ne_bytes());
         for (name, b) in [
             ("unknown kind", unknown_kind),
             ("padding", nonzero_pad),
+            ("padding 2", nonzero_pad2),
+            ("magic", bad_magic),
             ("pid 0", zero_pid),
             ("pid -1", negative_pid),
         ] {
@@ -218,6 +235,27 @@ mod tests {
         assert_eq!(d.feed(&bytes[..MSG_LEN + 5]), vec![a]);
         assert_eq!(d.feed(&bytes[MSG_LEN + 5..]), vec![b]);
         assert_eq!(d.feed(&[]), vec![]);
+    }
+
+    #[test]
+    fn a_stray_write_does_not_shift_the_framing_of_later_messages() {
+        let msgs: Vec<Message> = (1..=3)
+            .map(|pid| Message {
+                pid,
+                event: Event::HeadComplete,
+            })
+            .collect();
+        let mut bytes = msgs[0].encode().to_vec();
+        bytes.extend_from_slice(b"OSxx\x00garbage"); // 12 bytes, starting like a message
+        bytes.extend_from_slice(&msgs[1].encode());
+        bytes.extend_from_slice(&[0u8; 5]);
+        bytes.extend_from_slice(&msgs[2].encode());
+        let mut d = Decoder::default();
+        let mut got = Vec::new();
+        for piece in bytes.chunks(7) {
+            got.extend(d.feed(piece));
+        }
+        assert_eq!(got, msgs);
     }
 
     #[test]
