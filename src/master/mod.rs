@@ -242,7 +242,7 @@ fn drain_status(
                         | status::Event::LogRecovered { .. }) => {
                             // Only a pid we forked may change what the master believes.
                             if pool.contains(pid) {
-                                if let Some(t) = failing.observe(e) {
+                                if let Some(t) = failing.observe(e, Instant::now()) {
                                     report_log_transition(t);
                                 }
                             }

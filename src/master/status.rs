@@ -9,6 +9,9 @@
 //! the decoder skips bytes until a message decodes again.
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
 /// Size of one message on the pipe.
 pub const MSG_LEN: usize = 16;
 const MAGIC: [u8; 2] = *b"OS";
@@ -124,11 +127,24 @@ impl Decoder {
     }
 }
 
+/// A log that fails, works, fails again within this long is not announced again until it has
+/// kept failing this long after the last announcement: a nearly full disk, where some writes
+/// fit and some do not, costs one pair of lines a minute, not one per request.
+pub const QUIET: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct LogState {
+    failing: bool,
+    /// The current failure streak was logged (so its end will be too).
+    announced: bool,
+    last_announced: Option<Instant>,
+}
+
 /// The logs the master currently knows to be failing. Children forked while a log is failing
 /// inherit this and report their first successful write to it, which ends the streak.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FailingLogs {
-    failing: std::collections::BTreeSet<LogId>,
+    logs: BTreeMap<LogId, LogState>,
 }
 
 /// What the master should say about a report, at most once per change of state.
@@ -140,21 +156,34 @@ pub enum Transition {
 
 impl FailingLogs {
     pub fn is_failing(&self, log: LogId) -> bool {
-        self.failing.contains(&log)
+        self.logs.get(&log).is_some_and(|s| s.failing)
     }
 
-    /// `Some` only when the report changes what the master knows: the first failure of a
-    /// streak, or the first success after one.
-    pub fn observe(&mut self, event: Event) -> Option<Transition> {
+    /// `Some` only when the master should say something: the first failure of a streak (held
+    /// back while within [`QUIET`] of the last announcement, and said by a later report once
+    /// that has passed), or the first success after an announced streak.
+    pub fn observe(&mut self, event: Event, now: Instant) -> Option<Transition> {
         match event {
-            Event::LogFailed { log, errno } => self
-                .failing
-                .insert(log)
-                .then_some(Transition::StartedFailing { log, errno }),
-            Event::LogRecovered { log } => self
-                .failing
-                .remove(&log)
-                .then_some(Transition::Recovered { log }),
+            Event::LogFailed { log, errno } => {
+                let st = self.logs.entry(log).or_default();
+                st.failing = true;
+                let quiet = st
+                    .last_announced
+                    .is_some_and(|t| now.saturating_duration_since(t) < QUIET);
+                if st.announced || quiet {
+                    return None;
+                }
+                st.announced = true;
+                st.last_announced = Some(now);
+                Some(Transition::StartedFailing { log, errno })
+            }
+            Event::LogRecovered { log } => {
+                let st = self.logs.get_mut(&log)?;
+                let said = st.failing && st.announced;
+                st.failing = false;
+                st.announced = false;
+                said.then_some(Transition::Recovered { log })
+            }
             Event::Accepted | Event::HeadComplete => None,
         }
     }
@@ -260,56 +289,37 @@ mod tests {
 
     #[test]
     fn failures_are_reported_once_per_streak() {
-        let fail = |errno| Event::LogFailed {
-            log: LogId::Access(0),
-            errno,
-        };
-        let ok = Event::LogRecovered {
-            log: LogId::Access(0),
-        };
+        let access = LogId::Access(0);
+        let fail = |errno| Event::LogFailed { log: access, errno };
+        let ok = Event::LogRecovered { log: access };
         let other = Event::LogFailed {
             log: LogId::Error,
             errno: 5,
         };
+        let started = |errno| Some(Transition::StartedFailing { log: access, errno });
+        let recovered = Some(Transition::Recovered { log: access });
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        #[rustfmt::skip]
+        let rows: Vec<(u64, Event, Option<Transition>)> = vec![
+            (0, ok, None),                  // nothing was failing
+            (1, fail(28), started(28)),     // a streak starts: said once
+            (2, fail(28), None),
+            (3, fail(5), None),
+            (4, other, Some(Transition::StartedFailing { log: LogId::Error, errno: 5 })),
+            (5, ok, recovered),             // the streak ends: said once
+            (6, ok, None),
+            (7, fail(28), None),            // flapping within QUIET of the last announcement
+            (8, ok, None),                  // its end unannounced too
+            (9, fail(28), None),
+            (61, fail(28), started(28)),    // still failing after QUIET: said now
+            (62, Event::Accepted, None),
+            (63, ok, recovered),
+        ];
         let mut f = FailingLogs::default();
-        let got: Vec<_> = [
-            ok,
-            fail(28),
-            fail(28),
-            fail(5),
-            other,
-            ok,
-            ok,
-            fail(28),
-            Event::Accepted,
-        ]
-        .into_iter()
-        .map(|e| f.observe(e))
-        .collect();
-        let access = LogId::Access(0);
-        assert_eq!(
-            got,
-            vec![
-                None,
-                Some(Transition::StartedFailing {
-                    log: access,
-                    errno: 28
-                }),
-                None,
-                None,
-                Some(Transition::StartedFailing {
-                    log: LogId::Error,
-                    errno: 5
-                }),
-                Some(Transition::Recovered { log: access }),
-                None,
-                Some(Transition::StartedFailing {
-                    log: access,
-                    errno: 28
-                }),
-                None,
-            ]
-        );
-        assert!(f.is_failing(LogId::Error) && f.is_failing(access));
+        for (t, event, want) in rows {
+            assert_eq!(f.observe(event, at(t)), want, "at {t}s: {event:?}");
+        }
+        assert!(f.is_failing(LogId::Error) && !f.is_failing(access));
     }
 }
