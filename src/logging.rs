@@ -28,7 +28,7 @@ pub fn init(cfg: &Config) -> io::Result<Option<RawFd>> {
             let f = open_append(p)
                 .map_err(|e| io::Error::new(e.kind(), format!("ErrorLog {}: {e}", p.display())))?;
             let fd = f.as_raw_fd();
-            (env_logger::Target::Pipe(Box::new(f)), Some(fd))
+            (env_logger::Target::Pipe(Box::new(Reporting(f))), Some(fd))
         }
     };
     let mut b = env_logger::Builder::new();
@@ -52,4 +52,25 @@ pub fn init(cfg: &Config) -> io::Result<Option<RawFd>> {
     }
     b.try_init().map_err(|e| io::Error::other(e.to_string()))?;
     Ok(fd)
+}
+
+/// The error log file, telling the child's reporter whether each write worked: env_logger
+/// drops write errors, and a child cannot log that its error log is full.
+struct Reporting(File);
+
+impl Write for Reporting {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.0.write(buf);
+        let outcome = match &r {
+            Ok(_) => Ok(()),
+            Err(e) => Err(io::Error::from_raw_os_error(
+                e.raw_os_error().unwrap_or(libc::EIO),
+            )),
+        };
+        crate::child::report::log_write(crate::master::status::LogId::Error, &outcome);
+        r
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }

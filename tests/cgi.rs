@@ -245,6 +245,26 @@ fn post_bodies_with_content_length_chunked_and_100_continue() {
 }
 
 #[test]
+fn a_body_trickled_past_request_read_timeout_body_is_408() {
+    let dir = cgi_site("cgi-slow-body");
+    // Reads the whole body before answering, so nothing is sent before the deadline.
+    script(
+        &dir.join("cgi"),
+        "slurp.sh",
+        "#!/bin/sh\ncat >/dev/null\nprintf 'Content-Type: text/plain\\n\\nread\\n'\n",
+    );
+    // body=1: the body phase may take 1 s, shorter than CGIScriptTimeout (2 s) and Timeout.
+    let s = start(&dir, "RequestReadTimeout header=5 body=1\n");
+    let mut c = s.connect();
+    c.write_all(b"POST /cgi-bin/slurp.sh HTTP/1.1\r\nHost: default.test\r\nContent-Length: 100\r\nConnection: close\r\n\r\nabc")
+        .unwrap();
+    // The client stays connected and sends nothing more.
+    let r = parse_resp(&read_all(&mut c));
+    assert_eq!(r.status, 408, "{}", s.error_log());
+    wait_log(&s, "request body too slow: 3 bytes within 1s");
+}
+
+#[test]
 fn a_body_over_limit_is_413_and_a_refused_request_gets_no_100_continue() {
     let dir = cgi_site("cgi-limit");
     script(&dir.join("cgi"), "echo.sh", ECHO_SH);

@@ -61,7 +61,8 @@ fn hostile_server(name: &str) -> Server {
     let dir = site(name);
     std::fs::write(dir.join("secret.txt"), format!("{SECRET} outer\n")).unwrap();
     std::fs::write(dir.join("www/secret.txt"), format!("{SECRET} www\n")).unwrap();
-    // A short Timeout keeps the cases that must time out (HTTP/0.9 waiting for more) quick.
+    // No case should wait for a timeout (HTTP/0.9 is judged at its CRLF); a short Timeout
+    // keeps a regression that waits from stalling the suite.
     let conf = BASE_CONF.replace("\nTimeout 3\n", "\nTimeout 2\n") + HOSTILE_LIMITS;
     Server::start(&dir, &conf)
 }

@@ -87,8 +87,11 @@ fn try_accept(l: &socket2::Socket) -> io::Result<Option<Accepted>> {
     }
 }
 
-/// Tells the master this child is no longer spare (4-byte pid, atomic on a pipe).
+/// Tells the master this child is no longer spare (one message, atomic on a pipe).
 fn announce(inh: &Inherited) {
-    let pid = std::process::id() as i32;
-    let _ = nix::unistd::write(&inh.status, &pid.to_ne_bytes());
+    let msg = crate::master::status::Message {
+        pid: std::process::id() as i32,
+        event: crate::master::status::Event::Accepted,
+    };
+    let _ = nix::unistd::write(&inh.status, &msg.encode());
 }

@@ -51,11 +51,12 @@ pub fn format(e: &Entry<'_>, fmt: LogFormat, now: SystemTime) -> String {
 
 pub fn write(files: &[(File, LogFormat)], e: &Entry<'_>) {
     let now = SystemTime::now();
-    for (f, fmt) in files {
+    for (i, (f, fmt)) in files.iter().enumerate() {
         let line = format(e, *fmt, now);
-        if let Err(err) = (&*f).write_all(line.as_bytes()) {
-            log::error!("access log write failed: {err}");
-        }
+        // A full disk must not cost one error-log line per request: the master hears of it
+        // and says it once per failure streak.
+        let log = crate::master::status::LogId::Access(i.try_into().unwrap_or(u16::MAX - 1));
+        super::report::log_write(log, &(&*f).write_all(line.as_bytes()));
     }
 }
 

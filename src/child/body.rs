@@ -8,12 +8,16 @@
 //!   in `Conn::buf`.
 //! - Each call reads the socket at most once, so a caller that polled the socket for
 //!   readability never blocks here.
+//! - The body phase has a deadline (`RequestReadTimeout body=`, within `Timeout`) counted
+//!   from the first time a handler asks for the body and extended by MinRate for what has
+//!   arrived, so a client trickling a body loses its slot as one trickling a head does.
 
 use super::read::Conn;
+use crate::config::{Config, ReadTimeout, RequestReadTimeout};
 use crate::http::chunked::{ChunkError, ChunkedDecoder};
 use crate::http::request::{Body, Request};
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest body the static handlers read and drop to keep a keep-alive connection in step;
 /// anything longer ends the connection after the response instead.
@@ -29,8 +33,10 @@ pub enum BodyError {
     Chunked(ChunkError),
     #[error("client closed the connection after {got} body bytes")]
     Truncated { got: u64 },
-    #[error("request body stalled: nothing received within Timeout")]
-    Timeout,
+    #[error(
+        "request body too slow: {got} bytes within {allowed:?} (RequestReadTimeout body=, Timeout)"
+    )]
+    Timeout { got: u64, allowed: Duration },
     #[error("reading the request body: {0}")]
     Io(io::Error),
 }
@@ -41,7 +47,7 @@ impl BodyError {
         match self {
             BodyError::TooLarge { .. } => 413,
             BodyError::Chunked(e) => e.status(),
-            BodyError::Timeout => 408,
+            BodyError::Timeout { .. } => 408,
             BodyError::Truncated { .. } | BodyError::Io(_) => 400,
         }
     }
@@ -52,8 +58,27 @@ enum Framing {
     Chunked(Box<ChunkedDecoder>),
 }
 
+/// How long the body phase may take: `RequestReadTimeout body=`, never beyond `Timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyPace {
+    pub rule: Option<ReadTimeout>,
+    pub timeout: Duration,
+}
+
+impl BodyPace {
+    pub fn of(cfg: &Config) -> BodyPace {
+        BodyPace {
+            rule: cfg.request_read_timeout.body,
+            timeout: cfg.timeout,
+        }
+    }
+}
+
 pub struct BodyReader {
     framing: Framing,
+    pace: BodyPace,
+    /// When a handler first asked for the body: the start of the body phase.
+    started: Option<Instant>,
     done: bool,
     /// Decoded bytes handed out so far.
     got: u64,
@@ -75,7 +100,7 @@ pub enum BodyFate {
 impl BodyReader {
     /// A declared length over `limit` (LimitRequestBody, 0 = none) is refused before a byte
     /// is read; a chunked body is checked as it arrives.
-    pub fn new(req: &Request, limit: u64) -> Result<BodyReader, BodyError> {
+    pub fn new(req: &Request, limit: u64, pace: BodyPace) -> Result<BodyReader, BodyError> {
         let (framing, done) = match req.body {
             Body::None => (Framing::Length { left: 0 }, true),
             Body::Length(n) if limit > 0 && n > limit => {
@@ -89,6 +114,8 @@ impl BodyReader {
         };
         Ok(BodyReader {
             framing,
+            pace,
+            started: None,
             done,
             got: 0,
             continue_pending: req.expect_continue && req.minor_version >= 1 && !done,
@@ -105,9 +132,30 @@ impl BodyReader {
         self.got
     }
 
+    /// When the body phase must be over given what has arrived; `None` before it started or
+    /// once the body is complete.
+    pub fn deadline(&self) -> Option<Instant> {
+        let started = self.started.filter(|_| !self.done)?;
+        let allowed = RequestReadTimeout::allowed(self.pace.rule, self.pace.timeout, self.got);
+        Some(started + allowed)
+    }
+
+    fn check_pace(&mut self) -> Result<(), BodyError> {
+        let now = Instant::now();
+        let started = *self.started.get_or_insert(now);
+        match self.deadline() {
+            Some(d) if now >= d => Err(BodyError::Timeout {
+                got: self.got,
+                allowed: d - started,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Called by a handler that will read the body: sends `100 Continue` if the client waits
     /// for it.
     pub fn want(&mut self, conn: &mut Conn) -> io::Result<()> {
+        self.started.get_or_insert_with(Instant::now);
         if self.continue_pending {
             self.continue_pending = false;
             conn.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
@@ -127,6 +175,7 @@ impl BodyReader {
         if self.done || max == 0 {
             return Ok(());
         }
+        self.check_pace()?;
         if conn.buf.is_empty() {
             let mut chunk = [0u8; READ_CHUNK];
             let want = match self.framing {
@@ -142,7 +191,11 @@ impl BodyReader {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    return Err(BodyError::Timeout)
+                    self.check_pace()?;
+                    return Err(BodyError::Timeout {
+                        got: self.got,
+                        allowed: self.pace.timeout,
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
                 Err(e) => return Err(BodyError::Io(e)),
@@ -173,10 +226,10 @@ impl BodyReader {
     }
 
     /// For handlers that ignore the body (static files, refusals): a short body is read and
-    /// dropped within `timeout` so keep-alive stays in step, chunked framing is checked as
-    /// far as it is read, and a client still waiting for `100 Continue` is not invited to
-    /// send at all.
-    pub fn discard(mut self, conn: &mut Conn, timeout: Duration) -> BodyFate {
+    /// dropped within the body phase's deadline so keep-alive stays in step, chunked framing
+    /// is checked as far as it is read, and a client still waiting for `100 Continue` is not
+    /// invited to send at all.
+    pub fn discard(mut self, conn: &mut Conn) -> BodyFate {
         if self.done {
             return BodyFate::Clean;
         }
@@ -188,15 +241,19 @@ impl BodyReader {
                 return BodyFate::CloseAfter;
             }
         }
-        if conn.stream.set_read_timeout(Some(timeout)).is_err() {
-            return BodyFate::CloseAfter;
-        }
         let mut sink = Vec::new();
         // Each round takes at most READ_CHUNK bytes off the wire, so this bounds the wire
         // bytes, chunk framing included.
         let mut rounds = DISCARD_BUDGET / READ_CHUNK as u64 + 1;
+        self.started.get_or_insert_with(Instant::now);
         while !self.done {
             sink.clear();
+            let left = self.deadline().map_or(self.pace.timeout, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            if left.is_zero() || conn.stream.set_read_timeout(Some(left)).is_err() {
+                return BodyFate::CloseAfter;
+            }
             match self.read_some(conn, &mut sink, READ_CHUNK) {
                 Ok(()) => {}
                 Err(e @ BodyError::Chunked(_)) => {
@@ -218,9 +275,9 @@ impl BodyReader {
 }
 
 /// [`BodyReader::discard`] for a request whose reader could not even be made (over limit).
-pub fn discard(conn: &mut Conn, req: &Request, limit: u64, timeout: Duration) -> BodyFate {
-    match BodyReader::new(req, limit) {
-        Ok(r) => r.discard(conn, timeout),
+pub fn discard(conn: &mut Conn, req: &Request, limit: u64, pace: BodyPace) -> BodyFate {
+    match BodyReader::new(req, limit, pace) {
+        Ok(r) => r.discard(conn),
         Err(e) => BodyFate::Reject(e.status()),
     }
 }
@@ -230,6 +287,62 @@ mod tests {
     use super::*;
     use crate::http::request::{parse_head, Limits, Parsed};
     use std::net::{TcpListener, TcpStream};
+
+    const PACE: BodyPace = BodyPace {
+        rule: None,
+        timeout: Duration::from_secs(5),
+    };
+
+    #[test]
+    fn a_trickled_body_is_408_at_the_body_deadline_not_at_timeout() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        // The client stays connected but sends 3 of 10 bytes.
+        c.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+            .unwrap();
+        let mut conn = Conn {
+            stream: s,
+            buf: Vec::new(),
+        };
+        let req = loop {
+            let mut b = [0u8; 256];
+            let n = conn.stream.read(&mut b).unwrap();
+            conn.buf.extend_from_slice(&b[..n]);
+            if let Ok(Parsed::Complete(req, used)) = parse_head(&conn.buf, &Limits::default()) {
+                conn.buf.drain(..used);
+                break req;
+            }
+        };
+        let pace = BodyPace {
+            rule: Some(ReadTimeout {
+                initial: Duration::from_secs(1),
+                max: None,
+                min_rate: None,
+            }),
+            timeout: Duration::from_secs(30),
+        };
+        let mut r = BodyReader::new(&req, 0, pace).unwrap();
+        r.want(&mut conn).unwrap();
+        conn.stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut out = Vec::new();
+        let err = loop {
+            match r.read_some(&mut conn, &mut out, 64) {
+                Ok(()) => continue,
+                Err(BodyError::Timeout { allowed, .. }) if allowed == pace.timeout => continue,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(out, b"abc");
+        assert!(
+            matches!(err, BodyError::Timeout { got: 3, allowed } if allowed == Duration::from_secs(1)),
+            "{err:?}"
+        );
+        assert_eq!(err.status(), 408);
+        drop(c);
+    }
 
     /// A connection whose peer already sent `wire` and closed its side.
     fn conn_with(wire: &[u8]) -> (Conn, Request) {
@@ -259,7 +372,7 @@ mod tests {
 
     fn read_all(wire: &[u8], limit: u64) -> (Result<Vec<u8>, u16>, Vec<u8>) {
         let (mut conn, req) = conn_with(wire);
-        let mut r = match BodyReader::new(&req, limit) {
+        let mut r = match BodyReader::new(&req, limit, PACE) {
             Ok(r) => r,
             Err(e) => return (Err(e.status()), conn.buf),
         };
@@ -357,7 +470,7 @@ mod tests {
         ];
         for (wire, limit, want) in rows {
             let (mut conn, req) = conn_with(wire.as_bytes());
-            let got = discard(&mut conn, &req, limit, Duration::from_secs(5));
+            let got = discard(&mut conn, &req, limit, PACE);
             assert_eq!(got, want, "{wire:?}");
         }
     }

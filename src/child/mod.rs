@@ -9,6 +9,7 @@ pub mod body;
 pub mod confine;
 pub mod decide;
 pub mod read;
+pub mod report;
 pub mod respond;
 pub mod route;
 pub mod vhost;
@@ -44,6 +45,8 @@ pub enum ChildError {
     Accept(std::io::Error),
     #[error("cannot close inherited descriptors: {0}")]
     CloseFds(std::io::Error),
+    #[error("cannot set up the status channel to the master (dup or signalfd): {0}")]
+    Status(std::io::Error),
     #[error("cannot drop to the worker identity: {0}")]
     EarlyDrop(crate::sandbox::SandboxError),
 }
@@ -59,11 +62,18 @@ struct Pinned {
 
 pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
+    let accepted_at = std::time::Instant::now();
+    let status = inh.status.try_clone().map_err(ChildError::Status)?;
+    let status = report::install(status, inh.failing_logs.clone());
+    // Until its first head is complete, the master may take this child's slot back.
+    let mut reclaim = Some(crate::master::reclaim_signalfd().map_err(ChildError::Status)?);
     let mut keep: Vec<i32> = inh.access_logs.iter().map(|(f, _)| f.as_raw_fd()).collect();
     keep.extend(inh.error_log_fd);
+    keep.push(status);
     keep.extend([0, 1, 2, accepted.stream.as_raw_fd()]);
     let mut early_keep = keep.clone();
     early_keep.extend(verifier.as_ref().map(|v| v.as_raw_fd()));
+    early_keep.extend(reclaim.as_ref().map(|r| r.as_raw_fd()));
     Linux
         .close_fds_except(&early_keep)
         .map_err(ChildError::CloseFds)?;
@@ -79,13 +89,23 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
     let mut pinned: Option<Pinned> = None;
     let mut served = 0usize;
     loop {
-        let first_wait = if served == 0 {
-            cfg.timeout
-        } else {
-            cfg.keep_alive_timeout
+        let timer = read::HeadTimer {
+            started: (served == 0).then_some(accepted_at),
+            first_wait: if served == 0 {
+                cfg.timeout
+            } else {
+                cfg.keep_alive_timeout
+            },
+            timeout: cfg.timeout,
+            rate: cfg.request_read_timeout.header,
         };
-        let req = match read::next(&mut conn, &cfg.limits.head, first_wait, cfg.timeout) {
-            Outcome::Request(r) => r,
+        let req = match read::next(&mut conn, &cfg.limits.head, &timer, reclaim.as_ref()) {
+            Outcome::Request(r) => {
+                if reclaim.take().is_some() {
+                    report::send(crate::master::status::Event::HeadComplete);
+                }
+                r
+            }
             Outcome::Idle => break,
             Outcome::Bad { status, line, why } => {
                 log::info!("{peer}: {status} for a malformed request: {why}");
@@ -125,8 +145,12 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
                         let resp = refusal_response(refused);
                         let again = resp.status == 401 && req.keep_alive && cfg.keep_alive;
                         let again = again
-                            && body::discard(&mut conn, &req, cfg.limits.body, cfg.timeout)
-                                == BodyFate::Clean;
+                            && body::discard(
+                                &mut conn,
+                                &req,
+                                cfg.limits.body,
+                                body::BodyPace::of(cfg),
+                            ) == BodyFate::Clean;
                         let sent = respond::write(
                             &mut conn.stream,
                             resp,
@@ -267,7 +291,7 @@ fn handle(proof: &Confined, cx: &handler::cgi::Context, conn: &mut Conn, req: &R
             }
             Lookup::Script(s) => s,
         };
-        let mut body = match body::BodyReader::new(cur, cfg.limits.body) {
+        let mut body = match body::BodyReader::new(cur, cfg.limits.body, body::BodyPace::of(cfg)) {
             Ok(b) => b,
             Err(e) => return respond_static(cx, conn, cur, false, Response::error(e.status())),
         };
@@ -356,7 +380,7 @@ fn respond_static(
     may_keep_alive: bool,
     resp: Response,
 ) -> Handled {
-    let fate = body::discard(conn, req, cx.cfg.limits.body, cx.cfg.timeout);
+    let fate = body::discard(conn, req, cx.cfg.limits.body, body::BodyPace::of(cx.cfg));
     let resp = match fate {
         BodyFate::Reject(status) => Response::error(status),
         BodyFate::Clean | BodyFate::CloseAfter => resp,

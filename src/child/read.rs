@@ -1,9 +1,12 @@
 //! Stage: read one request head under the limits and a deadline, leaving any bytes that
 //! follow it (a body, a pipelined request) in the connection's buffer.
 
+use crate::config::{ReadTimeout, RequestReadTimeout};
 use crate::http::request::{self, HeadError, Parsed, Request};
+use nix::sys::signalfd::SignalFd;
 use std::io::{self, Read};
 use std::net::TcpStream;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 pub struct Conn {
@@ -24,16 +27,39 @@ pub enum Outcome {
     },
 }
 
-/// `first_wait` bounds the wait for the first byte (KeepAliveTimeout between requests,
-/// Timeout for the first); once a byte has arrived the whole head must come within `timeout`.
+/// The clock a request head is read against.
+pub struct HeadTimer {
+    /// When the head's clock started: the accept for a connection's first request (the
+    /// header phase includes the wait for the first byte, as in mod_reqtimeout); `None` for a
+    /// keep-alive request, whose clock starts with its first byte.
+    pub started: Option<std::time::Instant>,
+    /// How long to wait for the first byte (Timeout, or KeepAliveTimeout between requests).
+    pub first_wait: Duration,
+    /// `Timeout`: the head never takes longer than this from its start.
+    pub timeout: Duration,
+    /// `RequestReadTimeout header=...`: tightens that as the received bytes allow.
+    pub rate: Option<ReadTimeout>,
+}
+
+impl HeadTimer {
+    fn deadline(&self, start: Instant, received: usize) -> Instant {
+        start + RequestReadTimeout::allowed(self.rate, self.timeout, received as u64)
+    }
+}
+
+/// Reads one request head. `reclaim`, while the head is incomplete, is the master's request
+/// to give the slot back (every child is busy): bytes already readable still win, so a head
+/// that has arrived is always served.
 pub fn next(
     conn: &mut Conn,
     limits: &request::Limits,
-    first_wait: Duration,
-    timeout: Duration,
+    timer: &HeadTimer,
+    reclaim: Option<&SignalFd>,
 ) -> Outcome {
-    let mut deadline = (!conn.buf.is_empty()).then(|| Instant::now() + timeout);
-    let first_deadline = Instant::now() + first_wait;
+    let mut start = timer
+        .started
+        .or_else(|| (!conn.buf.is_empty()).then(Instant::now));
+    let first_deadline = Instant::now() + timer.first_wait;
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
         if !conn.buf.is_empty() {
@@ -46,10 +72,18 @@ pub fn next(
                 Err(e) => return bad(&conn.buf, &e),
             }
         }
-        let until = deadline.unwrap_or(first_deadline);
+        let mut until = start.map_or(first_deadline, |s| timer.deadline(s, conn.buf.len()));
+        if conn.buf.is_empty() {
+            until = until.min(first_deadline);
+        }
         let now = Instant::now();
         if now >= until {
             return timed_out(&conn.buf);
+        }
+        match wait_readable(&conn.stream, reclaim, until - now) {
+            Ready::Data => {}
+            Ready::Reclaimed => return reclaimed(&conn.buf),
+            Ready::Nothing => continue,
         }
         if conn.stream.set_read_timeout(Some(until - now)).is_err() {
             return Outcome::Idle;
@@ -68,7 +102,7 @@ pub fn next(
             }
             Ok(n) => {
                 conn.buf.extend_from_slice(&chunk[..n]);
-                deadline.get_or_insert_with(|| Instant::now() + timeout);
+                start.get_or_insert_with(Instant::now);
             }
             Err(e)
                 if matches!(
@@ -80,6 +114,43 @@ pub fn next(
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Outcome::Idle,
+        }
+    }
+}
+
+enum Ready {
+    /// The stream has bytes, EOF or an error to read.
+    Data,
+    /// Nothing to read, and the master asked for the slot.
+    Reclaimed,
+    /// The wait ended (or was interrupted) with neither.
+    Nothing,
+}
+
+fn wait_readable(stream: &TcpStream, reclaim: Option<&SignalFd>, wait: Duration) -> Ready {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    let ms = u16::try_from(wait.as_millis().saturating_add(1)).unwrap_or(u16::MAX);
+    let mut fds = vec![PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
+    fds.extend(reclaim.map(|r| PollFd::new(r.as_fd(), PollFlags::POLLIN)));
+    match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
+        Ok(0) => Ready::Nothing,
+        Ok(_) if fds[0].any().unwrap_or(true) => Ready::Data,
+        Ok(_) => Ready::Reclaimed,
+        Err(nix::errno::Errno::EINTR) => Ready::Nothing,
+        // Let the read report what is wrong with the socket.
+        Err(_) => Ready::Data,
+    }
+}
+
+fn reclaimed(buf: &[u8]) -> Outcome {
+    if buf.is_empty() {
+        Outcome::Idle
+    } else {
+        Outcome::Bad {
+            status: 408,
+            line: first_line(buf),
+            why: "request head incomplete when the master reclaimed the slot (every child busy)"
+                .into(),
         }
     }
 }

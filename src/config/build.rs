@@ -50,6 +50,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         keep_alive: true,
         keep_alive_timeout: Duration::from_secs(5),
         max_keep_alive_requests: 100,
+        request_read_timeout: RequestReadTimeout::default(),
         limits: Limits::default(),
         cgi_timeout: Duration::from_secs(60),
         cgi_owner_check: true,
@@ -271,6 +272,14 @@ impl Builder {
                 self.number::<u64>(n).map(Duration::from_secs),
             ),
             "maxkeepaliverequests" => set(&mut cfg.max_keep_alive_requests, self.number(n)),
+            "requestreadtimeout" => {
+                if self.arity(n, 1, 2) {
+                    match parse_request_read_timeout(&n.args, cfg.request_read_timeout) {
+                        Ok(t) => cfg.request_read_timeout = t,
+                        Err(m) => self.error(n, m),
+                    }
+                }
+            }
             "limitrequestline" => set(&mut cfg.limits.head.request_line, self.number(n)),
             "limitrequestfieldsize" => set(&mut cfg.limits.head.field_size, self.number(n)),
             "limitrequestfields" => set(&mut cfg.limits.head.fields, self.number(n)),
@@ -652,6 +661,7 @@ const KNOWN: &[&str] = &[
     "keepalive",
     "keepalivetimeout",
     "maxkeepaliverequests",
+    "requestreadtimeout",
     "limitrequestline",
     "limitrequestfieldsize",
     "limitrequestfields",
@@ -684,6 +694,84 @@ fn normalize_dir(p: &Path) -> String {
     } else {
         t.to_string()
     }
+}
+
+/// `RequestReadTimeout [header=T[-MAX][,MinRate=R]] [body=T[-MAX][,MinRate=R]]`, as Apache's
+/// mod_reqtimeout parses it; a phase not named keeps its current setting, `0` turns it off.
+pub fn parse_request_read_timeout(
+    args: &[String],
+    mut cur: RequestReadTimeout,
+) -> Result<RequestReadTimeout, String> {
+    for arg in args {
+        let (key, spec) = arg
+            .split_once('=')
+            .ok_or_else(|| format!("RequestReadTimeout: '{arg}' is not header=... or body=..."))?;
+        let phase = parse_read_timeout(spec)
+            .map_err(|m| format!("RequestReadTimeout: {key}={spec}: {m}"))?;
+        match key.to_ascii_lowercase().as_str() {
+            "header" => cur.header = phase,
+            "body" => cur.body = phase,
+            "handshake" => return Err(
+                "RequestReadTimeout: handshake= applies to TLS, which this server does not speak"
+                    .into(),
+            ),
+            _ => {
+                return Err(format!(
+                    "RequestReadTimeout: unknown phase '{key}' (header or body)"
+                ))
+            }
+        }
+    }
+    Ok(cur)
+}
+
+/// `T[-MAX][,MinRate=R]`; `None` for a disabled phase (`0`).
+fn parse_read_timeout(spec: &str) -> Result<Option<ReadTimeout>, String> {
+    let (times, rate) = match spec.split_once(',') {
+        Some((t, r)) => {
+            let (_, v) = r
+                .split_once('=')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("minrate"))
+                .ok_or_else(|| format!("'{r}' is not MinRate=BYTES_PER_SECOND"))?;
+            let rate: u64 = v
+                .parse()
+                .ok()
+                .filter(|r| *r > 0)
+                .ok_or_else(|| format!("MinRate '{v}' is not a positive number"))?;
+            (t, Some(rate))
+        }
+        None => (spec, None),
+    };
+    let secs = |s: &str| {
+        s.parse::<u64>()
+            .ok()
+            .filter(|n| *n <= 24 * 3600)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("'{s}' is not a number of seconds (0 to 86400)"))
+    };
+    let (initial, max) = match times.split_once('-') {
+        Some((a, b)) => (secs(a)?, Some(secs(b)?)),
+        None => (secs(times)?, None),
+    };
+    if let Some(m) = max {
+        if rate.is_none() {
+            return Err("a timeout range needs MinRate".into());
+        }
+        if m <= initial {
+            return Err("the maximum must be larger than the initial timeout".into());
+        }
+    }
+    if initial.is_zero() {
+        return match (max, rate) {
+            (None, None) => Ok(None),
+            _ => Err("0 turns the phase off and takes no range or MinRate".into()),
+        };
+    }
+    Ok(Some(ReadTimeout {
+        initial,
+        max,
+        min_rate: rate,
+    }))
 }
 
 /// `Listen [addr:]port`. A bare port listens on every IPv4 address, as Apache does.
@@ -1011,6 +1099,73 @@ mod tests {
         assert!(at("/w/a/b").indexes && !at("/w/a/b").exec_cgi);
         let c = at("/w/c");
         assert!(c.follow_symlinks && c.exec_cgi && !c.indexes, "{c:?}");
+    }
+
+    #[test]
+    fn request_read_timeout_table() {
+        let t = |initial, max: Option<u64>, rate| ReadTimeout {
+            initial: Duration::from_secs(initial),
+            max: max.map(Duration::from_secs),
+            min_rate: rate,
+        };
+        let d = RequestReadTimeout::default();
+        let rows: &[(&[&str], Result<RequestReadTimeout, &str>)] = &[
+            (&["header=20-40,MinRate=500", "body=20,MinRate=500"], Ok(d)),
+            (&["header=5"], Ok(RequestReadTimeout { header: Some(t(5, None, None)), ..d })),
+            (&["HEADER=5-10,minrate=1"], Ok(RequestReadTimeout { header: Some(t(5, Some(10), Some(1))), ..d })),
+            (&["header=0", "body=0"], Ok(RequestReadTimeout { header: None, body: None })),
+            (&["body=10,MinRate=100"], Ok(RequestReadTimeout { body: Some(t(10, None, Some(100))), ..d })),
+            (&["header"], Err("RequestReadTimeout: 'header' is not header=... or body=...")),
+            (&["head=5"], Err("RequestReadTimeout: unknown phase 'head' (header or body)")),
+            (&["handshake=5"], Err("RequestReadTimeout: handshake= applies to TLS, which this server does not speak")),
+            (&["header=5-10"], Err("RequestReadTimeout: header=5-10: a timeout range needs MinRate")),
+            (&["header=10-5,MinRate=1"], Err("RequestReadTimeout: header=10-5,MinRate=1: the maximum must be larger than the initial timeout")),
+            (&["header=5,MinRate=0"], Err("RequestReadTimeout: header=5,MinRate=0: MinRate '0' is not a positive number")),
+            (&["header=5,Rate=9"], Err("RequestReadTimeout: header=5,Rate=9: 'Rate=9' is not MinRate=BYTES_PER_SECOND")),
+            (&["header=x"], Err("RequestReadTimeout: header=x: 'x' is not a number of seconds (0 to 86400)")),
+            (&["header=-5,MinRate=1"], Err("RequestReadTimeout: header=-5,MinRate=1: '' is not a number of seconds (0 to 86400)")),
+            (&["header=99999999999999999999"], Err("RequestReadTimeout: header=99999999999999999999: '99999999999999999999' is not a number of seconds (0 to 86400)")),
+            (&["header=0,MinRate=5"], Err("RequestReadTimeout: header=0,MinRate=5: 0 turns the phase off and takes no range or MinRate")),
+        ];
+        for (args, want) in rows {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            assert_eq!(
+                parse_request_read_timeout(&args, d),
+                want.map_err(str::to_string),
+                "{args:?}"
+            );
+        }
+        let e = load("Listen 8080\nDocumentRoot /x\nRequestReadTimeout header=1 body=2 x=3\n")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            vec!["/etc/x/h.conf:3: RequestReadTimeout takes 1 to 2 argument(s), got 3".to_string()]
+        );
+    }
+
+    #[test]
+    fn read_timeout_extends_with_the_rate_up_to_the_maximum() {
+        let h = RequestReadTimeout::default().header.unwrap();
+        let rows = [
+            (0, 20.0),
+            (500, 21.0),
+            (5000, 30.0),
+            (10_000, 40.0),
+            (u64::MAX, 40.0),
+        ];
+        for (received, secs) in rows {
+            assert_eq!(
+                h.allowed(received),
+                Duration::from_secs_f64(secs),
+                "{received}"
+            );
+        }
+        let fixed = ReadTimeout {
+            initial: Duration::from_secs(3),
+            max: None,
+            min_rate: None,
+        };
+        assert_eq!(fixed.allowed(1 << 40), Duration::from_secs(3));
     }
 
     #[test]

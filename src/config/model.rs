@@ -46,6 +46,67 @@ pub struct Limits {
     pub body: u64,
 }
 
+/// One phase of `RequestReadTimeout` (Apache's mod_reqtimeout): `timeout[-max][,MinRate=rate]`.
+/// The phase must finish within `initial`, extended by one second per `min_rate` bytes
+/// received, but never beyond `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadTimeout {
+    pub initial: Duration,
+    pub max: Option<Duration>,
+    /// Bytes per second; `None` means no extension.
+    pub min_rate: Option<u64>,
+}
+
+impl ReadTimeout {
+    /// How long after the phase started it must be over, given `received` bytes so far.
+    pub fn allowed(&self, received: u64) -> Duration {
+        let extra = match self.min_rate {
+            Some(rate) if rate > 0 => {
+                Duration::try_from_secs_f64(received as f64 / rate as f64).unwrap_or(Duration::MAX)
+            }
+            _ => Duration::ZERO,
+        };
+        let t = self.initial.saturating_add(extra);
+        self.max.map_or(t, |m| t.min(m))
+    }
+}
+
+/// `RequestReadTimeout`: per-phase read deadlines that take a trickling client's slot away
+/// long before `Timeout` would. `None` = that phase is off (`header=0`); `Timeout` bounds it
+/// in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestReadTimeout {
+    pub header: Option<ReadTimeout>,
+    pub body: Option<ReadTimeout>,
+}
+
+impl RequestReadTimeout {
+    /// How long a phase (`self.header` or `self.body`) may have taken after `received` bytes:
+    /// `Timeout`, tightened by the phase's rule when it has one. The head reader and the body
+    /// reader both measure from the start of their phase.
+    pub fn allowed(phase: Option<ReadTimeout>, timeout: Duration, received: u64) -> Duration {
+        phase.map_or(timeout, |p| p.allowed(received).min(timeout))
+    }
+}
+
+impl Default for RequestReadTimeout {
+    /// mod_reqtimeout's default: `header=20-40,MinRate=500 body=20,MinRate=500`.
+    fn default() -> Self {
+        RequestReadTimeout {
+            header: Some(ReadTimeout {
+                initial: Duration::from_secs(20),
+                max: Some(Duration::from_secs(40)),
+                min_rate: Some(500),
+            }),
+            body: Some(ReadTimeout {
+                initial: Duration::from_secs(20),
+                max: None,
+                min_rate: Some(500),
+            }),
+        }
+    }
+}
+
 /// `Options` flags that this server implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Options {
@@ -253,6 +314,7 @@ pub struct Config {
     pub keep_alive: bool,
     pub keep_alive_timeout: Duration,
     pub max_keep_alive_requests: usize,
+    pub request_read_timeout: RequestReadTimeout,
     pub limits: Limits,
     /// `CGIScriptTimeout`: a CGI program that moves no byte for this long is killed (504).
     /// Defaults to `Timeout`.

@@ -26,6 +26,10 @@
 //!   preface `PRI * HTTP/2.0`) is 505; a request line without a version (HTTP/0.9 style) or
 //!   with a malformed version is 400. The version is checked before the method, so the HTTP/2
 //!   preface is 505 rather than 501 for the unknown method `PRI`.
+//! - The request line is judged as soon as its CRLF arrives, before any header field: an
+//!   invalid one stays invalid whatever follows (RFC 9112 §3: SHOULD answer 400), and an
+//!   HTTP/0.9 client (`GET /` CRLF) sends nothing more, so waiting would only cost a slot
+//!   until the timeout.
 //! - Transfer-Encoding: `chunked` not final, absent, repeated or carrying parameters is 400
 //!   (RFC 9112 §6.3: the length cannot be determined); `chunked` final behind other codings
 //!   (`gzip, chunked`) is 501; any Transfer-Encoding in HTTP/1.0 is 400 (§6.1 faulty framing).
@@ -296,6 +300,9 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<HeadLines>, HeadError
     let Some(line_end) = find_cr(buf, line_start, limits.request_line, false, too_long)? else {
         return Ok(None);
     };
+    // A complete request line that is invalid cannot become valid: answer now instead of
+    // waiting for header fields that an HTTP/0.9 client (`GET /` CRLF) never sends.
+    parse_request_line(&buf[line_start..line_end])?;
     let mut pos = line_end + 2;
     let mut index = 0;
     loop {

@@ -4,6 +4,7 @@
 
 pub mod listen;
 mod pool;
+pub mod status;
 
 use crate::child;
 use crate::config::Config;
@@ -49,9 +50,35 @@ pub struct Inherited {
     pub error_log_fd: Option<std::os::fd::RawFd>,
     /// With a root master: the `User`/`Group` identity children drop to before reading a byte.
     pub worker: Option<crate::sandbox::UnixIdentity>,
+    /// Logs known to fail when the child was forked: its first good write to one ends the streak.
+    pub failing_logs: status::FailingLogs,
 }
 
-/// The signals the master handles; children reset these (see `child::accept`).
+/// What the master sends a child that is still reading its request head when every slot is
+/// held: "close without serving". Blocked from birth (children inherit the master's mask), so it
+/// can only be received through [`reclaim_signalfd`], which a child stops watching once its head
+/// is complete: a child that is serving is never interrupted.
+pub const RECLAIM_SIGNAL: Signal = Signal::SIGUSR1;
+
+/// Children accepted less than this long ago are left alone even when every slot is held: a
+/// real client sends its head with (or right after) the handshake's last ACK, so by the time a
+/// child accepts it from the backlog the head is in the socket buffer, or one round trip away
+/// when it exceeds the initial congestion window. Only a client still trickling after this
+/// long is reclaimed. It also caps the churn: with every slot held by tricklers, at most
+/// MaxRequestWorkers / RECLAIM_MIN_AGE slots change hands per second, so a good client queued
+/// behind B trickling connections waits about B × RECLAIM_MIN_AGE / MaxRequestWorkers.
+pub const RECLAIM_MIN_AGE: Duration = Duration::from_millis(250);
+
+/// The descriptor a child polls for [`RECLAIM_SIGNAL`] while it reads its first head.
+pub fn reclaim_signalfd() -> io::Result<SignalFd> {
+    let mut s = SigSet::empty();
+    s.add(RECLAIM_SIGNAL);
+    SignalFd::with_flags(&s, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(io::Error::from)
+}
+
+/// The signals the master handles (and [`RECLAIM_SIGNAL`], which it only blocks so that
+/// children inherit it blocked); children reset the others (see `child::accept`).
 pub fn handled_signals() -> SigSet {
     let mut s = SigSet::empty();
     for sig in [
@@ -60,6 +87,7 @@ pub fn handled_signals() -> SigSet {
         Signal::SIGINT,
         Signal::SIGHUP,
         Signal::SIGQUIT,
+        RECLAIM_SIGNAL,
     ] {
         s.add(sig);
     }
@@ -105,6 +133,7 @@ pub fn run(
         access_logs,
         error_log_fd,
         worker,
+        failing_logs: status::FailingLogs::default(),
     };
     let mut verifier = Verifier::default();
     verifier.ensure(&cfg, &inherited);
@@ -124,6 +153,7 @@ pub fn run(
     );
 
     let mut pool = Pool::default();
+    let mut decoder = status::Decoder::default();
     let mut fork_backoff = Backoff::default();
     spawn_many(
         &mut pool,
@@ -138,8 +168,13 @@ pub fn run(
             nix::poll::PollFd::new(sfd.as_fd(), nix::poll::PollFlags::POLLIN),
             nix::poll::PollFd::new(status_r.as_fd(), nix::poll::PollFlags::POLLIN),
         ];
-        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16));
-        drain_status(&mut status_r, &mut pool);
+        let _ = nix::poll::poll(&mut fds, poll_timeout(&pool, &cfg));
+        drain_status(
+            &mut status_r,
+            &mut decoder,
+            &mut pool,
+            &mut inherited.failing_logs,
+        );
         let mut stop = false;
         while let Ok(Some(info)) = sfd.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
@@ -162,7 +197,13 @@ pub fn run(
             log::info!("stopped");
             return Ok(());
         }
+        let started = verifier.starts;
         verifier.ensure(&cfg, &inherited);
+        if verifier.starts != started {
+            // Idle children hold a channel to the dead verifier (or none): they would answer
+            // 503 to every authenticated request. Fresh ones get a channel to the new one.
+            retire_idle(&mut pool);
+        }
         maintain(&mut pool, &cfg, &inherited, &verifier, &mut fork_backoff);
     }
 }
@@ -180,19 +221,63 @@ fn open_access_logs(cfg: &Config) -> Result<Vec<(File, crate::config::LogFormat)
         .collect()
 }
 
-/// Children announce "I accepted a connection" by writing their pid (4 bytes, native order).
-fn drain_status(r: &mut File, pool: &mut Pool) {
-    let mut buf = [0u8; 4 * 256];
+/// Reads what children said on the status pipe (see [`status`]).
+fn drain_status(
+    r: &mut File,
+    decoder: &mut status::Decoder,
+    pool: &mut Pool,
+    failing: &mut status::FailingLogs,
+) {
+    let mut buf = [0u8; status::MSG_LEN * 256];
     loop {
         match r.read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(n) => {
-                for chunk in buf[..n].chunks_exact(4) {
-                    let pid = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-                    pool.mark_busy(Pid::from_raw(pid));
+                for m in decoder.feed(&buf[..n]) {
+                    let pid = Pid::from_raw(m.pid);
+                    match m.event {
+                        status::Event::Accepted => pool.mark_busy(pid, Instant::now()),
+                        status::Event::HeadComplete => pool.mark_serving(pid),
+                        e @ (status::Event::LogFailed { .. }
+                        | status::Event::LogRecovered { .. }) => {
+                            // Only a pid we forked may change what the master believes.
+                            if pool.contains(pid) {
+                                if let Some(t) = failing.observe(e, Instant::now()) {
+                                    report_log_transition(t);
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
+    }
+}
+
+/// Says once that a log started failing, and once that it works again. A failing error log
+/// cannot carry its own news, so that is also said on stderr.
+fn report_log_transition(t: status::Transition) {
+    let name = |l: status::LogId| match l {
+        status::LogId::Error => "ErrorLog".to_string(),
+        status::LogId::Access(i) => format!("CustomLog #{}", u32::from(i) + 1),
+    };
+    let (log, msg) = match t {
+        status::Transition::StartedFailing { log, errno } => (
+            log,
+            format!(
+                "{}: write failed: {}; serving goes on, and further failures are not logged until it works again",
+                name(log),
+                io::Error::from_raw_os_error(errno)
+            ),
+        ),
+        status::Transition::Recovered { log } => (log, format!("{}: writes work again", name(log))),
+    };
+    if log == status::LogId::Error {
+        eprintln!("oneshot-httpd: {msg}");
+    }
+    match t {
+        status::Transition::StartedFailing { .. } => log::error!("{msg}"),
+        status::Transition::Recovered { .. } => log::warn!("{msg}"),
     }
 }
 
@@ -253,6 +338,44 @@ fn maintain(
             pool.mark_retiring(pid);
         }
     }
+    reclaim(pool, cfg);
+}
+
+/// Every slot is held and too few children wait to accept: the oldest children still reading
+/// a request head give their slot back (they answer 408 if they got part of a head, and close),
+/// so a well-behaved client queued in the backlog is not held up by trickling ones. Children
+/// that are serving are never touched.
+fn reclaim(pool: &mut Pool, cfg: &Config) {
+    let want = reclaim_wanted(pool, cfg);
+    for pid in pool.reclaimable(Instant::now(), RECLAIM_MIN_AGE, want) {
+        log::debug!("every slot held: reclaiming child {pid}, which has no complete request head");
+        let _ = nix::sys::signal::kill(pid, RECLAIM_SIGNAL);
+        pool.mark_reclaimed(pid);
+    }
+}
+
+/// How many slots to take back: enough for MinSpareServers (at least one) children to be
+/// waiting, counting those already reclaimed and about to exit; none while a slot is free.
+fn reclaim_wanted(pool: &Pool, cfg: &Config) -> usize {
+    if pool.len() < cfg.max_workers {
+        return 0;
+    }
+    let coming = pool.idle() + pool.reclaimed();
+    cfg.min_spare.max(1).saturating_sub(coming)
+}
+
+/// Wakes the master when a reading child becomes reclaimable, if a slot is wanted.
+fn poll_timeout(pool: &Pool, cfg: &Config) -> nix::poll::PollTimeout {
+    let idle_tick = Duration::from_secs(1);
+    let wait = if reclaim_wanted(pool, cfg) > 0 {
+        pool.next_reclaimable_at(RECLAIM_MIN_AGE)
+            .map_or(idle_tick, |t| t.saturating_duration_since(Instant::now()))
+            .min(idle_tick)
+    } else {
+        idle_tick
+    };
+    let ms = u16::try_from(wait.as_millis() + 1).unwrap_or(u16::MAX);
+    nix::poll::PollTimeout::from(ms)
 }
 
 fn spawn_many(
@@ -330,11 +453,17 @@ fn apply_reload(cfg: &mut Config, new: Config, inh: &mut Inherited, pool: &mut P
         }
     }
     *cfg = new;
+    retire_idle(pool);
+    log::warn!("reloaded configuration from {}", cfg.file.display());
+}
+
+/// Idle children exit (SIGTERM is deliverable only while they wait to accept); those that
+/// already accepted finish their connection.
+fn retire_idle(pool: &mut Pool) {
     for pid in pool.idle_pids() {
         let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
         pool.mark_retiring(pid);
     }
-    log::warn!("reloaded configuration from {}", cfg.file.display());
 }
 
 /// SIGTERM to every child: idle ones die at once, busy ones finish their connection, which
@@ -418,6 +547,8 @@ struct Verifier {
     pid: Option<Pid>,
     handle: Option<crate::verifier::Handle>,
     last_start: Option<Instant>,
+    /// How many times it was started; a change means channels made before are dead.
+    starts: u64,
 }
 
 impl Verifier {
@@ -444,6 +575,7 @@ impl Verifier {
                     cfg.password_files.len()
                 );
                 self.pid = Some(child);
+                self.starts += 1;
                 self.handle = Some(handle);
             }
             Err(e) => log::error!("cannot fork the password verifier: {e}"),

@@ -1,17 +1,24 @@
-//! The master's view of its children: which are pristine and waiting, which are serving.
+//! The master's view of its children: which are pristine and waiting, which are still reading
+//! a request head, which are serving.
 #![forbid(unsafe_code)]
 
 use nix::unistd::Pid;
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
     /// Pristine: waiting to accept its one connection.
     Idle,
-    /// Has accepted its connection.
-    Busy,
+    /// Has accepted its connection (at `since`) but has no complete request head yet: the only
+    /// state in which the master may reclaim the slot.
+    Reading { since: Instant },
+    /// Has a complete request head: never interrupted by the master.
+    Serving,
     /// Told to exit while idle; no longer counted as spare.
     Retiring,
+    /// Told to give up its unfinished request head; still holds its slot until reaped.
+    Reclaimed,
 }
 
 #[derive(Debug, Default)]
@@ -26,15 +33,38 @@ impl Pool {
     pub fn remove(&mut self, pid: Pid) {
         self.children.remove(&pid);
     }
-    pub fn mark_busy(&mut self, pid: Pid) {
+    pub fn contains(&self, pid: Pid) -> bool {
+        self.children.contains_key(&pid)
+    }
+    /// The child accepted at `now`. A retiring child may have accepted just before its SIGTERM
+    /// arrived; it serves that connection like any other.
+    pub fn mark_busy(&mut self, pid: Pid, now: Instant) {
         if let Some(s) = self.children.get_mut(&pid) {
-            *s = Slot::Busy;
+            if matches!(s, Slot::Idle | Slot::Retiring) {
+                *s = Slot::Reading { since: now };
+            }
+        }
+    }
+    /// The child has its request head. Also from Reclaimed: the child may have completed the
+    /// head before it saw the signal, in which case it ignores the signal and serves.
+    pub fn mark_serving(&mut self, pid: Pid) {
+        if let Some(s) = self.children.get_mut(&pid) {
+            if !matches!(s, Slot::Idle) {
+                *s = Slot::Serving;
+            }
         }
     }
     pub fn mark_retiring(&mut self, pid: Pid) {
         if let Some(s) = self.children.get_mut(&pid) {
             if *s == Slot::Idle {
                 *s = Slot::Retiring;
+            }
+        }
+    }
+    pub fn mark_reclaimed(&mut self, pid: Pid) {
+        if let Some(s) = self.children.get_mut(&pid) {
+            if matches!(s, Slot::Reading { .. }) {
+                *s = Slot::Reclaimed;
             }
         }
     }
@@ -47,6 +77,39 @@ impl Pool {
             .filter(|(_, s)| **s == Slot::Idle)
             .map(|(p, _)| *p)
             .collect()
+    }
+    /// Children reclaimed but not yet reaped: slots that are about to free up.
+    pub fn reclaimed(&self) -> usize {
+        self.children
+            .values()
+            .filter(|s| **s == Slot::Reclaimed)
+            .count()
+    }
+    /// Up to `n` children still reading a head that they accepted at least `min_age` before
+    /// `now`, oldest first.
+    pub fn reclaimable(&self, now: Instant, min_age: Duration, n: usize) -> Vec<Pid> {
+        let mut r: Vec<(Instant, Pid)> = self
+            .children
+            .iter()
+            .filter_map(|(p, s)| match s {
+                Slot::Reading { since } if now.saturating_duration_since(*since) >= min_age => {
+                    Some((*since, *p))
+                }
+                _ => None,
+            })
+            .collect();
+        r.sort();
+        r.into_iter().take(n).map(|(_, p)| p).collect()
+    }
+    /// When the oldest child still reading becomes reclaimable.
+    pub fn next_reclaimable_at(&self, min_age: Duration) -> Option<Instant> {
+        self.children
+            .values()
+            .filter_map(|s| match s {
+                Slot::Reading { since } => Some(*since + min_age),
+                _ => None,
+            })
+            .min()
     }
     pub fn pids(&self) -> Vec<Pid> {
         self.children.keys().copied().collect()
@@ -65,19 +128,60 @@ mod tests {
 
     #[test]
     fn counts_follow_transitions() {
+        let now = Instant::now();
         let mut p = Pool::default();
         let (a, b, c) = (Pid::from_raw(10), Pid::from_raw(11), Pid::from_raw(12));
         for pid in [a, b, c] {
             p.insert(pid, Slot::Idle);
         }
-        p.mark_busy(a);
+        p.mark_busy(a, now);
         p.mark_retiring(b);
         p.mark_retiring(a); // busy children are never retired
         assert_eq!(p.idle(), 1);
         assert_eq!(p.idle_pids(), vec![c]);
         p.remove(a);
         assert_eq!(p.len(), 2);
-        p.mark_busy(Pid::from_raw(99)); // an unknown pid changes nothing
+        p.mark_busy(Pid::from_raw(99), now); // an unknown pid changes nothing
         assert_eq!(p.len(), 2);
+        assert!(!p.contains(Pid::from_raw(99)));
+    }
+
+    #[test]
+    fn reclaim_takes_the_oldest_readers_and_never_a_serving_child() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut p = Pool::default();
+        let pids: Vec<Pid> = (20..26).map(Pid::from_raw).collect();
+        for pid in &pids {
+            p.insert(*pid, Slot::Idle);
+        }
+        // 20..=24 accepted one second apart (24 newest); 21 then completed its head.
+        for (i, pid) in pids[..5].iter().enumerate() {
+            p.mark_busy(*pid, t0 + s * i as u32);
+        }
+        p.mark_serving(pids[1]);
+        let now = t0 + s * 5;
+        assert_eq!(
+            p.reclaimable(now, Duration::from_millis(1500), 10),
+            vec![pids[0], pids[2], pids[3]],
+            "oldest first, serving and too-young children left alone"
+        );
+        assert_eq!(
+            p.reclaimable(now, Duration::ZERO, 2),
+            vec![pids[0], pids[2]]
+        );
+        assert_eq!(
+            p.next_reclaimable_at(Duration::from_millis(500)),
+            Some(t0 + Duration::from_millis(500))
+        );
+        p.mark_reclaimed(pids[0]);
+        p.mark_reclaimed(pids[1]); // serving: stays serving
+        p.mark_reclaimed(pids[5]); // idle: stays idle
+        assert_eq!(p.reclaimed(), 1);
+        assert_eq!(p.idle(), 1);
+        assert_eq!(p.reclaimable(now, Duration::ZERO, 10)[0], pids[2]);
+        // The head arrived before the signal did: the child serves, the master counts it so.
+        p.mark_serving(pids[0]);
+        assert_eq!(p.reclaimed(), 0);
     }
 }

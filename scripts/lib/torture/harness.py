@@ -16,7 +16,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 CONF = """\
-ErrorLog logs/error.log
+{identity}ErrorLog logs/error.log
 LogLevel info
 CustomLog {access_log} common
 PidFile logs/httpd.pid
@@ -43,9 +43,11 @@ INDEX = b"alice index\n"
 class Server:
     """One master under test, in its own scratch directory."""
 
-    def __init__(self, binary, name, user=None, nproc=None, **conf):
+    def __init__(self, binary, name, user=None, nproc=None, extra="", **conf):
         self.binary = binary
         self.dir = tempfile.mkdtemp(prefix=f"torture-{name}-")
+        # Children run as `nobody`: mkdtemp's 0700 would hide the document roots from them.
+        os.chmod(self.dir, 0o755)
         for v in ("default", "alice"):
             os.makedirs(os.path.join(self.dir, "www", v))
             with open(os.path.join(self.dir, "www", v, "index.html"), "wb") as f:
@@ -56,6 +58,7 @@ class Server:
         self.conf.update(conf)
         self.user = user
         self.nproc = nproc
+        self.extra = extra  # directives appended to every configuration written
         self.proc = None
         self.port = None
 
@@ -63,8 +66,10 @@ class Server:
         return os.path.join(self.dir, *p)
 
     def write_conf(self, extra=""):
+        # A root master must name the identity its children drop to before reading a byte.
+        identity = "User nobody\nGroup nogroup\n" if os.geteuid() == 0 and not self.user else ""
         with open(self.path("httpd.conf"), "w") as f:
-            f.write(CONF.format(**self.conf) + extra)
+            f.write(CONF.format(identity=identity, **self.conf) + self.extra + extra)
 
     def start(self):
         self.write_conf()

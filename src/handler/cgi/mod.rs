@@ -656,10 +656,23 @@ impl Exchange {
                 progress = Instant::now();
                 continue;
             }
-            let left = (progress + timeout).saturating_duration_since(Instant::now());
+            let now = Instant::now();
+            let left = (progress + timeout).saturating_duration_since(now);
             if left.is_zero() {
                 return End::TimedOut;
             }
+            // The client's body has its own, usually shorter, deadline (RequestReadTimeout
+            // body=): past it, reading reports the 408 instead of waiting for the program's.
+            let body_left = body
+                .deadline()
+                .filter(|_| want_client)
+                .map(|d| d.saturating_duration_since(now));
+            if body_left.is_some_and(|l| l.is_zero()) {
+                if let Err(e) = self.read_body(conn, body) {
+                    return e;
+                }
+            }
+            let left = body_left.map_or(left, |l| l.max(Duration::from_millis(1)).min(left));
             let (client_ev, in_ev, out_ev, err_ev) = {
                 let mut fds: Vec<PollFd> = Vec::with_capacity(4);
                 let c = slot(

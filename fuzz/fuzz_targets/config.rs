@@ -1,0 +1,44 @@
+//! Parses arbitrary text as a configuration file and builds it (both pure: no file is read,
+//! Include is only a node here). Neither may panic, every error must name the main file and a
+//! line that exists (0 meaning the whole file), and a configuration that builds must hold what
+//! the master relies on before it forks.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use oneshot_httpd::config::{build::build, parse::parse};
+use std::path::Path;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let file = Path::new("/etc/oneshot/fuzz.conf");
+    let lines = text.split('\n').count();
+    let nodes = match parse(text, file) {
+        Ok(n) => n,
+        Err(errors) => {
+            assert!(!errors.is_empty(), "a failed parse must say why");
+            for e in errors {
+                assert!(e.line <= lines, "syntax error on line {} of {lines}", e.line);
+            }
+            return;
+        }
+    };
+    match build(&nodes, file) {
+        Ok(cfg) => {
+            assert!(!cfg.listen.is_empty(), "a built configuration listens somewhere");
+            assert!(!cfg.vhosts.is_empty(), "a built configuration has a default vhost");
+            assert!(!cfg.timeout.is_zero(), "Timeout 0 must be refused");
+            for v in &cfg.vhosts {
+                assert!(v.document_root.is_absolute(), "DocumentRoot resolved: {v:?}");
+            }
+        }
+        Err(errors) => {
+            assert!(!errors.is_empty(), "a failed build must say why");
+            for e in errors {
+                assert_eq!(e.origin.file, file, "{e}");
+                assert!(e.origin.line <= lines, "{e}: line past the end ({lines})");
+            }
+        }
+    }
+});
