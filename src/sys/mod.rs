@@ -15,6 +15,7 @@
 pub mod fake;
 pub mod fs;
 pub mod linux;
+pub mod listen_wait;
 
 use std::io;
 use std::os::fd::RawFd;
