@@ -55,7 +55,11 @@ struct Pinned {
     proof: Confined,
 }
 
-pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result<(), ChildError> {
+pub fn serve(
+    cfg: &Config,
+    inh: &Inherited,
+    mut verifier: Option<OwnedFd>,
+) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
     let mut keep: Vec<i32> = inh.access_logs.iter().map(|(f, _)| f.as_raw_fd()).collect();
     keep.extend(inh.error_log_fd);
@@ -164,6 +168,9 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
                         break;
                     }
                 };
+                // Confinement closes every descriptor not kept, the verifier channel included;
+                // closing it here through its owner keeps that owner from closing it twice.
+                drop(verifier.take());
                 let plan = confine::plan(cfg, vhost, &identity, inh.worker.as_ref(), keep.clone());
                 match confine::enter(&plan) {
                     Ok(proof) => {
