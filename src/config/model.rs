@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where a directive came from, for messages of the form `FILE:LINE`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     pub file: PathBuf,
     pub line: usize,
@@ -19,26 +19,26 @@ impl std::fmt::Display for Origin {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogTarget {
     Stderr,
     File(PathBuf),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogFormat {
     Combined,
     Common,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CustomLog {
     pub path: PathBuf,
     pub format: LogFormat,
 }
 
 /// Apache's `LimitRequest*` directives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// LimitRequestLine, LimitRequestFieldSize, LimitRequestFields: the request parser's own type.
     pub head: crate::http::request::Limits,
@@ -47,7 +47,7 @@ pub struct Limits {
 }
 
 /// `Options` flags that this server implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Options {
     pub indexes: bool,
     pub follow_symlinks: bool,
@@ -57,7 +57,7 @@ pub struct Options {
 
 /// Per-directory settings, from the vhost level and `<Directory>`/`<Location>` sections.
 /// `None` means "not set here", so sections merge as Apache merges them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DirConf {
     pub options: Option<Options>,
     pub directory_index: Option<Vec<String>>,
@@ -102,14 +102,14 @@ impl DirConf {
 
 /// A unix identity resolved once by the master (groups included), so children never
 /// consult the name service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResolvedUser {
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Section {
     /// For `<Directory>` an absolute filesystem path, for `<Location>` a URL path prefix.
     pub path: String,
@@ -117,7 +117,7 @@ pub struct Section {
     pub origin: Origin,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VHost {
     /// ServerName first, then ServerAlias entries; lowercase.
     pub names: Vec<String>,
@@ -138,7 +138,7 @@ impl VHost {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     pub file: PathBuf,
     pub server_root: PathBuf,
@@ -157,6 +157,9 @@ pub struct Config {
     pub keep_alive: bool,
     pub keep_alive_timeout: Duration,
     pub max_keep_alive_requests: usize,
+    /// `ReexecChildren On`: every pre-forked child execs the binary the master started from,
+    /// for a fresh address-space layout and stack canary per connection (see `master::reexec`).
+    pub reexec_children: bool,
     pub limits: Limits,
     /// Backends every child must enter (`Confinement`); the server refuses to start when the
     /// kernel or the master's privileges cannot provide one of them.

@@ -4,6 +4,7 @@
 
 pub mod listen;
 mod pool;
+pub mod reexec;
 
 use crate::child;
 use crate::config::Config;
@@ -106,6 +107,12 @@ pub fn run(
         error_log_fd,
         worker,
     };
+    let mut reexec = setup(
+        "ReexecChildren",
+        reexec::Reexec::open().map_err(io::Error::other),
+    )?;
+    let image = reexec::Reexec::image_for(&cfg, &inherited, error_log_fd.is_some());
+    reexec.set_image(setup("ReexecChildren", image.map_err(io::Error::other))?);
     let mut verifier = Verifier::default();
     verifier.ensure(&cfg, &inherited);
     write_pid_file(&cfg);
@@ -131,6 +138,7 @@ pub fn run(
         &cfg,
         &inherited,
         &verifier,
+        &reexec,
         cfg.start_servers.min(cfg.max_workers),
         &mut fork_backoff,
     );
@@ -148,7 +156,7 @@ pub fn run(
                 Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => stop = true,
                 Ok(Signal::SIGHUP) => {
                     if let Some(new) = reload() {
-                        apply_reload(&mut cfg, new, &mut inherited, &mut pool);
+                        apply_reload(&mut cfg, new, &mut inherited, &mut pool, &mut reexec);
                         verifier.restart(&cfg, &inherited);
                     }
                 }
@@ -164,7 +172,14 @@ pub fn run(
             return Ok(());
         }
         verifier.ensure(&cfg, &inherited);
-        maintain(&mut pool, &cfg, &inherited, &verifier, &mut fork_backoff);
+        maintain(
+            &mut pool,
+            &cfg,
+            &inherited,
+            &verifier,
+            &reexec,
+            &mut fork_backoff,
+        );
     }
 }
 
@@ -247,6 +262,7 @@ fn maintain(
     cfg: &Config,
     inh: &Inherited,
     verifier: &Verifier,
+    reexec: &reexec::Reexec,
     backoff: &mut Backoff,
 ) {
     let idle = pool.idle();
@@ -257,6 +273,7 @@ fn maintain(
             cfg,
             inh,
             verifier,
+            reexec,
             (cfg.min_spare - idle).min(room),
             backoff,
         );
@@ -274,6 +291,7 @@ fn spawn_many(
     cfg: &Config,
     inh: &Inherited,
     verifier: &Verifier,
+    reexec: &reexec::Reexec,
     n: usize,
     backoff: &mut Backoff,
 ) {
@@ -285,7 +303,10 @@ fn spawn_many(
         // end of this iteration. Without one, requests needing authentication get 503.
         let chan = verifier.channel();
         match fork() {
-            Ok(ForkResult::Child) => child::run(cfg, inh, chan),
+            Ok(ForkResult::Child) => match reexec.image() {
+                Some(image) => reexec.exec_child(image, inh, chan),
+                None => child::run(cfg, inh, chan),
+            },
             Ok(ForkResult::Parent { child: pid }) => {
                 pool.insert(pid, Slot::Idle);
                 backoff.success();
@@ -329,13 +350,26 @@ impl Backoff {
 /// Graceful reload: new children use the new configuration; idle children of the old one are
 /// retired; busy ones finish their connection. Listeners are kept; a changed Listen set needs
 /// a restart, which is said in the log.
-fn apply_reload(cfg: &mut Config, new: Config, inh: &mut Inherited, pool: &mut Pool) {
+fn apply_reload(
+    cfg: &mut Config,
+    new: Config,
+    inh: &mut Inherited,
+    pool: &mut Pool,
+    reexec: &mut reexec::Reexec,
+) {
     if new.listen != cfg.listen {
         log::error!(
             "reload: Listen changed; keeping the old configuration (restart to change listeners)"
         );
         return;
     }
+    let image = match reexec::Reexec::image_for(&new, inh, inh.error_log_fd.is_some()) {
+        Ok(i) => i,
+        Err(e) => {
+            log::error!("reload: {e}; keeping the old configuration");
+            return;
+        }
+    };
     match open_access_logs(&new) {
         Ok(logs) => inh.access_logs = logs,
         Err(e) => {
@@ -344,6 +378,7 @@ fn apply_reload(cfg: &mut Config, new: Config, inh: &mut Inherited, pool: &mut P
         }
     }
     *cfg = new;
+    reexec.set_image(image);
     for pid in pool.idle_pids() {
         let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
         pool.mark_retiring(pid);

@@ -14,6 +14,7 @@
 #[cfg(test)]
 pub mod fake;
 pub mod fs;
+pub mod inherit;
 pub mod linux;
 pub mod listen_wait;
 
