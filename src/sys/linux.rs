@@ -277,8 +277,20 @@ impl Sys for Linux {
     }
 
     fn getgroups(&self) -> io::Result<Vec<u32>> {
-        let gids = nix::unistd::getgroups().map_err(nix_err)?;
-        Ok(gids.into_iter().map(Gid::as_raw).collect())
+        // nix sizes its buffer with sysconf(_SC_NGROUPS_MAX), which glibc answers by opening and
+        // reading /proc/sys/kernel/ngroups_max: three syscalls and a procfs path walk per call,
+        // twice per child. Asking the kernel for the count first needs one.
+        // SAFETY: a zero size with a null list only returns the number of groups.
+        let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+        let n = errno_result(n.into())?;
+        let mut gids: Vec<libc::gid_t> = vec![0; n as usize];
+        // SAFETY: `gids` has room for exactly `gids.len()` entries and outlives the call.
+        let got = unsafe { libc::getgroups(gids.len() as libc::c_int, gids.as_mut_ptr()) };
+        // The list cannot grow in between in this single-threaded process; if it somehow did,
+        // EINVAL is reported rather than a truncated list.
+        let got = errno_result(got.into())?;
+        gids.truncate(got as usize);
+        Ok(gids)
     }
 
     fn setresgid(&self, r: u32, e: u32, s: u32) -> io::Result<()> {
@@ -493,6 +505,20 @@ mod tests {
         assert!(Linux.open_fds().unwrap().contains(&fd));
         drop(f);
         assert!(!Linux.open_fds().unwrap().contains(&fd));
+    }
+
+    #[test]
+    fn getgroups_matches_the_kernels_list() {
+        let mine = Linux.getgroups().unwrap();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Groups:")).unwrap();
+        let want: Vec<u32> = line["Groups:".len()..]
+            .split_whitespace()
+            .map(|g| g.parse().unwrap())
+            .collect();
+        let mut sorted = mine.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, want);
     }
 
     #[test]
