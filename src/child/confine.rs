@@ -6,6 +6,7 @@ use crate::config::{Config, VHost};
 use crate::sandbox::{self, Backend, LandlockRules, Plan, SandboxError, UnixIdentity};
 use crate::sys::Linux;
 use std::os::fd::RawFd;
+use std::path::PathBuf;
 
 pub use crate::sandbox::Confined;
 
@@ -23,11 +24,7 @@ pub fn plan(
     let landlock = cfg
         .confinement
         .contains(&Backend::Landlock)
-        .then(|| LandlockRules {
-            read: vec![vhost.document_root.clone()],
-            exec: Vec::new(),
-            write: Vec::new(),
-        });
+        .then(|| landlock_rules(vhost));
     Plan {
         selinux: id.selinux.clone(),
         unix: id.unix.clone().or_else(|| worker.cloned()),
@@ -37,6 +34,94 @@ pub fn plan(
     }
 }
 
+/// What a CGI program and its interpreter need besides the program itself: executables and
+/// shared libraries (read+execute), the loader cache and randomness (read), /dev/null
+/// (read+write). Granted only to vhosts that can run CGI; missing paths are skipped.
+const CGI_SYSTEM_EXEC: &[&str] = &["/usr", "/bin", "/lib", "/lib64"];
+const CGI_SYSTEM_READ: &[&str] = &["/etc/ld.so.cache", "/dev/urandom"];
+const CGI_SYSTEM_WRITE: &[&str] = &["/dev/null"];
+
+/// Read-only on the DocumentRoot; with CGI, read+execute on the program trees (ScriptAlias
+/// targets, and the DocumentRoot where AddHandler maps suffixes) and the system paths above.
+pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
+    let mut rules = LandlockRules {
+        read: vec![vhost.document_root.clone()],
+        exec: Vec::new(),
+        write: Vec::new(),
+    };
+    if !vhost.cgi_enabled() {
+        return rules;
+    }
+    let existing = |paths: &[&str]| -> Vec<PathBuf> {
+        paths
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.exists())
+            .collect()
+    };
+    rules
+        .exec
+        .extend(vhost.script_aliases.iter().map(|a| a.dir.clone()));
+    if vhost.uses_cgi_extensions() {
+        rules.exec.push(vhost.document_root.clone());
+    }
+    rules.exec.extend(existing(CGI_SYSTEM_EXEC));
+    rules.read.extend(existing(CGI_SYSTEM_READ));
+    rules.write.extend(existing(CGI_SYSTEM_WRITE));
+    rules
+}
+
 pub fn enter(plan: &Plan) -> Result<Confined, SandboxError> {
     sandbox::enter(&Linux, plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DirConf, Origin, ScriptAlias};
+
+    fn vhost(aliases: &[&str], extensions: bool) -> VHost {
+        let origin = Origin {
+            file: "f".into(),
+            line: 1,
+        };
+        VHost {
+            names: vec!["a".into()],
+            document_root: "/srv/a".into(),
+            conf: DirConf {
+                cgi_extensions: extensions.then(|| vec!["cgi".to_string()]),
+                ..DirConf::default()
+            },
+            directories: vec![],
+            locations: vec![],
+            script_aliases: aliases
+                .iter()
+                .map(|d| ScriptAlias {
+                    prefix: vec!["cgi-bin".into()],
+                    dir: d.into(),
+                    origin: origin.clone(),
+                })
+                .collect(),
+            origin,
+        }
+    }
+
+    #[test]
+    fn only_cgi_vhosts_get_execute_and_system_paths() {
+        let plain = landlock_rules(&vhost(&[], false));
+        assert_eq!(plain.read, vec![PathBuf::from("/srv/a")]);
+        assert!(plain.exec.is_empty() && plain.write.is_empty());
+
+        let alias = landlock_rules(&vhost(&["/srv/a-cgi"], false));
+        assert_eq!(alias.exec[0], PathBuf::from("/srv/a-cgi"));
+        assert!(!alias.exec.contains(&PathBuf::from("/srv/a")));
+        assert!(alias.exec.contains(&PathBuf::from("/usr")));
+        assert!(alias.read.contains(&PathBuf::from("/etc/ld.so.cache")));
+        assert_eq!(alias.write, vec![PathBuf::from("/dev/null")]);
+        // Nothing writable is executable, and no system tree is writable.
+        assert!(alias.write.iter().all(|w| !alias.exec.contains(w)));
+
+        let handler = landlock_rules(&vhost(&[], true));
+        assert_eq!(handler.exec[0], PathBuf::from("/srv/a"));
+    }
 }

@@ -5,6 +5,7 @@
 pub mod accept;
 pub mod access_log;
 pub mod authenticate;
+pub mod body;
 pub mod confine;
 pub mod decide;
 pub mod read;
@@ -14,10 +15,11 @@ pub mod vhost;
 
 use crate::config::{Config, VHost};
 use crate::handler;
-use crate::http::request::{Body, Method, Request};
+use crate::http::request::{Method, Request};
 use crate::master::Inherited;
 use crate::sys::{Linux, Sys};
 use access_log::Entry;
+use body::BodyFate;
 use confine::Confined;
 use read::{Conn, Outcome};
 use respond::Response;
@@ -127,7 +129,8 @@ pub fn serve(
                         let resp = refusal_response(refused);
                         let again = resp.status == 401 && req.keep_alive && cfg.keep_alive;
                         let again = again
-                            && discard_body(&mut conn, &req, cfg.limits.body) == BodyFate::Clean;
+                            && body::discard(&mut conn, &req, cfg.limits.body, cfg.timeout)
+                                == BodyFate::Clean;
                         let sent = respond::write(
                             &mut conn.stream,
                             resp,
@@ -200,39 +203,31 @@ pub fn serve(
         };
         let Some(pin) = pinned.as_ref() else { break };
         let (proof, user, rule) = (&pin.proof, pin.user.clone(), pin.rule.clone());
-        let fate = discard_body(&mut conn, &req, cfg.limits.body);
-        let resp = match fate {
-            BodyFate::Reject(status) => Response::error(status),
-            BodyFate::Clean | BodyFate::CloseAfter => dispatch(proof, vhost, &req),
+        let may_keep_alive =
+            cfg.keep_alive && req.keep_alive && served < cfg.max_keep_alive_requests;
+        let cx = handler::cgi::Context {
+            cfg,
+            vhost,
+            peer,
+            user: user.as_deref(),
+            may_keep_alive,
         };
-        let keep_alive = fate == BodyFate::Clean
-            && cfg.keep_alive
-            && req.keep_alive
-            && served < cfg.max_keep_alive_requests
-            && resp.status < 500
-            && resp.status != 400;
-        let status = resp.status;
-        let sent = respond::write(
-            &mut conn.stream,
-            resp,
-            req.method == Method::Head,
-            keep_alive,
-        );
+        let done = handle(proof, &cx, &mut conn, &req);
         access_log::write(
             &inh.access_logs,
             &Entry {
                 peer: peer.ip(),
                 user: user.as_deref(),
                 request_line: &line,
-                status,
-                bytes: sent.as_ref().map(|s| s.body_bytes).unwrap_or(0),
+                status: done.status,
+                bytes: done.bytes,
                 referer: req.header("Referer"),
                 user_agent: req.header("User-Agent"),
                 ctx: proof.describe(),
                 rule: &rule,
             },
         );
-        if sent.is_err() || !keep_alive {
+        if !done.keep_alive {
             break;
         }
     }
@@ -244,7 +239,152 @@ fn same_identity(p: &Pinned, req: &Request) -> bool {
     p.host == req.host && p.authorization.as_deref() == req.header("Authorization")
 }
 
-/// Routes a confined request to its handler.
+/// What one request came to, for the access log and the connection.
+struct Handled {
+    status: u16,
+    bytes: u64,
+    keep_alive: bool,
+}
+
+/// Most local redirects (a CGI program's `Location: /path`) followed for one request.
+const MAX_LOCAL_REDIRECTS: usize = 10;
+
+/// Serves one confined request: a CGI program if the URL names one, else the static handler;
+/// a program's local redirect is served here too, as GET without a body, in the same process
+/// and confinement.
+fn handle(proof: &Confined, cx: &handler::cgi::Context, conn: &mut Conn, req: &Request) -> Handled {
+    use handler::cgi::{self, Lookup};
+    let (cfg, vhost) = (cx.cfg, cx.vhost);
+    let mut redirected: Option<Request> = None;
+    let mut may_keep_alive = cx.may_keep_alive;
+    for _ in 0..=MAX_LOCAL_REDIRECTS {
+        let cur = redirected.as_ref().unwrap_or(req);
+        let found = match route::route(&cur.path) {
+            Ok(r) if vhost.cgi_enabled() && cur.target != "*" => {
+                cgi::lookup(cfg, vhost, &r, &cur.path)
+            }
+            _ => Lookup::NotCgi,
+        };
+        let script = match found {
+            Lookup::NotCgi => {
+                return respond_static(cx, conn, cur, may_keep_alive, dispatch(proof, vhost, cur))
+            }
+            Lookup::Refused(status) => {
+                return respond_static(cx, conn, cur, false, Response::error(status))
+            }
+            Lookup::Script(s) => s,
+        };
+        let mut body = match body::BodyReader::new(cur, cfg.limits.body) {
+            Ok(b) => b,
+            Err(e) => return respond_static(cx, conn, cur, false, Response::error(e.status())),
+        };
+        let run_cx = handler::cgi::Context {
+            may_keep_alive,
+            ..*cx
+        };
+        let out = cgi::run(proof, &run_cx, conn, cur, &mut body, script);
+        let Some(location) = out.local_redirect else {
+            return Handled {
+                status: out.status,
+                bytes: out.body_bytes,
+                keep_alive: out.keep_alive,
+            };
+        };
+        may_keep_alive = out.keep_alive;
+        let next = local_redirect(cur, &location);
+        if !same_authorization(&request_conf(vhost, req), &request_conf(vhost, &next)) {
+            log::warn!(
+                "[{}] cgi local redirect from {} to {location} refused: it crosses an authentication or identity boundary",
+                vhost.server_name(),
+                cur.path
+            );
+            return respond_static(cx, conn, &next, false, Response::error(403));
+        }
+        redirected = Some(next);
+    }
+    log::error!(
+        "[{}] more than {MAX_LOCAL_REDIRECTS} local redirects for {}",
+        vhost.server_name(),
+        req.target
+    );
+    respond_static(cx, conn, req, false, Response::error(500))
+}
+
+/// The request a program's `Location: /path?query` asks for: GET (HEAD stays HEAD), no body.
+fn local_redirect(orig: &Request, location: &str) -> Request {
+    let (path, query) = match location.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (location.to_string(), None),
+    };
+    const BODY_FIELDS: &[&str] = &[
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "expect",
+    ];
+    Request {
+        method: if orig.method == Method::Head {
+            Method::Head
+        } else {
+            Method::Get
+        },
+        target: location.to_string(),
+        path,
+        query,
+        headers: orig
+            .headers
+            .iter()
+            .filter(|(n, _)| !BODY_FIELDS.iter().any(|f| n.eq_ignore_ascii_case(f)))
+            .cloned()
+            .collect(),
+        body: crate::http::request::Body::None,
+        expect_continue: false,
+        ..orig.clone()
+    }
+}
+
+/// The connection's identity was chosen for the first request's authentication and identity
+/// settings; a local redirect is served under it only if the target has the same ones.
+fn same_authorization(a: &crate::config::DirConf, b: &crate::config::DirConf) -> bool {
+    a.auth_basic == b.auth_basic
+        && a.auth_user_file == b.auth_user_file
+        && a.requires == b.requires
+        && a.selinux_map == b.selinux_map
+        && a.selinux_default == b.selinux_default
+        && a.user_map == b.user_map
+        && a.assign_user == b.assign_user
+}
+
+/// Answers with `resp` after dealing with the body the handler did not want.
+fn respond_static(
+    cx: &handler::cgi::Context,
+    conn: &mut Conn,
+    req: &Request,
+    may_keep_alive: bool,
+    resp: Response,
+) -> Handled {
+    let fate = body::discard(conn, req, cx.cfg.limits.body, cx.cfg.timeout);
+    let resp = match fate {
+        BodyFate::Reject(status) => Response::error(status),
+        BodyFate::Clean | BodyFate::CloseAfter => resp,
+    };
+    let keep_alive =
+        fate == BodyFate::Clean && may_keep_alive && resp.status < 500 && resp.status != 400;
+    let status = resp.status;
+    let sent = respond::write(
+        &mut conn.stream,
+        resp,
+        req.method == Method::Head,
+        keep_alive,
+    );
+    Handled {
+        status,
+        bytes: sent.as_ref().map(|s| s.body_bytes).unwrap_or(0),
+        keep_alive: keep_alive && sent.is_ok(),
+    }
+}
+
+/// Routes a confined request to the static handler.
 fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Response {
     match req.method {
         Method::Get | Method::Head => {}
@@ -260,40 +400,10 @@ fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Response {
     }
 }
 
-/// What became of a request body the static handler does not want.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyFate {
-    /// No body, or a small one read and dropped: the connection is still in step.
-    Clean,
-    /// Unread bytes remain: answer, then close.
-    CloseAfter,
-    /// Answer with this status instead, then close.
-    Reject(u16),
-}
-
-/// A declared body over LimitRequestBody is 413; a small one is read and dropped so the
-/// connection stays in step for keep-alive; a large or chunked one ends the connection.
-fn discard_body(conn: &mut Conn, req: &Request, limit: u64) -> BodyFate {
-    use std::io::Read;
-    match req.body {
-        Body::None => BodyFate::Clean,
-        Body::Length(n) if limit > 0 && n > limit => BodyFate::Reject(413),
-        Body::Length(n) if n <= 64 * 1024 && !req.expect_continue => {
-            let have = conn.buf.len().min(n as usize);
-            conn.buf.drain(..have);
-            let want = n - have as u64;
-            let mut rest = (&conn.stream).take(want);
-            match std::io::copy(&mut rest, &mut std::io::sink()) {
-                Ok(got) if got == want => BodyFate::Clean,
-                _ => BodyFate::CloseAfter,
-            }
-        }
-        Body::Length(_) | Body::Chunked => BodyFate::CloseAfter,
-    }
-}
-
 /// The per-directory settings for a request: `<Directory>` sections matched against where
 /// the URL maps beneath the DocumentRoot, `<Location>` sections against the URL.
+/// A URL under a ScriptAlias maps into its target directory, so `<Directory>` sections
+/// around CGI programs (Require, identity maps) apply to them.
 fn request_conf(vhost: &VHost, req: &Request) -> crate::config::DirConf {
     let mut dir = vhost.document_root.clone();
     if let Ok(r) = route::route(&req.path) {
@@ -302,7 +412,16 @@ fn request_conf(vhost: &VHost, req: &Request) -> crate::config::DirConf {
         } else {
             r.segments.len().saturating_sub(1)
         };
-        dir.extend(&r.segments[..n]);
+        let mut segs = &r.segments[..n];
+        if let Some(a) = vhost
+            .script_aliases
+            .iter()
+            .find(|a| r.segments.starts_with(&a.prefix))
+        {
+            dir = a.dir.clone();
+            segs = segs.get(a.prefix.len()..).unwrap_or_default();
+        }
+        dir.extend(segs);
     }
     vhost.dir_conf(&dir, &req.path)
 }

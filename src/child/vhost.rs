@@ -39,6 +39,7 @@ mod tests {
             conf: DirConf::default(),
             directories: vec![],
             locations: vec![],
+            script_aliases: vec![],
             origin: Origin {
                 file: "f".into(),
                 line: 1,

@@ -22,12 +22,15 @@ struct Builder {
     errors: Vec<ConfigError>,
     /// A bad `Listen` is already reported; do not also say there is none.
     saw_listen: bool,
+    /// `CGIScriptTimeout`, when given; otherwise CGI inherits `Timeout`.
+    cgi_timeout: Option<Duration>,
 }
 
 pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError>> {
     let mut b = Builder {
         errors: Vec::new(),
         saw_listen: false,
+        cgi_timeout: None,
     };
     let mut cfg = Config {
         file: main_file.to_path_buf(),
@@ -49,6 +52,8 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         max_keep_alive_requests: 100,
         reexec_children: false,
         limits: Limits::default(),
+        cgi_timeout: Duration::from_secs(60),
+        cgi_owner_check: true,
         confinement: vec![crate::sandbox::Backend::Landlock],
         password_files: Vec::new(),
         selinux_maps: Default::default(),
@@ -85,6 +90,7 @@ struct VHostDraft {
     conf: DirConf,
     directories: Vec<Section>,
     locations: Vec<Section>,
+    script_aliases: Vec<ScriptAlias>,
     origin: Origin,
 }
 
@@ -96,6 +102,7 @@ impl VHostDraft {
             conf: DirConf::default(),
             directories: Vec::new(),
             locations: Vec::new(),
+            script_aliases: Vec::new(),
             origin,
         }
     }
@@ -270,6 +277,16 @@ impl Builder {
             "limitrequestfieldsize" => set(&mut cfg.limits.head.field_size, self.number(n)),
             "limitrequestfields" => set(&mut cfg.limits.head.fields, self.number(n)),
             "limitrequestbody" => set(&mut cfg.limits.body, self.number(n)),
+            "cgiscripttimeout" => {
+                if let Some(t) = self.number::<u64>(n) {
+                    if t == 0 {
+                        self.error(n, "CGIScriptTimeout must be at least 1 second");
+                    } else {
+                        self.cgi_timeout = Some(Duration::from_secs(t));
+                    }
+                }
+            }
+            "cgiownercheck" => set(&mut cfg.cgi_owner_check, self.on_off(n)),
             "confinement" => {
                 if self.arity(n, 1, 3) {
                     match parse_confinement(&n.args) {
@@ -340,6 +357,18 @@ impl Builder {
                     }
                 }
             }
+            "scriptalias" => {
+                if self.arity(n, 2, 2) {
+                    match parse_script_alias(&n.args[0]) {
+                        Ok(prefix) => v.script_aliases.push(ScriptAlias {
+                            prefix,
+                            dir: resolve(n, &n.args[1]),
+                            origin: origin(n),
+                        }),
+                        Err(m) => self.error(n, m),
+                    }
+                }
+            }
             "virtualhost" if ctx == Ctx::VHost => self.error(n, "<VirtualHost> cannot be nested"),
             _ => return self.dir_directive(n, &mut v.conf, ctx),
         }
@@ -351,8 +380,26 @@ impl Builder {
         match n.name.to_ascii_lowercase().as_str() {
             "options" => {
                 if self.arity(n, 1, usize::MAX) {
-                    match parse_options(&n.args, d.options.unwrap_or_default()) {
-                        Ok(o) => d.options = Some(o),
+                    match parse_options_setting(&n.args) {
+                        Ok(OptionsSetting::Absolute(o)) => {
+                            d.options = Some(o);
+                            d.options_delta = None;
+                        }
+                        Ok(OptionsSetting::Relative(delta)) => match d.options {
+                            Some(o) => d.options = Some(delta.apply(o)),
+                            None => {
+                                d.options_delta =
+                                    Some(d.options_delta.unwrap_or_default().then(&delta))
+                            }
+                        },
+                        Err(m) => self.error(n, m),
+                    }
+                }
+            }
+            "addhandler" => {
+                if self.arity(n, 2, usize::MAX) {
+                    match parse_add_handler(&n.args) {
+                        Ok(exts) => d.cgi_extensions.get_or_insert_with(Vec::new).extend(exts),
                         Err(m) => self.error(n, m),
                     }
                 }
@@ -525,15 +572,19 @@ impl Builder {
             directories.sort_by_key(|s| s.path.len());
             let mut locations = main.locations.clone();
             locations.extend(d.locations);
+            let mut script_aliases = d.script_aliases;
+            script_aliases.extend(main.script_aliases.iter().cloned());
             cfg.vhosts.push(VHost {
                 names,
                 document_root: root,
                 conf: defaults().merge(&main.conf).merge(&d.conf),
                 directories,
                 locations,
+                script_aliases,
                 origin: d.origin,
             });
         }
+        cfg.cgi_timeout = self.cgi_timeout.unwrap_or(cfg.timeout);
         self.check_numbers(cfg);
     }
 
@@ -608,6 +659,10 @@ const KNOWN: &[&str] = &[
     "limitrequestfieldsize",
     "limitrequestfields",
     "limitrequestbody",
+    "cgiscripttimeout",
+    "cgiownercheck",
+    "scriptalias",
+    "addhandler",
     "servername",
     "serveralias",
     "documentroot",
@@ -720,6 +775,74 @@ pub fn parse_confinement(args: &[String]) -> Result<Vec<crate::sandbox::Backend>
     Ok(out)
 }
 
+/// `ScriptAlias URL-PREFIX DIR`: the prefix as decoded route segments. A prefix covering the
+/// whole site would turn every URL into a program, so it is refused.
+pub fn parse_script_alias(url: &str) -> Result<Vec<String>, String> {
+    if !url.starts_with('/') {
+        return Err(format!(
+            "ScriptAlias: the URL prefix '{url}' must start with '/'"
+        ));
+    }
+    let r = crate::child::route::route(url)
+        .map_err(|e| format!("ScriptAlias: URL prefix '{url}': {e}"))?;
+    if r.segments.is_empty() {
+        return Err(format!(
+            "ScriptAlias: the URL prefix '{url}' would make every URL a program"
+        ));
+    }
+    Ok(r.segments)
+}
+
+/// `AddHandler cgi-script .EXT...`: only the CGI handler exists here. Suffixes are stored
+/// lowercase without the dot (Apache matches them case-insensitively, dot optional).
+pub fn parse_add_handler(args: &[String]) -> Result<Vec<String>, String> {
+    if !args[0].eq_ignore_ascii_case("cgi-script") {
+        return Err(format!(
+            "AddHandler: handler '{}' is not supported (only cgi-script)",
+            args[0]
+        ));
+    }
+    args[1..]
+        .iter()
+        .map(|a| {
+            let e = a.strip_prefix('.').unwrap_or(a);
+            if e.is_empty() || e.contains(['/', '.']) || e.chars().any(char::is_control) {
+                Err(format!("AddHandler: '{a}' is not a file extension"))
+            } else {
+                Ok(e.to_ascii_lowercase())
+            }
+        })
+        .collect()
+}
+
+/// An `Options` line: absolute (replaces what the scope inherits) or relative (adjusts it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionsSetting {
+    Absolute(Options),
+    Relative(OptionsDelta),
+}
+
+/// Apache's `Options`: plain words replace, `+`/`-` words adjust; mixing the two is an error.
+pub fn parse_options_setting(args: &[String]) -> Result<OptionsSetting, String> {
+    let relative = args
+        .iter()
+        .any(|a| a.starts_with('+') || a.starts_with('-'));
+    if !relative {
+        return parse_options(args, Options::default()).map(OptionsSetting::Absolute);
+    }
+    let on = parse_options(args, Options::default())?;
+    let negated: Vec<String> = args
+        .iter()
+        .filter_map(|a| a.strip_prefix('-').map(|w| format!("+{w}")))
+        .collect();
+    let off = if negated.is_empty() {
+        Options::default()
+    } else {
+        parse_options(&negated, Options::default())?
+    };
+    Ok(OptionsSetting::Relative(OptionsDelta { on, off }))
+}
+
 /// Apache's `Options`: plain words replace, `+`/`-` words adjust; mixing the two is an error.
 pub fn parse_options(args: &[String], inherited: Options) -> Result<Options, String> {
     let relative = args
@@ -817,6 +940,80 @@ mod tests {
             let got = load(text).expect_err(text);
             assert_eq!(&got, want, "{text:?}");
         }
+    }
+
+    #[test]
+    fn cgi_directives() {
+        let c = load("Listen 8080\nDocumentRoot /srv/www\nScriptAlias /cgi-bin/ cgi\nCGIScriptTimeout 7\nCGIOwnerCheck Off\n<VirtualHost *:8080>\nServerName a\nScriptAlias /run/x /srv/a-cgi/\n<Directory /srv/www/dyn>\nOptions +ExecCGI\nAddHandler cgi-script .CGI pl\n</Directory>\n</VirtualHost>\n<VirtualHost *:8080>\nServerName b\n</VirtualHost>\n").unwrap();
+        assert_eq!(c.cgi_timeout, Duration::from_secs(7));
+        assert!(!c.cgi_owner_check);
+        let a = &c.vhosts[0];
+        let prefixes: Vec<(Vec<String>, PathBuf)> = a
+            .script_aliases
+            .iter()
+            .map(|s| (s.prefix.clone(), s.dir.clone()))
+            .collect();
+        assert_eq!(
+            prefixes,
+            vec![
+                (vec!["run".into(), "x".into()], PathBuf::from("/srv/a-cgi/")),
+                (vec!["cgi-bin".into()], PathBuf::from("/etc/x/cgi")),
+            ]
+        );
+        let dyn_conf = a.dir_conf(Path::new("/srv/www/dyn"), "/dyn/t.cgi");
+        let o = dyn_conf.options.unwrap();
+        // Relative Options merge onto the vhost's (Apache's default FollowSymLinks).
+        assert!(o.exec_cgi && o.follow_symlinks, "{o:?}");
+        assert_eq!(
+            dyn_conf.cgi_extensions,
+            Some(vec!["cgi".to_string(), "pl".to_string()])
+        );
+        assert!(
+            !a.dir_conf(Path::new("/srv/www"), "/")
+                .options
+                .unwrap()
+                .exec_cgi
+        );
+        assert!(a.cgi_enabled() && a.uses_cgi_extensions());
+        let b = &c.vhosts[1];
+        assert!(b.cgi_enabled() && !b.uses_cgi_extensions());
+        let plain = load("Listen 8080\nDocumentRoot /x\n").unwrap();
+        assert_eq!(plain.cgi_timeout, plain.timeout);
+        assert!(plain.cgi_owner_check && !plain.vhosts[0].cgi_enabled());
+    }
+
+    #[test]
+    fn cgi_directive_errors() {
+        let rows: &[(&str, &str)] = &[
+            ("ScriptAlias cgi-bin /x\n", "/etc/x/h.conf:3: ScriptAlias: the URL prefix 'cgi-bin' must start with '/'"),
+            ("ScriptAlias / /x\n", "/etc/x/h.conf:3: ScriptAlias: the URL prefix '/' would make every URL a program"),
+            ("ScriptAlias /a\n", "/etc/x/h.conf:3: ScriptAlias takes 2 argument(s), got 1"),
+            ("AddHandler php-script .php\n", "/etc/x/h.conf:3: AddHandler: handler 'php-script' is not supported (only cgi-script)"),
+            ("AddHandler cgi-script .\n", "/etc/x/h.conf:3: AddHandler: '.' is not a file extension"),
+            ("AddHandler cgi-script\n", "/etc/x/h.conf:3: AddHandler takes at least 2 argument(s), got 1"),
+            ("CGIScriptTimeout 0\n", "/etc/x/h.conf:3: CGIScriptTimeout must be at least 1 second"),
+            ("CGIScriptTimeout soon\n", "/etc/x/h.conf:3: CGIScriptTimeout: 'soon' is not a valid number"),
+            ("CGIOwnerCheck maybe\n", "/etc/x/h.conf:3: CGIOwnerCheck must be On or Off, not 'maybe'"),
+            ("<Directory /x>\nCGIOwnerCheck Off\n</Directory>\n", "/etc/x/h.conf:4: CGIOwnerCheck is not allowed in <Directory>"),
+            ("<Location /x>\nScriptAlias /a /b\n</Location>\n", "/etc/x/h.conf:4: ScriptAlias is not allowed in <Location>"),
+        ];
+        for (text, want) in rows {
+            let text = format!("Listen 8080\nDocumentRoot /x\n{text}");
+            let got = load(&text).expect_err(&text);
+            assert_eq!(got, vec![want.to_string()], "{text:?}");
+        }
+    }
+
+    #[test]
+    fn relative_options_merge_across_scopes() {
+        let c = load("Listen 8080\nDocumentRoot /w\nOptions Indexes ExecCGI\n<Directory /w/a>\nOptions -Indexes\n</Directory>\n<Directory /w/a/b>\nOptions +Indexes -ExecCGI\n</Directory>\n<Directory /w/c>\nOptions FollowSymLinks\nOptions +ExecCGI\n</Directory>\n").unwrap();
+        let v = &c.vhosts[0];
+        let at = |d: &str| v.dir_conf(Path::new(d), "/").options.unwrap();
+        assert!(at("/w").indexes && at("/w").exec_cgi);
+        assert!(!at("/w/a").indexes && at("/w/a").exec_cgi);
+        assert!(at("/w/a/b").indexes && !at("/w/a/b").exec_cgi);
+        let c = at("/w/c");
+        assert!(c.follow_symlinks && c.exec_cgi && !c.indexes, "{c:?}");
     }
 
     #[test]

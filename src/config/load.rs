@@ -210,6 +210,14 @@ fn check_filesystem(cfg: &Config, errors: &mut Vec<ConfigError>) {
                 ),
             });
         }
+        for a in &v.script_aliases {
+            if !a.dir.is_dir() {
+                errors.push(ConfigError {
+                    origin: a.origin.clone(),
+                    message: format!("ScriptAlias: {} is not a directory", a.dir.display()),
+                });
+            }
+        }
     }
 }
 

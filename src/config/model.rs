@@ -55,11 +55,81 @@ pub struct Options {
     pub exec_cgi: bool,
 }
 
+/// A relative `Options +X -Y` line: applied on top of whatever the enclosing scope has, as
+/// Apache merges relative options (an absolute line in a narrower scope replaces them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct OptionsDelta {
+    pub on: Options,
+    pub off: Options,
+}
+
+impl OptionsDelta {
+    pub fn apply(&self, base: Options) -> Options {
+        let f = |b: bool, on: bool, off: bool| (b || on) && !off;
+        Options {
+            indexes: f(base.indexes, self.on.indexes, self.off.indexes),
+            follow_symlinks: f(
+                base.follow_symlinks,
+                self.on.follow_symlinks,
+                self.off.follow_symlinks,
+            ),
+            symlinks_if_owner_match: f(
+                base.symlinks_if_owner_match,
+                self.on.symlinks_if_owner_match,
+                self.off.symlinks_if_owner_match,
+            ),
+            exec_cgi: f(base.exec_cgi, self.on.exec_cgi, self.off.exec_cgi),
+        }
+    }
+
+    /// `self` followed by `later`.
+    pub fn then(&self, later: &OptionsDelta) -> OptionsDelta {
+        OptionsDelta {
+            on: later.off.clear_from(&later.on, &self.on),
+            off: later.on.clear_from(&later.off, &self.off),
+        }
+    }
+}
+
+impl Options {
+    /// (`earlier` without what `self` clears) plus `add`: the helper of [`OptionsDelta::then`].
+    fn clear_from(&self, add: &Options, earlier: &Options) -> Options {
+        let f = |clear: bool, add: bool, e: bool| add || (e && !clear);
+        Options {
+            indexes: f(self.indexes, add.indexes, earlier.indexes),
+            follow_symlinks: f(
+                self.follow_symlinks,
+                add.follow_symlinks,
+                earlier.follow_symlinks,
+            ),
+            symlinks_if_owner_match: f(
+                self.symlinks_if_owner_match,
+                add.symlinks_if_owner_match,
+                earlier.symlinks_if_owner_match,
+            ),
+            exec_cgi: f(self.exec_cgi, add.exec_cgi, earlier.exec_cgi),
+        }
+    }
+}
+
+/// `ScriptAlias URL-PREFIX DIR`: requests under the prefix run programs from DIR.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScriptAlias {
+    /// Decoded URL path segments of the prefix (`/cgi-bin/` is `["cgi-bin"]`).
+    pub prefix: Vec<String>,
+    pub dir: PathBuf,
+    pub origin: Origin,
+}
+
 /// Per-directory settings, from the vhost level and `<Directory>`/`<Location>` sections.
 /// `None` means "not set here", so sections merge as Apache merges them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DirConf {
     pub options: Option<Options>,
+    /// Relative `Options` still waiting for an enclosing absolute set to apply to.
+    pub options_delta: Option<OptionsDelta>,
+    /// `AddHandler cgi-script .EXT...`: file name suffixes run as CGI where ExecCGI is on.
+    pub cgi_extensions: Option<Vec<String>>,
     pub directory_index: Option<Vec<String>>,
     /// `AuthType Basic` (true) or `AuthType None` (false).
     pub auth_basic: Option<bool>,
@@ -85,8 +155,18 @@ impl DirConf {
         fn pick<T: Clone>(over: &Option<T>, base: &Option<T>) -> Option<T> {
             over.clone().or_else(|| base.clone())
         }
+        let (options, options_delta) = match (over.options, over.options_delta) {
+            (Some(o), _) => (Some(o), None),
+            (None, Some(d)) => match self.options {
+                Some(b) => (Some(d.apply(b)), None),
+                None => (None, Some(self.options_delta.unwrap_or_default().then(&d))),
+            },
+            (None, None) => (self.options, self.options_delta),
+        };
         DirConf {
-            options: over.options.or(self.options),
+            options,
+            options_delta,
+            cgi_extensions: pick(&over.cgi_extensions, &self.cgi_extensions),
             directory_index: pick(&over.directory_index, &self.directory_index),
             auth_basic: over.auth_basic.or(self.auth_basic),
             auth_name: pick(&over.auth_name, &self.auth_name),
@@ -125,10 +205,26 @@ pub struct VHost {
     pub conf: DirConf,
     pub directories: Vec<Section>,
     pub locations: Vec<Section>,
+    /// This vhost's `ScriptAlias`es first, then the main server's, matched in that order.
+    pub script_aliases: Vec<ScriptAlias>,
     pub origin: Origin,
 }
 
 impl VHost {
+    /// CGI can run here at all: a ScriptAlias or an `AddHandler cgi-script` in any scope.
+    /// Only such vhosts get the wider Landlock rules a program needs.
+    pub fn cgi_enabled(&self) -> bool {
+        !self.script_aliases.is_empty() || self.uses_cgi_extensions()
+    }
+
+    /// Some scope of this vhost maps file suffixes to CGI, so DocumentRoot may hold programs.
+    pub fn uses_cgi_extensions(&self) -> bool {
+        std::iter::once(&self.conf)
+            .chain(self.directories.iter().map(|s| &s.conf))
+            .chain(self.locations.iter().map(|s| &s.conf))
+            .any(|c| c.cgi_extensions.as_ref().is_some_and(|e| !e.is_empty()))
+    }
+
     /// The first name, for logs and CGI's SERVER_NAME.
     pub fn server_name(&self) -> &str {
         self.names
@@ -161,6 +257,11 @@ pub struct Config {
     /// for a fresh address-space layout and stack canary per connection (see `master::reexec`).
     pub reexec_children: bool,
     pub limits: Limits,
+    /// `CGIScriptTimeout`: a CGI program that moves no byte for this long is killed (504).
+    /// Defaults to `Timeout`.
+    pub cgi_timeout: Duration,
+    /// `CGIOwnerCheck`: suEXEC's "the program belongs to the identity it runs as" (default On).
+    pub cgi_owner_check: bool,
     /// Backends every child must enter (`Confinement`); the server refuses to start when the
     /// kernel or the master's privileges cannot provide one of them.
     pub confinement: Vec<crate::sandbox::Backend>,

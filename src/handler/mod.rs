@@ -1,4 +1,5 @@
 //! Handlers: they run only after confinement, which their `&Confined` parameter proves.
 
+pub mod cgi;
 pub mod listing;
 pub mod static_file;

@@ -11,7 +11,8 @@
 //! - Chunk sizes are 1-16 hex digits with no whitespace (stricter than BWS, which is a
 //!   smuggling vector between parsers); a size that would overflow is 400.
 //! - The body limit (`max_body`, Apache's LimitRequestBody, 0 = unlimited) is enforced as soon
-//!   as a chunk-size digit makes the declared total exceed it (413), before the data arrives.
+//!   as a complete chunk size makes the declared total exceed it (413), before the data
+//!   arrives; a malformed size line is 400 first.
 //! - Chunk extensions are ignored but bounded: 1 KiB per chunk and 64 KiB per message, so tiny
 //!   chunks cannot make the wire size unbounded relative to the body limit.
 //! - Trailer fields are checked for syntax (`token ":" value`, no obs-fold, no CTL) and
@@ -201,9 +202,11 @@ impl ChunkedDecoder {
                     at,
                     why: "expected a hex digit",
                 }),
-                (b'\r', _) => Ok(State::SizeLf { size }),
+                (b'\r', _) => self.within_limit(size).map(|()| State::SizeLf { size }),
                 // The ';' counts toward the extension bounds.
-                (b';', _) => self.grow_ext(size, 0),
+                (b';', _) => self
+                    .within_limit(size)
+                    .and_then(|()| self.grow_ext(size, 0)),
                 (b'\n', _) => Err(ChunkError::BareLf { at }),
                 _ => Err(ChunkError::InvalidSize {
                     at,
@@ -214,17 +217,22 @@ impl ChunkedDecoder {
         if digits == MAX_SIZE_DIGITS {
             return Err(ChunkError::SizeOverflow { at });
         }
-        let size = (size << 4) | u64::from(nibble);
+        Ok(State::Size {
+            digits: digits + 1,
+            size: (size << 4) | u64::from(nibble),
+        })
+    }
+
+    /// The limit is checked once the size is complete (at most 16 digits, so still before any
+    /// of its data), so a malformed size is 400 whatever its magnitude, not 413.
+    fn within_limit(&self, size: u64) -> Result<(), ChunkError> {
         let declared = self.body.checked_add(size);
         if self.max_body != 0 && declared.is_none_or(|total| total > self.max_body) {
             return Err(ChunkError::TooLarge {
                 limit: self.max_body,
             });
         }
-        Ok(State::Size {
-            digits: digits + 1,
-            size,
-        })
+        Ok(())
     }
 
     fn ext_byte(&mut self, size: u64, len: usize, byte: u8) -> Result<State, ChunkError> {
@@ -544,10 +552,22 @@ mod tests {
                 Want::Status(413),
             ),
             (
-                "huge size refused before data",
-                b"ffffffff",
+                "huge size refused at the end of its line, before data",
+                b"ffffffff\r",
                 1024,
                 Want::Status(413),
+            ),
+            (
+                "huge size with an extension refused at the ';'",
+                b"ffffffff;",
+                1024,
+                Want::Status(413),
+            ),
+            (
+                "17 digits are malformed (400) even over the limit",
+                b"10000000000000000\r\n",
+                1024,
+                Want::Status(400),
             ),
             (
                 "u64 total refused",

@@ -1,0 +1,1109 @@
+//! CGI/1.1 (RFC 3875), run inside the connection's confinement.
+//!
+//! [`lookup`] finds the program (ScriptAlias, or `AddHandler cgi-script` + `Options ExecCGI`)
+//! by walking the URL's segments beneath the tree with openat(O_NOFOLLOW), so the first
+//! regular file is the program and the rest is PATH_INFO, and no symlink is ever followed.
+//! It applies suEXEC's checks and refuses with 403 and an error-log line naming the check, the
+//! path and the ids. [`run`] — which needs the [`Confined`] proof, so it cannot run before the
+//! transition — starts the program (`sys::spawn`: own process group, only fds 0-2), streams
+//! the request body to it and its output to the client with bounded buffers, parses its header
+//! block, logs its stderr, and kills its whole process group on `CGIScriptTimeout`.
+//!
+//! Decisions where RFC 3875 leaves room:
+//! - A chunked request body is decoded into memory before the program starts (at most
+//!   [`MAX_CHUNKED_BODY`] or LimitRequestBody, else 413), so CONTENT_LENGTH is always exact.
+//! - Every suEXEC refusal is 403 (the client asked for something the site may not run).
+//! - TRACE and CONNECT are refused (405); every other method is the program's business.
+//! - When the output has ended the program gets a short grace to exit, then its process group
+//!   is killed in any case, so nothing it started outlives the request.
+//! - An `nph-` program writes the whole response (status line included); it is relayed as is
+//!   and the connection closes after it.
+
+pub mod env;
+pub mod header;
+
+use crate::child::body::{BodyError, BodyReader};
+use crate::child::confine::Confined;
+use crate::child::read::Conn;
+use crate::child::respond::{self, Response};
+use crate::child::route::Route;
+use crate::config::{Config, VHost};
+use crate::http::request::{Method, Request};
+use crate::http::{date, status};
+use crate::sys::fs::open_beneath;
+use crate::sys::spawn::{self, SpawnSpec};
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Largest chunked request body buffered for a program (LimitRequestBody may lower it).
+pub const MAX_CHUNKED_BODY: u64 = 8 * 1024 * 1024;
+/// Request-body bytes held for the program's stdin at a time.
+const STDIN_BUF: usize = 64 * 1024;
+/// Bytes read from the program's stdout or stderr per call.
+const OUT_CHUNK: usize = 64 * 1024;
+/// Longest stderr line logged as one line; longer ones are split.
+const STDERR_LINE: usize = 4096;
+/// How long a program whose output has ended may take to exit before its group is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// A program found beneath a ScriptAlias target or the DocumentRoot, checked and ready to run.
+#[derive(Debug)]
+pub struct Script {
+    dir: OwnedFd,
+    dir_path: PathBuf,
+    name: String,
+    dev_ino: (u64, u64),
+    /// URL path of the program (decoded), for SCRIPT_NAME.
+    script_name: String,
+    /// Decoded rest of the URL after the program, `""` or starting with `/`.
+    path_info: String,
+}
+
+impl Script {
+    pub fn filename(&self) -> PathBuf {
+        self.dir_path.join(&self.name)
+    }
+}
+
+#[derive(Debug)]
+pub enum Lookup {
+    /// Not a CGI request: the static handler serves it.
+    NotCgi,
+    Script(Script),
+    /// Refused (already logged).
+    Refused(u16),
+}
+
+/// Which tree the URL maps into.
+struct Tree<'a> {
+    base: &'a Path,
+    /// Segments of the URL prefix that map to `base`.
+    prefix: &'a [String],
+    /// True for a ScriptAlias target: everything beneath is a program.
+    alias: bool,
+}
+
+pub fn lookup(cfg: &Config, vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
+    for a in &vhost.script_aliases {
+        if route.segments.starts_with(&a.prefix) {
+            let tree = Tree {
+                base: &a.dir,
+                prefix: &a.prefix,
+                alias: true,
+            };
+            return walk(
+                cfg,
+                vhost,
+                &tree,
+                &route.segments[a.prefix.len()..],
+                url_path,
+                route.trailing_slash,
+            );
+        }
+    }
+    if !vhost.uses_cgi_extensions() {
+        return Lookup::NotCgi;
+    }
+    let tree = Tree {
+        base: &vhost.document_root,
+        prefix: &[],
+        alias: false,
+    };
+    walk(
+        cfg,
+        vhost,
+        &tree,
+        &route.segments,
+        url_path,
+        route.trailing_slash,
+    )
+}
+
+/// Every extension any scope of the vhost runs as CGI.
+fn any_cgi_extension(vhost: &VHost, name: &str) -> bool {
+    std::iter::once(&vhost.conf)
+        .chain(vhost.directories.iter().map(|s| &s.conf))
+        .chain(vhost.locations.iter().map(|s| &s.conf))
+        .filter_map(|c| c.cgi_extensions.as_ref())
+        .any(|exts| has_extension(exts, name))
+}
+
+fn has_extension(exts: &[String], name: &str) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(_, e)| exts.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+fn walk(
+    cfg: &Config,
+    vhost: &VHost,
+    tree: &Tree,
+    segs: &[String],
+    url_path: &str,
+    dir_request: bool,
+) -> Lookup {
+    let refuse = |status: u16, why: &str, path: &Path| {
+        // A missing program is the client's mistake; anything else is the site's.
+        let level = if status == 404 {
+            log::Level::Info
+        } else {
+            log::Level::Warn
+        };
+        log::log!(
+            level,
+            "[{}] cgi: refused {}: {why}",
+            vhost.server_name(),
+            path.display()
+        );
+        Lookup::Refused(status)
+    };
+    if segs.is_empty() && tree.alias {
+        return refuse(403, "a ScriptAlias directory is not a program", tree.base);
+    }
+    let mut cur: OwnedFd = match File::open(tree.base) {
+        Ok(f) => f.into(),
+        Err(e) if tree.alias => return refuse(io_status(&e), &e.to_string(), tree.base),
+        Err(_) => return Lookup::NotCgi,
+    };
+    let mut path = tree.base.to_path_buf();
+    for (i, seg) in segs.iter().enumerate() {
+        let next = match open_beneath(cur.as_fd(), Path::new(seg), OFlag::O_PATH) {
+            Ok(fd) => fd,
+            Err(e) if tree.alias => return refuse(io_status(&e), &e.to_string(), &path.join(seg)),
+            Err(_) => return Lookup::NotCgi,
+        };
+        let meta = match fstat(&next) {
+            Ok(m) => m,
+            Err(e) => return refuse(500, &format!("fstat: {e}"), &path.join(seg)),
+        };
+        let kind = meta.mode() & libc::S_IFMT;
+        if kind == libc::S_IFLNK {
+            // A symlink is never followed on the way to a program ("no symlink out of the
+            // tree"); in the DocumentRoot it only matters if a program could lie behind it.
+            if tree.alias || segs[i..].iter().any(|s| any_cgi_extension(vhost, s)) {
+                return suexec_refusal(vhost, "symlink", &path.join(seg), &meta, None);
+            }
+            return Lookup::NotCgi;
+        }
+        if kind == libc::S_IFDIR {
+            path.push(seg);
+            cur = next;
+            continue;
+        }
+        if kind != libc::S_IFREG {
+            return refuse(403, "not a regular file", &path.join(seg));
+        }
+        let mut script_name = String::new();
+        for s in tree.prefix.iter().chain(&segs[..=i]) {
+            script_name.push('/');
+            script_name.push_str(s);
+        }
+        let found = Found {
+            dir: cur,
+            dir_path: path,
+            name: seg.clone(),
+            meta,
+            script_name,
+            path_info: segs[i + 1..].iter().map(|s| format!("/{s}")).collect(),
+        };
+        return program(cfg, vhost, tree.alias, found, url_path);
+    }
+    if tree.alias {
+        return refuse(403, "a directory is not a program", &path);
+    }
+    if dir_request {
+        return directory_index(cfg, vhost, cur, path, url_path);
+    }
+    Lookup::NotCgi
+}
+
+/// A directory request in the DocumentRoot: the DirectoryIndex entry the static handler would
+/// pick runs as a program if its suffix is a CGI one (never served as text).
+fn directory_index(
+    cfg: &Config,
+    vhost: &VHost,
+    dir: OwnedFd,
+    path: PathBuf,
+    url_path: &str,
+) -> Lookup {
+    let conf = vhost.dir_conf(&path, url_path);
+    for name in conf.directory_index.unwrap_or_default() {
+        let Ok(fd) = open_beneath(dir.as_fd(), Path::new(&name), OFlag::O_PATH) else {
+            continue;
+        };
+        let Ok(meta) = fstat(&fd) else { continue };
+        let kind = meta.mode() & libc::S_IFMT;
+        if kind == libc::S_IFLNK && any_cgi_extension(vhost, &name) {
+            return suexec_refusal(vhost, "symlink", &path.join(&name), &meta, None);
+        }
+        if kind != libc::S_IFREG {
+            continue;
+        }
+        let mut script_name = url_path.to_string();
+        if !script_name.ends_with('/') {
+            script_name.push('/');
+        }
+        script_name.push_str(&name);
+        let found = Found {
+            dir,
+            dir_path: path,
+            name,
+            meta,
+            script_name,
+            path_info: String::new(),
+        };
+        return program(cfg, vhost, false, found, url_path);
+    }
+    Lookup::NotCgi
+}
+
+/// A regular file reached by the walk, before the CGI decision.
+struct Found {
+    dir: OwnedFd,
+    dir_path: PathBuf,
+    name: String,
+    meta: std::fs::Metadata,
+    script_name: String,
+    path_info: String,
+}
+
+/// Beneath a ScriptAlias every file is a program; in the DocumentRoot only one with a CGI
+/// suffix, and only where ExecCGI is on. Then suEXEC's checks.
+fn program(cfg: &Config, vhost: &VHost, alias: bool, f: Found, url_path: &str) -> Lookup {
+    let file = f.dir_path.join(&f.name);
+    if !alias {
+        let conf = vhost.dir_conf(&f.dir_path, url_path);
+        if !has_extension(&conf.cgi_extensions.unwrap_or_default(), &f.name) {
+            return Lookup::NotCgi;
+        }
+        if !conf.options.unwrap_or_default().exec_cgi {
+            log::warn!(
+                "[{}] cgi: refused {}: Options ExecCGI is off in this directory",
+                vhost.server_name(),
+                file.display()
+            );
+            return Lookup::Refused(403);
+        }
+    }
+    let dir_meta = match fstat(&f.dir) {
+        Ok(m) => m,
+        Err(e) => {
+            log::error!(
+                "[{}] cgi: refused {}: fstat of its directory: {e}",
+                vhost.server_name(),
+                file.display()
+            );
+            return Lookup::Refused(500);
+        }
+    };
+    let script = Script {
+        dir: f.dir,
+        dir_path: f.dir_path,
+        name: f.name,
+        dev_ino: (f.meta.dev(), f.meta.ino()),
+        script_name: f.script_name,
+        path_info: f.path_info,
+    };
+    match suexec(cfg, &script, &f.meta, &dir_meta) {
+        Ok(()) => Lookup::Script(script),
+        Err(check) => suexec_refusal(vhost, check, &file, &f.meta, Some(&dir_meta)),
+    }
+}
+
+fn fstat(fd: &OwnedFd) -> io::Result<std::fs::Metadata> {
+    File::from(fd.try_clone()?).metadata()
+}
+
+fn io_status(e: &io::Error) -> u16 {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ENAMETOOLONG) => 404,
+        Some(libc::EACCES) | Some(libc::EPERM) => 403,
+        _ => 500,
+    }
+}
+
+/// suEXEC's checks on a found program; the name of the failed check on refusal. The target
+/// identity is this process's, i.e. the one the confinement switched to.
+fn suexec(
+    cfg: &Config,
+    script: &Script,
+    meta: &std::fs::Metadata,
+    dir: &std::fs::Metadata,
+) -> Result<(), &'static str> {
+    let uid = nix::unistd::getuid().as_raw();
+    if dir.mode() & 0o022 != 0 {
+        return Err("directory writable by group or others");
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err("program writable by group or others");
+    }
+    if meta.mode() & (libc::S_ISUID | libc::S_ISGID) != 0 {
+        return Err("setuid or setgid bit");
+    }
+    if cfg.cgi_owner_check {
+        if meta.uid() != uid {
+            return Err("program owner is not the target user");
+        }
+        // A directory owned by someone else (root excepted) would let them swap the program.
+        if dir.uid() != uid && dir.uid() != 0 {
+            return Err("directory owner is neither the target user nor root");
+        }
+    }
+    let executable = nix::unistd::faccessat(
+        Some(script.dir.as_raw_fd()),
+        Path::new(&script.name),
+        nix::unistd::AccessFlags::X_OK,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    );
+    if executable.is_err() {
+        return Err("program not executable by the target user");
+    }
+    Ok(())
+}
+
+fn suexec_refusal(
+    vhost: &VHost,
+    check: &str,
+    path: &Path,
+    meta: &std::fs::Metadata,
+    dir: Option<&std::fs::Metadata>,
+) -> Lookup {
+    let dir = dir
+        .map(|d| {
+            format!(
+                " dir uid={} gid={} mode={:04o}",
+                d.uid(),
+                d.gid(),
+                d.mode() & 0o7777
+            )
+        })
+        .unwrap_or_default();
+    log::warn!(
+        "[{}] cgi: suexec check '{check}' failed for {}: file uid={} gid={} mode={:04o}{dir}; target uid={} gid={}",
+        vhost.server_name(),
+        path.display(),
+        meta.uid(),
+        meta.gid(),
+        meta.mode() & 0o7777,
+        nix::unistd::getuid(),
+        nix::unistd::getgid(),
+    );
+    Lookup::Refused(403)
+}
+
+/// What `run` did, for the access log and the connection.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Status sent (0 when nothing could be sent).
+    pub status: u16,
+    pub body_bytes: u64,
+    /// The connection is still in step and the response was framed.
+    pub keep_alive: bool,
+    /// `Location: /path` without Status: the caller serves that path instead (nothing sent).
+    pub local_redirect: Option<String>,
+}
+
+/// Everything about the connection the environment needs.
+pub struct Context<'a> {
+    pub cfg: &'a Config,
+    pub vhost: &'a VHost,
+    pub peer: SocketAddr,
+    pub user: Option<&'a str>,
+    /// The response may keep the connection open (KeepAlive, client, request count).
+    pub may_keep_alive: bool,
+}
+
+pub fn run(
+    _proof: &Confined,
+    cx: &Context,
+    conn: &mut Conn,
+    req: &Request,
+    body: &mut BodyReader,
+    script: Script,
+) -> Outcome {
+    if matches!(req.method, Method::Trace | Method::Connect) {
+        return send_error(
+            conn,
+            Response::error(405).header("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"),
+        );
+    }
+    let filename = script.filename();
+    let tag = format!("[{}] cgi {}", cx.vhost.server_name(), filename.display());
+    let _ = conn.stream.set_write_timeout(Some(cx.cfg.timeout));
+    let _ = conn.stream.set_read_timeout(Some(cx.cfg.timeout));
+
+    // A chunked body is decoded up front so the program gets an exact CONTENT_LENGTH.
+    let mut pending = Vec::new();
+    let content_length = match req.body {
+        crate::http::request::Body::None => None,
+        crate::http::request::Body::Length(n) => Some(n),
+        crate::http::request::Body::Chunked => match buffer_chunked(cx.cfg, conn, body) {
+            Ok(b) => {
+                let n = b.len() as u64;
+                pending = b;
+                Some(n)
+            }
+            Err(e) => {
+                log::info!("{tag}: request body refused: {e}");
+                return send_error(conn, Response::error(e.status()));
+            }
+        },
+    };
+
+    let env = env::build(&env::CgiRequest {
+        method: req.method.as_str(),
+        request_uri: &req.target,
+        query: req.query.as_deref(),
+        minor_version: req.minor_version,
+        headers: &req.headers,
+        remote_addr: cx.peer.ip().to_string(),
+        remote_port: cx.peer.port(),
+        server_name: cx.vhost.server_name(),
+        server_port: conn.stream.local_addr().map(|a| a.port()).unwrap_or(0),
+        remote_user: cx.user,
+        script_name: &script.script_name,
+        path_info: &script.path_info,
+        document_root: &cx.vhost.document_root.to_string_lossy(),
+        script_filename: &filename.to_string_lossy(),
+        content_length,
+    });
+    let started = match start(&script, env) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{tag}: cannot start: {e}");
+            return send_error(conn, Response::error(500));
+        }
+    };
+    log::debug!("{tag}: started as pid {}", started.pid);
+    if let Err(e) = body.want(conn) {
+        log::info!("{tag}: client gone before 100 Continue: {e}");
+    }
+    let mut x = Exchange {
+        tag,
+        pid: started.pid,
+        stdin: Some(started.stdin),
+        stdout: Some(started.stdout),
+        stderr: Some(started.stderr),
+        pending,
+        head_buf: Vec::new(),
+        sent: None,
+        err_line: Vec::new(),
+        head_only: req.method == Method::Head,
+        chunked_ok: req.minor_version >= 1 && cx.may_keep_alive,
+        may_keep_alive: cx.may_keep_alive,
+        nph: script.name.starts_with("nph-"),
+        body_failed: false,
+    };
+    let end = x.pump(cx.cfg.cgi_timeout, conn, body);
+    x.finish(conn, body, end)
+}
+
+/// Reads the whole chunked body, decoded, within the smaller of LimitRequestBody and
+/// [`MAX_CHUNKED_BODY`].
+fn buffer_chunked(
+    cfg: &Config,
+    conn: &mut Conn,
+    body: &mut BodyReader,
+) -> Result<Vec<u8>, BodyError> {
+    let cap = match cfg.limits.body {
+        0 => MAX_CHUNKED_BODY,
+        n => n.min(MAX_CHUNKED_BODY),
+    };
+    body.want(conn).map_err(BodyError::Io)?;
+    let mut out = Vec::new();
+    while !body.is_done() {
+        body.read_some(conn, &mut out, OUT_CHUNK)?;
+        if out.len() as u64 > cap {
+            return Err(BodyError::TooLarge {
+                declared: out.len() as u64,
+                limit: cap,
+            });
+        }
+    }
+    Ok(out)
+}
+
+struct Started {
+    pid: i32,
+    stdin: File,
+    stdout: File,
+    stderr: File,
+}
+
+fn start(script: &Script, env: Vec<Vec<u8>>) -> Result<Started, spawn::SpawnError> {
+    let prep = |e: io::Error| spawn::SpawnError::Prepare(e);
+    let (in_r, in_w) = spawn::pipe().map_err(prep)?;
+    let (out_r, out_w) = spawn::pipe().map_err(prep)?;
+    let (err_r, err_w) = spawn::pipe().map_err(prep)?;
+    // Only our ends are non-blocking (each pipe end is its own open file description); set
+    // before the spawn so no failure can leave a started program without its reaper.
+    for fd in [&in_w, &out_r, &err_r] {
+        spawn::set_nonblocking(fd.as_fd()).map_err(prep)?;
+    }
+    let cstr = |b: Vec<u8>| CString::new(b).map_err(|e| prep(io::Error::other(e)));
+    let name = cstr(script.name.clone().into_bytes())?;
+    let envp = env.into_iter().map(cstr).collect::<Result<Vec<_>, _>>()?;
+    let pid = spawn::spawn(SpawnSpec {
+        dir: script.dir.as_fd(),
+        name: name.clone(),
+        expect: script.dev_ino,
+        argv: vec![name],
+        envp,
+        stdin: in_r,
+        stdout: out_w,
+        stderr: err_w,
+    })?;
+    Ok(Started {
+        pid,
+        stdin: in_w.into(),
+        stdout: out_r.into(),
+        stderr: err_r.into(),
+    })
+}
+
+fn send_error(conn: &mut Conn, resp: Response) -> Outcome {
+    let status = resp.status;
+    let sent = respond::write(&mut conn.stream, resp, false, false);
+    Outcome {
+        status,
+        body_bytes: sent.map(|s| s.body_bytes).unwrap_or(0),
+        keep_alive: false,
+        local_redirect: None,
+    }
+}
+
+/// How the response body is framed once the head is out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// HEAD, 204, 304: nothing after the head.
+    NoBody,
+    Length {
+        left: u64,
+    },
+    Chunked,
+    /// Until the connection closes.
+    Close,
+}
+
+struct SentHead {
+    status: u16,
+    framing: Framing,
+    body_bytes: u64,
+    local_redirect: Option<String>,
+    /// The body could not be delivered as framed (client gone, short or long output).
+    broken: bool,
+}
+
+/// Why the exchange loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The program's output ended (or a local redirect was read).
+    Output,
+    TimedOut,
+    /// The client went away, or sending failed.
+    ClientGone,
+    /// Its header block was malformed (already logged).
+    BadHeader,
+    /// The request body could not be read (already logged); status to send.
+    Body(u16),
+}
+
+struct Exchange {
+    tag: String,
+    pid: i32,
+    stdin: Option<File>,
+    stdout: Option<File>,
+    stderr: Option<File>,
+    /// Request-body bytes waiting for the program's stdin.
+    pending: Vec<u8>,
+    head_buf: Vec<u8>,
+    sent: Option<SentHead>,
+    err_line: Vec<u8>,
+    head_only: bool,
+    chunked_ok: bool,
+    /// Keep-alive is still possible (cleared when the head announced close).
+    may_keep_alive: bool,
+    /// An `nph-` program: its output is the complete HTTP response.
+    nph: bool,
+    /// The request body was not read to its end: the connection is out of step.
+    body_failed: bool,
+}
+
+impl Exchange {
+    fn pump(&mut self, timeout: Duration, conn: &mut Conn, body: &mut BodyReader) -> End {
+        let mut progress = Instant::now();
+        let mut buf = vec![0u8; OUT_CHUNK];
+        loop {
+            if body.is_done() && self.pending.is_empty() {
+                self.stdin = None;
+            }
+            if self.stdout.is_none() {
+                return End::Output;
+            }
+            let want_client =
+                self.stdin.is_some() && !body.is_done() && self.pending.len() < STDIN_BUF;
+            if want_client && !conn.buf.is_empty() {
+                if let Err(e) = self.read_body(conn, body) {
+                    return e;
+                }
+                progress = Instant::now();
+                continue;
+            }
+            let left = (progress + timeout).saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return End::TimedOut;
+            }
+            let (client_ev, in_ev, out_ev, err_ev) = {
+                let mut fds: Vec<PollFd> = Vec::with_capacity(4);
+                let c = slot(
+                    &mut fds,
+                    want_client.then(|| conn.stream.as_fd()),
+                    PollFlags::POLLIN,
+                );
+                let i = slot(
+                    &mut fds,
+                    self.stdin
+                        .as_ref()
+                        .filter(|_| !self.pending.is_empty())
+                        .map(|f| f.as_fd()),
+                    PollFlags::POLLOUT,
+                );
+                let o = slot(
+                    &mut fds,
+                    self.stdout.as_ref().map(|f| f.as_fd()),
+                    PollFlags::POLLIN,
+                );
+                let e = slot(
+                    &mut fds,
+                    self.stderr.as_ref().map(|f| f.as_fd()),
+                    PollFlags::POLLIN,
+                );
+                let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                match nix::poll::poll(
+                    &mut fds,
+                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+                ) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => {
+                        log::error!("{}: poll: {e}", self.tag);
+                        return End::ClientGone;
+                    }
+                }
+                let ready = |i: Option<usize>| {
+                    i.and_then(|i| fds[i].revents())
+                        .is_some_and(|r| !r.is_empty())
+                };
+                (ready(c), ready(i), ready(o), ready(e))
+            };
+            if err_ev {
+                self.read_stderr(&mut buf);
+                progress = Instant::now();
+            }
+            if client_ev {
+                if let Err(e) = self.read_body(conn, body) {
+                    return e;
+                }
+                progress = Instant::now();
+            }
+            if in_ev {
+                self.write_stdin();
+                progress = Instant::now();
+            }
+            if out_ev {
+                progress = Instant::now();
+                if let Some(end) = self.read_stdout(conn, &mut buf, body.is_done()) {
+                    return end;
+                }
+            }
+        }
+    }
+
+    fn read_body(&mut self, conn: &mut Conn, body: &mut BodyReader) -> Result<(), End> {
+        let room = STDIN_BUF - self.pending.len();
+        match body.read_some(conn, &mut self.pending, room) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                log::info!("{}: request body: {e}", self.tag);
+                self.body_failed = true;
+                Err(End::Body(e.status()))
+            }
+        }
+    }
+
+    fn write_stdin(&mut self) {
+        let Some(stdin) = self.stdin.as_mut() else {
+            return;
+        };
+        match stdin.write(&self.pending) {
+            Ok(n) => {
+                self.pending.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                // EPIPE: the program does not want (the rest of) the body.
+                log::debug!("{}: stdin closed by the program: {e}", self.tag);
+                self.stdin = None;
+                self.pending.clear();
+            }
+        }
+    }
+
+    fn read_stderr(&mut self, buf: &mut [u8]) {
+        let Some(f) = self.stderr.as_mut() else {
+            return;
+        };
+        match f.read(buf) {
+            Ok(0) => {
+                self.stderr = None;
+                self.flush_stderr_line();
+            }
+            Ok(n) => {
+                for &b in &buf[..n] {
+                    if b == b'\n' || self.err_line.len() >= STDERR_LINE {
+                        self.flush_stderr_line();
+                    }
+                    if b != b'\n' {
+                        self.err_line.push(b);
+                    }
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => self.stderr = None,
+        }
+    }
+
+    fn flush_stderr_line(&mut self) {
+        if self.err_line.is_empty() {
+            return;
+        }
+        let line = String::from_utf8_lossy(&self.err_line)
+            .escape_debug()
+            .to_string();
+        log::warn!("{} pid {}: stderr: {line}", self.tag, self.pid);
+        self.err_line.clear();
+    }
+
+    /// `Some` when the loop must stop.
+    fn read_stdout(&mut self, conn: &mut Conn, buf: &mut [u8], body_done: bool) -> Option<End> {
+        let f = self.stdout.as_mut()?;
+        let n = match f.read(buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return None
+            }
+            Err(e) => {
+                log::error!("{}: reading its output: {e}", self.tag);
+                0
+            }
+        };
+        if n == 0 {
+            self.stdout = None;
+            if self.sent.is_none() {
+                return Some(
+                    self.parse_head(conn, true, body_done)
+                        .unwrap_or(End::Output),
+                );
+            }
+            return Some(End::Output);
+        }
+        if self.sent.is_none() && self.nph {
+            // A non-parsed-header program writes the whole response itself; the server only
+            // relays it and closes afterwards.
+            self.may_keep_alive = false;
+            self.sent = Some(SentHead {
+                status: nph_status(&buf[..n]),
+                framing: Framing::Close,
+                body_bytes: 0,
+                local_redirect: None,
+                broken: false,
+            });
+        }
+        if self.sent.is_none() {
+            self.head_buf.extend_from_slice(&buf[..n]);
+            return self.parse_head(conn, false, body_done);
+        }
+        self.send_body(conn, &buf[..n])
+    }
+
+    fn parse_head(&mut self, conn: &mut Conn, eof: bool, body_done: bool) -> Option<End> {
+        let (head, used) = match header::parse(&self.head_buf, eof) {
+            Ok(header::Parsed::Partial) => return None,
+            Ok(header::Parsed::Complete(h, used)) => (h, used),
+            Err(e) => {
+                log::error!("{}: malformed header from script: {e}", self.tag);
+                return Some(End::BadHeader);
+            }
+        };
+        if let Some(path) = head.local_redirect {
+            self.sent = Some(SentHead {
+                status: 0,
+                framing: Framing::NoBody,
+                body_bytes: 0,
+                local_redirect: Some(path),
+                broken: false,
+            });
+            self.stdout = None;
+            return Some(End::Output);
+        }
+        let framing = if self.head_only || head.status == 204 || head.status == 304 {
+            Framing::NoBody
+        } else if let Some(n) = head.content_length {
+            Framing::Length { left: n }
+        } else if self.chunked_ok {
+            Framing::Chunked
+        } else {
+            Framing::Close
+        };
+        // Announce keep-alive only when it can still happen: a body still arriving, or one
+        // the program did not read, ends the connection.
+        let keep = self.may_keep_alive && framing != Framing::Close && body_done;
+        if !keep {
+            self.may_keep_alive = false;
+        }
+        let bytes = head_bytes(&head, framing, keep);
+        self.sent = Some(SentHead {
+            status: head.status,
+            framing,
+            body_bytes: 0,
+            local_redirect: None,
+            broken: false,
+        });
+        if let Err(e) = conn.stream.write_all(&bytes) {
+            log::info!("{}: client gone: {e}", self.tag);
+            return Some(End::ClientGone);
+        }
+        let rest = self.head_buf.split_off(used);
+        self.head_buf = Vec::new();
+        if rest.is_empty() {
+            None
+        } else {
+            self.send_body(conn, &rest)
+        }
+    }
+
+    fn send_body(&mut self, conn: &mut Conn, data: &[u8]) -> Option<End> {
+        let sent = self.sent.as_mut()?;
+        let result = match sent.framing {
+            Framing::NoBody => Ok(0),
+            Framing::Close => conn.stream.write_all(data).map(|()| data.len()),
+            Framing::Chunked => {
+                let mut framed = format!("{:x}\r\n", data.len()).into_bytes();
+                framed.extend_from_slice(data);
+                framed.extend_from_slice(b"\r\n");
+                conn.stream.write_all(&framed).map(|()| data.len())
+            }
+            Framing::Length { left } => {
+                let take = (data.len() as u64).min(left) as usize;
+                if take < data.len() && !sent.broken {
+                    log::error!(
+                        "{}: output longer than its Content-Length; truncated",
+                        self.tag
+                    );
+                    sent.broken = true;
+                }
+                sent.framing = Framing::Length {
+                    left: left - take as u64,
+                };
+                conn.stream.write_all(&data[..take]).map(|()| take)
+            }
+        };
+        match result {
+            Ok(n) => {
+                sent.body_bytes += n as u64;
+                None
+            }
+            Err(e) => {
+                log::info!("{}: client gone: {e}", self.tag);
+                sent.broken = true;
+                Some(End::ClientGone)
+            }
+        }
+    }
+
+    /// Ends the program (grace, then SIGKILL to its group, reap) and the response.
+    fn finish(mut self, conn: &mut Conn, body: &BodyReader, end: End) -> Outcome {
+        let may_keep_alive = self.may_keep_alive;
+        self.stdin = None;
+        if end == End::Output {
+            self.stdout = None;
+            let until = Instant::now() + EXIT_GRACE;
+            let mut buf = vec![0u8; OUT_CHUNK];
+            while !spawn::has_exited(self.pid) && Instant::now() < until {
+                match self.stderr.as_ref() {
+                    Some(f) => {
+                        let mut fds = [PollFd::new(f.as_fd(), PollFlags::POLLIN)];
+                        let _ = nix::poll::poll(&mut fds, PollTimeout::from(50u8));
+                        self.read_stderr(&mut buf);
+                    }
+                    None => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        }
+        // Whatever is left of the group (the program, or anything it started) dies now.
+        let _ = spawn::kill_group(self.pid);
+        let how = spawn::reap(self.pid);
+        spawn::reap_group(self.pid);
+        if let Some(f) = self.stderr.take() {
+            let mut rest = Vec::new();
+            let _ = (&f).take(64 * 1024).read_to_end(&mut rest);
+            self.stderr = Some(f);
+            for &b in &rest {
+                if b == b'\n' {
+                    self.flush_stderr_line();
+                } else {
+                    self.err_line.push(b);
+                }
+            }
+        }
+        self.flush_stderr_line();
+        log::debug!("{}: pid {} {how}", self.tag, self.pid);
+
+        let complete = !self.body_failed && body.is_done();
+        match (end, self.sent.take()) {
+            (End::TimedOut, None) => {
+                log::error!(
+                    "{}: no progress within CGIScriptTimeout; killed process group {} (504)",
+                    self.tag,
+                    self.pid
+                );
+                send_error(conn, Response::error(504))
+            }
+            (End::TimedOut, Some(s)) => {
+                log::error!(
+                    "{}: no progress within CGIScriptTimeout after the response began; killed process group {}",
+                    self.tag,
+                    self.pid
+                );
+                gone(s)
+            }
+            (End::BadHeader, _) => send_error(conn, Response::error(500)),
+            (End::Body(status), None) => send_error(conn, Response::error(status)),
+            (End::Body(_), Some(s)) | (End::ClientGone, Some(s)) => gone(s),
+            (End::ClientGone, None) => Outcome {
+                status: 0,
+                body_bytes: 0,
+                keep_alive: false,
+                local_redirect: None,
+            },
+            (End::Output, None) => {
+                log::error!("{}: output ended before its header block", self.tag);
+                send_error(conn, Response::error(500))
+            }
+            (End::Output, Some(mut s)) => {
+                if s.local_redirect.is_some() {
+                    return Outcome {
+                        status: 0,
+                        body_bytes: 0,
+                        keep_alive: complete && may_keep_alive,
+                        local_redirect: s.local_redirect,
+                    };
+                }
+                let framed_ok = match s.framing {
+                    Framing::Chunked => conn.stream.write_all(b"0\r\n\r\n").is_ok(),
+                    Framing::Length { left: 0 } | Framing::NoBody => true,
+                    Framing::Length { left } => {
+                        log::error!(
+                            "{}: output {left} bytes shorter than its Content-Length; closing",
+                            self.tag
+                        );
+                        false
+                    }
+                    Framing::Close => false,
+                };
+                s.broken |= !framed_ok;
+                Outcome {
+                    status: s.status,
+                    body_bytes: s.body_bytes,
+                    keep_alive: complete && may_keep_alive && !s.broken,
+                    local_redirect: None,
+                }
+            }
+        }
+    }
+}
+
+/// Adds `fd` (if any) to the poll set; its index there.
+fn slot<'a>(
+    fds: &mut Vec<PollFd<'a>>,
+    fd: Option<std::os::fd::BorrowedFd<'a>>,
+    ev: PollFlags,
+) -> Option<usize> {
+    fds.push(PollFd::new(fd?, ev));
+    Some(fds.len() - 1)
+}
+
+/// The status an nph- program's own status line claims, for the access log (0 if none).
+fn nph_status(first: &[u8]) -> u16 {
+    let line = first.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut words = line.split(|&b| b == b' ');
+    match (words.next(), words.next()) {
+        (Some(v), Some(code)) if v.starts_with(b"HTTP/1.") && code.len() == 3 => {
+            std::str::from_utf8(code)
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
+fn gone(s: SentHead) -> Outcome {
+    Outcome {
+        status: s.status,
+        body_bytes: s.body_bytes,
+        keep_alive: false,
+        local_redirect: None,
+    }
+}
+
+/// Status line, the server's own fields, the script's fields, framing and Connection.
+fn head_bytes(head: &header::CgiHead, framing: Framing, keep_alive: bool) -> Vec<u8> {
+    let mut h = format!(
+        "HTTP/1.1 {} {}\r\nDate: {}\r\nServer: oneshot-httpd\r\n",
+        head.status,
+        status::reason(head.status),
+        date::http_date(SystemTime::now())
+    )
+    .into_bytes();
+    for (k, v) in &head.headers {
+        h.extend_from_slice(k.as_bytes());
+        h.extend_from_slice(b": ");
+        h.extend_from_slice(v);
+        h.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        Framing::Length { left } => {
+            h.extend_from_slice(format!("Content-Length: {left}\r\n").as_bytes())
+        }
+        Framing::Chunked => h.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        Framing::NoBody => {
+            if let Some(n) = head.content_length {
+                h.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
+            }
+        }
+        Framing::Close => {}
+    }
+    h.extend_from_slice(if keep_alive {
+        b"Connection: keep-alive\r\n\r\n"
+    } else {
+        b"Connection: close\r\n\r\n"
+    });
+    h
+}
