@@ -187,3 +187,39 @@ fn the_child_entry_point_refuses_to_run_without_an_image() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
 }
+
+#[test]
+fn after_a_reload_new_children_get_the_new_configuration() {
+    let dir = site_with_auth("reexec-reload");
+    let mut s = Server::start(&dir, &conf("On"));
+    assert_eq!(s.get("alice.test", "/").body, b"alice index\n");
+    // The new configuration serves alice.test from bob's tree; the file on disk is then
+    // changed again WITHOUT a reload, which children must not pick up.
+    let moved = conf("On").replace("DocumentRoot www/alice", "DocumentRoot www/bob");
+    std::fs::write(dir.join("httpd.conf"), &moved).unwrap();
+    nix_kill(s.pid() as i32, 1).unwrap();
+    let until = Instant::now() + Duration::from_secs(5);
+    while !s.error_log().contains("reloaded configuration") && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(
+        dir.join("httpd.conf"),
+        moved.replace("DocumentRoot www/bob", "DocumentRoot www/default"),
+    )
+    .unwrap();
+    // Idle children of the old configuration are retired; give the pool a moment to refill.
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut body = Vec::new();
+    while Instant::now() < until {
+        body = s.get("alice.test", "/").body;
+        if body == b"bob index\n" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(body, b"bob index\n", "{}", s.error_log());
+    for _ in 0..5 {
+        assert_eq!(s.get("alice.test", "/").body, b"bob index\n");
+    }
+    s.stop();
+}
