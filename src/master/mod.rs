@@ -109,9 +109,9 @@ pub fn run(
     };
     let mut reexec = setup(
         "ReexecChildren",
-        reexec::Reexec::open().map_err(io::Error::other),
+        reexec::Reexec::open(&cfg).map_err(io::Error::other),
     )?;
-    let image = reexec::Reexec::image_for(&cfg, &inherited, error_log_fd.is_some());
+    let image = reexec.image_for(&cfg, &inherited, error_log_fd.is_some());
     reexec.set_image(setup("ReexecChildren", image.map_err(io::Error::other))?);
     let mut verifier = Verifier::default();
     verifier.ensure(&cfg, &inherited);
@@ -363,7 +363,7 @@ fn apply_reload(
         );
         return;
     }
-    let image = match reexec::Reexec::image_for(&new, inh, inh.error_log_fd.is_some()) {
+    let image = match reexec.image_for(&new, inh, inh.error_log_fd.is_some()) {
         Ok(i) => i,
         Err(e) => {
             log::error!("reload: {e}; keeping the old configuration");

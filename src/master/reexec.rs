@@ -124,26 +124,47 @@ pub struct Image {
 /// `ReexecChildren On`, the image of the current configuration.
 #[derive(Debug)]
 pub struct Reexec {
-    exe: File,
+    /// `None` when /proc/self/exe could not be opened at start-up; re-execution then stays
+    /// unavailable for the master's lifetime rather than opening a later binary.
+    exe: Option<File>,
     image: Option<Image>,
 }
 
 impl Reexec {
     /// Opens the running binary. Done at start-up whether or not re-execution is on, so a
-    /// reload that turns it on still uses the binary the master runs.
-    pub fn open() -> Result<Reexec, ReexecError> {
-        let exe = File::open("/proc/self/exe").map_err(ReexecError::Exe)?;
-        Ok(Reexec { exe, image: None })
+    /// reload that turns it on still uses the binary the master runs. Fails only when `cfg`
+    /// wants re-execution; otherwise the failure is remembered and refuses such a reload.
+    pub fn open(cfg: &Config) -> Result<Reexec, ReexecError> {
+        match File::open("/proc/self/exe") {
+            Ok(exe) => Ok(Reexec {
+                exe: Some(exe),
+                image: None,
+            }),
+            Err(e) if cfg.reexec_children => Err(ReexecError::Exe(e)),
+            Err(e) => {
+                log::warn!("cannot open /proc/self/exe ({e}): ReexecChildren On will be refused");
+                Ok(Reexec {
+                    exe: None,
+                    image: None,
+                })
+            }
+        }
     }
 
     /// The image children of `cfg` need, or `None` when `cfg` does not re-execute them.
     pub fn image_for(
+        &self,
         cfg: &Config,
         inh: &Inherited,
         has_error_log: bool,
     ) -> Result<Option<Image>, ReexecError> {
         if !cfg.reexec_children {
             return Ok(None);
+        }
+        if self.exe.is_none() {
+            return Err(ReexecError::Exe(io::Error::other(
+                "the binary was not opened at start-up",
+            )));
         }
         let layout = Layout::new(cfg, has_error_log);
         let manifest = Manifest {
@@ -206,7 +227,10 @@ impl Reexec {
             .iter()
             .map(|&fd| fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(end)).map_err(fail))
             .collect::<Result<Vec<_>, _>>()?;
-        let exe = fcntl(self.exe.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(end)).map_err(fail)?;
+        let exe = self.exe.as_ref().ok_or_else(|| {
+            ReexecError::Exe(io::Error::other("the binary was not opened at start-up"))
+        })?;
+        let exe = fcntl(exe.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(end)).map_err(fail)?;
         for (target, &fd) in (IMAGE_FD..).zip(&high) {
             // dup2 clears close-on-exec on the target: exactly these numbers survive exec.
             nix::unistd::dup2(fd, target).map_err(fail)?;
@@ -448,6 +472,7 @@ mod tests {
             error_log_fd: None,
             worker: None,
         };
-        assert!(Reexec::image_for(&c, &inh, false).unwrap().is_none());
+        let r = Reexec::open(&c).unwrap();
+        assert!(r.image_for(&c, &inh, false).unwrap().is_none());
     }
 }
