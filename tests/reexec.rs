@@ -174,7 +174,7 @@ fn the_child_entry_point_refuses_to_run_without_an_image() {
         .args(["--reexec-child", "no-verifier"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(71), "EXIT_START_FAILED");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("inherited descriptors") || err.contains("image"),
@@ -184,7 +184,7 @@ fn the_child_entry_point_refuses_to_run_without_an_image() {
         .args(["--reexec-child", "bogus"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(71), "EXIT_START_FAILED");
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
 }
 

@@ -152,7 +152,7 @@ pub fn run(
         let mut stop = false;
         while let Ok(Some(info)) = sfd.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGCHLD) => reap(&mut pool, &mut verifier),
+                Ok(Signal::SIGCHLD) => reexec.note(reap(&mut pool, &mut verifier)),
                 Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => stop = true,
                 Ok(Signal::SIGHUP) => {
                     if let Some(new) = reload() {
@@ -163,7 +163,7 @@ pub fn run(
                 _ => {}
             }
         }
-        reap(&mut pool, &mut verifier);
+        reexec.note(reap(&mut pool, &mut verifier));
         if stop {
             verifier.stop();
             shutdown(&mut pool, cfg.timeout);
@@ -225,8 +225,10 @@ fn drain_status(r: &mut File, pool: &mut Pool) {
     }
 }
 
-fn reap(pool: &mut Pool, verifier: &mut Verifier) {
+/// Reaps every exited child; says how many exited normally and how many could not start.
+fn reap(pool: &mut Pool, verifier: &mut Verifier) -> reexec::Reaped {
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let mut reaped = reexec::Reaped::default();
     loop {
         let status = waitpid(None, Some(WaitPidFlag::WNOHANG));
         if let Ok(s) = &status {
@@ -241,6 +243,11 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier) {
                 if code != 0 {
                     log::debug!("child {pid} exited with status {code}");
                 }
+                match code {
+                    0 => reaped.ok += 1,
+                    reexec::EXIT_START_FAILED => reaped.start_failed += 1,
+                    _ => {}
+                }
                 pool.remove(pid);
             }
             Ok(WaitStatus::Signaled(pid, sig, _)) => {
@@ -249,7 +256,7 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier) {
                 }
                 pool.remove(pid);
             }
-            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(WaitStatus::StillAlive) | Err(_) => return reaped,
             Ok(_) => {}
         }
     }
@@ -296,7 +303,7 @@ fn spawn_many(
     backoff: &mut Backoff,
 ) {
     for _ in 0..n {
-        if !backoff.ready() {
+        if !backoff.ready() || !reexec.ready() {
             return;
         }
         // Each child gets its own channel to the verifier; the master's copy is dropped at the

@@ -30,6 +30,20 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::FileExt;
 
+/// Exit status of a child that could not exec or could not load its image: the master then
+/// slows down forking instead of replacing it at once, which would spin (a policy forbidding
+/// the exec, an image the binary cannot read).
+pub const EXIT_START_FAILED: i32 = 71;
+
+/// What the master's reaping found, for [`Reexec::note`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reaped {
+    /// Children that exited with status 0 (served, or retired idle).
+    pub ok: usize,
+    /// Children that exited with [`EXIT_START_FAILED`].
+    pub start_failed: usize,
+}
+
 /// First argument of a re-executed child; followed by [`WITH_VERIFIER`] or [`NO_VERIFIER`].
 pub const CHILD_FLAG: &str = "--reexec-child";
 const WITH_VERIFIER: &str = "verifier";
@@ -128,6 +142,9 @@ pub struct Reexec {
     /// unavailable for the master's lifetime rather than opening a later binary.
     exe: Option<File>,
     image: Option<Image>,
+    /// After children failed to start: no new re-executed child before this instant.
+    pause_until: Option<std::time::Instant>,
+    pause: std::time::Duration,
 }
 
 impl Reexec {
@@ -139,6 +156,8 @@ impl Reexec {
             Ok(exe) => Ok(Reexec {
                 exe: Some(exe),
                 image: None,
+                pause_until: None,
+                pause: std::time::Duration::ZERO,
             }),
             Err(e) if cfg.reexec_children => Err(ReexecError::Exe(e)),
             Err(e) => {
@@ -146,6 +165,8 @@ impl Reexec {
                 Ok(Reexec {
                     exe: None,
                     image: None,
+                    pause_until: None,
+                    pause: std::time::Duration::ZERO,
                 })
             }
         }
@@ -188,6 +209,35 @@ impl Reexec {
         self.image.as_ref()
     }
 
+    /// Whether the master may fork a child now: always without re-execution; with it, not
+    /// during a pause after children failed to start.
+    pub fn ready(&self) -> bool {
+        self.image.is_none()
+            || self
+                .pause_until
+                .is_none_or(|u| std::time::Instant::now() >= u)
+    }
+
+    /// Children that failed to start pause forking (100 ms doubling to 5 s, one log line per
+    /// streak); a child that exited normally ends the streak.
+    pub fn note(&mut self, r: Reaped) {
+        use std::time::{Duration, Instant};
+        if r.start_failed > 0 {
+            if self.pause.is_zero() {
+                log::error!(
+                    "{} re-executed child(ren) could not start (see the lines above); slowing down",
+                    r.start_failed
+                );
+            }
+            self.pause = (self.pause * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+            self.pause_until = Some(Instant::now() + self.pause);
+        } else if r.ok > 0 && !self.pause.is_zero() {
+            log::warn!("re-executed children start again");
+            self.pause = Duration::ZERO;
+            self.pause_until = None;
+        }
+    }
+
     /// In a freshly forked child: puts the inherited descriptors at their agreed numbers,
     /// closes everything else and executes the server binary. Never returns; on failure the
     /// child exits 1 (the master logs it and forks another).
@@ -197,7 +247,7 @@ impl Reexec {
             Ok(never) => match never {},
         };
         log::error!("{err}");
-        crate::sys::child_exit(1)
+        crate::sys::child_exit(EXIT_START_FAILED)
     }
 
     fn exec(
@@ -309,7 +359,7 @@ pub fn child_main(args: &[String]) -> ! {
         Err(e) => {
             // The error log is not installed yet (or could not be): stderr is the master's.
             eprintln!("oneshot-httpd: {e}");
-            crate::sys::child_exit(1)
+            crate::sys::child_exit(EXIT_START_FAILED)
         }
     }
 }
@@ -458,6 +508,39 @@ mod tests {
             text.contains("t.conf:3") && text.contains("On or Off"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn failures_to_start_pause_forking_until_a_child_exits_normally() {
+        let c = cfg("Listen 127.0.0.1:1\nDocumentRoot /\nReexecChildren On\n");
+        let (status, _) = nix::unistd::pipe().unwrap();
+        let inh = Inherited {
+            listeners: Vec::new(),
+            status,
+            access_logs: Vec::new(),
+            error_log_fd: None,
+            worker: None,
+        };
+        let mut r = Reexec::open(&c).unwrap();
+        let image = r.image_for(&c, &inh, false).unwrap();
+        r.set_image(image);
+        assert!(r.ready());
+        r.note(Reaped {
+            ok: 0,
+            start_failed: 3,
+        });
+        assert!(!r.ready(), "no fork right after children failed to start");
+        r.note(Reaped {
+            ok: 1,
+            start_failed: 0,
+        });
+        assert!(r.ready());
+        r.set_image(None);
+        r.note(Reaped {
+            ok: 0,
+            start_failed: 1,
+        });
+        assert!(r.ready(), "without re-execution nothing pauses");
     }
 
     #[test]
