@@ -152,7 +152,7 @@ pub fn run(
         let mut stop = false;
         while let Ok(Some(info)) = sfd.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGCHLD) => reexec.note(reap(&mut pool, &mut verifier)),
+                Ok(Signal::SIGCHLD) => reexec.note_start_failures(reap(&mut pool, &mut verifier)),
                 Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => stop = true,
                 Ok(Signal::SIGHUP) => {
                     if let Some(new) = reload() {
@@ -163,7 +163,7 @@ pub fn run(
                 _ => {}
             }
         }
-        reexec.note(reap(&mut pool, &mut verifier));
+        reexec.note_start_failures(reap(&mut pool, &mut verifier));
         if stop {
             verifier.stop();
             shutdown(&mut pool, cfg.timeout);
@@ -225,10 +225,10 @@ fn drain_status(r: &mut File, pool: &mut Pool) {
     }
 }
 
-/// Reaps every exited child; says how many exited normally and how many could not start.
-fn reap(pool: &mut Pool, verifier: &mut Verifier) -> reexec::Reaped {
+/// Reaps every exited child; returns how many could not start (see `reexec::start_failed`).
+fn reap(pool: &mut Pool, verifier: &mut Verifier) -> usize {
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-    let mut reaped = reexec::Reaped::default();
+    let mut start_failed = 0;
     loop {
         let status = waitpid(None, Some(WaitPidFlag::WNOHANG));
         if let Ok(s) = &status {
@@ -243,10 +243,8 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier) -> reexec::Reaped {
                 if code != 0 {
                     log::debug!("child {pid} exited with status {code}");
                 }
-                match code {
-                    0 => reaped.ok += 1,
-                    reexec::EXIT_START_FAILED => reaped.start_failed += 1,
-                    _ => {}
+                if reexec::start_failed(code) {
+                    start_failed += 1;
                 }
                 pool.remove(pid);
             }
@@ -256,7 +254,7 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier) -> reexec::Reaped {
                 }
                 pool.remove(pid);
             }
-            Ok(WaitStatus::StillAlive) | Err(_) => return reaped,
+            Ok(WaitStatus::StillAlive) | Err(_) => return start_failed,
             Ok(_) => {}
         }
     }

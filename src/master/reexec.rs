@@ -35,13 +35,11 @@ use std::os::unix::fs::FileExt;
 /// the exec, an image the binary cannot read).
 pub const EXIT_START_FAILED: i32 = 71;
 
-/// What the master's reaping found, for [`Reexec::note`].
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Reaped {
-    /// Children that exited with status 0 (served, or retired idle).
-    pub ok: usize,
-    /// Children that exited with [`EXIT_START_FAILED`].
-    pub start_failed: usize,
+/// Whether a child's exit status says it never got to serve: [`EXIT_START_FAILED`] from our code,
+/// or 127 from the dynamic loader of the new image (a library it could not map, for instance).
+/// Children that were only forked never exit with either.
+pub fn start_failed(code: i32) -> bool {
+    code == EXIT_START_FAILED || code == 127
 }
 
 /// First argument of a re-executed child; followed by [`WITH_VERIFIER`] or [`NO_VERIFIER`].
@@ -145,6 +143,7 @@ pub struct Reexec {
     /// After children failed to start: no new re-executed child before this instant.
     pause_until: Option<std::time::Instant>,
     pause: std::time::Duration,
+    last_failure: Option<std::time::Instant>,
 }
 
 impl Reexec {
@@ -158,6 +157,7 @@ impl Reexec {
                 image: None,
                 pause_until: None,
                 pause: std::time::Duration::ZERO,
+                last_failure: None,
             }),
             Err(e) if cfg.reexec_children => Err(ReexecError::Exe(e)),
             Err(e) => {
@@ -167,6 +167,7 @@ impl Reexec {
                     image: None,
                     pause_until: None,
                     pause: std::time::Duration::ZERO,
+                    last_failure: None,
                 })
             }
         }
@@ -218,24 +219,29 @@ impl Reexec {
                 .is_none_or(|u| std::time::Instant::now() >= u)
     }
 
-    /// Children that failed to start pause forking (100 ms doubling to 5 s, one log line per
-    /// streak); a child that exited normally ends the streak.
-    pub fn note(&mut self, r: Reaped) {
+    /// `failed` children could not start: forking pauses, 100 ms doubling to 5 s while failures
+    /// keep coming, back to 100 ms (and one more log line) after 10 s without any. Children that
+    /// exit normally say nothing here: older ones from before a failure look just the same.
+    pub fn note_start_failures(&mut self, failed: usize) {
         use std::time::{Duration, Instant};
-        if r.start_failed > 0 {
-            if self.pause.is_zero() {
-                log::error!(
-                    "{} re-executed child(ren) could not start (see the lines above); slowing down",
-                    r.start_failed
-                );
-            }
-            self.pause = (self.pause * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
-            self.pause_until = Some(Instant::now() + self.pause);
-        } else if r.ok > 0 && !self.pause.is_zero() {
-            log::warn!("re-executed children start again");
-            self.pause = Duration::ZERO;
-            self.pause_until = None;
+        if failed == 0 {
+            return;
         }
+        let now = Instant::now();
+        let fresh = self
+            .last_failure
+            .is_none_or(|t| now.duration_since(t) > Duration::from_secs(10));
+        if fresh {
+            log::error!(
+                "{failed} re-executed child(ren) could not start (see the lines above); \
+                 pausing before forking more"
+            );
+            self.pause = Duration::from_millis(100);
+        } else {
+            self.pause = (self.pause * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+        }
+        self.last_failure = Some(now);
+        self.pause_until = Some(now + self.pause);
     }
 
     /// In a freshly forked child: puts the inherited descriptors at their agreed numbers,
@@ -511,7 +517,7 @@ mod tests {
     }
 
     #[test]
-    fn failures_to_start_pause_forking_until_a_child_exits_normally() {
+    fn failures_to_start_pause_forking() {
         let c = cfg("Listen 127.0.0.1:1\nDocumentRoot /\nReexecChildren On\n");
         let (status, _) = nix::unistd::pipe().unwrap();
         let inh = Inherited {
@@ -525,21 +531,14 @@ mod tests {
         let image = r.image_for(&c, &inh, false).unwrap();
         r.set_image(image);
         assert!(r.ready());
-        r.note(Reaped {
-            ok: 0,
-            start_failed: 3,
-        });
-        assert!(!r.ready(), "no fork right after children failed to start");
-        r.note(Reaped {
-            ok: 1,
-            start_failed: 0,
-        });
+        r.note_start_failures(0);
         assert!(r.ready());
+        r.note_start_failures(3);
+        assert!(!r.ready(), "no fork right after children failed to start");
+        let first = r.pause;
+        r.note_start_failures(1);
+        assert_eq!(r.pause, first * 2, "failures in a row pause longer");
         r.set_image(None);
-        r.note(Reaped {
-            ok: 0,
-            start_failed: 1,
-        });
         assert!(r.ready(), "without re-execution nothing pauses");
     }
 
