@@ -246,13 +246,26 @@ impl Reexec {
 
     /// In a freshly forked child: puts the inherited descriptors at their agreed numbers,
     /// closes everything else and executes the server binary. Never returns; on failure the
-    /// child exits 1 (the master logs it and forks another).
+    /// child exits [`EXIT_START_FAILED`] and the master pauses before forking more.
     pub fn exec_child(&self, image: &Image, inh: &Inherited, verifier: Option<OwnedFd>) -> ! {
-        let err = match self.exec(image, inh, verifier.as_ref()) {
+        let (err, stage) = match self.exec(image, inh, verifier.as_ref()) {
             Err(e) => e,
             Ok(never) => match never {},
         };
-        log::error!("{err}");
+        // Not through `log`: once descriptors were moved, the logger's number may name the
+        // image, the status pipe or a listener. The error log is at its own number before the
+        // move and at its layout slot after it; halfway, only stderr (never moved) is sure.
+        let line = format!(
+            "[{}] [reexec:error] [pid {}] {err}\n",
+            crate::http::date::error_log(std::time::SystemTime::now()),
+            std::process::id()
+        );
+        let fd = match stage {
+            Stage::Before => inh.error_log_fd.unwrap_or(2),
+            Stage::Moving => 2,
+            Stage::Moved => image.layout.error_log.unwrap_or(2),
+        };
+        let _ = crate::sys::inherit::write_to_number(fd, line.as_bytes());
         crate::sys::child_exit(EXIT_START_FAILED)
     }
 
@@ -261,7 +274,10 @@ impl Reexec {
         image: &Image,
         inh: &Inherited,
         verifier: Option<&OwnedFd>,
-    ) -> Result<std::convert::Infallible, ReexecError> {
+    ) -> Result<std::convert::Infallible, (ReexecError, Stage)> {
+        let before = |e| (e, Stage::Before);
+        let moving = |e| (e, Stage::Moving);
+        let after = |e| (e, Stage::Moved);
         let mut sources = vec![image.memfd.as_raw_fd(), inh.status.as_raw_fd()];
         sources.extend(inh.access_logs.iter().map(|(f, _)| f.as_raw_fd()));
         sources.extend(inh.error_log_fd);
@@ -269,11 +285,11 @@ impl Reexec {
         sources.extend(verifier.map(|v| v.as_raw_fd()));
         let expected = image.layout.verifier() - IMAGE_FD + RawFd::from(verifier.is_some());
         if sources.len() != expected as usize {
-            return Err(ReexecError::Descriptors(io::Error::other(format!(
+            return Err(before(ReexecError::Descriptors(io::Error::other(format!(
                 "{} descriptors to pass but the image's layout has {expected} \
                  (a reload changed what the master holds without a new image)",
                 sources.len()
-            ))));
+            )))));
         }
         let end = IMAGE_FD + sources.len() as RawFd;
         let fail = |e: nix::errno::Errno| ReexecError::Descriptors(e.into());
@@ -282,19 +298,28 @@ impl Reexec {
         let high = sources
             .iter()
             .map(|&fd| fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(end)).map_err(fail))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(before)?;
         let exe = self.exe.as_ref().ok_or_else(|| {
-            ReexecError::Exe(io::Error::other("the binary was not opened at start-up"))
+            before(ReexecError::Exe(io::Error::other(
+                "the binary was not opened at start-up",
+            )))
         })?;
-        let exe = fcntl(exe.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(end)).map_err(fail)?;
+        let exe = fcntl(exe.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(end))
+            .map_err(fail)
+            .map_err(before)?;
         for (target, &fd) in (IMAGE_FD..).zip(&high) {
             // dup2 clears close-on-exec on the target: exactly these numbers survive exec.
-            nix::unistd::dup2(fd, target).map_err(fail)?;
+            nix::unistd::dup2(fd, target)
+                .map_err(fail)
+                .map_err(moving)?;
         }
         let mut keep: Vec<RawFd> = (0..end).collect();
         keep.push(exe);
+        // Every slot holds its file now, whatever close_fds_except leaves behind.
         crate::sys::Sys::close_fds_except(&crate::sys::Linux, &keep)
-            .map_err(ReexecError::Descriptors)?;
+            .map_err(ReexecError::Descriptors)
+            .map_err(after)?;
         let which = if verifier.is_some() {
             WITH_VERIFIER
         } else {
@@ -311,8 +336,16 @@ impl Reexec {
             })
             .collect();
         let err = nix::unistd::fexecve(exe, &args, &env).unwrap_err();
-        Err(ReexecError::Exec(err.into()))
+        Err(after(ReexecError::Exec(err.into())))
     }
+}
+
+/// How far a failed exec got in moving descriptors, to know where the error log is.
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    Before,
+    Moving,
+    Moved,
 }
 
 fn cstring(s: &str) -> CString {

@@ -52,6 +52,22 @@ pub fn adopt(fds: &[RawFd]) -> io::Result<Vec<OwnedFd>> {
         .collect())
 }
 
+/// Writes `bytes` to descriptor number `fd` (one `write(2)`, short writes not retried).
+///
+/// For a child that has just moved its descriptors for exec: the objects that owned the old
+/// numbers (the logger's file among them) now name other files, so a message about a failed exec
+/// must go to the number the error log was moved to.
+pub fn write_to_number(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: `bytes` is a valid slice for its whole length during the call; write(2) only reads
+    // it. No Rust object's ownership is involved: the number is used for this one call.
+    let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +82,14 @@ mod tests {
         let owned = adopt(&[fd]).unwrap();
         assert_eq!(owned[0].as_raw_fd(), fd);
         assert!(adopt(&[fd]).is_err(), "adopted twice");
+    }
+
+    #[test]
+    fn writes_to_a_number() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        assert_eq!(write_to_number(w.as_raw_fd(), b"x\n").unwrap(), 2);
+        let mut buf = [0u8; 4];
+        assert_eq!(nix::unistd::read(r.as_raw_fd(), &mut buf).unwrap(), 2);
+        assert!(write_to_number(-1, b"x").is_err());
     }
 }
