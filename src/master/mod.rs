@@ -166,6 +166,11 @@ pub fn run(
         reexec.note_start_failures(reap(&mut pool, &mut verifier));
         if stop {
             verifier.stop();
+            log::info!(
+                "pool: {} connection(s) accepted; {} of them took the last idle child",
+                pool.accepted,
+                pool.ran_dry
+            );
             shutdown(&mut pool, cfg.timeout);
             remove_pid_file(&cfg);
             log::info!("stopped");
