@@ -45,6 +45,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
 /// The program: exit code 0 on success, 1 on a configuration or start-up error, 2 on bad usage.
 pub fn main() -> i32 {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some(crate::master::reexec::CHILD_FLAG) {
+        crate::master::reexec::child_main(&argv);
+    }
     let args = match parse(&argv) {
         Ok(Command::Version) => {
             println!("oneshot-httpd {}", env!("CARGO_PKG_VERSION"));

@@ -22,11 +22,22 @@ pub fn open_append(path: &Path) -> io::Result<File> {
 
 /// Installs the global logger. Returns the descriptor children must keep open.
 pub fn init(cfg: &Config) -> io::Result<Option<RawFd>> {
-    let (target, fd) = match &cfg.error_log {
-        LogTarget::Stderr => (env_logger::Target::Stderr, None),
-        LogTarget::File(p) => {
-            let f = open_append(p)
-                .map_err(|e| io::Error::new(e.kind(), format!("ErrorLog {}: {e}", p.display())))?;
+    let file = match &cfg.error_log {
+        LogTarget::Stderr => None,
+        LogTarget::File(p) => Some(
+            open_append(p)
+                .map_err(|e| io::Error::new(e.kind(), format!("ErrorLog {}: {e}", p.display())))?,
+        ),
+    };
+    install(cfg, file)
+}
+
+/// Installs the global logger writing to `file` (the ErrorLog the master opened), or to stderr.
+/// A re-executed child calls this with the descriptor it inherited.
+pub fn install(cfg: &Config, file: Option<File>) -> io::Result<Option<RawFd>> {
+    let (target, fd) = match file {
+        None => (env_logger::Target::Stderr, None),
+        Some(f) => {
             let fd = f.as_raw_fd();
             (env_logger::Target::Pipe(Box::new(Reporting(f))), Some(fd))
         }

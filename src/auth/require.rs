@@ -20,7 +20,7 @@ use ipnet::IpNet;
 use crate::policy::map::{check_user_name, net_contains, parse_net};
 
 /// One `Require` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Require {
     ValidUser,
     Users(Vec<String>),

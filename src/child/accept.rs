@@ -2,11 +2,11 @@
 //! closes every listener and master descriptor before a single client byte is read.
 
 use crate::master::{handled_signals, Inherited};
-use nix::poll::{PollFd, PollFlags};
+use crate::sys::listen_wait::ListenWait;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 pub struct Accepted {
     pub stream: TcpStream,
@@ -14,7 +14,7 @@ pub struct Accepted {
     pub local: SocketAddr,
 }
 
-/// Blocks until one connection is accepted. SIGTERM is deliverable only inside ppoll, so an
+/// Blocks until one connection is accepted. SIGTERM is deliverable only while waiting, so an
 /// idle child dies at once when the master retires it, but a child that has accepted never
 /// dies of SIGTERM and always finishes its connection.
 pub fn one(inh: &Inherited) -> io::Result<Accepted> {
@@ -27,24 +27,14 @@ pub fn one(inh: &Inherited) -> io::Result<Accepted> {
     let mut wait_mask = keep_blocked;
     wait_mask.remove(Signal::SIGTERM);
 
+    let listeners: Vec<BorrowedFd<'_>> = inh.listeners.iter().map(|l| l.as_fd()).collect();
+    let waiter = ListenWait::new(&listeners)?;
     let accepted = loop {
-        let mut fds: Vec<PollFd> = inh
-            .listeners
-            .iter()
-            .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN))
-            .collect();
-        match nix::poll::ppoll(&mut fds, None, Some(wait_mask)) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-        let ready: Vec<usize> = fds
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.any().unwrap_or(false))
-            .map(|(i, _)| i)
-            .collect();
-        drop(fds);
+        let ready = match waiter.wait(&wait_mask) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if let Some(a) = ready
             .into_iter()
             .find_map(|i| try_accept(&inh.listeners[i]).transpose())
@@ -52,6 +42,7 @@ pub fn one(inh: &Inherited) -> io::Result<Accepted> {
             break a?;
         }
     };
+    drop(waiter);
     announce(inh);
     Ok(accepted)
 }

@@ -60,7 +60,11 @@ struct Pinned {
     proof: Confined,
 }
 
-pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result<(), ChildError> {
+pub fn serve(
+    cfg: &Config,
+    inh: &Inherited,
+    mut verifier: Option<OwnedFd>,
+) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
     let accepted_at = std::time::Instant::now();
     let status = inh.status.try_clone().map_err(ChildError::Status)?;
@@ -191,6 +195,9 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
                         break;
                     }
                 };
+                // Confinement closes every descriptor not kept, the verifier channel included;
+                // closing it here through its owner keeps that owner from closing it twice.
+                drop(verifier.take());
                 let plan = confine::plan(cfg, vhost, &identity, inh.worker.as_ref(), keep.clone());
                 match confine::enter(&plan) {
                     Ok(proof) => {

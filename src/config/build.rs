@@ -51,6 +51,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         keep_alive_timeout: Duration::from_secs(5),
         max_keep_alive_requests: 100,
         request_read_timeout: RequestReadTimeout::default(),
+        reexec_children: false,
         limits: Limits::default(),
         cgi_timeout: Duration::from_secs(60),
         cgi_owner_check: true,
@@ -280,6 +281,7 @@ impl Builder {
                     }
                 }
             }
+            "reexecchildren" => set(&mut cfg.reexec_children, self.on_off(n)),
             "limitrequestline" => set(&mut cfg.limits.head.request_line, self.number(n)),
             "limitrequestfieldsize" => set(&mut cfg.limits.head.field_size, self.number(n)),
             "limitrequestfields" => set(&mut cfg.limits.head.fields, self.number(n)),
@@ -662,6 +664,7 @@ const KNOWN: &[&str] = &[
     "keepalivetimeout",
     "maxkeepaliverequests",
     "requestreadtimeout",
+    "reexecchildren",
     "limitrequestline",
     "limitrequestfieldsize",
     "limitrequestfields",

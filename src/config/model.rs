@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where a directive came from, for messages of the form `FILE:LINE`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     pub file: PathBuf,
     pub line: usize,
@@ -19,26 +19,26 @@ impl std::fmt::Display for Origin {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogTarget {
     Stderr,
     File(PathBuf),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogFormat {
     Combined,
     Common,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CustomLog {
     pub path: PathBuf,
     pub format: LogFormat,
 }
 
 /// Apache's `LimitRequest*` directives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// LimitRequestLine, LimitRequestFieldSize, LimitRequestFields: the request parser's own type.
     pub head: crate::http::request::Limits,
@@ -49,7 +49,7 @@ pub struct Limits {
 /// One phase of `RequestReadTimeout` (Apache's mod_reqtimeout): `timeout[-max][,MinRate=rate]`.
 /// The phase must finish within `initial`, extended by one second per `min_rate` bytes
 /// received, but never beyond `max`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReadTimeout {
     pub initial: Duration,
     pub max: Option<Duration>,
@@ -74,7 +74,7 @@ impl ReadTimeout {
 /// `RequestReadTimeout`: per-phase read deadlines that take a trickling client's slot away
 /// long before `Timeout` would. `None` = that phase is off (`header=0`); `Timeout` bounds it
 /// in any case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RequestReadTimeout {
     pub header: Option<ReadTimeout>,
     pub body: Option<ReadTimeout>,
@@ -108,7 +108,7 @@ impl Default for RequestReadTimeout {
 }
 
 /// `Options` flags that this server implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Options {
     pub indexes: bool,
     pub follow_symlinks: bool,
@@ -118,7 +118,7 @@ pub struct Options {
 
 /// A relative `Options +X -Y` line: applied on top of whatever the enclosing scope has, as
 /// Apache merges relative options (an absolute line in a narrower scope replaces them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OptionsDelta {
     pub on: Options,
     pub off: Options,
@@ -174,7 +174,7 @@ impl Options {
 }
 
 /// `ScriptAlias URL-PREFIX DIR`: requests under the prefix run programs from DIR.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScriptAlias {
     /// Decoded URL path segments of the prefix (`/cgi-bin/` is `["cgi-bin"]`).
     pub prefix: Vec<String>,
@@ -184,7 +184,7 @@ pub struct ScriptAlias {
 
 /// Per-directory settings, from the vhost level and `<Directory>`/`<Location>` sections.
 /// `None` means "not set here", so sections merge as Apache merges them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DirConf {
     pub options: Option<Options>,
     /// Relative `Options` still waiting for an enclosing absolute set to apply to.
@@ -243,14 +243,14 @@ impl DirConf {
 
 /// A unix identity resolved once by the master (groups included), so children never
 /// consult the name service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResolvedUser {
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Section {
     /// For `<Directory>` an absolute filesystem path, for `<Location>` a URL path prefix.
     pub path: String,
@@ -258,7 +258,7 @@ pub struct Section {
     pub origin: Origin,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VHost {
     /// ServerName first, then ServerAlias entries; lowercase.
     pub names: Vec<String>,
@@ -295,7 +295,7 @@ impl VHost {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     pub file: PathBuf,
     pub server_root: PathBuf,
@@ -315,6 +315,9 @@ pub struct Config {
     pub keep_alive_timeout: Duration,
     pub max_keep_alive_requests: usize,
     pub request_read_timeout: RequestReadTimeout,
+    /// `ReexecChildren On`: every pre-forked child execs the binary the master started from,
+    /// for a fresh address-space layout and stack canary per connection (see `master::reexec`).
+    pub reexec_children: bool,
     pub limits: Limits,
     /// `CGIScriptTimeout`: a CGI program that moves no byte for this long is killed (504).
     /// Defaults to `Timeout`.

@@ -46,7 +46,7 @@
 use std::net::Ipv6Addr;
 
 /// Request-line and header limits, named after Apache's directives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// LimitRequestLine: longest request line in bytes, CRLF excluded.
     pub request_line: usize,

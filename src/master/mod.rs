@@ -4,6 +4,7 @@
 
 pub mod listen;
 mod pool;
+pub mod reexec;
 pub mod status;
 
 use crate::child;
@@ -135,6 +136,12 @@ pub fn run(
         worker,
         failing_logs: status::FailingLogs::default(),
     };
+    let mut reexec = setup(
+        "ReexecChildren",
+        reexec::Reexec::open(&cfg).map_err(io::Error::other),
+    )?;
+    let image = reexec.image_for(&cfg, &inherited, error_log_fd.is_some());
+    reexec.set_image(setup("ReexecChildren", image.map_err(io::Error::other))?);
     let mut verifier = Verifier::default();
     verifier.ensure(&cfg, &inherited);
     write_pid_file(&cfg);
@@ -152,6 +159,7 @@ pub fn run(
         cfg.max_workers
     );
 
+    warm_up_before_fork();
     let mut pool = Pool::default();
     let mut decoder = status::Decoder::default();
     let mut fork_backoff = Backoff::default();
@@ -160,6 +168,7 @@ pub fn run(
         &cfg,
         &inherited,
         &verifier,
+        &reexec,
         cfg.start_servers.min(cfg.max_workers),
         &mut fork_backoff,
     );
@@ -178,20 +187,25 @@ pub fn run(
         let mut stop = false;
         while let Ok(Some(info)) = sfd.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGCHLD) => reap(&mut pool, &mut verifier),
+                Ok(Signal::SIGCHLD) => reexec.note_start_failures(reap(&mut pool, &mut verifier)),
                 Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => stop = true,
                 Ok(Signal::SIGHUP) => {
                     if let Some(new) = reload() {
-                        apply_reload(&mut cfg, new, &mut inherited, &mut pool);
+                        apply_reload(&mut cfg, new, &mut inherited, &mut pool, &mut reexec);
                         verifier.restart(&cfg, &inherited);
                     }
                 }
                 _ => {}
             }
         }
-        reap(&mut pool, &mut verifier);
+        reexec.note_start_failures(reap(&mut pool, &mut verifier));
         if stop {
             verifier.stop();
+            log::info!(
+                "pool: {} connection(s) accepted; {} of them took the last idle child",
+                pool.accepted,
+                pool.ran_dry
+            );
             shutdown(&mut pool, cfg.timeout);
             remove_pid_file(&cfg);
             log::info!("stopped");
@@ -204,7 +218,14 @@ pub fn run(
             // 503 to every authenticated request. Fresh ones get a channel to the new one.
             retire_idle(&mut pool);
         }
-        maintain(&mut pool, &cfg, &inherited, &verifier, &mut fork_backoff);
+        maintain(
+            &mut pool,
+            &cfg,
+            &inherited,
+            &verifier,
+            &reexec,
+            &mut fork_backoff,
+        );
     }
 }
 
@@ -219,6 +240,19 @@ fn open_access_logs(cfg: &Config) -> Result<Vec<(File, crate::config::LogFormat)
             Ok((f, l.format))
         })
         .collect()
+}
+
+/// Runtime CPU-feature detection (std_detect's CPUID, behind httparse's SIMD dispatch) caches
+/// its answer in process memory on first use. The master never parses a request, so without
+/// this every child executed CPUID itself, which traps to the hypervisor on a VM: 9-14 % of a
+/// child's CPU. Done once here, every forked child inherits the answer.
+fn warm_up_before_fork() {
+    #[cfg(target_arch = "x86_64")]
+    let _ = std::is_x86_feature_detected!("sse4.2");
+    let _ = crate::http::request::parse_head(
+        b"GET /warm-up HTTP/1.1\r\nHost: warm.up\r\n\r\n",
+        &crate::http::request::Limits::default(),
+    );
 }
 
 /// Reads what children said on the status pipe (see [`status`]).
@@ -281,8 +315,10 @@ fn report_log_transition(t: status::Transition) {
     }
 }
 
-fn reap(pool: &mut Pool, verifier: &mut Verifier) {
+/// Reaps every exited child; returns how many could not start (see `reexec::start_failed`).
+fn reap(pool: &mut Pool, verifier: &mut Verifier) -> usize {
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let mut start_failed = 0;
     loop {
         let status = waitpid(None, Some(WaitPidFlag::WNOHANG));
         if let Ok(s) = &status {
@@ -297,6 +333,9 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier) {
                 if code != 0 {
                     log::debug!("child {pid} exited with status {code}");
                 }
+                if reexec::start_failed(code) {
+                    start_failed += 1;
+                }
                 pool.remove(pid);
             }
             Ok(WaitStatus::Signaled(pid, sig, _)) => {
@@ -305,7 +344,7 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier) {
                 }
                 pool.remove(pid);
             }
-            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(WaitStatus::StillAlive) | Err(_) => return start_failed,
             Ok(_) => {}
         }
     }
@@ -318,6 +357,7 @@ fn maintain(
     cfg: &Config,
     inh: &Inherited,
     verifier: &Verifier,
+    reexec: &reexec::Reexec,
     backoff: &mut Backoff,
 ) {
     let idle = pool.idle();
@@ -328,11 +368,12 @@ fn maintain(
             cfg,
             inh,
             verifier,
+            reexec,
             (cfg.min_spare - idle).min(room),
             backoff,
         );
     } else if idle > cfg.max_spare {
-        // An idle child dies on SIGTERM only while it waits in ppoll, never after accepting.
+        // An idle child dies on SIGTERM only while it waits for a connection, never after accepting.
         for pid in pool.idle_pids().into_iter().take(idle - cfg.max_spare) {
             let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
             pool.mark_retiring(pid);
@@ -383,18 +424,22 @@ fn spawn_many(
     cfg: &Config,
     inh: &Inherited,
     verifier: &Verifier,
+    reexec: &reexec::Reexec,
     n: usize,
     backoff: &mut Backoff,
 ) {
     for _ in 0..n {
-        if !backoff.ready() {
+        if !backoff.ready() || !reexec.ready() {
             return;
         }
         // Each child gets its own channel to the verifier; the master's copy is dropped at the
         // end of this iteration. Without one, requests needing authentication get 503.
         let chan = verifier.channel();
         match fork() {
-            Ok(ForkResult::Child) => child::run(cfg, inh, chan),
+            Ok(ForkResult::Child) => match reexec.image() {
+                Some(image) => reexec.exec_child(image, inh, chan),
+                None => child::run(cfg, inh, chan),
+            },
             Ok(ForkResult::Parent { child: pid }) => {
                 pool.insert(pid, Slot::Idle);
                 backoff.success();
@@ -438,13 +483,26 @@ impl Backoff {
 /// Graceful reload: new children use the new configuration; idle children of the old one are
 /// retired; busy ones finish their connection. Listeners are kept; a changed Listen set needs
 /// a restart, which is said in the log.
-fn apply_reload(cfg: &mut Config, new: Config, inh: &mut Inherited, pool: &mut Pool) {
+fn apply_reload(
+    cfg: &mut Config,
+    new: Config,
+    inh: &mut Inherited,
+    pool: &mut Pool,
+    reexec: &mut reexec::Reexec,
+) {
     if new.listen != cfg.listen {
         log::error!(
             "reload: Listen changed; keeping the old configuration (restart to change listeners)"
         );
         return;
     }
+    let image = match reexec.image_for(&new, inh, inh.error_log_fd.is_some()) {
+        Ok(i) => i,
+        Err(e) => {
+            log::error!("reload: {e}; keeping the old configuration");
+            return;
+        }
+    };
     match open_access_logs(&new) {
         Ok(logs) => inh.access_logs = logs,
         Err(e) => {
@@ -453,6 +511,7 @@ fn apply_reload(cfg: &mut Config, new: Config, inh: &mut Inherited, pool: &mut P
         }
     }
     *cfg = new;
+    reexec.set_image(image);
     retire_idle(pool);
     log::warn!("reloaded configuration from {}", cfg.file.display());
 }

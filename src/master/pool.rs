@@ -24,6 +24,11 @@ pub enum Slot {
 #[derive(Debug, Default)]
 pub struct Pool {
     children: BTreeMap<Pid, Slot>,
+    /// Connections accepted so far (children marked busy).
+    pub accepted: u64,
+    /// How many of them left no idle child behind: a connection arriving right then waited
+    /// for the master to fork. Logged at shutdown, to size MinSpareServers.
+    pub ran_dry: u64,
 }
 
 impl Pool {
@@ -42,6 +47,10 @@ impl Pool {
         if let Some(s) = self.children.get_mut(&pid) {
             if matches!(s, Slot::Idle | Slot::Retiring) {
                 *s = Slot::Reading { since: now };
+                self.accepted += 1;
+                if self.idle() == 0 {
+                    self.ran_dry += 1;
+                }
             }
         }
     }
@@ -143,6 +152,13 @@ mod tests {
         assert_eq!(p.len(), 2);
         p.mark_busy(Pid::from_raw(99), now); // an unknown pid changes nothing
         assert_eq!(p.len(), 2);
+        assert_eq!((p.accepted, p.ran_dry), (1, 0));
+        p.mark_busy(c, now);
+        assert_eq!(
+            (p.accepted, p.ran_dry),
+            (2, 1),
+            "the last idle child went busy"
+        );
         assert!(!p.contains(Pid::from_raw(99)));
     }
 

@@ -159,6 +159,43 @@ impl FailingLogs {
         self.logs.get(&log).is_some_and(|s| s.failing)
     }
 
+    /// The failing logs as one argument for a re-executed child, which cannot inherit this
+    /// memory: `-` for none, else `E` (ErrorLog) and `A<n>` (CustomLog n) joined by commas.
+    pub fn to_arg(&self) -> String {
+        let ids: Vec<String> = self
+            .logs
+            .iter()
+            .filter(|(_, st)| st.failing)
+            .map(|(log, _)| match log {
+                LogId::Error => "E".to_string(),
+                LogId::Access(n) => format!("A{n}"),
+            })
+            .collect();
+        if ids.is_empty() {
+            "-".to_string()
+        } else {
+            ids.join(",")
+        }
+    }
+
+    /// Parses [`FailingLogs::to_arg`]; only what a child needs (which logs fail) survives.
+    pub fn from_arg(arg: &str) -> Option<FailingLogs> {
+        let mut out = FailingLogs::default();
+        if arg == "-" {
+            return Some(out);
+        }
+        for id in arg.split(',') {
+            let log = match id.strip_prefix('A') {
+                Some(n) => LogId::Access(n.parse().ok()?),
+                None if id == "E" => LogId::Error,
+                None => return None,
+            };
+            let st = out.logs.entry(log).or_default();
+            st.failing = true;
+        }
+        Some(out)
+    }
+
     /// `Some` only when the master should say something: the first failure of a streak (held
     /// back while within [`QUIET`] of the last announcement, and said by a later report once
     /// that has passed), or the first success after an announced streak.
@@ -192,6 +229,37 @@ impl FailingLogs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failing_logs_cross_an_exec_as_one_argument() {
+        let mut f = FailingLogs::default();
+        assert_eq!(f.to_arg(), "-");
+        let now = Instant::now();
+        for log in [LogId::Error, LogId::Access(2)] {
+            f.observe(Event::LogFailed { log, errno: 28 }, now);
+        }
+        f.observe(
+            Event::LogFailed {
+                log: LogId::Access(0),
+                errno: 28,
+            },
+            now,
+        );
+        f.observe(
+            Event::LogRecovered {
+                log: LogId::Access(0),
+            },
+            now,
+        );
+        assert_eq!(f.to_arg(), "E,A2");
+        let back = FailingLogs::from_arg(&f.to_arg()).unwrap();
+        assert!(back.is_failing(LogId::Error) && back.is_failing(LogId::Access(2)));
+        assert!(!back.is_failing(LogId::Access(0)));
+        assert_eq!(FailingLogs::from_arg("-"), Some(FailingLogs::default()));
+        for bad in ["", "X", "A", "A-1", "E,,A1", "A70000"] {
+            assert_eq!(FailingLogs::from_arg(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn round_trip_table() {

@@ -28,7 +28,7 @@ use ipnet::IpNet;
 pub const MAX_MAP_LINE: usize = 8191;
 
 /// Who a rule applies to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Ident {
     /// An authenticated user with exactly this name.
     User(String),
@@ -54,7 +54,7 @@ impl Ident {
 }
 
 /// One `IDENT TARGET` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rule<T> {
     pub line: usize,
     pub ident: Ident,
@@ -201,14 +201,14 @@ fn other_form(peer: IpAddr) -> Option<IpAddr> {
 }
 
 /// A part of the current context to keep (`*`) or replace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Keep<T> {
     Current,
     Set(T),
 }
 
 /// `domain[:range]` as in mod_selinux `do_set_domain`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SelinuxTarget {
     pub domain: Keep<String>,
     pub range: Keep<String>,
@@ -321,7 +321,7 @@ fn numbered(token: &str, prefix: char) -> Result<u16, String> {
 }
 
 /// `unixuser[:group]` for user-ID maps; the names are resolved later, by the loader.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UnixTarget {
     pub user: String,
     pub group: Option<String>,

@@ -28,7 +28,7 @@ pub use landlock::MIN_LANDLOCK_ABI;
 pub use selinux::check_context;
 
 /// The unix identity a child takes, as resolved from the config (names already turned into ids).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UnixIdentity {
     pub uid: u32,
     pub gid: u32,
@@ -265,7 +265,7 @@ pub(crate) fn expect_eq<T: PartialEq + fmt::Debug>(
 }
 
 /// A confinement backend the configuration can require.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Backend {
     Selinux,
     Unix,

@@ -14,7 +14,9 @@
 #[cfg(test)]
 pub mod fake;
 pub mod fs;
+pub mod inherit;
 pub mod linux;
+pub mod listen_wait;
 pub mod spawn;
 
 use std::io;

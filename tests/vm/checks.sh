@@ -463,6 +463,36 @@ refuses_permissive() {
     esac
 }
 
+# ReexecChildren On under enforcing: children exec the binary anew (in the
+# master's domain) and must still enter the mapped domains. Runs after
+# refuses_permissive, on a fresh server.
+reexec_serves() {
+    "$SERVER" -f "$CONF" -c "ReexecChildren On" >> /tmp/server.out 2>&1 &
+    SERVER_PID=$!
+    i=0
+    while [ $i -lt 50 ]; do
+        printf 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n' | /bin/httpc 127.0.0.1 8080 >/dev/null 2>&1 && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { why="server exited: $(tail -n 3 /tmp/server.out | tr '\n' ' ')"; return 1; }
+        sleep 0.2
+        i=$((i + 1))
+    done
+    kids="$(cat /proc/"$SERVER_PID"/task/*/children 2>/dev/null)"
+    reexeced=0
+    for k in $kids; do
+        tr '\0' ' ' < "/proc/$k/cmdline" 2>/dev/null | grep -q -- --reexec-child && reexeced=$((reexeced + 1))
+    done
+    [ "$reexeced" -gt 0 ] || { why="no re-executed child among: $kids; $(tail -n 3 /tmp/server.out | tr '\n' ' ')"; return 1; }
+    expect_http 200 alice-index alice.localhost /index.html alice:alicepw || return 1
+    expect_http 200 bob-index bob.localhost /index.html bob:bobpw || return 1
+    expect_refused bob-index bob.localhost /index.html alice:alicepw || return 1
+    log_has_ctx " - bob [" oneshot_web_bob_t:s0:c2 "$TOP/conf/domain.map:3"
+}
+
+reexec_stop() {
+    kill "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+}
+
 server_checks() {
     if [ ! -x "$SERVER" ]; then
         skip "server" "no oneshot-httpd binary in the VM"
@@ -509,4 +539,6 @@ server_checks() {
     probe_checks anonymous localhost - "$CTX_ANON" "$TOP/www/default" "(unset)"
     check "server: a child may SIGKILL its own CGI's process group" cgi_group_kill_allowed
     check "server: refuses Confinement selinux on a permissive kernel" refuses_permissive
+    check "server: ReexecChildren On: re-executed children enter the mapped domains" reexec_serves
+    reexec_stop
 }
