@@ -19,7 +19,12 @@ fn full_access_log_is_reported_once_and_serving_goes_on() {
     let s = Server::start(&dir, &conf);
     for i in 0..12 {
         let r = s.get("alice.test", "/");
-        assert_eq!(r.status, 200, "request {i}: serving must go on");
+        assert_eq!(
+            r.status,
+            200,
+            "request {i}: serving must go on; error log:\n{}",
+            s.error_log()
+        );
     }
     // The second CustomLog still works, and proves every request finished logging.
     assert_eq!(s.wait_log_lines(12).len(), 12);
