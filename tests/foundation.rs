@@ -383,3 +383,37 @@ fn required_selinux_on_a_kernel_without_it_refuses_to_start() {
         "{err}"
     );
 }
+
+/// Children check their descriptors with one poll over 0..1024; that is complete only because
+/// the master closes whatever it inherited from 1024 up. A descriptor leaked into the master
+/// at 1500 must reach neither it (after start-up) nor any child.
+#[test]
+fn a_descriptor_inherited_above_1024_reaches_no_child() {
+    let dir = site("high-fd");
+    std::fs::write(dir.join("httpd.conf"), BASE_CONF).unwrap();
+    let port = free_port();
+    let child = Command::new("bash")
+        .arg("-c")
+        .arg("exec 1500</dev/null; exec \"$0\" -f \"$1\" -c \"Listen 127.0.0.1:$2\"")
+        .arg(BIN)
+        .arg(dir.join("httpd.conf"))
+        .arg(port.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut s = Server { dir, port, child };
+    let until = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(s.get("alice.test", "/").status, 200);
+    let master = s.pid();
+    let kids = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children")).unwrap();
+    let kids: Vec<&str> = kids.split_whitespace().collect();
+    assert!(!kids.is_empty(), "the master keeps pristine children");
+    for pid in std::iter::once(master.to_string()).chain(kids.iter().map(|k| k.to_string())) {
+        let leaked = std::path::Path::new(&format!("/proc/{pid}/fd/1500")).exists();
+        assert!(!leaked, "pid {pid} still has descriptor 1500");
+    }
+    s.stop();
+}

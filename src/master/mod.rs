@@ -103,6 +103,10 @@ pub fn run(
     // Nothing silently degrades: a required backend the kernel or our privileges cannot
     // provide (SELinux absent, disabled or permissive; Landlock too old) stops the start.
     let available = crate::sandbox::check_required(&cfg.confinement, &crate::sys::Linux)?;
+    crate::sys::linux::close_inherited_high_fds().map_err(|source| MasterError::Setup {
+        what: "the descriptor table (closing inherited descriptors from 1024 up)",
+        source,
+    })?;
     log::info!(
         "confinement: requiring {:?}; kernel offers SELinux {:?}, Landlock ABI {}, id switching {}",
         cfg.confinement,

@@ -102,11 +102,29 @@ fn close_range(first: u32, last: u32) -> io::Result<()> {
     errno_result(rc.into()).map(|_| ())
 }
 
-/// How many descriptor numbers [`Sys::open_fds`] checks, from 0. Numbers above are not polled:
-/// `close_fds_except` ends with close_range(highest kept + 1, ~0), and in the single-threaded
-/// child nothing can open a descriptor between that call and the check, while any new one would
-/// take the lowest free number anyway. The keep list of a child is far below this bound.
+/// How many descriptor numbers [`Sys::open_fds`] checks, from 0. Numbers above are not polled,
+/// and need not be: the master closes every descriptor from this number up when it starts
+/// ([`close_inherited_high_fds`]) and never holds this many, and descriptors are allocated
+/// lowest-first, so no child is ever born with one there; `close_fds_except` also ends with
+/// close_range(highest kept + 1, ~0).
 pub const POLLED_FDS: RawFd = 1024;
+
+/// For the master at start-up: closes whatever it inherited at or above [`POLLED_FDS`], so the
+/// children's one-poll descriptor check covers every descriptor they can have.
+pub fn close_inherited_high_fds() -> io::Result<()> {
+    match close_range(POLLED_FDS as u32, u32::MAX) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            for fd in proc_fd_list()?.into_iter().filter(|&fd| fd >= POLLED_FDS) {
+                match nix::unistd::close(fd) {
+                    Ok(()) | Err(Errno::EBADF) => {}
+                    Err(e) => return Err(nix_err(e)),
+                }
+            }
+            Ok(())
+        }
+        other => other,
+    }
+}
 
 /// Numbers of all descriptors listed in /proc/self/fd. The directory's own descriptor is in the
 /// list too, but is already closed when this returns.
