@@ -471,7 +471,7 @@ reexec_serves() {
     SERVER_PID=$!
     i=0
     while [ $i -lt 50 ]; do
-        printf 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n' | /bin/httpc 127.0.0.1 8080 >/dev/null 2>&1 && break
+        printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | /bin/httpc 127.0.0.1 8080 >/dev/null 2>&1 && break
         kill -0 "$SERVER_PID" 2>/dev/null || { why="server exited: $(tail -n 3 /tmp/server.out | tr '\n' ' ')"; return 1; }
         sleep 0.2
         i=$((i + 1))
