@@ -146,26 +146,25 @@ fn wait_readable(stream: &TcpStream, reclaim: Option<&SignalFd>, wait: Duration)
 }
 
 fn reclaimed(buf: &[u8]) -> Outcome {
-    if buf.is_empty() {
-        Outcome::Idle
-    } else {
-        Outcome::Bad {
-            status: 408,
-            line: first_line(buf),
-            why: "request head incomplete when the master reclaimed the slot (every child busy)"
-                .into(),
-        }
-    }
+    gave_up(
+        buf,
+        "request head incomplete when the master reclaimed the slot (every child busy)",
+    )
 }
 
 fn timed_out(buf: &[u8]) -> Outcome {
+    gave_up(buf, "request head not received within Timeout")
+}
+
+/// A connection that sent nothing just ends; a partial head gets 408.
+fn gave_up(buf: &[u8], why: &str) -> Outcome {
     if buf.is_empty() {
         Outcome::Idle
     } else {
         Outcome::Bad {
             status: 408,
             line: first_line(buf),
-            why: "request head not received within Timeout".into(),
+            why: why.into(),
         }
     }
 }
