@@ -74,7 +74,12 @@ fn get(s: &Server, path: &str) -> Resp {
 }
 
 /// Decodes a chunked body.
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
+fn dechunk(b: &[u8]) -> Vec<u8> {
+    dechunk_split(b).0
+}
+
+/// Decodes the chunked body at the start of `b` (no trailers); what follows it.
+fn dechunk_split(mut b: &[u8]) -> (Vec<u8>, &[u8]) {
     let mut out = Vec::new();
     loop {
         let nl = b
@@ -84,9 +89,11 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         let n = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap(), 16).unwrap();
         b = &b[nl + 2..];
         if n == 0 {
-            return out;
+            assert!(b.starts_with(b"\r\n"), "no end after the last chunk");
+            return (out, &b[2..]);
         }
         out.extend_from_slice(&b[..n]);
+        assert_eq!(&b[n..n + 2], b"\r\n", "chunk {n} not followed by CRLF");
         b = &b[n + 2..];
     }
 }
@@ -217,6 +224,14 @@ fn post_bodies_with_content_length_chunked_and_100_continue() {
     );
     assert_eq!(r.status, 200, "{}", s.error_log());
     assert_eq!(body_text(&r), "len=11 method=POST\nhello world");
+    // Its output ends only after the body went through it: the body was pumped while the
+    // output was held, and the output still got its length.
+    assert_eq!(
+        r.header("Content-Length").as_deref(),
+        Some("30"),
+        "{}",
+        r.head
+    );
 
     let r = request(
         &s,
@@ -539,7 +554,55 @@ fn fifty_mib_of_output_stream_with_bounded_memory() {
 }
 
 #[test]
-fn keep_alive_uses_chunked_output_and_head_gets_no_body() {
+fn a_small_output_on_connection_close_carries_its_content_length() {
+    let dir = cgi_site("cgi-length");
+    let c = dir.join("cgi");
+    // Three writes (shell builtins): the length covers all of them.
+    script(
+        &c,
+        "parts.sh",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nprintf 'one\\n'\necho two\n",
+    );
+    script(
+        &c,
+        "empty.sh",
+        "#!/bin/sh\nprintf 'Status: 201 Created\\nContent-Type: text/plain\\n\\n'\n",
+    );
+    let s = start(&dir, "");
+    for raw in [
+        "GET /cgi-bin/parts.sh HTTP/1.1\r\nHost: default.test\r\nConnection: close\r\n\r\n",
+        // HTTP/1.0 cannot take chunks: before, its body was delimited by the close.
+        "GET /cgi-bin/parts.sh HTTP/1.0\r\nHost: default.test\r\n\r\n",
+    ] {
+        let r = request(&s, raw);
+        assert_eq!(r.status, 200, "{raw:?}: {}", s.error_log());
+        assert_eq!(
+            r.header("Content-Length").as_deref(),
+            Some("8"),
+            "{}",
+            r.head
+        );
+        assert_eq!(r.header("Transfer-Encoding"), None, "{}", r.head);
+        assert_eq!(r.header("Connection").as_deref(), Some("close"));
+        assert_eq!(r.body, b"one\ntwo\n");
+    }
+    let r = get(&s, "/cgi-bin/empty.sh");
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        r.header("Content-Length").as_deref(),
+        Some("0"),
+        "{}",
+        r.head
+    );
+    assert!(r.body.is_empty());
+    let lines = s.wait_log_lines(3);
+    assert!(lines[0].contains("\" 200 8 "), "{}", lines[0]);
+    // The combined format writes an empty body as "-".
+    assert!(lines[2].contains("\" 201 - "), "{}", lines[2]);
+}
+
+#[test]
+fn keep_alive_small_outputs_get_content_length_and_head_gets_no_body() {
     let dir = cgi_site("cgi-keepalive");
     script(
         &dir.join("cgi"),
@@ -551,22 +614,130 @@ fn keep_alive_uses_chunked_output_and_head_gets_no_body() {
         "len.sh",
         "#!/bin/sh\nprintf 'Content-Type: text/plain\\nContent-Length: 3\\n\\nabc'\n",
     );
+    // Writes no body for HEAD: that says nothing about the GET's length.
+    script(
+        &dir.join("cgi"),
+        "headaware.sh",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n[ \"$REQUEST_METHOD\" = HEAD ] || echo body\n",
+    );
     let s = start(&dir, "");
-    let raw = s.raw(b"GET /cgi-bin/hi.sh HTTP/1.1\r\nHost: default.test\r\n\r\nHEAD /cgi-bin/hi.sh HTTP/1.1\r\nHost: default.test\r\n\r\nGET /cgi-bin/len.sh HTTP/1.1\r\nHost: default.test\r\n\r\nGET /index.html HTTP/1.1\r\nHost: default.test\r\nConnection: close\r\n\r\n");
+    let raw = s.raw(b"GET /cgi-bin/hi.sh HTTP/1.1\r\nHost: default.test\r\n\r\nHEAD /cgi-bin/hi.sh HTTP/1.1\r\nHost: default.test\r\n\r\nHEAD /cgi-bin/headaware.sh HTTP/1.1\r\nHost: default.test\r\n\r\nGET /cgi-bin/len.sh HTTP/1.1\r\nHost: default.test\r\n\r\nGET /index.html HTTP/1.1\r\nHost: default.test\r\nConnection: close\r\n\r\n");
     let text = String::from_utf8_lossy(&raw);
-    assert_eq!(statuses(&raw), vec![200, 200, 200, 200], "{text}");
-    assert!(text.contains("Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n6\r\nhello\n\r\n0\r\n\r\nHTTP/1.1 200 OK"), "{text}");
-    // The HEAD response has a head only: the next response follows it directly.
-    let head_then_len = text.split("HTTP/1.1 200 OK").nth(2).unwrap();
-    assert!(head_then_len.ends_with("\r\n\r\n"), "{head_then_len:?}");
+    assert_eq!(statuses(&raw), vec![200; 5], "{text}");
+    assert!(!text.contains("Transfer-Encoding"), "{text}");
+    let resps: Vec<&str> = text.split("HTTP/1.1 200 OK").skip(1).collect();
     assert!(
-        text.contains("Content-Length: 3\r\nConnection: keep-alive\r\n\r\nabcHTTP/1.1 200 OK"),
-        "{text}"
+        resps[0].ends_with("Content-Length: 6\r\nConnection: keep-alive\r\n\r\nhello\n"),
+        "{:?}",
+        resps[0]
+    );
+    // The HEAD response has the GET's length and a head only: the next response follows it.
+    assert!(
+        resps[1].ends_with("Content-Length: 6\r\nConnection: keep-alive\r\n\r\n"),
+        "{:?}",
+        resps[1]
+    );
+    assert!(
+        resps[2].ends_with("Connection: keep-alive\r\n\r\n") && !resps[2].contains("Length"),
+        "{:?}",
+        resps[2]
+    );
+    assert!(
+        resps[3].ends_with("Content-Length: 3\r\nConnection: keep-alive\r\n\r\nabc"),
+        "{:?}",
+        resps[3]
     );
     assert!(text.ends_with("default index\n"), "{text}");
     let pids: std::collections::BTreeSet<u32> =
-        s.wait_log_lines(4).iter().map(|l| log_pid(l)).collect();
+        s.wait_log_lines(5).iter().map(|l| log_pid(l)).collect();
     assert_eq!(pids.len(), 1, "one child served the connection");
+}
+
+#[test]
+fn an_output_past_64_kib_streams_chunked_on_keep_alive_else_until_close() {
+    const HOLD: usize = 64 * 1024;
+    let dir = cgi_site("cgi-past-hold");
+    // One process, one buffered print: the whole output comes at once.
+    script(
+        &dir.join("cgi"),
+        "fill.pl",
+        "#!/usr/bin/perl\nprint \"Content-Type: application/octet-stream\\n\\n\", 'x' x $ENV{QUERY_STRING};\n",
+    );
+    let s = start(&dir, "");
+
+    let r = get(&s, &format!("/cgi-bin/fill.pl?{HOLD}"));
+    assert_eq!(r.status, 200, "{}", s.error_log());
+    assert_eq!(
+        r.header("Content-Length"),
+        Some(HOLD.to_string()),
+        "{}",
+        r.head
+    );
+    assert_eq!(r.body.len(), HOLD);
+
+    let r = get(&s, &format!("/cgi-bin/fill.pl?{}", HOLD + 1));
+    assert_eq!(r.status, 200, "{}", s.error_log());
+    assert_eq!(r.header("Content-Length"), None, "{}", r.head);
+    assert_eq!(r.header("Transfer-Encoding"), None, "{}", r.head);
+    assert_eq!(r.header("Connection").as_deref(), Some("close"));
+    assert_eq!(r.body, vec![b'x'; HOLD + 1]);
+
+    let req = format!(
+        "GET /cgi-bin/fill.pl?{0} HTTP/1.1\r\nHost: default.test\r\n\r\nHEAD /cgi-bin/fill.pl?{0} HTTP/1.1\r\nHost: default.test\r\n\r\nGET /index.html HTTP/1.1\r\nHost: default.test\r\nConnection: close\r\n\r\n",
+        HOLD + 1
+    );
+    let raw = s.raw(req.as_bytes());
+    let first = parse_resp(&raw);
+    assert_eq!(first.status, 200, "{}", s.error_log());
+    assert_eq!(
+        first.header("Transfer-Encoding").as_deref(),
+        Some("chunked"),
+        "{}",
+        first.head
+    );
+    assert_eq!(first.header("Connection").as_deref(), Some("keep-alive"));
+    let (body, rest) = dechunk_split(&first.body);
+    assert_eq!(body, vec![b'x'; HOLD + 1]);
+    // HEAD: the length is not known, so none is claimed, and no body follows.
+    let head = String::from_utf8_lossy(rest);
+    let (head, after) = head.split_once("\r\n\r\n").expect("a HEAD response");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(!head.contains("Content-Length"), "{head}");
+    assert!(head.ends_with("Connection: keep-alive"), "{head}");
+    assert!(after.starts_with("HTTP/1.1 200 OK\r\n"), "{after:?}");
+    assert!(after.ends_with("default index\n"), "{after:?}");
+}
+
+#[test]
+fn a_program_pausing_past_the_hold_window_streams_as_before() {
+    let dir = cgi_site("cgi-pause");
+    // The pause (1 s) is twice the hold window and under CGIScriptTimeout (2 s).
+    script(
+        &dir.join("cgi"),
+        "pause.sh",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nfirst\\n'\nsleep 1\necho second\n",
+    );
+    let s = start(&dir, "");
+    let raw = s.raw(b"GET /cgi-bin/pause.sh HTTP/1.1\r\nHost: default.test\r\n\r\nGET /index.html HTTP/1.1\r\nHost: default.test\r\nConnection: close\r\n\r\n");
+    let r = parse_resp(&raw);
+    assert_eq!(r.status, 200, "{}", s.error_log());
+    assert_eq!(
+        r.header("Transfer-Encoding").as_deref(),
+        Some("chunked"),
+        "{}",
+        r.head
+    );
+    let (body, rest) = dechunk_split(&r.body);
+    assert_eq!(body, b"first\nsecond\n");
+    assert!(
+        String::from_utf8_lossy(rest).ends_with("default index\n"),
+        "{rest:?}"
+    );
+
+    let r = get(&s, "/cgi-bin/pause.sh");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Length"), None, "{}", r.head);
+    assert_eq!(r.body, b"first\nsecond\n");
 }
 
 #[test]

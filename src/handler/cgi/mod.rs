@@ -18,6 +18,14 @@
 //!   is killed in any case, so nothing it started outlives the request.
 //! - An `nph-` program writes the whole response (status line included); it is relayed as is
 //!   and the connection closes after it.
+//! - Output without the program's own Content-Length is held (at most [`HOLD_MAX`] bytes, for
+//!   at most [`HOLD_WINDOW`] after its header block) as Apache's content-length filter does:
+//!   if it ends within both, the response carries `Content-Length` (so keep-alive needs no
+//!   chunking and a close-delimited body becomes a framed one); otherwise the head and what was
+//!   held go out and the rest streams, chunked on keep-alive, else until close. The window
+//!   keeps a program that streams slowly (progress lines, long polls) from being delayed until
+//!   its end. A HEAD gets the length its program's body had, unless that body was empty (a
+//!   program that answers HEAD with no body says nothing about the GET's length).
 
 pub mod env;
 pub mod header;
@@ -53,6 +61,10 @@ const OUT_CHUNK: usize = 64 * 1024;
 const STDERR_LINE: usize = 4096;
 /// How long a program whose output has ended may take to exit before its group is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// Most body bytes held to find a length-less output's end (then it streams).
+const HOLD_MAX: usize = 64 * 1024;
+/// Longest a length-less output is held after its header block (then it streams).
+const HOLD_WINDOW: Duration = Duration::from_millis(500);
 
 /// A program found beneath a ScriptAlias target or the DocumentRoot, checked and ready to run.
 #[derive(Debug)]
@@ -493,6 +505,7 @@ pub fn run(
         stderr: Some(started.stderr),
         pending,
         head_buf: Vec::new(),
+        held: None,
         sent: None,
         err_line: Vec::new(),
         head_only: req.method == Method::Head,
@@ -601,6 +614,15 @@ struct SentHead {
     broken: bool,
 }
 
+/// A length-less output on hold until it ends or outgrows [`HOLD_MAX`] or [`HOLD_WINDOW`].
+struct Held {
+    head: header::CgiHead,
+    /// The body so far (kept empty for HEAD, whose body is only counted).
+    body: Vec<u8>,
+    len: u64,
+    until: Instant,
+}
+
 /// Why the exchange loop stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
@@ -624,6 +646,8 @@ struct Exchange {
     /// Request-body bytes waiting for the program's stdin.
     pending: Vec<u8>,
     head_buf: Vec<u8>,
+    /// A parsed head without Content-Length and the output after it, not yet sent.
+    held: Option<Held>,
     sent: Option<SentHead>,
     err_line: Vec<u8>,
     head_only: bool,
@@ -661,6 +685,11 @@ impl Exchange {
             if left.is_zero() {
                 return End::TimedOut;
             }
+            if self.held.as_ref().is_some_and(|h| now >= h.until) {
+                if let Some(end) = self.release(conn, body.is_done()) {
+                    return end;
+                }
+            }
             // The client's body has its own, usually shorter, deadline (RequestReadTimeout
             // body=): past it, reading reports the 408 instead of waiting for the program's.
             let body_left = body
@@ -673,6 +702,14 @@ impl Exchange {
                 }
             }
             let left = body_left.map_or(left, |l| l.max(Duration::from_millis(1)).min(left));
+            let left = match &self.held {
+                Some(h) => h
+                    .until
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1))
+                    .min(left),
+                None => left,
+            };
             let (client_ev, in_ev, out_ev, err_ev) = {
                 let mut fds: Vec<PollFd> = Vec::with_capacity(4);
                 let c = slot(
@@ -828,6 +865,9 @@ impl Exchange {
         };
         if n == 0 {
             self.stdout = None;
+            if self.held.is_some() {
+                return Some(self.complete_held(conn, body_done).unwrap_or(End::Output));
+            }
             if self.sent.is_none() {
                 return Some(
                     self.parse_head(conn, true, body_done)
@@ -847,6 +887,9 @@ impl Exchange {
                 local_redirect: None,
                 broken: false,
             });
+        }
+        if self.held.is_some() {
+            return self.hold(conn, &buf[..n], body_done);
         }
         if self.sent.is_none() {
             self.head_buf.extend_from_slice(&buf[..n]);
@@ -875,22 +918,67 @@ impl Exchange {
             self.stdout = None;
             return Some(End::Output);
         }
-        let framing = if self.head_only || head.status == 204 || head.status == 304 {
+        let rest = self.head_buf.split_off(used);
+        self.head_buf = Vec::new();
+        let bodyless = head.status == 204 || head.status == 304;
+        if head.content_length.is_none() && !bodyless {
+            self.held = Some(Held {
+                head,
+                body: Vec::new(),
+                len: 0,
+                until: Instant::now() + HOLD_WINDOW,
+            });
+            if let Some(end) = self.hold(conn, &rest, body_done) {
+                return Some(end);
+            }
+            return if eof {
+                self.complete_held(conn, body_done)
+            } else {
+                None
+            };
+        }
+        let framing = if self.head_only || bodyless {
             Framing::NoBody
         } else if let Some(n) = head.content_length {
             Framing::Length { left: n }
+        } else {
+            self.streamed_framing()
+        };
+        if let Some(end) = self.send_head(conn, &head, framing, body_done) {
+            return Some(end);
+        }
+        if rest.is_empty() {
+            None
+        } else {
+            self.send_body(conn, &rest)
+        }
+    }
+
+    /// Framing of a body whose length is not known when its head goes out.
+    fn streamed_framing(&self) -> Framing {
+        if self.head_only {
+            Framing::NoBody
         } else if self.chunked_ok {
             Framing::Chunked
         } else {
             Framing::Close
-        };
+        }
+    }
+
+    fn send_head(
+        &mut self,
+        conn: &mut Conn,
+        head: &header::CgiHead,
+        framing: Framing,
+        body_done: bool,
+    ) -> Option<End> {
         // Announce keep-alive only when it can still happen: a body still arriving, or one
         // the program did not read, ends the connection.
         let keep = self.may_keep_alive && framing != Framing::Close && body_done;
         if !keep {
             self.may_keep_alive = false;
         }
-        let bytes = head_bytes(&head, framing, keep);
+        let bytes = head_bytes(head, framing, keep);
         self.sent = Some(SentHead {
             status: head.status,
             framing,
@@ -902,12 +990,67 @@ impl Exchange {
             log::info!("{}: client gone: {e}", self.tag);
             return Some(End::ClientGone);
         }
-        let rest = self.head_buf.split_off(used);
-        self.head_buf = Vec::new();
-        if rest.is_empty() {
+        None
+    }
+
+    /// Adds output to the held body, or sends what is held and `data` once it would outgrow
+    /// [`HOLD_MAX`].
+    fn hold(&mut self, conn: &mut Conn, data: &[u8], body_done: bool) -> Option<End> {
+        let held = self.held.as_mut()?;
+        if held.len + data.len() as u64 > HOLD_MAX as u64 {
+            if let Some(end) = self.release(conn, body_done) {
+                return Some(end);
+            }
+            return self.send_body(conn, data);
+        }
+        held.len += data.len() as u64;
+        if !self.head_only {
+            if held.body.is_empty() {
+                // Sized once, so holding never takes more than HOLD_MAX.
+                held.body.reserve_exact(HOLD_MAX);
+            }
+            held.body.extend_from_slice(data);
+        }
+        None
+    }
+
+    /// The held output will not end in time: its head and body so far go out as a stream.
+    fn release(&mut self, conn: &mut Conn, body_done: bool) -> Option<End> {
+        let held = self.held.take()?;
+        let framing = self.streamed_framing();
+        if let Some(end) = self.send_head(conn, &held.head, framing, body_done) {
+            return Some(end);
+        }
+        if held.body.is_empty() {
             None
         } else {
-            self.send_body(conn, &rest)
+            self.send_body(conn, &held.body)
+        }
+    }
+
+    /// The held output is the whole body: it goes out framed by its length.
+    fn complete_held(&mut self, conn: &mut Conn, body_done: bool) -> Option<End> {
+        let Held {
+            mut head,
+            body: held,
+            len,
+            ..
+        } = self.held.take()?;
+        let framing = if self.head_only {
+            if len > 0 {
+                head.content_length = Some(len);
+            }
+            Framing::NoBody
+        } else {
+            Framing::Length { left: len }
+        };
+        if let Some(end) = self.send_head(conn, &head, framing, body_done) {
+            return Some(end);
+        }
+        if held.is_empty() {
+            None
+        } else {
+            self.send_body(conn, &held)
         }
     }
 
