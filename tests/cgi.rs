@@ -427,6 +427,41 @@ fn started_pid(s: &Server, script: &Path) -> i32 {
 }
 
 #[test]
+fn a_daemon_that_left_the_process_group_does_not_outlive_its_connection() {
+    let dir = cgi_site("cgi-daemon");
+    // setsid takes the sleep out of the program's process group (and session), so the group
+    // kill cannot reach it; the master, as subreaper, inherits and kills it.
+    script(
+        &dir.join("cgi"),
+        "daemon.sh",
+        "#!/bin/sh\nsetsid sleep 60 </dev/null >/dev/null &\nsleep 1\nprintf 'Content-Type: text/plain\\n\\ndaemon=%s\\n' \"$!\"\n",
+    );
+    let s = start(&dir, "");
+    let r = get(&s, "/cgi-bin/daemon.sh");
+    assert_eq!(r.status, 200, "{}", s.error_log());
+    let text = body_text(&r);
+    let pid: i32 = text
+        .trim()
+        .strip_prefix("daemon=")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no daemon pid in {text:?}"));
+    let until = Instant::now() + Duration::from_secs(10);
+    let alive = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|st| !st.contains(") Z ") && st.contains("(sleep)"))
+    };
+    while alive(pid) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !alive(pid),
+        "pid {pid} (sleep 60) still runs after its connection ended"
+    );
+    let log = wait_log(&s, &format!("killing pid {pid}"));
+    assert!(log.contains(&format!("killing pid {pid}")), "{log}");
+}
+
+#[test]
 fn a_hung_script_gets_504_and_leaves_no_process_behind() {
     let dir = cgi_site("cgi-hang");
     let hang = script(

@@ -107,6 +107,14 @@ pub fn run(
         what: "the descriptor table (closing inherited descriptors from 1024 up)",
         source,
     })?;
+    // Whatever a CGI program leaves running (a daemon that left its process group with
+    // setsid) is re-parented to its server child, a subreaper, and when that child exits, to
+    // the master instead of init: the master then kills it (see `kill_strays`), so nothing a
+    // connection started outlives it.
+    setup(
+        "the master as subreaper",
+        nix::sys::prctl::set_child_subreaper(true),
+    )?;
     log::info!(
         "confinement: requiring {:?}; kernel offers SELinux {:?}, Landlock ABI {}, id switching {}",
         cfg.confinement,
@@ -191,7 +199,10 @@ pub fn run(
         let mut stop = false;
         while let Ok(Some(info)) = sfd.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGCHLD) => reexec.note_start_failures(reap(&mut pool, &mut verifier)),
+                Ok(Signal::SIGCHLD) => {
+                    reexec.note_start_failures(reap(&mut pool, &mut verifier));
+                    kill_strays(&pool, &verifier);
+                }
                 Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => stop = true,
                 Ok(Signal::SIGHUP) => {
                     if let Some(new) = reload() {
@@ -351,6 +362,28 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier) -> usize {
             Ok(WaitStatus::StillAlive) | Err(_) => return start_failed,
             Ok(_) => {}
         }
+    }
+}
+
+/// Kills every child of the master that it did not fork: descendants of a server child (a CGI
+/// program's daemon) re-parented here when that child exited. Each kill makes another SIGCHLD,
+/// so a stray that forked again in between is found on the next round.
+fn kill_strays(pool: &Pool, verifier: &Verifier) {
+    let children = match crate::sys::linux::own_children() {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("cannot list the master's children to kill strays: {e}");
+            return;
+        }
+    };
+    for pid in children.into_iter().map(Pid::from_raw) {
+        if pool.contains(pid) || verifier.pid == Some(pid) {
+            continue;
+        }
+        log::warn!(
+            "killing pid {pid}: left running by a finished connection (re-parented to the master)"
+        );
+        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
     }
 }
 

@@ -109,6 +109,17 @@ fn close_range(first: u32, last: u32) -> io::Result<()> {
 /// close_range(highest kept + 1, ~0).
 pub const POLLED_FDS: RawFd = 1024;
 
+/// The calling thread's live children, from /proc/thread-self/children (Linux 3.5+, with
+/// CONFIG_PROC_CHILDREN). The master is single-threaded, so that is all of its children,
+/// including orphans re-parented to it as a subreaper.
+pub fn own_children() -> io::Result<Vec<i32>> {
+    let text = std::fs::read_to_string("/proc/thread-self/children")?;
+    Ok(text
+        .split_ascii_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect())
+}
+
 /// For the master at start-up: closes whatever it inherited at or above [`POLLED_FDS`], so the
 /// children's one-poll descriptor check covers every descriptor they can have.
 pub fn close_inherited_high_fds() -> io::Result<()> {
