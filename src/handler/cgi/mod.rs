@@ -601,6 +601,8 @@ enum Framing {
         left: u64,
     },
     Chunked,
+    /// A chunked body whose last chunk was sent when the output ended.
+    Ended,
     /// Until the connection closes.
     Close,
 }
@@ -1057,7 +1059,7 @@ impl Exchange {
     fn send_body(&mut self, conn: &mut Conn, data: &[u8]) -> Option<End> {
         let sent = self.sent.as_mut()?;
         let result = match sent.framing {
-            Framing::NoBody => Ok(0),
+            Framing::NoBody | Framing::Ended => Ok(0),
             Framing::Close => conn.stream.write_all(data).map(|()| data.len()),
             Framing::Chunked => {
                 let mut framed = format!("{:x}\r\n", data.len()).into_bytes();
@@ -1099,6 +1101,14 @@ impl Exchange {
         self.stdin = None;
         if end == End::Output {
             self.stdout = None;
+            // The output has ended, so the response is complete: end a chunked body now rather
+            // than after the program's exit grace below.
+            if let Some(s) = self.sent.as_mut() {
+                if s.local_redirect.is_none() && s.framing == Framing::Chunked {
+                    s.broken |= conn.stream.write_all(b"0\r\n\r\n").is_err();
+                    s.framing = Framing::Ended;
+                }
+            }
             let until = Instant::now() + EXIT_GRACE;
             let mut buf = vec![0u8; OUT_CHUNK];
             while !spawn::has_exited(self.pid) && Instant::now() < until {
@@ -1173,7 +1183,7 @@ impl Exchange {
                 }
                 let framed_ok = match s.framing {
                     Framing::Chunked => conn.stream.write_all(b"0\r\n\r\n").is_ok(),
-                    Framing::Length { left: 0 } | Framing::NoBody => true,
+                    Framing::Length { left: 0 } | Framing::NoBody | Framing::Ended => true,
                     Framing::Length { left } => {
                         log::error!(
                             "{}: output {left} bytes shorter than its Content-Length; closing",
@@ -1254,7 +1264,8 @@ fn head_bytes(head: &header::CgiHead, framing: Framing, keep_alive: bool) -> Vec
                 h.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
             }
         }
-        Framing::Close => {}
+        // A head is written before any body, so never with Ended.
+        Framing::Close | Framing::Ended => {}
     }
     h.extend_from_slice(if keep_alive {
         b"Connection: keep-alive\r\n\r\n"
