@@ -368,6 +368,8 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier) -> usize {
 /// Kills every child of the master that it did not fork: descendants of a server child (a CGI
 /// program's daemon) re-parented here when that child exited. Each kill makes another SIGCHLD,
 /// so a stray that forked again in between is found on the next round.
+/// Done on every SIGCHLD batch (one read of a small /proc file), not only for children that
+/// said they ran a program: a compromised child would simply not say so.
 fn kill_strays(pool: &Pool, verifier: &Verifier) {
     let children = match crate::sys::linux::own_children() {
         Ok(c) => c,

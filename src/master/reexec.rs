@@ -558,18 +558,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn failures_to_start_pause_forking() {
-        let c = cfg("Listen 127.0.0.1:1\nDocumentRoot /\nReexecChildren On\n");
+    /// What a master without listeners, logs or workers hands its children.
+    fn bare_inherited() -> Inherited {
         let (status, _) = nix::unistd::pipe().unwrap();
-        let inh = Inherited {
+        Inherited {
             listeners: Vec::new(),
             status,
             access_logs: Vec::new(),
             error_log_fd: None,
             worker: None,
             failing_logs: FailingLogs::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn failures_to_start_pause_forking() {
+        let c = cfg("Listen 127.0.0.1:1\nDocumentRoot /\nReexecChildren On\n");
+        let inh = bare_inherited();
         let mut r = Reexec::open(&c).unwrap();
         let image = r.image_for(&c, &inh, false).unwrap();
         r.set_image(image);
@@ -589,15 +594,7 @@ mod tests {
     fn off_means_no_image() {
         let c = cfg("Listen 127.0.0.1:1\nDocumentRoot /\n");
         assert!(!c.reexec_children);
-        let (status, _) = nix::unistd::pipe().unwrap();
-        let inh = Inherited {
-            listeners: Vec::new(),
-            status,
-            access_logs: Vec::new(),
-            error_log_fd: None,
-            worker: None,
-            failing_logs: FailingLogs::default(),
-        };
+        let inh = bare_inherited();
         let r = Reexec::open(&c).unwrap();
         assert!(r.image_for(&c, &inh, false).unwrap().is_none());
     }

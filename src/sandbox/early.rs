@@ -32,11 +32,7 @@ pub fn early_drop(sys: &impl Sys, id: &UnixIdentity) -> Result<(), SandboxError>
 }
 
 fn verify(sys: &impl Sys, id: &UnixIdentity) -> Result<(), SandboxError> {
-    let (u, g) = (id.uid, id.gid);
-    let uids = sys.getresuid().map_err(failed(Step::Setresuid(u)))?;
-    expect_eq(Step::Setresuid(u), (u, u, u), uids)?;
-    let gids = sys.getresgid().map_err(failed(Step::Setresgid(g)))?;
-    expect_eq(Step::Setresgid(g), (g, g, g), gids)?;
+    unix::verify_ids(sys, id)?;
     let capeff = sys.cap_effective().map_err(failed(Step::KeepSetidCaps))?;
     expect_eq(Step::KeepSetidCaps, SETID_CAPS, capeff)
 }

@@ -46,16 +46,21 @@ pub(super) fn enter(sys: &impl Sys, id: &UnixIdentity) -> Result<(), SandboxErro
 }
 
 fn verify(sys: &impl Sys, id: &UnixIdentity) -> Result<(), SandboxError> {
-    let (u, g) = (id.uid, id.gid);
-    let uids = sys.getresuid().map_err(failed(Step::Setresuid(u)))?;
-    expect_eq(Step::Setresuid(u), (u, u, u), uids)?;
-    let gids = sys.getresgid().map_err(failed(Step::Setresgid(g)))?;
-    expect_eq(Step::Setresgid(g), (g, g, g), gids)?;
+    verify_ids(sys, id)?;
     let step = Step::Setgroups(id.groups.clone());
     let found = sys.getgroups().map_err(failed(step.clone()))?;
     // The kernel keeps the list sorted; order is not part of the identity, duplicates are not
     // either.
     expect_eq(step, normalised(&id.groups), normalised(&found))
+}
+
+/// Real, effective and saved uid and gid all read back as the target's.
+pub(super) fn verify_ids(sys: &impl Sys, id: &UnixIdentity) -> Result<(), SandboxError> {
+    let (u, g) = (id.uid, id.gid);
+    let uids = sys.getresuid().map_err(failed(Step::Setresuid(u)))?;
+    expect_eq(Step::Setresuid(u), (u, u, u), uids)?;
+    let gids = sys.getresgid().map_err(failed(Step::Setresgid(g)))?;
+    expect_eq(Step::Setresgid(g), (g, g, g), gids)
 }
 
 fn normalised(groups: &[u32]) -> Vec<u32> {
