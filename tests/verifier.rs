@@ -10,7 +10,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use oneshot_httpd::verifier::{
-    self, pair, protocol, Config, Handle, PasswordDb, ServeError, Unavailable, VerifierError,
+    self, pair, protocol, Answer, Config, Handle, PasswordDb, ServeError, Unavailable,
+    VerifierError,
 };
 
 const T: Duration = Duration::from_secs(5);
@@ -26,6 +27,9 @@ impl PasswordDb for PlainDb {
             thread::sleep(Duration::from_millis(50));
         }
         self.0.get(user).is_some_and(|p| p == password)
+    }
+    fn contains(&self, user: &str) -> bool {
+        self.0.contains_key(user)
     }
 }
 
@@ -76,6 +80,13 @@ fn answers_yes_and_no() {
     assert!(!ask(&chan, 0, "alice", "builder").unwrap());
     assert!(!ask(&chan, 0, "mallory", "x").unwrap());
     assert!(ask(&chan, 0, "bob", "builder").unwrap());
+    // Why it said no, for the child's log line (AH01617 vs AH01618).
+    let why = |user: &str, pw: &str| {
+        verifier::ask(&chan, 0, ip("192.0.2.1"), user, pw.as_bytes(), T).unwrap()
+    };
+    assert_eq!(why("alice", "builder"), Answer::Mismatch);
+    assert_eq!(why("mallory", "x"), Answer::UnknownUser);
+    assert_eq!(why("alice", "wonderland"), Answer::Yes);
 }
 
 #[test]

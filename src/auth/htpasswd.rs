@@ -320,6 +320,9 @@ impl crate::verifier::PasswordDb for Htpasswd {
     fn verify(&self, user: &str, password: &[u8]) -> bool {
         Htpasswd::verify(self, user, password)
     }
+    fn contains(&self, user: &str) -> bool {
+        Htpasswd::contains(self, user)
+    }
 }
 
 #[cfg(test)]

@@ -1,95 +1,71 @@
-//! Stage: authenticate the request (HTTP Basic) as the effective `Require` lines demand.
-//! Credentials go to the verifier process over this child's private channel; the child
-//! never opens a password file. Decoded credentials are wiped when dropped.
+//! Stage: the connection's password check, for admission. Credentials go to the verifier
+//! process over this child's private channel; the child never opens a password file.
+//!
+//! The channel lives until the child confines itself (closing it is part of confinement:
+//! a handler can never ask the verifier anything). After that, only an `Authorization` header
+//! byte-identical to one the verifier accepted on this connection, for the same password file,
+//! is still known valid; any other credentials need a fresh process.
 
-use crate::auth::{self, Access};
-use crate::config::{Config, DirConf};
-use crate::http::request::Request;
-use crate::verifier::{self, VerifierError};
+use super::admit::{Check, CheckCredentials};
+use crate::verifier::{self, Answer, VerifierError};
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Anonymous,
-    User(String),
-    /// 401 with a Basic challenge for this realm.
-    Challenge(String),
-    /// 403.
-    Forbidden,
-    /// 503: the verifier cannot answer; never a grant.
-    Unavailable,
-    /// 500: the configuration asks for a user but gives no way to authenticate one.
-    Misconfigured,
-}
+use zeroize::Zeroizing;
 
 /// How long a child waits for the verifier before answering 503.
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn authenticate(
-    cfg: &Config,
-    conf: &DirConf,
-    req: &Request,
+pub struct Verifier {
+    chan: Option<OwnedFd>,
     peer: IpAddr,
-    chan: Option<&OwnedFd>,
-) -> Outcome {
-    let reqs = conf.requires.as_deref().unwrap_or(&[]);
-    match auth::evaluate(reqs, None, peer) {
-        Access::Granted => return Outcome::Anonymous,
-        Access::Denied => return Outcome::Forbidden,
-        Access::NeedAuth => {}
-    }
-    let realm = conf
-        .auth_name
-        .clone()
-        .unwrap_or_else(|| "Restricted".into());
-    let (Some(true), Some(file)) = (conf.auth_basic, conf.auth_user_file.as_ref()) else {
-        log::error!(
-            "Require needs a user, but AuthType Basic with an AuthUserFile is not configured here"
-        );
-        return Outcome::Misconfigured;
-    };
-    let Some(header) = req.header("Authorization") else {
-        return Outcome::Challenge(realm);
-    };
-    let creds = match auth::parse_authorization(header) {
-        Ok(c) => c,
-        Err(e) => {
-            log::info!("{peer}: malformed credentials: {e}");
-            return Outcome::Challenge(realm);
-        }
-    };
-    let Some(index) = cfg.password_files.iter().position(|f| f == file) else {
-        return Outcome::Misconfigured;
-    };
-    let Some(chan) = chan else {
-        return Outcome::Unavailable;
-    };
-    match verifier::verify(
-        chan,
-        index as u16,
-        peer,
-        &creds.user,
-        creds.password(),
-        VERIFY_TIMEOUT,
-    ) {
-        Ok(true) => {}
-        Ok(false) => {
-            log::info!("{peer}: wrong password for user '{}'", creds.user);
-            return Outcome::Challenge(realm);
-        }
-        Err(VerifierError::Unavailable(e)) => {
-            log::error!("{peer}: password verifier unavailable: {e}");
-            return Outcome::Unavailable;
-        }
-        Err(e) => {
-            log::info!("{peer}: credentials refused by the verifier: {e}");
-            return Outcome::Challenge(realm);
+    /// (password file, raw Authorization header) the verifier said yes to; wiped on drop.
+    accepted: Vec<(u16, Zeroizing<Vec<u8>>)>,
+}
+
+impl Verifier {
+    pub fn new(chan: Option<OwnedFd>, peer: IpAddr) -> Self {
+        Verifier {
+            chan,
+            peer,
+            accepted: Vec::new(),
         }
     }
-    match auth::evaluate(reqs, Some(&creds.user), peer) {
-        Access::Granted => Outcome::User(creds.user.clone()),
-        Access::NeedAuth | Access::Denied => Outcome::Forbidden,
+
+    /// Closes the channel (before confinement, which would otherwise close the descriptor
+    /// behind its owner's back).
+    pub fn close(&mut self) {
+        self.chan = None;
+    }
+}
+
+impl CheckCredentials for Verifier {
+    fn check(&mut self, file: u16, authorization: &[u8], user: &str, password: &[u8]) -> Check {
+        if self
+            .accepted
+            .iter()
+            .any(|(f, h)| *f == file && h.as_slice() == authorization)
+        {
+            return Check::Valid;
+        }
+        let Some(chan) = self.chan.as_ref() else {
+            return Check::CannotAsk;
+        };
+        match verifier::ask(chan, file, self.peer, user, password, VERIFY_TIMEOUT) {
+            Ok(Answer::Yes) => {
+                self.accepted
+                    .push((file, Zeroizing::new(authorization.to_vec())));
+                Check::Valid
+            }
+            Ok(Answer::Mismatch) => Check::Mismatch,
+            Ok(Answer::UnknownUser) => Check::UnknownUser,
+            Err(VerifierError::Unavailable(e)) => Check::Unavailable(e.to_string()),
+            // The verifier refused the question itself (a user name it cannot take): as a
+            // wrong password for the client, with the reason in the log.
+            Err(e) => {
+                log::info!("{}: credentials refused by the verifier: {e}", self.peer);
+                Check::Mismatch
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ use crate::sys::Linux;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
-pub use crate::sandbox::Confined;
+pub use crate::sandbox::{describe, Confined};
 
 /// The plan for a request on `vhost`: the backends the configuration requires, with the
 /// filesystem narrowed to what the vhost serves (read-only).

@@ -1,14 +1,19 @@
 //! A child's whole life: accept one connection, serve it, exit. [`serve`] reads like the
-//! pipeline: accept → read → parse → select vhost → (authenticate → decide) → confine →
-//! handle → respond → log, repeated for keep-alive requests pinned to the first one's identity.
+//! pipeline: accept → isolate → for each request { read → admit → confine once → handle →
+//! log }. Every request is admitted on its own (invariant I1); the process confines itself
+//! at the first admitted request and serves a later one only if its admission chose exactly
+//! that confinement (I2); otherwise it closes without answering and the client retries on a
+//! fresh process. Refusals (401, 403, 503) are answered in any state.
 
 pub mod accept;
 pub mod access_log;
+pub mod admit;
 pub mod authenticate;
 pub mod body;
 pub mod confine;
 pub mod decide;
 pub mod read;
+pub mod refuse;
 pub mod report;
 pub mod respond;
 pub mod route;
@@ -18,10 +23,13 @@ use crate::config::{Config, VHost};
 use crate::handler;
 use crate::http::request::{Method, Request};
 use crate::master::Inherited;
+use crate::sandbox;
 use crate::sys::{Linux, Sys};
 use access_log::Entry;
+use admit::Admission;
 use body::BodyFate;
 use confine::Confined;
+use nix::sys::signalfd::SignalFd;
 use read::{Conn, Outcome};
 use respond::Response;
 use std::net::SocketAddr;
@@ -51,26 +59,114 @@ pub enum ChildError {
     EarlyDrop(crate::sandbox::SandboxError),
 }
 
-/// The identity the connection was first served under; later requests must match it.
-struct Pinned {
-    host: Option<String>,
-    authorization: Option<Vec<u8>>,
-    user: Option<String>,
-    rule: String,
-    proof: Confined,
+pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result<(), ChildError> {
+    let accepted = accept::one(inh).map_err(ChildError::Accept)?;
+    let started = std::time::Instant::now();
+    let (peer, Isolated { keep, mut reclaim }) =
+        (accepted.peer, isolate(inh, &accepted, &verifier)?);
+    let mut creds = authenticate::Verifier::new(verifier, peer.ip());
+    let worker_ctx = worker_context(cfg);
+    let mut conn = Conn {
+        stream: accepted.stream,
+        buf: Vec::new(),
+    };
+    let mut confined: Option<Confined> = None;
+    for served in 1.. {
+        let ctx = confined
+            .as_ref()
+            .map_or("-", Confined::describe)
+            .to_string();
+        let scene = refuse::Scene {
+            cfg,
+            inh,
+            peer,
+            ctx: &ctx,
+        };
+        let Some(req) = next_request(&scene, &mut conn, served, started, &mut reclaim) else {
+            break;
+        };
+        let may_keep_alive =
+            cfg.keep_alive && req.keep_alive && served < cfg.max_keep_alive_requests;
+        let admitted = match admit::admit(cfg, &req, peer, &mut creds, worker_ctx.as_deref()) {
+            Admission::Admit(a) => a,
+            Admission::Refuse(r) if refuse::refuse(&scene, &mut conn, &req, &r, may_keep_alive) => {
+                continue
+            }
+            Admission::Refuse(_) => break,
+            Admission::NeedsFreshProcess => {
+                log::info!("{peer}: new credentials after confinement; closing so the client retries on a fresh process");
+                break;
+            }
+        };
+        let plan = confine::plan(
+            cfg,
+            admitted.vhost,
+            &admitted.identity,
+            inh.worker.as_ref(),
+            keep.clone(),
+        );
+        let Some(proof) = confine_once(&mut confined, &plan, &mut creds, &admitted, peer) else {
+            refuse::failed(&scene, &mut conn, &req, admitted.user.as_deref());
+            break;
+        };
+        if !proof.serves(&plan) {
+            log::info!("{peer}: {} needs {}, this process is {}; closing so the client retries on a fresh process", req.path, confine::describe(&plan), proof.describe());
+            break;
+        }
+        let cx = handler::cgi::Context {
+            cfg,
+            vhost: admitted.vhost,
+            peer,
+            user: admitted.user.as_deref(),
+            may_keep_alive,
+        };
+        let mut same_identity =
+            |next: &Request| match admit::admit(cfg, next, peer, &mut creds, worker_ctx.as_deref())
+            {
+                Admission::Admit(a) => proof.serves(&confine::plan(
+                    cfg,
+                    a.vhost,
+                    &a.identity,
+                    inh.worker.as_ref(),
+                    keep.clone(),
+                )),
+                Admission::Refuse(_) | Admission::NeedsFreshProcess => false,
+            };
+        let done = handle(proof, &cx, &mut conn, &req, &mut same_identity);
+        log_served(
+            inh,
+            peer,
+            &req,
+            &done,
+            admitted.user.as_deref(),
+            proof,
+            &admitted.identity.rule,
+        );
+        if !done.keep_alive {
+            break;
+        }
+    }
+    respond::linger_close(conn.stream);
+    Ok(())
 }
 
-pub fn serve(
-    cfg: &Config,
+/// What the connection keeps through confinement, and the master's reclaim signal.
+struct Isolated {
+    keep: Vec<i32>,
+    reclaim: Option<SignalFd>,
+}
+
+/// Before the first byte is read: only the descriptors this connection needs stay open, and a
+/// root master's child drops to `User` at once (the verifier channel stays until confinement).
+fn isolate(
     inh: &Inherited,
-    mut verifier: Option<OwnedFd>,
-) -> Result<(), ChildError> {
-    let accepted = accept::one(inh).map_err(ChildError::Accept)?;
-    let accepted_at = std::time::Instant::now();
+    accepted: &accept::Accepted,
+    verifier: &Option<OwnedFd>,
+) -> Result<Isolated, ChildError> {
     let status = inh.status.try_clone().map_err(ChildError::Status)?;
     let status = report::install(status, inh.failing_logs.clone());
     // Until its first head is complete, the master may take this child's slot back.
-    let mut reclaim = Some(crate::master::reclaim_signalfd().map_err(ChildError::Status)?);
+    let reclaim = Some(crate::master::reclaim_signalfd().map_err(ChildError::Status)?);
     let mut keep: Vec<i32> = inh.access_logs.iter().map(|(f, _)| f.as_raw_fd()).collect();
     keep.extend(inh.error_log_fd);
     keep.push(status);
@@ -84,183 +180,103 @@ pub fn serve(
     if let Some(worker) = &inh.worker {
         crate::sandbox::early_drop(&Linux, worker).map_err(ChildError::EarlyDrop)?;
     }
-
-    let peer = accepted.peer;
-    let mut conn = Conn {
-        stream: accepted.stream,
-        buf: Vec::new(),
-    };
-    let mut pinned: Option<Pinned> = None;
-    let mut served = 0usize;
-    loop {
-        let timer = read::HeadTimer {
-            started: (served == 0).then_some(accepted_at),
-            first_wait: if served == 0 {
-                cfg.timeout
-            } else {
-                cfg.keep_alive_timeout
-            },
-            timeout: cfg.timeout,
-            rate: cfg.request_read_timeout.header,
-        };
-        let req = match read::next(&mut conn, &cfg.limits.head, &timer, reclaim.as_ref()) {
-            Outcome::Request(r) => {
-                if reclaim.take().is_some() {
-                    report::send(crate::master::status::Event::HeadComplete);
-                }
-                r
-            }
-            Outcome::Idle => break,
-            Outcome::Bad { status, line, why } => {
-                log::info!("{peer}: {status} for a malformed request: {why}");
-                finish_error(&mut conn, inh, peer, Response::error(status), &line, None);
-                break;
-            }
-        };
-        served += 1;
-        let vhost = vhost::select(&cfg.vhosts, req.host.as_deref());
-        if let Some(p) = &pinned {
-            if !same_identity(p, &req) {
-                // A different identity is never served by this process: close cleanly so the
-                // client retries on a new connection and a fresh child.
-                log::info!("{peer}: request with another Host or Authorization on a pinned connection; closing");
-                break;
-            }
-        }
-        let line = format!(
-            "{} {} HTTP/1.{}",
-            req.method.as_str(),
-            req.target,
-            req.minor_version
-        );
-        if pinned.is_none() {
-            {
-                let conf = request_conf(vhost, &req);
-                let user = match authenticate::authenticate(
-                    cfg,
-                    &conf,
-                    &req,
-                    peer.ip(),
-                    verifier.as_ref(),
-                ) {
-                    authenticate::Outcome::Anonymous => None,
-                    authenticate::Outcome::User(u) => Some(u),
-                    refused => {
-                        let resp = refusal_response(refused);
-                        let again = resp.status == 401 && req.keep_alive && cfg.keep_alive;
-                        let again = again
-                            && body::discard(
-                                &mut conn,
-                                &req,
-                                cfg.limits.body,
-                                body::BodyPace::of(cfg),
-                            ) == BodyFate::Clean;
-                        let sent = respond::write(
-                            &mut conn.stream,
-                            resp,
-                            req.method == Method::Head,
-                            again,
-                        );
-                        let ok = sent.is_ok();
-                        log_refusal(inh, peer, &req, &line, sent, "-");
-                        if again && ok {
-                            continue;
-                        }
-                        break;
-                    }
-                };
-                let current = cfg
-                    .confinement
-                    .contains(&crate::sandbox::Backend::Selinux)
-                    .then(|| Linux.selinux_getcon().ok())
-                    .flatten();
-                let identity = match decide::decide(
-                    cfg,
-                    &conf,
-                    user.as_deref(),
-                    peer.ip(),
-                    current.as_deref(),
-                ) {
-                    Ok(i) => i,
-                    Err(e) => {
-                        log::warn!(target: "oneshot_httpd::audit", "{peer}: refused user={} host={}: {e}", user.as_deref().unwrap_or("-"), vhost.server_name());
-                        finish_error(
-                            &mut conn,
-                            inh,
-                            peer,
-                            Response::error(403),
-                            &line,
-                            user.as_deref(),
-                        );
-                        break;
-                    }
-                };
-                // Confinement closes every descriptor not kept, the verifier channel included;
-                // closing it here through its owner keeps that owner from closing it twice.
-                drop(verifier.take());
-                let plan = confine::plan(cfg, vhost, &identity, inh.worker.as_ref(), keep.clone());
-                match confine::enter(&plan) {
-                    Ok(proof) => {
-                        log::info!(target: "oneshot_httpd::audit", "{peer}: user={} entered {} by rule {}", user.as_deref().unwrap_or("-"), proof.describe(), identity.rule);
-                        pinned = Some(Pinned {
-                            host: req.host.clone(),
-                            authorization: req.header("Authorization").map(<[u8]>::to_vec),
-                            user,
-                            rule: identity.rule,
-                            proof,
-                        });
-                    }
-                    Err(e) => {
-                        log::error!("{peer}: confinement failed, refusing to serve: {e}");
-                        finish_error(
-                            &mut conn,
-                            inh,
-                            peer,
-                            Response::error(500),
-                            &line,
-                            user.as_deref(),
-                        );
-                        break;
-                    }
-                }
-            }
-        };
-        let Some(pin) = pinned.as_ref() else { break };
-        let (proof, user, rule) = (&pin.proof, pin.user.clone(), pin.rule.clone());
-        let may_keep_alive =
-            cfg.keep_alive && req.keep_alive && served < cfg.max_keep_alive_requests;
-        let cx = handler::cgi::Context {
-            cfg,
-            vhost,
-            peer,
-            user: user.as_deref(),
-            may_keep_alive,
-        };
-        let done = handle(proof, &cx, &mut conn, &req);
-        access_log::write(
-            &inh.access_logs,
-            &Entry {
-                peer: peer.ip(),
-                user: user.as_deref(),
-                request_line: &line,
-                status: done.status,
-                bytes: done.bytes,
-                referer: req.header("Referer"),
-                user_agent: req.header("User-Agent"),
-                ctx: proof.describe(),
-                rule: &rule,
-            },
-        );
-        if !done.keep_alive {
-            break;
-        }
-    }
-    respond::linger_close(conn.stream);
-    Ok(())
+    Ok(Isolated { keep, reclaim })
 }
 
-fn same_identity(p: &Pinned, req: &Request) -> bool {
-    p.host == req.host && p.authorization.as_deref() == req.header("Authorization")
+/// The worker's SELinux context, which mapped targets complete, read once before confinement.
+fn worker_context(cfg: &Config) -> Option<String> {
+    cfg.confinement
+        .contains(&crate::sandbox::Backend::Selinux)
+        .then(|| Linux.selinux_getcon().ok())
+        .flatten()
+}
+
+/// The next request head, or None when the connection is done (idle, closed, or a malformed
+/// request that was answered).
+fn next_request(
+    scene: &refuse::Scene,
+    conn: &mut Conn,
+    served: usize,
+    accepted_at: std::time::Instant,
+    reclaim: &mut Option<SignalFd>,
+) -> Option<Request> {
+    let cfg = scene.cfg;
+    let first = served == 1;
+    let timer = read::HeadTimer {
+        started: first.then_some(accepted_at),
+        first_wait: if first {
+            cfg.timeout
+        } else {
+            cfg.keep_alive_timeout
+        },
+        timeout: cfg.timeout,
+        rate: cfg.request_read_timeout.header,
+    };
+    match read::next(conn, &cfg.limits.head, &timer, reclaim.as_ref()) {
+        Outcome::Request(r) => {
+            if reclaim.take().is_some() {
+                report::send(crate::master::status::Event::HeadComplete);
+            }
+            Some(r)
+        }
+        Outcome::Idle => None,
+        Outcome::Bad { status, line, why } => {
+            log::info!("{}: {status} for a malformed request: {why}", scene.peer);
+            refuse::malformed(scene, conn, status, &line);
+            None
+        }
+    }
+}
+
+/// Confines the process for the connection's first admitted request; later requests reuse
+/// the proof (the caller checks that it serves their plan). The verifier channel is closed
+/// first: no handler can ever ask it anything. None if confinement failed.
+fn confine_once<'p>(
+    confined: &'p mut Option<Confined>,
+    plan: &sandbox::Plan,
+    creds: &mut authenticate::Verifier,
+    admitted: &admit::Admitted,
+    peer: SocketAddr,
+) -> Option<&'p Confined> {
+    if confined.is_none() {
+        creds.close();
+        match confine::enter(plan) {
+            Ok(proof) => {
+                log::info!(target: "oneshot_httpd::audit", "{peer}: user={} entered {} by rule {}", admitted.user.as_deref().unwrap_or("-"), proof.describe(), admitted.identity.rule);
+                *confined = Some(proof);
+            }
+            Err(e) => {
+                log::error!("{peer}: confinement failed, refusing to serve: {e}");
+                return None;
+            }
+        }
+    }
+    confined.as_ref()
+}
+
+fn log_served(
+    inh: &Inherited,
+    peer: SocketAddr,
+    req: &Request,
+    done: &Handled,
+    user: Option<&str>,
+    proof: &Confined,
+    rule: &str,
+) {
+    access_log::write(
+        &inh.access_logs,
+        &Entry {
+            peer: peer.ip(),
+            user,
+            request_line: &refuse::request_line(req),
+            status: done.status,
+            bytes: done.bytes,
+            referer: req.header("Referer"),
+            user_agent: req.header("User-Agent"),
+            ctx: proof.describe(),
+            rule,
+        },
+    );
 }
 
 /// What one request came to, for the access log and the connection.
@@ -276,7 +292,13 @@ const MAX_LOCAL_REDIRECTS: usize = 10;
 /// Serves one confined request: a CGI program if the URL names one, else the static handler;
 /// a program's local redirect is served here too, as GET without a body, in the same process
 /// and confinement.
-fn handle(proof: &Confined, cx: &handler::cgi::Context, conn: &mut Conn, req: &Request) -> Handled {
+fn handle(
+    proof: &Confined,
+    cx: &handler::cgi::Context,
+    conn: &mut Conn,
+    req: &Request,
+    same_identity: &mut dyn FnMut(&Request) -> bool,
+) -> Handled {
     use handler::cgi::{self, Lookup};
     let (cfg, vhost) = (cx.cfg, cx.vhost);
     let mut redirected: Option<Request> = None;
@@ -316,9 +338,9 @@ fn handle(proof: &Confined, cx: &handler::cgi::Context, conn: &mut Conn, req: &R
         };
         may_keep_alive = out.keep_alive;
         let next = local_redirect(cur, &location);
-        if !same_authorization(&request_conf(vhost, req), &request_conf(vhost, &next)) {
+        if !same_identity(&next) {
             log::warn!(
-                "[{}] cgi local redirect from {} to {location} refused: it crosses an authentication or identity boundary",
+                "[{}] cgi local redirect from {} to {location} refused: it is not admitted in this process's identity",
                 vhost.server_name(),
                 cur.path
             );
@@ -367,18 +389,6 @@ fn local_redirect(orig: &Request, location: &str) -> Request {
     }
 }
 
-/// The connection's identity was chosen for the first request's authentication and identity
-/// settings; a local redirect is served under it only if the target has the same ones.
-fn same_authorization(a: &crate::config::DirConf, b: &crate::config::DirConf) -> bool {
-    a.auth_basic == b.auth_basic
-        && a.auth_user_file == b.auth_user_file
-        && a.requires == b.requires
-        && a.selinux_map == b.selinux_map
-        && a.selinux_default == b.selinux_default
-        && a.user_map == b.user_map
-        && a.assign_user == b.assign_user
-}
-
 /// Answers with `resp` after dealing with the body the handler did not want.
 fn respond_static(
     cx: &handler::cgi::Context,
@@ -422,93 +432,4 @@ fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Response {
         Ok(r) => handler::static_file::serve(proof, vhost, &r, req),
         Err(e) => Response::error(e.status()),
     }
-}
-
-/// The per-directory settings for a request: `<Directory>` sections matched against where
-/// the URL maps beneath the DocumentRoot, `<Location>` sections against the URL.
-/// A URL under a ScriptAlias maps into its target directory, so `<Directory>` sections
-/// around CGI programs (Require, identity maps) apply to them.
-fn request_conf(vhost: &VHost, req: &Request) -> crate::config::DirConf {
-    let mut dir = vhost.document_root.clone();
-    if let Ok(r) = route::route(&req.path) {
-        let n = if r.trailing_slash {
-            r.segments.len()
-        } else {
-            r.segments.len().saturating_sub(1)
-        };
-        let mut segs = &r.segments[..n];
-        if let Some(a) = vhost
-            .script_aliases
-            .iter()
-            .find(|a| r.segments.starts_with(&a.prefix))
-        {
-            dir = a.dir.clone();
-            segs = segs.get(a.prefix.len()..).unwrap_or_default();
-        }
-        dir.extend(segs);
-    }
-    vhost.dir_conf(&dir, &req.path)
-}
-
-fn refusal_response(o: authenticate::Outcome) -> Response {
-    use authenticate::Outcome as O;
-    match o {
-        O::Challenge(realm) => {
-            Response::error(401).header("WWW-Authenticate", format!("Basic realm=\"{realm}\""))
-        }
-        O::Forbidden => Response::error(403),
-        O::Unavailable => Response::error(503),
-        O::Misconfigured | O::Anonymous | O::User(_) => Response::error(500),
-    }
-}
-
-fn log_refusal(
-    inh: &Inherited,
-    peer: SocketAddr,
-    req: &Request,
-    line: &str,
-    sent: std::io::Result<respond::Sent>,
-    ctx: &str,
-) {
-    let (status, bytes) = sent.map(|s| (s.status, s.body_bytes)).unwrap_or((0, 0));
-    access_log::write(
-        &inh.access_logs,
-        &Entry {
-            peer: peer.ip(),
-            user: None,
-            request_line: line,
-            status,
-            bytes,
-            referer: req.header("Referer"),
-            user_agent: req.header("User-Agent"),
-            ctx,
-            rule: "-",
-        },
-    );
-}
-
-fn finish_error(
-    conn: &mut Conn,
-    inh: &Inherited,
-    peer: SocketAddr,
-    resp: Response,
-    line: &str,
-    user: Option<&str>,
-) {
-    let status = resp.status;
-    let sent = respond::write(&mut conn.stream, resp, false, false);
-    access_log::write(
-        &inh.access_logs,
-        &Entry {
-            peer: peer.ip(),
-            user,
-            request_line: line,
-            status,
-            bytes: sent.map(|s| s.body_bytes).unwrap_or(0),
-            referer: None,
-            user_agent: None,
-            ctx: "-",
-            rule: if status == 403 { "refused" } else { "-" },
-        },
-    );
 }

@@ -55,9 +55,22 @@ pub struct Plan {
 #[derive(Debug)]
 pub struct Confined {
     description: String,
+    /// The plan entered, without its descriptor list (which does not define an identity).
+    entered: Plan,
 }
 
 impl Confined {
+    /// Whether a request admitted into `plan` may be served by this process: every part of
+    /// the identity (SELinux context, ids and groups, Landlock rules, nice, limits) is the one
+    /// entered. Anything else needs a fresh process (invariant I2).
+    pub fn serves(&self, plan: &Plan) -> bool {
+        self.entered.selinux == plan.selinux
+            && self.entered.unix == plan.unix
+            && self.entered.landlock == plan.landlock
+            && self.entered.nice == plan.nice
+            && self.entered.rlimits == plan.rlimits
+    }
+
     /// For the access log's `ctx=`: the SELinux context if one was entered, else `uid:gid`,
     /// else `landlock`.
     pub fn describe(&self) -> &str {
@@ -173,6 +186,10 @@ pub fn enter(sys: &impl Sys, plan: &Plan) -> Result<Confined, SandboxError> {
     }
     Ok(Confined {
         description: describe(plan),
+        entered: Plan {
+            keep_fds: Vec::new(),
+            ..plan.clone()
+        },
     })
 }
 
@@ -192,7 +209,7 @@ fn validate(plan: &Plan) -> Result<(), SandboxError> {
     Ok(())
 }
 
-fn describe(plan: &Plan) -> String {
+pub fn describe(plan: &Plan) -> String {
     match (&plan.selinux, &plan.unix) {
         (Some(context), _) => context.clone(),
         (None, Some(id)) => format!("{}:{}", id.uid, id.gid),

@@ -3,8 +3,8 @@
 //! Stage: authentication, inside a connection child, before confinement.
 //!
 //! Invariants:
-//! - `Ok(true)` only for the verifier's explicit `Yes`; every other outcome is
-//!   `Ok(false)` (a plain `No`) or an error the caller must answer with a refusal.
+//! - `Answer::Yes` (and `Ok(true)`) only for the verifier's explicit `Yes`; every other outcome
+//!   is a no (`Mismatch`, `UnknownUser`) or an error the caller must answer with a refusal.
 //! - The serialized request (it holds the password) is wiped right after sending.
 //! - A channel that timed out or answered garbage is shut down, so a late answer to
 //!   an abandoned question can never be read as the answer to a later one.
@@ -47,10 +47,16 @@ pub enum VerifierError {
     Encode(#[from] EncodeError),
 }
 
-/// Asks the verifier whether `user`/`password` is valid in password file `file`.
-///
-/// Blocks at most about `timeout`. A channel is meant for one child's few requests,
-/// one at a time.
+/// The verifier's yes or no, with why it said no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Yes,
+    Mismatch,
+    UnknownUser,
+}
+
+/// Asks the verifier whether `user`/`password` is valid in password file `file`: true only
+/// for its explicit yes.
 pub fn verify(
     chan: impl AsFd,
     file: u16,
@@ -59,6 +65,21 @@ pub fn verify(
     password: &[u8],
     timeout: Duration,
 ) -> Result<bool, VerifierError> {
+    ask(chan, file, peer, user, password, timeout).map(|a| a == Answer::Yes)
+}
+
+/// Asks the verifier whether `user`/`password` is valid in password file `file`.
+///
+/// Blocks at most about `timeout`. A channel is meant for one child's few requests,
+/// one at a time.
+pub fn ask(
+    chan: impl AsFd,
+    file: u16,
+    peer: IpAddr,
+    user: &str,
+    password: &[u8],
+    timeout: Duration,
+) -> Result<Answer, VerifierError> {
     let chan = chan.as_fd();
     let deadline = Instant::now() + timeout;
     send_request(chan, file, peer, user, password)?;
@@ -71,8 +92,9 @@ pub fn verify(
         }
     };
     match verdict {
-        Verdict::Yes => Ok(true),
-        Verdict::No => Ok(false),
+        Verdict::Yes => Ok(Answer::Yes),
+        Verdict::No => Ok(Answer::Mismatch),
+        Verdict::UnknownUser => Ok(Answer::UnknownUser),
         Verdict::BadRequest => Err(VerifierError::BadRequest),
         Verdict::Unavailable => Err(Unavailable::Refused.into()),
     }

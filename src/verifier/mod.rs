@@ -35,13 +35,15 @@ use rustix::net::{
     SendAncillaryMessage, SendFlags,
 };
 
-pub use client::{verify, Unavailable, VerifierError};
+pub use client::{ask, verify, Answer, Unavailable, VerifierError};
 pub use server::ServeError;
 
 /// A loaded password file. Implementations must compare secrets in constant time
 /// and must not panic on any input.
 pub trait PasswordDb: Send {
     fn verify(&self, user: &str, password: &[u8]) -> bool;
+    /// Whether `user` is in the file, asked only after `verify` said no (for the log line).
+    fn contains(&self, user: &str) -> bool;
 }
 
 /// Opens and parses the password file at the given path.

@@ -51,8 +51,11 @@ pub struct Request<'a> {
 pub enum Verdict {
     /// The credentials are valid for this file.
     Yes,
-    /// The credentials are not valid (unknown user or wrong password).
+    /// The user is in the file and the password is wrong.
     No,
+    /// The user is not in the file (the child logs Apache's AH01618 rather than AH01617; it
+    /// learns nothing a handler could use: its channel is closed before any handler runs).
+    UnknownUser,
     /// The request was malformed or named a file index that is not configured.
     BadRequest,
     /// The verifier cannot decide now (file unreadable/unparsable, overload).
@@ -67,6 +70,7 @@ impl Verdict {
             Verdict::No => 2,
             Verdict::BadRequest => 3,
             Verdict::Unavailable => 4,
+            Verdict::UnknownUser => 5,
         }
     }
 
@@ -76,6 +80,7 @@ impl Verdict {
             2 => Some(Verdict::No),
             3 => Some(Verdict::BadRequest),
             4 => Some(Verdict::Unavailable),
+            5 => Some(Verdict::UnknownUser),
             _ => None,
         }
     }
@@ -462,6 +467,7 @@ mod tests {
             Verdict::No,
             Verdict::BadRequest,
             Verdict::Unavailable,
+            Verdict::UnknownUser,
         ] {
             assert_eq!(decode_response(&encode_response(v)).unwrap(), v);
         }
@@ -474,7 +480,7 @@ mod tests {
             (&[VERSION], DecodeError::Truncated("verdict")),
             (&[9, 1], DecodeError::BadVersion(9)),
             (&[VERSION, 0], DecodeError::BadVerdict(0)),
-            (&[VERSION, 5], DecodeError::BadVerdict(5)),
+            (&[VERSION, 6], DecodeError::BadVerdict(6)),
             (&[VERSION, 1, 0], DecodeError::Trailing(1)),
         ];
         for (buf, want) in cases {

@@ -394,7 +394,11 @@ impl Server {
             Verdict::Yes
         } else {
             self.failures.record_failure(req.peer, now);
-            Verdict::No
+            if db.contains(req.user) {
+                Verdict::No
+            } else {
+                Verdict::UnknownUser
+            }
         }
     }
 
