@@ -278,3 +278,278 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod table {
+    //! Admission as a table: each row is a request and the answer Apache's documentation
+    //! (mod_authz_core, mod_auth_basic, mpm-itk's AssignUserID) and the identity rule
+    //! (map, else vhost default, else 403) give for it, written by hand.
+    use super::*;
+    use crate::config::{parse, ResolvedUser};
+    use crate::http::request::{Body, Method};
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    const CONF: &str = r#"
+Listen 127.0.0.1:80
+Confinement unix landlock
+<VirtualHost *:80>
+  ServerName a.test
+  DocumentRoot /srv/a
+  AssignUserID wa wa
+  <Location /private>
+    AuthType Basic
+    AuthName "A private"
+    AuthUserFile /pw/a
+    Require valid-user
+    UserIDMap /maps/a.map
+  </Location>
+  <Location /bob>
+    AuthType Basic
+    AuthUserFile /pw/a
+    Require user bob
+  </Location>
+  <Location /closed>
+    Require all denied
+  </Location>
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName nomap.test
+  DocumentRoot /srv/n
+  UserIDMap /maps/n.map
+</VirtualHost>
+"#;
+
+    fn config() -> Config {
+        let nodes = parse::parse(CONF, Path::new("/etc/t.conf")).unwrap();
+        let mut cfg = crate::config::build::build(&nodes, Path::new("/etc/t.conf"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        cfg.password_files = vec!["/pw/a".into()];
+        let unix = |t: &str| crate::policy::parse_unix_target(t);
+        cfg.user_maps.insert(
+            "/maps/a.map".into(),
+            crate::policy::parse_map("alice alice\nbob bob\n", unix).unwrap(),
+        );
+        cfg.user_maps.insert(
+            "/maps/n.map".into(),
+            crate::policy::parse_map("bob bob\n", unix).unwrap(),
+        );
+        for (key, uid) in [("wa:wa", 900), ("alice", 901), ("bob", 902)] {
+            let u = ResolvedUser {
+                uid,
+                gid: uid,
+                groups: vec![uid],
+            };
+            cfg.users.insert(key.into(), u);
+        }
+        cfg
+    }
+
+    /// The verifier as a table: header → answer; `closed` turns every header not yet
+    /// accepted into `CannotAsk`, as after confinement.
+    struct Fake {
+        answers: HashMap<Vec<u8>, Check>,
+        accepted: Vec<Vec<u8>>,
+        closed: bool,
+        asked: usize,
+    }
+
+    impl CheckCredentials for Fake {
+        fn check(&mut self, file: u16, header: &[u8], _: &str, _: &[u8]) -> Check {
+            assert_eq!(file, 0);
+            if self.accepted.iter().any(|h| h == header) {
+                return Check::Valid;
+            }
+            if self.closed {
+                return Check::CannotAsk;
+            }
+            self.asked += 1;
+            let a = self.answers.get(header).cloned().unwrap_or(Check::Mismatch);
+            if a == Check::Valid {
+                self.accepted.push(header.to_vec());
+            }
+            a
+        }
+    }
+
+    fn basic(user_pw: &str) -> Vec<u8> {
+        use base64::Engine;
+        let b = base64::engine::general_purpose::STANDARD.encode(user_pw);
+        format!("Basic {b}").into_bytes()
+    }
+
+    fn request(host: &str, path: &str, auth: Option<&str>) -> Request {
+        let mut headers = vec![("Host".to_string(), host.as_bytes().to_vec())];
+        if let Some(a) = auth {
+            headers.push(("Authorization".into(), basic(a)));
+        }
+        Request {
+            method: Method::Get,
+            target: path.into(),
+            path: path.into(),
+            query: None,
+            minor_version: 1,
+            headers,
+            host: Some(host.into()),
+            body: Body::None,
+            keep_alive: true,
+            expect_continue: false,
+        }
+    }
+
+    /// What a row expects: served as uid (with user), or refused with status and reason kind.
+    #[derive(Debug, PartialEq)]
+    enum Want {
+        Serve(u32, Option<&'static str>),
+        Refuse(u16, &'static str),
+        Fresh,
+    }
+
+    fn outcome(a: Admission) -> Want {
+        match a {
+            Admission::Admit(a) => {
+                let uid = a.identity.unix.as_ref().map(|u| u.uid).unwrap_or(0);
+                let user = a.user.map(|u| &*Box::leak(u.into_boxed_str()));
+                Want::Serve(uid, user)
+            }
+            Admission::Refuse(r) => {
+                let kind = match r.reason {
+                    Reason::NoCredentials { .. } => "none",
+                    Reason::WrongScheme => "scheme",
+                    Reason::PasswordMismatch { .. } => "mismatch",
+                    Reason::UnknownUser { .. } => "unknown",
+                    Reason::DeniedByConfiguration { .. } => "denied",
+                    Reason::UserNotAllowed { .. } => "not-allowed",
+                    Reason::NoIdentity { .. } => "no-identity",
+                    Reason::VerifierUnavailable(_) => "unavailable",
+                    Reason::Misconfigured(_) => "misconfigured",
+                };
+                Want::Refuse(r.status, kind)
+            }
+            Admission::NeedsFreshProcess => Want::Fresh,
+        }
+    }
+
+    #[test]
+    fn every_request_of_a_connection_is_admitted_on_its_own() {
+        let cfg = config();
+        let mut fake = Fake {
+            answers: HashMap::from([
+                (basic("alice:right"), Check::Valid),
+                (basic("bob:right"), Check::Valid),
+                (basic("carol:right"), Check::Valid),
+                (basic("alice:wrong"), Check::Mismatch),
+                (basic("zed:x"), Check::UnknownUser),
+            ]),
+            accepted: vec![],
+            closed: false,
+            asked: 0,
+        };
+        let peer: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        use Want::*;
+        // One connection, in order: the answers never depend on what came before, except
+        // that after `closed` only credentials already accepted can be verified.
+        let rows: &[(&str, &str, Option<&str>, Want)] = &[
+            ("a.test", "/", None, Serve(900, None)),
+            ("a.test", "/private/", None, Refuse(401, "none")),
+            (
+                "a.test",
+                "/private/",
+                Some("alice:right"),
+                Serve(901, Some("alice")),
+            ),
+            ("a.test", "/private/", None, Refuse(401, "none")),
+            (
+                "a.test",
+                "/private/",
+                Some("alice:wrong"),
+                Refuse(401, "mismatch"),
+            ),
+            ("a.test", "/private/", Some("zed:x"), Refuse(401, "unknown")),
+            // In the file but not in the map: the vhost default.
+            (
+                "a.test",
+                "/private/x",
+                Some("carol:right"),
+                Serve(900, Some("carol")),
+            ),
+            (
+                "a.test",
+                "/bob/",
+                Some("alice:right"),
+                Refuse(403, "not-allowed"),
+            ),
+            (
+                "a.test",
+                "/bob/",
+                Some("bob:right"),
+                Serve(900, Some("bob")),
+            ),
+            (
+                "a.test",
+                "/closed/x",
+                Some("alice:right"),
+                Refuse(403, "denied"),
+            ),
+            ("a.test", "/closed", None, Refuse(403, "denied")),
+            ("a.test", "/.htpasswd", None, Refuse(403, "denied")),
+            (
+                "a.test",
+                "/private/.htaccess",
+                Some("alice:right"),
+                Refuse(403, "denied"),
+            ),
+            ("nomap.test", "/", None, Refuse(403, "no-identity")),
+            // No Require there, so the credentials are not even looked at (as Apache):
+            // anonymous, and the map has no rule for anonymous.
+            (
+                "nomap.test",
+                "/",
+                Some("bob:right"),
+                Refuse(403, "no-identity"),
+            ),
+            ("unknown.test", "/", None, Serve(900, None)),
+        ];
+        for (host, path, auth, want) in rows {
+            let got = outcome(admit(
+                &cfg,
+                &request(host, path, *auth),
+                peer,
+                &mut fake,
+                None,
+            ));
+            assert_eq!(&got, want, "{host} {path} {auth:?}");
+        }
+        let asked = fake.asked;
+        fake.closed = true;
+        let after: &[(&str, &str, Option<&str>, Want)] = &[
+            (
+                "a.test",
+                "/private/",
+                Some("alice:right"),
+                Serve(901, Some("alice")),
+            ),
+            ("a.test", "/private/", None, Refuse(401, "none")),
+            ("a.test", "/private/", Some("alice:wrong"), Fresh),
+            ("a.test", "/private/", Some("dave:new"), Fresh),
+            (
+                "a.test",
+                "/closed/",
+                Some("dave:new"),
+                Refuse(403, "denied"),
+            ),
+            ("a.test", "/", Some("dave:new"), Serve(900, None)),
+        ];
+        for (host, path, auth, want) in after {
+            let got = outcome(admit(
+                &cfg,
+                &request(host, path, *auth),
+                peer,
+                &mut fake,
+                None,
+            ));
+            assert_eq!(&got, want, "after close: {host} {path} {auth:?}");
+        }
+        assert_eq!(fake.asked, asked, "nothing asked once closed");
+    }
+}
