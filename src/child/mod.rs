@@ -64,14 +64,14 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
     let started = std::time::Instant::now();
     let (peer, Isolated { keep, mut reclaim }) =
         (accepted.peer, isolate(inh, &accepted, &verifier)?);
-    let mut creds = authenticate::Verifier::new(verifier, peer.ip());
-    let worker_ctx = worker_context(cfg);
+    let mut gate = Gate::new(cfg, inh, peer, verifier, keep);
     let mut conn = Conn {
         stream: accepted.stream,
         buf: Vec::new(),
     };
-    let mut confined: Option<Confined> = None;
-    for served in 1.. {
+    let (mut confined, mut served): (Option<Confined>, usize) = (None, 0);
+    loop {
+        served += 1;
         let ctx = confined
             .as_ref()
             .map_or("-", Confined::describe)
@@ -87,31 +87,31 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
         };
         let may_keep_alive =
             cfg.keep_alive && req.keep_alive && served < cfg.max_keep_alive_requests;
-        let admitted = match admit::admit(cfg, &req, peer, &mut creds, worker_ctx.as_deref()) {
-            Admission::Admit(a) => a,
+        let (admitted, plan) = match gate.admit(&req) {
+            Admission::Admit(a) => {
+                let plan = gate.plan(&a);
+                (a, plan)
+            }
             Admission::Refuse(r) if refuse::refuse(&scene, &mut conn, &req, &r, may_keep_alive) => {
                 continue
             }
             Admission::Refuse(_) => break,
             Admission::NeedsFreshProcess => {
-                log::info!("{peer}: new credentials after confinement; closing so the client retries on a fresh process");
-                break;
+                break gate.closing(&req, "new credentials after confinement")
             }
         };
-        let plan = confine::plan(
-            cfg,
-            admitted.vhost,
-            &admitted.identity,
-            inh.worker.as_ref(),
-            keep.clone(),
-        );
-        let Some(proof) = confine_once(&mut confined, &plan, &mut creds, &admitted, peer) else {
-            refuse::failed(&scene, &mut conn, &req, admitted.user.as_deref());
-            break;
+        let Some(proof) = confine_once(&mut confined, &plan, &mut gate, &admitted) else {
+            break refuse::failed(&scene, &mut conn, &req, admitted.user.as_deref());
         };
         if !proof.serves(&plan) {
-            log::info!("{peer}: {} needs {}, this process is {}; closing so the client retries on a fresh process", req.path, confine::describe(&plan), proof.describe());
-            break;
+            break gate.closing(
+                &req,
+                &format!(
+                    "it needs {}, this process is {}",
+                    confine::describe(&plan),
+                    proof.describe()
+                ),
+            );
         }
         let cx = handler::cgi::Context {
             cfg,
@@ -120,19 +120,9 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
             user: admitted.user.as_deref(),
             may_keep_alive,
         };
-        let mut same_identity =
-            |next: &Request| match admit::admit(cfg, next, peer, &mut creds, worker_ctx.as_deref())
-            {
-                Admission::Admit(a) => proof.serves(&confine::plan(
-                    cfg,
-                    a.vhost,
-                    &a.identity,
-                    inh.worker.as_ref(),
-                    keep.clone(),
-                )),
-                Admission::Refuse(_) | Admission::NeedsFreshProcess => false,
-            };
-        let done = handle(proof, &cx, &mut conn, &req, &mut same_identity);
+        let done = handle(proof, &cx, &mut conn, &req, &mut |next| {
+            gate.admits_into(next, proof)
+        });
         log_served(
             inh,
             peer,
@@ -148,6 +138,76 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
     }
     respond::linger_close(conn.stream);
     Ok(())
+}
+
+/// Admission for this connection: what every request is checked with.
+struct Gate<'a> {
+    cfg: &'a Config,
+    inh: &'a Inherited,
+    peer: SocketAddr,
+    creds: authenticate::Verifier,
+    /// The worker's SELinux context, which mapped targets complete; read before confinement.
+    worker_ctx: Option<String>,
+    /// Descriptors confinement keeps.
+    keep: Vec<i32>,
+}
+
+impl<'a> Gate<'a> {
+    fn new(
+        cfg: &'a Config,
+        inh: &'a Inherited,
+        peer: SocketAddr,
+        verifier: Option<OwnedFd>,
+        keep: Vec<i32>,
+    ) -> Self {
+        let worker_ctx = cfg
+            .confinement
+            .contains(&crate::sandbox::Backend::Selinux)
+            .then(|| Linux.selinux_getcon().ok())
+            .flatten();
+        let creds = authenticate::Verifier::new(verifier, peer.ip());
+        Gate {
+            cfg,
+            inh,
+            peer,
+            creds,
+            worker_ctx,
+            keep,
+        }
+    }
+
+    fn admit(&mut self, req: &Request) -> Admission<'a> {
+        admit::admit(
+            self.cfg,
+            req,
+            self.peer,
+            &mut self.creds,
+            self.worker_ctx.as_deref(),
+        )
+    }
+
+    fn plan(&self, a: &admit::Admitted) -> sandbox::Plan {
+        let worker = self.inh.worker.as_ref();
+        confine::plan(self.cfg, a.vhost, &a.identity, worker, self.keep.clone())
+    }
+
+    /// Whether `req` (a program's local redirect) is admitted into exactly `proof`'s plan.
+    fn admits_into(&mut self, req: &Request, proof: &Confined) -> bool {
+        match self.admit(req) {
+            Admission::Admit(a) => proof.serves(&self.plan(&a)),
+            Admission::Refuse(_) | Admission::NeedsFreshProcess => false,
+        }
+    }
+
+    /// The request is not answered here: the connection closes and the client retries it on a
+    /// fresh process.
+    fn closing(&self, req: &Request, why: &str) {
+        let peer = self.peer;
+        log::info!(
+            "{peer}: not serving {} here ({why}); closing so the client retries on a fresh process",
+            req.path
+        );
+    }
 }
 
 /// What the connection keeps through confinement, and the master's reclaim signal.
@@ -181,14 +241,6 @@ fn isolate(
         crate::sandbox::early_drop(&Linux, worker).map_err(ChildError::EarlyDrop)?;
     }
     Ok(Isolated { keep, reclaim })
-}
-
-/// The worker's SELinux context, which mapped targets complete, read once before confinement.
-fn worker_context(cfg: &Config) -> Option<String> {
-    cfg.confinement
-        .contains(&crate::sandbox::Backend::Selinux)
-        .then(|| Linux.selinux_getcon().ok())
-        .flatten()
 }
 
 /// The next request head, or None when the connection is done (idle, closed, or a malformed
@@ -234,12 +286,12 @@ fn next_request(
 fn confine_once<'p>(
     confined: &'p mut Option<Confined>,
     plan: &sandbox::Plan,
-    creds: &mut authenticate::Verifier,
+    gate: &mut Gate,
     admitted: &admit::Admitted,
-    peer: SocketAddr,
 ) -> Option<&'p Confined> {
+    let peer = gate.peer;
     if confined.is_none() {
-        creds.close();
+        gate.creds.close();
         match confine::enter(plan) {
             Ok(proof) => {
                 log::info!(target: "oneshot_httpd::audit", "{peer}: user={} entered {} by rule {}", admitted.user.as_deref().unwrap_or("-"), proof.describe(), admitted.identity.rule);
