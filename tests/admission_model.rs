@@ -34,7 +34,8 @@
 //!
 //! Seeds: three fixed ones plus one from the clock; `ADMISSION_SEED=N` runs only seed N,
 //! `ADMISSION_REQUESTS=N` changes the number of requests per seed (default 2000; each seed is
-//! also bounded to 60 s), `ADMISSION_KEEP=1` keeps the site and logs under the temp dir. Run
+//! also bounded to 60 s), `ADMISSION_KEEPALIVE_OFF=1` runs the same traffic with `KeepAlive Off`
+//! (a control: every request is then the first of its connection), `ADMISSION_KEEP=1` keeps the site and logs under the temp dir. Run
 //! with `-- --nocapture` for the per-seed summary. Needs root (uid switches); without root it
 //! says so loudly and passes.
 
@@ -861,6 +862,12 @@ fn directives(site: &Path, d: &Dirs, indent: &str) -> String {
 
 fn config(site: &Path, run: &Path) -> String {
     let r = run.display();
+    // The control experiment: with keep-alive off every request is the first of its connection.
+    let keepalive = if std::env::var_os("ADMISSION_KEEPALIVE_OFF").is_some() {
+        "Off"
+    } else {
+        "On"
+    };
     let mut c = format!(
         "User nobody
 Group nogroup
@@ -874,7 +881,7 @@ MinSpareServers 2
 MaxSpareServers 8
 MaxRequestWorkers 40
 Timeout 10
-KeepAlive On
+KeepAlive {keepalive}
 KeepAliveTimeout 5
 MaxKeepAliveRequests 100
 DirectoryIndex index.html
