@@ -306,3 +306,48 @@ pub fn alive(pid: u32) -> bool {
         })
         .unwrap_or(false)
 }
+
+/// Writes an htpasswd file the way an administrator would: Apache's own `htpasswd -B`
+/// (bcrypt, cost 4 to keep the tests fast). Panics with a hint when apache2-utils is missing.
+pub fn htpasswd_bcrypt(path: &Path, users: &[(&str, &str)]) {
+    let _ = std::fs::remove_file(path);
+    for (i, (user, pw)) in users.iter().enumerate() {
+        let mut cmd = Command::new("htpasswd");
+        cmd.arg("-B").arg("-C").arg("4").arg("-b");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let out = cmd
+            .arg(path)
+            .arg(user)
+            .arg(pw)
+            .output()
+            .expect("run htpasswd (Debian package apache2-utils)");
+        assert!(
+            out.status.success(),
+            "htpasswd -B {user}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// An `Authorization: Basic` header line (with its CRLF) for `user:pw`.
+pub fn basic_auth(user: &str, pw: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Authorization: Basic {}\r\n",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+    )
+}
+
+/// Polls the error log until `pred` holds for it (children log after they answer).
+pub fn wait_error_log(s: &Server, pred: impl Fn(&str) -> bool) -> String {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = s.error_log();
+        if pred(&log) || Instant::now() > until {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -220,6 +220,29 @@ expect_refused() {
     case "$body" in *"$secret"*) why="content leaked with status $status"; return 1 ;; esac
 }
 
+# No identity rule -> exactly 403 (not any refusal), the content not sent, and the
+# audit line in the error log, as Apache lays out its error lines (issue 11):
+#   [DATE] [identity:error] [pid N] [client 127.0.0.1:PORT] ONESHOT0001: no identity
+#   rule for USER in vhost VHOST (MAP, no vhost default): PATH
+# expect_no_rule_refusal SECRET VHOST-REGEX VHOST PATH
+expect_no_rule_refusal() {
+    secret="$1"; vhost_re="$2"; shift 2
+    log="$TOP/log/error.log"
+    mark="$(wc -l < "$log")"
+    http "$@"
+    [ "$status" = 403 ] || { why="status '$status', want exactly 403 ($*)"; return 1; }
+    case "$body" in *"$secret"*) why="content leaked with status 403"; return 1 ;; esac
+    re="^\[[^]]+\] \[identity:error\] \[pid [0-9]+\] \[client 127\.0\.0\.1:[0-9]+\] ONESHOT0001: no identity rule for .* in vhost $vhost_re \(.*no vhost default\): $2\$"
+    i=0
+    while [ $i -lt 30 ]; do
+        tail -n +"$((mark + 1))" "$log" | grep -Eq "$re" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    why="403, but no '[identity:error] ... [client 127.0.0.1:PORT] ONESHOT0001: no identity rule for ... in vhost $1 (..., no vhost default): $2' in the error log; new lines: $(tail -n +"$((mark + 1))" "$log" | tail -n 3 | tr '\n' ' ')"
+    return 1
+}
+
 config_test_ok() {
     out="$($SERVER -f "$CONF" -t 2>&1)" || { why="-t failed: $(echo "$out" | tail -n 3 | tr '\n' ' ')"; return 1; }
 }
@@ -528,7 +551,7 @@ server_checks() {
     check "server: alice gets 403 for her type at bob's category" expect_http 403 "" alice.localhost /alicetype-c2.html alice:alicepw
     check "server: alice gets 403 for bob's type at her category" expect_http 403 "" alice.localhost /bobtype-c1.html alice:alicepw
     check "server: alice cannot read bob's vhost" expect_refused bob-index bob.localhost /index.html alice:alicepw
-    check "server: vhost without map or default is refused" expect_refused nomap-index nomap.localhost /index.html
+    check "server: vhost without map or default is refused with 403 and the audit line" expect_no_rule_refusal nomap-index 'nomap\.localhost' nomap.localhost /index.html
     check "server: anonymous request on a vhost with only selinuxDomainVal" expect_http 200 val-page val.localhost /val.html
     check "server: anonymous map entry on the default vhost" expect_http 200 anon-page localhost /anon.html
     check "server: log ctx=/rule= for alice" log_has_ctx " - alice [" oneshot_web_alice_t:s0:c1 "$TOP/conf/domain.map:2"
