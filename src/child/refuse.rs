@@ -5,6 +5,7 @@
 use super::access_log::{self, escape, Entry};
 use super::admit::{Reason, Refusal};
 use super::body::{self, BodyFate};
+use super::decide;
 use super::read::Conn;
 use super::respond::{self, Response};
 use crate::config::Config;
@@ -166,7 +167,14 @@ fn log_reason(peer: SocketAddr, path: &str, reason: &Reason) {
                 let names: Vec<String> = maps.iter().map(|m| m.display().to_string()).collect();
                 format!("map {}", names.join(", "))
             };
-            log::error!(target: "oneshot_httpd::identity", "{c} ONESHOT0001: no identity rule for {who} in vhost {vhost} ({maps}; {why}): {uri}")
+            match why {
+                decide::Refusal::NoRule(_) => {
+                    log::error!(target: "oneshot_httpd::identity", "{c} ONESHOT0001: no identity rule for {who} in vhost {vhost} ({maps}, no vhost default): {uri}")
+                }
+                _ => {
+                    log::error!(target: "oneshot_httpd::identity", "{c} ONESHOT0002: the identity chosen for {who} in vhost {vhost} ({maps}) cannot be used: {why}: {uri}")
+                }
+            }
         }
         Reason::VerifierUnavailable(e) => {
             log::error!(target: "oneshot_httpd::auth_basic", "{c} password verifier unavailable, answering 503: {e}: {uri}")
