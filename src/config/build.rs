@@ -150,27 +150,30 @@ impl Builder {
         true
     }
 
+    /// The arguments when their count is within `min..=max` (else reported, and `None`):
+    /// callers match on the slice, so a count checked here is never indexed blindly.
+    fn args<'n>(&mut self, n: &'n Node, min: usize, max: usize) -> Option<&'n [String]> {
+        self.arity(n, min, max).then_some(n.args.as_slice())
+    }
+
     fn number<T: std::str::FromStr>(&mut self, n: &Node) -> Option<T> {
-        if !self.arity(n, 1, 1) {
+        let Some([a0]) = self.args(n, 1, 1) else {
             return None;
-        }
-        match n.args[0].parse::<T>() {
+        };
+        match a0.parse::<T>() {
             Ok(v) => Some(v),
             Err(_) => {
-                self.error(
-                    n,
-                    format!("{}: '{}' is not a valid number", n.name, n.args[0]),
-                );
+                self.error(n, format!("{}: '{}' is not a valid number", n.name, a0));
                 None
             }
         }
     }
 
     fn on_off(&mut self, n: &Node) -> Option<bool> {
-        if !self.arity(n, 1, 1) {
+        let Some([a0]) = self.args(n, 1, 1) else {
             return None;
-        }
-        match n.args[0].to_ascii_lowercase().as_str() {
+        };
+        match a0.to_ascii_lowercase().as_str() {
             "on" => Some(true),
             "off" => Some(false),
             other => {
@@ -189,8 +192,8 @@ impl Builder {
         match name.as_str() {
             "listen" => {
                 self.saw_listen = true;
-                if self.arity(n, 1, 2) {
-                    match parse_listen(&n.args[0]) {
+                if let Some([a0, ..]) = self.args(n, 1, 2) {
+                    match parse_listen(a0) {
                         Ok(a) if cfg.listen.contains(&a) => {
                             self.error(n, format!("Listen {a} is given twice"))
                         }
@@ -200,38 +203,38 @@ impl Builder {
                 }
             }
             "serverroot" => {
-                if self.arity(n, 1, 1) {
-                    cfg.server_root = resolve(n, &n.args[0]);
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    cfg.server_root = resolve(n, a0);
                 }
             }
             "pidfile" => {
-                if self.arity(n, 1, 1) {
-                    cfg.pid_file = Some(resolve(n, &n.args[0]));
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    cfg.pid_file = Some(resolve(n, a0));
                 }
             }
             "errorlog" => {
-                if self.arity(n, 1, 1) {
-                    cfg.error_log = if n.args[0].eq_ignore_ascii_case("stderr") {
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    cfg.error_log = if a0.eq_ignore_ascii_case("stderr") {
                         LogTarget::Stderr
-                    } else if n.args[0].starts_with('|') || n.args[0].starts_with("syslog") {
+                    } else if a0.starts_with('|') || a0.starts_with("syslog") {
                         self.error(n, "ErrorLog: piped and syslog logs are not supported; give a path or 'stderr'");
                         return;
                     } else {
-                        LogTarget::File(resolve(n, &n.args[0]))
+                        LogTarget::File(resolve(n, a0))
                     };
                 }
             }
             "loglevel" => {
-                if self.arity(n, 1, 1) {
-                    match parse_level(&n.args[0]) {
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    match parse_level(a0) {
                         Some(l) => cfg.log_level = l,
-                        None => self.error(n, format!("LogLevel: unknown level '{}'", n.args[0])),
+                        None => self.error(n, format!("LogLevel: unknown level '{}'", a0)),
                     }
                 }
             }
             "customlog" => {
-                if self.arity(n, 2, 2) {
-                    let format = match n.args[1].to_ascii_lowercase().as_str() {
+                if let Some([a0, a1]) = self.args(n, 2, 2) {
+                    let format = match a1.to_ascii_lowercase().as_str() {
                         "combined" => LogFormat::Combined,
                         "common" => LogFormat::Common,
                         other => {
@@ -239,24 +242,24 @@ impl Builder {
                             return;
                         }
                     };
-                    if n.args[0].starts_with('|') {
+                    if a0.starts_with('|') {
                         self.error(n, "CustomLog: piped logs are not supported");
                         return;
                     }
                     cfg.custom_logs.push(CustomLog {
-                        path: resolve(n, &n.args[0]),
+                        path: resolve(n, a0),
                         format,
                     });
                 }
             }
             "user" => {
-                if self.arity(n, 1, 1) {
-                    cfg.user = Some(n.args[0].clone());
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    cfg.user = Some(a0.clone());
                 }
             }
             "group" => {
-                if self.arity(n, 1, 1) {
-                    cfg.group = Some(n.args[0].clone());
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    cfg.group = Some(a0.clone());
                 }
             }
             "startservers" => set(&mut cfg.start_servers, self.number(n)),
@@ -314,8 +317,8 @@ impl Builder {
         let name = n.name.to_ascii_lowercase();
         match name.as_str() {
             "servername" => {
-                if self.arity(n, 1, 1) {
-                    match parse_host_name(&n.args[0]) {
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    match parse_host_name(a0) {
                         Ok(h) => v.names.insert(0, h),
                         Err(m) => self.error(n, m),
                     }
@@ -332,20 +335,20 @@ impl Builder {
                 }
             }
             "documentroot" => {
-                if self.arity(n, 1, 1) {
-                    v.document_root = Some(resolve(n, &n.args[0]));
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    v.document_root = Some(resolve(n, a0));
                 }
             }
             "directory" | "location" => {
                 if n.children.is_none() {
                     self.error(n, format!("{} must be a section: <{}>", n.name, n.name));
-                } else if self.arity(n, 1, 1) {
+                } else if let Some([a0]) = self.args(n, 1, 1) {
                     let is_dir = name == "directory";
                     let path = if is_dir {
-                        let p = resolve(n, &n.args[0]);
+                        let p = resolve(n, a0);
                         normalize_dir(&p)
                     } else {
-                        n.args[0].clone()
+                        a0.clone()
                     };
                     if !is_dir && !path.starts_with('/') {
                         self.error(
@@ -367,11 +370,11 @@ impl Builder {
                 }
             }
             "scriptalias" => {
-                if self.arity(n, 2, 2) {
-                    match parse_script_alias(&n.args[0]) {
+                if let Some([a0, a1]) = self.args(n, 2, 2) {
+                    match parse_script_alias(a0) {
                         Ok(prefix) => v.script_aliases.push(ScriptAlias {
                             prefix,
-                            dir: resolve(n, &n.args[1]),
+                            dir: resolve(n, a1),
                             origin: origin(n),
                         }),
                         Err(m) => self.error(n, m),
@@ -414,8 +417,8 @@ impl Builder {
                 }
             }
             "directoryindex" => {
-                if self.arity(n, 1, usize::MAX) {
-                    if n.args.len() == 1 && n.args[0].eq_ignore_ascii_case("disabled") {
+                if let Some(args) = self.args(n, 1, usize::MAX) {
+                    if matches!(args, [only] if only.eq_ignore_ascii_case("disabled")) {
                         d.directory_index = Some(Vec::new());
                     } else if let Some(bad) = n
                         .args
@@ -432,8 +435,8 @@ impl Builder {
                 }
             }
             "authtype" => {
-                if self.arity(n, 1, 1) {
-                    match n.args[0].to_ascii_lowercase().as_str() {
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    match a0.to_ascii_lowercase().as_str() {
                         "basic" => d.auth_basic = Some(true),
                         "none" => d.auth_basic = Some(false),
                         other => self.error(
@@ -444,20 +447,20 @@ impl Builder {
                 }
             }
             "authname" => {
-                if self.arity(n, 1, 1) {
-                    if n.args[0].contains(['"', '\\']) || n.args[0].chars().any(char::is_control) {
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    if a0.contains(['"', '\\']) || a0.chars().any(char::is_control) {
                         self.error(
                             n,
                             "AuthName must not contain quotes, backslashes or control characters",
                         );
                     } else {
-                        d.auth_name = Some(n.args[0].clone());
+                        d.auth_name = Some(a0.clone());
                     }
                 }
             }
             "authuserfile" => {
-                if self.arity(n, 1, 1) {
-                    d.auth_user_file = Some(resolve(n, &n.args[0]));
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    d.auth_user_file = Some(resolve(n, a0));
                 }
             }
             "require" => {
@@ -468,13 +471,13 @@ impl Builder {
                 }
             }
             "selinuxdomainmap" | "selinuxconfigfile" => {
-                if self.arity(n, 1, 1) {
-                    d.selinux_map = Some(resolve(n, &n.args[0]));
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    d.selinux_map = Some(resolve(n, a0));
                 }
             }
             "selinuxdomainval" | "selinuxdefaultdomain" => {
-                if self.arity(n, 1, 1) {
-                    match crate::policy::parse_selinux_target(&n.args[0]) {
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    match crate::policy::parse_selinux_target(a0) {
                         Ok(t) if t.is_noop() => self.error(n, format!("{}: '*' for both domain and range would serve in the worker's own context", n.name)),
                         Ok(t) => d.selinux_default = Some(t),
                         Err(m) => self.error(n, format!("{}: {m}", n.name)),
@@ -482,14 +485,13 @@ impl Builder {
                 }
             }
             "useridmap" => {
-                if self.arity(n, 1, 1) {
-                    d.user_map = Some(resolve(n, &n.args[0]));
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    d.user_map = Some(resolve(n, a0));
                 }
             }
             "assignuserid" => {
-                if self.arity(n, 2, 2) {
-                    match crate::policy::parse_unix_target(&format!("{}:{}", n.args[0], n.args[1]))
-                    {
+                if let Some([a0, a1]) = self.args(n, 2, 2) {
+                    match crate::policy::parse_unix_target(&format!("{}:{}", a0, a1)) {
                         Ok(t) => d.assign_user = Some(t),
                         Err(m) => self.error(n, format!("AssignUserID: {m}")),
                     }
@@ -884,13 +886,15 @@ pub fn parse_script_alias(url: &str) -> Result<Vec<String>, String> {
 /// `AddHandler cgi-script .EXT...`: only the CGI handler exists here. Suffixes are stored
 /// lowercase without the dot (Apache matches them case-insensitively, dot optional).
 pub fn parse_add_handler(args: &[String]) -> Result<Vec<String>, String> {
-    if !args[0].eq_ignore_ascii_case("cgi-script") {
+    let Some((handler, extensions)) = args.split_first() else {
+        return Err("AddHandler takes at least 2 argument(s), got 0".into());
+    };
+    if !handler.eq_ignore_ascii_case("cgi-script") {
         return Err(format!(
-            "AddHandler: handler '{}' is not supported (only cgi-script)",
-            args[0]
+            "AddHandler: handler '{handler}' is not supported (only cgi-script)"
         ));
     }
-    args[1..]
+    extensions
         .iter()
         .map(|a| {
             let e = a.strip_prefix('.').unwrap_or(a);
@@ -948,10 +952,12 @@ pub fn parse_options(args: &[String], inherited: Options) -> Result<Options, Str
         Options::default()
     };
     for a in args {
-        let (on, word) = match a.as_bytes()[0] {
-            b'+' => (true, &a[1..]),
-            b'-' => (false, &a[1..]),
-            _ => (true, a.as_str()),
+        let (on, word) = if let Some(w) = a.strip_prefix('+') {
+            (true, w)
+        } else if let Some(w) = a.strip_prefix('-') {
+            (false, w)
+        } else {
+            (true, a.as_str())
         };
         match word.to_ascii_lowercase().as_str() {
             "none" if !relative => o = Options::default(),
