@@ -6,6 +6,7 @@
 use super::model::*;
 use super::parse::Node;
 use super::ConfigError;
+use crate::sandbox::Backend;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +21,11 @@ enum Ctx {
 
 struct Builder {
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
+    /// Where `Confinement` was written (the last one wins), if it was.
+    confinement_at: Option<Origin>,
+    /// Every identity directive with the backend it needs to have any effect.
+    needs: Vec<(Backend, &'static str, Origin)>,
     /// A bad `Listen` is already reported; do not also say there is none.
     saw_listen: bool,
     /// `CGIScriptTimeout`, when given; otherwise CGI inherits `Timeout`.
@@ -29,6 +35,9 @@ struct Builder {
 pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError>> {
     let mut b = Builder {
         errors: Vec::new(),
+        warnings: Vec::new(),
+        confinement_at: None,
+        needs: Vec::new(),
         saw_listen: false,
         cgi_timeout: None,
     };
@@ -55,12 +64,13 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         limits: Limits::default(),
         cgi_timeout: Duration::from_secs(60),
         cgi_owner_check: true,
-        confinement: vec![crate::sandbox::Backend::Landlock],
+        confinement: vec![Backend::Landlock],
         password_files: Vec::new(),
         selinux_maps: Default::default(),
         user_maps: Default::default(),
         users: Default::default(),
         vhosts: Vec::new(),
+        warnings: Vec::new(),
     };
     let mut main = VHostDraft::new(Origin {
         file: main_file.to_path_buf(),
@@ -69,14 +79,24 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
     let mut vhosts = Vec::new();
 
     for node in nodes {
+        if b.has_empty_argument(node) {
+            continue;
+        }
         if node.is("VirtualHost") {
+            if node.children.is_none() {
+                b.error(node, "VirtualHost must be a section: <VirtualHost ADDRESS>");
+                continue;
+            }
             vhosts.push(b.vhost(node));
         } else if !b.vhost_directive(node, &mut main, Ctx::Server) {
             b.server_directive(node, &mut cfg);
         }
     }
     b.finish(&mut cfg, main, vhosts);
+    b.require_backends(&mut cfg);
+    b.warn_unreachable_directories(&cfg);
     if b.errors.is_empty() {
+        cfg.warnings = b.warnings;
         Ok(cfg)
     } else {
         Err(b.errors)
@@ -132,6 +152,19 @@ impl Builder {
             origin: origin(n),
             message: message.into(),
         });
+    }
+
+    /// Refuses a directive with an empty argument (`Options ""`, `DocumentRoot ""`): no
+    /// directive takes one, and a path would silently become the configuration's directory.
+    fn has_empty_argument(&mut self, n: &Node) -> bool {
+        if n.args.iter().any(String::is_empty) {
+            self.error(
+                n,
+                format!("{}: an empty argument (\"\") is not allowed", n.name),
+            );
+            return true;
+        }
+        false
     }
 
     fn arity(&mut self, n: &Node, min: usize, max: usize) -> bool {
@@ -302,7 +335,10 @@ impl Builder {
             "confinement" => {
                 if self.arity(n, 1, 3) {
                     match parse_confinement(&n.args) {
-                        Ok(c) => cfg.confinement = c,
+                        Ok(c) => {
+                            cfg.confinement = c;
+                            self.confinement_at = Some(origin(n));
+                        }
                         Err(m) => self.error(n, m),
                     }
                 }
@@ -315,6 +351,12 @@ impl Builder {
     /// false when the directive is not one of them.
     fn vhost_directive(&mut self, n: &Node, v: &mut VHostDraft, ctx: Ctx) -> bool {
         let name = n.name.to_ascii_lowercase();
+        if n.children.is_some()
+            && !matches!(name.as_str(), "directory" | "location" | "virtualhost")
+        {
+            self.error(n, format!("unknown section <{}>", n.name));
+            return true;
+        }
         match name.as_str() {
             "servername" => {
                 if let Some([a0]) = self.args(n, 1, 1) {
@@ -355,6 +397,9 @@ impl Builder {
                             n,
                             format!("<Location {path}>: the URL path must start with '/'"),
                         );
+                    }
+                    if let Err(m) = super::glob::check(&path) {
+                        self.error(n, format!("<{} {a0}>: {m}", n.name));
                     }
                     let conf = self.dir_section(n);
                     let s = Section {
@@ -471,11 +516,21 @@ impl Builder {
                 }
             }
             "selinuxdomainmap" | "selinuxconfigfile" => {
+                self.needs.push((
+                    Backend::Selinux,
+                    canonical(n, &["selinuxDomainMap", "selinuxConfigFile"]),
+                    origin(n),
+                ));
                 if let Some([a0]) = self.args(n, 1, 1) {
                     d.selinux_map = Some(resolve(n, a0));
                 }
             }
             "selinuxdomainval" | "selinuxdefaultdomain" => {
+                self.needs.push((
+                    Backend::Selinux,
+                    canonical(n, &["selinuxDomainVal", "selinuxDefaultDomain"]),
+                    origin(n),
+                ));
                 if let Some([a0]) = self.args(n, 1, 1) {
                     match crate::policy::parse_selinux_target(a0) {
                         Ok(t) if t.is_noop() => self.error(n, format!("{}: '*' for both domain and range would serve in the worker's own context", n.name)),
@@ -485,11 +540,13 @@ impl Builder {
                 }
             }
             "useridmap" => {
+                self.needs.push((Backend::Unix, "UserIDMap", origin(n)));
                 if let Some([a0]) = self.args(n, 1, 1) {
                     d.user_map = Some(resolve(n, a0));
                 }
             }
             "assignuserid" => {
+                self.needs.push((Backend::Unix, "AssignUserID", origin(n)));
                 if let Some([a0, a1]) = self.args(n, 2, 2) {
                     match crate::policy::parse_unix_target(&format!("{}:{}", a0, a1)) {
                         Ok(t) => d.assign_user = Some(t),
@@ -505,6 +562,9 @@ impl Builder {
     fn dir_section(&mut self, n: &Node) -> DirConf {
         let mut d = DirConf::default();
         for c in n.children.as_deref().unwrap_or_default() {
+            if self.has_empty_argument(c) {
+                continue;
+            }
             if c.children.is_some() {
                 self.error(
                     c,
@@ -518,7 +578,9 @@ impl Builder {
     }
 
     fn not_here(&mut self, n: &Node, section: &str) {
-        if is_known(&n.name) {
+        if n.children.is_some() && !is_known(&n.name) {
+            self.error(n, format!("unknown section <{}>", n.name));
+        } else if is_known(&n.name) {
             self.error(n, format!("{} is not allowed in <{section}>", n.name));
         } else {
             self.error(n, format!("unknown directive '{}'", n.name));
@@ -539,11 +601,82 @@ impl Builder {
             }
         }
         for c in n.children.as_deref().unwrap_or_default() {
+            if self.has_empty_argument(c) {
+                continue;
+            }
             if !self.vhost_directive(c, &mut v, Ctx::VHost) {
                 self.not_here(c, "VirtualHost");
             }
         }
         v
+    }
+
+    /// I3, fail closed: an identity directive is never accepted without the backend that
+    /// enforces it. Without a `Confinement` line it enables (and so requires) that backend;
+    /// against an explicit `Confinement` that lacks it, it is an error naming both lines.
+    fn require_backends(&mut self, cfg: &mut Config) {
+        let needs = std::mem::take(&mut self.needs);
+        match self.confinement_at.clone() {
+            None => {
+                let wanted = |b: Backend| {
+                    cfg.confinement.contains(&b) || needs.iter().any(|(n, _, _)| *n == b)
+                };
+                // Canonical order, as `Confinement` would list them.
+                cfg.confinement = [Backend::Selinux, Backend::Unix, Backend::Landlock]
+                    .into_iter()
+                    .filter(|b| wanted(*b))
+                    .collect();
+            }
+            Some(at) => {
+                for (backend, directive, o) in needs {
+                    if !cfg.confinement.contains(&backend) {
+                        let lists: Vec<&str> =
+                            cfg.confinement.iter().map(|b| backend_name(*b)).collect();
+                        self.errors.push(ConfigError {
+                            origin: o,
+                            message: format!(
+                                "{directive} needs '{}' in Confinement ({at} lists: {})",
+                                backend_name(backend),
+                                lists.join(" ")
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// I3: a `<Directory>` that lies outside every DocumentRoot and ScriptAlias target (and is
+    /// not above one) can never apply to a request; say so at `-t` instead of ignoring it.
+    fn warn_unreachable_directories(&mut self, cfg: &Config) {
+        let mut warned: Vec<&Origin> = Vec::new();
+        let mut sections: Vec<(&Section, Vec<&Path>)> = Vec::new();
+        for v in &cfg.vhosts {
+            let roots: Vec<&Path> = std::iter::once(v.document_root.as_path())
+                .chain(v.script_aliases.iter().map(|a| a.dir.as_path()))
+                .collect();
+            for s in &v.directories {
+                match sections.iter_mut().find(|(t, _)| t.origin == s.origin) {
+                    Some((_, r)) => r.extend(&roots),
+                    None => sections.push((s, roots.clone())),
+                }
+            }
+        }
+        for (s, roots) in sections {
+            let reachable = roots
+                .iter()
+                .any(|r| super::glob::could_cover(&s.path, &normalize_dir(r)));
+            if !reachable && !warned.contains(&&s.origin) {
+                warned.push(&s.origin);
+                self.warnings.push(ConfigError {
+                    origin: s.origin.clone(),
+                    message: format!(
+                        "<Directory {}> never applies: it is outside every DocumentRoot and ScriptAlias directory",
+                        s.path
+                    ),
+                });
+            }
+        }
     }
 
     fn finish(&mut self, cfg: &mut Config, main: VHostDraft, drafts: Vec<VHostDraft>) {
@@ -579,8 +712,9 @@ impl Builder {
             }
             let mut directories = main.directories.clone();
             directories.extend(d.directories);
-            // Apache applies <Directory> from the shortest path to the longest.
-            directories.sort_by_key(|s| s.path.len());
+            // Apache applies <Directory> from the fewest path components to the most (file
+            // order among equals); for plain paths that is also shortest to longest.
+            directories.sort_by_key(|s| s.path.split('/').filter(|c| !c.is_empty()).count());
             let mut locations = main.locations.clone();
             locations.extend(d.locations);
             let mut script_aliases = d.script_aliases;
@@ -629,6 +763,26 @@ impl Builder {
     }
 }
 
+/// The name of an identity directive as the documentation spells it, among the aliases
+/// `n` may be written as.
+fn canonical(n: &Node, names: &[&'static str]) -> &'static str {
+    names
+        .iter()
+        .copied()
+        .find(|c| n.name.eq_ignore_ascii_case(c))
+        .or_else(|| names.first().copied())
+        .unwrap_or("identity directive")
+}
+
+/// A backend as `Confinement` spells it.
+fn backend_name(b: Backend) -> &'static str {
+    match b {
+        Backend::Selinux => "selinux",
+        Backend::Unix => "unix",
+        Backend::Landlock => "landlock",
+    }
+}
+
 fn set<T>(slot: &mut T, v: Option<T>) {
     if let Some(v) = v {
         *slot = v;
@@ -649,6 +803,7 @@ fn defaults() -> DirConf {
 
 const KNOWN: &[&str] = &[
     "listen",
+    "confinement",
     "serverroot",
     "pidfile",
     "errorlog",
@@ -1034,6 +1189,255 @@ mod tests {
             let got = load(text).expect_err(text);
             assert_eq!(&got, want, "{text:?}");
         }
+    }
+
+    /// Every directive that takes arguments, with `""`: each is refused with FILE:LINE, none
+    /// panics (`Options ""` used to index an empty word).
+    #[test]
+    fn empty_arguments_are_errors_everywhere() {
+        let directives = [
+            "Listen",
+            "ServerRoot",
+            "PidFile",
+            "ErrorLog",
+            "LogLevel",
+            "User",
+            "Group",
+            "StartServers",
+            "MinSpareServers",
+            "MaxSpareServers",
+            "MaxRequestWorkers",
+            "MaxClients",
+            "Timeout",
+            "KeepAlive",
+            "KeepAliveTimeout",
+            "MaxKeepAliveRequests",
+            "RequestReadTimeout",
+            "ReexecChildren",
+            "LimitRequestLine",
+            "LimitRequestFieldSize",
+            "LimitRequestFields",
+            "LimitRequestBody",
+            "CGIScriptTimeout",
+            "CGIOwnerCheck",
+            "Confinement",
+            "ServerName",
+            "ServerAlias",
+            "DocumentRoot",
+            "Options",
+            "AddHandler",
+            "DirectoryIndex",
+            "AuthType",
+            "AuthName",
+            "AuthUserFile",
+            "Require",
+            "selinuxDomainMap",
+            "selinuxConfigFile",
+            "selinuxDomainVal",
+            "selinuxDefaultDomain",
+            "UserIDMap",
+            "AssignUserID",
+            "ScriptAlias",
+            "CustomLog",
+            "Frobnicate",
+        ];
+        for d in directives {
+            for (text, line) in [
+                (format!("Listen 8080\nDocumentRoot /x\n{d} \"\"\n"), 3),
+                (format!("Listen 8080\nDocumentRoot /x\n{d} a \"\"\n"), 3),
+                (format!("Listen 8080\nDocumentRoot /x\n<VirtualHost *:8080>\n{d} ''\n</VirtualHost>\n"), 4),
+                (format!("Listen 8080\nDocumentRoot /x\n<Directory /x>\n{d} \"\"\n</Directory>\n"), 4),
+            ] {
+                let got = load(&text).expect_err(&text);
+                assert_eq!(
+                    got,
+                    vec![format!("/etc/x/h.conf:{line}: {d}: an empty argument (\"\") is not allowed")],
+                    "{text:?}"
+                );
+            }
+        }
+        for (text, want) in [
+            (
+                "<Directory \"\">\n</Directory>\n",
+                "/etc/x/h.conf:3: Directory: an empty argument (\"\") is not allowed",
+            ),
+            (
+                "<Location ''>\n</Location>\n",
+                "/etc/x/h.conf:3: Location: an empty argument (\"\") is not allowed",
+            ),
+            (
+                "<VirtualHost \"\">\n</VirtualHost>\n",
+                "/etc/x/h.conf:3: VirtualHost: an empty argument (\"\") is not allowed",
+            ),
+        ] {
+            let text = format!("Listen 8080\nDocumentRoot /x\n{text}");
+            assert_eq!(
+                load(&text).expect_err(&text),
+                vec![want.to_string()],
+                "{text:?}"
+            );
+        }
+        // The pure parsers refuse an empty word themselves, whoever calls them.
+        assert_eq!(
+            parse_options(&[String::new()], Options::default()),
+            Err("Options: unknown option ''".into())
+        );
+        assert!(parse_add_handler(&[]).is_err());
+    }
+
+    #[test]
+    fn odd_nesting_table() {
+        let rows: &[(&str, &[&str])] = &[
+            (
+                "</Directory>\n",
+                &["line 3: </Directory> without matching <Directory>"],
+            ),
+            (
+                "<Directory /x>\n<VirtualHost *:80>\n</VirtualHost>\n</Directory>\n",
+                &["/etc/x/h.conf:4: <VirtualHost> is not allowed inside <Directory>"],
+            ),
+            (
+                "<Location /x>\n<Directory /x>\n</Directory>\n</Location>\n",
+                &["/etc/x/h.conf:4: <Directory> is not allowed inside <Location>"],
+            ),
+            (
+                "<VirtualHost *:80>\n<VirtualHost *:80>\n</VirtualHost>\n</VirtualHost>\n",
+                &["/etc/x/h.conf:4: <VirtualHost> cannot be nested"],
+            ),
+            ("<Directory /x>\n", &["line 3: <Directory> is never closed"]),
+            (
+                "<VirtualHost *:80>\n<Directory /x>\n</VirtualHost>\n",
+                &[
+                    "line 3: <VirtualHost> is never closed",
+                    "line 4: <Directory> is never closed",
+                    "line 5: </VirtualHost> does not close <Directory> opened on line 4",
+                ],
+            ),
+            (
+                "VirtualHost *:80\n",
+                &["/etc/x/h.conf:3: VirtualHost must be a section: <VirtualHost ADDRESS>"],
+            ),
+            (
+                "Directory /x\n",
+                &["/etc/x/h.conf:3: Directory must be a section: <Directory>"],
+            ),
+            (
+                "<DocumentRoot /y>\n</DocumentRoot>\n",
+                &["/etc/x/h.conf:3: unknown section <DocumentRoot>"],
+            ),
+            (
+                "<VirtualHost *:80>\n<ServerName a>\n</ServerName>\n</VirtualHost>\n",
+                &["/etc/x/h.conf:4: unknown section <ServerName>"],
+            ),
+            (
+                "<VirtualHost *:80>\n<IfModule x>\n</IfModule>\n</VirtualHost>\n",
+                &["/etc/x/h.conf:4: unknown section <IfModule>"],
+            ),
+            (
+                "<VirtualHost *:80>\nConfinement unix\n</VirtualHost>\n",
+                &["/etc/x/h.conf:4: Confinement is not allowed in <VirtualHost>"],
+            ),
+            (
+                "<Directory /x/[ab>\n</Directory>\n",
+                &["/etc/x/h.conf:3: <Directory /x/[ab>: '[ab': '[' without its closing ']'"],
+            ),
+            (
+                "<Location /[>\n</Location>\n",
+                &["/etc/x/h.conf:3: <Location /[>: '[': '[' without its closing ']'"],
+            ),
+            (
+                "Options \"None\n",
+                &["line 3: unterminated \"quoted\" argument"],
+            ),
+            (
+                "Options 'None\n",
+                &["line 3: unterminated 'quoted' argument"],
+            ),
+            (
+                "Options \"None\"x\n",
+                &["line 3: a quoted argument must be followed by whitespace"],
+            ),
+            ("Options None\0\n", &["line 3: NUL byte in the line"]),
+        ];
+        for (text, want) in rows {
+            let text = format!("Listen 8080\nDocumentRoot /x\n{text}");
+            let got = load(&text).expect_err(&text);
+            assert_eq!(&got, want, "{text:?}");
+        }
+    }
+
+    /// I3: identity directives bring the backend that enforces them, or name both lines.
+    #[test]
+    fn identity_directives_need_their_backend() {
+        use crate::sandbox::Backend::{Landlock, Selinux, Unix};
+        let ok: &[(&str, &[crate::sandbox::Backend])] = &[
+            ("", &[Landlock]),
+            ("UserIDMap /etc/m\n", &[Unix, Landlock]),
+            (
+                "<Location /a>\nAssignUserID www www\n</Location>\n",
+                &[Unix, Landlock],
+            ),
+            (
+                "<VirtualHost *:80>\nselinuxDomainMap /etc/m\n</VirtualHost>\n",
+                &[Selinux, Landlock],
+            ),
+            (
+                "selinuxDomainVal user_t:s0\nAssignUserID a b\n",
+                &[Selinux, Unix, Landlock],
+            ),
+            ("Confinement unix\nUserIDMap /etc/m\n", &[Unix]),
+            (
+                "Confinement landlock selinux\nselinuxConfigFile /etc/m\n",
+                &[Landlock, Selinux],
+            ),
+        ];
+        for (text, want) in ok {
+            let text = format!("Listen 8080\nDocumentRoot /x\n{text}");
+            let c = load(&text).unwrap_or_else(|e| panic!("{text:?}: {e:?}"));
+            assert_eq!(&c.confinement, want, "{text:?}");
+        }
+        let bad: &[(&str, &[&str])] = &[
+            ("Confinement landlock\nUserIDMap /etc/m\n", &["/etc/x/h.conf:4: UserIDMap needs 'unix' in Confinement (/etc/x/h.conf:3 lists: landlock)"]),
+            ("<Directory /x>\nassignuserid a b\n</Directory>\nConfinement selinux landlock\n", &["/etc/x/h.conf:4: AssignUserID needs 'unix' in Confinement (/etc/x/h.conf:6 lists: selinux landlock)"]),
+            ("Confinement unix landlock\n<VirtualHost *:80>\nselinuxDefaultDomain user_t:s0\n<Location /p>\nSELINUXDOMAINMAP /etc/m\n</Location>\n</VirtualHost>\n", &[
+                "/etc/x/h.conf:5: selinuxDefaultDomain needs 'selinux' in Confinement (/etc/x/h.conf:3 lists: unix landlock)",
+                "/etc/x/h.conf:7: selinuxDomainMap needs 'selinux' in Confinement (/etc/x/h.conf:3 lists: unix landlock)",
+            ]),
+        ];
+        for (text, want) in bad {
+            let text = format!("Listen 8080\nDocumentRoot /x\n{text}");
+            assert_eq!(&load(&text).expect_err(&text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn directories_that_never_apply_are_warnings() {
+        let rows: &[(&str, &[&str])] = &[
+            ("<Directory />\n</Directory>\n<Directory /srv/www/sub>\n</Directory>\n<Directory /srv/w*>\n</Directory>\n", &[]),
+            ("<Directory /var/www>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory /var/www> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
+            ("<Directory /srv/x*>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory /srv/x*> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
+            ("ScriptAlias /cgi-bin/ /usr/lib/cgi-bin/\n<Directory /usr/lib/cgi-bin>\n</Directory>\n", &[]),
+            ("<VirtualHost *:80>\nDocumentRoot /var/www\n</VirtualHost>\n<VirtualHost *:80>\n</VirtualHost>\n<Directory /var/www>\n</Directory>\n", &[]),
+            ("<VirtualHost *:80>\nDocumentRoot /var/www\n<Directory /srv/www>\n</Directory>\n</VirtualHost>\n", &["/etc/x/h.conf:5: <Directory /srv/www> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
+        ];
+        for (text, want) in rows {
+            let text = format!("Listen 8080\nDocumentRoot /srv/www\n{text}");
+            let c = load(&text).unwrap_or_else(|e| panic!("{text:?}: {e:?}"));
+            let got: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+            assert_eq!(&got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn wildcard_directory_applies_like_apache() {
+        let c = load("Listen 8080\nDocumentRoot /srv/www\n<Directory /srv/www/g*>\nOptions Indexes\n</Directory>\n<Directory /srv/www/gallery/x>\nOptions +ExecCGI\n</Directory>\n").unwrap();
+        let v = &c.vhosts[0];
+        let at = |d: &str| v.dir_conf(Path::new(d), "/").options.unwrap();
+        assert!(at("/srv/www/gallery").indexes);
+        assert!(at("/srv/www/gallery/2024").indexes);
+        assert!(!at("/srv/www/photos").indexes);
+        let x = at("/srv/www/gallery/x");
+        assert!(x.indexes && x.exec_cgi, "{x:?}");
     }
 
     #[test]

@@ -37,6 +37,17 @@ pub fn matches_prefix(pattern: &str, path: &str) -> bool {
     p.len() <= t.len() && p.iter().zip(&t).all(|(p, t)| segment_matches(p, t))
 }
 
+/// Some path at or beneath `dir` (a plain directory path) could be covered by the
+/// `<Directory>` pattern: the pattern is `dir` itself, above it, or could match beneath it.
+pub fn could_cover(pattern: &str, dir: &str) -> bool {
+    let dir = if dir == "/" { "" } else { dir };
+    let pattern = if pattern == "/" { "" } else { pattern };
+    pattern
+        .split('/')
+        .zip(dir.split('/'))
+        .all(|(p, d)| segment_matches(p, d))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
     Char(char),
@@ -196,6 +207,23 @@ mod tests {
         ] {
             assert_eq!(matches(p, t), whole, "{p} {t}");
             assert_eq!(matches_prefix(p, t), prefix, "{p} {t}");
+        }
+    }
+
+    #[test]
+    fn could_cover_table() {
+        for (p, d, want) in [
+            ("/", "/srv/www", true),
+            ("/srv", "/srv/www", true),
+            ("/srv/www", "/srv/www", true),
+            ("/srv/www/sub", "/srv/www", true),
+            ("/srv/w*/sub", "/srv/www", true),
+            ("/srv/x*", "/srv/www", false),
+            ("/var/www", "/srv/www", false),
+            ("/srv/www2", "/srv/www", false),
+            ("/srv/www", "/", true),
+        ] {
+            assert_eq!(could_cover(p, d), want, "{p} {d}");
         }
     }
 

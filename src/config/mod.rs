@@ -22,7 +22,7 @@ pub use load::load;
 pub use model::*;
 
 /// A configuration problem, printed as `FILE:LINE: message` (line 0 when the whole file is meant).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{origin}: {message}")]
 pub struct ConfigError {
     pub origin: Origin,

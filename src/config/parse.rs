@@ -51,6 +51,10 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<Node>, Vec<SyntaxError>> {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
+        if trimmed.contains('\0') {
+            errors.push(err(line_no, "NUL byte in the line"));
+            continue;
+        }
         if let Some(rest) = trimmed.strip_prefix("</") {
             let Some(name) = rest.strip_suffix('>') else {
                 errors.push(err(line_no, "section end is missing its closing '>'"));
