@@ -95,6 +95,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
     b.finish(&mut cfg, main, vhosts);
     b.require_backends(&mut cfg);
     b.warn_unreachable_directories(&cfg);
+    b.warn_vhosts_without_identity(&cfg);
     if b.errors.is_empty() {
         cfg.warnings = b.warnings;
         Ok(cfg)
@@ -641,6 +642,43 @@ impl Builder {
                             ),
                         });
                     }
+                }
+            }
+        }
+    }
+
+    /// I3, "no rule, 403": with `unix` (or `selinux`) confinement, a vhost that names no
+    /// identity in any of its scopes refuses every request. Legal, and fail-closed, but
+    /// rarely meant; said at `-t`.
+    fn warn_vhosts_without_identity(&mut self, cfg: &Config) {
+        for v in &cfg.vhosts {
+            let scopes = || {
+                std::iter::once(&v.conf)
+                    .chain(v.directories.iter().map(|s| &s.conf))
+                    .chain(v.locations.iter().map(|s| &s.conf))
+            };
+            let checks = [
+                (
+                    Backend::Unix,
+                    scopes().any(|c| c.user_map.is_some() || c.assign_user.is_some()),
+                    "AssignUserID or UserIDMap",
+                ),
+                (
+                    Backend::Selinux,
+                    scopes().any(|c| c.selinux_map.is_some() || c.selinux_default.is_some()),
+                    "selinuxDomainVal or selinuxDomainMap",
+                ),
+            ];
+            for (backend, named, directives) in checks {
+                if cfg.confinement.contains(&backend) && !named {
+                    self.warnings.push(ConfigError {
+                        origin: v.origin.clone(),
+                        message: format!(
+                            "virtual host {} has no {directives} in any scope: with '{}' in Confinement every request to it is refused (403)",
+                            v.server_name(),
+                            backend_name(backend)
+                        ),
+                    });
                 }
             }
         }
@@ -1408,6 +1446,11 @@ mod tests {
             let text = format!("Listen 8080\nDocumentRoot /x\n{text}");
             assert_eq!(&load(&text).expect_err(&text), want, "{text:?}");
         }
+        // Enabled for one vhost, the backend applies to all: one that names nobody refuses
+        // everything, which -t says.
+        let c = load("Listen 8080\nDocumentRoot /x\n<VirtualHost *:80>\nServerName a\nAssignUserID a a\n</VirtualHost>\n<VirtualHost *:80>\nServerName b\n</VirtualHost>\n").unwrap();
+        let got: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(got, vec!["/etc/x/h.conf:7: virtual host b has no AssignUserID or UserIDMap in any scope: with 'unix' in Confinement every request to it is refused (403)".to_string()]);
     }
 
     #[test]
