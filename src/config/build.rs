@@ -599,6 +599,15 @@ impl Builder {
         for a in &n.args {
             if let Err(m) = parse_vhost_addr(a) {
                 self.error(n, m);
+            } else if vhost_addr_is_specific(a) {
+                // I3: Apache would choose this vhost by the local address first; here the
+                // address is accepted for compatibility but chooses nothing.
+                self.warnings.push(ConfigError {
+                    origin: origin(n),
+                    message: format!(
+                        "<VirtualHost {a}>: the address does not choose this virtual host (selection is by Host name only, as for *:PORT)"
+                    ),
+                });
             }
         }
         for c in n.children.as_deref().unwrap_or_default() {
@@ -998,6 +1007,12 @@ fn parse_vhost_addr(s: &str) -> Result<(), String> {
     } else {
         Err(format!("<VirtualHost {s}>: not an address[:port]"))
     }
+}
+
+/// An address other than `*` or `_default_`, which Apache would match connections against.
+fn vhost_addr_is_specific(s: &str) -> bool {
+    let host = s.rsplit_once(':').map_or(s, |(h, _)| h);
+    !(host == "*" || host == "_default_")
 }
 
 fn parse_host_name(s: &str) -> Result<String, String> {
@@ -1462,6 +1477,10 @@ mod tests {
             ("ScriptAlias /cgi-bin/ /usr/lib/cgi-bin/\n<Directory /usr/lib/cgi-bin>\n</Directory>\n", &[]),
             ("<VirtualHost *:80>\nDocumentRoot /var/www\n</VirtualHost>\n<VirtualHost *:80>\n</VirtualHost>\n<Directory /var/www>\n</Directory>\n", &[]),
             ("<VirtualHost *:80>\nDocumentRoot /var/www\n<Directory /srv/www>\n</Directory>\n</VirtualHost>\n", &["/etc/x/h.conf:5: <Directory /srv/www> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
+            ("<VirtualHost 10.0.0.1:80 *:80>\n</VirtualHost>\n<VirtualHost _default_:80>\n</VirtualHost>\n<VirtualHost [::1]:80>\n</VirtualHost>\n", &[
+                "/etc/x/h.conf:3: <VirtualHost 10.0.0.1:80>: the address does not choose this virtual host (selection is by Host name only, as for *:PORT)",
+                "/etc/x/h.conf:7: <VirtualHost [::1]:80>: the address does not choose this virtual host (selection is by Host name only, as for *:PORT)",
+            ]),
         ];
         for (text, want) in rows {
             let text = format!("Listen 8080\nDocumentRoot /srv/www\n{text}");
