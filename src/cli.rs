@@ -69,6 +69,9 @@ pub fn main() -> i32 {
             return 1;
         }
     };
+    for w in &cfg.warnings {
+        eprintln!("warning: {w}");
+    }
     if args.test_only {
         eprintln!("Syntax OK");
         return 0;
@@ -80,13 +83,31 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    let reload = || match config::load(&args.file, &args.directives) {
-        Ok(c) => Some(c),
-        Err(errors) => {
-            for e in &errors {
-                log::error!("reload refused: {e}");
+    for w in &cfg.warnings {
+        log::warn!("{w}");
+    }
+    // A reload reads the new files in a forked checker (I9): a crash or hang there refuses
+    // the reload instead of taking the master down.
+    let reload = || {
+        let checked = crate::master::validate::load_in_child(
+            &args.file,
+            &args.directives,
+            crate::master::validate::TIMEOUT,
+        );
+        match checked {
+            Ok(c) => {
+                for w in &c.warnings {
+                    log::warn!("reload: {w}");
+                }
+                Some(c)
             }
-            None
+            Err(errors) => {
+                for e in &errors {
+                    log::error!("reload refused: {e}");
+                }
+                log::error!("reload: keeping the old configuration");
+                None
+            }
         }
     };
     match crate::master::run(cfg, reload, log_fd) {

@@ -6,6 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use oneshot_httpd::config::{build::build, parse::parse};
+use oneshot_httpd::sandbox::Backend;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
@@ -31,6 +32,22 @@ fuzz_target!(|data: &[u8]| {
             assert!(!cfg.timeout.is_zero(), "Timeout 0 must be refused");
             for v in &cfg.vhosts {
                 assert!(v.document_root.is_absolute(), "DocumentRoot resolved: {v:?}");
+                // I3: an identity directive is never accepted without its backend.
+                let scopes = std::iter::once(&v.conf)
+                    .chain(v.directories.iter().map(|s| &s.conf))
+                    .chain(v.locations.iter().map(|s| &s.conf));
+                for c in scopes {
+                    if c.user_map.is_some() || c.assign_user.is_some() {
+                        assert!(cfg.confinement.contains(&Backend::Unix), "{c:?}");
+                    }
+                    if c.selinux_map.is_some() || c.selinux_default.is_some() {
+                        assert!(cfg.confinement.contains(&Backend::Selinux), "{c:?}");
+                    }
+                }
+            }
+            for w in &cfg.warnings {
+                assert_eq!(w.origin.file, file, "{w}");
+                assert!(w.origin.line <= lines, "{w}: line past the end ({lines})");
             }
         }
         Err(errors) => {

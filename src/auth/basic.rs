@@ -7,6 +7,12 @@
 //! password may contain `:`). Decoded bytes live only in zeroize-on-drop buffers and
 //! never appear in errors or `Debug` output.
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::fmt;
 
@@ -74,12 +80,13 @@ pub fn parse_authorization(value: &[u8]) -> Result<Credentials, BasicError> {
     let value = trim_ows(value);
     let token = strip_scheme(value)?;
     let decoded = decode(token)?;
-    let colon = decoded
+    let (user, password) = decoded
         .iter()
         .position(|&b| b == b':')
+        .and_then(|colon| decoded.split_at_checked(colon))
         .ok_or(BasicError::NoColon)?;
-    let user = std::str::from_utf8(&decoded[..colon]).map_err(|_| BasicError::UserNotUtf8)?;
-    let password = Zeroizing::new(decoded[colon + 1..].to_vec());
+    let user = std::str::from_utf8(user).map_err(|_| BasicError::UserNotUtf8)?;
+    let password = Zeroizing::new(password.get(1..).unwrap_or_default().to_vec());
     Credentials::new(user.to_owned(), password)
 }
 
@@ -94,7 +101,8 @@ fn strip_scheme(value: &[u8]) -> Result<&[u8], BasicError> {
         // "Basicfoo" is another scheme; RFC 7235 allows only SP after the scheme.
         Some(_) => return Err(BasicError::NotBasic),
     }
-    let token = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+    let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+    let token = rest.get(spaces..).unwrap_or_default();
     if token.is_empty() {
         return Err(BasicError::MissingCredentials);
     }
@@ -109,7 +117,7 @@ fn trim_ows(bytes: &[u8]) -> &[u8] {
         .iter()
         .rposition(|b| !is_ows(b))
         .map_or(start, |i| i + 1);
-    &bytes[start..end]
+    bytes.get(start..end).unwrap_or_default()
 }
 
 fn decode(token: &[u8]) -> Result<Zeroizing<Vec<u8>>, BasicError> {

@@ -15,6 +15,12 @@
 //! Unknown users still cost one hash computation. Hash text never appears in errors:
 //! a "hash" may be a plaintext password.
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -307,7 +313,7 @@ fn check_checksum(checksum: &str, len: usize, last_bits: u32) -> Result<(), Stri
     if checksum.len() != len || !checksum.bytes().all(|b| CRYPT64.contains(&b)) {
         return Err(bad());
     }
-    let last = checksum.as_bytes()[len - 1];
+    let &last = checksum.as_bytes().last().ok_or_else(bad)?;
     let value = CRYPT64.iter().position(|&b| b == last).ok_or_else(bad)?;
     if value >= 1 << last_bits {
         return Err("checksum's last character is not canonical".to_owned());

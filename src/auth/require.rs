@@ -12,6 +12,12 @@
 //! without authentication; unmet user requirements give `NeedAuth` to an anonymous
 //! request and `Denied` to an authenticated one; nothing else ever grants.
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::net::IpAddr;
 

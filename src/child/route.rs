@@ -7,6 +7,12 @@
 //! 3. drop empty and `.` segments, pop on `..`, and refuse a `..` that would climb above the
 //!    root (400, as Apache).
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -66,8 +72,8 @@ fn decode(seg: &str) -> Result<String, RouteError> {
     let b = seg.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
-    while i < b.len() {
-        let c = if b[i] == b'%' {
+    while let Some(&byte) = b.get(i) {
+        let c = if byte == b'%' {
             let hex = b.get(i + 1..i + 3).ok_or(RouteError::BadEncoding)?;
             let s = std::str::from_utf8(hex).map_err(|_| RouteError::BadEncoding)?;
             let v = u8::from_str_radix(s, 16).map_err(|_| RouteError::BadEncoding)?;
@@ -78,7 +84,7 @@ fn decode(seg: &str) -> Result<String, RouteError> {
             v
         } else {
             i += 1;
-            b[i - 1]
+            byte
         };
         if c < 0x20 || c == 0x7f {
             return Err(RouteError::ControlByte);

@@ -6,6 +6,7 @@
 use super::model::*;
 use super::parse::Node;
 use super::ConfigError;
+use crate::sandbox::Backend;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +21,11 @@ enum Ctx {
 
 struct Builder {
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
+    /// Where `Confinement` was written (the last one wins), if it was.
+    confinement_at: Option<Origin>,
+    /// Every identity directive with the backend it needs to have any effect.
+    needs: Vec<(Backend, &'static str, Origin)>,
     /// A bad `Listen` is already reported; do not also say there is none.
     saw_listen: bool,
     /// `CGIScriptTimeout`, when given; otherwise CGI inherits `Timeout`.
@@ -29,6 +35,9 @@ struct Builder {
 pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError>> {
     let mut b = Builder {
         errors: Vec::new(),
+        warnings: Vec::new(),
+        confinement_at: None,
+        needs: Vec::new(),
         saw_listen: false,
         cgi_timeout: None,
     };
@@ -55,12 +64,13 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         limits: Limits::default(),
         cgi_timeout: Duration::from_secs(60),
         cgi_owner_check: true,
-        confinement: vec![crate::sandbox::Backend::Landlock],
+        confinement: vec![Backend::Landlock],
         password_files: Vec::new(),
         selinux_maps: Default::default(),
         user_maps: Default::default(),
         users: Default::default(),
         vhosts: Vec::new(),
+        warnings: Vec::new(),
     };
     let mut main = VHostDraft::new(Origin {
         file: main_file.to_path_buf(),
@@ -69,14 +79,25 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
     let mut vhosts = Vec::new();
 
     for node in nodes {
+        if b.has_empty_argument(node) {
+            continue;
+        }
         if node.is("VirtualHost") {
+            if node.children.is_none() {
+                b.error(node, "VirtualHost must be a section: <VirtualHost ADDRESS>");
+                continue;
+            }
             vhosts.push(b.vhost(node));
         } else if !b.vhost_directive(node, &mut main, Ctx::Server) {
             b.server_directive(node, &mut cfg);
         }
     }
     b.finish(&mut cfg, main, vhosts);
+    b.require_backends(&mut cfg);
+    b.warn_unreachable_directories(&cfg);
+    b.warn_vhosts_without_identity(&cfg);
     if b.errors.is_empty() {
+        cfg.warnings = b.warnings;
         Ok(cfg)
     } else {
         Err(b.errors)
@@ -134,6 +155,19 @@ impl Builder {
         });
     }
 
+    /// Refuses a directive with an empty argument (`Options ""`, `DocumentRoot ""`): no
+    /// directive takes one, and a path would silently become the configuration's directory.
+    fn has_empty_argument(&mut self, n: &Node) -> bool {
+        if n.args.iter().any(String::is_empty) {
+            self.error(
+                n,
+                format!("{}: an empty argument (\"\") is not allowed", n.name),
+            );
+            return true;
+        }
+        false
+    }
+
     fn arity(&mut self, n: &Node, min: usize, max: usize) -> bool {
         let k = n.args.len();
         if k < min || k > max {
@@ -150,27 +184,30 @@ impl Builder {
         true
     }
 
+    /// The arguments when their count is within `min..=max` (else reported, and `None`):
+    /// callers match on the slice, so a count checked here is never indexed blindly.
+    fn args<'n>(&mut self, n: &'n Node, min: usize, max: usize) -> Option<&'n [String]> {
+        self.arity(n, min, max).then_some(n.args.as_slice())
+    }
+
     fn number<T: std::str::FromStr>(&mut self, n: &Node) -> Option<T> {
-        if !self.arity(n, 1, 1) {
+        let Some([a0]) = self.args(n, 1, 1) else {
             return None;
-        }
-        match n.args[0].parse::<T>() {
+        };
+        match a0.parse::<T>() {
             Ok(v) => Some(v),
             Err(_) => {
-                self.error(
-                    n,
-                    format!("{}: '{}' is not a valid number", n.name, n.args[0]),
-                );
+                self.error(n, format!("{}: '{}' is not a valid number", n.name, a0));
                 None
             }
         }
     }
 
     fn on_off(&mut self, n: &Node) -> Option<bool> {
-        if !self.arity(n, 1, 1) {
+        let Some([a0]) = self.args(n, 1, 1) else {
             return None;
-        }
-        match n.args[0].to_ascii_lowercase().as_str() {
+        };
+        match a0.to_ascii_lowercase().as_str() {
             "on" => Some(true),
             "off" => Some(false),
             other => {
@@ -189,8 +226,8 @@ impl Builder {
         match name.as_str() {
             "listen" => {
                 self.saw_listen = true;
-                if self.arity(n, 1, 2) {
-                    match parse_listen(&n.args[0]) {
+                if let Some([a0, ..]) = self.args(n, 1, 2) {
+                    match parse_listen(a0) {
                         Ok(a) if cfg.listen.contains(&a) => {
                             self.error(n, format!("Listen {a} is given twice"))
                         }
@@ -200,38 +237,38 @@ impl Builder {
                 }
             }
             "serverroot" => {
-                if self.arity(n, 1, 1) {
-                    cfg.server_root = resolve(n, &n.args[0]);
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    cfg.server_root = resolve(n, a0);
                 }
             }
             "pidfile" => {
-                if self.arity(n, 1, 1) {
-                    cfg.pid_file = Some(resolve(n, &n.args[0]));
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    cfg.pid_file = Some(resolve(n, a0));
                 }
             }
             "errorlog" => {
-                if self.arity(n, 1, 1) {
-                    cfg.error_log = if n.args[0].eq_ignore_ascii_case("stderr") {
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    cfg.error_log = if a0.eq_ignore_ascii_case("stderr") {
                         LogTarget::Stderr
-                    } else if n.args[0].starts_with('|') || n.args[0].starts_with("syslog") {
+                    } else if a0.starts_with('|') || a0.starts_with("syslog") {
                         self.error(n, "ErrorLog: piped and syslog logs are not supported; give a path or 'stderr'");
                         return;
                     } else {
-                        LogTarget::File(resolve(n, &n.args[0]))
+                        LogTarget::File(resolve(n, a0))
                     };
                 }
             }
             "loglevel" => {
-                if self.arity(n, 1, 1) {
-                    match parse_level(&n.args[0]) {
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    match parse_level(a0) {
                         Some(l) => cfg.log_level = l,
-                        None => self.error(n, format!("LogLevel: unknown level '{}'", n.args[0])),
+                        None => self.error(n, format!("LogLevel: unknown level '{}'", a0)),
                     }
                 }
             }
             "customlog" => {
-                if self.arity(n, 2, 2) {
-                    let format = match n.args[1].to_ascii_lowercase().as_str() {
+                if let Some([a0, a1]) = self.args(n, 2, 2) {
+                    let format = match a1.to_ascii_lowercase().as_str() {
                         "combined" => LogFormat::Combined,
                         "common" => LogFormat::Common,
                         other => {
@@ -239,24 +276,24 @@ impl Builder {
                             return;
                         }
                     };
-                    if n.args[0].starts_with('|') {
+                    if a0.starts_with('|') {
                         self.error(n, "CustomLog: piped logs are not supported");
                         return;
                     }
                     cfg.custom_logs.push(CustomLog {
-                        path: resolve(n, &n.args[0]),
+                        path: resolve(n, a0),
                         format,
                     });
                 }
             }
             "user" => {
-                if self.arity(n, 1, 1) {
-                    cfg.user = Some(n.args[0].clone());
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    cfg.user = Some(a0.clone());
                 }
             }
             "group" => {
-                if self.arity(n, 1, 1) {
-                    cfg.group = Some(n.args[0].clone());
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    cfg.group = Some(a0.clone());
                 }
             }
             "startservers" => set(&mut cfg.start_servers, self.number(n)),
@@ -299,7 +336,10 @@ impl Builder {
             "confinement" => {
                 if self.arity(n, 1, 3) {
                     match parse_confinement(&n.args) {
-                        Ok(c) => cfg.confinement = c,
+                        Ok(c) => {
+                            cfg.confinement = c;
+                            self.confinement_at = Some(origin(n));
+                        }
                         Err(m) => self.error(n, m),
                     }
                 }
@@ -312,10 +352,16 @@ impl Builder {
     /// false when the directive is not one of them.
     fn vhost_directive(&mut self, n: &Node, v: &mut VHostDraft, ctx: Ctx) -> bool {
         let name = n.name.to_ascii_lowercase();
+        if n.children.is_some()
+            && !matches!(name.as_str(), "directory" | "location" | "virtualhost")
+        {
+            self.error(n, format!("unknown section <{}>", n.name));
+            return true;
+        }
         match name.as_str() {
             "servername" => {
-                if self.arity(n, 1, 1) {
-                    match parse_host_name(&n.args[0]) {
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    match parse_host_name(a0) {
                         Ok(h) => v.names.insert(0, h),
                         Err(m) => self.error(n, m),
                     }
@@ -332,26 +378,29 @@ impl Builder {
                 }
             }
             "documentroot" => {
-                if self.arity(n, 1, 1) {
-                    v.document_root = Some(resolve(n, &n.args[0]));
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    v.document_root = Some(resolve(n, a0));
                 }
             }
             "directory" | "location" => {
                 if n.children.is_none() {
                     self.error(n, format!("{} must be a section: <{}>", n.name, n.name));
-                } else if self.arity(n, 1, 1) {
+                } else if let Some([a0]) = self.args(n, 1, 1) {
                     let is_dir = name == "directory";
                     let path = if is_dir {
-                        let p = resolve(n, &n.args[0]);
+                        let p = resolve(n, a0);
                         normalize_dir(&p)
                     } else {
-                        n.args[0].clone()
+                        a0.clone()
                     };
                     if !is_dir && !path.starts_with('/') {
                         self.error(
                             n,
                             format!("<Location {path}>: the URL path must start with '/'"),
                         );
+                    }
+                    if let Err(m) = super::glob::check(&path) {
+                        self.error(n, format!("<{} {a0}>: {m}", n.name));
                     }
                     let conf = self.dir_section(n);
                     let s = Section {
@@ -367,11 +416,11 @@ impl Builder {
                 }
             }
             "scriptalias" => {
-                if self.arity(n, 2, 2) {
-                    match parse_script_alias(&n.args[0]) {
+                if let Some([a0, a1]) = self.args(n, 2, 2) {
+                    match parse_script_alias(a0) {
                         Ok(prefix) => v.script_aliases.push(ScriptAlias {
                             prefix,
-                            dir: resolve(n, &n.args[1]),
+                            dir: resolve(n, a1),
                             origin: origin(n),
                         }),
                         Err(m) => self.error(n, m),
@@ -414,8 +463,8 @@ impl Builder {
                 }
             }
             "directoryindex" => {
-                if self.arity(n, 1, usize::MAX) {
-                    if n.args.len() == 1 && n.args[0].eq_ignore_ascii_case("disabled") {
+                if let Some(args) = self.args(n, 1, usize::MAX) {
+                    if matches!(args, [only] if only.eq_ignore_ascii_case("disabled")) {
                         d.directory_index = Some(Vec::new());
                     } else if let Some(bad) = n
                         .args
@@ -432,8 +481,8 @@ impl Builder {
                 }
             }
             "authtype" => {
-                if self.arity(n, 1, 1) {
-                    match n.args[0].to_ascii_lowercase().as_str() {
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    match a0.to_ascii_lowercase().as_str() {
                         "basic" => d.auth_basic = Some(true),
                         "none" => d.auth_basic = Some(false),
                         other => self.error(
@@ -444,20 +493,20 @@ impl Builder {
                 }
             }
             "authname" => {
-                if self.arity(n, 1, 1) {
-                    if n.args[0].contains(['"', '\\']) || n.args[0].chars().any(char::is_control) {
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    if a0.contains(['"', '\\']) || a0.chars().any(char::is_control) {
                         self.error(
                             n,
                             "AuthName must not contain quotes, backslashes or control characters",
                         );
                     } else {
-                        d.auth_name = Some(n.args[0].clone());
+                        d.auth_name = Some(a0.clone());
                     }
                 }
             }
             "authuserfile" => {
-                if self.arity(n, 1, 1) {
-                    d.auth_user_file = Some(resolve(n, &n.args[0]));
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    d.auth_user_file = Some(resolve(n, a0));
                 }
             }
             "require" => {
@@ -468,13 +517,23 @@ impl Builder {
                 }
             }
             "selinuxdomainmap" | "selinuxconfigfile" => {
-                if self.arity(n, 1, 1) {
-                    d.selinux_map = Some(resolve(n, &n.args[0]));
+                self.needs.push((
+                    Backend::Selinux,
+                    canonical(n, &["selinuxDomainMap", "selinuxConfigFile"]),
+                    origin(n),
+                ));
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    d.selinux_map = Some(resolve(n, a0));
                 }
             }
             "selinuxdomainval" | "selinuxdefaultdomain" => {
-                if self.arity(n, 1, 1) {
-                    match crate::policy::parse_selinux_target(&n.args[0]) {
+                self.needs.push((
+                    Backend::Selinux,
+                    canonical(n, &["selinuxDomainVal", "selinuxDefaultDomain"]),
+                    origin(n),
+                ));
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    match crate::policy::parse_selinux_target(a0) {
                         Ok(t) if t.is_noop() => self.error(n, format!("{}: '*' for both domain and range would serve in the worker's own context", n.name)),
                         Ok(t) => d.selinux_default = Some(t),
                         Err(m) => self.error(n, format!("{}: {m}", n.name)),
@@ -482,14 +541,15 @@ impl Builder {
                 }
             }
             "useridmap" => {
-                if self.arity(n, 1, 1) {
-                    d.user_map = Some(resolve(n, &n.args[0]));
+                self.needs.push((Backend::Unix, "UserIDMap", origin(n)));
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    d.user_map = Some(resolve(n, a0));
                 }
             }
             "assignuserid" => {
-                if self.arity(n, 2, 2) {
-                    match crate::policy::parse_unix_target(&format!("{}:{}", n.args[0], n.args[1]))
-                    {
+                self.needs.push((Backend::Unix, "AssignUserID", origin(n)));
+                if let Some([a0, a1]) = self.args(n, 2, 2) {
+                    match crate::policy::parse_unix_target(&format!("{}:{}", a0, a1)) {
                         Ok(t) => d.assign_user = Some(t),
                         Err(m) => self.error(n, format!("AssignUserID: {m}")),
                     }
@@ -503,6 +563,9 @@ impl Builder {
     fn dir_section(&mut self, n: &Node) -> DirConf {
         let mut d = DirConf::default();
         for c in n.children.as_deref().unwrap_or_default() {
+            if self.has_empty_argument(c) {
+                continue;
+            }
             if c.children.is_some() {
                 self.error(
                     c,
@@ -516,7 +579,9 @@ impl Builder {
     }
 
     fn not_here(&mut self, n: &Node, section: &str) {
-        if is_known(&n.name) {
+        if n.children.is_some() && !is_known(&n.name) {
+            self.error(n, format!("unknown section <{}>", n.name));
+        } else if is_known(&n.name) {
             self.error(n, format!("{} is not allowed in <{section}>", n.name));
         } else {
             self.error(n, format!("unknown directive '{}'", n.name));
@@ -534,14 +599,131 @@ impl Builder {
         for a in &n.args {
             if let Err(m) = parse_vhost_addr(a) {
                 self.error(n, m);
+            } else if vhost_addr_is_specific(a) {
+                // I3: Apache would choose this vhost by the local address first; here the
+                // address is accepted for compatibility but chooses nothing.
+                self.warnings.push(ConfigError {
+                    origin: origin(n),
+                    message: format!(
+                        "<VirtualHost {a}>: the address does not choose this virtual host (selection is by Host name only, as for *:PORT)"
+                    ),
+                });
             }
         }
         for c in n.children.as_deref().unwrap_or_default() {
+            if self.has_empty_argument(c) {
+                continue;
+            }
             if !self.vhost_directive(c, &mut v, Ctx::VHost) {
                 self.not_here(c, "VirtualHost");
             }
         }
         v
+    }
+
+    /// I3, fail closed: an identity directive is never accepted without the backend that
+    /// enforces it. Without a `Confinement` line it enables (and so requires) that backend;
+    /// against an explicit `Confinement` that lacks it, it is an error naming both lines.
+    fn require_backends(&mut self, cfg: &mut Config) {
+        let needs = std::mem::take(&mut self.needs);
+        match self.confinement_at.clone() {
+            None => {
+                let wanted = |b: Backend| {
+                    cfg.confinement.contains(&b) || needs.iter().any(|(n, _, _)| *n == b)
+                };
+                // Canonical order, as `Confinement` would list them.
+                cfg.confinement = [Backend::Selinux, Backend::Unix, Backend::Landlock]
+                    .into_iter()
+                    .filter(|b| wanted(*b))
+                    .collect();
+            }
+            Some(at) => {
+                for (backend, directive, o) in needs {
+                    if !cfg.confinement.contains(&backend) {
+                        let lists: Vec<&str> =
+                            cfg.confinement.iter().map(|b| backend_name(*b)).collect();
+                        self.errors.push(ConfigError {
+                            origin: o,
+                            message: format!(
+                                "{directive} needs '{}' in Confinement ({at} lists: {})",
+                                backend_name(backend),
+                                lists.join(" ")
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// I3, "no rule, 403": with `unix` (or `selinux`) confinement, a vhost that names no
+    /// identity in any of its scopes refuses every request. Legal, and fail-closed, but
+    /// rarely meant; said at `-t`.
+    fn warn_vhosts_without_identity(&mut self, cfg: &Config) {
+        for v in &cfg.vhosts {
+            let scopes = || {
+                std::iter::once(&v.conf)
+                    .chain(v.directories.iter().map(|s| &s.conf))
+                    .chain(v.locations.iter().map(|s| &s.conf))
+            };
+            let checks = [
+                (
+                    Backend::Unix,
+                    scopes().any(|c| c.user_map.is_some() || c.assign_user.is_some()),
+                    "AssignUserID or UserIDMap",
+                ),
+                (
+                    Backend::Selinux,
+                    scopes().any(|c| c.selinux_map.is_some() || c.selinux_default.is_some()),
+                    "selinuxDomainVal or selinuxDomainMap",
+                ),
+            ];
+            for (backend, named, directives) in checks {
+                if cfg.confinement.contains(&backend) && !named {
+                    self.warnings.push(ConfigError {
+                        origin: v.origin.clone(),
+                        message: format!(
+                            "virtual host {} has no {directives} in any scope: with '{}' in Confinement every request to it is refused (403)",
+                            v.server_name(),
+                            backend_name(backend)
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    /// I3: a `<Directory>` that lies outside every DocumentRoot and ScriptAlias target (and is
+    /// not above one) can never apply to a request; say so at `-t` instead of ignoring it.
+    fn warn_unreachable_directories(&mut self, cfg: &Config) {
+        let mut warned: Vec<&Origin> = Vec::new();
+        let mut sections: Vec<(&Section, Vec<&Path>)> = Vec::new();
+        for v in &cfg.vhosts {
+            let roots: Vec<&Path> = std::iter::once(v.document_root.as_path())
+                .chain(v.script_aliases.iter().map(|a| a.dir.as_path()))
+                .collect();
+            for s in &v.directories {
+                match sections.iter_mut().find(|(t, _)| t.origin == s.origin) {
+                    Some((_, r)) => r.extend(&roots),
+                    None => sections.push((s, roots.clone())),
+                }
+            }
+        }
+        for (s, roots) in sections {
+            let reachable = roots
+                .iter()
+                .any(|r| super::glob::could_cover(&s.path, &normalize_dir(r)));
+            if !reachable && !warned.contains(&&s.origin) {
+                warned.push(&s.origin);
+                self.warnings.push(ConfigError {
+                    origin: s.origin.clone(),
+                    message: format!(
+                        "<Directory {}> never applies: it is outside every DocumentRoot and ScriptAlias directory",
+                        s.path
+                    ),
+                });
+            }
+        }
     }
 
     fn finish(&mut self, cfg: &mut Config, main: VHostDraft, drafts: Vec<VHostDraft>) {
@@ -577,8 +759,9 @@ impl Builder {
             }
             let mut directories = main.directories.clone();
             directories.extend(d.directories);
-            // Apache applies <Directory> from the shortest path to the longest.
-            directories.sort_by_key(|s| s.path.len());
+            // Apache applies <Directory> from the fewest path components to the most (file
+            // order among equals); for plain paths that is also shortest to longest.
+            directories.sort_by_key(|s| s.path.split('/').filter(|c| !c.is_empty()).count());
             let mut locations = main.locations.clone();
             locations.extend(d.locations);
             let mut script_aliases = d.script_aliases;
@@ -627,6 +810,26 @@ impl Builder {
     }
 }
 
+/// The name of an identity directive as the documentation spells it, among the aliases
+/// `n` may be written as.
+fn canonical(n: &Node, names: &[&'static str]) -> &'static str {
+    names
+        .iter()
+        .copied()
+        .find(|c| n.name.eq_ignore_ascii_case(c))
+        .or_else(|| names.first().copied())
+        .unwrap_or("identity directive")
+}
+
+/// A backend as `Confinement` spells it.
+fn backend_name(b: Backend) -> &'static str {
+    match b {
+        Backend::Selinux => "selinux",
+        Backend::Unix => "unix",
+        Backend::Landlock => "landlock",
+    }
+}
+
 fn set<T>(slot: &mut T, v: Option<T>) {
     if let Some(v) = v {
         *slot = v;
@@ -647,6 +850,7 @@ fn defaults() -> DirConf {
 
 const KNOWN: &[&str] = &[
     "listen",
+    "confinement",
     "serverroot",
     "pidfile",
     "errorlog",
@@ -805,6 +1009,12 @@ fn parse_vhost_addr(s: &str) -> Result<(), String> {
     }
 }
 
+/// An address other than `*` or `_default_`, which Apache would match connections against.
+fn vhost_addr_is_specific(s: &str) -> bool {
+    let host = s.rsplit_once(':').map_or(s, |(h, _)| h);
+    !(host == "*" || host == "_default_")
+}
+
 fn parse_host_name(s: &str) -> Result<String, String> {
     let host = s.split_once("://").map(|(_, h)| h).unwrap_or(s);
     let host = match host.rsplit_once(':') {
@@ -884,13 +1094,15 @@ pub fn parse_script_alias(url: &str) -> Result<Vec<String>, String> {
 /// `AddHandler cgi-script .EXT...`: only the CGI handler exists here. Suffixes are stored
 /// lowercase without the dot (Apache matches them case-insensitively, dot optional).
 pub fn parse_add_handler(args: &[String]) -> Result<Vec<String>, String> {
-    if !args[0].eq_ignore_ascii_case("cgi-script") {
+    let Some((handler, extensions)) = args.split_first() else {
+        return Err("AddHandler takes at least 2 argument(s), got 0".into());
+    };
+    if !handler.eq_ignore_ascii_case("cgi-script") {
         return Err(format!(
-            "AddHandler: handler '{}' is not supported (only cgi-script)",
-            args[0]
+            "AddHandler: handler '{handler}' is not supported (only cgi-script)"
         ));
     }
-    args[1..]
+    extensions
         .iter()
         .map(|a| {
             let e = a.strip_prefix('.').unwrap_or(a);
@@ -948,10 +1160,12 @@ pub fn parse_options(args: &[String], inherited: Options) -> Result<Options, Str
         Options::default()
     };
     for a in args {
-        let (on, word) = match a.as_bytes()[0] {
-            b'+' => (true, &a[1..]),
-            b'-' => (false, &a[1..]),
-            _ => (true, a.as_str()),
+        let (on, word) = if let Some(w) = a.strip_prefix('+') {
+            (true, w)
+        } else if let Some(w) = a.strip_prefix('-') {
+            (false, w)
+        } else {
+            (true, a.as_str())
         };
         match word.to_ascii_lowercase().as_str() {
             "none" if !relative => o = Options::default(),
@@ -1028,6 +1242,264 @@ mod tests {
             let got = load(text).expect_err(text);
             assert_eq!(&got, want, "{text:?}");
         }
+    }
+
+    /// Every directive that takes arguments, with `""`: each is refused with FILE:LINE, none
+    /// panics (`Options ""` used to index an empty word).
+    #[test]
+    fn empty_arguments_are_errors_everywhere() {
+        let directives = [
+            "Listen",
+            "ServerRoot",
+            "PidFile",
+            "ErrorLog",
+            "LogLevel",
+            "User",
+            "Group",
+            "StartServers",
+            "MinSpareServers",
+            "MaxSpareServers",
+            "MaxRequestWorkers",
+            "MaxClients",
+            "Timeout",
+            "KeepAlive",
+            "KeepAliveTimeout",
+            "MaxKeepAliveRequests",
+            "RequestReadTimeout",
+            "ReexecChildren",
+            "LimitRequestLine",
+            "LimitRequestFieldSize",
+            "LimitRequestFields",
+            "LimitRequestBody",
+            "CGIScriptTimeout",
+            "CGIOwnerCheck",
+            "Confinement",
+            "ServerName",
+            "ServerAlias",
+            "DocumentRoot",
+            "Options",
+            "AddHandler",
+            "DirectoryIndex",
+            "AuthType",
+            "AuthName",
+            "AuthUserFile",
+            "Require",
+            "selinuxDomainMap",
+            "selinuxConfigFile",
+            "selinuxDomainVal",
+            "selinuxDefaultDomain",
+            "UserIDMap",
+            "AssignUserID",
+            "ScriptAlias",
+            "CustomLog",
+            "Frobnicate",
+        ];
+        for d in directives {
+            for (text, line) in [
+                (format!("Listen 8080\nDocumentRoot /x\n{d} \"\"\n"), 3),
+                (format!("Listen 8080\nDocumentRoot /x\n{d} a \"\"\n"), 3),
+                (format!("Listen 8080\nDocumentRoot /x\n<VirtualHost *:8080>\n{d} ''\n</VirtualHost>\n"), 4),
+                (format!("Listen 8080\nDocumentRoot /x\n<Directory /x>\n{d} \"\"\n</Directory>\n"), 4),
+            ] {
+                let got = load(&text).expect_err(&text);
+                assert_eq!(
+                    got,
+                    vec![format!("/etc/x/h.conf:{line}: {d}: an empty argument (\"\") is not allowed")],
+                    "{text:?}"
+                );
+            }
+        }
+        for (text, want) in [
+            (
+                "<Directory \"\">\n</Directory>\n",
+                "/etc/x/h.conf:3: Directory: an empty argument (\"\") is not allowed",
+            ),
+            (
+                "<Location ''>\n</Location>\n",
+                "/etc/x/h.conf:3: Location: an empty argument (\"\") is not allowed",
+            ),
+            (
+                "<VirtualHost \"\">\n</VirtualHost>\n",
+                "/etc/x/h.conf:3: VirtualHost: an empty argument (\"\") is not allowed",
+            ),
+        ] {
+            let text = format!("Listen 8080\nDocumentRoot /x\n{text}");
+            assert_eq!(
+                load(&text).expect_err(&text),
+                vec![want.to_string()],
+                "{text:?}"
+            );
+        }
+        // The pure parsers refuse an empty word themselves, whoever calls them.
+        assert_eq!(
+            parse_options(&[String::new()], Options::default()),
+            Err("Options: unknown option ''".into())
+        );
+        assert!(parse_add_handler(&[]).is_err());
+    }
+
+    #[test]
+    fn odd_nesting_table() {
+        let rows: &[(&str, &[&str])] = &[
+            (
+                "</Directory>\n",
+                &["line 3: </Directory> without matching <Directory>"],
+            ),
+            (
+                "<Directory /x>\n<VirtualHost *:80>\n</VirtualHost>\n</Directory>\n",
+                &["/etc/x/h.conf:4: <VirtualHost> is not allowed inside <Directory>"],
+            ),
+            (
+                "<Location /x>\n<Directory /x>\n</Directory>\n</Location>\n",
+                &["/etc/x/h.conf:4: <Directory> is not allowed inside <Location>"],
+            ),
+            (
+                "<VirtualHost *:80>\n<VirtualHost *:80>\n</VirtualHost>\n</VirtualHost>\n",
+                &["/etc/x/h.conf:4: <VirtualHost> cannot be nested"],
+            ),
+            ("<Directory /x>\n", &["line 3: <Directory> is never closed"]),
+            (
+                "<VirtualHost *:80>\n<Directory /x>\n</VirtualHost>\n",
+                &[
+                    "line 3: <VirtualHost> is never closed",
+                    "line 4: <Directory> is never closed",
+                    "line 5: </VirtualHost> does not close <Directory> opened on line 4",
+                ],
+            ),
+            (
+                "VirtualHost *:80\n",
+                &["/etc/x/h.conf:3: VirtualHost must be a section: <VirtualHost ADDRESS>"],
+            ),
+            (
+                "Directory /x\n",
+                &["/etc/x/h.conf:3: Directory must be a section: <Directory>"],
+            ),
+            (
+                "<DocumentRoot /y>\n</DocumentRoot>\n",
+                &["/etc/x/h.conf:3: unknown section <DocumentRoot>"],
+            ),
+            (
+                "<VirtualHost *:80>\n<ServerName a>\n</ServerName>\n</VirtualHost>\n",
+                &["/etc/x/h.conf:4: unknown section <ServerName>"],
+            ),
+            (
+                "<VirtualHost *:80>\n<IfModule x>\n</IfModule>\n</VirtualHost>\n",
+                &["/etc/x/h.conf:4: unknown section <IfModule>"],
+            ),
+            (
+                "<VirtualHost *:80>\nConfinement unix\n</VirtualHost>\n",
+                &["/etc/x/h.conf:4: Confinement is not allowed in <VirtualHost>"],
+            ),
+            (
+                "<Directory /x/[ab>\n</Directory>\n",
+                &["/etc/x/h.conf:3: <Directory /x/[ab>: '[ab': '[' without its closing ']'"],
+            ),
+            (
+                "<Location /[>\n</Location>\n",
+                &["/etc/x/h.conf:3: <Location /[>: '[': '[' without its closing ']'"],
+            ),
+            (
+                "Options \"None\n",
+                &["line 3: unterminated \"quoted\" argument"],
+            ),
+            (
+                "Options 'None\n",
+                &["line 3: unterminated 'quoted' argument"],
+            ),
+            (
+                "Options \"None\"x\n",
+                &["line 3: a quoted argument must be followed by whitespace"],
+            ),
+            ("Options None\0\n", &["line 3: NUL byte in the line"]),
+        ];
+        for (text, want) in rows {
+            let text = format!("Listen 8080\nDocumentRoot /x\n{text}");
+            let got = load(&text).expect_err(&text);
+            assert_eq!(&got, want, "{text:?}");
+        }
+    }
+
+    /// I3: identity directives bring the backend that enforces them, or name both lines.
+    #[test]
+    fn identity_directives_need_their_backend() {
+        use crate::sandbox::Backend::{Landlock, Selinux, Unix};
+        let ok: &[(&str, &[crate::sandbox::Backend])] = &[
+            ("", &[Landlock]),
+            ("UserIDMap /etc/m\n", &[Unix, Landlock]),
+            (
+                "<Location /a>\nAssignUserID www www\n</Location>\n",
+                &[Unix, Landlock],
+            ),
+            (
+                "<VirtualHost *:80>\nselinuxDomainMap /etc/m\n</VirtualHost>\n",
+                &[Selinux, Landlock],
+            ),
+            (
+                "selinuxDomainVal user_t:s0\nAssignUserID a b\n",
+                &[Selinux, Unix, Landlock],
+            ),
+            ("Confinement unix\nUserIDMap /etc/m\n", &[Unix]),
+            (
+                "Confinement landlock selinux\nselinuxConfigFile /etc/m\n",
+                &[Landlock, Selinux],
+            ),
+        ];
+        for (text, want) in ok {
+            let text = format!("Listen 8080\nDocumentRoot /x\n{text}");
+            let c = load(&text).unwrap_or_else(|e| panic!("{text:?}: {e:?}"));
+            assert_eq!(&c.confinement, want, "{text:?}");
+        }
+        let bad: &[(&str, &[&str])] = &[
+            ("Confinement landlock\nUserIDMap /etc/m\n", &["/etc/x/h.conf:4: UserIDMap needs 'unix' in Confinement (/etc/x/h.conf:3 lists: landlock)"]),
+            ("<Directory /x>\nassignuserid a b\n</Directory>\nConfinement selinux landlock\n", &["/etc/x/h.conf:4: AssignUserID needs 'unix' in Confinement (/etc/x/h.conf:6 lists: selinux landlock)"]),
+            ("Confinement unix landlock\n<VirtualHost *:80>\nselinuxDefaultDomain user_t:s0\n<Location /p>\nSELINUXDOMAINMAP /etc/m\n</Location>\n</VirtualHost>\n", &[
+                "/etc/x/h.conf:5: selinuxDefaultDomain needs 'selinux' in Confinement (/etc/x/h.conf:3 lists: unix landlock)",
+                "/etc/x/h.conf:7: selinuxDomainMap needs 'selinux' in Confinement (/etc/x/h.conf:3 lists: unix landlock)",
+            ]),
+        ];
+        for (text, want) in bad {
+            let text = format!("Listen 8080\nDocumentRoot /x\n{text}");
+            assert_eq!(&load(&text).expect_err(&text), want, "{text:?}");
+        }
+        // Enabled for one vhost, the backend applies to all: one that names nobody refuses
+        // everything, which -t says.
+        let c = load("Listen 8080\nDocumentRoot /x\n<VirtualHost *:80>\nServerName a\nAssignUserID a a\n</VirtualHost>\n<VirtualHost *:80>\nServerName b\n</VirtualHost>\n").unwrap();
+        let got: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(got, vec!["/etc/x/h.conf:7: virtual host b has no AssignUserID or UserIDMap in any scope: with 'unix' in Confinement every request to it is refused (403)".to_string()]);
+    }
+
+    #[test]
+    fn directories_that_never_apply_are_warnings() {
+        let rows: &[(&str, &[&str])] = &[
+            ("<Directory />\n</Directory>\n<Directory /srv/www/sub>\n</Directory>\n<Directory /srv/w*>\n</Directory>\n", &[]),
+            ("<Directory /var/www>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory /var/www> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
+            ("<Directory /srv/x*>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory /srv/x*> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
+            ("ScriptAlias /cgi-bin/ /usr/lib/cgi-bin/\n<Directory /usr/lib/cgi-bin>\n</Directory>\n", &[]),
+            ("<VirtualHost *:80>\nDocumentRoot /var/www\n</VirtualHost>\n<VirtualHost *:80>\n</VirtualHost>\n<Directory /var/www>\n</Directory>\n", &[]),
+            ("<VirtualHost *:80>\nDocumentRoot /var/www\n<Directory /srv/www>\n</Directory>\n</VirtualHost>\n", &["/etc/x/h.conf:5: <Directory /srv/www> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
+            ("<VirtualHost 10.0.0.1:80 *:80>\n</VirtualHost>\n<VirtualHost _default_:80>\n</VirtualHost>\n<VirtualHost [::1]:80>\n</VirtualHost>\n", &[
+                "/etc/x/h.conf:3: <VirtualHost 10.0.0.1:80>: the address does not choose this virtual host (selection is by Host name only, as for *:PORT)",
+                "/etc/x/h.conf:7: <VirtualHost [::1]:80>: the address does not choose this virtual host (selection is by Host name only, as for *:PORT)",
+            ]),
+        ];
+        for (text, want) in rows {
+            let text = format!("Listen 8080\nDocumentRoot /srv/www\n{text}");
+            let c = load(&text).unwrap_or_else(|e| panic!("{text:?}: {e:?}"));
+            let got: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+            assert_eq!(&got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn wildcard_directory_applies_like_apache() {
+        let c = load("Listen 8080\nDocumentRoot /srv/www\n<Directory /srv/www/g*>\nOptions Indexes\n</Directory>\n<Directory /srv/www/gallery/x>\nOptions +ExecCGI\n</Directory>\n").unwrap();
+        let v = &c.vhosts[0];
+        let at = |d: &str| v.dir_conf(Path::new(d), "/").options.unwrap();
+        assert!(at("/srv/www/gallery").indexes);
+        assert!(at("/srv/www/gallery/2024").indexes);
+        assert!(!at("/srv/www/photos").indexes);
+        let x = at("/srv/www/gallery/x");
+        assert!(x.indexes && x.exec_cgi, "{x:?}");
     }
 
     #[test]

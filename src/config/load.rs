@@ -7,20 +7,34 @@ use super::parse::{self, Node};
 use super::{build, Config, ConfigError, Origin};
 use std::path::{Path, PathBuf};
 
-/// Include nesting deeper than this is a loop in practice.
+/// Include nesting deeper than this is refused even without a loop.
 const MAX_INCLUDE_DEPTH: usize = 16;
+/// Files read in all (the same file included twice counts twice): bounds the work a
+/// configuration whose includes fan out can cause.
+const MAX_FILES_READ: usize = 10_000;
+
+/// What the reader carries down the `Include` tree.
+struct Reader {
+    errors: Vec<ConfigError>,
+    /// The files being read, outermost first: a file that includes one of them is a loop.
+    chain: Vec<PathBuf>,
+    files_read: usize,
+}
 
 pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
     let file = absolute(file);
-    let mut errors = Vec::new();
-    let mut nodes = read_file(
+    let mut reader = Reader {
+        errors: Vec::new(),
+        chain: Vec::new(),
+        files_read: 0,
+    };
+    let mut nodes = reader.read_file(
         &file,
         Origin {
             file: file.clone(),
             line: 0,
         },
         0,
-        &mut errors,
     );
     // `-c` directives behave as if written after the main file, in its directory.
     for (i, d) in extra.iter().enumerate() {
@@ -30,10 +44,10 @@ pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
                 for n in &mut more {
                     n.line = i + 1;
                 }
-                expand(&mut more, 0, &mut errors);
+                reader.expand(&mut more, 0);
                 nodes.extend(more)
             }
-            Err(es) => errors.extend(es.into_iter().map(|e| ConfigError {
+            Err(es) => reader.errors.extend(es.into_iter().map(|e| ConfigError {
                 origin: Origin {
                     file: PathBuf::from("-c"),
                     line: i + 1,
@@ -42,6 +56,7 @@ pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
             })),
         }
     }
+    let mut errors = reader.errors;
     let built = build::build(&nodes, &file);
     let cfg = match built {
         Ok(c) if errors.is_empty() => c,
@@ -71,87 +86,123 @@ fn absolute(p: &Path) -> PathBuf {
     }
 }
 
-fn read_file(file: &Path, from: Origin, depth: usize, errors: &mut Vec<ConfigError>) -> Vec<Node> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            errors.push(ConfigError {
-                origin: from,
-                message: format!("cannot read {}: {e}", file.display()),
-            });
+impl Reader {
+    fn error(&mut self, origin: Origin, message: String) {
+        self.errors.push(ConfigError { origin, message });
+    }
+
+    fn read_file(&mut self, file: &Path, from: Origin, depth: usize) -> Vec<Node> {
+        let key = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        if self.chain.contains(&key) {
+            self.error(
+                from,
+                format!("Include loop: {} is already being read", file.display()),
+            );
             return Vec::new();
         }
-    };
-    match parse::parse(&text, file) {
-        Ok(mut nodes) => {
-            expand(&mut nodes, depth, errors);
-            nodes
+        self.files_read += 1;
+        if self.files_read > MAX_FILES_READ {
+            if self.files_read == MAX_FILES_READ + 1 {
+                self.error(
+                    from,
+                    format!("Include: more than {MAX_FILES_READ} files to read"),
+                );
+            }
+            return Vec::new();
         }
-        Err(es) => {
-            errors.extend(es.into_iter().map(|e| ConfigError {
-                origin: Origin {
-                    file: file.to_path_buf(),
-                    line: e.line,
-                },
-                message: e.message,
-            }));
-            Vec::new()
-        }
-    }
-}
-
-/// Replaces every `Include`/`IncludeOptional` (at any depth) by the nodes of the files it names.
-fn expand(nodes: &mut Vec<Node>, depth: usize, errors: &mut Vec<ConfigError>) {
-    let mut out = Vec::with_capacity(nodes.len());
-    for mut n in nodes.drain(..) {
-        if let Some(children) = n.children.as_mut() {
-            expand(children, depth, errors);
-        }
-        let optional = n.is("IncludeOptional");
-        if !(optional || n.is("Include")) {
-            out.push(n);
-            continue;
-        }
-        let here = Origin {
-            file: n.file.clone(),
-            line: n.line,
+        let bytes = match std::fs::read(file) {
+            Ok(b) => b,
+            Err(e) => {
+                self.error(from, format!("cannot read {}: {e}", file.display()));
+                return Vec::new();
+            }
         };
-        if n.args.len() != 1 {
-            errors.push(ConfigError {
-                origin: here,
-                message: format!("{} takes 1 argument", n.name),
-            });
-            continue;
-        }
-        if depth >= MAX_INCLUDE_DEPTH {
-            errors.push(ConfigError {
-                origin: here,
-                message: "Include nested too deeply (a loop?)".into(),
-            });
-            continue;
-        }
-        let base = n.file.parent().unwrap_or(Path::new("/"));
-        let pattern = base.join(&n.args[0]);
-        match matching_files(&pattern) {
-            Ok(files) if files.is_empty() && !optional && !n.args[0].contains('*') => {
-                errors.push(ConfigError {
-                    origin: here,
-                    message: format!("Include: {} does not exist", pattern.display()),
-                })
+        let text = match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let valid = e.as_bytes().get(..e.utf8_error().valid_up_to());
+                let line = 1 + valid
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+                self.error(
+                    Origin {
+                        file: file.to_path_buf(),
+                        line,
+                    },
+                    "not valid UTF-8 (configuration files must be UTF-8)".into(),
+                );
+                return Vec::new();
             }
-            Ok(files) => {
-                for f in files {
-                    out.extend(read_file(&f, here.clone(), depth + 1, errors));
-                }
+        };
+        match parse::parse(&text, file) {
+            Ok(mut nodes) => {
+                self.chain.push(key);
+                self.expand(&mut nodes, depth);
+                self.chain.pop();
+                nodes
             }
-            Err(m) if optional => log::debug!("{here}: {m}"),
-            Err(m) => errors.push(ConfigError {
-                origin: here,
-                message: m,
-            }),
+            Err(es) => {
+                self.errors.extend(es.into_iter().map(|e| ConfigError {
+                    origin: Origin {
+                        file: file.to_path_buf(),
+                        line: e.line,
+                    },
+                    message: e.message,
+                }));
+                Vec::new()
+            }
         }
     }
-    *nodes = out;
+
+    /// Replaces every `Include`/`IncludeOptional` (at any depth) by the nodes of the files it
+    /// names.
+    fn expand(&mut self, nodes: &mut Vec<Node>, depth: usize) {
+        let mut out = Vec::with_capacity(nodes.len());
+        for mut n in nodes.drain(..) {
+            if let Some(children) = n.children.as_mut() {
+                self.expand(children, depth);
+            }
+            let optional = n.is("IncludeOptional");
+            if !(optional || n.is("Include")) {
+                out.push(n);
+                continue;
+            }
+            let here = Origin {
+                file: n.file.clone(),
+                line: n.line,
+            };
+            let [arg] = n.args.as_slice() else {
+                self.error(here, format!("{} takes 1 argument", n.name));
+                continue;
+            };
+            if arg.is_empty() {
+                self.error(here, format!("{}: the file name is empty", n.name));
+                continue;
+            }
+            if depth >= MAX_INCLUDE_DEPTH {
+                self.error(here, "Include nested too deeply".into());
+                continue;
+            }
+            let base = n.file.parent().unwrap_or(Path::new("/"));
+            let pattern = base.join(arg);
+            match matching_files(&pattern) {
+                Ok(files) if files.is_empty() && !optional && !arg.contains('*') => self.error(
+                    here,
+                    format!("Include: {} does not exist", pattern.display()),
+                ),
+                Ok(files) => {
+                    for f in files {
+                        out.extend(self.read_file(&f, here.clone(), depth + 1));
+                    }
+                }
+                Err(m) if optional => log::debug!("{here}: {m}"),
+                Err(m) => self.error(here, m),
+            }
+        }
+        *nodes = out;
+    }
 }
 
 /// Apache's Include takes a file, a directory (every file in it) or a wildcard in the last
@@ -185,18 +236,9 @@ fn matching_files(pattern: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// `*` and `?` matching for one file name component.
+/// Wildcard matching for one file name component; hidden files never match.
 fn wildcard(pat: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    !name.starts_with('.') && go(pat.as_bytes(), name.as_bytes())
+    !name.starts_with('.') && super::glob::matches(pat, name)
 }
 
 fn check_filesystem(cfg: &Config, errors: &mut Vec<ConfigError>) {

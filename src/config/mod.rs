@@ -3,8 +3,15 @@
 //! `parse` (pure) turns text into a tree, `load` reads files and expands `Include`,
 //! `build` (pure) validates the tree into a [`Config`]. Every error names `FILE:LINE`.
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 pub mod build;
+pub mod glob;
 mod identity;
 pub mod load;
 pub mod model;
@@ -15,7 +22,7 @@ pub use load::load;
 pub use model::*;
 
 /// A configuration problem, printed as `FILE:LINE: message` (line 0 when the whole file is meant).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{origin}: {message}")]
 pub struct ConfigError {
     pub origin: Origin,

@@ -337,6 +337,9 @@ pub struct Config {
     /// Never empty: when the file has no `<VirtualHost>`, the main server is the only one.
     /// The first entry is the default, as in Apache's name-based hosting.
     pub vhosts: Vec<VHost>,
+    /// What `-t` and a (re)load print as warnings: accepted, but probably not what was meant
+    /// (a `<Directory>` that can never apply).
+    pub warnings: Vec<super::ConfigError>,
 }
 
 impl VHost {
@@ -347,16 +350,36 @@ impl VHost {
         let dir = fs_dir.to_string_lossy();
         let mut c = self.conf.clone();
         for s in &self.directories {
-            if path_prefix(&s.path, &dir) {
+            if directory_matches(&s.path, &dir) {
                 c = c.merge(&s.conf);
             }
         }
         for s in &self.locations {
-            if path_prefix(&s.path, url_path) {
+            if location_matches(&s.path, url_path) {
                 c = c.merge(&s.conf);
             }
         }
         c
+    }
+}
+
+/// `<Directory>`: a plain path covers itself and everything beneath it; a wildcard path
+/// (Apache's fnmatch, no wildcard crossing `/`) covers what its leading segments match.
+fn directory_matches(section: &str, dir: &str) -> bool {
+    if super::glob::is_pattern(section) {
+        super::glob::matches_prefix(section.trim_end_matches('/'), dir)
+    } else {
+        path_prefix(section, dir)
+    }
+}
+
+/// `<Location>`: a plain path is a segment prefix of the URL path; a wildcard path must match
+/// the whole URL path, as Apache's location walk does.
+fn location_matches(section: &str, url_path: &str) -> bool {
+    if super::glob::is_pattern(section) {
+        super::glob::matches(section, url_path)
+    } else {
+        path_prefix(section, url_path)
     }
 }
 
@@ -372,7 +395,23 @@ fn path_prefix(prefix: &str, path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::path_prefix;
+    use super::{directory_matches, location_matches, path_prefix};
+
+    #[test]
+    fn wildcard_sections_table() {
+        for (p, s, dir, loc) in [
+            ("/srv/g*", "/srv/gallery", true, true),
+            ("/srv/g*", "/srv/gallery/2024", true, false),
+            ("/srv/g*", "/srv/x", false, false),
+            ("/srv/*/pub", "/srv/a/pub/img", true, false),
+            ("/srv/[ab]", "/srv/b", true, true),
+            ("/srv/?", "/srv/ab", false, false),
+            ("/srv/g*/", "/srv/gallery", true, false),
+        ] {
+            assert_eq!(directory_matches(p, s), dir, "Directory {p} {s}");
+            assert_eq!(location_matches(p, s), loc, "Location {p} {s}");
+        }
+    }
 
     #[test]
     fn prefix_table() {

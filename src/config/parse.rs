@@ -39,6 +39,10 @@ impl fmt::Display for SyntaxError {
     }
 }
 
+/// Sections nest this deep at most (Apache's own stop at `<VirtualHost>` > `<Directory>` >
+/// `<Limit>`): the tree is walked and dropped recursively, so depth must stay bounded.
+pub const MAX_NESTING: usize = 16;
+
 /// Parses a whole configuration text. Reports every syntax error, not only the first.
 pub fn parse(text: &str, file: &Path) -> Result<Vec<Node>, Vec<SyntaxError>> {
     let mut errors = Vec::new();
@@ -49,6 +53,10 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<Node>, Vec<SyntaxError>> {
     for (line_no, logical) in logical_lines(text) {
         let trimmed = logical.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if trimmed.contains('\0') {
+            errors.push(err(line_no, "NUL byte in the line"));
             continue;
         }
         if let Some(rest) = trimmed.strip_prefix("</") {
@@ -89,6 +97,15 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<Node>, Vec<SyntaxError>> {
                 continue;
             };
             match split_args(inner) {
+                Ok(_) if stack.len() >= MAX_NESTING => {
+                    // Nothing after this can be matched up reliably: stop here.
+                    errors.push(err(
+                        line_no,
+                        &format!("sections nested more than {MAX_NESTING} deep"),
+                    ));
+                    errors.sort_by_key(|e| e.line);
+                    return Err(errors);
+                }
                 Ok(mut words) if !words.is_empty() => {
                     let name = words.remove(0);
                     stack.push((name, words, line_no, Vec::new()));
@@ -284,12 +301,32 @@ mod tests {
             ("X \"a\"b", &[1]),
             ("<A\n</A>", &[1, 2]),
             ("Bad-Name 1\nok 2\n<>\n", &[1, 3]),
+            ("X\0 1\n", &[1]),
         ];
         for (text, lines) in rows {
             let errs = parse(text, Path::new("t")).expect_err(text);
             let got: Vec<usize> = errs.iter().map(|e| e.line).collect();
             assert_eq!(&got, lines, "{text:?}: {errs:?}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = "<A>\n".repeat(100_000);
+        let errs = parse(&deep, Path::new("t")).unwrap_err();
+        assert_eq!(
+            errs,
+            vec![err(MAX_NESTING + 1, "sections nested more than 16 deep")]
+        );
+        let ok = format!(
+            "{}{}",
+            "<A>\n".repeat(MAX_NESTING),
+            "</A>\n".repeat(MAX_NESTING)
+        );
+        assert!(parse(&ok, Path::new("t")).is_ok());
+        // A very long line is just a long line.
+        let long = format!("Options {}\n", "Indexes ".repeat(200_000));
+        assert_eq!(parse(&long, Path::new("t")).unwrap()[0].args.len(), 200_000);
     }
 
     #[test]

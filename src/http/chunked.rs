@@ -132,7 +132,7 @@ impl ChunkedDecoder {
                 _ if pos == input.len() => return Ok((pos, false)),
                 _ => {}
             }
-            let step = self.step(&input[pos..], out);
+            let step = self.step(input.get(pos..).unwrap_or_default(), out);
             let used = match step {
                 Ok(used) => used,
                 Err(e) => {
@@ -149,7 +149,7 @@ impl ChunkedDecoder {
     fn step(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, ChunkError> {
         if let State::Data { remaining } = self.state {
             let take = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
-            out.extend_from_slice(&input[..take]);
+            out.extend_from_slice(input.get(..take).unwrap_or(input));
             let remaining = remaining - take as u64;
             self.state = match remaining {
                 0 => State::DataCr,
@@ -157,7 +157,10 @@ impl ChunkedDecoder {
             };
             return Ok(take);
         }
-        self.state = self.next_state(input[0])?;
+        let Some(&byte) = input.first() else {
+            return Ok(0);
+        };
+        self.state = self.next_state(byte)?;
         Ok(1)
     }
 

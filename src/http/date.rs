@@ -34,7 +34,11 @@ fn civil(t: SystemTime) -> (i64, usize, i64, i64, i64, i64, &'static str) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    let weekday = DAYS[days.rem_euclid(7) as usize];
+    let weekday = usize::try_from(days.rem_euclid(7))
+        .ok()
+        .and_then(|i| DAYS.get(i))
+        .copied()
+        .unwrap_or("???");
     (
         y,
         m as usize,
@@ -46,10 +50,18 @@ fn civil(t: SystemTime) -> (i64, usize, i64, i64, i64, i64, &'static str) {
     )
 }
 
+/// `Jan` for 1; `civil` never yields a month outside 1..=12.
+fn month_name(m: usize) -> &'static str {
+    m.checked_sub(1)
+        .and_then(|i| MONTHS.get(i))
+        .copied()
+        .unwrap_or("???")
+}
+
 /// `10/Oct/2000:13:55:36 +0000`, Common Log Format's %t without brackets.
 pub fn clf(t: SystemTime) -> String {
     let (y, m, d, hh, mm, ss, _) = civil(t);
-    format!("{d:02}/{}/{y}:{hh:02}:{mm:02}:{ss:02} +0000", MONTHS[m - 1])
+    format!("{d:02}/{}/{y}:{hh:02}:{mm:02}:{ss:02} +0000", month_name(m))
 }
 
 /// `Sun Nov 22 07:22:00.123456 2026`, the error log's timestamp as Apache writes it.
@@ -61,7 +73,7 @@ pub fn error_log(t: SystemTime) -> String {
         .unwrap_or(0);
     format!(
         "{wd} {} {d:02} {hh:02}:{mm:02}:{ss:02}.{us:06} {y}",
-        MONTHS[m - 1]
+        month_name(m)
     )
 }
 

@@ -276,8 +276,12 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, HeadError> {
     let Some(lines) = scan_head(buf, limits)? else {
         return Ok(Parsed::Partial);
     };
-    let line = parse_request_line(&buf[lines.line_start..lines.line_end])?;
-    let headers = tokenize(&buf[..lines.head_len], limits, &line)?;
+    // scan_head found both ranges inside `buf`; an empty slice would only fail to parse.
+    let line = parse_request_line(
+        buf.get(lines.line_start..lines.line_end)
+            .unwrap_or_default(),
+    )?;
+    let headers = tokenize(buf.get(..lines.head_len).unwrap_or_default(), limits, &line)?;
     let request = build_request(line, headers)?;
     Ok(Parsed::Complete(request, lines.head_len))
 }
@@ -302,7 +306,7 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<HeadLines>, HeadError
     };
     // A complete request line that is invalid cannot become valid: answer now instead of
     // waiting for header fields that an HTTP/0.9 client (`GET /` CRLF) never sends.
-    parse_request_line(&buf[line_start..line_end])?;
+    parse_request_line(buf.get(line_start..line_end).unwrap_or_default())?;
     let mut pos = line_end + 2;
     let mut index = 0;
     loop {
@@ -858,7 +862,7 @@ fn trim_ows(value: &[u8]) -> &[u8] {
         .iter()
         .rposition(|b| !is_ows(b))
         .map_or(start, |e| e + 1);
-    &value[start..end]
+    value.get(start..end).unwrap_or_default()
 }
 
 /// RFC 9110 tchar.
@@ -869,7 +873,7 @@ fn is_tchar(b: u8) -> bool {
 /// Attacker bytes in error messages end up in logs: escape them and bound their length.
 fn escape(bytes: &[u8]) -> String {
     const MAX: usize = 64;
-    let shown = &bytes[..bytes.len().min(MAX)];
+    let shown = bytes.get(..MAX).unwrap_or(bytes);
     let mut s = shown.escape_ascii().to_string();
     if bytes.len() > MAX {
         s.push_str("...");

@@ -6,6 +6,7 @@ pub mod listen;
 mod pool;
 pub mod reexec;
 pub mod status;
+pub mod validate;
 
 use crate::child;
 use crate::config::Config;

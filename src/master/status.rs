@@ -8,6 +8,12 @@
 //! bytes, so a stray write of another length cannot shift the framing of every later message:
 //! the decoder skips bytes until a message decodes again.
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

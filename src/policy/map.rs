@@ -19,6 +19,12 @@
 //! Invariants: a successfully parsed map contains only well-formed identities and
 //! targets; rules keep file order and their 1-based line number.
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::net::IpAddr;
 

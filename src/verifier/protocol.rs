@@ -16,6 +16,12 @@
 //! Request:  `version u8 | file u16 | peer [u8; 16] | user_len u16 | user | pass_len u16 | pass`
 //! Response: `version u8 | verdict u8`
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -175,24 +181,32 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
-        if self.buf.len() < n {
-            return Err(DecodeError::Truncated(field));
-        }
-        let (head, tail) = self.buf.split_at(n);
+        let (head, tail) = self
+            .buf
+            .split_at_checked(n)
+            .ok_or(DecodeError::Truncated(field))?;
         self.buf = tail;
         Ok(head)
     }
 
+    fn take_array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], DecodeError> {
+        let (head, tail) = self
+            .buf
+            .split_first_chunk::<N>()
+            .ok_or(DecodeError::Truncated(field))?;
+        self.buf = tail;
+        Ok(*head)
+    }
+
     fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
-        let b = self.take(2, field)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
+        self.take_array(field).map(u16::from_be_bytes)
     }
 
     fn version(&mut self) -> Result<(), DecodeError> {
         match self.buf.first() {
             None => Err(DecodeError::Empty),
             Some(&VERSION) => {
-                self.buf = &self.buf[1..];
+                self.buf = self.buf.get(1..).unwrap_or_default();
                 Ok(())
             }
             Some(&v) => Err(DecodeError::BadVersion(v)),
@@ -257,7 +271,7 @@ pub fn encode_response(verdict: Verdict) -> [u8; RESPONSE_LEN] {
 pub fn decode_response(buf: &[u8]) -> Result<Verdict, DecodeError> {
     let mut r = Reader { buf };
     r.version()?;
-    let b = r.take(1, "verdict")?[0];
+    let [b] = r.take_array("verdict")?;
     r.finish()?;
     Verdict::from_byte(b).ok_or(DecodeError::BadVerdict(b))
 }

@@ -12,6 +12,12 @@
 //!   `Date` and `Server` are dropped; `Content-Length` must be digits and is used for framing.
 //! - A response has at least one of `Content-Type`, `Location`, `Status`.
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 pub const MAX_BLOCK: usize = 32 * 1024;
 pub const MAX_FIELDS: usize = 100;
@@ -79,7 +85,12 @@ pub fn parse(buf: &[u8], eof: bool) -> Result<Parsed, HeaderError> {
     let mut pos = 0;
     let mut lines: Vec<&[u8]> = Vec::new();
     let end = loop {
-        let Some(nl) = buf[pos..].iter().position(|&b| b == b'\n') else {
+        let rest = buf.get(pos..).unwrap_or_default();
+        let Some(line) = rest
+            .split(|&b| b == b'\n')
+            .next()
+            .filter(|l| l.len() < rest.len())
+        else {
             return if buf.len() > MAX_BLOCK {
                 Err(HeaderError::TooLarge)
             } else if eof {
@@ -88,9 +99,8 @@ pub fn parse(buf: &[u8], eof: bool) -> Result<Parsed, HeaderError> {
                 Ok(Parsed::Partial)
             };
         };
-        let line = &buf[pos..pos + nl];
+        pos += line.len() + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        pos += nl + 1;
         if pos > MAX_BLOCK {
             return Err(HeaderError::TooLarge);
         }
@@ -113,18 +123,18 @@ fn head(lines: &[&[u8]]) -> Result<CgiHead, HeaderError> {
     let mut headers = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let n = i + 1;
-        if line[0] == b' ' || line[0] == b'\t' {
+        if matches!(line.first(), Some(b' ' | b'\t')) {
             return Err(HeaderError::Folded(n));
         }
-        let colon = line
+        let (name, value) = line
             .iter()
             .position(|&b| b == b':')
+            .and_then(|colon| line.split_at_checked(colon))
             .ok_or(HeaderError::NoColon(n))?;
-        let name = &line[..colon];
         if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
             return Err(HeaderError::BadName(n));
         }
-        let value = trim(&line[colon + 1..]);
+        let value = trim(value.get(1..).unwrap_or_default());
         if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
             return Err(HeaderError::BadValue(n));
         }
@@ -208,7 +218,7 @@ fn trim(v: &[u8]) -> &[u8] {
         .iter()
         .rposition(|&b| b != b' ' && b != b'\t')
         .map_or(start, |e| e + 1);
-    &v[start..end]
+    v.get(start..end).unwrap_or_default()
 }
 
 /// RFC 9110 tchar.

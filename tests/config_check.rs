@@ -1,0 +1,179 @@
+//! Configuration checking through the real binary: `-t` names FILE:LINE and fails for errors
+//! (I8) but passes with warnings (I3), and a reload with a bad configuration, or one whose
+//! reading crashes or hangs, leaves the running configuration serving (I9).
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn check(dir: &std::path::Path, conf: &str) -> (Option<i32>, String) {
+    std::fs::write(dir.join("t.conf"), conf).unwrap();
+    let out = Command::new(BIN)
+        .arg("-t")
+        .arg("-f")
+        .arg(dir.join("t.conf"))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn dash_t_names_file_and_line_and_never_aborts() {
+    let dir = site("check-t");
+    let f = dir.join("t.conf");
+    let f = f.display();
+    let base = "Listen 127.0.0.1:1\nDocumentRoot www/default\n";
+    let rows: &[(&str, Option<i32>, &[String])] = &[
+        (
+            "Options \"\"\n",
+            Some(1),
+            &[format!("{f}:3: Options: an empty argument (\"\") is not allowed")],
+        ),
+        (
+            "Confinement landlock\nUserIDMap map\n",
+            Some(1),
+            &[format!(
+                "{f}:4: UserIDMap needs 'unix' in Confinement ({f}:3 lists: landlock)"
+            )],
+        ),
+        (
+            "<Directory www/g[>\n</Directory>\n",
+            Some(1),
+            &[format!(
+                "{f}:3: <Directory www/g[>: 'g[': '[' without its closing ']'"
+            )],
+        ),
+        (
+            "<Directory /nowhere>\n</Directory>\n",
+            Some(0),
+            &[
+                format!("warning: {f}:3: <Directory /nowhere> never applies: it is outside every DocumentRoot and ScriptAlias directory"),
+                "Syntax OK".to_string(),
+            ],
+        ),
+        (
+            "Include t.conf\n",
+            Some(1),
+            &[format!("{f}:3: Include loop: {f} is already being read")],
+        ),
+        (
+            "Options None\u{0}\n",
+            Some(1),
+            &[format!("{f}:3: NUL byte in the line")],
+        ),
+    ];
+    for (extra, code, want) in rows {
+        let (got_code, stderr) = check(&dir, &format!("{base}{extra}"));
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(got_code, *code, "{extra:?}: {stderr}");
+        for w in *want {
+            assert!(
+                lines.contains(&w.as_str()),
+                "{extra:?}: want {w:?} in:\n{stderr}"
+            );
+        }
+    }
+    // Not UTF-8: the line of the first bad byte.
+    std::fs::write(dir.join("t.conf"), b"Listen 1\n\nDocumentRoot /\xff\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["-t", "-f"])
+        .arg(dir.join("t.conf"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains(&format!(
+            "{f}:3: not valid UTF-8 (configuration files must be UTF-8)"
+        )),
+        "{stderr}"
+    );
+}
+
+fn wait_for(s: &Server, what: &str, secs: u64) -> bool {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        if s.error_log().contains(what) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn a_reload_with_a_configuration_that_used_to_panic_keeps_the_old_one() {
+    let dir = site("reload-panic");
+    let s = Server::start(&dir, BASE_CONF);
+    assert_eq!(s.get("alice.test", "/").status, 200);
+    // `Options ""` made the reader index an empty word: in the release profile
+    // (panic=abort) a SIGHUP after this edit killed the master.
+    let bad = format!("{BASE_CONF}Options \"\"\n");
+    std::fs::write(dir.join("httpd.conf"), &bad).unwrap();
+    nix_kill(s.pid() as i32, 1).unwrap();
+    let line = bad.lines().count();
+    let want = format!(
+        "reload refused: {}:{line}: Options: an empty argument (\"\") is not allowed",
+        dir.join("httpd.conf").display()
+    );
+    assert!(wait_for(&s, &want, 10), "{}", s.error_log());
+    assert!(wait_for(&s, "reload: keeping the old configuration", 5));
+    assert!(alive(s.pid()), "the master must survive");
+    assert_eq!(s.get("alice.test", "/").body, b"alice index\n");
+    assert!(!s.error_log().contains("reloaded configuration"));
+    // The master still takes a good reload afterwards.
+    let good = BASE_CONF.replace("DocumentRoot www/alice", "DocumentRoot www/bob");
+    std::fs::write(dir.join("httpd.conf"), good).unwrap();
+    nix_kill(s.pid() as i32, 1).unwrap();
+    assert!(
+        wait_for(&s, "reloaded configuration", 10),
+        "{}",
+        s.error_log()
+    );
+    let until = Instant::now() + Duration::from_secs(5);
+    while s.get("alice.test", "/").body != b"bob index\n" && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(s.get("alice.test", "/").body, b"bob index\n");
+}
+
+/// A configuration whose reading hangs (an `Include` of a FIFO nobody writes) is read by the
+/// forked checker, which is killed after its deadline; the master keeps serving meanwhile
+/// and afterwards.
+#[test]
+fn a_reload_whose_reading_hangs_is_abandoned_and_the_master_keeps_serving() {
+    let dir = site("reload-hang");
+    let s = Server::start(&dir, BASE_CONF);
+    let fifo = dir.join("stuck.conf");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    std::fs::write(
+        dir.join("httpd.conf"),
+        format!("{BASE_CONF}Include stuck.conf\n"),
+    )
+    .unwrap();
+    nix_kill(s.pid() as i32, 1).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // Idle children accept on their own while the master waits for the checker.
+    assert_eq!(s.get("bob.test", "/").body, b"bob index\n");
+    assert!(
+        wait_for(
+            &s,
+            "reload refused: the configuration check took longer than 10 s and was killed",
+            20
+        ),
+        "{}",
+        s.error_log()
+    );
+    assert!(alive(s.pid()));
+    assert_eq!(s.get("alice.test", "/").body, b"alice index\n");
+    let stray: Vec<_> = children_of(s.pid())
+        .into_iter()
+        .filter(|(_, st)| *st == 'Z')
+        .collect();
+    assert!(stray.is_empty(), "the checker must be reaped: {stray:?}");
+}
