@@ -22,7 +22,8 @@
 //!    authentication; else → 403.
 //! 4. Authentication (mod_auth_basic): no, malformed or non-Basic Authorization, unknown user or
 //!    wrong password → 401 with `WWW-Authenticate: Basic realm="AuthName"`. Then the `Require`
-//!    set again with the user: none grants → 403.
+//!    set again with the user: none grants → 401 with the same challenge (Apache's default;
+//!    403 only with `AuthzSendForbiddenOnFailure On`).
 //! 5. Identity: the first matching line of the `UserIDMap` in force (user name, `__anonymous__`,
 //!    `*`, address/CIDR), else `AssignUserID`, else 403 (fail closed).
 //! 6. Only then the file: 200 with its content, or 404 (so a missing file behind
@@ -621,7 +622,9 @@ fn model(
                 _ => return (Expect::Unauthorized { realm }, true),
             };
             if require_any(rs, Some(user), peer) != Authz::Granted {
-                return (Expect::Forbidden("user fails Require"), false);
+                // mod_authz_core: 401 again (the browser may ask for another user) unless
+                // AuthzSendForbiddenOnFailure On, which this site does not set.
+                return (Expect::Unauthorized { realm }, false);
             }
             Some(user)
         }

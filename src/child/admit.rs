@@ -62,7 +62,8 @@ pub enum Reason {
     UnknownUser { user: String },
     /// AH01630, `Require` denies the client whoever it is (or the `.ht*` rule): 403.
     DeniedByConfiguration { path: PathBuf },
-    /// AH01631, the verified user does not satisfy `Require`: 403.
+    /// AH01631, the verified user does not satisfy `Require`: 401 (403 with
+    /// `AuthzSendForbiddenOnFailure On`).
     UserNotAllowed { user: String },
     /// No map rule and no vhost default: 403.
     NoIdentity {
@@ -209,7 +210,12 @@ fn authorize(
     }
     match auth::evaluate(reqs, Some(&user), peer.ip()) {
         Access::Granted => Ok(Some(user)),
-        Access::NeedAuth | Access::Denied => no(403, None, Reason::UserNotAllowed { user }),
+        // Apache answers 401 by default, so the browser asks again (perhaps for another
+        // user); `AuthzSendForbiddenOnFailure On` makes it 403.
+        Access::NeedAuth | Access::Denied if conf.authz_send_forbidden == Some(true) => {
+            no(403, None, Reason::UserNotAllowed { user })
+        }
+        Access::NeedAuth | Access::Denied => no(401, realm, Reason::UserNotAllowed { user }),
     }
 }
 
@@ -308,6 +314,12 @@ Confinement unix landlock
     AuthType Basic
     AuthUserFile /pw/a
     Require user bob
+  </Location>
+  <Location /bob403>
+    AuthType Basic
+    AuthUserFile /pw/a
+    Require user bob
+    AuthzSendForbiddenOnFailure On
   </Location>
   <Location /closed>
     Require all denied
@@ -476,6 +488,12 @@ Confinement unix landlock
             (
                 "a.test",
                 "/bob/",
+                Some("alice:right"),
+                Refuse(401, "not-allowed"),
+            ),
+            (
+                "a.test",
+                "/bob403/",
                 Some("alice:right"),
                 Refuse(403, "not-allowed"),
             ),

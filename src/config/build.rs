@@ -509,6 +509,11 @@ impl Builder {
                     d.auth_user_file = Some(resolve(n, a0));
                 }
             }
+            "authzsendforbiddenonfailure" => {
+                if let Some(on) = self.on_off(n) {
+                    d.authz_send_forbidden = Some(on);
+                }
+            }
             "require" => {
                 let args: Vec<&str> = n.args.iter().map(String::as_str).collect();
                 match crate::auth::parse_require(&args) {

@@ -197,6 +197,9 @@ pub struct DirConf {
     pub auth_name: Option<String>,
     /// `AuthUserFile`; its position in [`Config::password_files`] names it to the verifier.
     pub auth_user_file: Option<PathBuf>,
+    /// `AuthzSendForbiddenOnFailure On`: 403 rather than Apache's default 401 when an
+    /// authenticated user does not satisfy `Require`.
+    pub authz_send_forbidden: Option<bool>,
     /// The `Require` lines of one section (any may grant, as Apache's implicit RequireAny);
     /// a section with its own lines replaces the inherited ones (AuthMerging Off).
     pub requires: Option<Vec<crate::auth::Require>>,
@@ -232,6 +235,7 @@ impl DirConf {
             auth_basic: over.auth_basic.or(self.auth_basic),
             auth_name: pick(&over.auth_name, &self.auth_name),
             auth_user_file: pick(&over.auth_user_file, &self.auth_user_file),
+            authz_send_forbidden: pick(&over.authz_send_forbidden, &self.authz_send_forbidden),
             requires: pick(&over.requires, &self.requires),
             selinux_map: pick(&over.selinux_map, &self.selinux_map),
             selinux_default: pick(&over.selinux_default, &self.selinux_default),
