@@ -138,6 +138,7 @@ impl Tree {
             read: vec![self.path("ro")],
             exec: Vec::new(),
             write: vec![self.path("rw")],
+            connect_tcp: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod build;
+pub mod harden;
 mod identity;
 pub mod load;
 pub mod model;
