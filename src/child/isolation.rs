@@ -44,6 +44,9 @@ pub fn own_user_ns() -> bool {
 
 /// The private tmpfs mount points programs get under this configuration (empty when no
 /// program can run or namespaces are off). Also what Landlock lets programs write.
+/// A directory the configuration serves or runs programs from (a DocumentRoot, ScriptAlias
+/// target or `<Directory>` beneath it) is not covered, since the tmpfs would hide it; the
+/// master says so at start ([`shadowed_tmp`]).
 pub fn private_tmp(cfg: &Config) -> Vec<PathBuf> {
     if !cfg.namespaces || !cfg.vhosts.iter().any(|v| v.cgi_enabled()) {
         return Vec::new();
@@ -51,8 +54,28 @@ pub fn private_tmp(cfg: &Config) -> Vec<PathBuf> {
     PRIVATE_TMP
         .iter()
         .map(PathBuf::from)
-        .filter(|p| p.is_dir())
+        .filter(|p| p.is_dir() && shadowed_by(cfg, p).is_none())
         .collect()
+}
+
+/// (mount point, configured path beneath it) for every private tmpfs left out.
+pub fn shadowed_tmp(cfg: &Config) -> Vec<(PathBuf, PathBuf)> {
+    PRIVATE_TMP
+        .iter()
+        .map(PathBuf::from)
+        .filter_map(|p| shadowed_by(cfg, &p).map(|used| (p, used)))
+        .collect()
+}
+
+fn shadowed_by(cfg: &Config, mount: &std::path::Path) -> Option<PathBuf> {
+    cfg.vhosts
+        .iter()
+        .flat_map(|v| {
+            std::iter::once(v.document_root.clone())
+                .chain(v.script_aliases.iter().map(|a| a.dir.clone()))
+                .chain(v.directories.iter().map(|d| PathBuf::from(&d.path)))
+        })
+        .find(|used| used.starts_with(mount))
 }
 
 /// The plan for a child of a master whose effective capabilities are `capeff` and whose ids

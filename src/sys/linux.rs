@@ -545,7 +545,15 @@ impl Sys for Linux {
 
     fn namespace_id(&self, ns: Namespace) -> io::Result<u64> {
         use std::os::unix::fs::MetadataExt;
-        Ok(std::fs::metadata(format!("/proc/self/ns/{}", ns.proc_name()))?.ino())
+        match std::fs::metadata(format!("/proc/self/ns/{}", ns.proc_name())) {
+            Ok(m) => Ok(m.ino()),
+            // pid_for_children of a PID namespace unshared but not yet entered by a first
+            // child points nowhere: report it as 0 (no namespace inode is 0).
+            Err(e) if ns == Namespace::PidForChildren && e.raw_os_error() == Some(libc::ENOENT) => {
+                Ok(0)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn write_id_maps(&self, uid: u32, gid: u32) -> io::Result<()> {

@@ -166,7 +166,8 @@ pub trait Sys {
     fn session_keyring(&self) -> io::Result<i32>;
     /// One `unshare(2)` with all of `namespaces`.
     fn unshare(&self, namespaces: &[Namespace]) -> io::Result<()>;
-    /// Inode of `/proc/self/ns/NAME`: equal inodes are the same namespace.
+    /// Inode of `/proc/self/ns/NAME`: equal inodes are the same namespace. 0 for
+    /// `pid_for_children` of a PID namespace that has no process yet.
     fn namespace_id(&self, ns: Namespace) -> io::Result<u64>;
     /// In a user namespace just created: `setgroups` deny, then maps `uid` and `gid` to
     /// themselves (and nothing else).
