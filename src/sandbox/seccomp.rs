@@ -282,9 +282,9 @@ static CACHE: Mutex<Cache> = Mutex::new(BTreeMap::new());
 pub fn precompile(policies: impl IntoIterator<Item = SeccompPolicy>) -> Result<(), String> {
     let mut fresh = Cache::new();
     for p in policies {
-        if !fresh.contains_key(&p) {
-            let program = compile(&p)?;
-            fresh.insert(p, Arc::new(program));
+        if let std::collections::btree_map::Entry::Vacant(slot) = fresh.entry(p) {
+            let program = compile(slot.key())?;
+            slot.insert(Arc::new(program));
         }
     }
     *CACHE.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
