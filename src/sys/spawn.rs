@@ -403,16 +403,27 @@ pub fn has_exited(pid: i32) -> bool {
 
 /// After [`kill_group`]: waits for every member of group `pgid` that is (or, as its parent
 /// dies, becomes) a child of this subreaper, so none is left when this returns. A member
-/// that left the group (setsid) is not waited for.
+/// that left the group (setsid) is not waited for. In the programs' own PID namespace,
+/// orphans go to that namespace's init instead, which reaps them: the group is then watched
+/// until it is empty (killpg(0) fails with ESRCH once the last member is reaped), for at most
+/// [`GROUP_GONE_WAIT`].
 pub fn reap_group(pgid: i32) {
     use nix::sys::wait::waitpid;
+    let group = nix::unistd::Pid::from_raw(pgid);
     loop {
         match waitpid(nix::unistd::Pid::from_raw(-pgid), None) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return,
+            Err(_) => break,
         }
     }
+    let until = std::time::Instant::now() + GROUP_GONE_WAIT;
+    while nix::sys::signal::killpg(group, None).is_ok() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
+
+/// Longest [`reap_group`] waits for a killed group's last members to be reaped by others.
+const GROUP_GONE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Reaps `pid`, waiting for it; returns a description of how it ended.
 pub fn reap(pid: i32) -> String {
