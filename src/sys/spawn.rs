@@ -410,12 +410,9 @@ pub fn has_exited(pid: i32) -> bool {
 pub fn reap_group(pgid: i32) {
     use nix::sys::wait::waitpid;
     let group = nix::unistd::Pid::from_raw(pgid);
-    loop {
-        match waitpid(nix::unistd::Pid::from_raw(-pgid), None) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => break,
-        }
-    }
+    while let Ok(_) | Err(nix::errno::Errno::EINTR) =
+        waitpid(nix::unistd::Pid::from_raw(-pgid), None)
+    {}
     let until = std::time::Instant::now() + GROUP_GONE_WAIT;
     while nix::sys::signal::killpg(group, None).is_ok() && std::time::Instant::now() < until {
         std::thread::sleep(std::time::Duration::from_millis(1));
