@@ -426,39 +426,57 @@ fn started_pid(s: &Server, script: &Path) -> i32 {
     line.rsplit(' ').next().unwrap().parse().unwrap()
 }
 
+/// Host pids whose command line is exactly `argv` (NUL-separated in /proc).
+fn pids_running(argv: &[&str]) -> Vec<i32> {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want)
+                && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|st| !st.contains(") Z "))
+        })
+        .collect()
+}
+
 #[test]
 fn a_daemon_that_left_the_process_group_does_not_outlive_its_connection() {
-    let dir = cgi_site("cgi-daemon");
     // setsid takes the sleep out of the program's process group (and session), so the group
-    // kill cannot reach it; the master, as subreaper, inherits and kills it.
-    script(
-        &dir.join("cgi"),
-        "daemon.sh",
-        "#!/bin/sh\nsetsid sleep 60 </dev/null >/dev/null &\nsleep 1\nprintf 'Content-Type: text/plain\\n\\ndaemon=%s\\n' \"$!\"\n",
-    );
-    let s = start(&dir, "");
-    let r = get(&s, "/cgi-bin/daemon.sh");
-    assert_eq!(r.status, 200, "{}", s.error_log());
-    let text = body_text(&r);
-    let pid: i32 = text
-        .trim()
-        .strip_prefix("daemon=")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no daemon pid in {text:?}"));
-    let until = Instant::now() + Duration::from_secs(10);
-    let alive = |pid: i32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|st| !st.contains(") Z ") && st.contains("(sleep)"))
-    };
-    while alive(pid) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
+    // kill cannot reach it. With namespaces (the default) it dies with the programs' PID
+    // namespace when the server child exits; with `Namespaces Off` the master, as subreaper,
+    // inherits and kills it.
+    for (i, extra) in ["", "Namespaces Off\n"].into_iter().enumerate() {
+        let dir = cgi_site(&format!("cgi-daemon{i}"));
+        // A unique duration names the daemon on the host (its `$!` is a pid of the program's
+        // own PID namespace when there is one).
+        let secs = format!("{}.{}{i}", 60 + i, std::process::id());
+        script(
+            &dir.join("cgi"),
+            "daemon.sh",
+            &format!("#!/bin/sh\nsetsid sleep {secs} </dev/null >/dev/null &\nsleep 1\nprintf 'Content-Type: text/plain\\n\\ndaemon=%s\\n' \"$!\"\n"),
+        );
+        let s = start(&dir, extra);
+        let r = get(&s, "/cgi-bin/daemon.sh");
+        assert_eq!(r.status, 200, "{}", s.error_log());
+        assert!(body_text(&r).starts_with("daemon="), "{}", body_text(&r));
+        let until = Instant::now() + Duration::from_secs(10);
+        while !pids_running(&["sleep", &secs]).is_empty() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let left = pids_running(&["sleep", &secs]);
+        assert!(
+            left.is_empty(),
+            "{extra:?}: sleep {secs} still runs as {left:?} after its connection ended"
+        );
+        if !extra.is_empty() {
+            assert!(s.error_log().contains("killing pid"), "{}", s.error_log());
+        }
     }
-    assert!(
-        !alive(pid),
-        "pid {pid} (sleep 60) still runs after its connection ended"
-    );
-    let log = wait_log(&s, &format!("killing pid {pid}"));
-    assert!(log.contains(&format!("killing pid {pid}")), "{log}");
 }
 
 #[test]

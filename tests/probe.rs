@@ -448,7 +448,13 @@ fn open_sibling(server: &Server, host: &str, auth: &str) -> Sibling {
     s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n").as_bytes())
         .unwrap();
     let resp = read_one(&mut s);
-    assert_eq!(resp.status, 200, "sibling request on {host}: {}", resp.head);
+    assert_eq!(
+        resp.status,
+        200,
+        "sibling request on {host}: {}\n{}",
+        resp.head,
+        std::fs::read_to_string(server.dir.join("logs/error.log")).unwrap_or_default()
+    );
     let lines = server.wait_log_lines(before + 1);
     let line = lines
         .iter()
@@ -615,14 +621,34 @@ fn run_probe(site: &Site, server: &Server, who: &Who) -> String {
             required.push(format!("{a}-{t}"));
         }
     }
+    // Issue 12's isolation: one attempt per protection (tests/probe/probe.c, "Isolation
+    // between connections"). bind-any needs Landlock ABI 4 (the server warns below that).
+    required.extend(ISOLATION_ATTEMPTS.iter().map(|s| s.to_string()));
+    // The programs' own PID namespace hides every outside process: ESRCH is then the refusal,
+    // and the targets' liveness is checked below.
+    let own_pid_ns = fact(&body, "ppid") == "0";
+    assert!(
+        own_pid_ns,
+        "the probe is not in its own PID namespace:\n{body}"
+    );
     for name in &required {
         let line = attempt_line(&body, name)
             .unwrap_or_else(|| panic!("the probe did not report attempt {name}:\n{body}"));
         // a process that is gone would refuse everything for the wrong reason
         assert!(
-            !line.contains("ESRCH"),
+            own_pid_ns || !line.contains("ESRCH"),
             "{name}: the target was not there to attack: {line}"
         );
+    }
+    assert_eq!(fact(&body, "rlimit_cpu"), "60 120", "RLimitCPU default");
+    assert_eq!(
+        fact(&body, "rlimit_as"),
+        "1073741824 1073741824",
+        "RLimitMEM default"
+    );
+    if site.mode == Mode::LandlockOnly {
+        // Own user namespace: RLIMIT_NPROC counts this connection only, default 64.
+        assert_eq!(fact(&body, "rlimit_nproc"), "64 64", "RLimitNPROC default");
     }
 
     assert!(alive(master), "the master died during the probe");
@@ -637,6 +663,28 @@ fn run_probe(site: &Site, server: &Server, who: &Who) -> String {
     }
     body
 }
+
+/// What the probe tries against the per-connection isolation; each must be denied.
+const ISOLATION_ATTEMPTS: &[&str] = &[
+    "ptrace-parent",
+    "vm-read-parent",
+    "sysv-ipc-from-earlier",
+    "file-from-earlier-/tmp",
+    "file-from-earlier-/var/tmp",
+    "file-from-earlier-/dev/shm",
+    "keyctl-join",
+    "io-uring-setup",
+    "userfaultfd",
+    "unshare-user",
+    "memfd-create",
+    "af-packet",
+    "sock-diag",
+    "udp-socket",
+    "bind-any",
+    "listen-unbound",
+    "prlimit-master",
+    "setpriority-master",
+];
 
 fn attempt_line<'a>(body: &'a str, name: &str) -> Option<&'a str> {
     let prefix = format!("ATTEMPT {name}: ");

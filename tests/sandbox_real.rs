@@ -20,9 +20,11 @@ use std::path::{Path, PathBuf};
 
 use nix::sys::wait::{waitpid, WaitStatus};
 use oneshot_httpd::sandbox::{
-    check_context, check_required, early_drop, enter, Backend, LandlockRules, Plan, SandboxError,
-    UnixIdentity, MIN_LANDLOCK_ABI,
+    check_context, check_required, early_drop, enter, isolate, Backend, IsolationPlan,
+    LandlockRules, Plan, ProgramIsolation, SandboxError, SeccompPolicy, UnixIdentity,
+    MIN_LANDLOCK_ABI,
 };
+use oneshot_httpd::sys::Namespace;
 use oneshot_httpd::sys::{child_exit, fork, parse_cap_eff, ForkResult, Linux, Sys};
 
 const UID: u32 = 54321;
@@ -138,6 +140,7 @@ impl Tree {
             read: vec![self.path("ro")],
             exec: Vec::new(),
             write: vec![self.path("rw")],
+            connect_tcp: Vec::new(),
         }
     }
 }
@@ -433,6 +436,300 @@ fn case_check_context() -> Outcome {
     }))
 }
 
+/// Namespace inodes of the calling process, for "the child has new ones".
+fn ns_ids() -> Vec<u64> {
+    [Namespace::Ipc, Namespace::Mount]
+        .iter()
+        .map(|&n| Linux.namespace_id(n).unwrap_or(0))
+        .collect()
+}
+
+/// After `isolate`: new IPC and mount namespaces, not dumpable, a private tmpfs on `scratch`
+/// (a file written there is gone for the parent, checked by the caller), and the first
+/// process forked is pid 1 of a new PID namespace.
+fn check_isolated(parent_ns: &[u64], scratch: &Path) -> Check {
+    let now = ns_ids();
+    ensure(now.iter().zip(parent_ns).all(|(a, b)| a != b), || {
+        format!("namespaces {now:?} == parent's {parent_ns:?}")
+    })?;
+    ensure(Linux.dumpable().ok() == Some(false), || {
+        "still dumpable".into()
+    })?;
+    fs::write(scratch.join("left-behind"), "x").map_err(|e| format!("write tmpfs: {e}"))?;
+    let id = Linux.mount_id(scratch).map_err(|e| e.to_string())?;
+    ensure(id.fs_type == oneshot_httpd::sys::TMPFS_MAGIC, || {
+        format!("{} is fs type {:#x}", scratch.display(), id.fs_type)
+    })?;
+    match fork().map_err(|e| e.to_string())? {
+        ForkResult::Child => child_exit(if std::process::id() == 1 { 0 } else { 9 }),
+        ForkResult::Parent { child } => match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, 0)) => Ok(()),
+            other => Err(format!(
+                "first child is not pid 1 of a new namespace: {other:?}"
+            )),
+        },
+    }
+}
+
+fn isolation_plan(tree: &Tree, user_ns: Option<(u32, u32)>) -> IsolationPlan {
+    IsolationPlan {
+        namespaces: true,
+        programs: Some(ProgramIsolation {
+            tmpfs: vec![tree.path("rw")],
+            tmpfs_size: 1 << 20,
+        }),
+        user_ns,
+    }
+}
+
+fn case_isolate_root(tree: &Tree, parent_ns: &[u64]) -> Outcome {
+    if !is_root() {
+        return Outcome::Skip("not root".into());
+    }
+    let keyring = Linux.session_keyring();
+    if let Err(e) = isolate(&Linux, &isolation_plan(tree, None)) {
+        return Outcome::Fail(format!("isolate: {e}"));
+    }
+    outcome(check_isolated(parent_ns, &tree.path("rw")).and_then(|()| {
+        let now = Linux.session_keyring();
+        ensure(
+            now.is_ok() && now.as_ref().ok() != keyring.as_ref().ok(),
+            || format!("session keyring {now:?}, was {keyring:?}"),
+        )
+    }))
+}
+
+/// An unprivileged process (as root: first dropped to UID) isolates through a user namespace
+/// that maps only its own ids, and keeps no capability from it.
+fn case_isolate_unprivileged(tree: &Tree, parent_ns: &[u64]) -> Outcome {
+    if is_root() {
+        let drop = Linux
+            .setgroups(&[GID])
+            .and_then(|()| Linux.setresgid(GID, GID, GID))
+            .and_then(|()| Linux.setresuid(UID, UID, UID))
+            // The uid change made it non-dumpable; an exec'd unprivileged master is dumpable
+            // (a non-dumpable process cannot write its own uid_map).
+            .and_then(|()| Linux.set_dumpable(true));
+        if let Err(e) = drop {
+            return Outcome::Fail(format!("dropping to {UID}: {e}"));
+        }
+    }
+    let (uid, gid) = (Linux.getresuid().unwrap().0, Linux.getresgid().unwrap().0);
+    match isolate(&Linux, &isolation_plan(tree, Some((uid, gid)))) {
+        Ok(()) => {}
+        Err(SandboxError::Failed { source, step })
+            if matches!(source.raw_os_error(), Some(libc::EPERM | libc::ENOSPC)) =>
+        {
+            return Outcome::Skip(format!("user namespaces refused here: {step}: {source}"));
+        }
+        Err(e) => return Outcome::Fail(format!("isolate: {e}")),
+    }
+    outcome(check_isolated(parent_ns, &tree.path("rw")).and_then(|()| {
+        let ids = Linux.getresuid().map_err(|e| e.to_string())?;
+        ensure(ids == (uid, uid, uid), || format!("uids {ids:?}"))?;
+        let caps = Linux.cap_effective().map_err(|e| e.to_string())?;
+        ensure(caps == 0, || {
+            format!("CapEff {caps:#x} in the user namespace")
+        })
+    }))
+}
+
+/// errno of a raw syscall with integer arguments, 0 if it succeeded.
+fn raw_errno(nr: libc::c_long, args: [libc::c_long; 4]) -> i32 {
+    // SAFETY: every call made through here takes integers or NULL only (no pointer to memory
+    // of ours is passed), so the kernel writes nothing into this process.
+    let rc = unsafe { libc::syscall(nr, args[0], args[1], args[2], args[3]) };
+    if rc < 0 {
+        io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// The filter is on (mode 2), refuses what it must with the errno it must, and leaves what
+/// it must: fork, prlimit on the caller, TCP sockets.
+fn case_seccomp(tree: &Tree) -> Outcome {
+    if let Some(why) = landlock_ok() {
+        return Outcome::Skip(why);
+    }
+    let plan = Plan {
+        landlock: Some(tree.rules()),
+        keep_fds: STDIO.to_vec(),
+        seccomp: Some(SeccompPolicy::default()),
+        ..Plan::default()
+    };
+    if let Err(e) = enter(&Linux, &plan) {
+        return Outcome::Fail(format!("enter: {e}"));
+    }
+    let ppid = libc::c_long::from(nix::unistd::getppid().as_raw());
+    let nul = 0 as libc::c_long;
+    let table: &[(&str, libc::c_long, [libc::c_long; 4], i32)] = &[
+        (
+            "io_uring_setup",
+            libc::SYS_io_uring_setup,
+            [1, nul, 0, 0],
+            libc::EPERM,
+        ),
+        ("userfaultfd", libc::SYS_userfaultfd, [0; 4], libc::EPERM),
+        ("keyctl", libc::SYS_keyctl, [0, -3, 0, 0], libc::EPERM),
+        (
+            "unshare",
+            libc::SYS_unshare,
+            [libc::CLONE_NEWUSER.into(), 0, 0, 0],
+            libc::EPERM,
+        ),
+        (
+            "ptrace",
+            libc::SYS_ptrace,
+            [libc::PTRACE_ATTACH.into(), ppid, 0, 0],
+            libc::EPERM,
+        ),
+        (
+            "prlimit64(parent)",
+            libc::SYS_prlimit64,
+            [ppid, libc::RLIMIT_NPROC.into(), 0, 0],
+            libc::EPERM,
+        ),
+        (
+            "prlimit64(0)",
+            libc::SYS_prlimit64,
+            [0, libc::RLIMIT_NPROC.into(), 0, 0],
+            0,
+        ),
+        (
+            "setpriority(parent)",
+            libc::SYS_setpriority,
+            [libc::PRIO_PROCESS.into(), ppid, 0, 0],
+            libc::EPERM,
+        ),
+        (
+            "sched_setaffinity(parent)",
+            libc::SYS_sched_setaffinity,
+            [ppid, 0, 0, 0],
+            libc::EPERM,
+        ),
+        (
+            "ioctl(TIOCSTI)",
+            libc::SYS_ioctl,
+            [0, libc::TIOCSTI as libc::c_long, 0, 0],
+            libc::EPERM,
+        ),
+        (
+            "socket(AF_PACKET)",
+            libc::SYS_socket,
+            [libc::AF_PACKET.into(), libc::SOCK_RAW.into(), 0, 0],
+            libc::EPERM,
+        ),
+        (
+            "socket(sock_diag)",
+            libc::SYS_socket,
+            [libc::AF_NETLINK.into(), libc::SOCK_RAW.into(), 4, 0],
+            libc::EPERM,
+        ),
+        (
+            "socket(UDP|CLOEXEC)",
+            libc::SYS_socket,
+            [
+                libc::AF_INET6.into(),
+                (libc::SOCK_DGRAM | libc::SOCK_CLOEXEC).into(),
+                0,
+                0,
+            ],
+            libc::EPERM,
+        ),
+        (
+            "memfd_create",
+            libc::SYS_memfd_create,
+            [nul, 0, 0, 0],
+            libc::EPERM,
+        ),
+        ("clone3", libc::SYS_clone3, [nul, 0, 0, 0], libc::ENOSYS),
+        (
+            "x32 getpid",
+            0x4000_0000 | libc::SYS_getpid,
+            [0; 4],
+            libc::EPERM,
+        ),
+    ];
+    let check = ensure(Linux.seccomp_mode().ok() == Some(2), || {
+        format!("PR_GET_SECCOMP = {:?}", Linux.seccomp_mode())
+    })
+    .and_then(|()| {
+        for &(what, nr, args, want) in table {
+            let got = raw_errno(nr, args);
+            ensure(got == want, || format!("{what}: errno {got}, want {want}"))?;
+        }
+        let tcp = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None);
+        ensure(tcp.is_ok(), || format!("TCP socket refused: {tcp:?}"))?;
+        match fork().map_err(|e| e.to_string())? {
+            ForkResult::Child => child_exit(0),
+            ForkResult::Parent { child } => {
+                let r = waitpid(child, None);
+                ensure(matches!(r, Ok(WaitStatus::Exited(_, 0))), || {
+                    format!("fork: {r:?}")
+                })
+            }
+        }
+    });
+    outcome(check)
+}
+
+/// Landlock ABI 4: no TCP bind at all, connect only to the listed port.
+fn case_landlock_net(tree: &Tree) -> Outcome {
+    match Linux.landlock_abi() {
+        Ok(abi) if abi >= 4 => {}
+        other => return Outcome::Skip(format!("Landlock ABI {other:?} < 4")),
+    }
+    let listen = || std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string());
+    let (allowed, refused) = match (listen(), listen()) {
+        (Ok(a), Ok(b)) => (a, b),
+        (a, b) => return Outcome::Fail(format!("listeners: {a:?} {b:?}")),
+    };
+    let port = |l: &std::net::TcpListener| l.local_addr().unwrap().port();
+    let mut rules = tree.rules();
+    rules.connect_tcp = vec![port(&allowed)];
+    let plan = Plan {
+        landlock: Some(rules),
+        keep_fds: vec![1, 2, allowed.as_raw_fd(), refused.as_raw_fd()],
+        ..Plan::default()
+    };
+    if let Err(e) = enter(&Linux, &plan) {
+        return Outcome::Fail(format!("enter: {e}"));
+    }
+    let connect = |p: u16| std::net::TcpStream::connect(("127.0.0.1", p));
+    outcome(
+        ensure(connect(port(&allowed)).is_ok(), || {
+            "listed port refused".into()
+        })
+        .and_then(|()| expect_errno("connect unlisted", connect(port(&refused)), libc::EACCES))
+        .and_then(|()| {
+            expect_errno(
+                "bind",
+                std::net::TcpListener::bind("127.0.0.1:0"),
+                libc::EACCES,
+            )
+        }),
+    )
+}
+
+/// After enter with a unix identity, the process is not dumpable (the switch reset it).
+fn case_not_dumpable_after_switch() -> Outcome {
+    if !is_root() {
+        return Outcome::Skip("not root".into());
+    }
+    let plan = Plan {
+        unix: Some(identity()),
+        keep_fds: STDIO.to_vec(),
+        ..Plan::default()
+    };
+    if let Err(e) = enter(&Linux, &plan) {
+        return Outcome::Fail(format!("enter: {e}"));
+    }
+    outcome(ensure(Linux.dumpable().ok() == Some(false), || {
+        "dumpable after the identity switch".into()
+    }))
+}
+
 fn main() {
     let tree = match Tree::new() {
         Ok(t) => t,
@@ -450,6 +747,7 @@ fn main() {
         }
     };
     let fd = inherited.as_raw_fd();
+    let parent_ns = ns_ids();
     let results = [
         run("landlock_confines_files", || case_landlock(&tree, fd)),
         run("unix_identity_is_final", || case_unix(&tree)),
@@ -459,8 +757,28 @@ fn main() {
         run("check_required_matches_kernel", case_check_required),
         run("selinux_check_context", case_check_context),
         run("selinux_transition_is_one_way", case_selinux),
+        run("isolate_as_root", || case_isolate_root(&tree, &parent_ns)),
+        run("isolate_unprivileged_via_user_namespace", || {
+            case_isolate_unprivileged(&tree, &parent_ns)
+        }),
+        run("seccomp_filter_is_on_and_refuses", || case_seccomp(&tree)),
+        run("landlock_network_rules", || case_landlock_net(&tree)),
+        run(
+            "not_dumpable_after_identity_switch",
+            case_not_dumpable_after_switch,
+        ),
     ];
-    let failed = results.iter().filter(|ok| !**ok).count();
+    let leaked = tree.path("rw/left-behind");
+    let leak = if leaked.exists() {
+        println!(
+            "FAIL isolate: {} written on the private tmpfs is visible outside",
+            leaked.display()
+        );
+        1
+    } else {
+        0
+    };
+    let failed = results.iter().filter(|ok| !**ok).count() + leak;
     println!("{failed} failed of {}", results.len());
     std::process::exit(i32::from(failed > 0));
 }

@@ -21,15 +21,21 @@ pub fn plan(
     worker: Option<&UnixIdentity>,
     keep_fds: Vec<RawFd>,
 ) -> Plan {
-    let landlock = cfg
-        .confinement
-        .contains(&Backend::Landlock)
-        .then(|| landlock_rules(vhost));
+    let landlock = cfg.confinement.contains(&Backend::Landlock).then(|| {
+        let mut rules = landlock_rules(vhost);
+        if vhost.cgi_enabled() {
+            // The private tmpfs mounts of this connection (`isolation`): writable by its
+            // programs, never executable, gone with the connection.
+            rules.write.extend(super::isolation::private_tmp(cfg));
+        }
+        rules
+    });
     Plan {
         selinux: id.selinux.clone(),
         unix: id.unix.clone().or_else(|| worker.cloned()),
         landlock,
         keep_fds,
+        seccomp: Some(vhost.harden.seccomp()),
         ..Plan::default()
     }
 }
@@ -48,6 +54,7 @@ pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
         read: vec![vhost.document_root.clone()],
         exec: Vec::new(),
         write: Vec::new(),
+        connect_tcp: vhost.harden.connect_tcp.clone(),
     };
     if !vhost.cgi_enabled() {
         return rules;
@@ -103,6 +110,7 @@ mod tests {
                 })
                 .collect(),
             origin,
+            harden: Default::default(),
         }
     }
 

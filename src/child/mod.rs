@@ -12,6 +12,7 @@ pub mod authenticate;
 pub mod body;
 pub mod confine;
 pub mod decide;
+pub mod isolation;
 pub mod read;
 pub mod refuse;
 pub mod report;
@@ -57,13 +58,15 @@ pub enum ChildError {
     Status(std::io::Error),
     #[error("cannot drop to the worker identity: {0}")]
     EarlyDrop(crate::sandbox::SandboxError),
+    #[error("cannot isolate the connection: {0}")]
+    Isolate(crate::sandbox::SandboxError),
 }
 
 pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
     let started = std::time::Instant::now();
     let (peer, Isolated { keep, mut reclaim }) =
-        (accepted.peer, isolate(inh, &accepted, &verifier)?);
+        (accepted.peer, isolate(cfg, inh, &accepted, &verifier)?);
     let mut gate = Gate::new(cfg, inh, peer, verifier, keep);
     let mut conn = Conn {
         stream: accepted.stream,
@@ -216,9 +219,11 @@ struct Isolated {
     reclaim: Option<SignalFd>,
 }
 
-/// Before the first byte is read: only the descriptors this connection needs stay open, and a
+/// Before the first byte is read: only the descriptors this connection needs stay open; the
+/// child gets its own keyring and namespaces and becomes non-dumpable (`isolation`), and a
 /// root master's child drops to `User` at once (the verifier channel stays until confinement).
 fn isolate(
+    cfg: &Config,
     inh: &Inherited,
     accepted: &accept::Accepted,
     verifier: &Option<OwnedFd>,
@@ -237,6 +242,9 @@ fn isolate(
     Linux
         .close_fds_except(&early_keep)
         .map_err(ChildError::CloseFds)?;
+    // Namespaces need CAP_SYS_ADMIN, which a root master's child has only before the early
+    // drop; an unprivileged master's child uses a user namespace instead.
+    isolation::enter(cfg).map_err(ChildError::Isolate)?;
     if let Some(worker) = &inh.worker {
         crate::sandbox::early_drop(&Linux, worker).map_err(ChildError::EarlyDrop)?;
     }

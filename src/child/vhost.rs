@@ -44,6 +44,7 @@ mod tests {
                 file: "f".into(),
                 line: 1,
             },
+            harden: Default::default(),
         }
     }
 

@@ -65,6 +65,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         cgi_timeout: Duration::from_secs(60),
         cgi_owner_check: true,
         confinement: vec![Backend::Landlock],
+        namespaces: true,
         password_files: Vec::new(),
         selinux_maps: Default::default(),
         user_maps: Default::default(),
@@ -114,6 +115,7 @@ struct VHostDraft {
     locations: Vec<Section>,
     script_aliases: Vec<ScriptAlias>,
     origin: Origin,
+    harden: super::harden::HardenDraft,
 }
 
 impl VHostDraft {
@@ -126,6 +128,7 @@ impl VHostDraft {
             locations: Vec::new(),
             script_aliases: Vec::new(),
             origin,
+            harden: Default::default(),
         }
     }
 }
@@ -333,6 +336,10 @@ impl Builder {
                 }
             }
             "cgiownercheck" => set(&mut cfg.cgi_owner_check, self.on_off(n)),
+            "namespaces" => match super::harden::parse_namespaces(&n.args) {
+                Ok(on) => cfg.namespaces = on,
+                Err(m) => self.error(n, m),
+            },
             "confinement" => {
                 if self.arity(n, 1, 3) {
                     match parse_confinement(&n.args) {
@@ -428,6 +435,11 @@ impl Builder {
                 }
             }
             "virtualhost" if ctx == Ctx::VHost => self.error(n, "<VirtualHost> cannot be nested"),
+            other if other != "namespaces" && super::harden::DIRECTIVES.contains(&other) => {
+                if let Some(Err(m)) = v.harden.directive(other, &n.args) {
+                    self.error(n, m);
+                }
+            }
             _ => return self.dir_directive(n, &mut v.conf, ctx),
         }
         true
@@ -778,6 +790,7 @@ impl Builder {
                 directories,
                 locations,
                 script_aliases,
+                harden: super::harden::HardenDraft::resolve(&main.harden, &d.harden),
                 origin: d.origin,
             });
         }
@@ -895,7 +908,8 @@ const KNOWN: &[&str] = &[
 ];
 
 fn is_known(name: &str) -> bool {
-    KNOWN.contains(&name.to_ascii_lowercase().as_str())
+    let name = name.to_ascii_lowercase();
+    KNOWN.contains(&name.as_str()) || super::harden::DIRECTIVES.contains(&name.as_str())
 }
 
 fn normalize_dir(p: &Path) -> String {

@@ -12,6 +12,7 @@
 
 pub mod build;
 pub mod glob;
+pub mod harden;
 mod identity;
 pub mod load;
 pub mod model;

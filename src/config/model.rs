@@ -273,6 +273,9 @@ pub struct VHost {
     /// This vhost's `ScriptAlias`es first, then the main server's, matched in that order.
     pub script_aliases: Vec<ScriptAlias>,
     pub origin: Origin,
+    /// `AllowConnect`, `SeccompAllow`, `RLimit*` (README "Isolation").
+    #[serde(default)]
+    pub harden: super::harden::Harden,
 }
 
 impl VHost {
@@ -331,6 +334,10 @@ pub struct Config {
     /// Backends every child must enter (`Confinement`); the server refuses to start when the
     /// kernel or the master's privileges cannot provide one of them.
     pub confinement: Vec<crate::sandbox::Backend>,
+    /// `Namespaces On|Off` (default On): per-connection IPC, mount and PID namespaces; the
+    /// start fails when On and the kernel refuses them.
+    #[serde(default = "super::harden::on")]
+    pub namespaces: bool,
     /// Every distinct AuthUserFile, in a fixed order: children name a file to the verifier
     /// by its index here, never by path.
     pub password_files: Vec<PathBuf>,

@@ -116,6 +116,16 @@ pub fn run(
         "the master as subreaper",
         nix::sys::prctl::set_child_subreaper(true),
     )?;
+    prepare_isolation(&cfg).map_err(|why| MasterError::Setup {
+        what: "per-connection isolation",
+        source: io::Error::other(why),
+    })?;
+    if cfg.confinement.contains(&crate::sandbox::Backend::Landlock) && available.landlock_abi < 4 {
+        log::warn!(
+            "Landlock ABI {} < 4: children's programs may bind and connect to any TCP port (AllowConnect is not enforced); only the seccomp filter's UDP, AF_PACKET and listen rules apply",
+            available.landlock_abi
+        );
+    }
     log::info!(
         "confinement: requiring {:?}; kernel offers SELinux {:?}, Landlock ABI {}, id switching {}",
         cfg.confinement,
@@ -536,6 +546,10 @@ fn apply_reload(
         );
         return;
     }
+    if let Err(why) = prepare_isolation(&new) {
+        log::error!("reload: per-connection isolation: {why}; keeping the old configuration");
+        return;
+    }
     let image = match reexec.image_for(&new, inh, inh.error_log_fd.is_some()) {
         Ok(i) => i,
         Err(e) => {
@@ -554,6 +568,31 @@ fn apply_reload(
     reexec.set_image(image);
     retire_idle(pool);
     log::warn!("reloaded configuration from {}", cfg.file.display());
+}
+
+/// Compiles the seccomp filters every vhost can ask for (children inherit them compiled) and,
+/// with `Namespaces On`, checks once in a throwaway child that the kernel grants the
+/// isolation every child will enter.
+fn prepare_isolation(cfg: &Config) -> Result<(), String> {
+    crate::sandbox::seccomp::precompile(cfg.vhosts.iter().map(|v| v.harden.seccomp()))
+        .map_err(|e| format!("seccomp filter: {e}"))?;
+    if !cfg.namespaces {
+        log::warn!("Namespaces Off: connections share SysV IPC, /tmp, /dev/shm and the PID namespace with each other (each still has its own session keyring and is not dumpable)");
+        return Ok(());
+    }
+    if cfg.vhosts.iter().any(|v| v.cgi_enabled()) {
+        for (mount, used) in crate::child::isolation::shadowed_tmp(cfg) {
+            log::warn!(
+                "no private tmpfs on {} for programs: the configuration serves {} from beneath it; programs share {} (Landlock, where configured, keeps them from writing there)",
+                mount.display(),
+                used.display(),
+                mount.display()
+            );
+        }
+    }
+    crate::child::isolation::check_at_start(cfg).map_err(|e| {
+        format!("the kernel refuses the per-connection namespaces ({e}); an unprivileged master needs user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, AppArmor's restrict_unprivileged_userns); or set `Namespaces Off` to run without them")
+    })
 }
 
 /// Idle children exit (SIGTERM is deliverable only while they wait to accept); those that

@@ -399,6 +399,13 @@ fn read_image(memfd: OwnedFd) -> Result<Manifest, ReexecError> {
 pub fn child_main(args: &[String]) -> ! {
     match load(args) {
         Ok((cfg, inh, verifier)) => {
+            // The filters are compiled once per re-exec'd child (its memory is fresh).
+            if let Err(e) =
+                crate::sandbox::seccomp::precompile(cfg.vhosts.iter().map(|v| v.harden.seccomp()))
+            {
+                eprintln!("oneshot-httpd: seccomp filter: {e}");
+                crate::sys::child_exit(EXIT_START_FAILED)
+            }
             super::warm_up_before_fork();
             crate::child::run(&cfg, &inh, verifier)
         }

@@ -28,7 +28,9 @@ pub fn early_drop(sys: &impl Sys, id: &UnixIdentity) -> Result<(), SandboxError>
     // Leaving uid 0 cleared the effective set even with KEEPCAPS; raise the two again.
     sys.keep_only_setid_caps()
         .map_err(failed(Step::KeepSetidCaps))?;
-    verify(sys, id)
+    verify(sys, id)?;
+    // The uid change reset dumpable: set it again before the first byte is read.
+    super::not_dumpable(sys)
 }
 
 fn verify(sys: &impl Sys, id: &UnixIdentity) -> Result<(), SandboxError> {
@@ -84,7 +86,7 @@ mod tests {
             Err(SandboxError::RootTarget { .. })
         ));
         assert!(sys.calls().is_empty());
-        for i in 0..8 {
+        for i in 0..10 {
             let mut sys = Recording::new(State::root());
             sys.fail_at = Some((i, libc::EPERM));
             assert!(early_drop(&sys, &server()).is_err(), "call {i}");

@@ -13,7 +13,9 @@
 #![forbid(unsafe_code)]
 
 mod early;
+mod isolate;
 mod landlock;
+pub mod seccomp;
 mod selinux;
 mod unix;
 
@@ -24,7 +26,9 @@ use std::os::fd::RawFd;
 use crate::sys::Sys;
 pub use crate::sys::{LandlockEnforcement, LandlockRules, Resource, SelinuxState};
 pub use early::early_drop;
+pub use isolate::{isolate, not_dumpable, IsolationPlan, ProgramIsolation};
 pub use landlock::MIN_LANDLOCK_ABI;
+pub use seccomp::{SeccompPolicy, SeccompRelax};
 pub use selinux::check_context;
 
 /// The unix identity a child takes, as resolved from the config (names already turned into ids).
@@ -48,6 +52,8 @@ pub struct Plan {
     pub nice: Option<i32>,
     /// Each limit is set as both soft and hard limit.
     pub rlimits: Vec<(Resource, u64)>,
+    /// The seccomp filter installed last (`None` only in tests of the other steps).
+    pub seccomp: Option<SeccompPolicy>,
 }
 
 /// Proof that confinement happened. Only [`enter`] constructs it (private field, no Clone, no
@@ -69,6 +75,7 @@ impl Confined {
             && self.entered.landlock == plan.landlock
             && self.entered.nice == plan.nice
             && self.entered.rlimits == plan.rlimits
+            && self.entered.seccomp == plan.seccomp
     }
 
     /// For the access log's `ctx=`: the SELinux context if one was entered, else `uid:gid`,
@@ -93,6 +100,13 @@ pub enum Step {
     NoNewPrivs,
     Landlock,
     CapCheck,
+    NotDumpable,
+    SessionKeyring,
+    Unshare(Vec<crate::sys::Namespace>),
+    IdMaps(u32, u32),
+    MountsPrivate,
+    Tmpfs(std::path::PathBuf),
+    Seccomp,
 }
 
 impl fmt::Display for Step {
@@ -110,6 +124,16 @@ impl fmt::Display for Step {
             Step::NoNewPrivs => write!(f, "setting no_new_privs"),
             Step::Landlock => write!(f, "Landlock restrict_self"),
             Step::CapCheck => write!(f, "checking the effective capability set"),
+            Step::NotDumpable => write!(f, "PR_SET_DUMPABLE 0"),
+            Step::SessionKeyring => write!(f, "joining a new anonymous session keyring"),
+            Step::Unshare(ns) => {
+                let names: Vec<&str> = ns.iter().map(|n| n.proc_name()).collect();
+                write!(f, "unshare({})", names.join("|"))
+            }
+            Step::IdMaps(u, g) => write!(f, "mapping uid {u} and gid {g} in the user namespace"),
+            Step::MountsPrivate => write!(f, "making mount propagation private"),
+            Step::Tmpfs(p) => write!(f, "mounting a private tmpfs on {}", p.display()),
+            Step::Seccomp => write!(f, "installing the seccomp filter"),
         }
     }
 }
@@ -143,6 +167,8 @@ pub enum SandboxError {
     },
     #[error("capabilities remain after switching to uid {uid}: CapEff={capeff:#x}, expected 0")]
     CapsRemain { uid: u32, capeff: u64 },
+    #[error("cannot build the seccomp filter: {0}")]
+    SeccompBuild(String),
 }
 
 /// Attaches `step` to an I/O error.
@@ -172,6 +198,9 @@ pub fn enter(sys: &impl Sys, plan: &Plan) -> Result<Confined, SandboxError> {
     if let Some(id) = &plan.unix {
         unix::enter(sys, id)?;
     }
+    // 3b. Not dumpable again: the identity switch reset it (and a plan without one re-asserts
+    //     what `isolate` set). Nothing of this uid may ptrace or read this process's memory.
+    isolate::not_dumpable(sys)?;
     // 4. no_new_privs: later execs (CGI) can never gain privileges via setuid bits or file
     //    capabilities; also the precondition of an unprivileged Landlock restrict_self.
     set_no_new_privs(sys)?;
@@ -183,6 +212,11 @@ pub fn enter(sys: &impl Sys, plan: &Plan) -> Result<Confined, SandboxError> {
     // 6. Checked last, so no earlier step can have re-added a capability after the check.
     if let Some(id) = &plan.unix {
         check_no_caps(sys, id.uid)?;
+    }
+    // 7. seccomp last: it refuses calls (keyctl, unshare, prlimit on others) that no earlier
+    //    step needs, and is inherited by every program this process runs.
+    if let Some(policy) = &plan.seccomp {
+        install_seccomp(sys, policy)?;
     }
     Ok(Confined {
         description: describe(plan),
@@ -256,6 +290,14 @@ fn set_no_new_privs(sys: &impl Sys) -> Result<(), SandboxError> {
     sys.set_no_new_privs().map_err(failed(Step::NoNewPrivs))?;
     let on = sys.no_new_privs().map_err(failed(Step::NoNewPrivs))?;
     expect_eq(Step::NoNewPrivs, true, on)
+}
+
+fn install_seccomp(sys: &impl Sys, policy: &SeccompPolicy) -> Result<(), SandboxError> {
+    let program = seccomp::program(policy).map_err(SandboxError::SeccompBuild)?;
+    sys.seccomp_install(&program)
+        .map_err(failed(Step::Seccomp))?;
+    let mode = sys.seccomp_mode().map_err(failed(Step::Seccomp))?;
+    expect_eq(Step::Seccomp, 2, mode)
 }
 
 fn check_no_caps(sys: &impl Sys, uid: u32) -> Result<(), SandboxError> {
@@ -419,6 +461,7 @@ mod tests {
             read: vec![PathBuf::from("/srv/www")],
             exec: vec![PathBuf::from("/usr/lib/cgi-bin")],
             write: vec![PathBuf::from("/var/tmp/a")],
+            connect_tcp: vec![443],
         }
     }
 
@@ -430,7 +473,12 @@ mod tests {
             keep_fds: vec![3, 4],
             nice: Some(5),
             rlimits: vec![(Resource::RLIMIT_NPROC, 10)],
+            seccomp: Some(SeccompPolicy::default()),
         }
+    }
+
+    fn filter_len() -> usize {
+        seccomp::program(&SeccompPolicy::default()).unwrap().len()
     }
 
     fn root() -> Recording {
@@ -462,10 +510,14 @@ mod tests {
             GetResUid,
             GetResGid,
             GetGroups,
+            SetDumpable(false),
+            Dumpable,
             SetNoNewPrivs,
             NoNewPrivs,
             LandlockRestrict(rules()),
             CapEffective,
+            SeccompInstall(filter_len()),
+            SeccompMode,
         ]
     }
 
@@ -482,9 +534,10 @@ mod tests {
         assert_eq!(confined.describe(), TARGET);
         let s = sys.state.borrow();
         assert_eq!(
-            (s.uid, s.gid, s.caps, s.nnp),
-            ((54321, 54321, 54321), (54322, 54322, 54322), 0, true)
+            (s.uid, s.gid, s.caps, s.nnp, s.dumpable),
+            ((54321, 54321, 54321), (54322, 54322, 54322), 0, true, false)
         );
+        assert_eq!(s.seccomp, (2, filter_len()));
         assert_eq!(s.fds, vec![3, 4, 0, 1, 2]);
     }
 
@@ -501,6 +554,8 @@ mod tests {
                     "open_fds",
                     "selinux_setcon",
                     "selinux_getcon",
+                    "set_dumpable",
+                    "dumpable",
                     "set_no_new_privs",
                     "no_new_privs",
                 ],
@@ -515,6 +570,8 @@ mod tests {
                 vec![
                     "close_fds_except",
                     "open_fds",
+                    "set_dumpable",
+                    "dumpable",
                     "set_no_new_privs",
                     "no_new_privs",
                     "landlock_restrict",
@@ -529,7 +586,13 @@ mod tests {
                 full_trace()[8..22]
                     .iter()
                     .map(Call::name)
-                    .chain(["set_no_new_privs", "no_new_privs", "cap_effective"])
+                    .chain([
+                        "set_dumpable",
+                        "dumpable",
+                        "set_no_new_privs",
+                        "no_new_privs",
+                        "cap_effective",
+                    ])
                     .collect(),
                 "54321:54322",
             ),
@@ -578,7 +641,9 @@ mod tests {
             "setgroups",
             "setresgid",
             "setresuid",
+            "set_dumpable",
             "set_no_new_privs",
+            "seccomp_install",
         ];
         for name in setters {
             let mut sys = root();
@@ -589,10 +654,13 @@ mod tests {
                 "{name}: {err}"
             );
             let calls = sys.calls();
-            assert!(
-                !calls.iter().any(|c| matches!(c, Call::LandlockRestrict(_))),
-                "{name}: {calls:?}"
-            );
+            // Nothing after the failed step ran (seccomp is the last one).
+            let after = if name == "seccomp_install" {
+                Call::SeccompInstall(usize::MAX)
+            } else {
+                Call::LandlockRestrict(rules())
+            };
+            assert!(!calls.contains(&after), "{name}: {calls:?}");
         }
     }
 

@@ -12,10 +12,16 @@ use std::cell::RefCell;
 use std::io;
 use std::os::fd::RawFd;
 
-use super::{LandlockEnforcement, LandlockOutcome, LandlockRules, Resource, SelinuxState, Sys};
+use std::path::{Path, PathBuf};
+
+use super::{
+    sock_filter, LandlockEnforcement, LandlockOutcome, LandlockRules, MountId, Namespace, Resource,
+    SelinuxState, Sys, TMPFS_MAGIC,
+};
 
 const CAP_SETGID: u64 = 1 << 6;
 const CAP_SETUID: u64 = 1 << 7;
+const CAP_SYS_ADMIN: u64 = 1 << 21;
 /// All 41 capabilities of Linux 6.x.
 pub const ALL_CAPS: u64 = (1 << 41) - 1;
 
@@ -43,6 +49,19 @@ pub enum Call {
     GetPriority,
     SetRlimit(Resource, u64),
     GetRlimit(Resource),
+    SetDumpable(bool),
+    Dumpable,
+    JoinSessionKeyring,
+    SessionKeyring,
+    Unshare(Vec<Namespace>),
+    NamespaceId(Namespace),
+    WriteIdMaps(u32, u32),
+    MakeMountsPrivate,
+    AnyMountShared,
+    MountTmpfs(PathBuf, u64),
+    MountId(PathBuf),
+    SeccompInstall(usize),
+    SeccompMode,
 }
 
 impl Call {
@@ -71,6 +90,19 @@ impl Call {
             Call::GetPriority => "getpriority",
             Call::SetRlimit(..) => "setrlimit",
             Call::GetRlimit(_) => "getrlimit",
+            Call::SetDumpable(_) => "set_dumpable",
+            Call::Dumpable => "dumpable",
+            Call::JoinSessionKeyring => "join_session_keyring",
+            Call::SessionKeyring => "session_keyring",
+            Call::Unshare(_) => "unshare",
+            Call::NamespaceId(_) => "namespace_id",
+            Call::WriteIdMaps(..) => "write_id_maps",
+            Call::MakeMountsPrivate => "make_mounts_private",
+            Call::AnyMountShared => "any_mount_shared",
+            Call::MountTmpfs(..) => "mount_tmpfs",
+            Call::MountId(_) => "mount_id",
+            Call::SeccompInstall(_) => "seccomp_install",
+            Call::SeccompMode => "seccomp_mode",
         }
     }
 }
@@ -94,6 +126,18 @@ pub struct State {
     pub selinux: SelinuxState,
     pub landlock_abi: u32,
     pub landlock: Option<LandlockRules>,
+    pub dumpable: bool,
+    pub session_keyring: i32,
+    /// Namespace identities; unshare gives each listed one a new id.
+    pub namespaces: Vec<(Namespace, u64)>,
+    /// Mount propagation of the namespace is shared (as on systemd hosts).
+    pub mounts_shared: bool,
+    /// Paths with a tmpfs of this mount namespace, and their size.
+    pub tmpfs: Vec<(PathBuf, u64)>,
+    /// 0 none, 2 filter; the length of the filter installed.
+    pub seccomp: (u32, usize),
+    /// uid/gid maps written in a new user namespace.
+    pub id_maps: Option<(u32, u32)>,
 }
 
 impl State {
@@ -114,6 +158,18 @@ impl State {
             selinux: SelinuxState::Enforcing,
             landlock_abi: 6,
             landlock: None,
+            dumpable: true,
+            session_keyring: 100,
+            namespaces: vec![
+                (Namespace::User, 1),
+                (Namespace::Ipc, 2),
+                (Namespace::Mount, 3),
+                (Namespace::PidForChildren, 4),
+            ],
+            mounts_shared: true,
+            tmpfs: Vec::new(),
+            seccomp: (0, 0),
+            id_maps: None,
         }
     }
 }
@@ -230,7 +286,10 @@ impl Sys for Recording {
             return Err(eperm());
         }
         if apply {
-            self.state.borrow_mut().gid = (r, e, s);
+            let mut st = self.state.borrow_mut();
+            st.gid = (r, e, s);
+            // commit_creds: a changed egid resets dumpable.
+            st.dumpable = true;
         }
         Ok(())
     }
@@ -259,6 +318,7 @@ impl Sys for Recording {
                 }
             }
             st.uid = (r, e, s);
+            st.dumpable = true;
         }
         Ok(())
     }
@@ -358,5 +418,130 @@ impl Sys for Recording {
         let s = self.state.borrow();
         let found = s.rlimits.iter().find(|(r, _)| *r == resource);
         Ok(found.map_or((u64::MAX, u64::MAX), |(_, l)| *l))
+    }
+
+    fn set_dumpable(&self, on: bool) -> io::Result<()> {
+        if self.record(Call::SetDumpable(on))? {
+            self.state.borrow_mut().dumpable = on;
+        }
+        Ok(())
+    }
+
+    fn dumpable(&self) -> io::Result<bool> {
+        self.record(Call::Dumpable)?;
+        Ok(self.state.borrow().dumpable)
+    }
+
+    fn join_session_keyring(&self) -> io::Result<i32> {
+        let apply = self.record(Call::JoinSessionKeyring)?;
+        let mut s = self.state.borrow_mut();
+        let new = s.session_keyring + 1;
+        if apply {
+            s.session_keyring = new;
+        }
+        Ok(new)
+    }
+
+    fn session_keyring(&self) -> io::Result<i32> {
+        self.record(Call::SessionKeyring)?;
+        Ok(self.state.borrow().session_keyring)
+    }
+
+    fn unshare(&self, namespaces: &[Namespace]) -> io::Result<()> {
+        let apply = self.record(Call::Unshare(namespaces.to_vec()))?;
+        let user = namespaces.contains(&Namespace::User);
+        // Without a new user namespace, the others need CAP_SYS_ADMIN.
+        if !user && !self.privileged(CAP_SYS_ADMIN) {
+            return Err(eperm());
+        }
+        if apply {
+            let mut s = self.state.borrow_mut();
+            for (ns, id) in s.namespaces.iter_mut() {
+                if namespaces.contains(ns) {
+                    *id += 1000;
+                }
+            }
+            if namespaces.contains(&Namespace::Mount) {
+                s.tmpfs.clear();
+            }
+            if user {
+                // Full capabilities inside the new namespace; the kernel resets dumpable on
+                // the credential change.
+                s.caps = ALL_CAPS;
+                s.permitted = ALL_CAPS;
+                s.dumpable = true;
+                // Unmapped until the maps are written: the overflow ids.
+                s.uid = (65534, 65534, 65534);
+                s.gid = (65534, 65534, 65534);
+            }
+        }
+        Ok(())
+    }
+
+    fn namespace_id(&self, ns: Namespace) -> io::Result<u64> {
+        self.record(Call::NamespaceId(ns))?;
+        let s = self.state.borrow();
+        Ok(s.namespaces
+            .iter()
+            .find(|(n, _)| *n == ns)
+            .map_or(0, |(_, id)| *id))
+    }
+
+    fn write_id_maps(&self, uid: u32, gid: u32) -> io::Result<()> {
+        if self.record(Call::WriteIdMaps(uid, gid))? {
+            let mut s = self.state.borrow_mut();
+            s.id_maps = Some((uid, gid));
+            s.uid = (uid, uid, uid);
+            s.gid = (gid, gid, gid);
+        }
+        Ok(())
+    }
+
+    fn make_mounts_private(&self) -> io::Result<()> {
+        if self.record(Call::MakeMountsPrivate)? {
+            self.state.borrow_mut().mounts_shared = false;
+        }
+        Ok(())
+    }
+
+    fn any_mount_shared(&self) -> io::Result<bool> {
+        self.record(Call::AnyMountShared)?;
+        Ok(self.state.borrow().mounts_shared)
+    }
+
+    fn mount_tmpfs(&self, path: &Path, size: u64) -> io::Result<()> {
+        if self.record(Call::MountTmpfs(path.to_path_buf(), size))? {
+            let mut s = self.state.borrow_mut();
+            s.tmpfs.retain(|(p, _)| p != path);
+            s.tmpfs.push((path.to_path_buf(), size));
+        }
+        Ok(())
+    }
+
+    fn mount_id(&self, path: &Path) -> io::Result<MountId> {
+        self.record(Call::MountId(path.to_path_buf()))?;
+        let s = self.state.borrow();
+        Ok(match s.tmpfs.iter().position(|(p, _)| p == path) {
+            Some(i) => MountId {
+                dev: 500 + i as u64,
+                fs_type: TMPFS_MAGIC,
+            },
+            None => MountId {
+                dev: 1,
+                fs_type: 0xEF53,
+            },
+        })
+    }
+
+    fn seccomp_install(&self, filter: &[sock_filter]) -> io::Result<()> {
+        if self.record(Call::SeccompInstall(filter.len()))? {
+            self.state.borrow_mut().seccomp = (2, filter.len());
+        }
+        Ok(())
+    }
+
+    fn seccomp_mode(&self) -> io::Result<u32> {
+        self.record(Call::SeccompMode)?;
+        Ok(self.state.borrow().seccomp.0)
     }
 }

@@ -11,13 +11,16 @@ use std::os::fd::RawFd;
 use std::path::Path;
 
 use landlock::{
-    Access, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
+    Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
 use nix::errno::Errno;
 use nix::unistd::{Gid, Uid};
 
-use super::{LandlockEnforcement, LandlockOutcome, LandlockRules, Resource, SelinuxState, Sys};
+use super::{
+    sock_filter, LandlockEnforcement, LandlockOutcome, LandlockRules, MountId, Namespace, Resource,
+    SelinuxState, Sys,
+};
 
 pub use nix::unistd::ForkResult;
 
@@ -389,12 +392,18 @@ impl Sys for Linux {
             .set_compatibility(CompatLevel::HardRequirement)
             .handle_access(AccessFs::from_all(abi))
             .map_err(|e| landlock_err("handle_access", e))?;
+        if abi >= ABI::V4 {
+            // TCP bind and connect handled: nothing may bind, only the listed ports connect.
+            ruleset = ruleset
+                .handle_access(AccessNet::from_all(abi))
+                .map_err(|e| landlock_err("handle_access(net)", e))?;
+        }
         if abi >= ABI::V6 {
             ruleset = ruleset
                 .scope(Scope::from_all(abi))
                 .map_err(|e| landlock_err("scope", e))?;
         }
-        let created = ruleset
+        let mut created = ruleset
             .create()
             .map_err(|e| landlock_err("create", e))?
             .add_rules(
@@ -403,6 +412,13 @@ impl Sys for Linux {
                     .map(Ok::<_, landlock::RulesetError>),
             )
             .map_err(|e| landlock_err("add_rule", e))?;
+        if abi >= ABI::V4 {
+            created = created
+                .add_rules(rules.connect_tcp.iter().map(|&p| {
+                    Ok::<_, landlock::RulesetError>(NetPort::new(p, AccessNet::ConnectTcp))
+                }))
+                .map_err(|e| landlock_err("add_rule(net)", e))?;
+        }
         let status = created
             .restrict_self()
             .map_err(|e| landlock_err("restrict_self", e))?;
@@ -475,6 +491,145 @@ impl Sys for Linux {
 
     fn getrlimit(&self, resource: Resource) -> io::Result<(u64, u64)> {
         nix::sys::resource::getrlimit(resource).map_err(nix_err)
+    }
+
+    fn set_dumpable(&self, on: bool) -> io::Result<()> {
+        nix::sys::prctl::set_dumpable(on).map_err(nix_err)
+    }
+
+    fn dumpable(&self) -> io::Result<bool> {
+        nix::sys::prctl::get_dumpable().map_err(nix_err)
+    }
+
+    fn join_session_keyring(&self) -> io::Result<i32> {
+        const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+        // SAFETY: a NULL name asks for a new anonymous keyring; the kernel reads no user memory.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_JOIN_SESSION_KEYRING,
+                std::ptr::null::<libc::c_char>(),
+            )
+        };
+        errno_result(rc).map(|v| v as i32)
+    }
+
+    fn session_keyring(&self) -> io::Result<i32> {
+        const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+        const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+        // SAFETY: integers only; with create = 0 nothing is created.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_GET_KEYRING_ID,
+                KEY_SPEC_SESSION_KEYRING,
+                0 as libc::c_long,
+            )
+        };
+        errno_result(rc).map(|v| v as i32)
+    }
+
+    fn unshare(&self, namespaces: &[Namespace]) -> io::Result<()> {
+        let flags = namespaces.iter().fold(0, |f, ns| {
+            f | match ns {
+                Namespace::User => libc::CLONE_NEWUSER,
+                Namespace::Ipc => libc::CLONE_NEWIPC,
+                Namespace::Mount => libc::CLONE_NEWNS,
+                Namespace::PidForChildren => libc::CLONE_NEWPID,
+            }
+        });
+        // SAFETY: unshare takes only flags and touches no memory of ours.
+        let rc = unsafe { libc::unshare(flags) };
+        errno_result(rc.into()).map(|_| ())
+    }
+
+    fn namespace_id(&self, ns: Namespace) -> io::Result<u64> {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(format!("/proc/self/ns/{}", ns.proc_name())) {
+            Ok(m) => Ok(m.ino()),
+            // pid_for_children of a PID namespace unshared but not yet entered by a first
+            // child points nowhere: report it as 0 (no namespace inode is 0).
+            Err(e) if ns == Namespace::PidForChildren && e.raw_os_error() == Some(libc::ENOENT) => {
+                Ok(0)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_id_maps(&self, uid: u32, gid: u32) -> io::Result<()> {
+        // Unprivileged writers must deny setgroups before they may write gid_map.
+        std::fs::write("/proc/self/setgroups", "deny")?;
+        std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1\n"))?;
+        std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))
+    }
+
+    fn make_mounts_private(&self) -> io::Result<()> {
+        // SAFETY: valid NUL-terminated target; NULL source, type and data are allowed for a
+        // propagation change; the kernel only reads the strings.
+        let rc = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+        };
+        errno_result(rc.into()).map(|_| ())
+    }
+
+    fn any_mount_shared(&self) -> io::Result<bool> {
+        let info = std::fs::read_to_string("/proc/self/mountinfo")?;
+        // Optional fields sit between the mount options (field 6) and the "-" separator.
+        Ok(info.lines().any(|l| {
+            l.split(' ')
+                .skip(6)
+                .take_while(|f| *f != "-")
+                .any(|f| f.starts_with("shared:"))
+        }))
+    }
+
+    fn mount_tmpfs(&self, path: &Path, size: u64) -> io::Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        let target = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+        let data = CString::new(format!("size={size},mode=1777,nr_inodes=16384"))
+            .map_err(io::Error::other)?;
+        // SAFETY: all pointers are valid NUL-terminated strings that outlive the call; the
+        // kernel only reads them.
+        let rc = unsafe {
+            libc::mount(
+                c"oneshot-tmp".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                data.as_ptr().cast(),
+            )
+        };
+        errno_result(rc.into()).map(|_| ())
+    }
+
+    fn mount_id(&self, path: &Path) -> io::Result<MountId> {
+        use std::os::unix::fs::MetadataExt;
+        let dev = std::fs::metadata(path)?.dev();
+        let fs = nix::sys::statfs::statfs(path).map_err(nix_err)?;
+        Ok(MountId {
+            dev,
+            fs_type: fs.filesystem_type().0 as i64,
+        })
+    }
+
+    fn seccomp_install(&self, filter: &[sock_filter]) -> io::Result<()> {
+        seccompiler::apply_filter(filter).map_err(|e| match e {
+            seccompiler::Error::Prctl(e) | seccompiler::Error::Seccomp(e) => e,
+            other => io::Error::other(other.to_string()),
+        })
+    }
+
+    fn seccomp_mode(&self) -> io::Result<u32> {
+        // SAFETY: PR_GET_SECCOMP takes no pointers; the result is the mode.
+        let rc = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+        errno_result(rc.into()).map(|v| v as u32)
     }
 }
 

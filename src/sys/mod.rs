@@ -21,10 +21,49 @@ pub mod spawn;
 
 use std::io;
 use std::os::fd::RawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use linux::{child_exit, fork, ForkResult, Linux};
 pub use nix::sys::resource::Resource;
+pub use seccompiler::sock_filter;
+
+/// A namespace a child can leave its parent's for (`unshare(2)`), and whose identity (the inode
+/// of `/proc/self/ns/NAME`) can be read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Namespace {
+    /// CLONE_NEWUSER; `/proc/self/ns/user`.
+    User,
+    /// CLONE_NEWIPC: SysV IPC and POSIX message queues; `/proc/self/ns/ipc`.
+    Ipc,
+    /// CLONE_NEWNS; `/proc/self/ns/mnt`.
+    Mount,
+    /// CLONE_NEWPID: the namespace of the caller's *future children*;
+    /// `/proc/self/ns/pid_for_children`.
+    PidForChildren,
+}
+
+impl Namespace {
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            Namespace::User => "user",
+            Namespace::Ipc => "ipc",
+            Namespace::Mount => "mnt",
+            Namespace::PidForChildren => "pid_for_children",
+        }
+    }
+}
+
+/// What `statfs`/`stat` say about a mount point, to tell a fresh private tmpfs from what was
+/// there before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MountId {
+    /// `st_dev` of the directory: a new mount has a new device.
+    pub dev: u64,
+    /// `statfs.f_type` (TMPFS_MAGIC for a tmpfs).
+    pub fs_type: i64,
+}
+
+pub const TMPFS_MAGIC: i64 = 0x0102_1994;
 
 /// Paths a Landlock domain may use. Anything not beneath one of these is denied.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -35,6 +74,9 @@ pub struct LandlockRules {
     pub exec: Vec<PathBuf>,
     /// Trees that may be read, written, created in and removed from.
     pub write: Vec<PathBuf>,
+    /// TCP ports that may be connected to (Landlock ABI 4+, which also refuses every TCP
+    /// bind). Older kernels leave TCP unrestricted; see README "Isolation".
+    pub connect_tcp: Vec<u16>,
 }
 
 /// How completely the kernel enforced the requested Landlock ruleset.
@@ -111,6 +153,37 @@ pub trait Sys {
     fn setrlimit(&self, resource: Resource, limit: u64) -> io::Result<()>;
     /// Returns (soft, hard).
     fn getrlimit(&self, resource: Resource) -> io::Result<(u64, u64)>;
+
+    /// PR_SET_DUMPABLE. The kernel resets it to 1 (suid_dumpable) on every credential change,
+    /// so it is set again after each one.
+    fn set_dumpable(&self, on: bool) -> io::Result<()>;
+    /// PR_GET_DUMPABLE.
+    fn dumpable(&self) -> io::Result<bool>;
+    /// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new, anonymous session keyring that nothing
+    /// else holds; returns its serial.
+    fn join_session_keyring(&self) -> io::Result<i32>;
+    /// keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0): the current session keyring.
+    fn session_keyring(&self) -> io::Result<i32>;
+    /// One `unshare(2)` with all of `namespaces`.
+    fn unshare(&self, namespaces: &[Namespace]) -> io::Result<()>;
+    /// Inode of `/proc/self/ns/NAME`: equal inodes are the same namespace. 0 for
+    /// `pid_for_children` of a PID namespace that has no process yet.
+    fn namespace_id(&self, ns: Namespace) -> io::Result<u64>;
+    /// In a user namespace just created: `setgroups` deny, then maps `uid` and `gid` to
+    /// themselves (and nothing else).
+    fn write_id_maps(&self, uid: u32, gid: u32) -> io::Result<()>;
+    /// `mount(NULL, "/", NULL, MS_REC|MS_PRIVATE)`: nothing mounted later propagates out.
+    fn make_mounts_private(&self) -> io::Result<()>;
+    /// Whether any mount of this mount namespace still has shared propagation (mountinfo).
+    fn any_mount_shared(&self) -> io::Result<bool>;
+    /// A fresh tmpfs of at most `size` bytes on `path` (nosuid, nodev, noexec, mode 1777).
+    fn mount_tmpfs(&self, path: &Path, size: u64) -> io::Result<()>;
+    fn mount_id(&self, path: &Path) -> io::Result<MountId>;
+    /// Installs a seccomp-bpf filter (SECCOMP_SET_MODE_FILTER; no_new_privs is already set).
+    fn seccomp_install(&self, filter: &[sock_filter]) -> io::Result<()>;
+    /// PR_GET_SECCOMP: 0 none, 1 strict, 2 filter. (Not /proc/self/status: Landlock hides
+    /// /proc from the confined child; the kernel answers both from the same field.)
+    fn seccomp_mode(&self) -> io::Result<u32>;
 }
 
 /// Decodes the hexadecimal `CapEff:` line of /proc/<pid>/status.

@@ -13,6 +13,14 @@
 //!   (SIGPIPE among them) that the program must get with their default meaning.
 //! - Between fork and exec the child makes only async-signal-safe calls on memory prepared
 //!   before the fork; a failure is reported over a close-on-exec pipe, then `_exit(127)`.
+//! - Its resource limits (Apache's RLimitCPU/MEM/NPROC) are set and read back before exec.
+//! - When the server child unshared a PID namespace for its programs, a minimal init
+//!   ([`start_pid_ns_init`]) is that namespace's pid 1, forked before the first program: it
+//!   reaps orphans, ignores every signal a program can send it, and dies with the server child
+//!   (PR_SET_PDEATHSIG), which makes the kernel kill everything left in the namespace. A
+//!   program is never pid 1 itself: pid 1 gets no default signal actions (SIGTERM/SIGINT would
+//!   be ignored), and once it exits no further process can be created in the namespace, so a
+//!   keep-alive connection could not run a second program.
 
 use std::ffi::CString;
 use std::io;
@@ -31,6 +39,10 @@ pub struct SpawnSpec<'a> {
     pub stdin: OwnedFd,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    /// (resource, soft, hard), set in the program before exec.
+    pub rlimits: Vec<(libc::__rlimit_resource_t, u64, u64)>,
+    /// The server child unshared a PID namespace for its programs: start its init first.
+    pub pid_ns: bool,
 }
 
 /// Which step of the exec preparation failed, reported by the forked child.
@@ -43,6 +55,7 @@ pub enum SpawnStage {
     Recheck,
     Replaced,
     Exec,
+    Limits,
 }
 
 impl SpawnStage {
@@ -56,6 +69,7 @@ impl SpawnStage {
             Recheck,
             Replaced,
             Exec,
+            Limits,
         ]
         .into_iter()
         .find(|s| *s as u8 == b)
@@ -72,6 +86,7 @@ impl std::fmt::Display for SpawnStage {
             SpawnStage::Recheck => "re-checking the program before exec",
             SpawnStage::Replaced => "the program was replaced after it was checked",
             SpawnStage::Exec => "execve",
+            SpawnStage::Limits => "setting the program's resource limits (RLimit*)",
         })
     }
 }
@@ -119,6 +134,9 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, SpawnError> {
     // for every member of the killed group instead of leaving them to init.
     nix::sys::prctl::set_child_subreaper(true)
         .map_err(|e| SpawnError::Prepare(io::Error::from(e)))?;
+    if spec.pid_ns {
+        start_pid_ns_init().map_err(SpawnError::Prepare)?;
+    }
     let (err_r, err_w) = cloexec_pipe().map_err(SpawnError::Prepare)?;
     let mut argv: Vec<*const libc::c_char> = spec.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
@@ -138,6 +156,8 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, SpawnError> {
         err: err_w.as_raw_fd(),
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
+        rlimits: spec.rlimits.as_ptr(),
+        n_rlimits: spec.rlimits.len(),
     };
     // Not `sys::fork`: its thread-count check reads /proc, which Landlock hides from a
     // confined child, and it is not needed here.
@@ -199,6 +219,8 @@ struct Child {
     err: RawFd,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
+    rlimits: *const (libc::__rlimit_resource_t, u64, u64),
+    n_rlimits: usize,
 }
 
 impl Child {
@@ -246,6 +268,29 @@ impl Child {
                 return SpawnStage::Descriptors;
             }
         }
+        // SAFETY: `rlimits` points at `n_rlimits` entries of the spec's Vec, which the parent
+        // keeps alive until the spawn returns and this child never frees; setrlimit and
+        // getrlimit are async-signal-safe and only touch the stack structs given.
+        unsafe {
+            let limits = std::slice::from_raw_parts(self.rlimits, self.n_rlimits);
+            for &(resource, soft, hard) in limits {
+                let want = libc::rlimit {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                };
+                if libc::setrlimit(resource, &want) != 0 {
+                    return SpawnStage::Limits;
+                }
+                let mut got: libc::rlimit = std::mem::zeroed();
+                if libc::getrlimit(resource, &mut got) != 0 {
+                    return SpawnStage::Limits;
+                }
+                if (got.rlim_cur, got.rlim_max) != (soft, hard) {
+                    *libc::__errno_location() = libc::EINVAL;
+                    return SpawnStage::Limits;
+                }
+            }
+        }
         // SAFETY: fchdir on the directory descriptor the parent holds open.
         if unsafe { libc::fchdir(self.dir) } != 0 {
             return SpawnStage::Chdir;
@@ -281,6 +326,58 @@ impl Child {
     }
 }
 
+static PID_NS_INIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Forks the init of the PID namespace the calling process unshared for its children, once.
+fn start_pid_ns_init() -> io::Result<()> {
+    use std::sync::atomic::Ordering;
+    if PID_NS_INIT.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    // SAFETY: the child only runs `pid_ns_init`, which makes async-signal-safe calls on its
+    // own stack and never returns.
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        nix::unistd::ForkResult::Child => pid_ns_init(),
+        nix::unistd::ForkResult::Parent { .. } => {
+            PID_NS_INIT.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+}
+
+/// pid 1 of the programs' namespace. It holds no descriptor (the client socket must close
+/// when the server child closes it), blocks every signal (so nothing inside the namespace can
+/// signal it, and SIGCHLD is taken with sigwaitinfo), and reaps whatever is re-parented to
+/// it. It dies when the server child does (PDEATHSIG); should the server child already be
+/// gone, it is re-parented to the master, which kills strays.
+fn pid_ns_init() -> ! {
+    // SAFETY: every call here is async-signal-safe and uses only stack memory; _exit ends the
+    // process without running the parent's destructors.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+        libc::close_range(0, libc::c_uint::MAX, 0);
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+        let mut chld: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut chld);
+        libc::sigaddset(&mut chld, libc::SIGCHLD);
+        loop {
+            if libc::waitpid(-1, std::ptr::null_mut(), 0) < 0
+                && *libc::__errno_location() == libc::ECHILD
+            {
+                libc::sigwaitinfo(&chld, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
 /// SIGKILL to the whole process group `pgid`.
 pub fn kill_group(pgid: i32) -> io::Result<()> {
     nix::sys::signal::killpg(
@@ -306,16 +403,24 @@ pub fn has_exited(pid: i32) -> bool {
 
 /// After [`kill_group`]: waits for every member of group `pgid` that is (or, as its parent
 /// dies, becomes) a child of this subreaper, so none is left when this returns. A member
-/// that left the group (setsid) is not waited for.
+/// that left the group (setsid) is not waited for. In the programs' own PID namespace,
+/// orphans go to that namespace's init instead, which reaps them: the group is then watched
+/// until it is empty (killpg(0) fails with ESRCH once the last member is reaped), for at most
+/// [`GROUP_GONE_WAIT`].
 pub fn reap_group(pgid: i32) {
     use nix::sys::wait::waitpid;
-    loop {
-        match waitpid(nix::unistd::Pid::from_raw(-pgid), None) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return,
-        }
+    let group = nix::unistd::Pid::from_raw(pgid);
+    while let Ok(_) | Err(nix::errno::Errno::EINTR) =
+        waitpid(nix::unistd::Pid::from_raw(-pgid), None)
+    {}
+    let until = std::time::Instant::now() + GROUP_GONE_WAIT;
+    while nix::sys::signal::killpg(group, None).is_ok() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
+
+/// Longest [`reap_group`] waits for a killed group's last members to be reaped by others.
+const GROUP_GONE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Reaps `pid`, waiting for it; returns a description of how it ended.
 pub fn reap(pid: i32) -> String {

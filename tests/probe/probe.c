@@ -40,20 +40,28 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
+#include <linux/netlink.h>
 #include <unistd.h>
 
 #ifndef SYS_pidfd_open
@@ -671,6 +679,112 @@ static void try_processes(void)
 	if (master > 0) try_kill("master", master, SIGKILL);
 }
 
+/* ---- Isolation between connections (issue 12) ---------------------------
+ * One attempt per protection: the probe's own server child (parent), state
+ * an earlier connection left (SysV IPC, tmp files: the test runs the probe
+ * more than once per server, so a later run sees what an earlier one left),
+ * kernel interfaces the seccomp filter refuses, the network (Landlock ABI 4
+ * and seccomp), and the master's limits. ESRCH from a pid outside the
+ * program's PID namespace is a refusal too. */
+#define PROBE_IPC_KEY 0x0e512
+#define PROBE_MARK "oneshot-probe-mark"
+
+/* a call that returns -1/errno: denied, else SUCCEEDED */
+static void expect_fail(const char *name, long rc, const char *what)
+{
+	if (rc < 0) denied(name, errno, what);
+	else succeeded(name, "(%s returned %ld)", what, rc);
+}
+
+static void try_parent(void)
+{
+	pid_t parent = getppid();
+	fact("ppid", "%ld", (long)parent);
+	if (parent == 0) {
+		denied_plain("ptrace-parent", "the server child is outside the program's PID namespace (getppid() = 0)");
+		denied_plain("vm-read-parent", "the server child is outside the program's PID namespace (getppid() = 0)");
+		return;
+	}
+	if (ptrace(PTRACE_ATTACH, parent, 0, 0) == 0) {
+		release_tracee(parent, 0);
+		succeeded("ptrace-parent", "(attached to pid %ld)", (long)parent);
+	} else {
+		denied("ptrace-parent", errno, "PTRACE_ATTACH");
+	}
+	char buf[16];
+	struct iovec local = { buf, sizeof buf }, remote = { (void *)buf, sizeof buf };
+	/* the permission check comes first: EFAULT would mean it passed */
+	ssize_t n = process_vm_readv(parent, &local, 1, &remote, 1, 0);
+	if (n < 0 && errno != EFAULT && errno != EIO) denied("vm-read-parent", errno, "process_vm_readv");
+	else succeeded("vm-read-parent", "(process_vm_readv returned %zd, errno %s)", n, n < 0 ? errname(errno) : "-");
+}
+
+static void try_left_state(void)
+{
+	int shm = shmget(PROBE_IPC_KEY, 0, 0), sem = semget(PROBE_IPC_KEY, 0, 0), msg = msgget(PROBE_IPC_KEY, 0);
+	if (shm >= 0 || sem >= 0 || msg >= 0)
+		succeeded("sysv-ipc-from-earlier", "(shm %d sem %d msg %d of an earlier connection)", shm, sem, msg);
+	else
+		denied("sysv-ipc-from-earlier", errno, "shmget/semget/msgget of the key an earlier run created");
+	/* leave them for the next connection; failing to is no escape */
+	shmget(PROBE_IPC_KEY, 4096, IPC_CREAT | 0666);
+	semget(PROBE_IPC_KEY, 1, IPC_CREAT | 0666);
+	msgget(PROBE_IPC_KEY, IPC_CREAT | 0666);
+	const char *dirs[] = { "/tmp", "/var/tmp", "/dev/shm" };
+	for (unsigned i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+		char name[64], path[128];
+		snprintf(name, sizeof name, "file-from-earlier-%s", dirs[i]);
+		snprintf(path, sizeof path, "%s/%s", dirs[i], PROBE_MARK);
+		if (access(path, F_OK) == 0) succeeded(name, "(%s exists)", path);
+		else denied(name, errno, "access of the file an earlier run created");
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		snprintf(name, sizeof name, "left_mark_in_%s", dirs[i]);
+		fact(name, "%s", fd >= 0 ? "yes" : errname(errno));
+		if (fd >= 0) close(fd);
+	}
+}
+
+static void try_kernel_interfaces(void)
+{
+	expect_fail("keyctl-join", syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, "oneshot-probe"), "keyctl(JOIN_SESSION_KEYRING)");
+	char params[120] = { 0 };
+	expect_fail("io-uring-setup", syscall(SYS_io_uring_setup, 1, params), "io_uring_setup");
+	expect_fail("userfaultfd", syscall(SYS_userfaultfd, 0), "userfaultfd");
+	expect_fail("unshare-user", unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER)");
+	expect_fail("memfd-create", syscall(SYS_memfd_create, "probe", 0), "memfd_create");
+	expect_fail("af-packet", socket(AF_PACKET, SOCK_RAW, 0), "socket(AF_PACKET)");
+	expect_fail("sock-diag", socket(AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG), "socket(AF_NETLINK, NETLINK_SOCK_DIAG)");
+	expect_fail("udp-socket", socket(AF_INET, SOCK_DGRAM, 0), "socket(AF_INET, SOCK_DGRAM)");
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0) { denied("bind-any", errno, "socket"); denied("listen-unbound", errno, "socket"); return; }
+	struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = 0, .sin_addr = { htonl(INADDR_ANY) } };
+	expect_fail("bind-any", bind(s, (struct sockaddr *)&any, sizeof any), "bind(0.0.0.0:0)");
+	close(s);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	expect_fail("listen-unbound", s < 0 ? -1 : listen(s, 1), "listen without bind (ephemeral port on 0.0.0.0)");
+	if (s >= 0) close(s);
+}
+
+static void try_limits(void)
+{
+	long master = number(param("master"));
+	if (master <= 0) { not_run("prlimit-master", "no master= in QUERY_STRING"); return; }
+	struct rlimit old;
+	/* reading is enough: a caller that may read another's limits may set them */
+	long rc = syscall(SYS_prlimit64, (pid_t)master, RLIMIT_NPROC, NULL, &old);
+	expect_fail("prlimit-master", rc, "prlimit64(master, RLIMIT_NPROC, NULL, &old)");
+	errno = 0;
+	int prio = getpriority(PRIO_PROCESS, (id_t)master);
+	expect_fail("setpriority-master", errno ? -1 : setpriority(PRIO_PROCESS, (id_t)master, prio), "setpriority(PRIO_PROCESS, master, its own value)");
+	struct rlimit own;
+	getrlimit(RLIMIT_CPU, &own);
+	fact("rlimit_cpu", "%ld %ld", (long)own.rlim_cur, (long)own.rlim_max);
+	getrlimit(RLIMIT_AS, &own);
+	fact("rlimit_as", "%ld %ld", (long)own.rlim_cur, (long)own.rlim_max);
+	getrlimit(RLIMIT_NPROC, &own);
+	fact("rlimit_nproc", "%ld %ld", (long)own.rlim_cur, (long)own.rlim_max);
+}
+
 int main(void)
 {
 	scan_fds();
@@ -694,6 +808,10 @@ int main(void)
 	try_setcon_all();
 	try_files();
 	try_processes();
+	try_parent();
+	try_left_state();
+	try_kernel_interfaces();
+	try_limits();
 
 	printf("FACT tally: %d denied, %d succeeded, %d same-identity, %d not run\n", n_denied,
 	       n_succeeded, n_same, n_not_run);

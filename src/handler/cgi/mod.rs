@@ -486,7 +486,7 @@ pub fn run(
         script_filename: &filename.to_string_lossy(),
         content_length,
     });
-    let started = match start(&script, env) {
+    let started = match start(cx.vhost, &script, env) {
         Ok(s) => s,
         Err(e) => {
             log::error!("{tag}: cannot start: {e}");
@@ -550,7 +550,39 @@ struct Started {
     stderr: File,
 }
 
-fn start(script: &Script, env: Vec<Vec<u8>>) -> Result<Started, spawn::SpawnError> {
+/// The vhost's RLimit* for a program, resolved against this process's current limits:
+/// `max` and an absent hard limit mean the current hard limit, which is never raised.
+fn program_limits(vhost: &VHost) -> io::Result<Vec<(libc::__rlimit_resource_t, u64, u64)>> {
+    use crate::config::harden::{Limit, RLimit, DEFAULT_NPROC_IN_USERNS};
+    use nix::sys::resource::{getrlimit, Resource};
+    let l = &vhost.harden.limits;
+    let nproc = l.nproc.or_else(|| {
+        crate::child::isolation::own_user_ns().then_some(RLimit {
+            soft: Limit::Value(DEFAULT_NPROC_IN_USERNS),
+            hard: Some(Limit::Value(DEFAULT_NPROC_IN_USERNS)),
+        })
+    });
+    let wanted = [
+        (libc::RLIMIT_CPU, Resource::RLIMIT_CPU, l.cpu),
+        (libc::RLIMIT_AS, Resource::RLIMIT_AS, l.mem),
+        (libc::RLIMIT_NPROC, Resource::RLIMIT_NPROC, nproc),
+    ];
+    let mut out = Vec::new();
+    for (raw, resource, limit) in wanted {
+        let Some(limit) = limit else { continue };
+        let (_, cur_hard) = getrlimit(resource)?;
+        let value = |l: Limit| match l {
+            Limit::Value(v) => v.min(cur_hard),
+            Limit::Max => cur_hard,
+        };
+        let hard = limit.hard.map_or(cur_hard, value);
+        let soft = value(limit.soft).min(hard);
+        out.push((raw, soft, hard));
+    }
+    Ok(out)
+}
+
+fn start(vhost: &VHost, script: &Script, env: Vec<Vec<u8>>) -> Result<Started, spawn::SpawnError> {
     let prep = |e: io::Error| spawn::SpawnError::Prepare(e);
     let (in_r, in_w) = spawn::pipe().map_err(prep)?;
     let (out_r, out_w) = spawn::pipe().map_err(prep)?;
@@ -572,6 +604,8 @@ fn start(script: &Script, env: Vec<Vec<u8>>) -> Result<Started, spawn::SpawnErro
         stdin: in_r,
         stdout: out_w,
         stderr: err_w,
+        rlimits: program_limits(vhost).map_err(prep)?,
+        pid_ns: crate::child::isolation::programs_in_pid_ns(),
     })?;
     Ok(Started {
         pid,
