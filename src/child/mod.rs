@@ -36,8 +36,9 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Entry point after fork. Never returns: the child exits when its connection ends.
-pub fn run(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> ! {
-    let code = match serve(cfg, inh, verifier) {
+/// `category`: the MCS category the master gave this child (`selinuxConnectionCategories`).
+pub fn run(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>, category: Option<u16>) -> ! {
+    let code = match serve(cfg, inh, verifier, category) {
         Ok(()) => 0,
         Err(e) => {
             log::error!("{e}");
@@ -59,7 +60,12 @@ pub enum ChildError {
     EarlyDrop(crate::sandbox::SandboxError),
 }
 
-pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result<(), ChildError> {
+pub fn serve(
+    cfg: &Config,
+    inh: &Inherited,
+    verifier: Option<OwnedFd>,
+    category: Option<u16>,
+) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
     let started = std::time::Instant::now();
     let (peer, Isolated { keep, mut reclaim }) =
@@ -87,7 +93,14 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
         };
         let may_keep_alive =
             cfg.keep_alive && req.keep_alive && served < cfg.max_keep_alive_requests;
-        let admitted = match admit::admit(cfg, &req, peer, &mut creds, worker_ctx.as_deref()) {
+        let admitted = match admit::admit(
+            cfg,
+            &req,
+            peer,
+            &mut creds,
+            worker_ctx.as_deref(),
+            category,
+        ) {
             Admission::Admit(a) => a,
             Admission::Refuse(r) if refuse::refuse(&scene, &mut conn, &req, &r, may_keep_alive) => {
                 continue
@@ -120,18 +133,23 @@ pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result
             user: admitted.user.as_deref(),
             may_keep_alive,
         };
-        let mut same_identity =
-            |next: &Request| match admit::admit(cfg, next, peer, &mut creds, worker_ctx.as_deref())
-            {
-                Admission::Admit(a) => proof.serves(&confine::plan(
-                    cfg,
-                    a.vhost,
-                    &a.identity,
-                    inh.worker.as_ref(),
-                    keep.clone(),
-                )),
-                Admission::Refuse(_) | Admission::NeedsFreshProcess => false,
-            };
+        let mut same_identity = |next: &Request| match admit::admit(
+            cfg,
+            next,
+            peer,
+            &mut creds,
+            worker_ctx.as_deref(),
+            category,
+        ) {
+            Admission::Admit(a) => proof.serves(&confine::plan(
+                cfg,
+                a.vhost,
+                &a.identity,
+                inh.worker.as_ref(),
+                keep.clone(),
+            )),
+            Admission::Refuse(_) | Admission::NeedsFreshProcess => false,
+        };
         let done = handle(proof, &cx, &mut conn, &req, &mut same_identity);
         log_served(
             inh,

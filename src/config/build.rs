@@ -56,6 +56,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         cgi_timeout: Duration::from_secs(60),
         cgi_owner_check: true,
         confinement: vec![crate::sandbox::Backend::Landlock],
+        selinux_connection_categories: None,
         password_files: Vec::new(),
         selinux_maps: Default::default(),
         user_maps: Default::default(),
@@ -296,6 +297,19 @@ impl Builder {
                 }
             }
             "cgiownercheck" => set(&mut cfg.cgi_owner_check, self.on_off(n)),
+            "selinuxconnectioncategories" => {
+                if self.arity(n, 1, 1) {
+                    match crate::policy::mcs::parse_category_range(&n.args[0]) {
+                        Ok(range) => {
+                            cfg.selinux_connection_categories = Some(ConnectionCategories {
+                                range,
+                                origin: origin(n),
+                            })
+                        }
+                        Err(m) => self.error(n, format!("{}: {m}", n.name)),
+                    }
+                }
+            }
             "confinement" => {
                 if self.arity(n, 1, 3) {
                     match parse_confinement(&n.args) {
@@ -624,6 +638,32 @@ impl Builder {
         if cfg.limits.head.request_line < 16 || cfg.limits.head.field_size < 16 {
             fail("LimitRequestLine and LimitRequestFieldSize must be at least 16");
         }
+        self.check_connection_categories(cfg);
+    }
+
+    /// Every live child needs a category of its own, and the categories only mean something
+    /// when SELinux is a required backend.
+    fn check_connection_categories(&mut self, cfg: &Config) {
+        let Some(cc) = &cfg.selinux_connection_categories else {
+            return;
+        };
+        let mut fail = |message: String| {
+            self.errors.push(ConfigError {
+                origin: cc.origin.clone(),
+                message,
+            })
+        };
+        if cc.range.len() < cfg.max_workers {
+            fail(format!(
+                "selinuxConnectionCategories {} holds {} categories, fewer than MaxRequestWorkers {}: every live child needs one of its own",
+                cc.range,
+                cc.range.len(),
+                cfg.max_workers
+            ));
+        }
+        if !cfg.confinement.contains(&crate::sandbox::Backend::Selinux) {
+            fail("selinuxConnectionCategories needs `Confinement selinux`: without it no category would be entered".into());
+        }
     }
 }
 
@@ -671,6 +711,7 @@ const KNOWN: &[&str] = &[
     "limitrequestbody",
     "cgiscripttimeout",
     "cgiownercheck",
+    "selinuxconnectioncategories",
     "scriptalias",
     "addhandler",
     "servername",

@@ -295,6 +295,13 @@ impl VHost {
     }
 }
 
+/// `selinuxConnectionCategories`, with where it was written (for `-t` errors).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConnectionCategories {
+    pub range: crate::policy::mcs::CategoryRange,
+    pub origin: Origin,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     pub file: PathBuf,
@@ -327,6 +334,9 @@ pub struct Config {
     /// Backends every child must enter (`Confinement`); the server refuses to start when the
     /// kernel or the master's privileges cannot provide one of them.
     pub confinement: Vec<crate::sandbox::Backend>,
+    /// `selinuxConnectionCategories cA.cB`: MCS categories the master hands out, one to each
+    /// live child, added to the child's mapped range (see `policy::mcs`).
+    pub selinux_connection_categories: Option<ConnectionCategories>,
     /// Every distinct AuthUserFile, in a fixed order: children name a file to the verifier
     /// by its index here, never by path.
     pub password_files: Vec<PathBuf>,
