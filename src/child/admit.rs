@@ -95,13 +95,15 @@ pub enum Admission<'c> {
 }
 
 /// Admits `req` from `peer`. `current_context` is the worker's SELinux context, from which a
-/// mapped target inherits what it does not name (when SELinux is required).
+/// mapped target inherits what it does not name (when SELinux is required); `category` is this
+/// process's connection category (`selinuxConnectionCategories`), see [`decide::decide`].
 pub fn admit<'c>(
     cfg: &'c Config,
     req: &Request,
     peer: SocketAddr,
     creds: &mut dyn CheckCredentials,
     current_context: Option<&str>,
+    category: Option<u16>,
 ) -> Admission<'c> {
     let vhost = vhost::select(&cfg.vhosts, req.host.as_deref());
     let (fs_path, conf) = request_conf(vhost, req);
@@ -112,7 +114,15 @@ pub fn admit<'c>(
         Ok(user) => user,
         Err(stop) => return stop,
     };
-    match decide::decide(cfg, &conf, user.as_deref(), peer.ip(), current_context) {
+    let identity = decide::decide(
+        cfg,
+        &conf,
+        user.as_deref(),
+        peer.ip(),
+        current_context,
+        category,
+    );
+    match identity {
         Ok(identity) => Admission::Admit(Box::new(Admitted {
             vhost,
             conf,
@@ -535,6 +545,7 @@ Confinement unix landlock
                 peer,
                 &mut fake,
                 None,
+                None,
             ));
             assert_eq!(&got, want, "{host} {path} {auth:?}");
         }
@@ -564,6 +575,7 @@ Confinement unix landlock
                 &request(host, path, *auth),
                 peer,
                 &mut fake,
+                None,
                 None,
             ));
             assert_eq!(&got, want, "after close: {host} {path} {auth:?}");

@@ -24,15 +24,21 @@ pub enum Refusal {
     Compose(String),
     #[error("the chosen unix identity '{0}' was not resolved at load time")]
     Unresolved(String),
+    #[error("selinuxConnectionCategories is set but this process was given no category of its own ({0})")]
+    NoCategory(String),
 }
 
-/// `current_context` is the worker's SELinux context (when SELinux is required).
+/// `current_context` is the worker's SELinux context (when SELinux is required);
+/// `category` the MCS category the master gave this process (`selinuxConnectionCategories`),
+/// added to the chosen context. It is the same for every request of the connection, so two
+/// requests choose the same identity exactly when their mapped contexts are the same.
 pub fn decide(
     cfg: &Config,
     conf: &DirConf,
     user: Option<&str>,
     peer: IpAddr,
     current_context: Option<&str>,
+    category: Option<u16>,
 ) -> Result<Identity, Refusal> {
     let mut rules = Vec::new();
     let selinux = if cfg.confinement.contains(&Backend::Selinux) {
@@ -48,6 +54,7 @@ pub fn decide(
                 let cur = current_context.unwrap_or_default();
                 let ctx = crate::config::compose_context(cur, target)
                     .ok_or_else(|| Refusal::Compose(cur.to_string()))?;
+                let ctx = with_connection_category(cfg, ctx, category)?;
                 rules.push(render(file, rule));
                 Some(ctx)
             }
@@ -92,10 +99,134 @@ pub fn decide(
     })
 }
 
+/// The chosen context with this connection's category, when the configuration reserves some.
+fn with_connection_category(
+    cfg: &Config,
+    ctx: String,
+    category: Option<u16>,
+) -> Result<String, Refusal> {
+    let Some(cc) = &cfg.selinux_connection_categories else {
+        return Ok(ctx);
+    };
+    match category {
+        Some(c) if cc.range.contains(c) => {
+            crate::policy::mcs::with_category(&ctx, c).map_err(|_| Refusal::Compose(ctx))
+        }
+        Some(c) => Err(Refusal::NoCategory(format!("c{c} is outside {}", cc.range))),
+        None => Err(Refusal::NoCategory("none".into())),
+    }
+}
+
 fn render(file: Option<&std::path::PathBuf>, rule: RuleRef) -> String {
     match (file, rule) {
         (Some(f), RuleRef::Map { line }) => format!("{}:{line}", f.display()),
         (None, RuleRef::Map { line }) => format!("{}:{line}", Path::new("?").display()),
         (_, RuleRef::VhostDefault) => "vhost-default".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    const WORKER: &str = "system_u:system_r:master_t:s0-s0:c0.c15";
+
+    /// Loads `text` as a configuration file; Err holds every `FILE:LINE: message`.
+    fn load(text: &str) -> Result<Config, Vec<String>> {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("oneshot-decide-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("t.conf");
+        std::fs::write(&f, text).unwrap();
+        crate::config::load(&f, &[])
+            .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())
+    }
+
+    const BASE: &str = "Listen 127.0.0.1:1\nDocumentRoot /\nConfinement selinux\n";
+
+    fn decide_as(cfg: &Config, category: Option<u16>) -> Result<Identity, Refusal> {
+        let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        decide(cfg, &cfg.vhosts[0].conf, None, peer, Some(WORKER), category)
+    }
+
+    #[test]
+    fn the_connection_category_is_added_to_the_mapped_context() {
+        let cfg = load(&format!(
+            "{BASE}MaxRequestWorkers 8\nselinuxConnectionCategories c8.c15\nselinuxDomainVal web_t:s0:c1\n"
+        ))
+        .unwrap();
+        let id = decide_as(&cfg, Some(9)).unwrap();
+        assert_eq!(
+            id.selinux.as_deref(),
+            Some("system_u:system_r:web_t:s0:c1,c9")
+        );
+        // Per process, not per request: the next request of the connection chooses the very
+        // same identity (so `Confined::serves` compares what the admission chose), another
+        // connection a different one.
+        assert_eq!(decide_as(&cfg, Some(9)).unwrap(), id);
+        assert_ne!(decide_as(&cfg, Some(10)).unwrap().selinux, id.selinux);
+        // Fail closed: a child without a category, or with one outside the range, serves nothing.
+        assert!(matches!(decide_as(&cfg, None), Err(Refusal::NoCategory(_))));
+        assert!(matches!(
+            decide_as(&cfg, Some(20)),
+            Err(Refusal::NoCategory(_))
+        ));
+        // Without the directive nothing is added.
+        let plain = load(&format!("{BASE}selinuxDomainVal web_t:s0:c1\n")).unwrap();
+        let id = decide_as(&plain, Some(9)).unwrap();
+        assert_eq!(id.selinux.as_deref(), Some("system_u:system_r:web_t:s0:c1"));
+    }
+
+    #[test]
+    fn the_directive_is_checked_at_load_with_file_and_line() {
+        let errors = |text: &str| load(text).expect_err(text).join("\n");
+        let e = errors(&format!(
+            "{BASE}selinuxConnectionCategories c8.c15\nMaxRequestWorkers 9\nselinuxDomainVal web_t:s0:c1\n"
+        ));
+        assert!(
+            e.contains("t.conf:4: selinuxConnectionCategories c8.c15 holds 8 categories, fewer than MaxRequestWorkers 9"),
+            "{e}"
+        );
+        let e = errors(
+            "Listen 127.0.0.1:1\nDocumentRoot /\nMaxRequestWorkers 8\nselinuxConnectionCategories c8.c15\n",
+        );
+        assert!(
+            e.contains("t.conf:4:") && e.contains("Confinement selinux"),
+            "{e}"
+        );
+        // A vhost default is named by its section (as every selinuxDomainVal error).
+        let e = errors(&format!(
+            "{BASE}MaxRequestWorkers 8\nselinuxConnectionCategories c8.c15\n<VirtualHost *:1>\nselinuxDomainVal web_t:s0-s0:c0.c15\n</VirtualHost>\n"
+        ));
+        assert!(
+            e.contains("t.conf:6: range s0-s0:c0.c15 holds c8 of selinuxConnectionCategories"),
+            "{e}"
+        );
+        let map = std::env::temp_dir().join(format!("oneshot-decide-map-{}", std::process::id()));
+        std::fs::write(
+            &map,
+            "# user  domain:range\nalice web_t:s0:c1\nbob web_t:s0:c9\n",
+        )
+        .unwrap();
+        let e = errors(&format!(
+            "{BASE}MaxRequestWorkers 8\nselinuxConnectionCategories c8.c15\nselinuxDomainMap {}\n",
+            map.display()
+        ));
+        assert!(
+            e.contains(&format!("{}:3: range s0:c9 holds c9", map.display())),
+            "{e}"
+        );
+        for bad in ["c15.c8", "8.15", "c8.c15 c16"] {
+            let e = errors(&format!(
+                "{BASE}MaxRequestWorkers 1\nselinuxConnectionCategories {bad}\n"
+            ));
+            assert!(e.contains("t.conf:5:"), "{bad}: {e}");
+        }
+        let e = errors(&format!(
+            "{BASE}<VirtualHost *:1>\nselinuxConnectionCategories c8.c15\n</VirtualHost>\n"
+        ));
+        assert!(e.contains("t.conf:5:") && e.contains("not allowed"), "{e}");
     }
 }

@@ -37,8 +37,9 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Entry point after fork. Never returns: the child exits when its connection ends.
-pub fn run(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> ! {
-    let code = match serve(cfg, inh, verifier) {
+/// `category`: the MCS category the master gave this child (`selinuxConnectionCategories`).
+pub fn run(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>, category: Option<u16>) -> ! {
+    let code = match serve(cfg, inh, verifier, category) {
         Ok(()) => 0,
         Err(e) => {
             log::error!("{e}");
@@ -62,12 +63,17 @@ pub enum ChildError {
     Isolate(crate::sandbox::SandboxError),
 }
 
-pub fn serve(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>) -> Result<(), ChildError> {
+pub fn serve(
+    cfg: &Config,
+    inh: &Inherited,
+    verifier: Option<OwnedFd>,
+    category: Option<u16>,
+) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
     let started = std::time::Instant::now();
     let (peer, Isolated { keep, mut reclaim }) =
         (accepted.peer, isolate(cfg, inh, &accepted, &verifier)?);
-    let mut gate = Gate::new(cfg, inh, peer, verifier, keep);
+    let mut gate = Gate::new(cfg, inh, peer, verifier, keep, category);
     let mut conn = Conn {
         stream: accepted.stream,
         buf: Vec::new(),
@@ -153,6 +159,8 @@ struct Gate<'a> {
     worker_ctx: Option<String>,
     /// Descriptors confinement keeps.
     keep: Vec<i32>,
+    /// The MCS category the master gave this connection (`selinuxConnectionCategories`).
+    category: Option<u16>,
 }
 
 impl<'a> Gate<'a> {
@@ -162,6 +170,7 @@ impl<'a> Gate<'a> {
         peer: SocketAddr,
         verifier: Option<OwnedFd>,
         keep: Vec<i32>,
+        category: Option<u16>,
     ) -> Self {
         let worker_ctx = cfg
             .confinement
@@ -176,6 +185,7 @@ impl<'a> Gate<'a> {
             creds,
             worker_ctx,
             keep,
+            category,
         }
     }
 
@@ -186,6 +196,7 @@ impl<'a> Gate<'a> {
             self.peer,
             &mut self.creds,
             self.worker_ctx.as_deref(),
+            self.category,
         )
     }
 

@@ -66,6 +66,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         cgi_owner_check: true,
         confinement: vec![Backend::Landlock],
         namespaces: true,
+        selinux_connection_categories: None,
         password_files: Vec::new(),
         selinux_maps: Default::default(),
         user_maps: Default::default(),
@@ -340,6 +341,19 @@ impl Builder {
                 Ok(on) => cfg.namespaces = on,
                 Err(m) => self.error(n, m),
             },
+            "selinuxconnectioncategories" => {
+                if let Some([a0]) = self.args(n, 1, 1) {
+                    match crate::policy::mcs::parse_category_range(a0) {
+                        Ok(range) => {
+                            cfg.selinux_connection_categories = Some(ConnectionCategories {
+                                range,
+                                origin: origin(n),
+                            })
+                        }
+                        Err(m) => self.error(n, format!("{}: {m}", n.name)),
+                    }
+                }
+            }
             "confinement" => {
                 if self.arity(n, 1, 3) {
                     match parse_confinement(&n.args) {
@@ -825,6 +839,32 @@ impl Builder {
         if cfg.limits.head.request_line < 16 || cfg.limits.head.field_size < 16 {
             fail("LimitRequestLine and LimitRequestFieldSize must be at least 16");
         }
+        self.check_connection_categories(cfg);
+    }
+
+    /// Every live child needs a category of its own, and the categories only mean something
+    /// when SELinux is a required backend.
+    fn check_connection_categories(&mut self, cfg: &Config) {
+        let Some(cc) = &cfg.selinux_connection_categories else {
+            return;
+        };
+        let mut fail = |message: String| {
+            self.errors.push(ConfigError {
+                origin: cc.origin.clone(),
+                message,
+            })
+        };
+        if cc.range.len() < cfg.max_workers {
+            fail(format!(
+                "selinuxConnectionCategories {} holds {} categories, fewer than MaxRequestWorkers {}: every live child needs one of its own",
+                cc.range,
+                cc.range.len(),
+                cfg.max_workers
+            ));
+        }
+        if !cfg.confinement.contains(&crate::sandbox::Backend::Selinux) {
+            fail("selinuxConnectionCategories needs `Confinement selinux`: without it no category would be entered".into());
+        }
     }
 }
 
@@ -893,6 +933,7 @@ const KNOWN: &[&str] = &[
     "limitrequestbody",
     "cgiscripttimeout",
     "cgiownercheck",
+    "selinuxconnectioncategories",
     "scriptalias",
     "addhandler",
     "servername",

@@ -25,6 +25,7 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
         })
         .collect();
     let selinux_on = selinux_current_context();
+    let categories = cfg.selinux_connection_categories.clone();
     for (conf, origin) in &confs {
         if let Some(f) = &conf.auth_user_file {
             if !cfg.password_files.contains(f) && load_htpasswd(f, origin, errors) {
@@ -47,12 +48,24 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
                             );
                         }
                     }
+                    if let Some(cc) = &categories {
+                        for r in &rules {
+                            let at = Origin {
+                                file: f.clone(),
+                                line: r.line,
+                            };
+                            check_categories(cc, selinux_on.as_deref(), &r.target, &at, errors);
+                        }
+                    }
                     cfg.selinux_maps.insert(f.clone(), rules);
                 }
             }
         }
         if let (Some(current), Some(t)) = (&selinux_on, &conf.selinux_default) {
             check_selinux(current, t, origin, errors);
+        }
+        if let (Some(cc), Some(t)) = (&categories, &conf.selinux_default) {
+            check_categories(cc, selinux_on.as_deref(), t, origin, errors);
         }
         if let Some(f) = &conf.user_map {
             if !cfg.user_maps.contains_key(f) {
@@ -75,6 +88,9 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
         if let Some(t) = &conf.assign_user {
             resolve_user(&mut cfg.users, t, origin, errors);
         }
+    }
+    if let (Some(cc), Some(current)) = (&categories, &selinux_on) {
+        check_clearance(cc, current, errors);
     }
     if cfg.password_files.len() > usize::from(u16::MAX) {
         errors.push(ConfigError {
@@ -290,6 +306,80 @@ fn check_selinux(current: &str, t: &SelinuxTarget, origin: &Origin, errors: &mut
             message: format!("SELinux context {ctx} is not valid in the loaded policy: {m}"),
         });
     }
+}
+
+/// With `selinuxConnectionCategories`, a target must hold no reserved category (its processes
+/// would dominate connections, and the added category would separate nothing); with SELinux
+/// active, the target completed with the first and the last reserved category must be valid in
+/// the loaded policy.
+fn check_categories(
+    cc: &super::ConnectionCategories,
+    current: Option<&str>,
+    t: &SelinuxTarget,
+    origin: &Origin,
+    errors: &mut Vec<ConfigError>,
+) {
+    use crate::policy::mcs;
+    let mut fail = |message: String| {
+        errors.push(ConfigError {
+            origin: origin.clone(),
+            message,
+        })
+    };
+    let composed = current.and_then(|c| compose(c, t));
+    let reserved = match (&t.range, &composed) {
+        (_, Some(ctx)) => mcs::reserved_in_context(ctx, cc.range),
+        (Keep::Set(r), None) => mcs::reserved_in_range(r, cc.range),
+        (Keep::Current, None) => Ok(Vec::new()),
+    };
+    match reserved {
+        Ok(r) if r.is_empty() => {}
+        Ok(r) => {
+            let first = r.first().copied().unwrap_or_default();
+            let what = match &t.range {
+                Keep::Set(range) => format!("range {range}"),
+                Keep::Current => "the server's own range (the target names none)".to_string(),
+            };
+            fail(format!(
+                "{what} holds c{} of selinuxConnectionCategories {} ({}): a mapped range must leave the connection categories alone",
+                first, cc.range, cc.origin
+            ));
+            return;
+        }
+        Err(m) => {
+            fail(format!("cannot read the MLS range: {m}"));
+            return;
+        }
+    }
+    let Some(ctx) = composed else {
+        return;
+    };
+    for c in [cc.range.first, cc.range.last] {
+        let checked = mcs::with_category(&ctx, c).and_then(|full| {
+            crate::sandbox::check_context(&full)
+                .map_err(|m| format!("with connection category c{c}: {m}"))
+        });
+        if let Err(m) = checked {
+            fail(m);
+            return;
+        }
+    }
+}
+
+/// The server hands the categories out, so its own range must hold them all.
+fn check_clearance(cc: &super::ConnectionCategories, current: &str, errors: &mut Vec<ConfigError>) {
+    let message = match crate::policy::mcs::clearance_covers(current, cc.range) {
+        Ok(true) => return,
+        Ok(false) => format!(
+            "selinuxConnectionCategories {}: the server runs as {current}, whose range does not hold them all, so it could not hand them out",
+            cc.range
+        ),
+        Err(m) => format!("selinuxConnectionCategories needs an MLS/MCS policy: {m}"),
+    };
+    errors.push(ConfigError {
+        origin: cc.origin.clone(),
+        message,
+    });
 }
 
 #[cfg(test)]

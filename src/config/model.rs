@@ -302,6 +302,13 @@ impl VHost {
     }
 }
 
+/// `selinuxConnectionCategories`, with where it was written (for `-t` errors).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConnectionCategories {
+    pub range: crate::policy::mcs::CategoryRange,
+    pub origin: Origin,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     pub file: PathBuf,
@@ -338,6 +345,9 @@ pub struct Config {
     /// start fails when On and the kernel refuses them.
     #[serde(default = "super::harden::on")]
     pub namespaces: bool,
+    /// `selinuxConnectionCategories cA.cB`: MCS categories the master hands out, one to each
+    /// live child, added to the child's mapped range (see `policy::mcs`).
+    pub selinux_connection_categories: Option<ConnectionCategories>,
     /// Every distinct AuthUserFile, in a fixed order: children name a file to the verifier
     /// by its index here, never by path.
     pub password_files: Vec<PathBuf>,

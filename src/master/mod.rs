@@ -133,6 +133,15 @@ pub fn run(
         available.landlock_abi,
         available.can_switch_ids
     );
+    if cfg.confinement.contains(&crate::sandbox::Backend::Selinux)
+        && cfg.selinux_connection_categories.is_none()
+    {
+        log::warn!(
+            "Confinement selinux without selinuxConnectionCategories: connections mapped to the same \
+             domain:range share one context, so their programs may read each other's /proc/PID files \
+             and SIGKILL each other; reserve a category per connection with selinuxConnectionCategories"
+        );
+    }
     let listeners = cfg
         .listen
         .iter()
@@ -212,7 +221,7 @@ pub fn run(
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGCHLD) => {
                     reexec.note_start_failures(reap(&mut pool, &mut verifier));
-                    kill_strays(&pool, &verifier);
+                    kill_strays(&mut pool, &verifier);
                 }
                 Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => stop = true,
                 Ok(Signal::SIGHUP) => {
@@ -381,7 +390,11 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier) -> usize {
 /// so a stray that forked again in between is found on the next round.
 /// Done on every SIGCHLD batch (one read of a small /proc file), not only for children that
 /// said they ran a program: a compromised child would simply not say so.
-fn kill_strays(pool: &Pool, verifier: &Verifier) {
+/// The same scan frees the connection categories of reaped children: a category is draining
+/// until no stray carries it. Every process a connection started descends from a stray here
+/// once the connection's child is gone (the master is their subreaper), so a category no
+/// stray carries is carried by no process at all.
+fn kill_strays(pool: &mut Pool, verifier: &Verifier) {
     let children = match crate::sys::linux::own_children() {
         Ok(c) => c,
         Err(e) => {
@@ -389,15 +402,41 @@ fn kill_strays(pool: &Pool, verifier: &Verifier) {
             return;
         }
     };
+    let draining = pool.categories_draining();
+    // None when a stray's context could not be read: then no category is freed this round.
+    let mut carried = Some(std::collections::BTreeSet::new());
     for pid in children.into_iter().map(Pid::from_raw) {
         if pool.contains(pid) || verifier.pid == Some(pid) {
             continue;
+        }
+        if draining {
+            match stray_categories(pid) {
+                Ok(cats) => carried.iter_mut().for_each(|c| c.extend(&cats)),
+                Err(e) => {
+                    log::warn!("cannot read the SELinux context of stray pid {pid}: {e}; its connection category stays reserved");
+                    carried = None;
+                }
+            }
         }
         log::warn!(
             "killing pid {pid}: left running by a finished connection (re-parented to the master)"
         );
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
     }
+    if let Some(carried) = carried {
+        pool.settle_categories(&carried);
+    }
+}
+
+/// Every category in a process's SELinux context (read from /proc/PID/attr/current).
+fn stray_categories(pid: Pid) -> io::Result<Vec<u16>> {
+    let ctx = std::fs::read_to_string(format!("/proc/{pid}/attr/current"))?;
+    let ctx = ctx.trim_end_matches(['\0', '\n']);
+    let all = crate::policy::mcs::CategoryRange {
+        first: 0,
+        last: u16::MAX,
+    };
+    crate::policy::mcs::reserved_in_context(ctx, all).map_err(io::Error::other)
 }
 
 /// Keeps the number of idle children between MinSpare and MaxSpare, never exceeding
@@ -482,16 +521,28 @@ fn spawn_many(
         if !backoff.ready() || !reexec.ready() {
             return;
         }
+        // A connection category unique among live children (and processes finished
+        // connections left behind), when the configuration reserves them.
+        let category = match &cfg.selinux_connection_categories {
+            Some(cc) => match pool.free_category(cc.range) {
+                Some(c) => Some(c),
+                None => return,
+            },
+            None => None,
+        };
         // Each child gets its own channel to the verifier; the master's copy is dropped at the
         // end of this iteration. Without one, requests needing authentication get 503.
         let chan = verifier.channel();
         match fork() {
             Ok(ForkResult::Child) => match reexec.image() {
-                Some(image) => reexec.exec_child(image, inh, chan),
-                None => child::run(cfg, inh, chan),
+                Some(image) => reexec.exec_child(image, inh, chan, category),
+                None => child::run(cfg, inh, chan, category),
             },
             Ok(ForkResult::Parent { child: pid }) => {
                 pool.insert(pid, Slot::Idle);
+                if let Some(c) = category {
+                    pool.hold_category(pid, c);
+                }
                 backoff.success();
             }
             Err(e) => {

@@ -2,8 +2,9 @@
 //! a request head, which are serving.
 #![forbid(unsafe_code)]
 
+use crate::policy::mcs::CategoryRange;
 use nix::unistd::Pid;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,23 @@ pub struct Pool {
     /// How many of them left no idle child behind: a connection arriving right then waited
     /// for the master to fork. Logged at shutdown, to size MinSpareServers.
     pub ran_dry: u64,
+    categories: Categories,
+}
+
+/// `selinuxConnectionCategories`: which live child holds which category. A category is unique
+/// among live children, and beyond them: when a child is reaped its category is only
+/// *draining*, because processes the connection left behind (re-parented to the master, which
+/// kills them) still carry it; it is handed out again only after a scan of the master's
+/// children finds none that carries it (see [`Pool::settle_categories`]).
+#[derive(Debug, Default)]
+struct Categories {
+    by_pid: BTreeMap<Pid, u16>,
+    in_use: BTreeSet<u16>,
+    draining: BTreeSet<u16>,
+    /// Handed out round-robin from here, so a category is reused as late as possible.
+    next: u16,
+    /// The last search found none free (said once per streak in the log).
+    starved: bool,
 }
 
 impl Pool {
@@ -37,6 +55,55 @@ impl Pool {
     }
     pub fn remove(&mut self, pid: Pid) {
         self.children.remove(&pid);
+        let c = &mut self.categories;
+        if let Some(cat) = c.by_pid.remove(&pid) {
+            c.in_use.remove(&cat);
+            c.draining.insert(cat);
+        }
+    }
+    /// A category of `range` that no live child holds and no leftover process may carry, for
+    /// the next child; None when there is none (the master then forks later).
+    pub fn free_category(&mut self, range: CategoryRange) -> Option<u16> {
+        let c = &mut self.categories;
+        let start = if range.contains(c.next) {
+            c.next
+        } else {
+            range.first
+        };
+        let found = (start..=range.last)
+            .chain(range.first..start)
+            .find(|x| !c.in_use.contains(x) && !c.draining.contains(x));
+        match found {
+            Some(x) => {
+                c.next = if x == range.last { range.first } else { x + 1 };
+                c.starved = false;
+            }
+            None if !c.starved => {
+                c.starved = true;
+                log::warn!(
+                    "every connection category of {range} is held ({} by live children, {} by processes finished connections left behind); forking waits",
+                    c.in_use.len(),
+                    c.draining.len()
+                );
+            }
+            None => {}
+        }
+        found
+    }
+    /// `pid` (just forked) holds `cat` until it is reaped.
+    pub fn hold_category(&mut self, pid: Pid, cat: u16) {
+        let c = &mut self.categories;
+        c.by_pid.insert(pid, cat);
+        c.in_use.insert(cat);
+    }
+    /// Whether reaped children's categories wait for a scan of leftovers.
+    pub fn categories_draining(&self) -> bool {
+        !self.categories.draining.is_empty()
+    }
+    /// After a scan of the master's children: `carried` are the categories that processes left
+    /// behind by finished connections still carry. Every other draining category is free.
+    pub fn settle_categories(&mut self, carried: &BTreeSet<u16>) {
+        self.categories.draining.retain(|c| carried.contains(c));
     }
     pub fn contains(&self, pid: Pid) -> bool {
         self.children.contains_key(&pid)
@@ -160,6 +227,48 @@ mod tests {
             "the last idle child went busy"
         );
         assert!(!p.contains(Pid::from_raw(99)));
+    }
+
+    #[test]
+    fn categories_are_unique_among_live_children_and_drain_before_reuse() {
+        let range = CategoryRange { first: 8, last: 10 };
+        let mut p = Pool::default();
+        let [a, b, c, d, e] = [10, 11, 12, 13, 14].map(Pid::from_raw);
+        for pid in [a, b, c] {
+            let cat = p.free_category(range).expect("a free category");
+            p.insert(pid, Slot::Idle);
+            p.hold_category(pid, cat);
+        }
+        let held: BTreeSet<u16> = p.categories.in_use.clone();
+        assert_eq!(
+            held,
+            BTreeSet::from([8, 9, 10]),
+            "three children, three categories"
+        );
+        assert_eq!(p.free_category(range), None, "all held: no fourth child");
+        p.remove(b);
+        assert_eq!(
+            p.free_category(range),
+            None,
+            "a reaped child's category drains until a scan of leftovers"
+        );
+        p.settle_categories(&BTreeSet::from([9]));
+        assert_eq!(p.free_category(range), None, "a leftover still carries c9");
+        p.settle_categories(&BTreeSet::new());
+        assert!(!p.categories_draining());
+        assert_eq!(p.free_category(range), Some(9));
+        p.insert(d, Slot::Idle);
+        p.hold_category(d, 9);
+        // Round-robin: after a and c go, the next search starts after the last one given.
+        p.remove(a);
+        p.remove(c);
+        p.settle_categories(&BTreeSet::new());
+        assert_eq!(p.free_category(range), Some(10));
+        p.insert(e, Slot::Idle);
+        p.hold_category(e, 10);
+        // A reload to another range: categories held under the old one stay taken.
+        let wider = CategoryRange { first: 9, last: 12 };
+        assert_eq!(p.free_category(wider), Some(11));
     }
 
     #[test]

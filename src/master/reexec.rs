@@ -47,6 +47,8 @@ pub fn start_failed(code: i32) -> bool {
 pub const CHILD_FLAG: &str = "--reexec-child";
 const WITH_VERIFIER: &str = "verifier";
 const NO_VERIFIER: &str = "no-verifier";
+/// The last argument when the child has no connection category (else `cN`).
+const NO_CATEGORY: &str = "-";
 /// Where the child finds its image.
 const IMAGE_FD: RawFd = 3;
 /// A configuration image larger than this is refused rather than allocated.
@@ -68,7 +70,7 @@ pub enum ReexecError {
     Descriptors(io::Error),
     #[error("fexecve of the server binary failed: {0}")]
     Exec(io::Error),
-    #[error("re-executed child: usage: oneshot-httpd {CHILD_FLAG} {WITH_VERIFIER}|{NO_VERIFIER} FAILING-LOGS")]
+    #[error("re-executed child: usage: oneshot-httpd {CHILD_FLAG} {WITH_VERIFIER}|{NO_VERIFIER} FAILING-LOGS [cN|-]")]
     Usage,
     #[error("re-executed child: configuration image on fd {IMAGE_FD}: {0}")]
     Image(String),
@@ -248,8 +250,15 @@ impl Reexec {
     /// In a freshly forked child: puts the inherited descriptors at their agreed numbers,
     /// closes everything else and executes the server binary. Never returns; on failure the
     /// child exits [`EXIT_START_FAILED`] and the master pauses before forking more.
-    pub fn exec_child(&self, image: &Image, inh: &Inherited, verifier: Option<OwnedFd>) -> ! {
-        let (err, stage) = match self.exec(image, inh, verifier.as_ref()) {
+    /// `category`: the child's connection category, passed as the last argument.
+    pub fn exec_child(
+        &self,
+        image: &Image,
+        inh: &Inherited,
+        verifier: Option<OwnedFd>,
+        category: Option<u16>,
+    ) -> ! {
+        let (err, stage) = match self.exec(image, inh, verifier.as_ref(), category) {
             Err(e) => e,
             Ok(never) => match never {},
         };
@@ -275,6 +284,7 @@ impl Reexec {
         image: &Image,
         inh: &Inherited,
         verifier: Option<&OwnedFd>,
+        category: Option<u16>,
     ) -> Result<std::convert::Infallible, (ReexecError, Stage)> {
         let before = |e| (e, Stage::Before);
         let moving = |e| (e, Stage::Moving);
@@ -327,11 +337,13 @@ impl Reexec {
             NO_VERIFIER
         };
         let failing = cstring(&inh.failing_logs.to_arg());
+        let category = cstring(&category.map_or(NO_CATEGORY.to_string(), |c| format!("c{c}")));
         let args = [
             c"oneshot-httpd",
             &cstring(CHILD_FLAG),
             &cstring(which),
             &failing,
+            &category,
         ];
         // The master's own environment: RUST_LOG and the like keep meaning the same in children.
         let env: Vec<CString> = std::env::vars_os()
@@ -398,7 +410,7 @@ fn read_image(memfd: OwnedFd) -> Result<Manifest, ReexecError> {
 /// Entry point of a re-executed child (`oneshot-httpd --reexec-child ...`). Never returns.
 pub fn child_main(args: &[String]) -> ! {
     match load(args) {
-        Ok((cfg, inh, verifier)) => {
+        Ok((cfg, inh, verifier, category)) => {
             // The filters are compiled once per re-exec'd child (its memory is fresh).
             if let Err(e) =
                 crate::sandbox::seccomp::precompile(cfg.vhosts.iter().map(|v| v.harden.seccomp()))
@@ -407,7 +419,7 @@ pub fn child_main(args: &[String]) -> ! {
                 crate::sys::child_exit(EXIT_START_FAILED)
             }
             super::warm_up_before_fork();
-            crate::child::run(&cfg, &inh, verifier)
+            crate::child::run(&cfg, &inh, verifier, category)
         }
         Err(e) => {
             // The error log is not installed yet (or could not be): stderr is the master's.
@@ -417,10 +429,19 @@ pub fn child_main(args: &[String]) -> ! {
     }
 }
 
-fn load(args: &[String]) -> Result<(Config, Inherited, Option<OwnedFd>), ReexecError> {
-    let (with_verifier, failing) = match args {
-        [flag, v, f] if flag == CHILD_FLAG && v == WITH_VERIFIER => (true, f),
-        [flag, v, f] if flag == CHILD_FLAG && v == NO_VERIFIER => (false, f),
+type Loaded = (Config, Inherited, Option<OwnedFd>, Option<u16>);
+
+fn load(args: &[String]) -> Result<Loaded, ReexecError> {
+    // The category argument may be left out when there is none.
+    let (with_verifier, failing, category) = match args {
+        [flag, v, f, rest @ ..] if flag == CHILD_FLAG && rest.len() <= 1 => {
+            let with = match v.as_str() {
+                WITH_VERIFIER => true,
+                NO_VERIFIER => false,
+                _ => return Err(ReexecError::Usage),
+            };
+            (with, f, rest.first().map_or(NO_CATEGORY, String::as_str))
+        }
         _ => return Err(ReexecError::Usage),
     };
     let failing_logs = FailingLogs::from_arg(failing).ok_or(ReexecError::Usage)?;
@@ -431,6 +452,7 @@ fn load(args: &[String]) -> Result<(Config, Inherited, Option<OwnedFd>), ReexecE
         worker,
         layout,
     } = manifest;
+    let category = category_arg(&config, category)?;
     let mut numbers = vec![layout.status];
     numbers.extend(layout.access_logs.iter().map(|l| l.0));
     numbers.extend(layout.error_log);
@@ -477,7 +499,30 @@ fn load(args: &[String]) -> Result<(Config, Inherited, Option<OwnedFd>), ReexecE
         worker,
         failing_logs,
     };
-    Ok((config, inh, verifier))
+    Ok((config, inh, verifier, category))
+}
+
+/// The child's connection category: given exactly when the configuration reserves categories,
+/// and one of them.
+fn category_arg(cfg: &Config, arg: &str) -> Result<Option<u16>, ReexecError> {
+    let given = match arg {
+        NO_CATEGORY => None,
+        c => Some(
+            crate::policy::mcs::parse_category_range(c)
+                .ok()
+                .filter(|r| r.first == r.last)
+                .ok_or(ReexecError::Usage)?
+                .first,
+        ),
+    };
+    match (&cfg.selinux_connection_categories, given) {
+        (None, None) => Ok(None),
+        (Some(cc), Some(c)) if cc.range.contains(c) => Ok(Some(c)),
+        (reserved, given) => Err(ReexecError::Image(format!(
+            "connection category {given:?} does not fit selinuxConnectionCategories {:?}",
+            reserved.as_ref().map(|r| r.range.to_string())
+        ))),
+    }
 }
 
 fn adopt_rest(numbers: &[RawFd]) -> Result<Vec<OwnedFd>, ReexecError> {

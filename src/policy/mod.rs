@@ -7,6 +7,7 @@
 
 pub mod decide;
 pub mod map;
+pub mod mcs;
 
 pub use decide::{decide, Decision, RuleRef};
 pub use map::{

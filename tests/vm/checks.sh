@@ -47,6 +47,9 @@ CTX_ALICE_C2=system_u:system_r:oneshot_web_alice_t:s0:c2
 CTX_ALICE_C20=system_u:system_r:oneshot_web_alice_t:s0:c20
 CTX_KERNEL_PREFIX=system_u:system_r:kernel_t
 CTX_BOGUS=system_u:system_r:oneshot_no_such_t:s0
+# selinuxConnectionCategories in oneshot-vm.conf: every connection adds one of these
+CONN_CAT_FIRST=8
+CONN_CAT_LAST=15
 
 TOP=/srv/oneshot
 F_ALICE=$TOP/www/alice/index.html              # alice type, c1
@@ -259,6 +262,19 @@ config_rejects_bad_context() {
     case "$out" in *oneshot_no_such_t*) ;; *) why="refused, but not naming the bad type: $out"; return 1 ;; esac
 }
 
+# selinuxConnectionCategories is checked by -t, each error naming FILE:LINE:
+# too few categories for MaxRequestWorkers, categories beyond the master's
+# clearance (it could not hand them out), and a mapped range holding one.
+# config_rejects_categories NAME RANGE WANT-IN-MESSAGE
+config_rejects_categories() {
+    bad="$TOP/conf/bad-categories-$1.conf"
+    sed "s/^selinuxConnectionCategories .*/selinuxConnectionCategories $2/" "$CONF" > "$bad"
+    if out="$($SERVER -f "$bad" -t 2>&1)"; then
+        why="-t accepted selinuxConnectionCategories $2"; return 1
+    fi
+    case "$out" in *"$3"*) ;; *) why="refused, but not with '$3': $out"; return 1 ;; esac
+}
+
 start_server() {
     # O_APPEND: the server domains may append to log files, nothing more
     $SERVER -f "$CONF" >> /tmp/server.out 2>&1 &
@@ -281,13 +297,25 @@ master_context() {
     [ "$got" = "$CTX_MASTER" ] || { why="master runs as '$got'"; return 1; }
 }
 
+# conn_category CTX MAPPED: CTX must be the mapped context (ending in MAPPED, a
+# single level) plus one connection category; prints that category's number.
+conn_category() {
+    base="${1%,c*}"
+    n="${1##*,c}"
+    case "$base" in *"$2") ;; *) return 1 ;; esac
+    case "$n" in ''|*[!0-9]*) return 1 ;; esac
+    [ "$n" -ge "$CONN_CAT_FIRST" ] && [ "$n" -le "$CONN_CAT_LAST" ] || return 1
+    echo "$n"
+}
+
 # log_has_ctx PATTERN DOMAIN:RANGE RULE: the last access log line containing
-# PATTERN must carry the mapped context and the rule that chose it.
+# PATTERN must carry the mapped context plus a connection category, and the
+# rule that chose it.
 log_has_ctx() {
     line="$(grep -F -- "$1" "$F_ACCESS_LOG" | grep 'ctx=' | tail -n 1)"
     [ -n "$line" ] || { why="no access log line with '$1'"; return 1; }
     ctx="$(printf '%s\n' "$line" | sed -n 's/.* ctx=\([^ ]*\).*/\1/p')"
-    case "$ctx" in *"$2") ;; *) why="ctx=$ctx, want ...$2"; return 1 ;; esac
+    conn_category "$ctx" "$2" >/dev/null || { why="ctx=$ctx, want ...$2,cN (c$CONN_CAT_FIRST..c$CONN_CAT_LAST)"; return 1; }
     rule="$(printf '%s\n' "$line" | sed -n 's/.* rule=\([^ ]*\).*/\1/p')"
     [ "$rule" = "$3" ] || { why="rule=$rule, want $3"; return 1; }
 }
@@ -364,6 +392,12 @@ probe_fact_is() {
     [ "$got" = "$2" ] || { why="FACT $1 is '$got', want '$2'"; return 1; }
 }
 
+# The probe's context: the mapped one plus its connection's category.
+probe_context_is() {
+    got="$(printf '%s\n' "$probe_out" | sed -n "s/^FACT context: //p" | head -n 1)"
+    conn_category "$got" "$1" >/dev/null || { why="context '$got', want $1,cN (c$CONN_CAT_FIRST..c$CONN_CAT_LAST)"; return 1; }
+}
+
 probe_contained() {
     v="$(printf '%s\n' "$probe_out" | grep '^VERDICT: ')"
     [ "$v" = "VERDICT: contained" ] || { why="$v"; return 1; }
@@ -427,7 +461,7 @@ probe_checks() {
         return
     fi
     pass "probe $who: answers 200 with one verdict"
-    check "probe $who: runs in the mapped context" probe_fact_is context "$4"
+    check "probe $who: runs in the mapped context plus a connection category" probe_context_is "$4"
     check "probe $who: REMOTE_USER" probe_fact_is REMOTE_USER "$6"
     check "probe $who: no capabilities" probe_fact_is cap_eff 0000000000000000
     check "probe $who: no_new_privs" probe_fact_is no_new_privs 1
@@ -457,6 +491,151 @@ probe_checks() {
     check "probe $who: master, verifier and siblings survive" survivors
     siblings_close
     echo "INIT: ---- probe as $who done ---- at $(cut -d' ' -f1 /proc/uptime) s"
+}
+
+# ------------------------------------------------------------ per-connection categories
+# Two cgipeer CGIs (tests/vm/cgipeer.c) of the same user run at once, each in
+# its own connection, and each attacks the other: /proc/PID files, ptrace,
+# signals, process attributes. The policy lets a domain do all of the /proc
+# reads and SIGKILL on its own type ("self"); only the connections' distinct
+# categories (MCS constraints, h1 dom h2) keep them apart, while both still
+# read the user's content.
+
+PEER_CLIENTS=""
+PEER_ATTEMPTS="environ cmdline status attr/current stat fd ptrace signull getpgid getsid getscheduler prlimit-read sigkill"
+
+# peer_start TAG HOST CREDS|- ORDER CONTENT: one cgipeer request, in the background
+peer_start() {
+    hdr=""
+    [ "$3" != - ] && hdr="Authorization: Basic $(printf '%s' "$3" | base64)\r\n"
+    # shellcheck disable=SC2059
+    printf "GET /cgi-bin/cgipeer?tag=%s&order=%s&content=%s HTTP/1.1\r\nHost: %s\r\n${hdr}X-Canary: peer-%s\r\nConnection: close\r\n\r\n" \
+        "$1" "$4" "$5" "$2" "$1" | /bin/httpc 127.0.0.1 8080 > "/tmp/peer-$1.out" 2>&1 &
+    PEER_CLIENTS="$PEER_CLIENTS $!"
+}
+
+# peer_wait FILE LINE: until FILE has a line starting with LINE (10 s at most)
+peer_wait() {
+    i=0
+    while [ $i -lt 100 ]; do
+        grep -q "^$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+peer_value() { tr -d '\r' < "$1" | sed -n "s/^$2=//p" | head -n 1; }
+
+# line_of TEXT PREFIX: sets LINE to the first line of TEXT that starts with
+# PREFIX (TEXT begins with a newline). Builtins only: the checks below run
+# dozens of times, and every fork is slow under TCG.
+line_of() {
+    LINE=""
+    case "$1" in *"
+$2"*) ;; *) return 1 ;; esac
+    LINE="${1#*"
+$2"}"
+    LINE="$2${LINE%%"
+"*}"
+}
+
+# peer_denied OUTPUT ATTEMPT: made, and refused by a target that was there
+peer_denied() {
+    line_of "$1" "ATTEMPT $2: " || { why="not reported"; return 1; }
+    case "$LINE" in
+        *": denied ("*ESRCH*) why="target gone: $LINE"; return 1 ;;
+        *": denied ("*) return 0 ;;
+    esac
+    why="$LINE"
+    return 1
+}
+
+# Each peer reads its own /proc/self entries: the attempts' code works.
+peer_controls() {
+    for o in "$@"; do
+        for c in environ status attr/current; do
+            line_of "$o" "CONTROL $c: "
+            case "$LINE" in *": ALLOWED "*) ;; *) why="'$LINE' for $c"; return 1 ;; esac
+        done
+    done
+}
+
+peer_content() {
+    for o in "$1" "$2"; do
+        line_of "$o" "CONTENT: "
+        [ "$LINE" = "CONTENT: OK $3" ] || { why="'$LINE'"; return 1; }
+    done
+}
+
+# Both run in the mapped context plus a category each, and the categories differ.
+peer_contexts() {
+    line_of "$1" context=; c1="${LINE#context=}"
+    line_of "$2" context=; c2="${LINE#context=}"
+    n1="$(conn_category "$c1" "$3")" || { why="context '$c1', want $3,cN"; return 1; }
+    n2="$(conn_category "$c2" "$3")" || { why="context '$c2', want $3,cN"; return 1; }
+    [ "$n1" != "$n2" ] || { why="both run at c$n1: $c1"; return 1; }
+}
+
+# The access log's ctx= of the two connections: the contexts they ran in.
+peer_log_ctx() {
+    l1="$(grep -F "GET /cgi-bin/cgipeer?tag=$1&" "$F_ACCESS_LOG" | tail -n 1)"
+    l2="$(grep -F "GET /cgi-bin/cgipeer?tag=$2&" "$F_ACCESS_LOG" | tail -n 1)"
+    x1="${l1##* ctx=}"; x1="${x1%% *}"
+    x2="${l2##* ctx=}"; x2="${x2%% *}"
+    [ -n "$l1" ] && [ -n "$l2" ] || { why="access lines: '$l1' '$l2'"; return 1; }
+    [ "$x1" != "$x2" ] || { why="same ctx=$x1"; return 1; }
+    line_of "$3" context=
+    [ "context=$x1" = "$LINE" ] || { why="ctx=$x1, but the CGI ran in '${LINE#context=}'"; return 1; }
+    line_of "$4" context=
+    [ "context=$x2" = "$LINE" ] || { why="ctx=$x2, but the CGI ran in '${LINE#context=}'"; return 1; }
+}
+
+# peer_checks WHO HOST CREDS|- MAPPED-RANGE-SUFFIX CONTENT WANT ORDER LABEL
+peer_checks() {
+    who="$1"
+    echo "INIT: ---- peers as $who ---- at $(cut -d' ' -f1 /proc/uptime) s"
+    rm -f "$7"
+    PEER_CLIENTS=""
+    a="$who-1"
+    b="$who-2"
+    fa="/tmp/peer-$a.out"
+    fb="/tmp/peer-$b.out"
+    peer_start "$a" "$2" "$3" "$7" "$5"
+    peer_start "$b" "$2" "$3" "$7" "$5"
+    if ! peer_wait "$fa" pid= || ! peer_wait "$fb" pid=; then
+        fail "peers $who: two concurrent CGIs" "no pid line: $(tr -d '\r' < "$fa" | head -c 200) | $(tr -d '\r' < "$fb" | head -c 200)"
+        for c in $PEER_CLIENTS; do kill "$c" 2>/dev/null; done
+        return
+    fi
+    pa="$(peer_value "$fa" pid)"
+    pb="$(peer_value "$fb" pid)"
+    printf '%s %s\n' "$pa" "$pb" > "$7.tmp"
+    /bin/seltool label "system_u:object_r:$8" "$7.tmp"
+    mv "$7.tmp" "$7"
+    peer_wait "$fa" DONE
+    peer_wait "$fb" DONE
+    sed "s/^/peer($a)| /" "$fa"
+    sed "s/^/peer($b)| /" "$fb"
+    # newline first, so line_of finds the first line too
+    oa="
+$(tr -d '\r' < "$fa")"
+    ob="
+$(tr -d '\r' < "$fb")"
+    pass "peers $who: two concurrent CGIs ($pa, $pb)"
+    check "peers $who: each runs in the mapped context plus its own connection category" peer_contexts "$oa" "$ob" "$4"
+    check "peers $who: both read the user's content" peer_content "$oa" "$ob" "$6"
+    check "peers $who: each reads its own /proc/self (control)" peer_controls "$oa" "$ob"
+    for t in $PEER_ATTEMPTS; do
+        check "peers $who: the first CGI's $t of the second denied" peer_denied "$oa" "$t"
+        check "peers $who: the second CGI's $t of the first denied" peer_denied "$ob" "$t"
+    done
+    # the harness runs unconfined: it ends both programs, and so both responses
+    kill -9 "$pa" "$pb" 2>/dev/null
+    for c in $PEER_CLIENTS; do wait "$c" 2>/dev/null; done
+    PEER_CLIENTS=""
+    rm -f "$7"
+    check "peers $who: the access log's ctx= of the two connections differ in the category" peer_log_ctx "$a" "$b" "$oa" "$ob"
 }
 
 # `Confinement selinux` is a requirement, not a wish: on a permissive kernel
@@ -536,6 +715,13 @@ server_checks() {
     fi
     check "server: -t accepts the selinux-confined VM config" config_test_ok
     check "server: -t rejects an undefined SELinux type" config_rejects_bad_context
+    cl="$(grep -n '^selinuxConnectionCategories ' "$CONF" | cut -d: -f1)"
+    check "server: -t rejects fewer connection categories than MaxRequestWorkers (FILE:LINE)" \
+        config_rejects_categories few c8.c12 "bad-categories-few.conf:$cl: selinuxConnectionCategories c8.c12 holds 5 categories, fewer than MaxRequestWorkers 8"
+    check "server: -t rejects connection categories beyond the master's clearance" \
+        config_rejects_categories high c16.c23 "bad-categories-high.conf:$cl: selinuxConnectionCategories c16.c23: the server runs as"
+    check "server: -t rejects connection categories a mapped range holds (map FILE:LINE)" \
+        config_rejects_categories overlap c0.c7 "domain.map:2: range s0:c1 holds c1"
     if ! start_server; then
         fail "server: starts under enforcing" "$why"
         return
@@ -560,6 +746,10 @@ server_checks() {
     check "server: log ctx=/rule= for the vhost default" log_has_ctx "GET /val.html " oneshot_web_anon_t:s0:c3 "vhost-default"
     probe_checks alice alice.localhost alice:alicepw "$CTX_ALICE" "$TOP/www/alice" alice
     probe_checks anonymous localhost - "$CTX_ANON" "$TOP/www/default" "(unset)"
+    peer_checks alice alice.localhost alice:alicepw oneshot_web_alice_t:s0:c1 "$F_ALICE" alice-index \
+        "$TOP/www/alice/peer-order" oneshot_content_alice_t:s0:c1
+    peer_checks anonymous localhost - oneshot_web_anon_t:s0:c3 "$F_ANON" default-index \
+        "$TOP/www/default/peer-order" oneshot_content_anon_t:s0:c3
     check "server: a child may SIGKILL its own CGI's process group" cgi_group_kill_allowed
     check "server: refuses Confinement selinux on a permissive kernel" refuses_permissive
     check "server: ReexecChildren On: re-executed children enter the mapped domains" reexec_serves

@@ -14,7 +14,7 @@ vm_build_policy() {
 
 vm_build_helpers() {
     local out="$1" src
-    for src in seltool httpc; do
+    for src in seltool httpc cgipeer; do
         gcc -O2 -Wall -Wextra -Werror -static -o "$out/$src" "$REPO/tests/vm/$src.c" \
             || vm_die "gcc failed on tests/vm/$src.c"
     done

@@ -23,6 +23,7 @@ vm_build_initramfs() {
     cp "$build/httpc" "$root/bin/httpc"
     # /init copies it into the CGI directory and labels it there
     cp "$build/probe" "$root/vm/probe"
+    cp "$build/cgipeer" "$root/vm/cgipeer"
     cp "$build/policy.33" "$root/etc/selinux/policy.33"
     install -m 0755 "$REPO/tests/vm/init" "$root/init"
     cp "$REPO/tests/vm/checks.sh" "$REPO/tests/vm/oneshot-vm.conf" "$REPO/tests/vm/domain.map" \
