@@ -306,8 +306,17 @@ fn config_test_reports_every_error_with_file_and_line() {
     let usage = Command::new(BIN).arg("--bogus").output().unwrap();
     assert_eq!(usage.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&usage.stderr).contains("usage:"));
-    let v = Command::new(BIN).arg("--version").output().unwrap();
-    assert!(String::from_utf8_lossy(&v.stdout).starts_with("oneshot-httpd "));
+    for flag in ["--version", "-v", "-V"] {
+        let v = Command::new(BIN).arg(flag).output().unwrap();
+        assert_eq!(v.status.code(), Some(0), "{flag}");
+        assert!(String::from_utf8_lossy(&v.stdout).starts_with("oneshot-httpd "));
+    }
+    for flag in ["--help", "-h"] {
+        let h = Command::new(BIN).arg(flag).output().unwrap();
+        assert_eq!(h.status.code(), Some(0), "{flag}");
+        assert!(String::from_utf8_lossy(&h.stdout).starts_with("usage: oneshot-httpd -f FILE"));
+        assert!(h.stderr.is_empty(), "{flag}");
+    }
 }
 
 #[test]
