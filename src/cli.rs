@@ -106,7 +106,27 @@ pub fn main() -> i32 {
             return 1;
         }
     };
+    // A root master's children take other identities: can those reach what they serve?
+    let unreachable = if nix::unistd::geteuid().is_root() {
+        crate::reach::check(
+            &cfg,
+            crate::reach::worker(&cfg).as_ref(),
+            &crate::reach::Real,
+        )
+    } else {
+        Vec::new()
+    };
     if args.test_only {
+        if !unreachable.is_empty() {
+            for e in &unreachable {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "oneshot-httpd: {} configuration error(s): children could not reach what they serve (every page would be a 500); make each named directory searchable (chmod o+x, or a group or ACL entry for that identity) or move the site",
+                unreachable.len()
+            );
+            return 1;
+        }
         eprintln!("Syntax OK");
         return 0;
     }
@@ -117,6 +137,11 @@ pub fn main() -> i32 {
             return 1;
         }
     };
+    // At start only a warning: the check leaves out SELinux and Landlock, and a site may be
+    // made reachable while the server runs; `-t` is where it stops.
+    for e in &unreachable {
+        log::warn!("{e}");
+    }
     let reload = || match config::load(&args.file, &args.directives) {
         Ok(c) => Some(c),
         Err(errors) => {

@@ -88,6 +88,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
 struct VHostDraft {
     names: Vec<String>,
     document_root: Option<PathBuf>,
+    root_origin: Option<Origin>,
     conf: DirConf,
     directories: Vec<Section>,
     locations: Vec<Section>,
@@ -100,6 +101,7 @@ impl VHostDraft {
         VHostDraft {
             names: Vec::new(),
             document_root: None,
+            root_origin: None,
             conf: DirConf::default(),
             directories: Vec::new(),
             locations: Vec::new(),
@@ -334,6 +336,7 @@ impl Builder {
             "documentroot" => {
                 if self.arity(n, 1, 1) {
                     v.document_root = Some(resolve(n, &n.args[0]));
+                    v.root_origin = Some(origin(n));
                 }
             }
             "directory" | "location" => {
@@ -586,6 +589,11 @@ impl Builder {
             cfg.vhosts.push(VHost {
                 names,
                 document_root: root,
+                root_origin: d
+                    .root_origin
+                    .clone()
+                    .or_else(|| main.root_origin.clone())
+                    .unwrap_or_else(|| d.origin.clone()),
                 conf: defaults().merge(&main.conf).merge(&d.conf),
                 directories,
                 locations,
@@ -1006,6 +1014,9 @@ mod tests {
         assert_eq!(c.vhosts[0].document_root, PathBuf::from("/srv/main"));
         assert!(c.vhosts[0].conf.options.unwrap().indexes);
         assert!(!c.vhosts[1].conf.options.unwrap().indexes);
+        // The line that set each DocumentRoot, inherited or not (for `-t`'s reachability).
+        assert_eq!(c.vhosts[0].root_origin.to_string(), "/etc/x/h.conf:2");
+        assert_eq!(c.vhosts[1].root_origin.to_string(), "/etc/x/h.conf:10");
     }
 
     #[test]
