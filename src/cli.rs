@@ -96,6 +96,18 @@ pub fn main() -> i32 {
             return 2;
         }
     };
+    // Before anything opens a descriptor: the activated sockets are at 3 and up.
+    let systemd = if args.test_only {
+        crate::systemd::Systemd::default()
+    } else {
+        match crate::systemd::Systemd::from_env() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("oneshot-httpd: {e}");
+                return 1;
+            }
+        }
+    };
     let cfg = match config::load(&args.file, &args.directives) {
         Ok(c) => c,
         Err(errors) => {
@@ -151,7 +163,7 @@ pub fn main() -> i32 {
             None
         }
     };
-    match crate::master::run(cfg, reload, log_fd) {
+    match crate::master::run(cfg, reload, log_fd, systemd) {
         Ok(()) => 0,
         Err(e) => {
             log::error!("{e}");

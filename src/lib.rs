@@ -17,4 +17,5 @@ pub mod policy;
 pub mod reach;
 pub mod sandbox;
 pub mod sys;
+pub mod systemd;
 pub mod verifier;
