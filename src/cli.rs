@@ -1,4 +1,10 @@
-//! Command line: `oneshot-httpd -f FILE [-c DIRECTIVE]... [-t] | --version`.
+//! Command line, Apache's letters: `oneshot-httpd -f FILE [-c DIRECTIVE]... [-t]`, `-h`, `-v`.
+//!
+//! Hand-written rather than `clap`: the grammar is six options in getopt style (`-f FILE` or
+//! `-fFILE`, `-c` repeatable, `-t`), the exit codes are fixed (usage on stderr and 2 for bad
+//! arguments), and the whole of it is a pure function tested as a table below; a parser crate
+//! would add a dozen crates to compile and audit to a binary whose dependencies are its
+//! attack surface, for no behaviour we need.
 #![forbid(unsafe_code)]
 
 use crate::config;
@@ -15,9 +21,23 @@ pub struct Args {
 pub enum Command {
     Run(Args),
     Version,
+    Help,
 }
 
-pub const USAGE: &str = "usage: oneshot-httpd -f FILE [-c DIRECTIVE]... [-t]\n       oneshot-httpd --version\n  -f FILE       configuration file (Apache syntax)\n  -c DIRECTIVE  apply DIRECTIVE after reading FILE (repeatable)\n  -t            check the configuration and exit\n";
+pub const USAGE: &str = "\
+usage: oneshot-httpd -f FILE [-c DIRECTIVE]... [-t]
+       oneshot-httpd -h | -v
+  -f FILE       configuration file (Apache syntax)
+  -c DIRECTIVE  apply DIRECTIVE after reading FILE (repeatable)
+  -t            check the configuration and exit: FILE:LINE for every error; as root also
+                whether the identities children take can reach every DocumentRoot and
+                ScriptAlias directory
+  -h, --help    show this help
+  -v, -V, --version
+                show the version
+Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop gracefully.
+Under systemd: Type=notify-reload and socket activation (see dist/systemd/).
+";
 
 /// Pure argument parsing; `Err` carries the message to print before the usage text.
 pub fn parse(args: &[String]) -> Result<Command, String> {
@@ -26,11 +46,24 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     let mut test_only = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        // getopt style: the value of -f/-c may be glued to the letter (`-fhttpd.conf`).
+        let mut value = |flag: &str, what: &str| -> Result<String, String> {
+            match &a[flag.len()..] {
+                "" => it.next().cloned().ok_or(format!("{flag} needs {what}")),
+                glued => Ok(glued.to_string()),
+            }
+        };
         match a.as_str() {
-            "--version" | "-v" => return Ok(Command::Version),
+            "--version" | "-v" | "-V" => return Ok(Command::Version),
+            "--help" | "-h" | "-?" => return Ok(Command::Help),
             "-t" => test_only = true,
-            "-f" => file = Some(PathBuf::from(it.next().ok_or("-f needs a file")?)),
-            "-c" => directives.push(it.next().ok_or("-c needs a directive")?.clone()),
+            s if s.starts_with("-f") => {
+                if file.is_some() {
+                    return Err("-f given twice".into());
+                }
+                file = Some(PathBuf::from(value("-f", "a file")?));
+            }
+            s if s.starts_with("-c") => directives.push(value("-c", "a directive")?),
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
@@ -53,10 +86,26 @@ pub fn main() -> i32 {
             println!("oneshot-httpd {}", env!("CARGO_PKG_VERSION"));
             return 0;
         }
+        Ok(Command::Help) => {
+            print!("{USAGE}");
+            return 0;
+        }
         Ok(Command::Run(a)) => a,
         Err(m) => {
             eprint!("oneshot-httpd: {m}\n{USAGE}");
             return 2;
+        }
+    };
+    // Before anything opens a descriptor: the activated sockets are at 3 and up.
+    let systemd = if args.test_only {
+        crate::systemd::Systemd::default()
+    } else {
+        match crate::systemd::Systemd::from_env() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("oneshot-httpd: {e}");
+                return 1;
+            }
         }
     };
     let cfg = match config::load(&args.file, &args.directives) {
@@ -72,7 +121,27 @@ pub fn main() -> i32 {
     for w in &cfg.warnings {
         eprintln!("warning: {w}");
     }
+    // A root master's children take other identities: can those reach what they serve?
+    let unreachable = if nix::unistd::geteuid().is_root() {
+        crate::reach::check(
+            &cfg,
+            crate::reach::worker(&cfg).as_ref(),
+            &crate::reach::Real,
+        )
+    } else {
+        Vec::new()
+    };
     if args.test_only {
+        if !unreachable.is_empty() {
+            for e in &unreachable {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "oneshot-httpd: {} configuration error(s): children could not reach what they serve (every page would be a 500); make each named directory searchable (chmod o+x, or a group or ACL entry for that identity) or move the site",
+                unreachable.len()
+            );
+            return 1;
+        }
         eprintln!("Syntax OK");
         return 0;
     }
@@ -110,7 +179,7 @@ pub fn main() -> i32 {
             }
         }
     };
-    match crate::master::run(cfg, reload, log_fd) {
+    match crate::master::run(cfg, reload, log_fd, systemd) {
         Ok(()) => 0,
         Err(e) => {
             log::error!("{e}");
@@ -130,16 +199,48 @@ mod tests {
 
     #[test]
     fn table() {
-        assert_eq!(parse(&a(&["--version"])), Ok(Command::Version));
-        assert_eq!(
-            parse(&a(&["-f", "x.conf", "-c", "Listen 1", "-t"])),
+        let run = |file: &str, directives: &[&str], test_only| {
             Ok(Command::Run(Args {
-                file: "x.conf".into(),
-                directives: vec!["Listen 1".into()],
-                test_only: true
+                file: file.into(),
+                directives: directives.iter().map(|d| d.to_string()).collect(),
+                test_only,
             }))
-        );
-        for bad in [&["-f"][..], &["-x"], &[], &["-c", "Listen 1"], &["-t"]] {
+        };
+        let good: &[(&[&str], Result<Command, String>)] = &[
+            (&["--version"], Ok(Command::Version)),
+            (&["-v"], Ok(Command::Version)),
+            (&["-V"], Ok(Command::Version)),
+            (&["-h"], Ok(Command::Help)),
+            (&["--help"], Ok(Command::Help)),
+            // Help and version win over whatever else is on the line, as in Apache.
+            (&["-f", "x.conf", "--help"], Ok(Command::Help)),
+            (&["-x", "-h"], Err("unknown argument '-x'".into())),
+            (
+                &["-f", "x.conf", "-c", "Listen 1", "-t"],
+                run("x.conf", &["Listen 1"], true),
+            ),
+            (&["-fx.conf"], run("x.conf", &[], false)),
+            (
+                &["-t", "-cUser a", "-c", "Group b", "-f", "/etc/h.conf"],
+                run("/etc/h.conf", &["User a", "Group b"], true),
+            ),
+            // A value that looks like an option is still the value.
+            (&["-f", "-t"], run("-t", &[], false)),
+        ];
+        for (args, want) in good {
+            assert_eq!(&parse(&a(args)), want, "{args:?}");
+        }
+        for bad in [
+            &["-f"][..],
+            &["-x"],
+            &[],
+            &["-c", "Listen 1"],
+            &["-t"],
+            &["-f", "a", "-f", "b"],
+            &["-c"],
+            &["--file=x"],
+            &["x.conf"],
+        ] {
             assert!(parse(&a(bad)).is_err(), "{bad:?}");
         }
     }

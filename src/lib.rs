@@ -14,6 +14,8 @@ pub mod http;
 pub mod logging;
 pub mod master;
 pub mod policy;
+pub mod reach;
 pub mod sandbox;
 pub mod sys;
+pub mod systemd;
 pub mod verifier;

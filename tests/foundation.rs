@@ -295,8 +295,19 @@ fn config_test_reports_every_error_with_file_and_line() {
     ] {
         assert!(err.contains(&want), "missing {want:?} in {err}");
     }
-    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/policy/demo/oneshot.conf");
-    let ok = Command::new(BIN).args(["-t", "-f", demo]).output().unwrap();
+    // The demo, copied where the identities its children take can reach it (the checkout may
+    // be in a 0700 home, which `-t` as root reports).
+    let demo = scratch("demo");
+    copy_tree(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policy/demo"),
+        &demo,
+    );
+    let ok = Command::new(BIN)
+        .arg("-t")
+        .arg("-f")
+        .arg(demo.join("oneshot.conf"))
+        .output()
+        .unwrap();
     assert_eq!(
         ok.status.code(),
         Some(0),
@@ -306,8 +317,17 @@ fn config_test_reports_every_error_with_file_and_line() {
     let usage = Command::new(BIN).arg("--bogus").output().unwrap();
     assert_eq!(usage.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&usage.stderr).contains("usage:"));
-    let v = Command::new(BIN).arg("--version").output().unwrap();
-    assert!(String::from_utf8_lossy(&v.stdout).starts_with("oneshot-httpd "));
+    for flag in ["--version", "-v", "-V"] {
+        let v = Command::new(BIN).arg(flag).output().unwrap();
+        assert_eq!(v.status.code(), Some(0), "{flag}");
+        assert!(String::from_utf8_lossy(&v.stdout).starts_with("oneshot-httpd "));
+    }
+    for flag in ["--help", "-h"] {
+        let h = Command::new(BIN).arg(flag).output().unwrap();
+        assert_eq!(h.status.code(), Some(0), "{flag}");
+        assert!(String::from_utf8_lossy(&h.stdout).starts_with("usage: oneshot-httpd -f FILE"));
+        assert!(h.stderr.is_empty(), "{flag}");
+    }
 }
 
 #[test]

@@ -95,6 +95,7 @@ mod tests {
         VHost {
             names: vec!["a".into()],
             document_root: "/srv/a".into(),
+            root_origin: origin.clone(),
             conf: DirConf {
                 cgi_extensions: extensions.then(|| vec!["cgi".to_string()]),
                 ..DirConf::default()

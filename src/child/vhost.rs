@@ -36,6 +36,10 @@ mod tests {
         VHost {
             names: names.iter().map(|s| s.to_string()).collect(),
             document_root: "/x".into(),
+            root_origin: Origin {
+                file: "f".into(),
+                line: 2,
+            },
             conf: DirConf::default(),
             directories: vec![],
             locations: vec![],

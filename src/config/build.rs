@@ -111,6 +111,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
 struct VHostDraft {
     names: Vec<String>,
     document_root: Option<PathBuf>,
+    root_origin: Option<Origin>,
     conf: DirConf,
     directories: Vec<Section>,
     locations: Vec<Section>,
@@ -124,6 +125,7 @@ impl VHostDraft {
         VHostDraft {
             names: Vec::new(),
             document_root: None,
+            root_origin: None,
             conf: DirConf::default(),
             directories: Vec::new(),
             locations: Vec::new(),
@@ -401,6 +403,7 @@ impl Builder {
             "documentroot" => {
                 if let Some([a0]) = self.args(n, 1, 1) {
                     v.document_root = Some(resolve(n, a0));
+                    v.root_origin = Some(origin(n));
                 }
             }
             "directory" | "location" => {
@@ -800,6 +803,11 @@ impl Builder {
             cfg.vhosts.push(VHost {
                 names,
                 document_root: root,
+                root_origin: d
+                    .root_origin
+                    .clone()
+                    .or_else(|| main.root_origin.clone())
+                    .unwrap_or_else(|| d.origin.clone()),
                 conf: defaults().merge(&main.conf).merge(&d.conf),
                 directories,
                 locations,
@@ -1280,6 +1288,9 @@ mod tests {
         assert_eq!(c.vhosts[0].document_root, PathBuf::from("/srv/main"));
         assert!(c.vhosts[0].conf.options.unwrap().indexes);
         assert!(!c.vhosts[1].conf.options.unwrap().indexes);
+        // The line that set each DocumentRoot, inherited or not (for `-t`'s reachability).
+        assert_eq!(c.vhosts[0].root_origin.to_string(), "/etc/x/h.conf:2");
+        assert_eq!(c.vhosts[1].root_origin.to_string(), "/etc/x/h.conf:10");
     }
 
     #[test]

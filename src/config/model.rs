@@ -267,6 +267,8 @@ pub struct VHost {
     /// ServerName first, then ServerAlias entries; lowercase.
     pub names: Vec<String>,
     pub document_root: PathBuf,
+    /// Where `document_root` was set (the main server's line when the vhost inherits it).
+    pub root_origin: Origin,
     pub conf: DirConf,
     pub directories: Vec<Section>,
     pub locations: Vec<Section>,

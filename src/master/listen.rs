@@ -31,3 +31,30 @@ pub fn bind(addr: SocketAddr) -> Result<Socket, ListenError> {
     sock.listen(1024).map_err(wrap)?;
     Ok(sock)
 }
+
+/// One listener per `Listen` address: the socket systemd activated for it, if any (see
+/// `crate::systemd`), else one bound here. An activated socket that matches no `Listen` line
+/// is an error, never silently kept open.
+pub fn open_all(
+    addrs: &[SocketAddr],
+    activated: Vec<(Socket, String)>,
+) -> Result<Vec<Socket>, super::MasterError> {
+    let found = activated
+        .iter()
+        .map(|(s, name)| Ok((crate::systemd::listening_addr(s, name)?, name.clone())))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(super::MasterError::Activation)?;
+    let which = crate::systemd::assign(addrs, &found).map_err(super::MasterError::Activation)?;
+    let mut activated: Vec<Option<Socket>> = activated.into_iter().map(|(s, _)| Some(s)).collect();
+    addrs
+        .iter()
+        .zip(which)
+        .map(|(addr, i)| match i.and_then(|i| activated[i].take()) {
+            Some(s) => {
+                log::info!("listening on {addr} through a socket-activated descriptor");
+                Ok(s)
+            }
+            None => Ok(bind(*addr)?),
+        })
+        .collect()
+}

@@ -27,6 +27,8 @@ pub enum MasterError {
     Listen(#[from] listen::ListenError),
     #[error("refusing to start: {0}")]
     Confinement(#[from] crate::sandbox::StartupError),
+    #[error("socket activation: {0}")]
+    Activation(String),
     #[error("cannot set up {what}: {source}")]
     Setup {
         what: &'static str,
@@ -100,7 +102,9 @@ pub fn run(
     mut cfg: Config,
     reload: impl Fn() -> Option<Config>,
     error_log_fd: Option<std::os::fd::RawFd>,
+    systemd: crate::systemd::Systemd,
 ) -> Result<(), MasterError> {
+    let crate::systemd::Systemd { activated, notify } = systemd;
     // Nothing silently degrades: a required backend the kernel or our privileges cannot
     // provide (SELinux absent, disabled or permissive; Landlock too old) stops the start.
     let available = crate::sandbox::check_required(&cfg.confinement, &crate::sys::Linux)?;
@@ -142,11 +146,7 @@ pub fn run(
              and SIGKILL each other; reserve a category per connection with selinuxConnectionCategories"
         );
     }
-    let listeners = cfg
-        .listen
-        .iter()
-        .map(|a| listen::bind(*a))
-        .collect::<Result<Vec<_>, _>>()?;
+    let listeners = listen::open_all(&cfg.listen, activated)?;
     let access_logs = open_access_logs(&cfg)?;
     let signals = handled_signals();
     setup("signal mask", signals.thread_block())?;
@@ -204,6 +204,7 @@ pub fn run(
         cfg.start_servers.min(cfg.max_workers),
         &mut fork_backoff,
     );
+    notify.ready(&format!("serving; pool of {}", pool.len()));
     loop {
         let mut fds = [
             nix::poll::PollFd::new(sfd.as_fd(), nix::poll::PollFlags::POLLIN),
@@ -225,16 +226,20 @@ pub fn run(
                 }
                 Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => stop = true,
                 Ok(Signal::SIGHUP) => {
+                    notify.reloading();
                     if let Some(new) = reload() {
                         apply_reload(&mut cfg, new, &mut inherited, &mut pool, &mut reexec);
                         verifier.restart(&cfg, &inherited);
                     }
+                    // Applied or refused, the server serves again (systemd's reload is over).
+                    notify.ready("serving");
                 }
                 _ => {}
             }
         }
         reexec.note_start_failures(reap(&mut pool, &mut verifier));
         if stop {
+            notify.stopping();
             verifier.stop();
             log::info!(
                 "pool: {} connection(s) accepted; {} of them took the last idle child",

@@ -6,21 +6,99 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_oneshot-httpd");
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-/// A fresh directory under Cargo's per-target temp dir.
+/// This test binary's directory for sites: `oneshot-tests-PID-...` under the system temp dir,
+/// mode 0755, never inside the checkout. Children that drop to `nobody` (root master) or to a
+/// mapped user must be able to search every ancestor of a DocumentRoot, and a checkout may sit
+/// in a 0700 home (`/root/...`); so must programs they exec (CGI scripts, the probe), which the
+/// tests write or copy into their sites. Removed when the test binary exits with no test
+/// failed; kept, and named on stderr, when one failed (or `ONESHOT_KEEP_SCRATCH` is set).
+pub fn run_dir() -> &'static Path {
+    use std::os::unix::fs::PermissionsExt;
+    static RUN: OnceLock<(PathBuf, u32)> = OnceLock::new();
+    static FAILED: AtomicBool = AtomicBool::new(false);
+    extern "C" fn at_exit() {
+        let Some((dir, owner)) = RUN.get() else {
+            return;
+        };
+        // Only the test process itself: a forked helper exiting must not remove it.
+        if std::process::id() != *owner {
+            return;
+        }
+        if FAILED.load(Ordering::SeqCst) || std::env::var_os("ONESHOT_KEEP_SCRATCH").is_some() {
+            eprintln!("test sites kept in {}", dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    &RUN.get_or_init(|| {
+        let base = temp_base();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = base.join(format!("oneshot-tests-{}-{nanos:x}", std::process::id()));
+        // create_dir, not create_dir_all: never adopt a directory someone else made.
+        std::fs::create_dir(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // A failing test panics: remember it, then report as usual.
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            FAILED.store(true, Ordering::SeqCst);
+            previous(info)
+        }));
+        // SAFETY: `at_exit` is a plain `extern "C" fn()` that never unwinds (it only reads
+        // statics and removes files, ignoring errors); registering it has no other effect.
+        unsafe { libc::atexit(at_exit) };
+        (dir, std::process::id())
+    })
+    .0
+}
+
+/// Where run directories go: the system temp dir when every ancestor is searchable by others,
+/// else `/tmp` (a `TMPDIR` inside a 0700 home would hide the sites from children).
+pub fn temp_base() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let t = std::env::temp_dir();
+    let searchable = t.ancestors().all(|a| {
+        std::fs::metadata(a).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o001 != 0)
+    });
+    if searchable {
+        t
+    } else {
+        PathBuf::from("/tmp")
+    }
+}
+
+/// A fresh directory (mode 0755) for one test, in [`run_dir`].
 pub fn scratch(name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = run_dir().join(format!("{name}-{n}"));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
+}
+
+/// Copies a tree (files keep their mode bits) into `to`, which must exist: for tests that use
+/// files of the checkout (policy/demo) where children must reach them.
+pub fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir(&dest).unwrap();
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
 }
 
 pub fn free_port() -> u16 {
