@@ -105,6 +105,16 @@ static int contains(const char *buf, ssize_t n, const char *needle)
 }
 
 /* One /proc read: ATTEMPT against the peer, CONTROL against itself. */
+/* This process's pid as /proc names it (outside its PID namespace, if it has one). */
+static pid_t host_pid(void)
+{
+	char b[32];
+	ssize_t n = readlink("/proc/self", b, sizeof b - 1);
+	if (n <= 0) return getpid();
+	b[n] = 0;
+	return (pid_t)atoi(b);
+}
+
 static void proc_read(const char *kind, pid_t pid, const char *file, const char *secret)
 {
 	char path[64], buf[8192];
@@ -138,7 +148,11 @@ int main(void)
 	if (slurp("/proc/self/attr/current", ctx, sizeof ctx) < 0) snprintf(ctx, sizeof ctx, "? (%s)", ename(errno));
 	ctx[strcspn(ctx, "\n")] = 0;
 	out("Content-Type: text/plain\r\n\r");
-	out("pid=%d", (int)getpid());
+	/* In its own PID namespace getpid() is small; /proc (not remounted) names processes by
+	 * their pid outside, which is what the harness and the peer need. */
+	pid_t me = host_pid();
+	out("pid=%d", (int)me);
+	if (me != getpid()) out("pidns=own");
 	out("context=%s", ctx);
 	if (content && slurp(content, buf, sizeof buf) >= 0) {
 		buf[strcspn(buf, "\n")] = 0;
@@ -150,7 +164,7 @@ int main(void)
 	for (int i = 0; i < 400 && order && !peer; i++) {
 		int a = 0, b = 0;
 		if (slurp(order, buf, sizeof buf) > 0 && sscanf(buf, "%d %d", &a, &b) == 2)
-			peer = a == getpid() ? b : a;
+			peer = a == me ? b : a;
 		else
 			sleep_ms(50);
 	}
@@ -160,9 +174,9 @@ int main(void)
 	}
 	out("peer=%d", (int)peer);
 	/* Its own /proc first: these work, or the attempts below prove nothing. */
-	proc_read("CONTROL", getpid(), "environ", canary);
-	proc_read("CONTROL", getpid(), "status", NULL);
-	proc_read("CONTROL", getpid(), "attr/current", NULL);
+	proc_read("CONTROL", me, "environ", canary);
+	proc_read("CONTROL", me, "status", NULL);
+	proc_read("CONTROL", me, "attr/current", NULL);
 	/* The peer's secret is its canary; ours must not count, so look for "peer-". */
 	proc_read("ATTEMPT", peer, "environ", "X_CANARY=peer-");
 	proc_read("ATTEMPT", peer, "cmdline", NULL);

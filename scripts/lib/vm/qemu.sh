@@ -10,7 +10,7 @@ vm_boot() {
     local t0 t1 rc
     t0="$(date +%s.%N)"
     set +e
-    timeout "${ONESHOT_VM_TIMEOUT:-90}" qemu-system-x86_64 "${accel[@]}" -m 256M -smp 1 \
+    timeout "${ONESHOT_VM_TIMEOUT:-240}" qemu-system-x86_64 "${accel[@]}" -m 256M -smp 1 \
         -nodefaults -display none -serial stdio -no-reboot -net none \
         -kernel "$kimg" -initrd "$initrd" \
         -append "console=ttyS0 rdinit=/init security=selinux panic=-1 quiet" \
@@ -32,7 +32,7 @@ vm_verdict() {
     result="$(grep '^VM-RESULT: ' "$log" | tail -n1 || true)"
     echo "$npass passed, $nfail failed"
     if [ "$VM_QEMU_RC" = 124 ]; then
-        vm_log "VM timed out after ${ONESHOT_VM_TIMEOUT:-90} s (log: $log)"; return 1
+        vm_log "VM timed out after ${ONESHOT_VM_TIMEOUT:-240} s (log: $log)"; return 1
     fi
     if [ -z "$result" ]; then
         vm_log "VM did not report a result: it did not boot or /init died (log: $log)"; return 1
