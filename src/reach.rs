@@ -588,7 +588,9 @@ mod tests {
                 .collect()
         };
         // Landlock only: every child stays `User`; the main server's ScriptAlias is reported
-        // once, though both vhosts have it.
+        // once, though both vhosts have it. (AssignUserID turns `unix` on when Confinement is
+        // not written; this case looks at a landlock-only server with the same vhosts.)
+        cfg.confinement = vec![Backend::Landlock];
         assert_eq!(
             errors(&cfg),
             [
