@@ -1,4 +1,4 @@
-//! Command line: `oneshot-httpd -f FILE [-c DIRECTIVE]... [-t] | --version`.
+//! Command line: `oneshot-httpd -f FILE [-D NAME]... [-c DIRECTIVE]... [-t] | --version`.
 #![forbid(unsafe_code)]
 
 use crate::config;
@@ -8,6 +8,8 @@ use std::path::PathBuf;
 pub struct Args {
     pub file: PathBuf,
     pub directives: Vec<String>,
+    /// `-D NAME`: defined before the files are read, as Apache's.
+    pub defines: Vec<String>,
     pub test_only: bool,
 }
 
@@ -17,12 +19,13 @@ pub enum Command {
     Version,
 }
 
-pub const USAGE: &str = "usage: oneshot-httpd -f FILE [-c DIRECTIVE]... [-t]\n       oneshot-httpd --version\n  -f FILE       configuration file (Apache syntax)\n  -c DIRECTIVE  apply DIRECTIVE after reading FILE (repeatable)\n  -t            check the configuration and exit\n";
+pub const USAGE: &str = "usage: oneshot-httpd -f FILE [-D NAME]... [-c DIRECTIVE]... [-t]\n       oneshot-httpd --version\n  -f FILE       configuration file (Apache syntax)\n  -D NAME       define NAME for <IfDefine NAME> (repeatable)\n  -c DIRECTIVE  apply DIRECTIVE after reading FILE (repeatable)\n  -t            check the configuration and exit\n";
 
 /// Pure argument parsing; `Err` carries the message to print before the usage text.
 pub fn parse(args: &[String]) -> Result<Command, String> {
     let mut file = None;
     let mut directives = Vec::new();
+    let mut defines = Vec::new();
     let mut test_only = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -31,6 +34,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "-t" => test_only = true,
             "-f" => file = Some(PathBuf::from(it.next().ok_or("-f needs a file")?)),
             "-c" => directives.push(it.next().ok_or("-c needs a directive")?.clone()),
+            "-D" => defines.push(it.next().ok_or("-D needs a name")?.clone()),
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
@@ -38,6 +42,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     Ok(Command::Run(Args {
         file,
         directives,
+        defines,
         test_only,
     }))
 }
@@ -59,7 +64,7 @@ pub fn main() -> i32 {
             return 2;
         }
     };
-    let cfg = match config::load(&args.file, &args.directives) {
+    let cfg = match config::load_with(&args.file, &args.defines, &args.directives) {
         Ok(c) => c,
         Err(errors) => {
             for e in &errors {
@@ -91,6 +96,7 @@ pub fn main() -> i32 {
     let reload = || {
         let checked = crate::master::validate::load_in_child(
             &args.file,
+            &args.defines,
             &args.directives,
             crate::master::validate::TIMEOUT,
         );
@@ -132,14 +138,22 @@ mod tests {
     fn table() {
         assert_eq!(parse(&a(&["--version"])), Ok(Command::Version));
         assert_eq!(
-            parse(&a(&["-f", "x.conf", "-c", "Listen 1", "-t"])),
+            parse(&a(&["-f", "x.conf", "-c", "Listen 1", "-D", "X", "-t"])),
             Ok(Command::Run(Args {
                 file: "x.conf".into(),
                 directives: vec!["Listen 1".into()],
+                defines: vec!["X".into()],
                 test_only: true
             }))
         );
-        for bad in [&["-f"][..], &["-x"], &[], &["-c", "Listen 1"], &["-t"]] {
+        for bad in [
+            &["-f"][..],
+            &["-x"],
+            &[],
+            &["-c", "Listen 1"],
+            &["-t"],
+            &["-f", "x", "-D"],
+        ] {
             assert!(parse(&a(bad)).is_err(), "{bad:?}");
         }
     }

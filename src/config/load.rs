@@ -3,6 +3,8 @@
 //! to the pure builder and then checks what only the filesystem can tell.
 #![forbid(unsafe_code)]
 
+use super::lang::{if_version, substitute, Defines};
+use super::modules::{LoadOutcome, Loaded};
 use super::parse::{self, Node};
 use super::{build, Config, ConfigError, Origin};
 use std::path::{Path, PathBuf};
@@ -16,18 +18,34 @@ const MAX_FILES_READ: usize = 10_000;
 /// What the reader carries down the `Include` tree.
 struct Reader {
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
     /// The files being read, outermost first: a file that includes one of them is a loop.
     chain: Vec<PathBuf>,
     files_read: usize,
+    /// `Define`/`UnDefine`/`-D`, as far as the files have been read.
+    defines: Defines,
+    /// `LoadModule`, as far as the files have been read.
+    modules: Loaded,
+    /// The directory relative paths resolve against: the main file's directory until a
+    /// `ServerRoot` line says otherwise (Apache reads `ServerRoot` as it reads the files).
+    server_root: PathBuf,
+    main_dir: PathBuf,
+    /// False for [`expand_text`]: `Include` stays a node, the environment is empty.
+    files: bool,
 }
 
 pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
+    load_with(file, &[], extra)
+}
+
+/// `defines` are the command line's `-D NAME`s, `extra` its `-c DIRECTIVE`s.
+pub fn load_with(
+    file: &Path,
+    defines: &[String],
+    extra: &[String],
+) -> Result<Config, Vec<ConfigError>> {
     let file = absolute(file);
-    let mut reader = Reader {
-        errors: Vec::new(),
-        chain: Vec::new(),
-        files_read: 0,
-    };
+    let mut reader = Reader::new(&file, defines, true);
     let mut nodes = reader.read_file(
         &file,
         Origin {
@@ -36,7 +54,7 @@ pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
         },
         0,
     );
-    // `-c` directives behave as if written after the main file, in its directory.
+    // `-c` directives behave as if written after the main file.
     for (i, d) in extra.iter().enumerate() {
         let origin_name = file.with_file_name(format!("-c#{}", i + 1));
         match parse::parse(d, &origin_name) {
@@ -58,7 +76,7 @@ pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
     }
     let mut errors = reader.errors;
     let built = build::build(&nodes, &file);
-    let cfg = match built {
+    let mut cfg = match built {
         Ok(c) if errors.is_empty() => c,
         Ok(_) => return Err(errors),
         Err(es) => {
@@ -66,14 +84,29 @@ pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
             return Err(errors);
         }
     };
+    let mut warnings = reader.warnings;
+    warnings.append(&mut cfg.warnings);
+    cfg.warnings = warnings;
     check_filesystem(&cfg, &mut errors);
-    let mut cfg = cfg;
     super::identity::load(&mut cfg, &mut errors);
     if errors.is_empty() {
         Ok(cfg)
     } else {
         Err(errors)
     }
+}
+
+/// The reading stage without files or environment, for table tests and the fuzzer: `Define`,
+/// `${VAR}` (from `Define` only), `<IfDefine>`, `<IfModule>`, `<IfVersion>`, `LoadModule`
+/// are applied, `Include` stays a node. Returns the nodes, errors and warnings.
+pub fn expand_text(
+    nodes: Vec<Node>,
+    main_file: &Path,
+) -> (Vec<Node>, Vec<ConfigError>, Vec<ConfigError>) {
+    let mut reader = Reader::new(main_file, &[], false);
+    let mut nodes = nodes;
+    reader.expand(&mut nodes, 0);
+    (nodes, reader.errors, reader.warnings)
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -86,7 +119,25 @@ fn absolute(p: &Path) -> PathBuf {
     }
 }
 
+/// The sections the reader decides on (Apache evaluates them while reading).
+const CONDITIONALS: [&str; 4] = ["IfDefine", "IfModule", "IfFile", "IfVersion"];
+
 impl Reader {
+    fn new(main_file: &Path, defines: &[String], files: bool) -> Self {
+        let main_dir = main_file.parent().unwrap_or(Path::new("/")).to_path_buf();
+        Reader {
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            chain: Vec::new(),
+            files_read: 0,
+            defines: Defines::from_names(defines),
+            modules: Loaded::default(),
+            server_root: main_dir.clone(),
+            main_dir,
+            files,
+        }
+    }
+
     fn error(&mut self, origin: Origin, message: String) {
         self.errors.push(ConfigError { origin, message });
     }
@@ -156,23 +207,78 @@ impl Reader {
         }
     }
 
-    /// Replaces every `Include`/`IncludeOptional` (at any depth) by the nodes of the files it
-    /// names.
+    /// Reads `nodes` in order as Apache does: `${VAR}` in every argument, `Define`,
+    /// `LoadModule`, the conditional sections (a false one is dropped unread, a true one is
+    /// replaced by its content) and `Include`/`IncludeOptional` (replaced by the nodes of the
+    /// files it names), at any depth.
     fn expand(&mut self, nodes: &mut Vec<Node>, depth: usize) {
         let mut out = Vec::with_capacity(nodes.len());
         for mut n in nodes.drain(..) {
-            if let Some(children) = n.children.as_mut() {
-                self.expand(children, depth);
-            }
-            let optional = n.is("IncludeOptional");
-            if !(optional || n.is("Include")) {
-                out.push(n);
-                continue;
-            }
             let here = Origin {
                 file: n.file.clone(),
                 line: n.line,
             };
+            if let Err(m) = self.substitute(&mut n) {
+                self.error(here, m);
+                continue;
+            }
+            if let Some(which) = CONDITIONALS.iter().find(|c| n.is(c)) {
+                let Some(mut children) = n.children.take() else {
+                    self.error(
+                        here,
+                        format!("{which} must be a section: <{which} ...> ... </{which}>"),
+                    );
+                    continue;
+                };
+                match self.condition(which, &n.args) {
+                    Ok(true) => {
+                        self.expand(&mut children, depth);
+                        out.extend(children);
+                    }
+                    Ok(false) => {}
+                    Err(m) => self.error(here, m),
+                }
+                continue;
+            }
+            if n.is("Define") || n.is("UnDefine") || n.is("LoadModule") {
+                if n.children.is_some() {
+                    self.error(here, format!("unknown section <{}>", n.name));
+                    continue;
+                }
+                let done = if n.is("Define") {
+                    self.defines.define(&n.args).map(|_| None)
+                } else if n.is("UnDefine") {
+                    self.defines.undefine(&n.args).map(|_| None)
+                } else {
+                    match self.modules.load(&n.args) {
+                        LoadOutcome::Accepted => Ok(None),
+                        LoadOutcome::Warning(w) => Ok(Some(w)),
+                        LoadOutcome::Error(e) => Err(e),
+                    }
+                };
+                match done {
+                    Ok(None) => {}
+                    Ok(Some(w)) => self.warnings.push(ConfigError {
+                        origin: here,
+                        message: w,
+                    }),
+                    Err(m) => self.error(here, m),
+                }
+                continue;
+            }
+            if n.is("ServerRoot") && n.children.is_none() {
+                if let [root] = n.args.as_slice() {
+                    self.server_root = self.main_dir.join(root);
+                }
+            }
+            if let Some(children) = n.children.as_mut() {
+                self.expand(children, depth);
+            }
+            let optional = n.is("IncludeOptional");
+            if !(optional || n.is("Include")) || !self.files {
+                out.push(n);
+                continue;
+            }
             let [arg] = n.args.as_slice() else {
                 self.error(here, format!("{} takes 1 argument", n.name));
                 continue;
@@ -185,8 +291,8 @@ impl Reader {
                 self.error(here, "Include nested too deeply".into());
                 continue;
             }
-            let base = n.file.parent().unwrap_or(Path::new("/"));
-            let pattern = base.join(arg);
+            // Apache: relative to ServerRoot.
+            let pattern = self.server_root.join(arg);
             match matching_files(&pattern) {
                 Ok(files) if files.is_empty() && !optional && !arg.contains('*') => self.error(
                     here,
@@ -202,6 +308,53 @@ impl Reader {
             }
         }
         *nodes = out;
+    }
+
+    /// `${VAR}` in the arguments of `n`.
+    fn substitute(&self, n: &mut Node) -> Result<(), String> {
+        let files = self.files;
+        let env = move |name: &str| {
+            if files {
+                std::env::var(name).ok()
+            } else {
+                None
+            }
+        };
+        for a in &mut n.args {
+            if a.contains("${") {
+                *a = substitute(a, &self.defines, &env).map_err(|m| format!("{}: {m}", n.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn condition(&self, which: &str, args: &[String]) -> Result<bool, String> {
+        match which {
+            "IfDefine" => self.defines.if_define(args),
+            "IfVersion" => if_version(args),
+            "IfModule" => match args {
+                [m] => Ok(self.modules.if_module(m)),
+                _ => Err(format!(
+                    "<IfModule> takes 1 argument ([!]MODULE), got {}",
+                    args.len()
+                )),
+            },
+            _ => match args {
+                // IfFile: relative to ServerRoot, as Apache.
+                [p] => {
+                    let (negated, p) = match p.strip_prefix('!') {
+                        Some(rest) => (true, rest),
+                        None => (false, p.as_str()),
+                    };
+                    let exists = self.files && self.server_root.join(p).exists();
+                    Ok(exists != negated)
+                }
+                _ => Err(format!(
+                    "<IfFile> takes 1 argument ([!]PATH), got {}",
+                    args.len()
+                )),
+            },
+        }
     }
 }
 
