@@ -395,6 +395,18 @@ fn wildcard(pat: &str, name: &str) -> bool {
 }
 
 fn check_filesystem(cfg: &Config, errors: &mut Vec<ConfigError>) {
+    if !cfg.server_root.is_dir() {
+        errors.push(ConfigError {
+            origin: Origin {
+                file: cfg.file.clone(),
+                line: 0,
+            },
+            message: format!(
+                "ServerRoot {} is not a directory",
+                cfg.server_root.display()
+            ),
+        });
+    }
     for v in &cfg.vhosts {
         if !v.document_root.is_dir() {
             errors.push(ConfigError {
@@ -431,5 +443,133 @@ mod tests {
         ] {
             assert_eq!(wildcard(p, n), want, "{p} {n}");
         }
+    }
+}
+
+#[cfg(test)]
+mod language_tests {
+    use super::*;
+
+    /// A scratch site: `files` written under a fresh directory, `main.conf` loaded with `-D`s.
+    fn site(files: &[(&str, &str)], defines: &[&str]) -> (PathBuf, Result<Config, Vec<String>>) {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("oneshot-lang-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("www")).unwrap();
+        for (name, text) in files {
+            let p = dir.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let defines: Vec<String> = defines.iter().map(|s| s.to_string()).collect();
+        let r = load_with(&dir.join("main.conf"), &defines, &[])
+            .map_err(|e| e.iter().map(|e| e.to_string()).collect());
+        (dir, r)
+    }
+
+    #[test]
+    fn conditionals_defines_and_modules() {
+        let base = "Listen 127.0.0.1:1\nDocumentRoot www\n";
+        let conf = format!(
+            "{base}LoadModule alias_module /x/mod_alias.so\n\
+             <IfModule mod_alias.c>\nDefine HAVE_ALIAS\n</IfModule>\n\
+             <IfModule !mod_cgi.c>\nDefine NO_CGI\n</IfModule>\n\
+             <IfModule mod_rewrite.c>\nRewriteEngine On\n</IfModule>\n\
+             <IfDefine HAVE_ALIAS>\n<IfDefine NO_CGI>\n<IfDefine FROM_CLI>\nDefine ALL_THREE yes\n</IfDefine>\n</IfDefine>\n</IfDefine>\n\
+             <IfDefine !ALL_THREE>\nFrobnicate\n</IfDefine>\n\
+             <IfVersion >= 2.4>\nDefine DIR idx\n</IfVersion>\n\
+             <IfVersion < 2.4>\nFrobnicate\n</IfVersion>\n\
+             <IfFile www>\nDirectoryIndex ${{DIR}}.html\n</IfFile>\n\
+             <IfFile !www>\nFrobnicate\n</IfFile>\n\
+             UnDefine DIR\n<IfDefine DIR>\nFrobnicate\n</IfDefine>\n"
+        );
+        let (_, r) = site(&[("main.conf", &conf)], &["FROM_CLI"]);
+        let c = r.unwrap();
+        assert_eq!(
+            c.vhosts[0].conf.directory_index,
+            Some(vec!["idx.html".into()])
+        );
+        // Without -D FROM_CLI, ALL_THREE stays undefined and the Frobnicate line is read.
+        let (dir, r) = site(&[("main.conf", &conf)], &[]);
+        assert_eq!(
+            r.unwrap_err(),
+            vec![format!(
+                "{}:21: unknown directive 'Frobnicate'",
+                dir.join("main.conf").display()
+            )]
+        );
+    }
+
+    #[test]
+    fn reading_errors_name_file_and_line() {
+        let base = "Listen 127.0.0.1:1\nDocumentRoot www\n";
+        let rows: &[(&str, &str)] = &[
+            ("ErrorLog ${ONESHOT_SURELY_UNDEFINED}/e.log\n", "3: ErrorLog: ${ONESHOT_SURELY_UNDEFINED} is not defined (neither by Define nor in the environment)"),
+            ("LoadModule rewrite_module x.so\n", "3: LoadModule rewrite_module: remove it: oneshot-httpd has no mod_rewrite (map URLs with ScriptAlias and DocumentRoot, or rewrite in a proxy in front)"),
+            ("<IfModule>\n</IfModule>\n", "3: <IfModule> takes 1 argument ([!]MODULE), got 0"),
+            ("IfDefine X\n", "3: IfDefine must be a section: <IfDefine ...> ... </IfDefine>"),
+            ("<IfVersion ~ ^2>\n</IfVersion>\n", "3: <IfVersion>: regular expressions are not supported; compare with =, >, >=, <, <="),
+            ("<Directory www>\nAllowOverride All\n</Directory>\n", "4: AllowOverride All: .htaccess files are never read: what is under a DocumentRoot must not decide how requests are served or as whom (the administrator's files alone do); put these directives in the server configuration and write AllowOverride None"),
+            ("Order allow,deny\n", "3: Order: is Apache 2.2 access control (mod_access_compat), refused: write Require instead (Require all granted, Require ip 10.0.0.0/8, Require valid-user...)"),
+            ("AllowOverride None\n", "3: AllowOverride is not allowed in <server>"),
+            ("LanguagePriority en\nLoadModule negotiation_module x.so\n<IfModule negotiation_module>\nFrobnicate\n</IfModule>\nSetEnvIf A b c\n", "8: unknown directive 'SetEnvIf'"),
+        ];
+        for (text, want) in rows {
+            let (dir, r) = site(&[("main.conf", &format!("{base}{text}"))], &[]);
+            let got = r.expect_err(text);
+            assert_eq!(
+                got,
+                vec![format!("{}:{want}", dir.join("main.conf").display())],
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn relative_paths_follow_server_root() {
+        // Without ServerRoot: the main file's directory, also for files included from a
+        // subdirectory (Apache: ServerRoot, not the including file).
+        let (dir, r) = site(
+            &[
+                ("main.conf", "Listen 127.0.0.1:1\nInclude conf.d/*.conf\n"),
+                (
+                    "conf.d/site.conf",
+                    "DocumentRoot www\nDefine X ${ONESHOT_TEST_HOME_FOR_LANG}\n",
+                ),
+            ],
+            &[],
+        );
+        assert_eq!(
+            r.unwrap_err(),
+            vec![format!(
+                "{}:2: Define: ${{ONESHOT_TEST_HOME_FOR_LANG}} is not defined (neither by Define nor in the environment)",
+                dir.join("conf.d/site.conf").display()
+            )]
+        );
+        let (dir, r) = site(
+            &[
+                ("main.conf", "Listen 127.0.0.1:1\nInclude conf.d/*.conf\n"),
+                ("conf.d/site.conf", "DocumentRoot www\n"),
+            ],
+            &[],
+        );
+        assert_eq!(r.unwrap().vhosts[0].document_root, dir.join("www"));
+        // With ServerRoot: Include, DocumentRoot and <IfFile> resolve against it.
+        let (dir, r) = site(
+            &[
+                (
+                    "main.conf",
+                    "ServerRoot root\nListen 127.0.0.1:1\nInclude site.conf\n",
+                ),
+                (
+                    "root/site.conf",
+                    "<IfFile www>\nDocumentRoot www\n</IfFile>\n",
+                ),
+                ("root/www/index.html", "x"),
+            ],
+            &[],
+        );
+        assert_eq!(r.unwrap().vhosts[0].document_root, dir.join("root/www"));
     }
 }
