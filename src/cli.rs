@@ -1,7 +1,7 @@
-//! Command line, Apache's letters: `oneshot-httpd -f FILE [-c DIRECTIVE]... [-t]`, `-h`, `-v`.
+//! Command line, Apache's letters: `oneshot-httpd -f FILE [-D NAME]... [-c DIRECTIVE]... [-t]`, `-h`, `-v`.
 //!
-//! Hand-written rather than `clap`: the grammar is six options in getopt style (`-f FILE` or
-//! `-fFILE`, `-c` repeatable, `-t`), the exit codes are fixed (usage on stderr and 2 for bad
+//! Hand-written rather than `clap`: the grammar is seven options in getopt style (`-f FILE` or
+//! `-fFILE`, `-c` and `-D` repeatable, `-t`), the exit codes are fixed (usage on stderr and 2 for bad
 //! arguments), and the whole of it is a pure function tested as a table below; a parser crate
 //! would add a dozen crates to compile and audit to a binary whose dependencies are its
 //! attack surface, for no behaviour we need.
@@ -14,6 +14,8 @@ use std::path::PathBuf;
 pub struct Args {
     pub file: PathBuf,
     pub directives: Vec<String>,
+    /// `-D NAME`: defined before the files are read, as Apache's.
+    pub defines: Vec<String>,
     pub test_only: bool,
 }
 
@@ -25,9 +27,10 @@ pub enum Command {
 }
 
 pub const USAGE: &str = "\
-usage: oneshot-httpd -f FILE [-c DIRECTIVE]... [-t]
+usage: oneshot-httpd -f FILE [-D NAME]... [-c DIRECTIVE]... [-t]
        oneshot-httpd -h | -v
   -f FILE       configuration file (Apache syntax)
+  -D NAME       define NAME for <IfDefine NAME> and ${NAME} (repeatable)
   -c DIRECTIVE  apply DIRECTIVE after reading FILE (repeatable)
   -t            check the configuration and exit: FILE:LINE for every error; as root also
                 whether the identities children take can reach every DocumentRoot and
@@ -43,6 +46,7 @@ Under systemd: Type=notify-reload and socket activation (see dist/systemd/).
 pub fn parse(args: &[String]) -> Result<Command, String> {
     let mut file = None;
     let mut directives = Vec::new();
+    let mut defines = Vec::new();
     let mut test_only = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -64,6 +68,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 file = Some(PathBuf::from(value("-f", "a file")?));
             }
             s if s.starts_with("-c") => directives.push(value("-c", "a directive")?),
+            s if s.starts_with("-D") => defines.push(value("-D", "a name")?),
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
@@ -71,6 +76,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     Ok(Command::Run(Args {
         file,
         directives,
+        defines,
         test_only,
     }))
 }
@@ -108,7 +114,7 @@ pub fn main() -> i32 {
             }
         }
     };
-    let cfg = match config::load(&args.file, &args.directives) {
+    let cfg = match config::load_with(&args.file, &args.defines, &args.directives) {
         Ok(c) => c,
         Err(errors) => {
             for e in &errors {
@@ -160,6 +166,7 @@ pub fn main() -> i32 {
     let reload = || {
         let checked = crate::master::validate::load_in_child(
             &args.file,
+            &args.defines,
             &args.directives,
             crate::master::validate::TIMEOUT,
         );
@@ -203,6 +210,7 @@ mod tests {
             Ok(Command::Run(Args {
                 file: file.into(),
                 directives: directives.iter().map(|d| d.to_string()).collect(),
+                defines: vec![],
                 test_only,
             }))
         };
@@ -226,6 +234,15 @@ mod tests {
             ),
             // A value that looks like an option is still the value.
             (&["-f", "-t"], run("-t", &[], false)),
+            (
+                &["-f", "x.conf", "-D", "X", "-DY"],
+                Ok(Command::Run(Args {
+                    file: "x.conf".into(),
+                    directives: vec![],
+                    defines: vec!["X".into(), "Y".into()],
+                    test_only: false,
+                })),
+            ),
         ];
         for (args, want) in good {
             assert_eq!(&parse(&a(args)), want, "{args:?}");

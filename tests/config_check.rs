@@ -77,6 +77,43 @@ fn dash_t_names_file_and_line_and_never_aborts() {
             );
         }
     }
+    // -D NAME, Define and ${VAR} from the environment, through the binary.
+    std::fs::write(
+        dir.join("t.conf"),
+        format!("{base}<IfDefine !CHECKED>\nFrobnicate\n</IfDefine>\nErrorLog ${{ONESHOT_CHECK_LOGS}}/e.log\n"),
+    )
+    .unwrap();
+    let run = |defines: &[&str], env: Option<&str>| {
+        let mut c = Command::new(BIN);
+        c.arg("-t").arg("-f").arg(dir.join("t.conf"));
+        for d in defines {
+            c.args(["-D", d]);
+        }
+        if let Some(v) = env {
+            c.env("ONESHOT_CHECK_LOGS", v);
+        } else {
+            c.env_remove("ONESHOT_CHECK_LOGS");
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["CHECKED"], Some("/tmp"));
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = run(&[], Some("/tmp"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{f}:4: unknown directive 'Frobnicate'")),
+        "{err}"
+    );
+    let (code, err) = run(&["CHECKED"], None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{f}:6: ErrorLog: ${{ONESHOT_CHECK_LOGS}} is not defined (neither by Define nor in the environment)")),
+        "{err}"
+    );
     // Not UTF-8: the line of the first bad byte.
     std::fs::write(dir.join("t.conf"), b"Listen 1\n\nDocumentRoot /\xff\n").unwrap();
     let out = Command::new(BIN)

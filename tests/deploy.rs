@@ -250,7 +250,15 @@ fn notify_protocol_for_notify_reload() {
     // Ready means serving: the listener is bound and children wait.
     assert_eq!(s.get("alice.test", "/").status, 200);
     // Re-executed children get the master's environment, NOTIFY_SOCKET no longer in it.
-    for pid in children_of(s.pid()).into_iter().map(|(p, _)| p) {
+    // Only children that finished their exec: one just forked still shows the master's
+    // starting block in /proc/PID/environ (as the verifier, which is forked, not executed).
+    let reexecuted = |pid: &u32| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"--reexec-child"))
+    };
+    let children: Vec<u32> = children_of(s.pid()).into_iter().map(|(p, _)| p).collect();
+    assert!(children.iter().any(reexecuted), "no re-executed child");
+    for pid in children.into_iter().filter(reexecuted) {
         assert!(
             !environ(pid).iter().any(|v| v.starts_with("NOTIFY_SOCKET")),
             "child {pid} has NOTIFY_SOCKET"

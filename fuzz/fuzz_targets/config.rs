@@ -1,11 +1,12 @@
-//! Parses arbitrary text as a configuration file and builds it (both pure: no file is read,
+//! Parses arbitrary text as a configuration file, applies the reading stage (Define, ${VAR},
+//! <IfModule>, <IfDefine>, <IfVersion>, LoadModule) and builds it (all pure: no file is read,
 //! Include is only a node here). Neither may panic, every error must name the main file and a
 //! line that exists (0 meaning the whole file), and a configuration that builds must hold what
 //! the master relies on before it forks.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oneshot_httpd::config::{build::build, parse::parse};
+use oneshot_httpd::config::{build::build, load::expand_text, parse::parse};
 use oneshot_httpd::sandbox::Backend;
 use std::path::Path;
 
@@ -25,6 +26,14 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
+    let (nodes, errors, warnings) = expand_text(nodes, file);
+    for e in errors.iter().chain(&warnings) {
+        assert_eq!(e.origin.file, file, "{e}");
+        assert!(e.origin.line <= lines, "{e}: line past the end ({lines})");
+    }
+    if !errors.is_empty() {
+        return;
+    }
     match build(&nodes, file) {
         Ok(cfg) => {
             assert!(!cfg.listen.is_empty(), "a built configuration listens somewhere");

@@ -2,7 +2,8 @@
 //! and again after it (user = the verified name).
 //!
 //! Supported Apache 2.4 forms: `Require valid-user`, `Require user NAME...`,
-//! `Require all granted`, `Require all denied`, `Require ip ADDR[/PREFIX]...`.
+//! `Require all granted`, `Require all denied`, `Require ip ADDR[/PREFIX]...`, `Require local`
+//! (loopback only).
 //! Keywords are ASCII case-insensitive; user names are exact. Several `Require` lines
 //! in one section are combined as RequireAny, like Apache. Anything else (`group`,
 //! `not`, `host`, `expr`, partial addresses such as `10.1`, netmask forms) is a parse
@@ -60,6 +61,10 @@ pub fn parse_require(args: &[&str]) -> Result<Require, String> {
         "user" => parse_users(rest),
         "all" => parse_all(rest),
         "ip" => parse_ips(rest),
+        // mod_authz_host's `local`: the loopback networks (Apache also counts a client whose
+        // address is the server's own; that narrower reading here only refuses more).
+        "local" if rest.is_empty() => parse_ips(&["127.0.0.0/8", "::1/128"]),
+        "local" => Err("Require local takes no arguments".to_owned()),
         _ => Err(format!("unsupported Require provider '{keyword}'")),
     }
 }
@@ -165,6 +170,10 @@ mod tests {
                     net("2001:db8::/32"),
                 ]),
             ),
+            (
+                "local",
+                Require::Ip(vec![net("127.0.0.0/8"), net("::1/128")]),
+            ),
         ];
         for (line, expected) in cases {
             assert_eq!(&reqs(&[line])[0], expected, "{line}");
@@ -189,6 +198,7 @@ mod tests {
             (&["ip", "!10.0.0.1"], "not an IPv4"),
             (&["group", "staff"], "unsupported Require provider 'group'"),
             (&["not", "ip", "10.0.0.1"], "unsupported"),
+            (&["local", "x"], "no arguments"),
         ];
         for (args, expected) in cases {
             let err = parse_require(args).expect_err(&format!("{args:?}"));

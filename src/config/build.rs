@@ -1,8 +1,14 @@
 //! Turns the parsed tree into a validated [`Config`]: every directive checked for its context,
 //! its arity and its value; every problem reported with `FILE:LINE`. Pure: the loader has
-//! already read the files and expanded `Include`.
+//! already read the files and expanded `Include` and the conditional sections.
+//!
+//! What each directive means, where it may appear and how many arguments it takes is one row
+//! of [`super::directives::TABLE`]; this file walks the tree, checks each node against its row
+//! and calls the row's handler (the handlers are in [`h`] below, or in the module that owns the
+//! directive, such as `harden.rs`).
 #![forbid(unsafe_code)]
 
+use super::directives::{self, Arity, Contexts, Directive, Handler, Status};
 use super::model::*;
 use super::parse::Node;
 use super::ConfigError;
@@ -11,15 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Where a directive appears; Apache's "context" column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ctx {
-    Server,
-    VHost,
-    Dir,
-}
-
-struct Builder {
+pub struct Builder {
     errors: Vec<ConfigError>,
     warnings: Vec<ConfigError>,
     /// Where `Confinement` was written (the last one wins), if it was.
@@ -30,9 +28,31 @@ struct Builder {
     saw_listen: bool,
     /// `CGIScriptTimeout`, when given; otherwise CGI inherits `Timeout`.
     cgi_timeout: Option<Duration>,
+    /// What relative paths resolve against (the last top-level `ServerRoot`, else the main
+    /// file's directory).
+    server_root: PathBuf,
+    /// `LogFormat FORMAT NICKNAME`, lowercase nicknames.
+    log_formats: Vec<(String, String)>,
+    /// Warnings of `NoEffect` rows, one per directive and file: (name, file, index in
+    /// `warnings`, further lines).
+    no_effect: Vec<(&'static str, PathBuf, usize, usize)>,
+    /// The main server's `ErrorLog`, when given.
+    server_error_log: Option<LogTarget>,
 }
 
 pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError>> {
+    let main_dir = main_file.parent().unwrap_or(Path::new("/")).to_path_buf();
+    // Apache reads ServerRoot before anything else means a path; the last one wins.
+    let server_root = nodes
+        .iter()
+        .rev()
+        .filter(|n| n.is("ServerRoot") && n.children.is_none())
+        .filter_map(|n| match n.args.as_slice() {
+            [root] if !root.is_empty() => Some(main_dir.join(root)),
+            _ => None,
+        })
+        .next()
+        .unwrap_or(main_dir);
     let mut b = Builder {
         errors: Vec::new(),
         warnings: Vec::new(),
@@ -40,10 +60,14 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         needs: Vec::new(),
         saw_listen: false,
         cgi_timeout: None,
+        server_root: server_root.clone(),
+        log_formats: Vec::new(),
+        no_effect: Vec::new(),
+        server_error_log: None,
     };
     let mut cfg = Config {
         file: main_file.to_path_buf(),
-        server_root: main_file.parent().unwrap_or(Path::new("/")).to_path_buf(),
+        server_root,
         listen: Vec::new(),
         pid_file: None,
         error_log: LogTarget::Stderr,
@@ -81,17 +105,12 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
     let mut vhosts = Vec::new();
 
     for node in nodes {
-        if b.has_empty_argument(node) {
-            continue;
-        }
-        if node.is("VirtualHost") {
-            if node.children.is_none() {
-                b.error(node, "VirtualHost must be a section: <VirtualHost ADDRESS>");
-                continue;
+        if node.is("VirtualHost") && node.children.is_some() {
+            if !b.has_empty_argument(node) {
+                vhosts.push(b.vhost(node));
             }
-            vhosts.push(b.vhost(node));
-        } else if !b.vhost_directive(node, &mut main, Ctx::Server) {
-            b.server_directive(node, &mut cfg);
+        } else {
+            b.directive(node, Scope::Server(&mut cfg, &mut main));
         }
     }
     b.finish(&mut cfg, main, vhosts);
@@ -108,7 +127,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
 
 /// A vhost while its directives are being read; `document_root` may still be unset because
 /// a `<VirtualHost>` inherits it from the main server.
-struct VHostDraft {
+pub struct VHostDraft {
     names: Vec<String>,
     document_root: Option<PathBuf>,
     root_origin: Option<Origin>,
@@ -116,8 +135,11 @@ struct VHostDraft {
     directories: Vec<Section>,
     locations: Vec<Section>,
     script_aliases: Vec<ScriptAlias>,
+    custom_logs: Vec<CustomLog>,
     origin: Origin,
-    harden: super::harden::HardenDraft,
+    /// True for a `<VirtualHost>`, false for the main server.
+    is_vhost: bool,
+    pub(super) harden: super::harden::HardenDraft,
 }
 
 impl VHostDraft {
@@ -130,10 +152,21 @@ impl VHostDraft {
             directories: Vec::new(),
             locations: Vec::new(),
             script_aliases: Vec::new(),
+            custom_logs: Vec::new(),
             origin,
+            is_vhost: false,
             harden: Default::default(),
         }
     }
+}
+
+/// Where a node is being read, with what it writes to.
+enum Scope<'a> {
+    /// The top level: server-wide settings and the main server's.
+    Server(&'a mut Config, &'a mut VHostDraft),
+    VHost(&'a mut VHostDraft),
+    /// Inside `<Directory>` (`ctx` DIRECTORY) or `<Location>` (LOCATION), written as `section`.
+    Dir(&'a mut DirConf, Contexts, &'a str),
 }
 
 fn origin(n: &Node) -> Origin {
@@ -143,22 +176,24 @@ fn origin(n: &Node) -> Origin {
     }
 }
 
-/// Relative paths resolve against the directory of the file that contains them.
-fn resolve(n: &Node, p: &str) -> PathBuf {
-    let path = Path::new(p);
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        n.file.parent().unwrap_or(Path::new("/")).join(path)
-    }
-}
-
 impl Builder {
-    fn error(&mut self, n: &Node, message: impl Into<String>) {
+    pub(super) fn error(&mut self, n: &Node, message: impl Into<String>) {
         self.errors.push(ConfigError {
             origin: origin(n),
             message: message.into(),
         });
+    }
+
+    pub(super) fn warn(&mut self, n: &Node, message: impl Into<String>) {
+        self.warnings.push(ConfigError {
+            origin: origin(n),
+            message: message.into(),
+        });
+    }
+
+    /// Relative paths resolve against ServerRoot, as in Apache.
+    pub(super) fn path(&self, p: &str) -> PathBuf {
+        self.server_root.join(p)
     }
 
     /// Refuses a directive with an empty argument (`Options ""`, `DocumentRoot ""`): no
@@ -223,407 +258,119 @@ impl Builder {
         }
     }
 
-    fn server_directive(&mut self, n: &Node, cfg: &mut Config) {
-        let name = n.name.to_ascii_lowercase();
-        if n.children.is_some() {
-            self.error(n, format!("unknown section <{}>", n.name));
+    /// A `NoEffect` row's warning; further lines of the same directive in the same file are
+    /// counted into the first one's warning instead of repeating it.
+    fn no_effect(&mut self, n: &Node, d: &Directive, why: &str) {
+        if let Some(seen) = self
+            .no_effect
+            .iter_mut()
+            .find(|(name, file, _, _)| *name == d.name && *file == n.file)
+        {
+            seen.3 += 1;
             return;
         }
-        match name.as_str() {
-            "listen" => {
-                self.saw_listen = true;
-                if let Some([a0, ..]) = self.args(n, 1, 2) {
-                    match parse_listen(a0) {
-                        Ok(a) if cfg.listen.contains(&a) => {
-                            self.error(n, format!("Listen {a} is given twice"))
-                        }
-                        Ok(a) => cfg.listen.push(a),
-                        Err(m) => self.error(n, m),
-                    }
-                }
+        self.no_effect
+            .push((d.name, n.file.clone(), self.warnings.len(), 0));
+        self.warn(n, format!("{}: accepted without effect: {why}", d.name));
+    }
+
+    /// Adds "(and N more lines in this file)" to the aggregated warnings.
+    fn finish_no_effect(&mut self) {
+        for (_, _, i, more) in std::mem::take(&mut self.no_effect) {
+            if let Some(w) = self.warnings.get_mut(i).filter(|_| more > 0) {
+                let s = if more == 1 { "" } else { "s" };
+                w.message
+                    .push_str(&format!(" (and {more} more line{s} in this file)"));
             }
-            "serverroot" => {
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    cfg.server_root = resolve(n, a0);
-                }
-            }
-            "pidfile" => {
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    cfg.pid_file = Some(resolve(n, a0));
-                }
-            }
-            "errorlog" => {
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    cfg.error_log = if a0.eq_ignore_ascii_case("stderr") {
-                        LogTarget::Stderr
-                    } else if a0.starts_with('|') || a0.starts_with("syslog") {
-                        self.error(n, "ErrorLog: piped and syslog logs are not supported; give a path or 'stderr'");
-                        return;
-                    } else {
-                        LogTarget::File(resolve(n, a0))
-                    };
-                }
-            }
-            "loglevel" => {
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    match parse_level(a0) {
-                        Some(l) => cfg.log_level = l,
-                        None => self.error(n, format!("LogLevel: unknown level '{}'", a0)),
-                    }
-                }
-            }
-            "customlog" => {
-                if let Some([a0, a1]) = self.args(n, 2, 2) {
-                    let format = match a1.to_ascii_lowercase().as_str() {
-                        "combined" => LogFormat::Combined,
-                        "common" => LogFormat::Common,
-                        other => {
-                            self.error(n, format!("CustomLog: format '{other}' is not supported (use combined or common)"));
-                            return;
-                        }
-                    };
-                    if a0.starts_with('|') {
-                        self.error(n, "CustomLog: piped logs are not supported");
-                        return;
-                    }
-                    cfg.custom_logs.push(CustomLog {
-                        path: resolve(n, a0),
-                        format,
-                    });
-                }
-            }
-            "user" => {
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    cfg.user = Some(a0.clone());
-                }
-            }
-            "group" => {
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    cfg.group = Some(a0.clone());
-                }
-            }
-            "startservers" => set(&mut cfg.start_servers, self.number(n)),
-            "minspareservers" => set(&mut cfg.min_spare, self.number(n)),
-            "maxspareservers" => set(&mut cfg.max_spare, self.number(n)),
-            "maxrequestworkers" | "maxclients" => set(&mut cfg.max_workers, self.number(n)),
-            "timeout" => set(
-                &mut cfg.timeout,
-                self.number::<u64>(n).map(Duration::from_secs),
-            ),
-            "keepalive" => set(&mut cfg.keep_alive, self.on_off(n)),
-            "keepalivetimeout" => set(
-                &mut cfg.keep_alive_timeout,
-                self.number::<u64>(n).map(Duration::from_secs),
-            ),
-            "maxkeepaliverequests" => set(&mut cfg.max_keep_alive_requests, self.number(n)),
-            "requestreadtimeout" => {
-                if self.arity(n, 1, 2) {
-                    match parse_request_read_timeout(&n.args, cfg.request_read_timeout) {
-                        Ok(t) => cfg.request_read_timeout = t,
-                        Err(m) => self.error(n, m),
-                    }
-                }
-            }
-            "reexecchildren" => set(&mut cfg.reexec_children, self.on_off(n)),
-            "limitrequestline" => set(&mut cfg.limits.head.request_line, self.number(n)),
-            "limitrequestfieldsize" => set(&mut cfg.limits.head.field_size, self.number(n)),
-            "limitrequestfields" => set(&mut cfg.limits.head.fields, self.number(n)),
-            "limitrequestbody" => set(&mut cfg.limits.body, self.number(n)),
-            "cgiscripttimeout" => {
-                if let Some(t) = self.number::<u64>(n) {
-                    if t == 0 {
-                        self.error(n, "CGIScriptTimeout must be at least 1 second");
-                    } else {
-                        self.cgi_timeout = Some(Duration::from_secs(t));
-                    }
-                }
-            }
-            "cgiownercheck" => set(&mut cfg.cgi_owner_check, self.on_off(n)),
-            "namespaces" => match super::harden::parse_namespaces(&n.args) {
-                Ok(on) => cfg.namespaces = on,
-                Err(m) => self.error(n, m),
-            },
-            "selinuxconnectioncategories" => {
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    match crate::policy::mcs::parse_category_range(a0) {
-                        Ok(range) => {
-                            cfg.selinux_connection_categories = Some(ConnectionCategories {
-                                range,
-                                origin: origin(n),
-                            })
-                        }
-                        Err(m) => self.error(n, format!("{}: {m}", n.name)),
-                    }
-                }
-            }
-            "confinement" => {
-                if self.arity(n, 1, 3) {
-                    match parse_confinement(&n.args) {
-                        Ok(c) => {
-                            cfg.confinement = c;
-                            self.confinement_at = Some(origin(n));
-                        }
-                        Err(m) => self.error(n, m),
-                    }
-                }
-            }
-            _ => self.error(n, format!("unknown directive '{}'", n.name)),
         }
     }
 
-    /// Directives allowed in a vhost (and at server level, for the main server). Returns
-    /// false when the directive is not one of them.
-    fn vhost_directive(&mut self, n: &Node, v: &mut VHostDraft, ctx: Ctx) -> bool {
-        let name = n.name.to_ascii_lowercase();
-        if n.children.is_some()
-            && !matches!(name.as_str(), "directory" | "location" | "virtualhost")
-        {
-            self.error(n, format!("unknown section <{}>", n.name));
-            return true;
+    /// One node in one scope: its row decides whether it may be here, how many arguments it
+    /// takes and what applies it.
+    fn directive(&mut self, n: &Node, scope: Scope<'_>) {
+        if self.has_empty_argument(n) {
+            return;
         }
-        match name.as_str() {
-            "servername" => {
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    match parse_host_name(a0) {
-                        Ok(h) => v.names.insert(0, h),
-                        Err(m) => self.error(n, m),
-                    }
-                }
+        let (ctx, section) = match &scope {
+            Scope::Server(..) => (directives::SERVER, "server"),
+            Scope::VHost(_) => (directives::VHOST, "VirtualHost"),
+            Scope::Dir(_, ctx, name) => (*ctx, *name),
+        };
+        let row = directives::find(&n.name);
+        let is_section_row = row.is_some_and(|r| matches!(r.arity, Arity::Section(..)));
+        if n.children.is_some() {
+            let placed = row.is_some_and(|r| r.allows(ctx));
+            if n.is("VirtualHost") && ctx == directives::VHOST {
+                return self.error(n, "<VirtualHost> cannot be nested");
             }
-            "serveralias" => {
-                if self.arity(n, 1, usize::MAX) {
-                    for a in &n.args {
-                        match parse_host_name(a) {
-                            Ok(h) => v.names.push(h),
-                            Err(m) => self.error(n, m),
-                        }
-                    }
-                }
+            if !(is_section_row && placed) {
+                return if matches!(scope, Scope::Dir(..)) {
+                    self.error(n, format!("<{}> is not allowed inside <{section}>", n.name))
+                } else {
+                    self.error(n, format!("unknown section <{}>", n.name))
+                };
             }
-            "documentroot" => {
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    v.document_root = Some(resolve(n, a0));
-                    v.root_origin = Some(origin(n));
-                }
-            }
-            "directory" | "location" => {
-                if n.children.is_none() {
-                    self.error(n, format!("{} must be a section: <{}>", n.name, n.name));
-                } else if let Some([a0]) = self.args(n, 1, 1) {
-                    let is_dir = name == "directory";
-                    let path = if is_dir {
-                        let p = resolve(n, a0);
-                        normalize_dir(&p)
-                    } else {
-                        a0.clone()
-                    };
-                    if !is_dir && !path.starts_with('/') {
-                        self.error(
-                            n,
-                            format!("<Location {path}>: the URL path must start with '/'"),
-                        );
-                    }
-                    if let Err(m) = super::glob::check(&path) {
-                        self.error(n, format!("<{} {a0}>: {m}", n.name));
-                    }
-                    let conf = self.dir_section(n);
-                    let s = Section {
-                        path,
-                        conf,
-                        origin: origin(n),
-                    };
-                    if is_dir {
-                        v.directories.push(s);
-                    } else {
-                        v.locations.push(s);
-                    }
-                }
-            }
-            "scriptalias" => {
-                if let Some([a0, a1]) = self.args(n, 2, 2) {
-                    match parse_script_alias(a0) {
-                        Ok(prefix) => v.script_aliases.push(ScriptAlias {
-                            prefix,
-                            dir: resolve(n, a1),
-                            origin: origin(n),
-                        }),
-                        Err(m) => self.error(n, m),
-                    }
-                }
-            }
-            "virtualhost" if ctx == Ctx::VHost => self.error(n, "<VirtualHost> cannot be nested"),
-            other if other != "namespaces" && super::harden::DIRECTIVES.contains(&other) => {
-                if let Some(Err(m)) = v.harden.directive(other, &n.args) {
-                    self.error(n, m);
-                }
-            }
-            _ => return self.dir_directive(n, &mut v.conf, ctx),
+        } else if is_section_row || n.is("VirtualHost") {
+            return if n.is("VirtualHost") {
+                self.error(n, "VirtualHost must be a section: <VirtualHost ADDRESS>")
+            } else {
+                self.error(n, format!("{} must be a section: <{}>", n.name, n.name))
+            };
         }
-        true
+        let Some(row) = row else {
+            return self.error(n, format!("unknown directive '{}'", n.name));
+        };
+        if !row.allows(ctx) {
+            return self.error(n, format!("{} is not allowed in <{section}>", n.name));
+        }
+        match row.status {
+            Status::Refused(why) => return self.error(n, format!("{}: {why}", n.name)),
+            Status::Reader => {
+                return self.error(
+                    n,
+                    format!(
+                        "{} is acted on while the files are read; it cannot appear here",
+                        n.name
+                    ),
+                )
+            }
+            _ => {}
+        }
+        let counted = match row.arity {
+            Arity::Exactly(k) => self.arity(n, k, k),
+            Arity::Range(a, b) | Arity::Section(a, b) => self.arity(n, a, b),
+            Arity::AtLeast(k) => self.arity(n, k, usize::MAX),
+            Arity::Own => true,
+        };
+        if !counted {
+            return;
+        }
+        if let Status::NoEffect(why) = row.status {
+            self.no_effect(n, row, why);
+        }
+        match (row.handler, scope) {
+            (Handler::Server(f), Scope::Server(cfg, _)) => f(self, n, cfg),
+            (Handler::VHost(f), Scope::Server(_, v) | Scope::VHost(v)) => f(self, n, v),
+            (Handler::Dir(f), Scope::Server(_, v) | Scope::VHost(v)) => f(self, n, &mut v.conf),
+            (Handler::Dir(f), Scope::Dir(d, ..)) => f(self, n, d),
+            (Handler::Check(f), _) => f(self, n),
+            (Handler::None, _) => {}
+            // The table's own test keeps handlers within their contexts.
+            _ => self.error(n, format!("{} is not allowed in <{section}>", n.name)),
+        }
     }
 
-    /// Directives allowed in `<Directory>`/`<Location>` and above.
-    fn dir_directive(&mut self, n: &Node, d: &mut DirConf, _ctx: Ctx) -> bool {
-        match n.name.to_ascii_lowercase().as_str() {
-            "options" => {
-                if self.arity(n, 1, usize::MAX) {
-                    match parse_options_setting(&n.args) {
-                        Ok(OptionsSetting::Absolute(o)) => {
-                            d.options = Some(o);
-                            d.options_delta = None;
-                        }
-                        Ok(OptionsSetting::Relative(delta)) => match d.options {
-                            Some(o) => d.options = Some(delta.apply(o)),
-                            None => {
-                                d.options_delta =
-                                    Some(d.options_delta.unwrap_or_default().then(&delta))
-                            }
-                        },
-                        Err(m) => self.error(n, m),
-                    }
-                }
-            }
-            "addhandler" => {
-                if self.arity(n, 2, usize::MAX) {
-                    match parse_add_handler(&n.args) {
-                        Ok(exts) => d.cgi_extensions.get_or_insert_with(Vec::new).extend(exts),
-                        Err(m) => self.error(n, m),
-                    }
-                }
-            }
-            "directoryindex" => {
-                if let Some(args) = self.args(n, 1, usize::MAX) {
-                    if matches!(args, [only] if only.eq_ignore_ascii_case("disabled")) {
-                        d.directory_index = Some(Vec::new());
-                    } else if let Some(bad) = n
-                        .args
-                        .iter()
-                        .find(|a| a.contains('/') || a.as_str() == "..")
-                    {
-                        self.error(
-                            n,
-                            format!("DirectoryIndex: '{bad}' must be a plain file name"),
-                        );
-                    } else {
-                        d.directory_index = Some(n.args.clone());
-                    }
-                }
-            }
-            "authtype" => {
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    match a0.to_ascii_lowercase().as_str() {
-                        "basic" => d.auth_basic = Some(true),
-                        "none" => d.auth_basic = Some(false),
-                        other => self.error(
-                            n,
-                            format!("AuthType '{other}' is not supported (Basic or None)"),
-                        ),
-                    }
-                }
-            }
-            "authname" => {
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    if a0.contains(['"', '\\']) || a0.chars().any(char::is_control) {
-                        self.error(
-                            n,
-                            "AuthName must not contain quotes, backslashes or control characters",
-                        );
-                    } else {
-                        d.auth_name = Some(a0.clone());
-                    }
-                }
-            }
-            "authuserfile" => {
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    d.auth_user_file = Some(resolve(n, a0));
-                }
-            }
-            "authzsendforbiddenonfailure" => {
-                if let Some(on) = self.on_off(n) {
-                    d.authz_send_forbidden = Some(on);
-                }
-            }
-            "require" => {
-                let args: Vec<&str> = n.args.iter().map(String::as_str).collect();
-                match crate::auth::parse_require(&args) {
-                    Ok(r) => d.requires.get_or_insert_with(Vec::new).push(r),
-                    Err(m) => self.error(n, format!("Require: {m}")),
-                }
-            }
-            "selinuxdomainmap" | "selinuxconfigfile" => {
-                self.needs.push((
-                    Backend::Selinux,
-                    canonical(n, &["selinuxDomainMap", "selinuxConfigFile"]),
-                    origin(n),
-                ));
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    d.selinux_map = Some(resolve(n, a0));
-                }
-            }
-            "selinuxdomainval" | "selinuxdefaultdomain" => {
-                self.needs.push((
-                    Backend::Selinux,
-                    canonical(n, &["selinuxDomainVal", "selinuxDefaultDomain"]),
-                    origin(n),
-                ));
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    match crate::policy::parse_selinux_target(a0) {
-                        Ok(t) if t.is_noop() => self.error(n, format!("{}: '*' for both domain and range would serve in the worker's own context", n.name)),
-                        Ok(t) => d.selinux_default = Some(t),
-                        Err(m) => self.error(n, format!("{}: {m}", n.name)),
-                    }
-                }
-            }
-            "useridmap" => {
-                self.needs.push((Backend::Unix, "UserIDMap", origin(n)));
-                if let Some([a0]) = self.args(n, 1, 1) {
-                    d.user_map = Some(resolve(n, a0));
-                }
-            }
-            "assignuserid" => {
-                self.needs.push((Backend::Unix, "AssignUserID", origin(n)));
-                if let Some([a0, a1]) = self.args(n, 2, 2) {
-                    match crate::policy::parse_unix_target(&format!("{}:{}", a0, a1)) {
-                        Ok(t) => d.assign_user = Some(t),
-                        Err(m) => self.error(n, format!("AssignUserID: {m}")),
-                    }
-                }
-            }
-            _ => return false,
-        }
-        true
-    }
-
-    fn dir_section(&mut self, n: &Node) -> DirConf {
+    fn dir_section(&mut self, n: &Node, ctx: Contexts) -> DirConf {
         let mut d = DirConf::default();
         for c in n.children.as_deref().unwrap_or_default() {
-            if self.has_empty_argument(c) {
-                continue;
-            }
-            if c.children.is_some() {
-                self.error(
-                    c,
-                    format!("<{}> is not allowed inside <{}>", c.name, n.name),
-                );
-            } else if !self.dir_directive(c, &mut d, Ctx::Dir) {
-                self.not_here(c, &n.name);
-            }
+            self.directive(c, Scope::Dir(&mut d, ctx, &n.name));
         }
         d
     }
 
-    fn not_here(&mut self, n: &Node, section: &str) {
-        if n.children.is_some() && !is_known(&n.name) {
-            self.error(n, format!("unknown section <{}>", n.name));
-        } else if is_known(&n.name) {
-            self.error(n, format!("{} is not allowed in <{section}>", n.name));
-        } else {
-            self.error(n, format!("unknown directive '{}'", n.name));
-        }
-    }
-
     fn vhost(&mut self, n: &Node) -> VHostDraft {
         let mut v = VHostDraft::new(origin(n));
+        v.is_vhost = true;
         if n.args.is_empty() {
             self.error(
                 n,
@@ -645,12 +392,7 @@ impl Builder {
             }
         }
         for c in n.children.as_deref().unwrap_or_default() {
-            if self.has_empty_argument(c) {
-                continue;
-            }
-            if !self.vhost_directive(c, &mut v, Ctx::VHost) {
-                self.not_here(c, "VirtualHost");
-            }
+            self.directive(c, Scope::VHost(&mut v));
         }
         v
     }
@@ -769,6 +511,21 @@ impl Builder {
                 },
                 message: "no Listen directive: the server would accept nothing".into(),
             });
+        }
+        self.finish_no_effect();
+        if let Some(t) = self.server_error_log.take() {
+            cfg.error_log = t;
+        }
+        // Access logs: the server's, then each vhost's (merged: see `h::custom_log`), a file
+        // named twice opened once.
+        for l in main
+            .custom_logs
+            .iter()
+            .chain(drafts.iter().flat_map(|d| d.custom_logs.iter()))
+        {
+            if !cfg.custom_logs.iter().any(|c| c.path == l.path) {
+                cfg.custom_logs.push(l.clone());
+            }
         }
         let drafts = if drafts.is_empty() {
             vec![VHostDraft::new(main.origin.clone())]
@@ -912,53 +669,6 @@ fn defaults() -> DirConf {
         directory_index: Some(vec!["index.html".into()]),
         ..DirConf::default()
     }
-}
-
-const KNOWN: &[&str] = &[
-    "listen",
-    "confinement",
-    "serverroot",
-    "pidfile",
-    "errorlog",
-    "loglevel",
-    "customlog",
-    "user",
-    "group",
-    "startservers",
-    "minspareservers",
-    "maxspareservers",
-    "maxrequestworkers",
-    "maxclients",
-    "timeout",
-    "keepalive",
-    "keepalivetimeout",
-    "maxkeepaliverequests",
-    "requestreadtimeout",
-    "reexecchildren",
-    "limitrequestline",
-    "limitrequestfieldsize",
-    "limitrequestfields",
-    "limitrequestbody",
-    "cgiscripttimeout",
-    "cgiownercheck",
-    "selinuxconnectioncategories",
-    "scriptalias",
-    "addhandler",
-    "servername",
-    "serveralias",
-    "documentroot",
-    "directoryindex",
-    "options",
-    "include",
-    "includeoptional",
-    "virtualhost",
-    "directory",
-    "location",
-];
-
-fn is_known(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    KNOWN.contains(&name.as_str()) || super::harden::DIRECTIVES.contains(&name.as_str())
 }
 
 fn normalize_dir(p: &Path) -> String {
@@ -1250,6 +960,8 @@ pub fn parse_options(args: &[String], inherited: Options) -> Result<Options, Str
             "followsymlinks" => o.follow_symlinks = on,
             "symlinksifownermatch" => o.symlinks_if_owner_match = on,
             "execcgi" => o.exec_cgi = on,
+            // Turning off what this server never does is what it does.
+            "includes" | "includesnoexec" | "multiviews" if relative && !on => {}
             "includes" | "includesnoexec" | "multiviews" => {
                 return Err(format!("Options: '{word}' is not supported by this server"))
             }
@@ -1259,16 +971,597 @@ pub fn parse_options(args: &[String], inherited: Options) -> Result<Options, Str
     Ok(o)
 }
 
+/// The handlers the rows of [`super::directives::TABLE`] point to. Each runs after the row's
+/// context and argument count were checked.
+pub(super) mod h {
+    use super::*;
+
+    pub fn listen(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        b.saw_listen = true;
+        if let Some([a0, ..]) = b.args(n, 1, 2) {
+            match parse_listen(a0) {
+                Ok(a) if cfg.listen.contains(&a) => {
+                    b.error(n, format!("Listen {a} is given twice"))
+                }
+                Ok(a) => cfg.listen.push(a),
+                Err(m) => b.error(n, m),
+            }
+        }
+    }
+
+    /// Read before everything else (see [`build`]); here only checked.
+    pub fn server_root(_: &mut Builder, _: &Node, _: &mut Config) {}
+
+    pub fn pid_file(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            cfg.pid_file = Some(b.path(a0));
+        }
+    }
+
+    pub fn error_log(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
+        let Some([a0]) = b.args(n, 1, 1) else { return };
+        let target = if a0.eq_ignore_ascii_case("stderr") {
+            LogTarget::Stderr
+        } else if a0.starts_with('|') || a0.starts_with("syslog") {
+            return b.error(
+                n,
+                "ErrorLog: piped and syslog logs are not supported; give a path or 'stderr'",
+            );
+        } else {
+            LogTarget::File(b.path(a0))
+        };
+        if v.is_vhost {
+            b.warn(n, "ErrorLog in <VirtualHost>: there are no per-vhost error logs; this virtual host's errors go to the server's ErrorLog");
+        } else {
+            b.server_error_log = Some(target);
+        }
+    }
+
+    pub fn log_level(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            match parse_level(a0) {
+                Some(l) => cfg.log_level = l,
+                None => b.error(n, format!("LogLevel: unknown level '{}'", a0)),
+            }
+        }
+    }
+
+    pub fn log_format(b: &mut Builder, n: &Node, _: &mut VHostDraft) {
+        match n.args.as_slice() {
+            [format, nick] => {
+                if log_format_of(format).is_none() {
+                    // Kept: only an error when a CustomLog uses it.
+                    log::debug!("LogFormat {nick}: not a format this server writes");
+                }
+                let nick = nick.to_ascii_lowercase();
+                b.log_formats.retain(|(k, _)| *k != nick);
+                b.log_formats.push((nick, format.clone()));
+            }
+            _ => b.warn(
+                n,
+                "LogFormat without a nickname: accepted without effect (there is no TransferLog)",
+            ),
+        }
+    }
+
+    pub fn custom_log(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
+        let Some([a0, a1]) = b.args(n, 2, 2) else {
+            return;
+        };
+        let lower = a1.to_ascii_lowercase();
+        let named = b
+            .log_formats
+            .iter()
+            .find(|(k, _)| *k == lower)
+            .map(|(_, f)| f.clone());
+        let format = match (lower.as_str(), named) {
+            (_, Some(f)) => log_format_of(&f).ok_or_else(|| {
+                format!("CustomLog: format '{lower}' ({f}) is not supported: this server writes the combined and common formats")
+            }),
+            ("combined", None) => Ok((LogFormat::Combined, false)),
+            ("common", None) => Ok((LogFormat::Common, false)),
+            (_, None) if a1.contains('%') => log_format_of(a1).ok_or_else(|| {
+                format!("CustomLog: format '{a1}' is not supported: this server writes the combined and common formats")
+            }),
+            (other, None) => Err(format!(
+                "CustomLog: format '{other}' is not supported (use combined or common)"
+            )),
+        };
+        let (format, prefix_dropped) = match format {
+            Ok(f) => f,
+            Err(m) => return b.error(n, m),
+        };
+        if a0.starts_with('|') {
+            return b.error(n, "CustomLog: piped logs are not supported");
+        }
+        if prefix_dropped {
+            b.warn(n, format!("CustomLog {a1}: the '%v:%p ' prefix is not written: lines are in the combined format"));
+        }
+        if v.is_vhost {
+            b.warn(n, "CustomLog in <VirtualHost>: access logs are not kept per virtual host; this file receives every virtual host's requests");
+        }
+        v.custom_logs.push(CustomLog {
+            path: b.path(a0),
+            format,
+        });
+    }
+
+    pub fn user(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            cfg.user = Some(a0.clone());
+        }
+    }
+
+    pub fn group(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            cfg.group = Some(a0.clone());
+        }
+    }
+
+    pub fn start_servers(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(&mut cfg.start_servers, b.number(n));
+    }
+
+    pub fn min_spare(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(&mut cfg.min_spare, b.number(n));
+    }
+
+    pub fn max_spare(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(&mut cfg.max_spare, b.number(n));
+    }
+
+    pub fn max_workers(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(&mut cfg.max_workers, b.number(n));
+    }
+
+    /// Any value: each child serves exactly one connection.
+    pub fn connections_per_child(b: &mut Builder, n: &Node, _: &mut Config) {
+        let _: Option<u64> = b.number(n);
+    }
+
+    pub fn timeout(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(
+            &mut cfg.timeout,
+            b.number::<u64>(n).map(Duration::from_secs),
+        );
+    }
+
+    pub fn keep_alive(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(&mut cfg.keep_alive, b.on_off(n));
+    }
+
+    pub fn keep_alive_timeout(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(
+            &mut cfg.keep_alive_timeout,
+            b.number::<u64>(n).map(Duration::from_secs),
+        );
+    }
+
+    pub fn max_keep_alive_requests(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(&mut cfg.max_keep_alive_requests, b.number(n));
+    }
+
+    pub fn request_read_timeout(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        match parse_request_read_timeout(&n.args, cfg.request_read_timeout) {
+            Ok(t) => cfg.request_read_timeout = t,
+            Err(m) => b.error(n, m),
+        }
+    }
+
+    pub fn reexec_children(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(&mut cfg.reexec_children, b.on_off(n));
+    }
+
+    pub fn limit_request_line(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(&mut cfg.limits.head.request_line, b.number(n));
+    }
+
+    pub fn limit_request_field_size(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(&mut cfg.limits.head.field_size, b.number(n));
+    }
+
+    pub fn limit_request_fields(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(&mut cfg.limits.head.fields, b.number(n));
+    }
+
+    pub fn limit_request_body(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(&mut cfg.limits.body, b.number(n));
+    }
+
+    pub fn cgi_script_timeout(b: &mut Builder, n: &Node, _: &mut Config) {
+        if let Some(t) = b.number::<u64>(n) {
+            if t == 0 {
+                b.error(n, "CGIScriptTimeout must be at least 1 second");
+            } else {
+                b.cgi_timeout = Some(Duration::from_secs(t));
+            }
+        }
+    }
+
+    pub fn cgi_owner_check(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        set(&mut cfg.cgi_owner_check, b.on_off(n));
+    }
+
+    pub fn namespaces(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        match super::super::harden::parse_namespaces(&n.args) {
+            Ok(on) => cfg.namespaces = on,
+            Err(m) => b.error(n, m),
+        }
+    }
+
+    pub fn connection_categories(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            match crate::policy::mcs::parse_category_range(a0) {
+                Ok(range) => {
+                    cfg.selinux_connection_categories = Some(ConnectionCategories {
+                        range,
+                        origin: origin(n),
+                    })
+                }
+                Err(m) => b.error(n, format!("{}: {m}", n.name)),
+            }
+        }
+    }
+
+    pub fn confinement(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        match parse_confinement(&n.args) {
+            Ok(c) => {
+                cfg.confinement = c;
+                b.confinement_at = Some(origin(n));
+            }
+            Err(m) => b.error(n, m),
+        }
+    }
+
+    /// One word out of `allowed` (lowercase), or an error listing them.
+    fn word<'a>(b: &mut Builder, n: &Node, allowed: &[&'a str]) -> Option<&'a str> {
+        let a = n.args.first()?.to_ascii_lowercase();
+        let found = allowed.iter().copied().find(|w| *w == a);
+        if found.is_none() {
+            b.error(
+                n,
+                format!(
+                    "{}: '{}' is not one of {}",
+                    n.name,
+                    n.args.first().map(String::as_str).unwrap_or_default(),
+                    allowed.join(", ")
+                ),
+            );
+        }
+        found
+    }
+
+    pub fn server_tokens(b: &mut Builder, n: &Node) {
+        let words = [
+            "prod",
+            "productonly",
+            "major",
+            "minor",
+            "min",
+            "minimal",
+            "os",
+            "full",
+        ];
+        match word(b, n, &words) {
+            Some("prod" | "productonly") | None => {}
+            Some(_) => b.warn(n, format!("ServerTokens {}: the Server header is always 'oneshot-httpd' (as ServerTokens Prod)", n.args.first().map(String::as_str).unwrap_or_default())),
+        }
+    }
+
+    pub fn trace_enable(b: &mut Builder, n: &Node) {
+        match word(b, n, &["off", "on", "extended"]) {
+            Some("off") | None => {}
+            Some(_) => b.warn(n, "TraceEnable: accepted without effect: TRACE is always answered 405 (as TraceEnable Off)"),
+        }
+    }
+
+    pub fn hostname_lookups(b: &mut Builder, n: &Node) {
+        match word(b, n, &["off", "on", "double"]) {
+            Some("off") | None => {}
+            Some(_) => b.warn(n, "HostnameLookups: accepted without effect: client addresses are never looked up (logs show addresses, as HostnameLookups Off)"),
+        }
+    }
+
+    pub fn server_signature(b: &mut Builder, n: &Node) {
+        match word(b, n, &["off", "on", "email"]) {
+            Some("off") | None => {}
+            Some(_) => b.warn(n, "ServerSignature: accepted without effect: generated pages carry no signature line (as ServerSignature Off)"),
+        }
+    }
+
+    /// I7: nothing under a DocumentRoot chooses anything, so per-directory files are never read.
+    pub fn allow_override(b: &mut Builder, n: &Node) {
+        if !matches!(n.args.as_slice(), [none] if none.eq_ignore_ascii_case("none")) {
+            b.error(n, format!("{} {}: .htaccess files are never read: what is under a DocumentRoot must not decide how requests are served or as whom (the administrator's files alone do); put these directives in the server configuration and write {} None", n.name, n.args.join(" "), n.name));
+        }
+    }
+
+    /// The stock `<Files ".ht*">` / `<FilesMatch "^\.ht">` holding only `Require all
+    /// denied`: built in (every `.ht*` name is 403). Anything else is not implemented yet.
+    pub fn files(b: &mut Builder, n: &Node) {
+        let stock = match n.args.as_slice() {
+            [p] if n.is("Files") => p == ".ht*",
+            [p] => p == "^\\.ht" || p == "^\\.ht.*",
+            _ => false,
+        };
+        let only_denial = n.children.as_deref().unwrap_or_default().iter().all(|c| {
+            c.children.is_none()
+                && c.is("Require")
+                && matches!(c.args.as_slice(), [a, d] if a.eq_ignore_ascii_case("all") && d.eq_ignore_ascii_case("denied"))
+        });
+        if !(stock && only_denial) {
+            b.error(n, format!("<{} {}>: only the stock denial of .ht* names (which is built in) is understood; other <{}> sections are not implemented yet", n.name, n.args.join(" "), n.name));
+        }
+    }
+
+    pub fn set_handler(b: &mut Builder, n: &Node) {
+        match n.args.first().map(|a| a.to_ascii_lowercase()).as_deref() {
+            Some("server-status") | Some("server-info") => b.warn(n, format!("SetHandler {}: accepted without effect: there is no such page; its URLs are served as any other", n.args.join(" "))),
+            Some("none") => {}
+            _ => b.error(n, format!("SetHandler {}: not supported (ScriptAlias or AddHandler cgi-script for programs)", n.args.join(" "))),
+        }
+    }
+
+    pub fn server_name(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            match parse_host_name(a0) {
+                Ok(h) => v.names.insert(0, h),
+                Err(m) => b.error(n, m),
+            }
+        }
+    }
+
+    pub fn server_alias(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
+        for a in &n.args {
+            match parse_host_name(a) {
+                Ok(h) => v.names.push(h),
+                Err(m) => b.error(n, m),
+            }
+        }
+    }
+
+    pub fn document_root(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            v.document_root = Some(b.path(a0));
+            v.root_origin = Some(origin(n));
+        }
+    }
+
+    pub fn directory(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
+        section(b, n, v, true)
+    }
+
+    pub fn location(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
+        section(b, n, v, false)
+    }
+
+    fn section(b: &mut Builder, n: &Node, v: &mut VHostDraft, is_dir: bool) {
+        let Some([a0]) = b.args(n, 1, 1) else { return };
+        let path = if is_dir {
+            normalize_dir(&b.path(a0))
+        } else {
+            a0.clone()
+        };
+        if !is_dir && !path.starts_with('/') {
+            b.error(
+                n,
+                format!("<Location {path}>: the URL path must start with '/'"),
+            );
+        }
+        if let Err(m) = super::super::glob::check(&path) {
+            b.error(n, format!("<{} {a0}>: {m}", n.name));
+        }
+        let ctx = if is_dir {
+            directives::DIRECTORY
+        } else {
+            directives::LOCATION
+        };
+        let conf = b.dir_section(n, ctx);
+        let s = Section {
+            path,
+            conf,
+            origin: origin(n),
+        };
+        if is_dir {
+            v.directories.push(s);
+        } else {
+            v.locations.push(s);
+        }
+    }
+
+    pub fn script_alias(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
+        if let Some([a0, a1]) = b.args(n, 2, 2) {
+            match parse_script_alias(a0) {
+                Ok(prefix) => v.script_aliases.push(ScriptAlias {
+                    prefix,
+                    dir: b.path(a1),
+                    origin: origin(n),
+                }),
+                Err(m) => b.error(n, m),
+            }
+        }
+    }
+
+    pub fn options(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        match parse_options_setting(&n.args) {
+            Ok(OptionsSetting::Absolute(o)) => {
+                d.options = Some(o);
+                d.options_delta = None;
+            }
+            Ok(OptionsSetting::Relative(delta)) => match d.options {
+                Some(o) => d.options = Some(delta.apply(o)),
+                None => d.options_delta = Some(d.options_delta.unwrap_or_default().then(&delta)),
+            },
+            Err(m) => b.error(n, m),
+        }
+    }
+
+    pub fn add_handler(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        if n.args
+            .first()
+            .is_some_and(|h| h.eq_ignore_ascii_case("type-map"))
+        {
+            return b.warn(n, "AddHandler type-map: accepted without effect: there is no content negotiation; such files are served as they are");
+        }
+        match parse_add_handler(&n.args) {
+            Ok(exts) => d.cgi_extensions.get_or_insert_with(Vec::new).extend(exts),
+            Err(m) => b.error(n, m),
+        }
+    }
+
+    pub fn directory_index(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        if matches!(n.args.as_slice(), [only] if only.eq_ignore_ascii_case("disabled")) {
+            d.directory_index = Some(Vec::new());
+        } else if let Some(bad) = n
+            .args
+            .iter()
+            .find(|a| a.contains('/') || a.as_str() == "..")
+        {
+            b.error(
+                n,
+                format!("DirectoryIndex: '{bad}' must be a plain file name"),
+            );
+        } else {
+            d.directory_index = Some(n.args.clone());
+        }
+    }
+
+    pub fn auth_type(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            match a0.to_ascii_lowercase().as_str() {
+                "basic" => d.auth_basic = Some(true),
+                "none" => d.auth_basic = Some(false),
+                other => b.error(
+                    n,
+                    format!("AuthType '{other}' is not supported (Basic or None)"),
+                ),
+            }
+        }
+    }
+
+    pub fn auth_name(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            if a0.contains(['"', '\\']) || a0.chars().any(char::is_control) {
+                b.error(
+                    n,
+                    "AuthName must not contain quotes, backslashes or control characters",
+                );
+            } else {
+                d.auth_name = Some(a0.clone());
+            }
+        }
+    }
+
+    pub fn auth_user_file(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            d.auth_user_file = Some(b.path(a0));
+        }
+    }
+
+    pub fn authz_send_forbidden(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        if let Some(on) = b.on_off(n) {
+            d.authz_send_forbidden = Some(on);
+        }
+    }
+
+    pub fn require(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        let args: Vec<&str> = n.args.iter().map(String::as_str).collect();
+        match crate::auth::parse_require(&args) {
+            Ok(r) => d.requires.get_or_insert_with(Vec::new).push(r),
+            Err(m) => b.error(n, format!("Require: {m}")),
+        }
+    }
+
+    pub fn selinux_map(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        b.needs.push((
+            Backend::Selinux,
+            canonical(n, &["selinuxDomainMap", "selinuxConfigFile"]),
+            origin(n),
+        ));
+        if let Some([a0]) = b.args(n, 1, 1) {
+            d.selinux_map = Some(b.path(a0));
+        }
+    }
+
+    pub fn selinux_default(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        b.needs.push((
+            Backend::Selinux,
+            canonical(n, &["selinuxDomainVal", "selinuxDefaultDomain"]),
+            origin(n),
+        ));
+        if let Some([a0]) = b.args(n, 1, 1) {
+            match crate::policy::parse_selinux_target(a0) {
+                Ok(t) if t.is_noop() => b.error(
+                    n,
+                    format!(
+                        "{}: '*' for both domain and range would serve in the worker's own context",
+                        n.name
+                    ),
+                ),
+                Ok(t) => d.selinux_default = Some(t),
+                Err(m) => b.error(n, format!("{}: {m}", n.name)),
+            }
+        }
+    }
+
+    pub fn user_map(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        b.needs.push((Backend::Unix, "UserIDMap", origin(n)));
+        if let Some([a0]) = b.args(n, 1, 1) {
+            d.user_map = Some(b.path(a0));
+        }
+    }
+
+    pub fn assign_user(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        b.needs.push((Backend::Unix, "AssignUserID", origin(n)));
+        if let Some([a0, a1]) = b.args(n, 2, 2) {
+            match crate::policy::parse_unix_target(&format!("{}:{}", a0, a1)) {
+                Ok(t) => d.assign_user = Some(t),
+                Err(m) => b.error(n, format!("AssignUserID: {m}")),
+            }
+        }
+    }
+}
+
+/// A LogFormat string this server writes: Apache's combined and common (`%b` or mod_logio's
+/// `%O`), and Debian's `vhost_combined` (true: its `%v:%p ` prefix is dropped).
+fn log_format_of(f: &str) -> Option<(LogFormat, bool)> {
+    let (prefix_dropped, f) = match f.strip_prefix("%v:%p ") {
+        Some(rest) => (true, rest),
+        None => (false, f),
+    };
+    let f = f
+        .replace("%O", "%b")
+        .replace("%B", "%b")
+        .to_ascii_lowercase();
+    let common = "%h %l %u %t \"%r\" %>s %b";
+    if f == common && !prefix_dropped {
+        Some((LogFormat::Common, false))
+    } else if f == format!("{common} \"%{{referer}}i\" \"%{{user-agent}}i\"") {
+        Some((LogFormat::Combined, prefix_dropped))
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::parse::parse;
 
+    /// Parse, the reading stage without files, build: warnings of both stages in `warnings`.
     fn load(text: &str) -> Result<Config, Vec<String>> {
-        let nodes = parse(text, Path::new("/etc/x/h.conf"))
-            .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-        build(&nodes, Path::new("/etc/x/h.conf"))
-            .map_err(|e| e.iter().map(|e| e.to_string()).collect())
+        let f = Path::new("/etc/x/h.conf");
+        let nodes =
+            parse(text, f).map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+        let (nodes, errors, mut warnings) = crate::config::load::expand_text(nodes, f);
+        let strings = |e: Vec<ConfigError>| e.iter().map(|e| e.to_string()).collect();
+        if !errors.is_empty() {
+            return Err(strings(errors));
+        }
+        let mut c = build(&nodes, f).map_err(strings)?;
+        warnings.append(&mut c.warnings);
+        c.warnings = warnings;
+        Ok(c)
     }
 
     #[test]
@@ -1454,8 +1747,8 @@ mod tests {
                 &["/etc/x/h.conf:4: unknown section <ServerName>"],
             ),
             (
-                "<VirtualHost *:80>\n<IfModule x>\n</IfModule>\n</VirtualHost>\n",
-                &["/etc/x/h.conf:4: unknown section <IfModule>"],
+                "<VirtualHost *:80>\n<IfModule x y>\n</IfModule>\n</VirtualHost>\n",
+                &["/etc/x/h.conf:4: <IfModule> takes 1 argument ([!]MODULE), got 2"],
             ),
             (
                 "<VirtualHost *:80>\nConfinement unix\n</VirtualHost>\n",

@@ -120,14 +120,17 @@ impl HardenDraft {
     }
 }
 
-pub const DIRECTIVES: &[&str] = &[
-    "allowconnect",
-    "seccompallow",
-    "rlimitcpu",
-    "rlimitmem",
-    "rlimitnproc",
-    "namespaces",
-];
+/// The handler of the rows `AllowConnect`, `SeccompAllow` and `RLimit*` in
+/// [`super::directives::TABLE`].
+pub(super) fn row(
+    b: &mut super::build::Builder,
+    n: &super::parse::Node,
+    v: &mut super::build::VHostDraft,
+) {
+    if let Some(Err(m)) = v.harden.directive(&n.name.to_ascii_lowercase(), &n.args) {
+        b.error(n, m);
+    }
+}
 
 /// `AllowConnect PORT...|udp|none`.
 pub fn parse_allow_connect(args: &[String]) -> Result<(Vec<u16>, bool), String> {

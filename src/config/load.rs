@@ -3,6 +3,8 @@
 //! to the pure builder and then checks what only the filesystem can tell.
 #![forbid(unsafe_code)]
 
+use super::lang::{if_version, substitute, Defines};
+use super::modules::{LoadOutcome, Loaded};
 use super::parse::{self, Node};
 use super::{build, Config, ConfigError, Origin};
 use std::path::{Path, PathBuf};
@@ -16,18 +18,34 @@ const MAX_FILES_READ: usize = 10_000;
 /// What the reader carries down the `Include` tree.
 struct Reader {
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
     /// The files being read, outermost first: a file that includes one of them is a loop.
     chain: Vec<PathBuf>,
     files_read: usize,
+    /// `Define`/`UnDefine`/`-D`, as far as the files have been read.
+    defines: Defines,
+    /// `LoadModule`, as far as the files have been read.
+    modules: Loaded,
+    /// The directory relative paths resolve against: the main file's directory until a
+    /// `ServerRoot` line says otherwise (Apache reads `ServerRoot` as it reads the files).
+    server_root: PathBuf,
+    main_dir: PathBuf,
+    /// False for [`expand_text`]: `Include` stays a node, the environment is empty.
+    files: bool,
 }
 
 pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
+    load_with(file, &[], extra)
+}
+
+/// `defines` are the command line's `-D NAME`s, `extra` its `-c DIRECTIVE`s.
+pub fn load_with(
+    file: &Path,
+    defines: &[String],
+    extra: &[String],
+) -> Result<Config, Vec<ConfigError>> {
     let file = absolute(file);
-    let mut reader = Reader {
-        errors: Vec::new(),
-        chain: Vec::new(),
-        files_read: 0,
-    };
+    let mut reader = Reader::new(&file, defines, true);
     let mut nodes = reader.read_file(
         &file,
         Origin {
@@ -36,7 +54,7 @@ pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
         },
         0,
     );
-    // `-c` directives behave as if written after the main file, in its directory.
+    // `-c` directives behave as if written after the main file.
     for (i, d) in extra.iter().enumerate() {
         let origin_name = file.with_file_name(format!("-c#{}", i + 1));
         match parse::parse(d, &origin_name) {
@@ -58,7 +76,7 @@ pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
     }
     let mut errors = reader.errors;
     let built = build::build(&nodes, &file);
-    let cfg = match built {
+    let mut cfg = match built {
         Ok(c) if errors.is_empty() => c,
         Ok(_) => return Err(errors),
         Err(es) => {
@@ -66,14 +84,29 @@ pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
             return Err(errors);
         }
     };
+    let mut warnings = reader.warnings;
+    warnings.append(&mut cfg.warnings);
+    cfg.warnings = warnings;
     check_filesystem(&cfg, &mut errors);
-    let mut cfg = cfg;
     super::identity::load(&mut cfg, &mut errors);
     if errors.is_empty() {
         Ok(cfg)
     } else {
         Err(errors)
     }
+}
+
+/// The reading stage without files or environment, for table tests and the fuzzer: `Define`,
+/// `${VAR}` (from `Define` only), `<IfDefine>`, `<IfModule>`, `<IfVersion>`, `LoadModule`
+/// are applied, `Include` stays a node. Returns the nodes, errors and warnings.
+pub fn expand_text(
+    nodes: Vec<Node>,
+    main_file: &Path,
+) -> (Vec<Node>, Vec<ConfigError>, Vec<ConfigError>) {
+    let mut reader = Reader::new(main_file, &[], false);
+    let mut nodes = nodes;
+    reader.expand(&mut nodes, 0);
+    (nodes, reader.errors, reader.warnings)
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -86,7 +119,25 @@ fn absolute(p: &Path) -> PathBuf {
     }
 }
 
+/// The sections the reader decides on (Apache evaluates them while reading).
+const CONDITIONALS: [&str; 4] = ["IfDefine", "IfModule", "IfFile", "IfVersion"];
+
 impl Reader {
+    fn new(main_file: &Path, defines: &[String], files: bool) -> Self {
+        let main_dir = main_file.parent().unwrap_or(Path::new("/")).to_path_buf();
+        Reader {
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            chain: Vec::new(),
+            files_read: 0,
+            defines: Defines::from_names(defines),
+            modules: Loaded::default(),
+            server_root: main_dir.clone(),
+            main_dir,
+            files,
+        }
+    }
+
     fn error(&mut self, origin: Origin, message: String) {
         self.errors.push(ConfigError { origin, message });
     }
@@ -156,23 +207,78 @@ impl Reader {
         }
     }
 
-    /// Replaces every `Include`/`IncludeOptional` (at any depth) by the nodes of the files it
-    /// names.
+    /// Reads `nodes` in order as Apache does: `${VAR}` in every argument, `Define`,
+    /// `LoadModule`, the conditional sections (a false one is dropped unread, a true one is
+    /// replaced by its content) and `Include`/`IncludeOptional` (replaced by the nodes of the
+    /// files it names), at any depth.
     fn expand(&mut self, nodes: &mut Vec<Node>, depth: usize) {
         let mut out = Vec::with_capacity(nodes.len());
         for mut n in nodes.drain(..) {
-            if let Some(children) = n.children.as_mut() {
-                self.expand(children, depth);
-            }
-            let optional = n.is("IncludeOptional");
-            if !(optional || n.is("Include")) {
-                out.push(n);
-                continue;
-            }
             let here = Origin {
                 file: n.file.clone(),
                 line: n.line,
             };
+            if let Err(m) = self.substitute(&mut n) {
+                self.error(here, m);
+                continue;
+            }
+            if let Some(which) = CONDITIONALS.iter().find(|c| n.is(c)) {
+                let Some(mut children) = n.children.take() else {
+                    self.error(
+                        here,
+                        format!("{which} must be a section: <{which} ...> ... </{which}>"),
+                    );
+                    continue;
+                };
+                match self.condition(which, &n.args) {
+                    Ok(true) => {
+                        self.expand(&mut children, depth);
+                        out.extend(children);
+                    }
+                    Ok(false) => {}
+                    Err(m) => self.error(here, m),
+                }
+                continue;
+            }
+            if n.is("Define") || n.is("UnDefine") || n.is("LoadModule") {
+                if n.children.is_some() {
+                    self.error(here, format!("unknown section <{}>", n.name));
+                    continue;
+                }
+                let done = if n.is("Define") {
+                    self.defines.define(&n.args).map(|_| None)
+                } else if n.is("UnDefine") {
+                    self.defines.undefine(&n.args).map(|_| None)
+                } else {
+                    match self.modules.load(&n.args) {
+                        LoadOutcome::Accepted => Ok(None),
+                        LoadOutcome::Warning(w) => Ok(Some(w)),
+                        LoadOutcome::Error(e) => Err(e),
+                    }
+                };
+                match done {
+                    Ok(None) => {}
+                    Ok(Some(w)) => self.warnings.push(ConfigError {
+                        origin: here,
+                        message: w,
+                    }),
+                    Err(m) => self.error(here, m),
+                }
+                continue;
+            }
+            if n.is("ServerRoot") && n.children.is_none() {
+                if let [root] = n.args.as_slice() {
+                    self.server_root = self.main_dir.join(root);
+                }
+            }
+            if let Some(children) = n.children.as_mut() {
+                self.expand(children, depth);
+            }
+            let optional = n.is("IncludeOptional");
+            if !(optional || n.is("Include")) || !self.files {
+                out.push(n);
+                continue;
+            }
             let [arg] = n.args.as_slice() else {
                 self.error(here, format!("{} takes 1 argument", n.name));
                 continue;
@@ -185,8 +291,8 @@ impl Reader {
                 self.error(here, "Include nested too deeply".into());
                 continue;
             }
-            let base = n.file.parent().unwrap_or(Path::new("/"));
-            let pattern = base.join(arg);
+            // Apache: relative to ServerRoot.
+            let pattern = self.server_root.join(arg);
             match matching_files(&pattern) {
                 Ok(files) if files.is_empty() && !optional && !arg.contains('*') => self.error(
                     here,
@@ -202,6 +308,53 @@ impl Reader {
             }
         }
         *nodes = out;
+    }
+
+    /// `${VAR}` in the arguments of `n`.
+    fn substitute(&self, n: &mut Node) -> Result<(), String> {
+        let files = self.files;
+        let env = move |name: &str| {
+            if files {
+                std::env::var(name).ok()
+            } else {
+                None
+            }
+        };
+        for a in &mut n.args {
+            if a.contains("${") {
+                *a = substitute(a, &self.defines, &env).map_err(|m| format!("{}: {m}", n.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn condition(&self, which: &str, args: &[String]) -> Result<bool, String> {
+        match which {
+            "IfDefine" => self.defines.if_define(args),
+            "IfVersion" => if_version(args),
+            "IfModule" => match args {
+                [m] => Ok(self.modules.if_module(m)),
+                _ => Err(format!(
+                    "<IfModule> takes 1 argument ([!]MODULE), got {}",
+                    args.len()
+                )),
+            },
+            _ => match args {
+                // IfFile: relative to ServerRoot, as Apache.
+                [p] => {
+                    let (negated, p) = match p.strip_prefix('!') {
+                        Some(rest) => (true, rest),
+                        None => (false, p.as_str()),
+                    };
+                    let exists = self.files && self.server_root.join(p).exists();
+                    Ok(exists != negated)
+                }
+                _ => Err(format!(
+                    "<IfFile> takes 1 argument ([!]PATH), got {}",
+                    args.len()
+                )),
+            },
+        }
     }
 }
 
@@ -242,6 +395,18 @@ fn wildcard(pat: &str, name: &str) -> bool {
 }
 
 fn check_filesystem(cfg: &Config, errors: &mut Vec<ConfigError>) {
+    if !cfg.server_root.is_dir() {
+        errors.push(ConfigError {
+            origin: Origin {
+                file: cfg.file.clone(),
+                line: 0,
+            },
+            message: format!(
+                "ServerRoot {} is not a directory",
+                cfg.server_root.display()
+            ),
+        });
+    }
     for v in &cfg.vhosts {
         if !v.document_root.is_dir() {
             errors.push(ConfigError {
@@ -278,5 +443,133 @@ mod tests {
         ] {
             assert_eq!(wildcard(p, n), want, "{p} {n}");
         }
+    }
+}
+
+#[cfg(test)]
+mod language_tests {
+    use super::*;
+
+    /// A scratch site: `files` written under a fresh directory, `main.conf` loaded with `-D`s.
+    fn site(files: &[(&str, &str)], defines: &[&str]) -> (PathBuf, Result<Config, Vec<String>>) {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("oneshot-lang-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("www")).unwrap();
+        for (name, text) in files {
+            let p = dir.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let defines: Vec<String> = defines.iter().map(|s| s.to_string()).collect();
+        let r = load_with(&dir.join("main.conf"), &defines, &[])
+            .map_err(|e| e.iter().map(|e| e.to_string()).collect());
+        (dir, r)
+    }
+
+    #[test]
+    fn conditionals_defines_and_modules() {
+        let base = "Listen 127.0.0.1:1\nDocumentRoot www\n";
+        let conf = format!(
+            "{base}LoadModule alias_module /x/mod_alias.so\n\
+             <IfModule mod_alias.c>\nDefine HAVE_ALIAS\n</IfModule>\n\
+             <IfModule !mod_cgi.c>\nDefine NO_CGI\n</IfModule>\n\
+             <IfModule mod_rewrite.c>\nRewriteEngine On\n</IfModule>\n\
+             <IfDefine HAVE_ALIAS>\n<IfDefine NO_CGI>\n<IfDefine FROM_CLI>\nDefine ALL_THREE yes\n</IfDefine>\n</IfDefine>\n</IfDefine>\n\
+             <IfDefine !ALL_THREE>\nFrobnicate\n</IfDefine>\n\
+             <IfVersion >= 2.4>\nDefine DIR idx\n</IfVersion>\n\
+             <IfVersion < 2.4>\nFrobnicate\n</IfVersion>\n\
+             <IfFile www>\nDirectoryIndex ${{DIR}}.html\n</IfFile>\n\
+             <IfFile !www>\nFrobnicate\n</IfFile>\n\
+             UnDefine DIR\n<IfDefine DIR>\nFrobnicate\n</IfDefine>\n"
+        );
+        let (_, r) = site(&[("main.conf", &conf)], &["FROM_CLI"]);
+        let c = r.unwrap();
+        assert_eq!(
+            c.vhosts[0].conf.directory_index,
+            Some(vec!["idx.html".into()])
+        );
+        // Without -D FROM_CLI, ALL_THREE stays undefined and the Frobnicate line is read.
+        let (dir, r) = site(&[("main.conf", &conf)], &[]);
+        assert_eq!(
+            r.unwrap_err(),
+            vec![format!(
+                "{}:21: unknown directive 'Frobnicate'",
+                dir.join("main.conf").display()
+            )]
+        );
+    }
+
+    #[test]
+    fn reading_errors_name_file_and_line() {
+        let base = "Listen 127.0.0.1:1\nDocumentRoot www\n";
+        let rows: &[(&str, &str)] = &[
+            ("ErrorLog ${ONESHOT_SURELY_UNDEFINED}/e.log\n", "3: ErrorLog: ${ONESHOT_SURELY_UNDEFINED} is not defined (neither by Define nor in the environment)"),
+            ("LoadModule rewrite_module x.so\n", "3: LoadModule rewrite_module: remove it: oneshot-httpd has no mod_rewrite (map URLs with ScriptAlias and DocumentRoot, or rewrite in a proxy in front)"),
+            ("<IfModule>\n</IfModule>\n", "3: <IfModule> takes 1 argument ([!]MODULE), got 0"),
+            ("IfDefine X\n", "3: IfDefine must be a section: <IfDefine ...> ... </IfDefine>"),
+            ("<IfVersion ~ ^2>\n</IfVersion>\n", "3: <IfVersion>: regular expressions are not supported; compare with =, >, >=, <, <="),
+            ("<Directory www>\nAllowOverride All\n</Directory>\n", "4: AllowOverride All: .htaccess files are never read: what is under a DocumentRoot must not decide how requests are served or as whom (the administrator's files alone do); put these directives in the server configuration and write AllowOverride None"),
+            ("Order allow,deny\n", "3: Order: is Apache 2.2 access control (mod_access_compat), refused: write Require instead (Require all granted, Require ip 10.0.0.0/8, Require valid-user...)"),
+            ("AllowOverride None\n", "3: AllowOverride is not allowed in <server>"),
+            ("LanguagePriority en\nLoadModule negotiation_module x.so\n<IfModule negotiation_module>\nFrobnicate\n</IfModule>\nSetEnvIf A b c\n", "8: unknown directive 'SetEnvIf'"),
+        ];
+        for (text, want) in rows {
+            let (dir, r) = site(&[("main.conf", &format!("{base}{text}"))], &[]);
+            let got = r.expect_err(text);
+            assert_eq!(
+                got,
+                vec![format!("{}:{want}", dir.join("main.conf").display())],
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn relative_paths_follow_server_root() {
+        // Without ServerRoot: the main file's directory, also for files included from a
+        // subdirectory (Apache: ServerRoot, not the including file).
+        let (dir, r) = site(
+            &[
+                ("main.conf", "Listen 127.0.0.1:1\nInclude conf.d/*.conf\n"),
+                (
+                    "conf.d/site.conf",
+                    "DocumentRoot www\nDefine X ${ONESHOT_TEST_HOME_FOR_LANG}\n",
+                ),
+            ],
+            &[],
+        );
+        assert_eq!(
+            r.unwrap_err(),
+            vec![format!(
+                "{}:2: Define: ${{ONESHOT_TEST_HOME_FOR_LANG}} is not defined (neither by Define nor in the environment)",
+                dir.join("conf.d/site.conf").display()
+            )]
+        );
+        let (dir, r) = site(
+            &[
+                ("main.conf", "Listen 127.0.0.1:1\nInclude conf.d/*.conf\n"),
+                ("conf.d/site.conf", "DocumentRoot www\n"),
+            ],
+            &[],
+        );
+        assert_eq!(r.unwrap().vhosts[0].document_root, dir.join("www"));
+        // With ServerRoot: Include, DocumentRoot and <IfFile> resolve against it.
+        let (dir, r) = site(
+            &[
+                (
+                    "main.conf",
+                    "ServerRoot root\nListen 127.0.0.1:1\nInclude site.conf\n",
+                ),
+                (
+                    "root/site.conf",
+                    "<IfFile www>\nDocumentRoot www\n</IfFile>\n",
+                ),
+                ("root/www/index.html", "x"),
+            ],
+            &[],
+        );
+        assert_eq!(r.unwrap().vhosts[0].document_root, dir.join("root/www"));
     }
 }

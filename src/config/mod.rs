@@ -11,15 +11,18 @@
 )]
 
 pub mod build;
+pub mod directives;
 pub mod glob;
 pub mod harden;
 mod identity;
+pub mod lang;
 pub mod load;
 pub mod model;
+pub mod modules;
 pub mod parse;
 
 pub use identity::{compose as compose_context, user_key as identity_key};
-pub use load::load;
+pub use load::{load, load_with};
 pub use model::*;
 
 /// A configuration problem, printed as `FILE:LINE: message` (line 0 when the whole file is meant).

@@ -33,6 +33,7 @@ enum Report {
 /// the configuration's own errors (`FILE:LINE: ...`), or why the check itself failed.
 pub fn load_in_child(
     file: &Path,
+    defines: &[String],
     extra: &[String],
     timeout: Duration,
 ) -> Result<Config, Vec<String>> {
@@ -44,7 +45,7 @@ pub fn load_in_child(
         )]),
         Ok(ForkResult::Child) => {
             drop(r);
-            let code = check(file, extra, w);
+            let code = check(file, defines, extra, w);
             child_exit(code)
         }
         Ok(ForkResult::Parent { child }) => {
@@ -55,8 +56,8 @@ pub fn load_in_child(
 }
 
 /// The checker's whole life: load, report, exit code.
-fn check(file: &Path, extra: &[String], w: OwnedFd) -> i32 {
-    let report = match std::panic::catch_unwind(|| crate::config::load(file, extra)) {
+fn check(file: &Path, defines: &[String], extra: &[String], w: OwnedFd) -> i32 {
+    let report = match std::panic::catch_unwind(|| crate::config::load_with(file, defines, extra)) {
         Ok(Ok(cfg)) => Report::Valid(Box::new(cfg)),
         Ok(Err(errors)) => Report::Invalid(errors.iter().map(|e| e.to_string()).collect()),
         Err(payload) => {
