@@ -17,8 +17,21 @@
  *   ATTEMPT name: NOT RUN (why)                  a target was missing
  * Signals: 0 and SIGTERM to the verifier, every sibling and the master, then
  * SIGKILL to the verifier and the master (not to siblings: see try_processes).
- *   VERDICT: contained | ESCAPED (n) | INCOMPLETE (n not run)
+ *   ATTEMPT name: unreachable (errno ESRCH ...; pid namespace own|shared)
+ *                                                the target pid does not exist in the
+ *                                                probe's PID namespace (the test checks it
+ *                                                was alive; acceptable only with "own")
+ *   VERDICT: contained | ESCAPED (n) | INCOMPLETE (n not run, or unreachable without
+ *            a PID namespace of its own)
  * ESCAPED wins over INCOMPLETE: any success is reported as an escape.
+ *
+ * Modes (QUERY_STRING): sleep=SECS (a sibling CGI that leaves its traces, prints "ready" and
+ * sleeps); only=traces (look=/report_daemon= only: the follow-up connection); otherwise the
+ * full run. Issue 12's keys: parent=PID (this connection's child, as seen from outside),
+ * siblingcgi=PID (another connection's program), tag=T / look=T (traces left and looked
+ * for: SysV shm/sem/msg, POSIX mq, keyring, /tmp /var/tmp /dev/shm files), chmod_NAME=PATH,
+ * daemon=SECS (leave a process behind), report_daemon=1, spin=SECS (runaway CPU loop, run
+ * only if RLIMIT_CPU's hard limit is at most SECS).
  *
  * Targets come from QUERY_STRING (the test knows them; the probe must not
  * need privileges to learn them), '&'-separated key=value, %XX-decoded:
@@ -49,6 +62,8 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/sem.h>
@@ -87,7 +102,9 @@ struct param {
 
 static struct param params[MAX_PARAMS];
 static int nparams;
-static int n_denied, n_succeeded, n_not_run, n_same;
+static int n_denied, n_succeeded, n_not_run, n_same, n_unreachable;
+/* the probe's parent (the server child) is outside its PID namespace */
+static int own_pid_ns;
 
 /* ---------------------------------------------------------------- output */
 
@@ -110,6 +127,14 @@ static const char *errname(int e)
 
 static void denied(const char *name, int e, const char *how)
 {
+	if (e == ESRCH) {
+		/* The target pid does not exist here: refused by the PID namespace, not by a
+		 * permission check. Reported apart; the test checks the target was alive. */
+		n_unreachable++;
+		printf("ATTEMPT %s: unreachable (errno ESRCH: %s%s%s; pid namespace %s)\n", name,
+		       strerror(e), how ? "; " : "", how ? how : "", own_pid_ns ? "own" : "shared");
+		return;
+	}
 	n_denied++;
 	printf("ATTEMPT %s: denied (errno %s: %s%s%s)\n", name, errname(e), strerror(e),
 	       how ? "; " : "", how ? how : "");
@@ -460,7 +485,8 @@ static void try_append(const char *attempt, const char *path)
 	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) { denied(attempt, errno, "open"); return; }
 	/* zero bytes would prove nothing; one newline is the smallest real write */
-	ssize_t n = write(fd, "\n", 1);
+	static const char forged[] = "oneshot-probe forged line\n";
+	ssize_t n = write(fd, forged, sizeof forged - 1);
 	int e = errno;
 	close(fd);
 	if (n < 0) { denied(attempt, e, "write"); return; }
@@ -696,27 +722,33 @@ static void expect_fail(const char *name, long rc, const char *what)
 	else succeeded(name, "(%s returned %ld)", what, rc);
 }
 
+/* The server child of this very connection (the probe's parent): the test passes its pid as
+ * seen from outside (parent=PID), since inside the programs' PID namespace getppid() is 0. */
 static void try_parent(void)
 {
-	pid_t parent = getppid();
-	fact("ppid", "%ld", (long)parent);
-	if (parent == 0) {
-		denied_plain("ptrace-parent", "the server child is outside the program's PID namespace (getppid() = 0)");
-		denied_plain("vm-read-parent", "the server child is outside the program's PID namespace (getppid() = 0)");
+	long parent = number(param("parent"));
+	fact("ppid", "%ld", (long)getppid());
+	if (parent <= 0) parent = getppid();
+	if (parent <= 0) {
+		not_run("parent", "no parent= in QUERY_STRING and getppid() is 0");
 		return;
 	}
-	if (ptrace(PTRACE_ATTACH, parent, 0, 0) == 0) {
+	if (ptrace(PTRACE_ATTACH, (pid_t)parent, 0, 0) == 0) {
 		release_tracee(parent, 0);
-		succeeded("ptrace-parent", "(attached to pid %ld)", (long)parent);
+		succeeded("ptrace-parent", "(attached to pid %ld)", parent);
 	} else {
 		denied("ptrace-parent", errno, "PTRACE_ATTACH");
 	}
 	char buf[16];
 	struct iovec local = { buf, sizeof buf }, remote = { (void *)buf, sizeof buf };
 	/* the permission check comes first: EFAULT would mean it passed */
-	ssize_t n = process_vm_readv(parent, &local, 1, &remote, 1, 0);
+	ssize_t n = process_vm_readv((pid_t)parent, &local, 1, &remote, 1, 0);
 	if (n < 0 && errno != EFAULT && errno != EIO) denied("vm-read-parent", errno, "process_vm_readv");
 	else succeeded("vm-read-parent", "(process_vm_readv returned %zd, errno %s)", n, n < 0 ? errname(errno) : "-");
+	/* its heap (the password of a Basic request), its client socket and log descriptors */
+	try_mem("parent", parent);
+	try_proc_fds("parent", parent);
+	try_pidfd_getfd("parent", parent);
 }
 
 static void try_left_state(void)
@@ -765,17 +797,56 @@ static void try_kernel_interfaces(void)
 	if (s >= 0) close(s);
 }
 
+/* prlimit, setpriority and sched_setaffinity on another process. The prlimit is the real
+ * attack (RLIMIT_NPROC = 1 stops a master from forking); if it ever gets through, the old
+ * value it returned is put back at once so a failing run does not break the server. */
+static void try_limits_on(const char *who, long pid)
+{
+	char name[96];
+	snprintf(name, sizeof name, "prlimit-%s", who);
+	struct rlimit one = { 1, 1 }, old;
+	if (syscall(SYS_prlimit64, (pid_t)pid, RLIMIT_NPROC, &one, &old) == 0) {
+		syscall(SYS_prlimit64, (pid_t)pid, RLIMIT_NPROC, &old, NULL);
+		succeeded(name, "(set RLIMIT_NPROC=1 on pid %ld, then restored %ld)", pid, (long)old.rlim_cur);
+	} else {
+		denied(name, errno, "prlimit64(pid, RLIMIT_NPROC, {1,1})");
+	}
+	snprintf(name, sizeof name, "setpriority-%s", who);
+	errno = 0;
+	int prio = getpriority(PRIO_PROCESS, (id_t)pid);
+	if (errno) prio = 0;
+	/* its own value: the permission check is the same as for any other */
+	if (setpriority(PRIO_PROCESS, (id_t)pid, prio) == 0)
+		succeeded(name, "(setpriority(PRIO_PROCESS, %ld, %d))", pid, prio);
+	else
+		denied(name, errno, "setpriority(PRIO_PROCESS, pid, its value)");
+	snprintf(name, sizeof name, "setaffinity-%s", who);
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof set, &set) < 0) CPU_SET(0, &set);
+	if (sched_setaffinity((pid_t)pid, sizeof set, &set) == 0)
+		succeeded(name, "(sched_setaffinity on pid %ld)", pid);
+	else
+		denied(name, errno, "sched_setaffinity(pid, this process's mask)");
+}
+
 static void try_limits(void)
 {
 	long master = number(param("master"));
-	if (master <= 0) { not_run("prlimit-master", "no master= in QUERY_STRING"); return; }
-	struct rlimit old;
-	/* reading is enough: a caller that may read another's limits may set them */
-	long rc = syscall(SYS_prlimit64, (pid_t)master, RLIMIT_NPROC, NULL, &old);
-	expect_fail("prlimit-master", rc, "prlimit64(master, RLIMIT_NPROC, NULL, &old)");
-	errno = 0;
-	int prio = getpriority(PRIO_PROCESS, (id_t)master);
-	expect_fail("setpriority-master", errno ? -1 : setpriority(PRIO_PROCESS, (id_t)master, prio), "setpriority(PRIO_PROCESS, master, its own value)");
+	long verifier = number(param("verifier"));
+	long parent = number(param("parent"));
+	if (master > 0) try_limits_on("master", master);
+	else not_run("prlimit-master", "no master= in QUERY_STRING");
+	if (verifier > 0) try_limits_on("verifier", verifier);
+	if (parent > 0) try_limits_on("parent", parent);
+	for (int i = 0; i < nparams; i++) {
+		long pid = number(params[i].value);
+		int cgi = strcmp(params[i].key, "siblingcgi") == 0;
+		if ((!cgi && strcmp(params[i].key, "sibling") != 0) || pid <= 0) continue;
+		char who[48];
+		snprintf(who, sizeof who, "%s-%ld", cgi ? "siblingcgi" : "sibling", pid);
+		try_limits_on(who, pid);
+	}
 	struct rlimit own;
 	getrlimit(RLIMIT_CPU, &own);
 	fact("rlimit_cpu", "%ld %ld", (long)own.rlim_cur, (long)own.rlim_max);
@@ -785,10 +856,407 @@ static void try_limits(void)
 	fact("rlimit_nproc", "%ld %ld", (long)own.rlim_cur, (long)own.rlim_max);
 }
 
-int main(void)
+/* A sibling's CGI program (another connection's, found by the test from outside): the same
+ * process attacks as against a sibling child. */
+static void try_sibling_cgis(void)
 {
+	for (int i = 0; i < nparams; i++) {
+		if (strcmp(params[i].key, "siblingcgi") != 0) continue;
+		long pid = number(params[i].value);
+		if (pid <= 0) continue;
+		char who[48];
+		snprintf(who, sizeof who, "siblingcgi-%ld", pid);
+		try_kill(who, pid, 0);
+		try_ptrace(who, pid);
+		try_mem(who, pid);
+		try_proc_fds(who, pid);
+		try_pidfd_getfd(who, pid);
+		char name[96];
+		snprintf(name, sizeof name, "vm-read-%s", who);
+		char buf[16];
+		struct iovec local = { buf, sizeof buf }, remote = { (void *)buf, sizeof buf };
+		ssize_t n = process_vm_readv((pid_t)pid, &local, 1, &remote, 1, 0);
+		if (n < 0 && errno != EFAULT && errno != EIO) denied(name, errno, "process_vm_readv");
+		else succeeded(name, "(process_vm_readv returned %zd)", n);
+	}
+}
+
+/* ---- traces: what one connection leaves and another looks for -------------
+ * tag=T leaves SysV shm/sem/msg under a key derived from T, a POSIX queue /oneshot-probe-T,
+ * a key in the session keyring and a file in /tmp, /var/tmp and /dev/shm; look=T (repeatable)
+ * tries to reach each of those of T. The test gives the same user's earlier connection, the
+ * other vhost's and two live siblings' tags. Looking comes before leaving. */
+static key_t tag_key(const char *tag)
+{
+	unsigned h = 5381;
+	for (const char *c = tag; *c; c++) h = h * 33 + (unsigned char)*c;
+	return (key_t)(0x0e510000 | (h & 0xffff));
+}
+
+static void look_for(const char *tag)
+{
+	char name[128], path[160];
+	key_t k = tag_key(tag);
+	int id;
+	snprintf(name, sizeof name, "sysv-shm-of-%s", tag);
+	if ((id = shmget(k, 0, 0)) >= 0) {
+		void *m = shmat(id, NULL, SHM_RDONLY);
+		succeeded(name, "(shmget found id %d, shmat %s)", id, m == (void *)-1 ? "refused" : "attached");
+		if (m != (void *)-1) shmdt(m);
+	} else {
+		denied(name, errno, "shmget");
+	}
+	snprintf(name, sizeof name, "sysv-sem-of-%s", tag);
+	expect_fail(name, semget(k, 0, 0), "semget");
+	snprintf(name, sizeof name, "sysv-msg-of-%s", tag);
+	if ((id = msgget(k, 0)) >= 0) {
+		char m[64];
+		long got = msgrcv(id, m, sizeof m - sizeof(long), 0, IPC_NOWAIT);
+		succeeded(name, "(msgget found id %d, msgrcv %ld)", id, got);
+	} else {
+		denied(name, errno, "msgget");
+	}
+	snprintf(name, sizeof name, "posix-mq-of-%s", tag);
+	snprintf(path, sizeof path, "/oneshot-probe-%s", tag);
+	expect_fail(name, syscall(SYS_mq_open, path + 1, O_RDONLY | O_NONBLOCK, 0, NULL), "mq_open");
+	snprintf(name, sizeof name, "keyring-of-%s", tag);
+	snprintf(path, sizeof path, "oneshot-probe-%s", tag);
+	expect_fail(name, syscall(SYS_keyctl, 10 /* KEYCTL_SEARCH */, -3 /* session */, "user", path, 0), "keyctl(SEARCH, session keyring)");
+	const char *dirs[] = { "/tmp", "/var/tmp", "/dev/shm" };
+	for (unsigned i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+		snprintf(name, sizeof name, "file-of-%s-%s", tag, dirs[i]);
+		snprintf(path, sizeof path, "%s/oneshot-probe-%s", dirs[i], tag);
+		if (access(path, F_OK) == 0) succeeded(name, "(%s exists)", path);
+		else denied(name, errno, "access");
+	}
+}
+
+static void leave_traces(const char *tag)
+{
+	char path[160];
+	key_t k = tag_key(tag);
+	int shm = shmget(k, 4096, IPC_CREAT | 0666), sem = semget(k, 1, IPC_CREAT | 0666);
+	int msg = msgget(k, IPC_CREAT | 0666);
+	if (msg >= 0) {
+		struct { long type; char text[16]; } m = { 1, "probe" };
+		msgsnd(msg, &m, sizeof m.text, IPC_NOWAIT);
+	}
+	fact("left_sysv", "shm %s sem %s msg %s", shm >= 0 ? "yes" : "no", sem >= 0 ? "yes" : "no", msg >= 0 ? "yes" : "no");
+	snprintf(path, sizeof path, "oneshot-probe-%s", tag);
+	long q = syscall(SYS_mq_open, path, O_RDWR | O_CREAT, 0666, NULL);
+	fact("left_mq", "%s", q >= 0 ? "yes" : errname(errno));
+	/* a keyring entry for the next connection: refused by seccomp (keyctl, add_key) */
+	expect_fail("add-key-session", syscall(SYS_add_key, "user", path, "probe", 5, -3), "add_key(user, session keyring)");
+	const char *dirs[] = { "/tmp", "/var/tmp", "/dev/shm" };
+	for (unsigned i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+		char name[64];
+		snprintf(path, sizeof path, "%s/oneshot-probe-%s", dirs[i], tag);
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		snprintf(name, sizeof name, "left_file_%s", dirs[i]);
+		fact(name, "%s", fd >= 0 ? "yes" : errname(errno));
+		if (fd >= 0) close(fd);
+	}
+}
+
+static void try_traces(void)
+{
+	for (int i = 0; i < nparams; i++)
+		if (strcmp(params[i].key, "look") == 0) look_for(params[i].value);
+	const char *tag = param("tag");
+	if (tag) leave_traces(tag);
+}
+
+/* The master's own session keyring (the test gives the master one, as systemd does). */
+static void try_master_keyring(void)
+{
+	expect_fail("keyctl-join-master", syscall(SYS_keyctl, 1, "oneshot-probe-master"), "keyctl(JOIN_SESSION_KEYRING, the master's name)");
+	expect_fail("keyctl-search-master", syscall(SYS_keyctl, 10, -3, "user", "oneshot-probe-master-key", 0), "keyctl(SEARCH, session keyring, the master's key)");
+	expect_fail("request-key-master", syscall(SYS_request_key, "user", "oneshot-probe-master-key", NULL, 0), "request_key");
+	expect_fail("keyctl-session-id", syscall(SYS_keyctl, 0 /* GET_KEYRING_ID */, -3, 0), "keyctl(GET_KEYRING_ID, session)");
+}
+
+/* chmod_NAME=PATH: add o+w to another vhost's directory or file (what breaks its suEXEC-style
+ * check); put back at once if it worked. */
+static void try_chmods(void)
+{
+	for (int i = 0; i < nparams; i++) {
+		if (strncmp(params[i].key, "chmod_", 6) != 0) continue;
+		char name[96];
+		snprintf(name, sizeof name, "chmod-%s", params[i].key + 6);
+		const char *path = params[i].value;
+		struct stat st;
+		mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : 0755;
+		if (chmod(path, mode | S_IWOTH) == 0) {
+			chmod(path, mode);
+			succeeded(name, "(chmod o+w %s, then put back %04o)", path, (unsigned)mode);
+		} else {
+			denied(name, errno, "chmod o+w");
+		}
+	}
+}
+
+/* Code that is not on disk, or is on the private tmpfs: memfd_create + execveat, and a copy
+ * of this program in /tmp and /dev/shm. The copy execs with argv[1] = --exec-check and exits 42. */
+static void try_exec_from(const char *name, const char *dir)
+{
+	const char *self = getenv("SCRIPT_FILENAME");
+	char path[160];
+	snprintf(path, sizeof path, "%s/oneshot-probe-exec", dir);
+	int in = self ? open(self, O_RDONLY | O_CLOEXEC) : -1;
+	if (in < 0) { denied(name, errno, "open SCRIPT_FILENAME to copy it"); return; }
+	int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (out < 0) { denied(name, errno, "create the copy"); close(in); return; }
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, (size_t)n) != n) break;
+	close(in);
+	close(out);
+	pid_t c = fork();
+	if (c == 0) {
+		char *argv[] = { path, "--exec-check", NULL };
+		execve(path, argv, environ);
+		_exit(errno & 0x7f);
+	}
+	int st = 0;
+	if (c < 0 || waitpid(c, &st, 0) < 0) { denied(name, errno, "fork"); unlink(path); return; }
+	unlink(path);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 42) succeeded(name, "(exec'd a copy in %s)", dir);
+	else if (WIFEXITED(st)) denied(name, WEXITSTATUS(st), "execve of the copy");
+	else denied_plain(name, "the copy's child was killed");
+}
+
+static void try_code_injection(void)
+{
+	long fd = syscall(SYS_memfd_create, "probe", 0);
+	if (fd < 0) {
+		denied("memfd-execveat", errno, "memfd_create");
+	} else {
+		char *argv[] = { "probe", "--exec-check", NULL };
+		pid_t c = fork();
+		if (c == 0) {
+			syscall(SYS_execveat, (int)fd, "", argv, environ, AT_EMPTY_PATH);
+			_exit(errno & 0x7f);
+		}
+		int st = 0;
+		waitpid(c, &st, 0);
+		close((int)fd);
+		/* an empty memfd cannot exec (ENOEXEC): getting this far is the hole */
+		succeeded("memfd-execveat", "(memfd_create returned %ld; execveat %d)", fd, WEXITSTATUS(st));
+	}
+	try_exec_from("exec-from-tmp", "/tmp");
+	try_exec_from("exec-from-dev-shm", "/dev/shm");
+}
+
+/* RLIMIT_NPROC: fork until refused, at most FORK_CAP children, all killed afterwards. */
+#define FORK_CAP 256
+static void try_fork_bomb(void)
+{
+	pid_t kids[FORK_CAP];
+	int n = 0, e = 0;
+	for (; n < FORK_CAP; n++) {
+		pid_t c = fork();
+		if (c == 0) { for (;;) pause(); }
+		if (c < 0) { e = errno; break; }
+		kids[n] = c;
+	}
+	for (int i = 0; i < n; i++) kill(kids[i], SIGKILL);
+	for (int i = 0; i < n; i++) waitpid(kids[i], NULL, 0);
+	fact("fork_bomb", "%d forks", n);
+	if (n == FORK_CAP) succeeded("fork-bomb", "(%d processes, no limit reached)", n);
+	else denied("fork-bomb", e, "fork refused by RLIMIT_NPROC");
+}
+
+/* RLIMIT_AS: a mapping beyond the limit. */
+static void try_rlimit_as(void)
+{
+	struct rlimit rl;
+	getrlimit(RLIMIT_AS, &rl);
+	size_t len = rl.rlim_cur == RLIM_INFINITY ? ((size_t)2 << 30) : (size_t)rl.rlim_cur + (64 << 20);
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		denied("rlimit-as", errno, "mmap beyond RLIMIT_AS");
+		return;
+	}
+	munmap(m, len);
+	succeeded("rlimit-as", "(mapped %zu bytes)", len);
+}
+
+/* RLIMIT_CPU: a runaway loop that ignores SIGXCPU, started first and collected last; spin=N
+ * is the most CPU seconds the probe may spend (no run when the hard limit is above it). */
+static pid_t spinner;
+static int spin_budget;
+static void start_spinner(void)
+{
+	spin_budget = (int)number(param("spin"));
+	if (spin_budget <= 0) return;
+	struct rlimit rl;
+	getrlimit(RLIMIT_CPU, &rl);
+	if (rl.rlim_max == RLIM_INFINITY || (long)rl.rlim_max > spin_budget) return;
+	spinner = fork();
+	if (spinner != 0) return;
+	signal(SIGXCPU, SIG_IGN);
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (volatile unsigned long i = 0;; i++) {
+		if ((i & 0xfffff) != 0) continue;
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+		if (t.tv_sec > (time_t)rl.rlim_max + 1) _exit(0); /* past the hard limit */
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 60) _exit(3); /* starved: no verdict */
+	}
+}
+
+static void finish_spinner(void)
+{
+	if (spin_budget <= 0) return;
+	struct rlimit rl;
+	getrlimit(RLIMIT_CPU, &rl);
+	if (spinner <= 0) {
+		char why[96];
+		snprintf(why, sizeof why, "RLIMIT_CPU hard %ld s is above the budget spin=%d", (long)rl.rlim_max, spin_budget);
+		not_run("cpu-runaway", why);
+		return;
+	}
+	int st = 0;
+	waitpid(spinner, &st, 0);
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+		denied_plain("cpu-runaway", "killed by SIGKILL at the RLIMIT_CPU hard limit");
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		succeeded("cpu-runaway", "(ran past the %ld s hard limit)", (long)rl.rlim_max);
+	else
+		not_run("cpu-runaway", "the loop got no CPU for 60 s");
+}
+
+/* ---- a process left behind -----------------------------------------------
+ * daemon=SECS: a double-forked, setsid'd process (comm "probe-daemon") outlives this request
+ * and for SECS seconds keeps trying to reach the connection's child (parent=PID): its client
+ * socket (next keep-alive request), memory, descriptors. It records the outcome of each try
+ * in /dev/shm/oneshot-probe-daemon (the connection's private tmpfs); report_daemon=1 in a later
+ * request of the same connection prints those records as attempts. */
+#define DAEMON_FILE "/dev/shm/oneshot-probe-daemon"
+static void daemon_round(FILE *f, long parent)
+{
+	char buf[16];
+	struct iovec local = { buf, sizeof buf }, remote = { (void *)buf, sizeof buf };
+	int e;
+	if (ptrace(PTRACE_ATTACH, (pid_t)parent, 0, 0) == 0) {
+		release_tracee(parent, 0);
+		fprintf(f, "daemon-ptrace-parent SUCCEEDED\n");
+	} else fprintf(f, "daemon-ptrace-parent %d\n", errno);
+	ssize_t n = process_vm_readv((pid_t)parent, &local, 1, &remote, 1, 0);
+	e = errno;
+	if (n < 0 && e != EFAULT && e != EIO) fprintf(f, "daemon-vm-read-parent %d\n", e);
+	else fprintf(f, "daemon-vm-read-parent SUCCEEDED\n");
+	int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)parent, 0);
+	if (pidfd < 0) {
+		fprintf(f, "daemon-pidfd-getfd-parent %d\n", errno);
+	} else {
+		int got = -1, last = 0;
+		for (int t = 0; t < 64 && got < 0; t++) {
+			got = (int)syscall(SYS_pidfd_getfd, pidfd, t, 0);
+			if (got < 0 && (errno != EBADF || !last)) last = errno;
+		}
+		if (got >= 0) { close(got); fprintf(f, "daemon-pidfd-getfd-parent SUCCEEDED\n"); }
+		else fprintf(f, "daemon-pidfd-getfd-parent %d\n", last);
+		close(pidfd);
+	}
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/fd/0", parent);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) { close(fd); fprintf(f, "daemon-proc-fd-parent SUCCEEDED\n"); }
+	else fprintf(f, "daemon-proc-fd-parent %d\n", errno);
+	snprintf(path, sizeof path, "/proc/%ld/mem", parent);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) { close(fd); fprintf(f, "daemon-read-mem-parent SUCCEEDED\n"); }
+	else fprintf(f, "daemon-read-mem-parent %d\n", errno);
+}
+
+static void leave_daemon(void)
+{
+	long secs = number(param("daemon"));
+	long parent = number(param("parent"));
+	if (secs <= 0) return;
+	if (parent <= 0) { not_run("daemon", "no parent= in QUERY_STRING"); return; }
+	fflush(stdout);
+	pid_t c = fork();
+	if (c == 0) {
+		setsid();
+		if (fork() != 0) _exit(0);
+		prctl(PR_SET_NAME, "probe-daemon", 0, 0, 0);
+		for (int fd = 0; fd < 3; fd++) close(fd);
+		FILE *pf = fopen(DAEMON_FILE ".pid", "w");
+		if (pf) { fprintf(pf, "%d\n", getpid()); fclose(pf); }
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int rounds = 0;
+		do {
+			/* one file per round, renamed over the last: a reader sees whole rounds */
+			FILE *f = fopen(DAEMON_FILE ".new", "w");
+			if (!f) break;
+			fprintf(f, "round %d\n", ++rounds);
+			daemon_round(f, parent);
+			fclose(f);
+			rename(DAEMON_FILE ".new", DAEMON_FILE);
+			usleep(200 * 1000);
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		} while (t.tv_sec - t0.tv_sec < secs);
+		_exit(0);
+	}
+	if (c > 0) waitpid(c, NULL, 0);
+	/* its first round recorded, so the next request has something to report (2 s at most) */
+	for (int i = 0; c > 0 && i < 40 && access(DAEMON_FILE, F_OK) != 0; i++) usleep(50 * 1000);
+	fact("daemon", "%s", c > 0 ? "left" : errname(errno));
+}
+
+static void report_daemon(void)
+{
+	if (!param("report_daemon")) return;
+	FILE *f = fopen(DAEMON_FILE, "r");
+	if (!f) { not_run("daemon", "no record from the process left by the earlier request"); return; }
+	char line[256];
+	while (fgets(line, sizeof line, f)) {
+		char name[128];
+		int e;
+		if (strncmp(line, "round ", 6) == 0) { fact("daemon_round", "%d", atoi(line + 6)); continue; }
+		if (sscanf(line, "%127s %d", name, &e) == 2) denied(name, e, "by the process left behind, after the request that left it");
+		else if (sscanf(line, "%127s", name) == 1) succeeded(name, "(by the process left behind)");
+	}
+	fclose(f);
+	int pid = 0;
+	f = fopen(DAEMON_FILE ".pid", "r");
+	if (f) { if (fscanf(f, "%d", &pid) != 1) pid = 0; fclose(f); }
+	fact("daemon_alive", "%s", pid > 0 && kill(pid, 0) == 0 ? "yes" : "no");
+}
+
+/* What the probe is in: a PID namespace of its own when its parent is outside it. */
+static void report_pid_ns(void)
+{
+	own_pid_ns = getppid() == 0;
+	fact("pid_namespace", "%s", own_pid_ns ? "own" : "shared");
+}
+
+/* sleep=SECS: a sibling CGI that stays running (after leaving traces under tag=) */
+static int sleeper(void)
+{
+	long secs = number(param("sleep"));
+	printf("Content-Type: text/plain\n\n");
+	const char *tag = param("tag");
+	if (tag) leave_traces(tag);
+	printf("ready\n");
+	fflush(stdout);
+	for (long i = 0; i < secs * 10; i++) usleep(100 * 1000);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--exec-check") == 0) return 42;
 	scan_fds();
 	parse_query(getenv("QUERY_STRING"));
+	if (param("sleep")) return sleeper();
+	/* a whole run takes well under a second of CPU; RLimitCPU may be that low */
+	signal(SIGXCPU, SIG_IGN);
 	printf("Content-Type: text/plain\n\n");
 
 	report_ids();
@@ -798,27 +1266,47 @@ int main(void)
 	report_landlock();
 	report_fds();
 	report_env();
+	report_pid_ns();
 
-	try_inherited_fds();
-	try_setuid0();
-	try_setgid0();
-	try_setgroups0();
-	try_setresuid_master();
-	try_setresgid_master();
-	try_setcon_all();
-	try_files();
-	try_processes();
-	try_parent();
-	try_left_state();
-	try_kernel_interfaces();
-	try_limits();
+	/* only=traces: the follow-up connection, which only looks for what others left */
+	int only_traces = param("only") && strcmp(param("only"), "traces") == 0;
+	report_daemon();
+	if (only_traces) {
+		try_traces();
+	} else {
+		start_spinner();
+		try_inherited_fds();
+		try_setuid0();
+		try_setgid0();
+		try_setgroups0();
+		try_setresuid_master();
+		try_setresgid_master();
+		try_setcon_all();
+		try_files();
+		try_chmods();
+		try_processes();
+		try_sibling_cgis();
+		try_parent();
+		try_left_state();
+		try_traces();
+		try_master_keyring();
+		try_kernel_interfaces();
+		try_code_injection();
+		try_limits();
+		try_rlimit_as();
+		try_fork_bomb();
+		finish_spinner();
+		leave_daemon();
+	}
 
-	printf("FACT tally: %d denied, %d succeeded, %d same-identity, %d not run\n", n_denied,
-	       n_succeeded, n_same, n_not_run);
+	printf("FACT tally: %d denied, %d succeeded, %d same-identity, %d unreachable, %d not run\n",
+	       n_denied, n_succeeded, n_same, n_unreachable, n_not_run);
 	if (n_succeeded > 0)
 		printf("VERDICT: ESCAPED (%d)\n", n_succeeded);
 	else if (n_not_run > 0)
 		printf("VERDICT: INCOMPLETE (%d not run)\n", n_not_run);
+	else if (n_unreachable > 0 && !own_pid_ns)
+		printf("VERDICT: INCOMPLETE (%d unreachable targets outside a PID namespace)\n", n_unreachable);
 	else
 		printf("VERDICT: contained\n");
 	return fflush(stdout) == 0 ? 0 : 1;

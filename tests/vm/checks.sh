@@ -375,6 +375,7 @@ probe_run() {
     q="$q&read_othervhost=$F_BOB&read_othersecret=$F_BOB_IN_ALICE&read_htpasswd=$F_PASSWD"
     q="$q&read_map=$TOP/conf/domain.map&read_config=$CONF"
     q="$q&writedir_docroot=$2&writefile_index=$2/index.html&writedir_cgi=$TOP/cgi-bin"
+    q="$q${PROBE_EXTRA:-}"
     if [ "$3" = - ]; then http "$1" "/cgi-bin/probe?$q"; else http "$1" "/cgi-bin/probe?$q" "$3"; fi
     probe_status="$status"
     probe_out="$body"
@@ -421,6 +422,11 @@ probe_denied() {
     case "$line" in
         *": denied ("*ESRCH*) why="target gone: $line"; return 1 ;;
         *": denied ("*) return 0 ;;
+        # ESRCH from the programs' PID namespace: accepted only when the probe runs in one
+        # of its own (survivors checks the targets were alive)
+        *": unreachable (errno ESRCH"*)
+            probe_fact_is pid_namespace own || { why="$why; $line"; return 1; }
+            return 0 ;;
     esac
     why="$line"
     return 1
@@ -430,7 +436,9 @@ probe_denied() {
 probe_no_other_outcome() {
     n="$(printf '%s\n' "$probe_out" | grep -c '^ATTEMPT ')"
     [ "$n" -gt 0 ] || { why="no ATTEMPT line at all"; return 1; }
-    bad="$(printf '%s\n' "$probe_out" | grep '^ATTEMPT ' | grep -v '^ATTEMPT [^:]*: denied (' | head -n 3)"
+    ok='^ATTEMPT [^:]*: denied ('
+    printf '%s\n' "$probe_out" | grep -q '^FACT pid_namespace: own$' && ok='^ATTEMPT [^:]*: \(denied\|unreachable\) ('
+    bad="$(printf '%s\n' "$probe_out" | grep '^ATTEMPT ' | grep -v "$ok" | head -n 3)"
     [ -z "$bad" ] || { why="$bad"; return 1; }
 }
 
@@ -442,7 +450,7 @@ cgi_group_kill_allowed() {
 }
 
 survivors() {
-    for p in $SERVER_PID $(verifier_pid) $SIB_PIDS; do
+    for p in $SERVER_PID $(verifier_pid) $SIB_PIDS ${ISO_CGIS:-}; do
         kill -0 "$p" 2>/dev/null || { why="pid $p is gone after the probe"; return 1; }
     done
 }
@@ -706,6 +714,104 @@ reexec_stop() {
     wait "$SERVER_PID" 2>/dev/null
 }
 
+# ------------------------------------------------------------ isolation between connections (issue 12)
+# The probe again, with a running CGI of the same user alive (the probe in sleeper
+# mode, which first leaves SysV IPC, a POSIX queue and tmp files under its tag),
+# and then a follow-up connection of that user that looks for everything the
+# earlier ones left. Targets outside the probe's PID namespace answer ESRCH:
+# "unreachable", accepted only when the probe reports a namespace of its own and
+# the targets are alive afterwards (survivors).
+ISO_CGIS=""
+
+# iso_sleeper_open HOST CREDS|- TAG: a sleeping probe CGI; its pid and its child's
+# (found through /proc: comm "probe") become targets.
+iso_sleeper_open() {
+    hdr=""
+    [ "$2" != - ] && hdr="Authorization: Basic $(printf '%s' "$2" | base64)\r\n"
+    # shellcheck disable=SC2059
+    ( printf "GET /cgi-bin/probe?sleep=20&tag=%s HTTP/1.1\r\nHost: %s\r\n${hdr}\r\n" "$3" "$1"; sleep 25 ) \
+        | /bin/httpc 127.0.0.1 8080 >/dev/null 2>&1 &
+    SIB_CLIENTS="$SIB_CLIENTS $!"
+    i=0
+    while [ $i -lt 100 ]; do
+        for d in /proc/[0-9]*; do
+            [ "$(cat "$d/comm" 2>/dev/null)" = probe ] || continue
+            p="${d#/proc/}"
+            case " $ISO_CGIS " in *" $p "*) continue ;; esac
+            pp="$(sed 's/.*) [A-Za-z] \([0-9]*\) .*/\1/' "$d/stat" 2>/dev/null)"
+            [ -n "$pp" ] || continue
+            ISO_CGIS="$ISO_CGIS $p"
+            SIB_PIDS="$SIB_PIDS $pp"
+            sleep 0.3  # its traces are left before it sleeps
+            return 0
+        done
+        sleep 0.1
+        i=$((i + 1))
+    done
+    why="no sleeper CGI running after 10 s"
+    return 1
+}
+
+# iso_checks WHO HOST CREDS|- DOCROOT TAG
+iso_checks() {
+    who="$1"
+    echo "INIT: ---- isolation probe as $who ---- at $(cut -d' ' -f1 /proc/uptime) s"
+    SIB_PIDS=""
+    ISO_CGIS=""
+    if [ "$3" = - ]; then ok=0; sibling_open "iso-$who" "$2" && ok=1; else ok=0; sibling_open "iso-$who" "$2" "$3" && ok=1; fi
+    if [ $ok = 0 ] || ! iso_sleeper_open "$2" "$3" "$5-live"; then
+        fail "isolation $who: an idle sibling and a running CGI of the same user" "$why"
+        siblings_close
+        return
+    fi
+    pass "isolation $who: an idle sibling and a running CGI of the same user ($SIB_PIDS; CGI$ISO_CGIS)"
+    PROBE_EXTRA="&tag=$5&look=$5&look=$5-live"
+    for c in $ISO_CGIS; do PROBE_EXTRA="$PROBE_EXTRA&siblingcgi=$c"; done
+    probe_run "$2" "$4" "$3"
+    PROBE_EXTRA=""
+    if ! probe_answered; then
+        fail "isolation $who: answers 200 with one verdict" "$why"
+        siblings_close
+        return
+    fi
+    check "isolation $who: runs in a PID namespace of its own" probe_fact_is pid_namespace own
+    for a in sysv-shm-of-$5-live sysv-sem-of-$5-live sysv-msg-of-$5-live posix-mq-of-$5-live \
+        keyring-of-$5-live file-of-$5-live-/tmp file-of-$5-live-/dev/shm add-key-session \
+        keyctl-join io-uring-setup userfaultfd unshare-user memfd-execveat exec-from-tmp \
+        af-packet sock-diag udp-socket bind-any listen-unbound rlimit-as fork-bomb \
+        ptrace-parent vm-read-parent prlimit-master setpriority-master setaffinity-master \
+        prlimit-verifier setaffinity-verifier; do
+        check "isolation $who: $a denied" probe_denied "$a"
+    done
+    for c in $ISO_CGIS; do
+        for a in ptrace-attach vm-read read-mem prlimit setpriority setaffinity; do
+            check "isolation $who: $a of the running CGI denied" probe_denied "$a-siblingcgi-$c"
+        done
+    done
+    check "isolation $who: every attempt denied" probe_no_other_outcome
+    check "isolation $who: verdict contained" probe_contained
+    check "isolation $who: master, verifier, siblings and the running CGI survive" survivors
+    siblings_close
+    ISO_CGIS=""
+    # the follow-up: a new connection of the same user looks for what the earlier left
+    q="only=traces&look=$5&look=$5-live"
+    if [ "$3" = - ]; then http "$2" "/cgi-bin/probe?$q"; else http "$2" "/cgi-bin/probe?$q" "$3"; fi
+    probe_status="$status"
+    probe_out="$body"
+    printf '%s\n' "$probe_out" | sed "s/^/follow-up($who)| /"
+    check "isolation $who: follow-up answers 200 with one verdict" probe_answered
+    for t in "$5" "$5-live"; do
+        for a in sysv-shm sysv-sem sysv-msg posix-mq keyring; do
+            check "isolation $who: follow-up finds no $a of $t" probe_denied "$a-of-$t"
+        done
+        for d in /tmp /var/tmp /dev/shm; do
+            check "isolation $who: follow-up finds no $d file of $t" probe_denied "file-of-$t-$d"
+        done
+    done
+    check "isolation $who: follow-up verdict contained" probe_contained
+    echo "INIT: ---- isolation probe as $who done ---- at $(cut -d' ' -f1 /proc/uptime) s"
+}
+
 server_checks() {
     if [ ! -x "$SERVER" ]; then
         skip "server" "no oneshot-httpd binary in the VM"
@@ -757,6 +863,8 @@ server_checks() {
     check "server: log ctx=/rule= for the vhost default" log_has_ctx "GET /val.html " oneshot_web_anon_t:s0:c3 "vhost-default"
     probe_checks alice alice.localhost alice:alicepw "$CTX_ALICE" "$TOP/www/alice" alice
     probe_checks anonymous localhost - "$CTX_ANON" "$TOP/www/default" "(unset)"
+    iso_checks alice alice.localhost alice:alicepw "$TOP/www/alice" alice
+    iso_checks anonymous localhost - "$TOP/www/default" anon
     peer_checks alice alice.localhost alice:alicepw oneshot_web_alice_t:s0:c1 "$F_ALICE" alice-index \
         "$TOP/www/alice/peer-order" oneshot_content_alice_t:s0:c1
     peer_checks anonymous localhost - oneshot_web_anon_t:s0:c3 "$F_ANON" default-index \
