@@ -251,7 +251,7 @@ mod tests {
         for a in ["", "ptrace", "io_uring_setup", "keyctl"] {
             let e = parse_seccomp_allow(&args(a)).expect_err(a);
             assert!(
-                a.is_empty() || e.contains("only: memfd_create, listen"),
+                a.is_empty() || e.contains("only: memfd_create, listen, chmod"),
                 "{e}"
             );
         }

@@ -43,15 +43,24 @@ pub enum SeccompRelax {
     /// `bind` to TCP ports, but not `listen` on an unbound socket, which binds an ephemeral
     /// port on every address).
     Listen,
+    /// `chmod`: the chmod and chown families. Landlock does not govern metadata, so where every
+    /// connection shares one uid (Landlock only) a program could make another vhost's program
+    /// directory world-writable (and so break its suEXEC check) or open the admin's files.
+    Chmod,
 }
 
 impl SeccompRelax {
-    pub const ALL: [SeccompRelax; 2] = [SeccompRelax::MemfdCreate, SeccompRelax::Listen];
+    pub const ALL: [SeccompRelax; 3] = [
+        SeccompRelax::MemfdCreate,
+        SeccompRelax::Listen,
+        SeccompRelax::Chmod,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             SeccompRelax::MemfdCreate => "memfd_create",
             SeccompRelax::Listen => "listen",
+            SeccompRelax::Chmod => "chmod",
         }
     }
 
@@ -159,6 +168,21 @@ const CLONE_NS_FLAGS: [i32; 7] = [
     libc::CLONE_NEWNET,
 ];
 
+/// Changing a file's mode or owner (`SeccompAllow chmod` lifts these).
+const CHMOD_FAMILY: &[i64] = &[
+    libc::SYS_chmod,
+    libc::SYS_fchmod,
+    libc::SYS_fchmodat,
+    SYS_FCHMODAT2,
+    libc::SYS_chown,
+    libc::SYS_fchown,
+    libc::SYS_lchown,
+    libc::SYS_fchownat,
+];
+
+/// fchmodat2(2), Linux 6.6 (x86_64 number; not in every libc crate version).
+const SYS_FCHMODAT2: i64 = 452;
+
 fn cond(arg: u8, op: Op, value: u64) -> Result<Cond, String> {
     Cond::new(arg, Len::Dword, op, value).map_err(|e| e.to_string())
 }
@@ -178,6 +202,11 @@ fn rules(policy: &SeccompPolicy) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Stri
     }
     if !policy.lifts(SeccompRelax::Listen) {
         map.insert(libc::SYS_listen, Vec::new());
+    }
+    if !policy.lifts(SeccompRelax::Chmod) {
+        for &nr in CHMOD_FAMILY {
+            map.insert(nr, Vec::new());
+        }
     }
     for &nr in SELF_ONLY {
         map.insert(nr, vec![rule(vec![cond(0, Op::Ne, 0)?])?]);
