@@ -72,6 +72,8 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         user_maps: Default::default(),
         users: Default::default(),
         vhosts: Vec::new(),
+        tls: Default::default(),
+        proxy: Default::default(),
         warnings: Vec::new(),
     };
     let mut main = VHostDraft::new(Origin {
@@ -81,7 +83,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
     let mut vhosts = Vec::new();
 
     for node in nodes {
-        if b.has_empty_argument(node) {
+        if b.has_empty_argument(node) || is_second_pass(node) {
             continue;
         }
         if node.is("VirtualHost") {
@@ -95,6 +97,9 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         }
     }
     b.finish(&mut cfg, main, vhosts);
+    // HOOK(tls, proxy): their directives are read by their own passes over the same tree.
+    super::tls::build(nodes, &mut cfg, &mut b.errors, &mut b.warnings);
+    super::proxy::build(nodes, &mut cfg, &mut b.errors, &mut b.warnings);
     b.require_backends(&mut cfg);
     b.warn_unreachable_directories(&cfg);
     b.warn_vhosts_without_identity(&cfg);
@@ -642,7 +647,7 @@ impl Builder {
             }
         }
         for c in n.children.as_deref().unwrap_or_default() {
-            if self.has_empty_argument(c) {
+            if self.has_empty_argument(c) || is_second_pass(c) {
                 continue;
             }
             if !self.vhost_directive(c, &mut v, Ctx::VHost) {
@@ -947,6 +952,12 @@ const KNOWN: &[&str] = &[
     "directory",
     "location",
 ];
+
+/// Directives `config::tls` and `config::proxy` read in their own passes.
+fn is_second_pass(n: &Node) -> bool {
+    n.children.is_none()
+        && (super::tls::is_directive(&n.name) || super::proxy::is_directive(&n.name))
+}
 
 fn is_known(name: &str) -> bool {
     let name = name.to_ascii_lowercase();

@@ -69,6 +69,7 @@ pub fn load(file: &Path, extra: &[String]) -> Result<Config, Vec<ConfigError>> {
     check_filesystem(&cfg, &mut errors);
     let mut cfg = cfg;
     super::identity::load(&mut cfg, &mut errors);
+    super::tls::load_certificates(&mut cfg, &mut errors);
     if errors.is_empty() {
         Ok(cfg)
     } else {
