@@ -22,7 +22,11 @@ fn sh(dir: &Path, script: &str) {
         .current_dir(dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn pem_cert_der(path: &Path) -> Vec<u8> {
@@ -102,7 +106,10 @@ fn signs_one_certificate_verify_then_the_channel_is_closed() {
     let Response::Signed(sig) = client::ask(&chan, 0, 0x0403, &msg, T).unwrap() else {
         panic!("not signed")
     };
-    assert!(verify(&h.dir, "ec.pub", "", &msg, &sig), "ECDSA P-256 SHA-256 signature verifies");
+    assert!(
+        verify(&h.dir, "ec.pub", "", &msg, &sig),
+        "ECDSA P-256 SHA-256 signature verifies"
+    );
     // The same channel again: closed by the key holder after its one answer.
     let second = client::ask(&chan, 0, 0x0403, &msg, T);
     assert!(
@@ -129,19 +136,50 @@ fn refuses_every_other_shape_scheme_and_key() {
     let mut client_cv = cv(32);
     client_cv[64 + 9] = b'c'; // "TLS 1.3, client CertificateVerify"
     for (name, key, scheme, msg, want) in [
-        ("arbitrary bytes", 0u16, 0x0403u16, b"sign this contract".to_vec(), Response::BadShape),
+        (
+            "arbitrary bytes",
+            0u16,
+            0x0403u16,
+            b"sign this contract".to_vec(),
+            Response::BadShape,
+        ),
         ("client context", 0, 0x0403, client_cv, Response::BadShape),
         ("hash of odd length", 0, 0x0403, cv(20), Response::BadShape),
-        ("TLS 1.2 shape, TLS 1.2 off", 0, 0x0403, ske(), Response::BadShape),
-        ("PKCS#1 under TLS 1.3", 1, 0x0401, cv(32), Response::BadScheme),
-        ("RSA scheme for an EC key", 0, 0x0804, cv(32), Response::BadScheme),
+        (
+            "TLS 1.2 shape, TLS 1.2 off",
+            0,
+            0x0403,
+            ske(),
+            Response::BadShape,
+        ),
+        (
+            "PKCS#1 under TLS 1.3",
+            1,
+            0x0401,
+            cv(32),
+            Response::BadScheme,
+        ),
+        (
+            "RSA scheme for an EC key",
+            0,
+            0x0804,
+            cv(32),
+            Response::BadScheme,
+        ),
         ("unknown key", 9, 0x0403, cv(32), Response::BadRequest),
     ] {
         let chan = h.handle.new_channel().unwrap();
-        assert_eq!(client::ask(&chan, key, scheme, &msg, T).unwrap(), want, "{name}");
+        assert_eq!(
+            client::ask(&chan, key, scheme, &msg, T).unwrap(),
+            want,
+            "{name}"
+        );
         // And the refused channel is spent too.
         assert!(
-            !matches!(client::ask(&chan, 0, 0x0403, &cv(32), T), Ok(Response::Signed(_))),
+            !matches!(
+                client::ask(&chan, 0, 0x0403, &cv(32), T),
+                Ok(Response::Signed(_))
+            ),
             "{name}: channel reused"
         );
     }
@@ -168,6 +206,9 @@ fn a_key_that_does_not_match_its_certificate_stops_the_start() {
     let (handle, endpoint) = keyholder::pair().unwrap();
     let t = std::thread::spawn(move || endpoint.serve(&specs));
     let err = handle.wait_ready(T).unwrap_err();
-    assert!(err.contains("does not belong to its SSLCertificateFile"), "{err}");
+    assert!(
+        err.contains("does not belong to its SSLCertificateFile"),
+        "{err}"
+    );
     assert!(t.join().unwrap().is_err());
 }

@@ -77,17 +77,31 @@ impl Drop for Haproxy {
 
 fn curl_from(src: &str, port: u16, path: &str) -> (i32, String) {
     let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "--interface", src])
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--interface",
+            src,
+        ])
         .arg(format!("http://127.0.0.1:{port}{path}"))
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 /// Sends `bytes` from `src` and returns whatever comes back before the server closes.
 fn raw_from(src: &str, port: u16, bytes: &[u8]) -> Vec<u8> {
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(&src.parse::<SocketAddr>().unwrap().into()).unwrap();
+    sock.bind(&src.parse::<SocketAddr>().unwrap().into())
+        .unwrap();
     sock.connect(&SocketAddr::from(([127, 0, 0, 1], port)).into())
         .unwrap();
     let mut s: TcpStream = sock.into();
@@ -124,15 +138,27 @@ fn haproxy_v1_and_v2_give_the_client_address_to_logs_and_require_ip() {
             .spawn()
             .unwrap(),
     };
-    assert!(wait_port(v2_port) && wait_port(v1_port), "haproxy did not start");
+    assert!(
+        wait_port(v2_port) && wait_port(v1_port),
+        "haproxy did not start"
+    );
 
     // v2, round robin over both instances, from two client addresses.
     for _ in 0..2 {
-        assert_eq!(curl_from("127.0.0.7", v2_port, "/only7/"), (0, "200".into()));
-        assert_eq!(curl_from("127.0.0.8", v2_port, "/only7/"), (0, "403".into()));
+        assert_eq!(
+            curl_from("127.0.0.7", v2_port, "/only7/"),
+            (0, "200".into())
+        );
+        assert_eq!(
+            curl_from("127.0.0.8", v2_port, "/only7/"),
+            (0, "403".into())
+        );
     }
     // v1.
-    assert_eq!(curl_from("127.0.0.7", v1_port, "/only7/"), (0, "200".into()));
+    assert_eq!(
+        curl_from("127.0.0.7", v1_port, "/only7/"),
+        (0, "200".into())
+    );
     assert_eq!(curl_from("127.0.0.8", v1_port, "/"), (0, "200".into()));
 
     let mut lines = b1.wait_log_lines(4);
@@ -141,12 +167,22 @@ fn haproxy_v1_and_v2_give_the_client_address_to_logs_and_require_ip() {
     assert!(!b2.access_log().is_empty(), "both instances served");
     for l in &lines {
         let ip = l.split(' ').next().unwrap();
-        assert!(ip == "127.0.0.7" || ip == "127.0.0.8", "logged {ip}, not HAProxy's 127.0.0.1: {l}");
+        assert!(
+            ip == "127.0.0.7" || ip == "127.0.0.8",
+            "logged {ip}, not HAProxy's 127.0.0.1: {l}"
+        );
         let status = l.split("\" ").nth(1).unwrap().split(' ').next().unwrap();
-        let want = if l.contains("/only7/") && ip == "127.0.0.8" { "403" } else { "200" };
+        let want = if l.contains("/only7/") && ip == "127.0.0.8" {
+            "403"
+        } else {
+            "200"
+        };
         assert_eq!(status, want, "{l}");
     }
-    assert!(b1.error_log().contains("[client 127.0.0.8:"), "AH01630 names the proxied client");
+    assert!(
+        b1.error_log().contains("[client 127.0.0.8:"),
+        "AH01630 names the proxied client"
+    );
 
     // Direct connection, no header: closed without a response.
     let got = raw_from("127.0.0.1:0", b1.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -166,5 +202,9 @@ fn haproxy_v1_and_v2_give_the_client_address_to_logs_and_require_ip() {
         let got = raw_from("127.0.0.1:0", b1.port, garbage);
         assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
     }
-    assert_eq!(b1.access_log().len() + b2.access_log().len(), 6, "nothing else was served");
+    assert_eq!(
+        b1.access_log().len() + b2.access_log().len(),
+        6,
+        "nothing else was served"
+    );
 }

@@ -73,7 +73,11 @@ fn start(name: &str, extra_vhost: &str) -> Option<Tls> {
     let dir = scratch(name);
     for v in ["plain", "a", "b"] {
         std::fs::create_dir_all(dir.join("www").join(v)).unwrap();
-        std::fs::write(dir.join("www").join(v).join("index.html"), format!("{v} index\n")).unwrap();
+        std::fs::write(
+            dir.join("www").join(v).join("index.html"),
+            format!("{v} index\n"),
+        )
+        .unwrap();
     }
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     pki(&dir);
@@ -112,7 +116,10 @@ fn start(name: &str, extra_vhost: &str) -> Option<Tls> {
         }
         srv.stop();
     }
-    panic!("server did not start: {}", std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default());
+    panic!(
+        "server did not start: {}",
+        std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default()
+    );
 }
 
 impl Tls {
@@ -131,7 +138,11 @@ impl Tls {
         let out = c.output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-        (out.status.code().unwrap_or(-1), code.to_string(), body.to_string())
+        (
+            out.status.code().unwrap_or(-1),
+            code.to_string(),
+            body.to_string(),
+        )
     }
 
     /// openssl s_client's report of one handshake (no HTTP).
@@ -146,10 +157,7 @@ impl Tls {
             Some(n) => c.args(["-servername", n]),
             None => c.arg("-noservername"),
         };
-        let out = c
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = c.stdin(Stdio::null()).output().unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
     }
 
@@ -165,10 +173,16 @@ impl Tls {
 
 #[test]
 fn sni_selects_vhost_and_certificate_with_curl_and_s_client() {
-    let Some(t) = start("tls-sni", "") else { return };
+    let Some(t) = start("tls-sni", "") else {
+        return;
+    };
     for (name, body) in [("a.test", "a index"), ("b.test", "b index")] {
         let (rc, code, got) = t.curl(name, None);
-        assert_eq!((rc, code.as_str(), got.trim()), (0, "200 0", body), "curl {name}");
+        assert_eq!(
+            (rc, code.as_str(), got.trim()),
+            (0, "200 0", body),
+            "curl {name}"
+        );
     }
     // s_client: the certificate follows SNI; unknown name and no SNI get the first TLS vhost.
     for (sni, cn) in [
@@ -185,14 +199,20 @@ fn sni_selects_vhost_and_certificate_with_curl_and_s_client() {
     }
     // The plain listener never serves a TLS vhost's content.
     assert_eq!(
-        parse_resp(&t.srv.raw(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")).body,
+        parse_resp(
+            &t.srv
+                .raw(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        )
+        .body,
         b"plain index\n"
     );
 }
 
 #[test]
 fn host_of_another_vhost_gets_421_never_its_content() {
-    let Some(t) = start("tls-421", "") else { return };
+    let Some(t) = start("tls-421", "") else {
+        return;
+    };
     let (rc, code, body) = t.curl("a.test", Some("b.test"));
     assert_eq!((rc, code.as_str()), (0, "421 0"), "{body}");
     assert!(!body.contains("b index"));
@@ -207,12 +227,23 @@ fn host_of_another_vhost_gets_421_never_its_content() {
 
 #[test]
 fn strict_sni_refuses_clients_without_sni() {
-    let Some(t) = start("tls-strict", " SSLStrictSNIVHostCheck On\n") else { return };
+    let Some(t) = start("tls-strict", " SSLStrictSNIVHostCheck On\n") else {
+        return;
+    };
     // With SNI: served.
     assert_eq!(t.curl("a.test", None).1, "200 0");
     // Without SNI (an IP address in the URL sends none): 403, AH02033.
     let out = Command::new("curl")
-        .args(["-sS", "-k", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: a.test"])
+        .args([
+            "-sS",
+            "-k",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            "Host: a.test",
+        ])
         .arg(format!("https://127.0.0.1:{}/", t.tls_port))
         .output()
         .unwrap();
@@ -222,14 +253,20 @@ fn strict_sni_refuses_clients_without_sni() {
 
 #[test]
 fn plaintext_on_the_tls_port_gets_no_http_answer_and_a_prompt_close() {
-    let Some(t) = start("tls-plain", "") else { return };
+    let Some(t) = start("tls-plain", "") else {
+        return;
+    };
     let mut s = std::net::TcpStream::connect(("127.0.0.1", t.tls_port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
     let started = Instant::now();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        .unwrap();
     let got = read_all(&mut s);
     assert!(started.elapsed() < Duration::from_secs(5), "no hang");
-    assert!(!got.starts_with(b"HTTP/"), "no HTTP response in clear: {got:?}");
+    assert!(
+        !got.starts_with(b"HTTP/"),
+        "no HTTP response in clear: {got:?}"
+    );
     // What comes back, if anything, is a TLS alert record (content type 21).
     assert!(got.is_empty() || got[0] == 21, "{got:?}");
 }
@@ -273,7 +310,10 @@ fn memory_contains(pid: i32, needle: &[u8]) -> std::io::Result<bool> {
             continue;
         }
         let (a, b) = range.split_once('-').unwrap();
-        let (a, b) = (u64::from_str_radix(a, 16).unwrap(), u64::from_str_radix(b, 16).unwrap());
+        let (a, b) = (
+            u64::from_str_radix(a, 16).unwrap(),
+            u64::from_str_radix(b, 16).unwrap(),
+        );
         let mut buf = vec![0u8; (b - a) as usize];
         if mem.read_exact_at(&mut buf, a).is_err() {
             continue;
@@ -299,7 +339,9 @@ fn serving_child_never_holds_the_key() {
         eprintln!("SKIP: reading another process's memory needs root");
         return;
     }
-    let Some(t) = start("tls-nokey", "") else { return };
+    let Some(t) = start("tls-nokey", "") else {
+        return;
+    };
     let key = t.dir.join("keys/a.key");
     let scalar = ec_private_scalar(&key);
     assert_eq!(scalar.len(), 32);
@@ -325,17 +367,34 @@ fn serving_child_never_holds_the_key() {
         got.extend_from_slice(&b[..n]);
     }
     let line = t.srv.wait_log_lines(1).pop().unwrap();
-    let pid: i32 = line.split("pid=").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let pid: i32 = line
+        .split("pid=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let relay = children_of(pid);
     assert_eq!(relay.len(), 1, "one relay process: {relay:?}");
     for p in [pid, relay[0]] {
         let maps = std::fs::read_to_string(format!("/proc/{p}/maps")).unwrap();
-        assert!(!maps.contains("a.key") && !maps.contains("/keys/"), "{p} maps the key: {maps}");
+        assert!(
+            !maps.contains("a.key") && !maps.contains("/keys/"),
+            "{p} maps the key: {maps}"
+        );
         for fd in std::fs::read_dir(format!("/proc/{p}/fd")).unwrap() {
             let target = std::fs::read_link(fd.unwrap().path()).unwrap_or_default();
-            assert!(!target.to_string_lossy().contains("keys/"), "{p} has {target:?} open");
+            assert!(
+                !target.to_string_lossy().contains("keys/"),
+                "{p} has {target:?} open"
+            );
         }
-        assert!(!memory_contains(p, &scalar).unwrap(), "the private key is in the memory of {p}");
+        assert!(
+            !memory_contains(p, &scalar).unwrap(),
+            "the private key is in the memory of {p}"
+        );
     }
     // Exactly one socket in the serving child: its (plaintext) connection. The key holder
     // channel was closed after the handshake, the verifier's at confinement.
@@ -350,13 +409,19 @@ fn serving_child_never_holds_the_key() {
     // Unix permissions: the child runs as an unprivileged uid and the key is 0600 root.
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    assert!(uid_line.split_whitespace().skip(1).all(|u| u != "0"), "{uid_line}");
+    assert!(
+        uid_line.split_whitespace().skip(1).all(|u| u != "0"),
+        "{uid_line}"
+    );
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(&key).unwrap();
     assert_eq!((meta.uid(), meta.mode() & 0o077), (0, 0));
     // Positive control: the same scan finds the key in the key holder.
     let holder = *t.key_holder_pids().last().unwrap();
-    assert!(memory_contains(holder, &scalar).unwrap(), "the scan finds the key where it is");
+    assert!(
+        memory_contains(holder, &scalar).unwrap(),
+        "the scan finds the key where it is"
+    );
     drop(stdin);
     let _ = client.wait();
 }
@@ -370,7 +435,9 @@ fn nix_is_root() -> bool {
 
 #[test]
 fn key_holder_crash_is_survived_and_never_serves_without_tls() {
-    let Some(t) = start("tls-crash", "") else { return };
+    let Some(t) = start("tls-crash", "") else {
+        return;
+    };
     assert_eq!(t.curl("a.test", None).1, "200 0");
     let first = t.key_holder_pids();
     assert_eq!(first.len(), 1);
@@ -391,7 +458,10 @@ fn key_holder_crash_is_survived_and_never_serves_without_tls() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let pids = t.key_holder_pids();
-    assert!(pids.len() >= 2 && pids[1] != first[0], "restarted: {pids:?}");
+    assert!(
+        pids.len() >= 2 && pids[1] != first[0],
+        "restarted: {pids:?}"
+    );
     // After the restart every handshake works again (idle children were renewed).
     std::thread::sleep(Duration::from_millis(300));
     for _ in 0..4 {

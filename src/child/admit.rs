@@ -457,6 +457,7 @@ Confinement unix landlock
                     Reason::NoIdentity { .. } => "no-identity",
                     Reason::VerifierUnavailable(_) => "unavailable",
                     Reason::Misconfigured(_) => "misconfigured",
+                    Reason::Misdirected(_) => "misdirected",
                 };
                 Want::Refuse(r.status, kind)
             }
@@ -558,6 +559,7 @@ Confinement unix landlock
                 &mut fake,
                 None,
                 None,
+                vhost::On::Plain,
             ));
             assert_eq!(&got, want, "{host} {path} {auth:?}");
         }
@@ -589,6 +591,7 @@ Confinement unix landlock
                 &mut fake,
                 None,
                 None,
+                vhost::On::Plain,
             ));
             assert_eq!(&got, want, "after close: {host} {path} {auth:?}");
         }

@@ -60,13 +60,11 @@ impl ProxyConfig {
             nets.iter()
                 .any(|n| crate::policy::map::net_contains(n, source))
         };
-        if !self
+        let on_listener = self
             .listeners
             .iter()
-            .any(|l| super::tls::listener_matches(l, local))
-        {
-            Expect::Direct
-        } else if contains(&self.exceptions) {
+            .any(|l| super::tls::listener_matches(l, local));
+        if !on_listener || contains(&self.exceptions) {
             Expect::Direct
         } else if self.trusted.as_deref().is_some_and(|t| !contains(t)) {
             Expect::Refuse

@@ -160,9 +160,7 @@ pub fn decode_ready(buf: &[u8]) -> Ready {
         b'E' => Err(String::from_utf8_lossy(rest).into_owned()),
         b'R' => {
             let mut keys = Vec::new();
-            while let Some((&[algorithm, n], tail)) =
-                rest.split_first_chunk::<2>().map(|(h, t)| (h, t))
-            {
+            while let Some((&[algorithm, n], tail)) = rest.split_first_chunk::<2>() {
                 let want = usize::from(n) * 2;
                 let Some((schemes, tail)) = tail.split_at_checked(want) else {
                     return Err("truncated report".into());
