@@ -538,7 +538,8 @@ fn check(p: &mut Pass, cfg: &Config, tls: &TlsConfig, plain: &[SocketAddr]) {
         }
     }
     let any_plain_vhost = (0..cfg.vhosts.len()).any(|i| !tls.vhost_is_tls(i));
-    if !plain.is_empty() && !any_plain_vhost {
+    // (No vhost at all: the main pass has reported why.)
+    if !plain.is_empty() && !cfg.vhosts.is_empty() && !any_plain_vhost {
         p.errors.push(ConfigError {
             message: "a plain (http) Listen but every <VirtualHost> has `SSLEngine on`: plain connections would have nothing to serve".into(),
             ..at(&file0)

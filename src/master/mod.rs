@@ -235,6 +235,10 @@ pub fn run(
                         apply_reload(&mut cfg, new, &mut inherited, &mut pool, &mut reexec);
                         verifier.restart(&cfg, &inherited);
                         keys.restart(&cfg, &inherited);
+                        if cfg.tls.enabled() {
+                            // Idle children hold channels to the old key holder.
+                            retire_idle(&mut pool);
+                        }
                     }
                 }
                 _ => {}
