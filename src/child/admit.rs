@@ -76,6 +76,9 @@ pub enum Reason {
     VerifierUnavailable(String),
     /// `Require` asks for a user where no way to authenticate one is configured: 500.
     Misconfigured(String),
+    /// A TLS connection's request for another vhost than its handshake's (421), or without SNI
+    /// where `SSLStrictSNIVHostCheck On` (403).
+    Misdirected(vhost::Misdirected),
 }
 
 /// A refusal: its status, the Basic realm for a 401, and why.
@@ -104,8 +107,17 @@ pub fn admit<'c>(
     creds: &mut dyn CheckCredentials,
     current_context: Option<&str>,
     category: Option<u16>,
+    on: vhost::On,
 ) -> Admission<'c> {
-    let vhost = vhost::select(&cfg.vhosts, req.host.as_deref());
+    let vhost = match vhost::select_on(cfg, req.host.as_deref(), on) {
+        Ok(v) => v,
+        Err(m @ vhost::Misdirected::OtherVhost { .. }) => {
+            return refuse(421, None, Reason::Misdirected(m))
+        }
+        Err(m @ vhost::Misdirected::NoSni { .. }) => {
+            return refuse(403, None, Reason::Misdirected(m))
+        }
+    };
     let (fs_path, conf) = request_conf(vhost, req);
     if is_ht_file(&req.path) {
         return refuse(403, None, Reason::DeniedByConfiguration { path: fs_path });
@@ -445,6 +457,7 @@ Confinement unix landlock
                     Reason::NoIdentity { .. } => "no-identity",
                     Reason::VerifierUnavailable(_) => "unavailable",
                     Reason::Misconfigured(_) => "misconfigured",
+                    Reason::Misdirected(_) => "misdirected",
                 };
                 Want::Refuse(r.status, kind)
             }
@@ -546,6 +559,7 @@ Confinement unix landlock
                 &mut fake,
                 None,
                 None,
+                vhost::On::Plain,
             ));
             assert_eq!(&got, want, "{host} {path} {auth:?}");
         }
@@ -577,6 +591,7 @@ Confinement unix landlock
                 &mut fake,
                 None,
                 None,
+                vhost::On::Plain,
             ));
             assert_eq!(&got, want, "after close: {host} {path} {auth:?}");
         }

@@ -12,12 +12,14 @@ pub mod authenticate;
 pub mod body;
 pub mod confine;
 pub mod decide;
+pub mod front;
 pub mod isolation;
 pub mod read;
 pub mod refuse;
 pub mod report;
 pub mod respond;
 pub mod route;
+pub mod tls;
 pub mod vhost;
 
 use crate::config::{Config, VHost};
@@ -71,9 +73,12 @@ pub fn serve(
 ) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
     let started = std::time::Instant::now();
-    let (peer, Isolated { keep, mut reclaim }) =
-        (accepted.peer, isolate(cfg, inh, &accepted, &verifier)?);
-    let mut gate = Gate::new(cfg, inh, peer, verifier, keep, category);
+    let Isolated { keep, mut reclaim } = isolate(cfg, inh, &accepted, &verifier)?;
+    // PROXY header and TLS handshake; the peer is the proxied client from here on.
+    let Some(front::Front { peer, on }) = front::open(cfg, &accepted) else {
+        return Ok(());
+    };
+    let mut gate = Gate::new(cfg, inh, peer, verifier, keep, category, on);
     let mut conn = Conn {
         stream: accepted.stream,
         buf: Vec::new(),
@@ -146,6 +151,7 @@ pub fn serve(
         }
     }
     respond::linger_close(conn.stream);
+    tls::finish();
     Ok(())
 }
 
@@ -161,6 +167,8 @@ struct Gate<'a> {
     keep: Vec<i32>,
     /// The MCS category the master gave this connection (`selinuxConnectionCategories`).
     category: Option<u16>,
+    /// Plain or TLS (and for which vhost): which vhosts a request may select.
+    on: vhost::On,
 }
 
 impl<'a> Gate<'a> {
@@ -171,6 +179,7 @@ impl<'a> Gate<'a> {
         verifier: Option<OwnedFd>,
         keep: Vec<i32>,
         category: Option<u16>,
+        on: vhost::On,
     ) -> Self {
         let worker_ctx = cfg
             .confinement
@@ -186,6 +195,7 @@ impl<'a> Gate<'a> {
             worker_ctx,
             keep,
             category,
+            on,
         }
     }
 
@@ -197,6 +207,7 @@ impl<'a> Gate<'a> {
             &mut self.creds,
             self.worker_ctx.as_deref(),
             self.category,
+            self.on,
         )
     }
 
@@ -250,6 +261,8 @@ fn isolate(
     let mut early_keep = keep.clone();
     early_keep.extend(verifier.as_ref().map(|v| v.as_raw_fd()));
     early_keep.extend(reclaim.as_ref().map(|r| r.as_raw_fd()));
+    // The key holder channel lives until the handshake (`front`), never into confinement.
+    early_keep.extend(tls::handoff_fd());
     Linux
         .close_fds_except(&early_keep)
         .map_err(ChildError::CloseFds)?;

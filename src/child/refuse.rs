@@ -182,5 +182,11 @@ fn log_reason(peer: SocketAddr, path: &str, reason: &Reason) {
         Reason::Misconfigured(why) => {
             log::error!(target: "oneshot_httpd::auth_basic", "{c} {why}: {uri}")
         }
+        Reason::Misdirected(super::vhost::Misdirected::OtherVhost { host, session }) => {
+            log::error!(target: "oneshot_httpd::ssl", "{c} AH02032: Hostname {} provided via HTTP is not the virtual host {} the TLS session was established for (SNI): {uri}", esc(host), esc(session))
+        }
+        Reason::Misdirected(super::vhost::Misdirected::NoSni { vhost }) => {
+            log::error!(target: "oneshot_httpd::ssl", "{c} AH02033: No hostname was provided via SNI for a name based virtual host ({}, SSLStrictSNIVHostCheck On): {uri}", esc(vhost))
+        }
     }
 }

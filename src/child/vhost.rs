@@ -2,7 +2,94 @@
 //! ServerName or ServerAlias matches, else the first vhost (the default). Pure.
 #![forbid(unsafe_code)]
 
-use crate::config::VHost;
+use crate::config::{Config, VHost};
+
+/// The connection a request arrived on, for vhost selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum On {
+    Plain,
+    /// A TLS connection whose handshake was made for `vhost` (an index into `Config::vhosts`)
+    /// on a listener of `port`; `sni` says whether the client sent a name.
+    Tls {
+        vhost: usize,
+        port: u16,
+        sni: bool,
+    },
+}
+
+/// Why a request on a TLS connection cannot be served there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Misdirected {
+    /// Host names another vhost than the one the TLS session was established for: 421
+    /// (RFC 9110 §15.5.20; Apache AH02032).
+    OtherVhost { host: String, session: String },
+    /// No SNI and the vhost says `SSLStrictSNIVHostCheck On`: 403 (Apache AH02033).
+    NoSni { vhost: String },
+}
+
+/// Selection by Host among the vhosts this connection may reach: on a plain connection the
+/// vhosts without TLS (a TLS vhost's content is never served in clear); on a TLS connection
+/// the TLS vhosts of its port, and the result must be the handshake's vhost (never vhost B's
+/// content on A's certificate). A request without Host keeps the handshake's vhost.
+pub fn select_on<'a>(
+    cfg: &'a Config,
+    host: Option<&str>,
+    on: On,
+) -> Result<&'a VHost, Misdirected> {
+    match on {
+        On::Plain => {
+            let reachable: Vec<&VHost> = cfg
+                .vhosts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !cfg.tls.vhost_is_tls(*i))
+                .map(|(_, v)| v)
+                .collect();
+            let pick = host.and_then(|h| {
+                reachable
+                    .iter()
+                    .find(|v| v.names.iter().any(|n| matches(n, h)))
+            });
+            Ok(pick
+                .or(reachable.first())
+                .copied()
+                .unwrap_or(&cfg.vhosts[0]))
+        }
+        On::Tls { vhost, port, sni } => {
+            let session = &cfg.vhosts[vhost];
+            let chosen = match host {
+                None => vhost,
+                Some(h) => {
+                    let candidates = cfg.tls.candidates(port);
+                    candidates
+                        .iter()
+                        .copied()
+                        .find(|&i| cfg.vhosts[i].names.iter().any(|n| matches(n, h)))
+                        .or(candidates.first().copied())
+                        .unwrap_or(vhost)
+                }
+            };
+            if chosen != vhost {
+                return Err(Misdirected::OtherVhost {
+                    host: host.unwrap_or_default().to_string(),
+                    session: session.server_name().to_string(),
+                });
+            }
+            let strict = cfg
+                .tls
+                .vhosts
+                .get(vhost)
+                .and_then(Option::as_ref)
+                .is_some_and(|t| t.strict_sni);
+            if strict && !sni {
+                return Err(Misdirected::NoSni {
+                    vhost: session.server_name().to_string(),
+                });
+            }
+            Ok(session)
+        }
+    }
+}
 
 pub fn select<'a>(vhosts: &'a [VHost], host: Option<&str>) -> &'a VHost {
     host.and_then(|h| {
@@ -14,7 +101,7 @@ pub fn select<'a>(vhosts: &'a [VHost], host: Option<&str>) -> &'a VHost {
 }
 
 /// Exact match, or a wildcard alias such as `*.example.com` (`*` and `?` as in Apache).
-fn matches(pattern: &str, host: &str) -> bool {
+pub fn matches(pattern: &str, host: &str) -> bool {
     fn go(p: &[u8], h: &[u8]) -> bool {
         match (p.first(), h.first()) {
             (None, None) => true,

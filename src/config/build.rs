@@ -96,6 +96,8 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         user_maps: Default::default(),
         users: Default::default(),
         vhosts: Vec::new(),
+        tls: Default::default(),
+        proxy: Default::default(),
         warnings: Vec::new(),
     };
     let mut main = VHostDraft::new(Origin {
@@ -105,6 +107,9 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
     let mut vhosts = Vec::new();
 
     for node in nodes {
+        if is_second_pass(node) {
+            continue;
+        }
         if node.is("VirtualHost") && node.children.is_some() {
             if !b.has_empty_argument(node) {
                 vhosts.push(b.vhost(node));
@@ -114,6 +119,9 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         }
     }
     b.finish(&mut cfg, main, vhosts);
+    // HOOK(tls, proxy): their directives are read by their own passes over the same tree.
+    super::tls::build(nodes, &mut cfg, &mut b.errors, &mut b.warnings);
+    super::proxy::build(nodes, &mut cfg, &mut b.errors, &mut b.warnings);
     b.require_backends(&mut cfg);
     b.warn_unreachable_directories(&cfg);
     b.warn_vhosts_without_identity(&cfg);
@@ -392,6 +400,9 @@ impl Builder {
             }
         }
         for c in n.children.as_deref().unwrap_or_default() {
+            if is_second_pass(c) {
+                continue;
+            }
             self.directive(c, Scope::VHost(&mut v));
         }
         v
@@ -669,6 +680,12 @@ fn defaults() -> DirConf {
         directory_index: Some(vec!["index.html".into()]),
         ..DirConf::default()
     }
+}
+
+/// Directives `config::tls` and `config::proxy` read in their own passes.
+fn is_second_pass(n: &Node) -> bool {
+    n.children.is_none()
+        && (super::tls::is_directive(&n.name) || super::proxy::is_directive(&n.name))
 }
 
 fn normalize_dir(p: &Path) -> String {
@@ -991,6 +1008,10 @@ pub(super) mod h {
 
     /// Read before everything else (see [`build`]); here only checked.
     pub fn server_root(_: &mut Builder, _: &Node, _: &mut Config) {}
+
+    /// TLS and PROXY directives: `config::tls` and `config::proxy` read them in their own
+    /// passes after the vhosts are built (the main pass skips them, see `is_second_pass`).
+    pub fn second_pass(_: &mut Builder, _: &Node) {}
 
     pub fn pid_file(b: &mut Builder, n: &Node, cfg: &mut Config) {
         if let Some([a0]) = b.args(n, 1, 1) {

@@ -89,6 +89,7 @@ pub fn load_with(
     cfg.warnings = warnings;
     check_filesystem(&cfg, &mut errors);
     super::identity::load(&mut cfg, &mut errors);
+    super::tls::load_certificates(&mut cfg, &mut errors);
     if errors.is_empty() {
         Ok(cfg)
     } else {

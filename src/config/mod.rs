@@ -20,10 +20,13 @@ pub mod load;
 pub mod model;
 pub mod modules;
 pub mod parse;
+pub mod proxy;
+pub mod tls;
 
 pub use identity::{compose as compose_context, user_key as identity_key};
 pub use load::{load, load_with};
 pub use model::*;
+pub use tls::{TlsConfig, VHostTls};
 
 /// A configuration problem, printed as `FILE:LINE: message` (line 0 when the whole file is meant).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]

@@ -360,6 +360,12 @@ pub struct Config {
     /// Never empty: when the file has no `<VirtualHost>`, the main server is the only one.
     /// The first entry is the default, as in Apache's name-based hosting.
     pub vhosts: Vec<VHost>,
+    /// mod_ssl's subset (`config::tls`).
+    #[serde(default)]
+    pub tls: super::tls::TlsConfig,
+    /// mod_remoteip's PROXY protocol (`config::proxy`).
+    #[serde(default)]
+    pub proxy: super::proxy::ProxyConfig,
     /// What `-t` and a (re)load print as warnings: accepted, but probably not what was meant
     /// (a `<Directory>` that can never apply).
     pub warnings: Vec<super::ConfigError>,

@@ -115,11 +115,8 @@ pub const MODULES: &[Module] = &[
         "mod_rewrite.c",
         Refused("remove it: oneshot-httpd has no mod_rewrite (map URLs with ScriptAlias and DocumentRoot, or rewrite in a proxy in front)"),
     ),
-    m(
-        "ssl_module",
-        "mod_ssl.c",
-        Refused("TLS is not implemented here yet: terminate TLS in front of oneshot-httpd and remove the line"),
-    ),
+    m("ssl_module", "mod_ssl.c", Implemented),
+    m("remoteip_module", "mod_remoteip.c", Implemented),
     m(
         "proxy_module",
         "mod_proxy.c",

@@ -2,6 +2,7 @@
 //! them, and reacts to signals. Single-threaded, and it never reads a byte from a client:
 //! the only bytes it reads come from its children's status pipe and its signalfd.
 
+pub mod keyholder;
 pub mod listen;
 mod pool;
 pub mod reexec;
@@ -176,6 +177,11 @@ pub fn run(
     reexec.set_image(setup("ReexecChildren", image.map_err(io::Error::other))?);
     let mut verifier = Verifier::default();
     verifier.ensure(&cfg, &inherited);
+    let mut keys = keyholder::KeyHolder::default();
+    setup(
+        "the TLS key holder",
+        keys.start(&cfg, &inherited).map_err(io::Error::other),
+    )?;
     write_pid_file(&cfg);
     log::info!(
         "oneshot-httpd {} listening on {} with {} vhost(s); pool {}..{} of at most {}",
@@ -199,7 +205,7 @@ pub fn run(
         &mut pool,
         &cfg,
         &inherited,
-        &verifier,
+        (&verifier, &keys),
         &reexec,
         cfg.start_servers.min(cfg.max_workers),
         &mut fork_backoff,
@@ -221,8 +227,8 @@ pub fn run(
         while let Ok(Some(info)) = sfd.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGCHLD) => {
-                    reexec.note_start_failures(reap(&mut pool, &mut verifier));
-                    kill_strays(&mut pool, &verifier);
+                    reexec.note_start_failures(reap(&mut pool, &mut verifier, &mut keys));
+                    kill_strays(&mut pool, &verifier, &keys);
                 }
                 Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => stop = true,
                 Ok(Signal::SIGHUP) => {
@@ -230,6 +236,11 @@ pub fn run(
                     if let Some(new) = reload() {
                         apply_reload(&mut cfg, new, &mut inherited, &mut pool, &mut reexec);
                         verifier.restart(&cfg, &inherited);
+                        keys.restart(&cfg, &inherited);
+                        if cfg.tls.enabled() {
+                            // Idle children hold channels to the old key holder.
+                            retire_idle(&mut pool);
+                        }
                     }
                     // Applied or refused, the server serves again (systemd's reload is over).
                     notify.ready("serving");
@@ -237,10 +248,11 @@ pub fn run(
                 _ => {}
             }
         }
-        reexec.note_start_failures(reap(&mut pool, &mut verifier));
+        reexec.note_start_failures(reap(&mut pool, &mut verifier, &mut keys));
         if stop {
             notify.stopping();
             verifier.stop();
+            keys.stop();
             log::info!(
                 "pool: {} connection(s) accepted; {} of them took the last idle child",
                 pool.accepted,
@@ -251,9 +263,10 @@ pub fn run(
             log::info!("stopped");
             return Ok(());
         }
-        let started = verifier.starts;
+        let started = (verifier.starts, keys.starts);
         verifier.ensure(&cfg, &inherited);
-        if verifier.starts != started {
+        keys.ensure(&cfg, &inherited);
+        if (verifier.starts, keys.starts) != started {
             // Idle children hold a channel to the dead verifier (or none): they would answer
             // 503 to every authenticated request. Fresh ones get a channel to the new one.
             retire_idle(&mut pool);
@@ -262,7 +275,7 @@ pub fn run(
             &mut pool,
             &cfg,
             &inherited,
-            &verifier,
+            (&verifier, &keys),
             &reexec,
             &mut fork_backoff,
         );
@@ -356,7 +369,7 @@ fn report_log_transition(t: status::Transition) {
 }
 
 /// Reaps every exited child; returns how many could not start (see `reexec::start_failed`).
-fn reap(pool: &mut Pool, verifier: &mut Verifier) -> usize {
+fn reap(pool: &mut Pool, verifier: &mut Verifier, keys: &mut keyholder::KeyHolder) -> usize {
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     let mut start_failed = 0;
     loop {
@@ -366,6 +379,11 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier) -> usize {
                 log::error!("password verifier exited ({s:?}); restarting it");
                 verifier.gone();
                 continue;
+            }
+            if let Some(pid) = s.pid() {
+                if keys.reaped(pid, &format!("{s:?}")) {
+                    continue;
+                }
             }
         }
         match status {
@@ -399,7 +417,7 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier) -> usize {
 /// until no stray carries it. Every process a connection started descends from a stray here
 /// once the connection's child is gone (the master is their subreaper), so a category no
 /// stray carries is carried by no process at all.
-fn kill_strays(pool: &mut Pool, verifier: &Verifier) {
+fn kill_strays(pool: &mut Pool, verifier: &Verifier, keys: &keyholder::KeyHolder) {
     let children = match crate::sys::linux::own_children() {
         Ok(c) => c,
         Err(e) => {
@@ -411,7 +429,7 @@ fn kill_strays(pool: &mut Pool, verifier: &Verifier) {
     // None when a stray's context could not be read: then no category is freed this round.
     let mut carried = Some(std::collections::BTreeSet::new());
     for pid in children.into_iter().map(Pid::from_raw) {
-        if pool.contains(pid) || verifier.pid == Some(pid) {
+        if pool.contains(pid) || verifier.pid == Some(pid) || keys.pid() == Some(pid) {
             continue;
         }
         if draining {
@@ -450,7 +468,7 @@ fn maintain(
     pool: &mut Pool,
     cfg: &Config,
     inh: &Inherited,
-    verifier: &Verifier,
+    verifier: (&Verifier, &keyholder::KeyHolder),
     reexec: &reexec::Reexec,
     backoff: &mut Backoff,
 ) {
@@ -517,7 +535,7 @@ fn spawn_many(
     pool: &mut Pool,
     cfg: &Config,
     inh: &Inherited,
-    verifier: &Verifier,
+    (verifier, keys): (&Verifier, &keyholder::KeyHolder),
     reexec: &reexec::Reexec,
     n: usize,
     backoff: &mut Backoff,
@@ -538,10 +556,15 @@ fn spawn_many(
         // Each child gets its own channel to the verifier; the master's copy is dropped at the
         // end of this iteration. Without one, requests needing authentication get 503.
         let chan = verifier.channel();
+        // HOOK(tls): likewise a one-signature channel to the key holder (TLS configured).
+        let tls = keys.handoff();
         match fork() {
             Ok(ForkResult::Child) => match reexec.image() {
                 Some(image) => reexec.exec_child(image, inh, chan, category),
-                None => child::run(cfg, inh, chan, category),
+                None => {
+                    child::tls::install(tls);
+                    child::run(cfg, inh, chan, category)
+                }
             },
             Ok(ForkResult::Parent { child: pid }) => {
                 pool.insert(pid, Slot::Idle);
@@ -669,7 +692,11 @@ fn shutdown(pool: &mut Pool, timeout: Duration) {
     let deadline = Instant::now() + timeout + Duration::from_secs(1);
     while !pool.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
-        reap(pool, &mut Verifier::default());
+        reap(
+            pool,
+            &mut Verifier::default(),
+            &mut keyholder::KeyHolder::default(),
+        );
     }
     for pid in pool.pids() {
         log::warn!("child {pid} did not finish within Timeout; killing it");

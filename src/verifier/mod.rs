@@ -94,7 +94,7 @@ pub fn pair() -> io::Result<(Handle, Endpoint)> {
     Ok((Handle { control: master }, Endpoint { control: verifier }))
 }
 
-fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -135,9 +135,9 @@ impl Endpoint {
 }
 
 /// The one data byte that accompanies a passed channel; anything else is dropped.
-const CHANNEL_TAG: u8 = b'C';
+pub(crate) const CHANNEL_TAG: u8 = b'C';
 
-fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
+pub(crate) fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     let fds = [fd];
@@ -156,14 +156,14 @@ fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
 
 /// What arrived on the control socket.
 #[derive(Debug)]
-enum ControlMsg {
+pub(crate) enum ControlMsg {
     Channel(OwnedFd),
     /// Something other than exactly one tagged descriptor; any fds were closed.
     Garbage,
     Closed,
 }
 
-fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<ControlMsg> {
+pub(crate) fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<ControlMsg> {
     // Room for more than one fd so that surplus fds arrive (and are closed) instead
     // of being silently truncated.
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];

@@ -478,7 +478,9 @@ pub fn run(
         remote_addr: cx.peer.ip().to_string(),
         remote_port: cx.peer.port(),
         server_name: cx.vhost.server_name(),
-        server_port: conn.stream.local_addr().map(|a| a.port()).unwrap_or(0),
+        server_port: crate::child::tls::session()
+            .map(|s| s.port)
+            .unwrap_or_else(|| conn.stream.local_addr().map(|a| a.port()).unwrap_or(0)),
         remote_user: cx.user,
         script_name: &script.script_name,
         path_info: &script.path_info,
@@ -486,6 +488,7 @@ pub fn run(
         script_filename: &filename.to_string_lossy(),
         content_length,
     });
+    let env = crate::child::tls::with_cgi_vars(env);
     let started = match start(cx.vhost, &script, env) {
         Ok(s) => s,
         Err(e) => {
