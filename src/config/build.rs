@@ -67,6 +67,8 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         confinement: vec![Backend::Landlock],
         namespaces: true,
         selinux_connection_categories: None,
+        cgroup: Default::default(),
+        verifier: Default::default(),
         password_files: Vec::new(),
         selinux_maps: Default::default(),
         user_maps: Default::default(),
@@ -95,6 +97,8 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         }
     }
     b.finish(&mut cfg, main, vhosts);
+    b.errors.extend(super::cgroup::check(&cfg));
+    b.errors.extend(super::verifier::check(&cfg));
     b.require_backends(&mut cfg);
     b.warn_unreachable_directories(&cfg);
     b.warn_vhosts_without_identity(&cfg);
@@ -365,7 +369,13 @@ impl Builder {
                     }
                 }
             }
-            _ => self.error(n, format!("unknown directive '{}'", n.name)),
+            _ => match super::cgroup::server_directive(&name, &n.args, &origin(n), cfg)
+                .or_else(|| super::verifier::server_directive(&name, &n.args, &origin(n), cfg))
+            {
+                Some(Ok(())) => {}
+                Some(Err(m)) => self.error(n, m),
+                None => self.error(n, format!("unknown directive '{}'", n.name)),
+            },
         }
     }
 

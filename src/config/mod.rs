@@ -11,12 +11,14 @@
 )]
 
 pub mod build;
+pub mod cgroup;
 pub mod glob;
 pub mod harden;
 mod identity;
 pub mod load;
 pub mod model;
 pub mod parse;
+pub mod verifier;
 
 pub use identity::{compose as compose_context, user_key as identity_key};
 pub use load::load;

@@ -174,7 +174,11 @@ pub fn run(
     )?;
     let image = reexec.image_for(&cfg, &inherited, error_log_fd.is_some());
     reexec.set_image(setup("ReexecChildren", image.map_err(io::Error::other))?);
-    let mut verifier = Verifier::default();
+    let mut verifier = Verifier {
+        unix: verifier_identity(&cfg, inherited.worker.as_ref())?,
+        ..Verifier::default()
+    };
+    warn_about_verifier(&cfg, &verifier, available.landlock_abi);
     verifier.ensure(&cfg, &inherited);
     write_pid_file(&cfg);
     log::info!(
@@ -227,6 +231,10 @@ pub fn run(
                 Ok(Signal::SIGHUP) => {
                     if let Some(new) = reload() {
                         apply_reload(&mut cfg, new, &mut inherited, &mut pool, &mut reexec);
+                        match verifier_identity(&cfg, inherited.worker.as_ref()) {
+                            Ok(unix) => verifier.unix = unix,
+                            Err(e) => log::error!("reload: {e}; the verifier keeps its identity"),
+                        }
                         verifier.restart(&cfg, &inherited);
                     }
                 }
@@ -729,10 +737,75 @@ fn worker_identity(cfg: &Config) -> Result<Option<crate::sandbox::UnixIdentity>,
     }))
 }
 
+/// Resolves `VerifierUser`/`VerifierGroup` when the master runs as root (the verifier's
+/// identity, see `verifier::confine`). It must differ from the children's `User`/`Group`: a
+/// child runs as them before it is confined, so it must not reach the verifier's files.
+fn verifier_identity(
+    cfg: &Config,
+    worker: Option<&crate::sandbox::UnixIdentity>,
+) -> Result<Option<crate::sandbox::UnixIdentity>, MasterError> {
+    let fail = |m: String| MasterError::Setup {
+        what: "VerifierUser/VerifierGroup",
+        source: io::Error::other(m),
+    };
+    let Some(name) = &cfg.verifier.user else {
+        return Ok(None);
+    };
+    if !nix::unistd::geteuid().is_root() {
+        log::warn!("VerifierUser {name}: the master does not run as root, so the verifier keeps the master's uid");
+        return Ok(None);
+    }
+    let u = nix::unistd::User::from_name(name)
+        .ok()
+        .flatten()
+        .ok_or_else(|| fail(format!("unknown VerifierUser '{name}'")))?;
+    let gid = match &cfg.verifier.group {
+        Some(g) => {
+            nix::unistd::Group::from_name(g)
+                .ok()
+                .flatten()
+                .ok_or_else(|| fail(format!("unknown VerifierGroup '{g}'")))?
+                .gid
+        }
+        None => u.gid,
+    };
+    let id = crate::sandbox::UnixIdentity {
+        uid: u.uid.as_raw(),
+        gid: gid.as_raw(),
+        groups: vec![gid.as_raw()],
+    };
+    if id.uid == 0 || id.gid == 0 {
+        return Err(fail(
+            "VerifierUser and VerifierGroup must not be root".into(),
+        ));
+    }
+    if worker.is_some_and(|w| w.uid == id.uid || w.gid == id.gid) {
+        return Err(fail(format!(
+            "VerifierUser/VerifierGroup ({}:{}) must differ from User/Group: children run as those before they are confined",
+            id.uid, id.gid
+        )));
+    }
+    Ok(Some(id))
+}
+
+/// Says at start what keeps the verifier's files when little does.
+fn warn_about_verifier(cfg: &Config, verifier: &Verifier, landlock_abi: u32) {
+    if cfg.password_files.is_empty() {
+        return;
+    }
+    let selinux = cfg.confinement.contains(&crate::sandbox::Backend::Selinux);
+    let landlock = landlock_abi >= crate::sandbox::MIN_LANDLOCK_ABI;
+    if nix::unistd::geteuid().is_root() && verifier.unix.is_none() && !landlock && !selinux {
+        log::warn!("the password verifier keeps uid 0 without capabilities, and neither Landlock nor SELinux confines its files: set VerifierUser");
+    }
+}
+
 /// The password verifier process: the only process that opens password files. Started when
 /// the configuration names any, restarted when it dies (at most once a second).
 #[derive(Default)]
 struct Verifier {
+    /// `VerifierUser`/`VerifierGroup`, resolved (root master only).
+    unix: Option<crate::sandbox::UnixIdentity>,
     pid: Option<Pid>,
     handle: Option<crate::verifier::Handle>,
     last_start: Option<Instant>,
@@ -757,7 +830,7 @@ impl Verifier {
             Err(e) => return log::error!("cannot create the verifier's socket: {e}"),
         };
         match fork() {
-            Ok(ForkResult::Child) => run_verifier(cfg, inh, handle, endpoint),
+            Ok(ForkResult::Child) => run_verifier(cfg, inh, self.unix.clone(), handle, endpoint),
             Ok(ForkResult::Parent { child }) => {
                 log::info!(
                     "password verifier started as pid {child} for {} file(s)",
@@ -800,6 +873,7 @@ impl Verifier {
 fn run_verifier(
     cfg: &Config,
     inh: &Inherited,
+    unix: Option<crate::sandbox::UnixIdentity>,
     handle: crate::verifier::Handle,
     endpoint: crate::verifier::Endpoint,
 ) -> ! {
@@ -816,6 +890,15 @@ fn run_verifier(
         log::error!("verifier: cannot close inherited descriptors: {e}");
         crate::sys::child_exit(1);
     }
+    // Confined before it opens a password file or reads a byte from a child; a failed step
+    // means no verifier (authentication answers 503) and the reason in the log.
+    match confine_verifier(cfg, unix, keep) {
+        Ok(proof) => log::info!("password verifier confined: {}", proof.describe()),
+        Err(e) => {
+            log::error!("password verifier not started: confinement failed: {e}");
+            crate::sys::child_exit(reexec::EXIT_START_FAILED);
+        }
+    }
     let vcfg = crate::verifier::Config::new(cfg.password_files.clone());
     let code = match endpoint.serve(vcfg, load_password_db) {
         Ok(()) => 0,
@@ -825,6 +908,31 @@ fn run_verifier(
         }
     };
     crate::sys::child_exit(code)
+}
+
+fn confine_verifier(
+    cfg: &Config,
+    unix: Option<crate::sandbox::UnixIdentity>,
+    keep_fds: Vec<std::os::fd::RawFd>,
+) -> Result<crate::sandbox::Confined, crate::sandbox::SandboxError> {
+    use crate::sandbox::{failed, Backend, Step};
+    use crate::sys::{Linux, Sys};
+    let probe = |e| failed(Step::CapCheck)(e);
+    let inputs = crate::verifier::confine::Inputs {
+        files: cfg.password_files.clone(),
+        selinux: cfg
+            .confinement
+            .contains(&Backend::Selinux)
+            .then(|| cfg.verifier.selinux_context().to_string()),
+        unix,
+        uid: Linux.getresuid().map_err(probe)?.1,
+        gid: Linux.getresgid().map_err(probe)?.1,
+        capeff: Linux.cap_effective().map_err(probe)?,
+        landlock_abi: Linux.landlock_abi().map_err(probe)?,
+        namespaces: cfg.namespaces,
+        keep_fds,
+    };
+    crate::verifier::confine::enter(&Linux, &crate::verifier::confine::plan(&inputs))
 }
 
 /// The verifier's loader: reads and parses one password file (only the verifier calls it).
