@@ -2,6 +2,7 @@
 //! them, and reacts to signals. Single-threaded, and it never reads a byte from a client:
 //! the only bytes it reads come from its children's status pipe and its signalfd.
 
+pub mod cgroup;
 pub mod listen;
 mod pool;
 pub mod reexec;
@@ -120,6 +121,22 @@ pub fn run(
         what: "per-connection isolation",
         source: io::Error::other(why),
     })?;
+    // Before the verifier and the first child are forked: the master moves itself to
+    // `supervisor` so that its cgroup can hand controllers to the connections' cgroups.
+    let cgroups = match cfg.cgroup.per_connection {
+        true => Some(setup(
+            "per-connection cgroups",
+            cgroup::Tree::setup(&cfg.cgroup).map_err(io::Error::other),
+        )?),
+        false => None,
+    };
+    if let Some(t) = &cgroups {
+        log::info!(
+            "a cgroup per connection under {} (controllers: {})",
+            t.dir().display(),
+            cfg.cgroup.controllers().join(" ")
+        );
+    }
     if cfg.confinement.contains(&crate::sandbox::Backend::Landlock) && available.landlock_abi < 4 {
         log::warn!(
             "Landlock ABI {} < 4: children's programs may bind and connect to any TCP port (AllowConnect is not enforced); only the seccomp filter's UDP, AF_PACKET and listen rules apply",
@@ -198,7 +215,10 @@ pub fn run(
     warm_up_before_fork();
     let mut pool = Pool::default();
     let mut decoder = status::Decoder::default();
-    let mut fork_backoff = Backoff::default();
+    let mut forks = Forks {
+        backoff: Backoff::default(),
+        cgroups,
+    };
     spawn_many(
         &mut pool,
         &cfg,
@@ -206,7 +226,7 @@ pub fn run(
         &verifier,
         &reexec,
         cfg.start_servers.min(cfg.max_workers),
-        &mut fork_backoff,
+        &mut forks,
     );
     loop {
         let mut fds = [
@@ -225,11 +245,16 @@ pub fn run(
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGCHLD) => {
                     reexec.note_start_failures(reap(&mut pool, &mut verifier));
-                    kill_strays(&mut pool, &verifier);
+                    match &mut forks.cgroups {
+                        Some(t) => settle_cgroups(t, &mut pool),
+                        None => kill_strays(&mut pool, &verifier),
+                    }
                 }
                 Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => stop = true,
                 Ok(Signal::SIGHUP) => {
-                    if let Some(new) = reload() {
+                    if let Some(new) =
+                        reload().and_then(|new| cgroups_for_reload(&mut forks.cgroups, &cfg, new))
+                    {
                         apply_reload(&mut cfg, new, &mut inherited, &mut pool, &mut reexec);
                         match verifier_identity(&cfg, inherited.worker.as_ref()) {
                             Ok(unix) => verifier.unix = unix,
@@ -242,6 +267,9 @@ pub fn run(
             }
         }
         reexec.note_start_failures(reap(&mut pool, &mut verifier));
+        if let Some(t) = &mut forks.cgroups {
+            settle_cgroups(t, &mut pool);
+        }
         if stop {
             verifier.stop();
             log::info!(
@@ -250,6 +278,9 @@ pub fn run(
                 pool.ran_dry
             );
             shutdown(&mut pool, cfg.timeout);
+            if let Some(t) = &mut forks.cgroups {
+                t.shutdown();
+            }
             remove_pid_file(&cfg);
             log::info!("stopped");
             return Ok(());
@@ -261,14 +292,7 @@ pub fn run(
             // 503 to every authenticated request. Fresh ones get a channel to the new one.
             retire_idle(&mut pool);
         }
-        maintain(
-            &mut pool,
-            &cfg,
-            &inherited,
-            &verifier,
-            &reexec,
-            &mut fork_backoff,
-        );
+        maintain(&mut pool, &cfg, &inherited, &verifier, &reexec, &mut forks);
     }
 }
 
@@ -436,6 +460,37 @@ fn kill_strays(pool: &mut Pool, verifier: &Verifier) {
     }
 }
 
+/// With a cgroup per connection: the cgroups of reaped children are killed (`cgroup.kill`
+/// takes everything the connection left, wherever it was re-parented) and removed once empty;
+/// this replaces [`kill_strays`]. A connection category drains until its cgroup is gone.
+fn settle_cgroups(tree: &mut cgroup::Tree, pool: &mut Pool) {
+    tree.reaped(|pid| pool.contains(pid));
+    let carried = tree.drain();
+    if pool.categories_draining() {
+        pool.settle_categories(&carried);
+    }
+}
+
+/// A reload may change the limits (the controllers they need are enabled first) but not
+/// `CgroupPerConnection` itself, which needs a restart; `None` keeps the old configuration.
+fn cgroups_for_reload(
+    tree: &mut Option<cgroup::Tree>,
+    old: &Config,
+    new: Config,
+) -> Option<Config> {
+    if new.cgroup.per_connection != old.cgroup.per_connection {
+        log::error!("reload: CgroupPerConnection changed; keeping the old configuration (restart to change it)");
+        return None;
+    }
+    if let Some(t) = tree {
+        if let Err(e) = t.enable(&new.cgroup) {
+            log::error!("reload: {e}; keeping the old configuration");
+            return None;
+        }
+    }
+    Some(new)
+}
+
 /// Every category in a process's SELinux context (read from /proc/PID/attr/current).
 fn stray_categories(pid: Pid) -> io::Result<Vec<u16>> {
     let ctx = std::fs::read_to_string(format!("/proc/{pid}/attr/current"))?;
@@ -455,7 +510,7 @@ fn maintain(
     inh: &Inherited,
     verifier: &Verifier,
     reexec: &reexec::Reexec,
-    backoff: &mut Backoff,
+    forks: &mut Forks,
 ) {
     let idle = pool.idle();
     if idle < cfg.min_spare {
@@ -467,7 +522,7 @@ fn maintain(
             verifier,
             reexec,
             (cfg.min_spare - idle).min(room),
-            backoff,
+            forks,
         );
     } else if idle > cfg.max_spare {
         // An idle child dies on SIGTERM only while it waits for a connection, never after accepting.
@@ -523,8 +578,9 @@ fn spawn_many(
     verifier: &Verifier,
     reexec: &reexec::Reexec,
     n: usize,
-    backoff: &mut Backoff,
+    forks: &mut Forks,
 ) {
+    let (backoff, cgroups) = (&mut forks.backoff, &mut forks.cgroups);
     for _ in 0..n {
         if !backoff.ready() || !reexec.ready() {
             return;
@@ -540,25 +596,63 @@ fn spawn_many(
         };
         // Each child gets its own channel to the verifier; the master's copy is dropped at the
         // end of this iteration. Without one, requests needing authentication get 503.
+        // Its own cgroup, limits written and read back, made before the fork.
+        let cgroup_dir = match cgroups.as_mut().map(|t| t.prepare(&cfg.cgroup)) {
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                backoff.failure(&io::Error::other(format!("connection cgroup: {e}")));
+                return;
+            }
+            None => None,
+        };
         let chan = verifier.channel();
         match fork() {
+            Ok(ForkResult::Child)
+                if cgroup_dir.is_some() && !enter_cgroup(cgroup_dir.as_deref()) =>
+            {
+                crate::sys::child_exit(1)
+            }
             Ok(ForkResult::Child) => match reexec.image() {
                 Some(image) => reexec.exec_child(image, inh, chan, category),
                 None => child::run(cfg, inh, chan, category),
             },
             Ok(ForkResult::Parent { child: pid }) => {
                 pool.insert(pid, Slot::Idle);
+                if let (Some(t), Some(d)) = (cgroups.as_mut(), cgroup_dir) {
+                    t.adopt(pid, d, category);
+                }
                 if let Some(c) = category {
                     pool.hold_category(pid, c);
                 }
                 backoff.success();
             }
             Err(e) => {
+                if let (Some(t), Some(d)) = (cgroups.as_mut(), cgroup_dir) {
+                    t.discard(&d);
+                }
                 backoff.failure(&e);
                 return;
             }
         }
     }
+}
+
+/// In a just-forked child, before it accepts: into its connection's cgroup, or no serving.
+fn enter_cgroup(dir: Option<&std::path::Path>) -> bool {
+    match dir.map(cgroup::enter) {
+        Some(Err(e)) => {
+            log::error!("child: cannot enter its connection cgroup: {e}");
+            false
+        }
+        _ => true,
+    }
+}
+
+/// What forking a child needs beyond the pool: the back-off after failures and, with
+/// `CgroupPerConnection On`, the tree the child's cgroup is made in.
+struct Forks {
+    backoff: Backoff,
+    cgroups: Option<cgroup::Tree>,
 }
 
 /// After a failed fork (RLIMIT_NPROC, memory), wait before trying again instead of spinning;
