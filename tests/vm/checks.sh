@@ -740,7 +740,8 @@ CGI
     sed -e "s/^Listen .*/Listen 127.0.0.1:$CG_PORT/" -e "s/\*:8080/*:$CG_PORT/" \
         -e "s/^MaxRequestWorkers .*/MaxRequestWorkers 8\nCgroupPerConnection On\nConnectionPidsMax 16\nConnectionMemoryMax 32M\nConnectionCPUMax 50000 100000/" \
         "$CONF" > $TOP/conf/cgroup.conf
-    ( echo $$ > $CG_SVC/cgroup.procs && exec "$SERVER" -f $TOP/conf/cgroup.conf ) >> /tmp/server.out 2>&1 &
+    # (in a subshell $$ is still this shell's pid: sh -c has its own)
+    sh -c 'echo $$ > "$1/cgroup.procs" && exec "$2" -f "$3"' sh $CG_SVC "$SERVER" $TOP/conf/cgroup.conf >> /tmp/server.out 2>&1 &
     CG_SERVER=$!
     i=0
     while [ $i -lt 50 ]; do
