@@ -11,9 +11,8 @@
 //!   creates a user namespace mapping only its own uid and gid (then RLIMIT_NPROC counts the
 //!   connection's processes only). `Namespaces Off` turns the namespaces (not the keyring or
 //!   dumpable) off; with it On, a kernel that refuses them stops the start.
-//! - HOOK(cgroups): a per-connection cgroup (pids.max, memory.max, cpu.max, cgroup.kill)
-//!   belongs here, next to the namespaces, created by the master in its delegated subtree
-//!   and entered by the child before it reads a byte. Not built yet (separate task).
+//! - A per-connection cgroup (`CgroupPerConnection`) is made by the master and entered by
+//!   the child right after the fork, before it accepts (`master::cgroup`).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -91,6 +91,8 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         confinement: vec![Backend::Landlock],
         namespaces: true,
         selinux_connection_categories: None,
+        cgroup: Default::default(),
+        verifier: Default::default(),
         password_files: Vec::new(),
         selinux_maps: Default::default(),
         user_maps: Default::default(),
@@ -122,6 +124,8 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
     // HOOK(tls, proxy): their directives are read by their own passes over the same tree.
     super::tls::build(nodes, &mut cfg, &mut b.errors, &mut b.warnings);
     super::proxy::build(nodes, &mut cfg, &mut b.errors, &mut b.warnings);
+    b.errors.extend(super::cgroup::check(&cfg));
+    b.errors.extend(super::verifier::check(&cfg));
     b.require_backends(&mut cfg);
     b.warn_unreachable_directories(&cfg);
     b.warn_vhosts_without_identity(&cfg);
@@ -1008,6 +1012,19 @@ pub(super) mod h {
 
     /// Read before everything else (see [`build`]); here only checked.
     pub fn server_root(_: &mut Builder, _: &Node, _: &mut Config) {}
+
+    /// The cgroup and verifier directives, parsed by `config::cgroup` and `config::verifier`.
+    pub fn cgroup_or_verifier(b: &mut Builder, n: &Node, cfg: &mut Config) {
+        let name = n.name.to_ascii_lowercase();
+        let at = origin(n);
+        match super::super::cgroup::server_directive(&name, &n.args, &at, cfg)
+            .or_else(|| super::super::verifier::server_directive(&name, &n.args, &at, cfg))
+        {
+            Some(Ok(())) => {}
+            Some(Err(m)) => b.error(n, m),
+            None => b.error(n, format!("unknown directive '{}'", n.name)),
+        }
+    }
 
     /// TLS and PROXY directives: `config::tls` and `config::proxy` read them in their own
     /// passes after the vhosts are built (the main pass skips them, see `is_second_pass`).

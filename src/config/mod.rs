@@ -11,6 +11,7 @@
 )]
 
 pub mod build;
+pub mod cgroup;
 pub mod directives;
 pub mod glob;
 pub mod harden;
@@ -22,6 +23,7 @@ pub mod modules;
 pub mod parse;
 pub mod proxy;
 pub mod tls;
+pub mod verifier;
 
 pub use identity::{compose as compose_context, user_key as identity_key};
 pub use load::{load, load_with};

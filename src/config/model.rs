@@ -350,6 +350,12 @@ pub struct Config {
     /// `selinuxConnectionCategories cA.cB`: MCS categories the master hands out, one to each
     /// live child, added to the child's mapped range (see `policy::mcs`).
     pub selinux_connection_categories: Option<ConnectionCategories>,
+    /// `CgroupPerConnection` and the `Connection*Max` limits (see `config::cgroup`).
+    #[serde(default)]
+    pub cgroup: super::cgroup::CgroupSettings,
+    /// `VerifierUser`, `VerifierGroup`, `selinuxVerifierContext` (see `config::verifier`).
+    #[serde(default)]
+    pub verifier: super::verifier::VerifierSettings,
     /// Every distinct AuthUserFile, in a fixed order: children name a file to the verifier
     /// by its index here, never by path.
     pub password_files: Vec<PathBuf>,

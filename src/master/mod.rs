@@ -2,6 +2,7 @@
 //! them, and reacts to signals. Single-threaded, and it never reads a byte from a client:
 //! the only bytes it reads come from its children's status pipe and its signalfd.
 
+pub mod cgroup;
 pub mod keyholder;
 pub mod listen;
 mod pool;
@@ -125,6 +126,22 @@ pub fn run(
         what: "per-connection isolation",
         source: io::Error::other(why),
     })?;
+    // Before the verifier and the first child are forked: the master moves itself to
+    // `supervisor` so that its cgroup can hand controllers to the connections' cgroups.
+    let cgroups = match cfg.cgroup.per_connection {
+        true => Some(setup(
+            "per-connection cgroups",
+            cgroup::Tree::setup(&cfg.cgroup).map_err(io::Error::other),
+        )?),
+        false => None,
+    };
+    if let Some(t) = &cgroups {
+        log::info!(
+            "a cgroup per connection under {} (controllers: {})",
+            t.dir().display(),
+            cfg.cgroup.controllers().join(" ")
+        );
+    }
     if cfg.confinement.contains(&crate::sandbox::Backend::Landlock) && available.landlock_abi < 4 {
         log::warn!(
             "Landlock ABI {} < 4: children's programs may bind and connect to any TCP port (AllowConnect is not enforced); only the seccomp filter's UDP, AF_PACKET and listen rules apply",
@@ -175,7 +192,11 @@ pub fn run(
     )?;
     let image = reexec.image_for(&cfg, &inherited, error_log_fd.is_some());
     reexec.set_image(setup("ReexecChildren", image.map_err(io::Error::other))?);
-    let mut verifier = Verifier::default();
+    let mut verifier = Verifier {
+        unix: verifier_identity(&cfg, inherited.worker.as_ref())?,
+        ..Verifier::default()
+    };
+    warn_about_verifier(&cfg, &verifier, available.landlock_abi);
     verifier.ensure(&cfg, &inherited);
     let mut keys = keyholder::KeyHolder::default();
     setup(
@@ -200,7 +221,10 @@ pub fn run(
     warm_up_before_fork();
     let mut pool = Pool::default();
     let mut decoder = status::Decoder::default();
-    let mut fork_backoff = Backoff::default();
+    let mut forks = Forks {
+        backoff: Backoff::default(),
+        cgroups,
+    };
     spawn_many(
         &mut pool,
         &cfg,
@@ -208,7 +232,7 @@ pub fn run(
         (&verifier, &keys),
         &reexec,
         cfg.start_servers.min(cfg.max_workers),
-        &mut fork_backoff,
+        &mut forks,
     );
     notify.ready(&format!("serving; pool of {}", pool.len()));
     loop {
@@ -228,13 +252,22 @@ pub fn run(
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGCHLD) => {
                     reexec.note_start_failures(reap(&mut pool, &mut verifier, &mut keys));
-                    kill_strays(&mut pool, &verifier, &keys);
+                    match &mut forks.cgroups {
+                        Some(t) => settle_cgroups(t, &mut pool),
+                        None => kill_strays(&mut pool, &verifier, &keys),
+                    }
                 }
                 Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => stop = true,
                 Ok(Signal::SIGHUP) => {
                     notify.reloading();
-                    if let Some(new) = reload() {
+                    if let Some(new) =
+                        reload().and_then(|new| cgroups_for_reload(&mut forks.cgroups, &cfg, new))
+                    {
                         apply_reload(&mut cfg, new, &mut inherited, &mut pool, &mut reexec);
+                        match verifier_identity(&cfg, inherited.worker.as_ref()) {
+                            Ok(unix) => verifier.unix = unix,
+                            Err(e) => log::error!("reload: {e}; the verifier keeps its identity"),
+                        }
                         verifier.restart(&cfg, &inherited);
                         keys.restart(&cfg, &inherited);
                         if cfg.tls.enabled() {
@@ -249,6 +282,9 @@ pub fn run(
             }
         }
         reexec.note_start_failures(reap(&mut pool, &mut verifier, &mut keys));
+        if let Some(t) = &mut forks.cgroups {
+            settle_cgroups(t, &mut pool);
+        }
         if stop {
             notify.stopping();
             verifier.stop();
@@ -259,6 +295,9 @@ pub fn run(
                 pool.ran_dry
             );
             shutdown(&mut pool, cfg.timeout);
+            if let Some(t) = &mut forks.cgroups {
+                t.shutdown();
+            }
             remove_pid_file(&cfg);
             log::info!("stopped");
             return Ok(());
@@ -277,7 +316,7 @@ pub fn run(
             &inherited,
             (&verifier, &keys),
             &reexec,
-            &mut fork_backoff,
+            &mut forks,
         );
     }
 }
@@ -451,6 +490,37 @@ fn kill_strays(pool: &mut Pool, verifier: &Verifier, keys: &keyholder::KeyHolder
     }
 }
 
+/// With a cgroup per connection: the cgroups of reaped children are killed (`cgroup.kill`
+/// takes everything the connection left, wherever it was re-parented) and removed once empty;
+/// this replaces [`kill_strays`]. A connection category drains until its cgroup is gone.
+fn settle_cgroups(tree: &mut cgroup::Tree, pool: &mut Pool) {
+    tree.reaped(|pid| pool.contains(pid));
+    let carried = tree.drain();
+    if pool.categories_draining() {
+        pool.settle_categories(&carried);
+    }
+}
+
+/// A reload may change the limits (the controllers they need are enabled first) but not
+/// `CgroupPerConnection` itself, which needs a restart; `None` keeps the old configuration.
+fn cgroups_for_reload(
+    tree: &mut Option<cgroup::Tree>,
+    old: &Config,
+    new: Config,
+) -> Option<Config> {
+    if new.cgroup.per_connection != old.cgroup.per_connection {
+        log::error!("reload: CgroupPerConnection changed; keeping the old configuration (restart to change it)");
+        return None;
+    }
+    if let Some(t) = tree {
+        if let Err(e) = t.enable(&new.cgroup) {
+            log::error!("reload: {e}; keeping the old configuration");
+            return None;
+        }
+    }
+    Some(new)
+}
+
 /// Every category in a process's SELinux context (read from /proc/PID/attr/current).
 fn stray_categories(pid: Pid) -> io::Result<Vec<u16>> {
     let ctx = std::fs::read_to_string(format!("/proc/{pid}/attr/current"))?;
@@ -470,7 +540,7 @@ fn maintain(
     inh: &Inherited,
     verifier: (&Verifier, &keyholder::KeyHolder),
     reexec: &reexec::Reexec,
-    backoff: &mut Backoff,
+    forks: &mut Forks,
 ) {
     let idle = pool.idle();
     if idle < cfg.min_spare {
@@ -482,7 +552,7 @@ fn maintain(
             verifier,
             reexec,
             (cfg.min_spare - idle).min(room),
-            backoff,
+            forks,
         );
     } else if idle > cfg.max_spare {
         // An idle child dies on SIGTERM only while it waits for a connection, never after accepting.
@@ -538,8 +608,9 @@ fn spawn_many(
     (verifier, keys): (&Verifier, &keyholder::KeyHolder),
     reexec: &reexec::Reexec,
     n: usize,
-    backoff: &mut Backoff,
+    forks: &mut Forks,
 ) {
+    let (backoff, cgroups) = (&mut forks.backoff, &mut forks.cgroups);
     for _ in 0..n {
         if !backoff.ready() || !reexec.ready() {
             return;
@@ -555,10 +626,24 @@ fn spawn_many(
         };
         // Each child gets its own channel to the verifier; the master's copy is dropped at the
         // end of this iteration. Without one, requests needing authentication get 503.
+        // Its own cgroup, limits written and read back, made before the fork.
+        let cgroup_dir = match cgroups.as_mut().map(|t| t.prepare(&cfg.cgroup)) {
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                backoff.failure(&io::Error::other(format!("connection cgroup: {e}")));
+                return;
+            }
+            None => None,
+        };
         let chan = verifier.channel();
         // HOOK(tls): likewise a one-signature channel to the key holder (TLS configured).
         let tls = keys.handoff();
         match fork() {
+            Ok(ForkResult::Child)
+                if cgroup_dir.is_some() && !enter_cgroup(cgroup_dir.as_deref()) =>
+            {
+                crate::sys::child_exit(1)
+            }
             Ok(ForkResult::Child) => match reexec.image() {
                 Some(image) => reexec.exec_child(image, inh, chan, category),
                 None => {
@@ -568,17 +653,41 @@ fn spawn_many(
             },
             Ok(ForkResult::Parent { child: pid }) => {
                 pool.insert(pid, Slot::Idle);
+                if let (Some(t), Some(d)) = (cgroups.as_mut(), cgroup_dir) {
+                    t.adopt(pid, d, category);
+                }
                 if let Some(c) = category {
                     pool.hold_category(pid, c);
                 }
                 backoff.success();
             }
             Err(e) => {
+                if let (Some(t), Some(d)) = (cgroups.as_mut(), cgroup_dir) {
+                    t.discard(&d);
+                }
                 backoff.failure(&e);
                 return;
             }
         }
     }
+}
+
+/// In a just-forked child, before it accepts: into its connection's cgroup, or no serving.
+fn enter_cgroup(dir: Option<&std::path::Path>) -> bool {
+    match dir.map(cgroup::enter) {
+        Some(Err(e)) => {
+            log::error!("child: cannot enter its connection cgroup: {e}");
+            false
+        }
+        _ => true,
+    }
+}
+
+/// What forking a child needs beyond the pool: the back-off after failures and, with
+/// `CgroupPerConnection On`, the tree the child's cgroup is made in.
+struct Forks {
+    backoff: Backoff,
+    cgroups: Option<cgroup::Tree>,
 }
 
 /// After a failed fork (RLIMIT_NPROC, memory), wait before trying again instead of spinning;
@@ -761,10 +870,75 @@ fn worker_identity(cfg: &Config) -> Result<Option<crate::sandbox::UnixIdentity>,
     }))
 }
 
+/// Resolves `VerifierUser`/`VerifierGroup` when the master runs as root (the verifier's
+/// identity, see `verifier::confine`). It must differ from the children's `User`/`Group`: a
+/// child runs as them before it is confined, so it must not reach the verifier's files.
+fn verifier_identity(
+    cfg: &Config,
+    worker: Option<&crate::sandbox::UnixIdentity>,
+) -> Result<Option<crate::sandbox::UnixIdentity>, MasterError> {
+    let fail = |m: String| MasterError::Setup {
+        what: "VerifierUser/VerifierGroup",
+        source: io::Error::other(m),
+    };
+    let Some(name) = &cfg.verifier.user else {
+        return Ok(None);
+    };
+    if !nix::unistd::geteuid().is_root() {
+        log::warn!("VerifierUser {name}: the master does not run as root, so the verifier keeps the master's uid");
+        return Ok(None);
+    }
+    let u = nix::unistd::User::from_name(name)
+        .ok()
+        .flatten()
+        .ok_or_else(|| fail(format!("unknown VerifierUser '{name}'")))?;
+    let gid = match &cfg.verifier.group {
+        Some(g) => {
+            nix::unistd::Group::from_name(g)
+                .ok()
+                .flatten()
+                .ok_or_else(|| fail(format!("unknown VerifierGroup '{g}'")))?
+                .gid
+        }
+        None => u.gid,
+    };
+    let id = crate::sandbox::UnixIdentity {
+        uid: u.uid.as_raw(),
+        gid: gid.as_raw(),
+        groups: vec![gid.as_raw()],
+    };
+    if id.uid == 0 || id.gid == 0 {
+        return Err(fail(
+            "VerifierUser and VerifierGroup must not be root".into(),
+        ));
+    }
+    if worker.is_some_and(|w| w.uid == id.uid || w.gid == id.gid) {
+        return Err(fail(format!(
+            "VerifierUser/VerifierGroup ({}:{}) must differ from User/Group: children run as those before they are confined",
+            id.uid, id.gid
+        )));
+    }
+    Ok(Some(id))
+}
+
+/// Says at start what keeps the verifier's files when little does.
+fn warn_about_verifier(cfg: &Config, verifier: &Verifier, landlock_abi: u32) {
+    if cfg.password_files.is_empty() {
+        return;
+    }
+    let selinux = cfg.confinement.contains(&crate::sandbox::Backend::Selinux);
+    let landlock = landlock_abi >= crate::sandbox::MIN_LANDLOCK_ABI;
+    if nix::unistd::geteuid().is_root() && verifier.unix.is_none() && !landlock && !selinux {
+        log::warn!("the password verifier keeps uid 0 without capabilities, and neither Landlock nor SELinux confines its files: set VerifierUser");
+    }
+}
+
 /// The password verifier process: the only process that opens password files. Started when
 /// the configuration names any, restarted when it dies (at most once a second).
 #[derive(Default)]
 struct Verifier {
+    /// `VerifierUser`/`VerifierGroup`, resolved (root master only).
+    unix: Option<crate::sandbox::UnixIdentity>,
     pid: Option<Pid>,
     handle: Option<crate::verifier::Handle>,
     last_start: Option<Instant>,
@@ -789,7 +963,7 @@ impl Verifier {
             Err(e) => return log::error!("cannot create the verifier's socket: {e}"),
         };
         match fork() {
-            Ok(ForkResult::Child) => run_verifier(cfg, inh, handle, endpoint),
+            Ok(ForkResult::Child) => run_verifier(cfg, inh, self.unix.clone(), handle, endpoint),
             Ok(ForkResult::Parent { child }) => {
                 log::info!(
                     "password verifier started as pid {child} for {} file(s)",
@@ -832,6 +1006,7 @@ impl Verifier {
 fn run_verifier(
     cfg: &Config,
     inh: &Inherited,
+    unix: Option<crate::sandbox::UnixIdentity>,
     handle: crate::verifier::Handle,
     endpoint: crate::verifier::Endpoint,
 ) -> ! {
@@ -848,6 +1023,15 @@ fn run_verifier(
         log::error!("verifier: cannot close inherited descriptors: {e}");
         crate::sys::child_exit(1);
     }
+    // Confined before it opens a password file or reads a byte from a child; a failed step
+    // means no verifier (authentication answers 503) and the reason in the log.
+    match confine_verifier(cfg, unix, keep) {
+        Ok(proof) => log::info!("password verifier confined: {}", proof.describe()),
+        Err(e) => {
+            log::error!("password verifier not started: confinement failed: {e}");
+            crate::sys::child_exit(reexec::EXIT_START_FAILED);
+        }
+    }
     let vcfg = crate::verifier::Config::new(cfg.password_files.clone());
     let code = match endpoint.serve(vcfg, load_password_db) {
         Ok(()) => 0,
@@ -857,6 +1041,31 @@ fn run_verifier(
         }
     };
     crate::sys::child_exit(code)
+}
+
+fn confine_verifier(
+    cfg: &Config,
+    unix: Option<crate::sandbox::UnixIdentity>,
+    keep_fds: Vec<std::os::fd::RawFd>,
+) -> Result<crate::sandbox::Confined, crate::sandbox::SandboxError> {
+    use crate::sandbox::{failed, Backend, Step};
+    use crate::sys::{Linux, Sys};
+    let probe = |e| failed(Step::CapCheck)(e);
+    let inputs = crate::verifier::confine::Inputs {
+        files: cfg.password_files.clone(),
+        selinux: cfg
+            .confinement
+            .contains(&Backend::Selinux)
+            .then(|| cfg.verifier.selinux_context().to_string()),
+        unix,
+        uid: Linux.getresuid().map_err(probe)?.1,
+        gid: Linux.getresgid().map_err(probe)?.1,
+        capeff: Linux.cap_effective().map_err(probe)?,
+        landlock_abi: Linux.landlock_abi().map_err(probe)?,
+        namespaces: cfg.namespaces,
+        keep_fds,
+    };
+    crate::verifier::confine::enter(&Linux, &crate::verifier::confine::plan(&inputs))
 }
 
 /// The verifier's loader: reads and parses one password file (only the verifier calls it).

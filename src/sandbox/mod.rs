@@ -300,6 +300,14 @@ fn install_seccomp(sys: &impl Sys, policy: &SeccompPolicy) -> Result<(), Sandbox
     expect_eq(Step::Seccomp, 2, mode)
 }
 
+/// Drops every capability (effective, permitted, inheritable) and reads back that none is
+/// effective: for a process that keeps uid 0 (a root master's verifier without
+/// `VerifierUser`). With no_new_privs set later, no exec can give them back.
+pub fn drop_capabilities(sys: &impl Sys) -> Result<(), SandboxError> {
+    sys.drop_all_caps().map_err(failed(Step::DropCaps))?;
+    check_no_caps(sys, 0)
+}
+
 fn check_no_caps(sys: &impl Sys, uid: u32) -> Result<(), SandboxError> {
     let capeff = sys.cap_effective().map_err(failed(Step::CapCheck))?;
     if capeff != 0 {

@@ -79,13 +79,30 @@ pub struct SeccompPolicy {
     /// `AllowConnect udp`: AF_INET/AF_INET6 datagram sockets (name resolution). Landlock cannot
     /// restrict UDP, so without this the filter refuses to create them.
     pub udp: bool,
+    /// The password verifier's narrower filter: on top of the default rules, no socket of any
+    /// kind (it only uses the socketpairs it inherits or receives), no addressing of one
+    /// (bind, connect, listen, accept), no exec and no new process or thread.
+    #[serde(default)]
+    pub verifier: bool,
 }
 
 impl SeccompPolicy {
     pub fn new(mut relax: Vec<SeccompRelax>, udp: bool) -> SeccompPolicy {
         relax.sort_unstable();
         relax.dedup();
-        SeccompPolicy { relax, udp }
+        SeccompPolicy {
+            relax,
+            udp,
+            verifier: false,
+        }
+    }
+
+    /// The password verifier's filter (see [`SeccompPolicy::verifier`]).
+    pub fn for_verifier() -> SeccompPolicy {
+        SeccompPolicy {
+            verifier: true,
+            ..SeccompPolicy::default()
+        }
     }
 
     fn lifts(&self, r: SeccompRelax) -> bool {
@@ -152,6 +169,22 @@ const SELF_ONLY: &[i64] = &[
     libc::SYS_sched_setattr,
     libc::SYS_migrate_pages,
     libc::SYS_move_pages,
+];
+
+/// Denied whatever the arguments in the verifier's filter, on top of [`DENIED`].
+const VERIFIER_DENIED: &[i64] = &[
+    libc::SYS_socket,
+    libc::SYS_socketpair,
+    libc::SYS_bind,
+    libc::SYS_connect,
+    libc::SYS_listen,
+    libc::SYS_accept,
+    libc::SYS_accept4,
+    libc::SYS_execve,
+    libc::SYS_execveat,
+    libc::SYS_fork,
+    libc::SYS_vfork,
+    libc::SYS_clone,
 ];
 
 const TIOCLINUX: u64 = 0x541C;
@@ -246,6 +279,11 @@ fn rules(policy: &SeccompPolicy) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Stri
         .map(|&f| rule(vec![cond(0, Op::MaskedEq(f as u64), f as u64)?]))
         .collect::<Result<Vec<_>, _>>()?;
     map.insert(libc::SYS_clone, clone);
+    if policy.verifier {
+        for &nr in VERIFIER_DENIED {
+            map.insert(nr, Vec::new());
+        }
+    }
     Ok(map)
 }
 
@@ -361,6 +399,19 @@ mod tests {
         assert!(relaxed.contains_key(&libc::SYS_listen));
         assert_eq!(relaxed[&libc::SYS_socket].len(), 2);
         assert_eq!(strict.len(), relaxed.len() + 1);
+    }
+
+    #[test]
+    fn verifier_filter_refuses_sockets_exec_and_processes_outright() {
+        let strict = rules(&SeccompPolicy::default()).unwrap();
+        let verifier = rules(&SeccompPolicy::for_verifier()).unwrap();
+        for nr in VERIFIER_DENIED {
+            assert_eq!(verifier.get(nr).map(Vec::len), Some(0), "syscall {nr}");
+        }
+        // Everything the default filter refuses stays refused.
+        assert!(strict.keys().all(|k| verifier.contains_key(k)));
+        let prog = compile(&SeccompPolicy::for_verifier()).expect("compile");
+        assert_eq!(prog[..5], prefix()[..]);
     }
 
     #[test]

@@ -20,6 +20,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod confine;
 pub mod protocol;
 pub mod server;
 

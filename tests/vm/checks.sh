@@ -709,6 +709,147 @@ reexec_serves() {
     log_has_ctx " - bob [" oneshot_web_bob_t:s0:c2 "$TOP/conf/domain.map:3"
 }
 
+# The password verifier confined like a child (issue #12): its own domain, and
+# from /proc: no capability, no_new_privs, seccomp filter mode.
+verifier_confined() {
+    v="$(verifier_pid)"
+    [ -n "$v" ] && kill -0 "$v" 2>/dev/null || { why="no running verifier in the error log"; return 1; }
+    got="$(tr -d '\0' < "/proc/$v/attr/current")"
+    [ "$got" = "$CTX_VERIFIER" ] || { why="verifier $v runs as '$got', want $CTX_VERIFIER"; return 1; }
+    st="$(cat "/proc/$v/status")"
+    for want in "CapEff:	0000000000000000" "CapPrm:	0000000000000000" "NoNewPrivs:	1" "Seccomp:	2"; do
+        printf '%s\n' "$st" | grep -q "^$want\$" || { why="verifier $v: no '$want' in its status"; return 1; }
+    done
+    grep -q "password verifier confined: $CTX_VERIFIER" "$TOP/log/error.log" || { why="no 'confined' line in the error log"; return 1; }
+}
+
+# ------------------------------------------------------------ cgroup per connection
+# The server in a delegated cgroup v2 subtree (as systemd's Delegate=yes makes
+# one) with ConnectionPidsMax 16 and ConnectionMemoryMax 32M: a CGI fork bomb
+# hits pids.max, a memory hog is OOM-killed, and when the connection ends its
+# cgroup is gone with every process in it.
+CG=/sys/fs/cgroup
+CG_SVC=$CG/oneshot.service
+CG_PORT=8080  # the only port the VM policy lets the master bind (the main server is stopped by then)
+
+cgroup_setup() {
+    mkdir -p $CG
+    grep -q " $CG cgroup2 " /proc/mounts || mount -t cgroup2 none $CG || { why="cannot mount cgroup2 on $CG"; return 1; }
+    echo "+pids +memory +cpu" > $CG/cgroup.subtree_control || { why="cannot enable controllers at the root (have: $(cat $CG/cgroup.controllers))"; return 1; }
+    mkdir -p $CG_SVC
+    cat > $TOP/cgi-bin/forkbomb <<'CGI'
+#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+i=0
+while [ $i -lt 40 ]; do sleep 20 & i=$((i + 1)); done
+echo started
+sleep 2
+echo done
+CGI
+    cat > $TOP/cgi-bin/hog <<'CGI'
+#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+x="$(head -c 200000000 /dev/zero | tr '\000' a)"
+echo "survived ${#x}"
+CGI
+    chmod 0755 $TOP/cgi-bin/forkbomb $TOP/cgi-bin/hog
+    $L label "$O:oneshot_cgi_exec_t:s0" $TOP/cgi-bin/forkbomb $TOP/cgi-bin/hog || { why="cannot label the CGIs"; return 1; }
+    sed -e "s/^Listen .*/Listen 127.0.0.1:$CG_PORT/" -e "s/\*:8080/*:$CG_PORT/" \
+        -e "s/^MaxRequestWorkers .*/MaxRequestWorkers 8\nCgroupPerConnection On\nConnectionPidsMax 16\nConnectionMemoryMax 32M\nConnectionCPUMax 50000 100000/" \
+        "$CONF" > $TOP/conf/cgroup.conf
+    # (in a subshell $$ is still this shell's pid: sh -c has its own)
+    sh -c 'echo $$ > "$1/cgroup.procs" && exec "$2" -f "$3"' sh $CG_SVC "$SERVER" $TOP/conf/cgroup.conf >> /tmp/server.out 2>&1 &
+    CG_SERVER=$!
+    i=0
+    while [ $i -lt 50 ]; do
+        printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | /bin/httpc 127.0.0.1 $CG_PORT >/dev/null 2>&1 && return 0
+        kill -0 "$CG_SERVER" 2>/dev/null || { why="server exited: $(tail -n 3 /tmp/server.out | tr '\n' ' ')"; return 1; }
+        sleep 0.2; i=$((i + 1))
+    done
+    why="not listening on $CG_PORT"; return 1
+}
+
+cg_http() {
+    resp="$(printf 'GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' "$1" | /bin/httpc 127.0.0.1 $CG_PORT | tr -d '\r')"
+}
+
+cgroup_layout() {
+    [ "$(cat /proc/$CG_SERVER/cgroup)" = "0::/oneshot.service/supervisor" ] || { why="master in $(cat /proc/$CG_SERVER/cgroup)"; return 1; }
+    n="$(ls -d $CG_SVC/conn-* 2>/dev/null | wc -l)"
+    [ "$n" -ge 1 ] || { why="no conn-* cgroup under $CG_SVC"; return 1; }
+    c="$(ls -d $CG_SVC/conn-* | head -n 1)"
+    [ "$(cat $c/pids.max)" = 16 ] && [ "$(cat $c/memory.max)" = 33554432 ] && [ "$(cat $c/cpu.max)" = "50000 100000" ] ||
+        { why="limits of $c: $(cat $c/pids.max) $(cat $c/memory.max) $(cat $c/cpu.max)"; return 1; }
+}
+
+cgroup_forkbomb() {
+    before="$(ls -d $CG_SVC/conn-* | tr '\n' ' ')"
+    cg_http /cgi-bin/forkbomb
+    case "$resp" in *started*) ;; *) why="forkbomb answered: $(printf '%s' "$resp" | head -c 200)"; return 1 ;; esac
+    sleep 1
+    for c in $before; do
+        [ -d "$c" ] && [ "$(cat $c/pids.current 2>/dev/null)" -gt 3 ] && { why="$c still holds $(cat $c/pids.current) processes"; return 1; }
+    done
+    left="$(ps -o pid,args 2>/dev/null | grep -c '[s]leep 20')"
+    [ "$left" = 0 ] || { why="$left 'sleep 20' processes survived the connection"; return 1; }
+}
+
+cgroup_pids_max_bites() {
+    # a connection kept open while its CGI forks: watch pids.events
+    ( printf 'GET /cgi-bin/forkbomb HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'; sleep 3 ) | /bin/httpc 127.0.0.1 $CG_PORT >/dev/null 2>&1 &
+    client=$!
+    sleep 1.5
+    best=0; peak=0
+    for c in $CG_SVC/conn-*; do
+        m="$(sed -n 's/^max //p' $c/pids.events 2>/dev/null)"; [ -n "$m" ] && [ "$m" -gt "$best" ] && best=$m
+        p="$(cat $c/pids.current 2>/dev/null)"; [ -n "$p" ] && [ "$p" -gt "$peak" ] && peak=$p
+    done
+    # only the client: a bare wait would also wait for the server
+    wait "$client"
+    [ "$best" -gt 0 ] || { why="no fork refused by pids.max (pids.events max 0, peak pids.current $peak)"; return 1; }
+    [ "$peak" -le 16 ] || { why="pids.current $peak > 16"; return 1; }
+}
+
+cgroup_memory_hog_killed() {
+    cg_http /cgi-bin/hog
+    case "$resp" in *survived*) why="the hog survived: $(printf '%s' "$resp" | tail -n 1)"; return 1 ;; esac
+    grep -q "oom_kill [1-9]" $CG_SVC/conn-*/memory.events 2>/dev/null && return 0
+    # its cgroup may be gone already: the kernel log says who was killed
+    dmesg | grep -q "Memory cgroup out of memory\|oom-kill" || { why="no OOM kill seen (memory.events, dmesg)"; return 1; }
+}
+
+cgroup_gone_after_connections() {
+    sleep 1
+    live=0
+    for c in $CG_SVC/conn-*; do
+        [ -d "$c" ] || continue
+        procs="$(cat $c/cgroup.procs | wc -l)"
+        [ "$procs" -le 1 ] || { why="$c holds $procs processes while idle"; return 1; }
+        live=$((live + 1))
+    done
+    # idle children only (one process each), no more cgroups than MaxRequestWorkers
+    [ "$live" -le 8 ] || { why="$live connection cgroups for at most 8 children"; return 1; }
+    kill "$CG_SERVER"; wait "$CG_SERVER" 2>/dev/null
+    left="$(ls -d $CG_SVC/conn-* 2>/dev/null | wc -l)"
+    [ "$left" = 0 ] || { why="$left conn-* cgroups left after the server stopped"; return 1; }
+}
+
+cgroup_checks() {
+    if ! check_fn_ok cgroup_setup; then
+        fail "cgroup: server starts in a delegated cgroup v2 subtree" "$why"; return
+    fi
+    pass "cgroup: server starts in a delegated cgroup v2 subtree"
+    check "cgroup: master in supervisor/, each child in conn-N with the limits read back" cgroup_layout
+    check "cgroup: a CGI fork bomb is refused at ConnectionPidsMax 16" cgroup_pids_max_bites
+    check "cgroup: nothing the fork bomb started outlives its connection" cgroup_forkbomb
+    check "cgroup: a memory hog is OOM-killed at ConnectionMemoryMax" cgroup_memory_hog_killed
+    check "cgroup: finished connections leave no cgroup and no process" cgroup_gone_after_connections
+}
+
+check_fn_ok() { why=""; "$@"; }
+
 reexec_stop() {
     kill "$SERVER_PID" 2>/dev/null
     wait "$SERVER_PID" 2>/dev/null
@@ -845,6 +986,7 @@ server_checks() {
     fi
     pass "server: starts under enforcing"
     check "server: master runs in oneshot_master_t" master_context
+    check "server: the verifier runs confined in oneshot_verifier_t" verifier_confined
     check "server: anonymous request on the default vhost" expect_http 200 default-index localhost /index.html
     check "server: alice on alice.localhost" expect_http 200 alice-index alice.localhost /index.html alice:alicepw
     check "server: bob on bob.localhost" expect_http 200 bob-index bob.localhost /index.html bob:bobpw
@@ -873,4 +1015,5 @@ server_checks() {
     check "server: refuses Confinement selinux on a permissive kernel" refuses_permissive
     check "server: ReexecChildren On: re-executed children enter the mapped domains" reexec_serves
     reexec_stop
+    cgroup_checks
 }
