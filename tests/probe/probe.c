@@ -729,6 +729,12 @@ static void try_parent(void)
 	long parent = number(param("parent"));
 	fact("ppid", "%ld", (long)getppid());
 	if (parent <= 0) parent = getppid();
+	if (parent <= 0 && own_pid_ns) {
+		/* Nothing names the connection's process from here (the host test passes its
+		 * outside pid as parent= and makes the attacks; the VM does not). */
+		denied("parent", ESRCH, "its connection's process has no pid in the programs' PID namespace (no parent= given)");
+		return;
+	}
 	if (parent <= 0) {
 		not_run("parent", "no parent= in QUERY_STRING and getppid() is 0");
 		return;
