@@ -66,6 +66,17 @@ struct Tls {
 }
 
 fn start(name: &str, extra_vhost: &str) -> Option<Tls> {
+    start_with(name, "", extra_vhost, &|_| {})
+}
+
+/// `extra_server` goes before the listeners; `{dir}` in either extra stands for the scratch
+/// directory; `setup` runs on that directory before the server starts.
+fn start_with(
+    name: &str,
+    extra_server: &str,
+    extra_vhost: &str,
+    setup: &dyn Fn(&Path),
+) -> Option<Tls> {
     if !have("openssl") || !have("curl") {
         eprintln!("SKIP: openssl and curl are needed");
         return None;
@@ -81,12 +92,18 @@ fn start(name: &str, extra_vhost: &str) -> Option<Tls> {
     }
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     pki(&dir);
+    setup(&dir);
+    let d = dir.display().to_string();
+    let (extra_server, extra_vhost) = (
+        extra_server.replace("{dir}", &d),
+        extra_vhost.replace("{dir}", &d),
+    );
     for _ in 0..5 {
         let (port, tls_port) = (free_port(), free_port());
         let conf = format!(
             "User nobody\nGroup nogroup\nErrorLog logs/error.log\nLogLevel debug\nCustomLog logs/access.log combined\n\
              StartServers 2\nMinSpareServers 2\nMaxSpareServers 4\nMaxRequestWorkers 20\nTimeout 10\nKeepAlive On\nKeepAliveTimeout 10\n\
-             Listen 127.0.0.1:{port}\nListen 127.0.0.1:{tls_port} https\n\
+             {extra_server}Listen 127.0.0.1:{port}\nListen 127.0.0.1:{tls_port} https\n\
              <VirtualHost *:{port}>\n ServerName plain.test\n DocumentRoot www/plain\n</VirtualHost>\n\
              <VirtualHost *:{tls_port}>\n ServerName a.test\n DocumentRoot www/a\n SSLEngine on\n SSLCertificateFile a.pem\n SSLCertificateKeyFile keys/a.key\n{extra_vhost}</VirtualHost>\n\
              <VirtualHost *:{tls_port}>\n ServerName b.test\n DocumentRoot www/b\n SSLEngine on\n SSLCertificateFile b.pem\n SSLCertificateKeyFile keys/b.key\n</VirtualHost>\n"
@@ -511,4 +528,147 @@ fn config_errors_name_file_and_line() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains(want), "{conf}\n{err}");
     }
+}
+
+/// tests/tls/keyattack.c, compiled static (as tests/probe.rs does its probe).
+fn keyattack_binary(dir: &Path) -> PathBuf {
+    let out = dir.join("keyattack");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/keyattack.c");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let res = Command::new(&cc)
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-static", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cc} (install gcc): {e}"));
+    assert!(
+        res.status.success(),
+        "{cc} failed on tests/tls/keyattack.c:\n{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    out
+}
+
+/// The socket inodes `pid` holds, from outside (as root).
+fn socket_inodes(pid: i32) -> Vec<u64> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|t| {
+            let t = t.to_string_lossy().into_owned();
+            t.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .collect()
+}
+
+/// An attack CGI, served over TLS by a root master with `Confinement unix landlock`, tries
+/// every way to the key holder's signing service after its handshake: an inherited fd above 2,
+/// the fds of its parent and of any process it can see (/proc/PID/fd, pidfd_getfd,
+/// /proc/PID/mem, ptrace), the key holder's and the master's pids, a named unix socket of the
+/// key holder, and the key file itself. Every attempt must fail; one success fails the test.
+/// From outside, the key holder's sockets must have no name at all (nothing to connect to).
+#[test]
+fn attack_cgi_cannot_reach_the_key_holder() {
+    if !nix_is_root() {
+        eprintln!("SKIP: the unix backend needs a root master");
+        return;
+    }
+    if !have("cc") {
+        eprintln!("SKIP: cc is needed for the attack CGI");
+        return;
+    }
+    // The CGI directory and program belong to the identity it runs as (CGIOwnerCheck).
+    let Some(t) = start_with(
+        "tls-attack",
+        "Confinement unix landlock\nAssignUserID nobody nogroup\n",
+        " ScriptAlias /cgi-bin/ {dir}/cgi/\n",
+        &|dir| {
+            std::fs::create_dir(dir.join("cgi")).unwrap();
+            std::fs::copy(keyattack_binary(dir), dir.join("cgi/attack")).unwrap();
+            sh(
+                dir,
+                "chown nobody:nogroup cgi cgi/attack && chmod 755 cgi cgi/attack",
+            );
+        },
+    ) else {
+        return;
+    };
+    let holder = *t.key_holder_pids().last().unwrap();
+    let master = t.srv.child.id();
+    let inodes = socket_inodes(holder);
+    assert!(
+        !inodes.is_empty(),
+        "the key holder holds its control socket"
+    );
+    // From outside: none of the key holder's sockets is bound to a path or an abstract name.
+    let net_unix = std::fs::read_to_string("/proc/net/unix").unwrap();
+    for l in net_unix.lines().skip(1) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() >= 8 && inodes.iter().any(|i| f[6] == i.to_string()) {
+            panic!("a key holder socket has a name: {l}");
+        }
+    }
+    let key = t.dir.join("keys/a.key");
+    let list: Vec<String> = inodes.iter().map(u64::to_string).collect();
+    let url = format!(
+        "https://a.test:{}/cgi-bin/attack?kh={holder}&master={master}&key={}&inodes={}",
+        t.tls_port,
+        key.display(),
+        list.join(",")
+    );
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "30", "--cacert"])
+        .arg(t.dir.join("ca.pem"))
+        .arg("--resolve")
+        .arg(format!("a.test:{}:127.0.0.1", t.tls_port))
+        .args(["-w", "\nHTTP %{http_code}\n"])
+        .arg(&url)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{report}");
+    assert!(
+        out.status.success() && report.contains("HTTP 200"),
+        "curl: {}\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        t.srv.error_log()
+    );
+    assert!(
+        report.contains("FACT https: on protocol TLSv1.3"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("SUCCEEDED"),
+        "an attack on the key holder succeeded:\n{report}"
+    );
+    for name in [
+        "ATTEMPT inherited-fds: denied",
+        "ATTEMPT read-key-file: denied",
+    ] {
+        assert!(report.contains(name), "{name} missing:\n{report}");
+    }
+    // Named sockets: either the list is closed to the CGI (Landlock) or none of the key
+    // holder's sockets is in it; checked from outside above as well.
+    assert!(
+        report.contains("ATTEMPT proc-net-unix: denied")
+            || report.contains("ATTEMPT key-holder-named-socket: denied"),
+        "{report}"
+    );
+    // The key holder and the master were really attacked (denied or not there), and the
+    // parent likewise.
+    for who in ["key-holder", "master"] {
+        for what in ["proc-fd", "pidfd-getfd", "proc-mem", "ptrace"] {
+            let p = format!("ATTEMPT {what}-{who}: ");
+            assert!(
+                report.lines().any(|l| l.starts_with(&p)
+                    && (l.contains(": denied") || l.contains(": unreachable"))),
+                "{p} missing:\n{report}"
+            );
+        }
+    }
+    assert!(report.contains("ATTEMPT ") && report.contains("SUMMARY denied="));
+    // The key holder is still there (the pids named were alive during the attack) and still
+    // signs: a new handshake works.
+    assert!(Path::new(&format!("/proc/{holder}")).exists());
+    assert_eq!(t.curl("a.test", None).1, "200 0");
 }
