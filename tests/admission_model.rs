@@ -690,45 +690,15 @@ fn model(
 // ---------------------------------------------------------------------------------------------
 // Setting up: accounts, files, configuration.
 
-fn lookup_user(name: &str) -> Option<(u32, u32)> {
-    let u = nix::unistd::User::from_name(name).ok()??;
-    Some((u.uid.as_raw(), u.gid.as_raw()))
-}
-
-fn ensure_user(name: &'static str) -> (u32, u32) {
-    if let Some(ids) = lookup_user(name) {
-        return ids;
-    }
-    let out = Command::new("useradd")
-        .args([
-            "--system",
-            "--user-group",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ])
-        .output()
-        .expect("run useradd");
-    assert!(
-        out.status.success(),
-        "useradd {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    lookup_user(name).unwrap_or_else(|| panic!("{name} missing after useradd"))
-}
-
 fn accounts() -> Accounts {
     let mut users = HashMap::new();
     let mut groups = HashMap::new();
     for name in ACCOUNTS {
-        let ids = ensure_user(name);
+        let ids = common::system_user(name);
         users.insert(name, ids);
         groups.insert(name, ids.1);
     }
-    users.insert("nobody", lookup_user("nobody").expect("user nobody"));
+    users.insert("nobody", common::system_user("nobody"));
     let nogroup = nix::unistd::Group::from_name("nogroup")
         .ok()
         .flatten()

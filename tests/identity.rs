@@ -22,8 +22,6 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 fn skip(test: &str) -> bool {
     if !nix::unistd::geteuid().is_root() {
@@ -40,34 +38,24 @@ fn skip(test: &str) -> bool {
     }
 }
 
-/// A root-owned, world-traversable site under the system temp dir (children run as nobody
-/// and must reach it whatever the checkout's permissions), removed on drop.
-struct TempSite(PathBuf);
-
-impl Drop for TempSite {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn write(p: &Path, text: &str, mode: u32) {
     std::fs::write(p, text).unwrap();
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// A site in the tests' world-searchable scratch directory (children run as nobody).
 struct Site {
-    tmp: TempSite,
+    dir: PathBuf,
     map: PathBuf,
+    conf: String,
 }
 
 fn build_site(name: &str) -> Site {
-    let dir = std::env::temp_dir().join(format!("oneshot-identity-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = scratch(&format!("identity-{name}"));
     for d in ["", "conf", "logs", "www", "www/mapped", "www/nomap"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
         std::fs::set_permissions(dir.join(d), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let tmp = TempSite(dir.clone());
     write(&dir.join("www/mapped/index.html"), "mapped index\n", 0o644);
     write(
         &dir.join("www/nomap/index.html"),
@@ -91,10 +79,8 @@ fn build_site(name: &str) -> Site {
     );
     let d = dir.display();
     let m = map.display();
-    write(
-        &dir.join("httpd.conf"),
-        &format!(
-            "User nobody
+    let conf = format!(
+        "User nobody
 Group nogroup
 Confinement unix landlock
 ErrorLog {d}/logs/error.log
@@ -123,46 +109,12 @@ KeepAliveTimeout 5
   UserIDMap {m}
 </VirtualHost>
 "
-        ),
-        0o644,
     );
-    Site { tmp, map }
+    Site { dir, map, conf }
 }
 
 fn start(site: &Site) -> Server {
-    let dir = &site.tmp.0;
-    for _ in 0..5 {
-        let port = free_port();
-        let child = Command::new(BIN)
-            .arg("-f")
-            .arg(dir.join("httpd.conf"))
-            .arg("-c")
-            .arg(format!("Listen 127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut s = Server {
-            dir: dir.clone(),
-            port,
-            child,
-        };
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = s.child.try_wait() {
-                break;
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return s;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        s.stop();
-    }
-    panic!(
-        "server did not start; error log:\n{}",
-        std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default()
-    );
+    Server::start(&site.dir, &site.conf)
 }
 
 /// Reads one response (head plus Content-Length body), leaving the connection open.

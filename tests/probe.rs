@@ -36,7 +36,7 @@ use std::net::TcpStream;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Users the root run maps connections to; created when missing (CI starts clean).
@@ -68,41 +68,9 @@ struct Ids {
     gid: u32,
 }
 
-fn lookup(name: &str) -> Option<Ids> {
-    let u = nix::unistd::User::from_name(name).ok()??;
-    Some(Ids {
-        uid: u.uid.as_raw(),
-        gid: u.gid.as_raw(),
-    })
-}
-
-/// Creates the test's system users once per process (useradd is not safe to run
-/// concurrently with itself).
 fn ensure_user(name: &str) -> Ids {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(ids) = lookup(name) {
-        return ids;
-    }
-    let out = Command::new("useradd")
-        .args([
-            "--system",
-            "--user-group",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ])
-        .output()
-        .expect("run useradd");
-    assert!(
-        out.status.success(),
-        "useradd {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    lookup(name).unwrap_or_else(|| panic!("{name} missing after useradd"))
+    let (uid, gid) = common::system_user(name);
+    Ids { uid, gid }
 }
 
 /// The probe, compiled once per test binary: static, so neither Landlock nor a chroot-like

@@ -429,3 +429,36 @@ pub fn wait_error_log(s: &Server, pred: impl Fn(&str) -> bool) -> String {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A system account for tests as (uid, gid): looked up, else created once with useradd (left
+/// in place; useradd is not safe to run concurrently with itself, hence the lock).
+pub fn system_user(name: &str) -> (u32, u32) {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let lookup = || {
+        let u = nix::unistd::User::from_name(name).ok()??;
+        Some((u.uid.as_raw(), u.gid.as_raw()))
+    };
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(ids) = lookup() {
+        return ids;
+    }
+    let out = Command::new("useradd")
+        .args([
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            name,
+        ])
+        .output()
+        .expect("run useradd");
+    assert!(
+        out.status.success(),
+        "useradd {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lookup().unwrap_or_else(|| panic!("{name} missing after useradd"))
+}
