@@ -251,12 +251,15 @@ fn is_ht_file(path: &str) -> bool {
     }
 }
 
-/// Where the URL maps on disk, and the per-directory settings for it: `<Directory>` sections
-/// matched against that path beneath the DocumentRoot (or a ScriptAlias target, so sections
-/// around CGI programs apply to them), `<Location>` sections against the URL.
+/// Where the URL maps on disk, and the settings for it ([`VHost::file_conf`]'s merge order):
+/// `<Directory>` sections matched against that path beneath the DocumentRoot (or a
+/// ScriptAlias target, so sections around CGI programs apply to them), `<DirectoryMatch>`
+/// against the whole path, `<Files>` against the last segment (empty for a directory request),
+/// `<Location>` against the decoded URL.
 pub fn request_conf(vhost: &VHost, req: &Request) -> (PathBuf, DirConf) {
     let mut dir = vhost.document_root.clone();
     let mut file = None;
+    let mut is_dir = true;
     if let Ok(r) = route::route(&req.path) {
         let n = if r.trailing_slash {
             r.segments.len()
@@ -276,12 +279,19 @@ pub fn request_conf(vhost: &VHost, req: &Request) -> (PathBuf, DirConf) {
         if !r.trailing_slash {
             file = r.segments.last().cloned();
         }
+        is_dir = r.trailing_slash || r.segments.is_empty();
     }
-    let conf = vhost.dir_conf(&dir, &req.path);
-    let fs_path = match file {
+    let fs_path = match &file {
         Some(f) => dir.join(f),
-        None => dir,
+        None => dir.clone(),
     };
+    // Apache's r->filename: a directory request keeps its trailing slash.
+    let mut filename = fs_path.to_string_lossy().into_owned();
+    if is_dir && !filename.ends_with('/') {
+        filename.push('/');
+    }
+    let name = if is_dir { "" } else { file.as_deref().unwrap_or("") };
+    let conf = vhost.file_conf(&dir, &filename, name, &req.path);
     (fs_path, conf)
 }
 
