@@ -1771,6 +1771,32 @@ mod tests {
         assert!(parse_add_handler(&[]).is_err());
     }
 
+    /// The section forms and their errors: each with FILE:LINE, none accepted to never apply.
+    #[test]
+    fn section_forms_table() {
+        let rows: &[(&str, &[&str])] = &[
+            ("<Files a.txt>\nRequire all denied\n</Files>\n<Files ~ \"^b\">\n</Files>\n<FilesMatch \"\\.php$\">\n</FilesMatch>\n<Directory ~ \"^/x/\">\n</Directory>\n<DirectoryMatch ^/x/>\n</DirectoryMatch>\n<Location ~ ^/y>\n</Location>\n<LocationMatch ^/y>\n</LocationMatch>\n<Directory /x>\n<Files *.bak>\n</Files>\n<FilesMatch x>\n</FilesMatch>\n</Directory>\n<VirtualHost *:80>\n<FilesMatch x>\n</FilesMatch>\n<DirectoryMatch x>\n</DirectoryMatch>\n</VirtualHost>\n", &[]),
+            ("<FilesMatch \"(\">\n</FilesMatch>\n", &["/etc/x/h.conf:3: <FilesMatch (>: not a regular expression the regex crate accepts: regex parse error:\n    (\n    ^\nerror: unclosed group"]),
+            ("<Directory ~ \"a(?=b)\">\n</Directory>\n", &["/etc/x/h.conf:3: <Directory ~ a(?=b)>: not a regular expression the regex crate accepts: regex parse error:\n    a(?=b)\n     ^^^\nerror: look-around, including look-ahead and look-behind, is not supported"]),
+            ("<Directory a b>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory a b>: takes PATH or ~ RE"]),
+            ("<DirectoryMatch ~ x>\n</DirectoryMatch>\n", &["/etc/x/h.conf:3: DirectoryMatch takes 1 argument(s), got 2"]),
+            ("<Files a/b>\n</Files>\n", &["/etc/x/h.conf:3: <Files a/b>: a file name cannot contain '/' (it is matched against the last path component only), so this section would never apply"]),
+            ("<Location /x>\n<Files a>\n</Files>\n</Location>\n", &["/etc/x/h.conf:4: <Files> is not allowed inside <Location>"]),
+            ("<Files a>\n<Files b>\n</Files>\n</Files>\n", &["/etc/x/h.conf:4: <Files> is not allowed inside <Files>"]),
+            ("<Files a>\n<Directory /x>\n</Directory>\n</Files>\n", &["/etc/x/h.conf:4: <Directory> is not allowed inside <Files>"]),
+            ("<Files a>\nAllowOverride None\n</Files>\n", &["/etc/x/h.conf:4: AllowOverride is not allowed in <Files>"]),
+            ("<LocationMatch x>\n<DirectoryMatch y>\n</DirectoryMatch>\n</LocationMatch>\n", &["/etc/x/h.conf:4: <DirectoryMatch> is not allowed inside <LocationMatch>"]),
+        ];
+        for (text, want) in rows {
+            let text = format!("Listen 8080\nDocumentRoot /x\n{text}");
+            let got = match load(&text) {
+                Ok(_) => vec![],
+                Err(e) => e,
+            };
+            assert_eq!(&got, want, "{text:?}");
+        }
+    }
+
     #[test]
     fn odd_nesting_table() {
         let rows: &[(&str, &[&str])] = &[
