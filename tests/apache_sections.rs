@@ -163,8 +163,10 @@ fn status_of(port: u16, path: &str) -> u16 {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t.test\r\nConnection: close\r\n\r\n").as_bytes())
-        .unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: t.test\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     statuses(&out).first().copied().unwrap_or(0)
@@ -178,7 +180,11 @@ fn check(who: &str, port: u16) {
             wrong.push(format!("{path}: {got}, table says {want}"));
         }
     }
-    assert!(wrong.is_empty(), "{who} differs from the table:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{who} differs from the table:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -233,7 +239,11 @@ fn the_table_is_apaches() {
         .status()
         .unwrap()
         .success();
-    assert!(ok, "apache2 did not start; see {}", dir.join("logs/error.log").display());
+    assert!(
+        ok,
+        "apache2 did not start; see {}",
+        dir.join("logs/error.log").display()
+    );
     let until = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(50));

@@ -290,7 +290,11 @@ pub fn request_conf(vhost: &VHost, req: &Request) -> (PathBuf, DirConf) {
     if is_dir && !filename.ends_with('/') {
         filename.push('/');
     }
-    let name = if is_dir { "" } else { file.as_deref().unwrap_or("") };
+    let name = if is_dir {
+        ""
+    } else {
+        file.as_deref().unwrap_or("")
+    };
     let conf = vhost.file_conf(&dir, &filename, name, &req.path);
     (fs_path, conf)
 }

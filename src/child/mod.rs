@@ -32,9 +32,9 @@ use access_log::Entry;
 use admit::Admission;
 use body::BodyFate;
 use confine::Confined;
+use handler::static_file::Served;
 use nix::sys::signalfd::SignalFd;
 use read::{Conn, Outcome};
-use handler::static_file::Served;
 use respond::Response;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -403,22 +403,22 @@ fn handle(
         };
         let location = match found {
             Lookup::NotCgi => match dispatch(proof, vhost, cur) {
-                Served::Response(resp) => return respond_static(cx, conn, cur, may_keep_alive, resp),
+                Served::Response(resp) => {
+                    return respond_static(cx, conn, cur, may_keep_alive, resp)
+                }
                 Served::Index(url) => with_query(url),
             },
             Lookup::Refused(status) => {
                 return respond_static(cx, conn, cur, false, Response::error(status))
             }
             Lookup::Index(url) => with_query(url),
-            Lookup::Script(s) => {
-                match run_script(proof, cx, conn, cur, may_keep_alive, s) {
-                    Ok(done) => return done,
-                    Err((location, keep)) => {
-                        may_keep_alive = keep;
-                        location
-                    }
+            Lookup::Script(s) => match run_script(proof, cx, conn, cur, may_keep_alive, s) {
+                Ok(done) => return done,
+                Err((location, keep)) => {
+                    may_keep_alive = keep;
+                    location
                 }
-            }
+            },
         };
         let next = local_redirect(cur, &location);
         if !same_identity(&next) {
@@ -451,7 +451,15 @@ fn run_script(
     let cfg = cx.cfg;
     let mut body = match body::BodyReader::new(cur, cfg.limits.body, body::BodyPace::of(cfg)) {
         Ok(b) => b,
-        Err(e) => return Ok(respond_static(cx, conn, cur, false, Response::error(e.status()))),
+        Err(e) => {
+            return Ok(respond_static(
+                cx,
+                conn,
+                cur,
+                false,
+                Response::error(e.status()),
+            ))
+        }
     };
     let run_cx = handler::cgi::Context {
         may_keep_alive,

@@ -1389,7 +1389,10 @@ pub(super) mod h {
             [p] if !is_match => (p.clone(), false),
             _ => {
                 let form = if is_match { "RE" } else { "PATH or ~ RE" };
-                b.error(n, format!("<{} {}>: takes {form}", n.name, n.args.join(" ")));
+                b.error(
+                    n,
+                    format!("<{} {}>: takes {form}", n.name, n.args.join(" ")),
+                );
                 return None;
             }
         };
