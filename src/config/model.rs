@@ -526,7 +526,8 @@ impl VHost {
         let dir_name = format!("{}/", d.trim_end_matches('/'));
         let file = format!("{dir_name}{name}");
         let as_dir = self.file_conf(dir, &dir_name, "", url);
-        let as_file = self.file_conf(dir, &file, name, &format!("{url}{name}"));
+        let index = crate::child::route::index_url(url, name);
+        let as_file = self.file_conf(dir, &file, name, &index);
         as_dir != as_file
     }
 }
@@ -598,6 +599,22 @@ mod tests {
         ] {
             assert_eq!(directory_matches(p, s), dir, "Directory {p} {s}");
             assert_eq!(location_matches(p, s), loc, "Location {p} {s}");
+        }
+    }
+
+    #[test]
+    fn normalized_url_table() {
+        for (raw, want) in [
+            ("/", "/"),
+            ("/a/b", "/a/b"),
+            ("/a/b/", "/a/b/"),
+            ("//a///b", "/a/b"),
+            ("/%61dm/x", "/adm/x"),
+            ("/x/../adm", "/adm"),
+            ("/./adm/.", "/adm/"),
+            ("/a%2fb", "/a%2fb"),
+        ] {
+            assert_eq!(super::normalized_url(raw), want, "{raw}");
         }
     }
 

@@ -281,15 +281,7 @@ fn directory_index(
     Lookup::NotCgi
 }
 
-/// `URL` (a directory, ending in `/`) followed by the DirectoryIndex entry `name`, encoded.
-pub fn index_url(url_path: &str, name: &str) -> String {
-    let mut u = url_path.to_string();
-    if !u.ends_with('/') {
-        u.push('/');
-    }
-    u.push_str(&crate::child::route::encode_path(name));
-    u
-}
+pub use crate::child::route::index_url;
 
 /// A regular file reached by the walk, before the CGI decision.
 struct Found {
