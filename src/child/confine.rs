@@ -143,4 +143,32 @@ mod tests {
         let handler = landlock_rules(&vhost(&[], true));
         assert_eq!(handler.exec[0], PathBuf::from("/srv/a"));
     }
+
+    #[test]
+    fn alias_targets_are_read_only_grants_of_their_vhost() {
+        use crate::config::alias::{Alias, Pattern};
+        let origin = Origin {
+            file: "f".into(),
+            line: 2,
+        };
+        let alias = |root: &str| Alias {
+            pattern: Pattern::Prefix("/x/".into()),
+            target: format!("{root}/"),
+            root: root.into(),
+            origin: origin.clone(),
+        };
+        let mut v = vhost(&[], false);
+        v.aliases = vec![alias("/etc"), alias("/nonexistent-alias-target")];
+        let rules = landlock_rules(&v);
+        assert_eq!(
+            rules.read,
+            vec![PathBuf::from("/srv/a"), PathBuf::from("/etc")]
+        );
+        assert!(rules.exec.is_empty() && rules.write.is_empty());
+        // Another vhost of the same server gets none of them.
+        assert_eq!(
+            landlock_rules(&vhost(&[], false)).read,
+            vec![PathBuf::from("/srv/a")]
+        );
+    }
 }
