@@ -187,7 +187,7 @@ fn log_reason(peer: SocketAddr, path: &str, reason: &Reason) {
             log::error!(target: "oneshot_httpd::auth_basic", "{c} password verifier unavailable, answering 503: {e}: {uri}")
         }
         Reason::Redirected { location } => {
-            let to = location.as_deref().map(|l| esc(l)).unwrap_or_default();
+            let to = location.as_deref().map(&esc).unwrap_or_default();
             log::debug!(target: "oneshot_httpd::alias", "{c} redirected: {uri} {to}")
         }
         Reason::Misconfigured(why) => {

@@ -892,7 +892,6 @@ fn alias_entry(
     fake: &str,
     real: &str,
     is_regex: bool,
-    _v: &VHostDraft,
 ) -> Result<super::alias::Alias, String> {
     use super::alias::{literal_root, Alias, Pattern};
     let mut target = b.path(real).to_string_lossy().into_owned();
@@ -1552,7 +1551,7 @@ pub(super) mod h {
             return;
         };
         let is_regex = n.name.eq_ignore_ascii_case("AliasMatch");
-        match alias_entry(b, fake, real, is_regex, v) {
+        match alias_entry(b, fake, real, is_regex) {
             Ok(a) => {
                 let a = super::super::alias::Alias {
                     origin: origin(n),
