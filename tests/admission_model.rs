@@ -1,7 +1,7 @@
 //! Model-based test of admission (issue 11, invariant I1: every request is admitted on its own).
 //!
 //! A reference model of the admission semantics, written in this file from the issue text, the
-//! README's configuration reference and Apache's documentation (mod_auth_basic, mod_authz_core,
+//! configuration reference (docs/configuration.md) and Apache's documentation (mod_auth_basic, mod_authz_core,
 //! `<Directory>`/`<Location>` merging, mpm-itk's `AssignUserID`, mod_selinux's map syntax), says
 //! for every request what the answer must be. It calls none of the crate's code. A randomized
 //! driver sends thousands of requests through the real binary (root, `Confinement unix
@@ -1239,7 +1239,7 @@ fn drive(seed: u64, site: &Path, acc: &Accounts, server: &Server, max: usize) ->
         expected: BTreeMap::new(),
     };
     // Failed verifications per source address: the verifier slows a source down after its
-    // second failure (README: "the verifier's delay after failures from one address"), so each
+    // second failure (docs/robustness.md: "the verifier's delay after failures from one address"), so each
     // address gets at most two and the run stays fast.
     let mut failed_by_src: HashMap<Ipv4Addr, u32> = HashMap::new();
     let mut next_far: u32 = 0;
