@@ -1682,7 +1682,7 @@ fn parse_seed(s: &str) -> u64 {
 
 #[test]
 fn admission_matches_the_model() {
-    if !nix::unistd::geteuid().is_root() {
+    if !common::is_root() {
         eprintln!(
             "\n*** SKIPPED admission_model: needs root (Confinement unix switches uids); \
              run as root to test issue 11's admission model ***\n"
