@@ -13,3 +13,4 @@ pub mod date;
 pub mod mime;
 pub mod request;
 pub mod status;
+pub mod syntax;
