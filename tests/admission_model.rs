@@ -1,13 +1,13 @@
 //! Model-based test of admission (issue 11, invariant I1: every request is admitted on its own).
 //!
 //! A reference model of the admission semantics, written in this file from the issue text, the
-//! configuration reference (docs/configuration.md) and Apache's documentation (mod_auth_basic, mod_authz_core,
-//! `<Directory>`/`<Location>` merging, mpm-itk's `AssignUserID`, mod_selinux's map syntax), says
-//! for every request what the answer must be. It calls none of the crate's code. A randomized
-//! driver sends thousands of requests through the real binary (root, `Confinement unix
-//! landlock`) over keep-alive connections, sequentially and pipelined, from several loopback
-//! source addresses, and checks every final status, the 401 challenge, the 200 body (which
-//! names the vhost and file) and the access line's user, `ctx=` (uid:gid) and `rule=`.
+//! configuration reference (docs/configuration.md) and Apache's documentation (mod_auth_basic,
+//! mod_authz_core, `<Directory>`/`<Location>` merging, mpm-itk's `AssignUserID`, mod_selinux's map
+//! syntax), says for every request what the answer must be. It calls none of the crate's code. A
+//! randomized driver sends thousands of requests through the real binary (root, `Confinement unix
+//! landlock`) over keep-alive connections, sequentially and pipelined, from several loopback source
+//! addresses, and checks every final status, the 401 challenge, the 200 body (which names the vhost
+//! and file) and the access line's user, `ctx=` (uid:gid) and `rule=`.
 //!
 //! The model, per request:
 //! 1. Virtual host: the Host header without its port, case-insensitively, against ServerName and

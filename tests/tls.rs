@@ -588,7 +588,10 @@ fn attack_cgi_cannot_reach_the_key_holder() {
     };
     // The master logs the key holder's pid; the line may land after the port answers.
     wait_error_log(&t.srv, |l| l.contains("key holder started as pid "));
-    let holder = *t.key_holder_pids().last().expect("the key holder's pid in the error log");
+    let holder = *t
+        .key_holder_pids()
+        .last()
+        .expect("the key holder's pid in the error log");
     let master = t.srv.child.id();
     let inodes = socket_inodes(holder);
     assert!(
