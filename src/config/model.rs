@@ -337,7 +337,7 @@ pub struct VHost {
     #[serde(default)]
     pub redirects: Vec<super::alias::Redirect>,
     pub origin: Origin,
-    /// `AllowConnect`, `SeccompAllow`, `RLimit*` (README "Isolation").
+    /// `AllowConnect`, `SeccompAllow`, `RLimit*` (docs/security-model.md, "Isolation").
     #[serde(default)]
     pub harden: super::harden::Harden,
 }
