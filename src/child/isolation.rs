@@ -72,6 +72,7 @@ fn shadowed_by(cfg: &Config, mount: &std::path::Path) -> Option<PathBuf> {
         .flat_map(|v| {
             std::iter::once(v.document_root.clone())
                 .chain(v.script_aliases.iter().map(|a| a.dir.clone()))
+                .chain(v.aliases.iter().map(|a| a.root.clone()))
                 .chain(v.directories.iter().map(|d| PathBuf::from(&d.path)))
         })
         .find(|used| used.starts_with(mount))

@@ -123,6 +123,8 @@ mod tests {
             directory_matches: vec![],
             locations: vec![],
             script_aliases: vec![],
+            aliases: vec![],
+            redirects: vec![],
             origin: Origin {
                 file: "f".into(),
                 line: 1,
