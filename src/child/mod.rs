@@ -403,7 +403,7 @@ fn handle(
             None => url,
         };
         let location = match found {
-            Lookup::NotCgi => match dispatch(proof, vhost, cur) {
+            Lookup::NotCgi => match dispatch(proof, &cfg.mime.types, vhost, cur) {
                 Served::Response(resp) => {
                     return respond_static(cx, conn, cur, may_keep_alive, resp)
                 }
@@ -540,7 +540,12 @@ fn respond_static(
 }
 
 /// Routes a confined request to the static handler.
-fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Served {
+fn dispatch(
+    proof: &Confined,
+    types: &crate::http::mime::Types,
+    vhost: &VHost,
+    req: &Request,
+) -> Served {
     let answer = |r: Response| Served::Response(r);
     match req.method {
         Method::Get | Method::Head => {}
@@ -551,7 +556,7 @@ fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Served {
         return answer(Response::error(400));
     }
     match route::route(&req.path) {
-        Ok(r) => handler::static_file::serve(proof, vhost, &r, req),
+        Ok(r) => handler::static_file::serve(proof, types, vhost, &r, req),
         Err(e) => answer(Response::error(e.status())),
     }
 }

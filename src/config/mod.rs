@@ -19,6 +19,7 @@ pub mod harden;
 mod identity;
 pub mod lang;
 pub mod load;
+pub mod mime;
 pub mod model;
 pub mod modules;
 pub mod parse;

@@ -216,6 +216,18 @@ pub struct DirConf {
     /// file walk reads the merged directory configuration's list.
     #[serde(default)]
     pub files: Vec<Section>,
+    /// `AddType` (extension, type) rows; merging appends, the last row for an extension wins.
+    #[serde(default)]
+    pub add_types: Vec<(String, String)>,
+    /// `AddCharset` (extension, charset) rows, merged as `add_types`.
+    #[serde(default)]
+    pub add_charsets: Vec<(String, String)>,
+    /// `ForceType` (empty: `ForceType None`).
+    #[serde(default)]
+    pub force_type: Option<String>,
+    /// `AddDefaultCharset`; unset is Off, as in Apache 2.4.
+    #[serde(default)]
+    pub default_charset: Option<crate::http::mime::DefaultCharset>,
 }
 
 impl DirConf {
@@ -247,6 +259,17 @@ impl DirConf {
             user_map: pick(&over.user_map, &self.user_map),
             assign_user: pick(&over.assign_user, &self.assign_user),
             files: self.files.iter().chain(&over.files).cloned().collect(),
+            add_types: self
+                .add_types
+                .iter()
+                .chain(&over.add_types)
+                .cloned()
+                .collect(),
+            add_charsets: (self.add_charsets.iter().chain(&over.add_charsets))
+                .cloned()
+                .collect(),
+            force_type: pick(&over.force_type, &self.force_type),
+            default_charset: pick(&over.default_charset, &self.default_charset),
         }
     }
 }
@@ -391,6 +414,9 @@ pub struct ConnectionCategories {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     pub file: PathBuf,
+    /// `TypesConfig` and the table read from it (see `config::mime`).
+    #[serde(default)]
+    pub mime: super::mime::MimeServer,
     pub server_root: PathBuf,
     pub listen: Vec<SocketAddr>,
     pub pid_file: Option<PathBuf>,

@@ -31,7 +31,13 @@ pub enum Served {
     Index(String),
 }
 
-pub fn serve(_proof: &Confined, vhost: &VHost, route: &Route, req: &Request) -> Served {
+pub fn serve(
+    _proof: &Confined,
+    types: &mime::Types,
+    vhost: &VHost,
+    route: &Route,
+    req: &Request,
+) -> Served {
     use crate::child::map::{map, Mapped};
     let (root, segments, aliased) = match map(vhost, route) {
         Mapped::Alias(_, Ok(landing)) => (landing.root, landing.rest, true),
@@ -52,10 +58,16 @@ pub fn serve(_proof: &Confined, vhost: &VHost, route: &Route, req: &Request) -> 
         Ok(Found::File { name, .. }) if aliased && program_name(vhost, &name) => {
             Served::Response(Response::error(403))
         }
-        Ok(Found::File { file, meta, name }) => {
-            Served::Response(file_response(file, &meta, &name, req))
+        Ok(Found::File {
+            file,
+            meta,
+            name,
+            dir,
+        }) => {
+            let ty = file_type(types, vhost, &dir, &name, req);
+            Served::Response(file_response(file, &meta, ty, req))
         }
-        Ok(Found::Dir { fd, dir }) => directory(vhost, route, req, fd, &dir, aliased),
+        Ok(Found::Dir { fd, dir }) => directory(types, vhost, route, req, fd, &dir, aliased),
         Err(status) => Served::Response(Response::error(status)),
     }
 }
@@ -78,6 +90,8 @@ enum Found {
         file: File,
         meta: Metadata,
         name: String,
+        /// The directory holding it, for its sections.
+        dir: PathBuf,
     },
     Dir {
         fd: OwnedFd,
@@ -103,6 +117,7 @@ fn resolve(vhost: &VHost, root: &Path, segments: &[String], url: &str) -> Result
                 file: File::from(cur),
                 meta,
                 name,
+                dir: root.parent().unwrap_or(root).to_path_buf(),
             });
         }
     }
@@ -122,6 +137,7 @@ fn resolve(vhost: &VHost, root: &Path, segments: &[String], url: &str) -> Result
                 file: File::from(next),
                 meta,
                 name: seg.clone(),
+                dir: path.parent().unwrap_or(&path).to_path_buf(),
             });
         }
         if !meta.is_dir() {
@@ -187,6 +203,7 @@ fn io_status(e: &io::Error) -> u16 {
 }
 
 fn directory(
+    types: &mime::Types,
     vhost: &VHost,
     route: &Route,
     req: &Request,
@@ -216,7 +233,8 @@ fn directory(
                         if vhost.index_needs_admission(dir, &req.path, &index) {
                             return Served::Index(super::cgi::index_url(&req.path, &index));
                         }
-                        return Served::Response(file_response(file, &meta, &index, req));
+                        let ty = file_type(types, vhost, dir, &index, req);
+                        return Served::Response(file_response(file, &meta, ty, req));
                     }
                     _ => continue,
                 }
@@ -240,7 +258,20 @@ fn etag(meta: &Metadata) -> String {
     )
 }
 
-fn file_response(file: File, meta: &Metadata, name: &str, req: &Request) -> Response {
+/// The file's Content-Type from its own merged sections (`<Files>` included), as mod_mime.
+fn file_type(
+    types: &mime::Types,
+    vhost: &VHost,
+    dir: &Path,
+    name: &str,
+    req: &Request,
+) -> Option<String> {
+    let full = dir.join(name);
+    let conf = vhost.file_conf(dir, &full.to_string_lossy(), name, &req.path);
+    mime::content_type(name, &conf.mime(types))
+}
+
+fn file_response(file: File, meta: &Metadata, ty: Option<String>, req: &Request) -> Response {
     let size = meta.size();
     let tag = etag(meta);
     let mtime = UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0) as u64);
@@ -251,9 +282,12 @@ fn file_response(file: File, meta: &Metadata, name: &str, req: &Request) -> Resp
             .header("Last-Modified", last_modified);
     }
     let base = |status| {
-        Response::new(status)
-            .header("Content-Type", mime::content_type(name))
-            .header("Last-Modified", last_modified.clone())
+        let r = Response::new(status);
+        let r = match &ty {
+            Some(t) => r.header("Content-Type", t.clone()),
+            None => r,
+        };
+        r.header("Last-Modified", last_modified.clone())
             .header("ETag", tag.clone())
             .header("Accept-Ranges", "bytes")
     };
