@@ -523,6 +523,7 @@ fn respond_static(
         BodyFate::Reject(status) => Response::error(status),
         BodyFate::Clean | BodyFate::CloseAfter => resp,
     };
+    let resp = resp.with_rules(&admit::request_conf(cx.vhost, req).1.headers);
     let keep_alive =
         fate == BodyFate::Clean && may_keep_alive && resp.status < 500 && resp.status != 400;
     let status = resp.status;

@@ -285,6 +285,7 @@ pub const TABLE: &[Directive] = &[
     implemented("selinuxDefaultDomain", ANY, Exactly(1), "selinux_module", Dir(h::selinux_default), "old name of selinuxDomainVal"),
     implemented("UserIDMap", ANY, Exactly(1), "mpm_itk_module", Dir(h::user_map), "user to uid/gid map"),
     implemented("AssignUserID", ANY, Exactly(2), "mpm_itk_module", Dir(h::assign_user), "mpm-itk's"),
+    implemented("Header", ANY, Own, "headers_module", Dir(super::header::directive), "[onsuccess|always] set|append|merge|add|setifempty|unset NAME [VALUE]: onsuccess on handler responses, always on every one; echo/edit/expr=/env= refused"),
     row("SetHandler", ANY, Exactly(1), "core_module", Apache, Check(h::set_handler), "server-status: a warning (no status page); others: an error"),
     no_effect("IndexOptions", ANY, AtLeast(1), "autoindex_module", "listings have one fixed layout"),
     no_effect("IndexIgnore", ANY, AtLeast(1), "autoindex_module", "not implemented yet: listings hide every dot-name and nothing else"),

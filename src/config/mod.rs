@@ -16,6 +16,7 @@ pub mod cgroup;
 pub mod directives;
 pub mod glob;
 pub mod harden;
+pub mod header;
 mod identity;
 pub mod lang;
 pub mod load;

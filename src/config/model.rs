@@ -228,6 +228,9 @@ pub struct DirConf {
     /// `AddDefaultCharset`; unset is Off, as in Apache 2.4.
     #[serde(default)]
     pub default_charset: Option<crate::http::mime::DefaultCharset>,
+    /// `Header` rules, in merge order (the enclosing scope's first).
+    #[serde(default)]
+    pub headers: Vec<super::header::HeaderRule>,
 }
 
 impl DirConf {
@@ -270,6 +273,7 @@ impl DirConf {
                 .collect(),
             force_type: pick(&over.force_type, &self.force_type),
             default_charset: pick(&over.default_charset, &self.default_charset),
+            headers: self.headers.iter().chain(&over.headers).cloned().collect(),
         }
     }
 }

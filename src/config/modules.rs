@@ -62,6 +62,7 @@ pub const MODULES: &[Module] = &[
     m("cgid_module", "mod_cgid.c", Implemented),
     m("dir_module", "mod_dir.c", Implemented),
     m("mime_module", "mod_mime.c", Implemented),
+    m("headers_module", "mod_headers.c", Implemented),
     m("reqtimeout_module", "mod_reqtimeout.c", Implemented),
     m("mpm_itk_module", "mpm_itk.c", Implemented),
     m("selinux_module", "mod_selinux.c", Implemented),

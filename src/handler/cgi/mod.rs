@@ -456,9 +456,11 @@ pub fn run(
     body: &mut BodyReader,
     script: Script,
 ) -> Outcome {
+    let rules = crate::child::admit::request_conf(cx.vhost, req).1.headers;
     if matches!(req.method, Method::Trace | Method::Connect) {
         return send_error(
             conn,
+            &rules,
             Response::error(405).header("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"),
         );
     }
@@ -480,7 +482,7 @@ pub fn run(
             }
             Err(e) => {
                 log::info!("{tag}: request body refused: {e}");
-                return send_error(conn, Response::error(e.status()));
+                return send_error(conn, &rules, Response::error(e.status()));
             }
         },
     };
@@ -509,7 +511,7 @@ pub fn run(
         Ok(s) => s,
         Err(e) => {
             log::error!("{tag}: cannot start: {e}");
-            return send_error(conn, Response::error(500));
+            return send_error(conn, &rules, Response::error(500));
         }
     };
     log::debug!("{tag}: started as pid {}", started.pid);
@@ -532,6 +534,7 @@ pub fn run(
         may_keep_alive: cx.may_keep_alive,
         nph: script.name.starts_with("nph-"),
         body_failed: false,
+        rules,
     };
     let end = x.pump(cx.cfg.cgi_timeout, conn, body);
     x.finish(conn, body, end)
@@ -634,7 +637,12 @@ fn start(vhost: &VHost, script: &Script, env: Vec<Vec<u8>>) -> Result<Started, s
     })
 }
 
-fn send_error(conn: &mut Conn, resp: Response) -> Outcome {
+fn send_error(
+    conn: &mut Conn,
+    rules: &[crate::config::header::HeaderRule],
+    resp: Response,
+) -> Outcome {
+    let resp = resp.with_rules(rules);
     let status = resp.status;
     let sent = respond::write(&mut conn.stream, resp, false, false);
     Outcome {
@@ -713,6 +721,8 @@ struct Exchange {
     nph: bool,
     /// The request body was not read to its end: the connection is out of step.
     body_failed: bool,
+    /// `Header` rules of the program's scope.
+    rules: Vec<crate::config::header::HeaderRule>,
 }
 
 impl Exchange {
@@ -1033,7 +1043,13 @@ impl Exchange {
         if !keep {
             self.may_keep_alive = false;
         }
-        let bytes = head_bytes(head, framing, keep);
+        let bytes = if self.rules.is_empty() || self.nph {
+            head_bytes(head, framing, keep)
+        } else {
+            let mut ruled = head.clone();
+            crate::config::header::apply(&self.rules, &mut ruled.headers, true);
+            head_bytes(&ruled, framing, keep)
+        };
         self.sent = Some(SentHead {
             status: head.status,
             framing,
@@ -1202,7 +1218,7 @@ impl Exchange {
                     self.tag,
                     self.pid
                 );
-                send_error(conn, Response::error(504))
+                send_error(conn, &self.rules, Response::error(504))
             }
             (End::TimedOut, Some(s)) => {
                 log::error!(
@@ -1212,8 +1228,8 @@ impl Exchange {
                 );
                 gone(s)
             }
-            (End::BadHeader, _) => send_error(conn, Response::error(500)),
-            (End::Body(status), None) => send_error(conn, Response::error(status)),
+            (End::BadHeader, _) => send_error(conn, &self.rules, Response::error(500)),
+            (End::Body(status), None) => send_error(conn, &self.rules, Response::error(status)),
             (End::Body(_), Some(s)) | (End::ClientGone, Some(s)) => gone(s),
             (End::ClientGone, None) => Outcome {
                 status: 0,
@@ -1223,7 +1239,7 @@ impl Exchange {
             },
             (End::Output, None) => {
                 log::error!("{}: output ended before its header block", self.tag);
-                send_error(conn, Response::error(500))
+                send_error(conn, &self.rules, Response::error(500))
             }
             (End::Output, Some(mut s)) => {
                 if s.local_redirect.is_some() {
