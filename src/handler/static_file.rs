@@ -1,5 +1,5 @@
 //! Static files as Apache serves them: GET and HEAD, Content-Type, Last-Modified, ETag,
-//! conditional requests (304), one byte range (206/416), DirectoryIndex, listings only with
+//! conditional requests (RFC 9110 §13.2.2: 412, 304), one byte range (206/416), DirectoryIndex, listings only with
 //! `Options Indexes`, and 301 to add a directory's trailing slash.
 //!
 //! The path is resolved one component at a time with openat(O_NOFOLLOW) from the DocumentRoot,
@@ -13,7 +13,7 @@ use crate::child::route::{encode_path, Route};
 use crate::config::{Options, VHost};
 use crate::http::range::{parse_range, RangeSpec};
 use crate::http::request::Request;
-use crate::http::{date, mime};
+use crate::http::{conditional, date, mime};
 use crate::sys::fs::{open_beneath, open_follow};
 use nix::fcntl::OFlag;
 use std::fs::{File, Metadata};
@@ -276,10 +276,25 @@ fn file_response(file: File, meta: &Metadata, ty: Option<String>, req: &Request)
     let tag = etag(meta);
     let mtime = UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0) as u64);
     let last_modified = date::http_date(mtime);
-    if not_modified(req, &tag, mtime) {
-        return Response::new(304)
-            .header("ETag", tag)
-            .header("Last-Modified", last_modified);
+    // A value that is not UTF-8 matches no entity-tag and is no date.
+    let field = |n: &str| {
+        req.header(n)
+            .map(|v| std::str::from_utf8(v).unwrap_or("\u{0}"))
+    };
+    let fields = conditional::Fields {
+        if_match: field("If-Match"),
+        if_unmodified_since: field("If-Unmodified-Since"),
+        if_none_match: field("If-None-Match"),
+        if_modified_since: field("If-Modified-Since"),
+    };
+    match conditional::evaluate(&fields, &tag, mtime, std::time::SystemTime::now()) {
+        conditional::Outcome::NotModified => {
+            return Response::new(304)
+                .header("ETag", tag)
+                .header("Last-Modified", last_modified);
+        }
+        conditional::Outcome::PreconditionFailed => return Response::error(412),
+        conditional::Outcome::Proceed => {}
     }
     let base = |status| {
         let r = Response::new(status);
@@ -314,24 +329,4 @@ fn file_response(file: File, meta: &Metadata, ty: Option<String>, req: &Request)
             len: size,
         }),
     }
-}
-
-/// If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
-fn not_modified(req: &Request, tag: &str, mtime: std::time::SystemTime) -> bool {
-    if let Some(inm) = req.header("If-None-Match") {
-        let inm = String::from_utf8_lossy(inm);
-        return inm.trim() == "*"
-            || inm
-                .split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == tag);
-    }
-    if let Some(ims) = req
-        .header("If-Modified-Since")
-        .and_then(|v| std::str::from_utf8(v).ok())
-    {
-        if let Some(since) = date::parse_http_date(ims.trim()) {
-            return mtime <= since;
-        }
-    }
-    false
 }
