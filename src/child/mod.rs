@@ -389,20 +389,32 @@ fn handle(
     let mut may_keep_alive = cx.may_keep_alive;
     for _ in 0..=MAX_LOCAL_REDIRECTS {
         let cur = redirected.as_ref().unwrap_or(req);
-        let found = match route::route(&cur.path) {
-            Ok(r) if vhost.cgi_enabled() && cur.target != "*" => {
-                cgi::lookup(cfg, vhost, &r, &cur.path)
-            }
-            _ => Lookup::NotCgi,
+        let routed = route::route(&cur.path).ok().filter(|_| cur.target != "*");
+        // HOOK(fcgi): ProxyPass/ProxyPassMatch and SetHandler proxy: come before CGI, as
+        // mod_proxy's translate_name and a SetHandler come before mod_cgi in Apache.
+        let fcgi_found = match &routed {
+            Some(r) => handler::fcgi::lookup(vhost, r, &r.decoded_path()),
+            None => handler::fcgi::Lookup::NotFcgi,
         };
-        let script = match found {
-            Lookup::NotCgi => {
-                return respond_static(cx, conn, cur, may_keep_alive, dispatch(proof, vhost, cur))
+        let found = match (fcgi_found, &routed) {
+            (handler::fcgi::Lookup::Fcgi(t), _) => Ok(Gateway::Fcgi(t)),
+            (handler::fcgi::Lookup::Refused(status), _) => Err(Lookup::Refused(status)),
+            (handler::fcgi::Lookup::NotFcgi, Some(r)) if vhost.cgi_enabled() => {
+                match cgi::lookup(cfg, vhost, r, &cur.path) {
+                    Lookup::Script(s) => Ok(Gateway::Cgi(s)),
+                    other => Err(other),
+                }
             }
-            Lookup::Refused(status) => {
+            _ => Err(Lookup::NotCgi),
+        };
+        let gateway = match found {
+            Ok(g) => g,
+            Err(Lookup::Refused(status)) => {
                 return respond_static(cx, conn, cur, false, Response::error(status))
             }
-            Lookup::Script(s) => s,
+            Err(_) => {
+                return respond_static(cx, conn, cur, may_keep_alive, dispatch(proof, vhost, cur))
+            }
         };
         let mut body = match body::BodyReader::new(cur, cfg.limits.body, body::BodyPace::of(cfg)) {
             Ok(b) => b,
@@ -412,7 +424,10 @@ fn handle(
             may_keep_alive,
             ..*cx
         };
-        let out = cgi::run(proof, &run_cx, conn, cur, &mut body, script);
+        let out = match gateway {
+            Gateway::Cgi(script) => cgi::run(proof, &run_cx, conn, cur, &mut body, script),
+            Gateway::Fcgi(t) => handler::fcgi::run(proof, &run_cx, conn, cur, &mut body, t),
+        };
         let Some(location) = out.local_redirect else {
             return Handled {
                 status: out.status,
@@ -438,6 +453,12 @@ fn handle(
         req.target
     );
     respond_static(cx, conn, req, false, Response::error(500))
+}
+
+/// What runs a request: a CGI program, or a FastCGI backend.
+enum Gateway {
+    Cgi(handler::cgi::Script),
+    Fcgi(handler::fcgi::Target),
 }
 
 /// The request a program's `Location: /path?query` asks for: GET (HEAD stays HEAD), no body.

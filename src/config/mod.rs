@@ -21,6 +21,7 @@ pub mod load;
 pub mod model;
 pub mod modules;
 pub mod parse;
+pub mod fcgi;
 pub mod proxy;
 pub mod tls;
 pub mod verifier;

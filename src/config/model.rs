@@ -211,6 +211,9 @@ pub struct DirConf {
     pub user_map: Option<PathBuf>,
     /// `AssignUserID USER GROUP`, resolved in [`Config::users`].
     pub assign_user: Option<crate::policy::UnixTarget>,
+    /// `SetHandler proxy:...|fcgi://...` or `SetHandler none` (`config::fcgi`).
+    #[serde(default)]
+    pub set_handler: Option<super::fcgi::SetHandler>,
 }
 
 impl DirConf {
@@ -241,6 +244,7 @@ impl DirConf {
             selinux_default: pick(&over.selinux_default, &self.selinux_default),
             user_map: pick(&over.user_map, &self.user_map),
             assign_user: pick(&over.assign_user, &self.assign_user),
+            set_handler: pick(&over.set_handler, &self.set_handler),
         }
     }
 }
@@ -278,6 +282,9 @@ pub struct VHost {
     /// `AllowConnect`, `SeccompAllow`, `RLimit*` (README "Isolation").
     #[serde(default)]
     pub harden: super::harden::Harden,
+    /// `ProxyPass`, `ProxyPassMatch`, `ProxyFCGIBackendType`, `ProxyTimeout` (`config::fcgi`).
+    #[serde(default)]
+    pub fcgi: super::fcgi::FcgiSettings,
 }
 
 impl VHost {
@@ -293,6 +300,22 @@ impl VHost {
             .chain(self.directories.iter().map(|s| &s.conf))
             .chain(self.locations.iter().map(|s| &s.conf))
             .any(|c| c.cgi_extensions.as_ref().is_some_and(|e| !e.is_empty()))
+    }
+
+    /// Some scope of this vhost has `SetHandler proxy:...`.
+    pub fn uses_fcgi_handler(&self) -> bool {
+        self.fcgi_handlers().next().is_some()
+    }
+
+    /// Every FastCGI backend a `SetHandler` of this vhost names.
+    pub fn fcgi_handlers(&self) -> impl Iterator<Item = &super::fcgi::Backend> {
+        std::iter::once(&self.conf)
+            .chain(self.directories.iter().map(|s| &s.conf))
+            .chain(self.locations.iter().map(|s| &s.conf))
+            .filter_map(|c| match &c.set_handler {
+                Some(super::fcgi::SetHandler::Fcgi(b)) => Some(b),
+                _ => None,
+            })
     }
 
     /// The first name, for logs and CGI's SERVER_NAME.

@@ -324,7 +324,7 @@ fn program(cfg: &Config, vhost: &VHost, alias: bool, f: Found, url_path: &str) -
     }
 }
 
-fn fstat(fd: &OwnedFd) -> io::Result<std::fs::Metadata> {
+pub(crate) fn fstat(fd: &OwnedFd) -> io::Result<std::fs::Metadata> {
     File::from(fd.try_clone()?).metadata()
 }
 
@@ -518,7 +518,7 @@ pub fn run(
 
 /// Reads the whole chunked body, decoded, within the smaller of LimitRequestBody and
 /// [`MAX_CHUNKED_BODY`].
-fn buffer_chunked(
+pub(crate) fn buffer_chunked(
     cfg: &Config,
     conn: &mut Conn,
     body: &mut BodyReader,
