@@ -112,6 +112,7 @@ mod tests {
                 .collect(),
             origin,
             harden: Default::default(),
+            fcgi: Default::default(),
         }
     }
 

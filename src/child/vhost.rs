@@ -136,6 +136,7 @@ mod tests {
                 line: 1,
             },
             harden: Default::default(),
+            fcgi: Default::default(),
         }
     }
 
