@@ -222,7 +222,16 @@ Timeout 5
   ServerName bob.test
   DocumentRoot www/bob
   AssignUserID {BOB} {BOB}
+  DirectoryIndex index.php index.html
   ProxyPassMatch ^/(.*\\.php)$ \"unix:{d}/sock/%{{ONESHOT_UNIX_USER}}.sock|fcgi://localhost{d}/www/bob/$1\"
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName files.test
+  DocumentRoot www/alice
+  AssignUserID {ALICE} {ALICE}
+  <FilesMatch \"\\.php$\">
+    SetHandler \"proxy:unix:{d}/sock/{ALICE}.sock|fcgi://localhost\"
+  </FilesMatch>
 </VirtualHost>
 <VirtualHost *:80>
   ServerName mallory.test
@@ -303,7 +312,10 @@ fn php_fpm_pools_per_identity_and_every_failure_answered() {
     assert_eq!(field(&r.body, "SCRIPT_NAME"), "/info.php");
     assert_eq!(field(&r.body, "PATH_INFO"), "/extra/path");
     assert_eq!(field(&r.body, "QUERY_STRING"), "x=1&y=2");
-    assert_eq!(field(&r.body, "REQUEST_URI"), "/info.php/extra/path?x=1&y=2");
+    assert_eq!(
+        field(&r.body, "REQUEST_URI"),
+        "/info.php/extra/path?x=1&y=2"
+    );
     assert_eq!(field(&r.body, "REQUEST_METHOD"), "GET");
     assert_eq!(field(&r.body, "SERVER_NAME"), "alice.test");
     assert_eq!(field(&r.body, "SERVER_PROTOCOL"), "HTTP/1.1");
@@ -322,6 +334,12 @@ fn php_fpm_pools_per_identity_and_every_failure_answered() {
     // A static file in the same scope is not PHP: it does not exist as a script, so 404.
     assert_eq!(s.get("alice.test", "/missing.php").status, 404);
 
+    // SetHandler in <FilesMatch>: .php files go to the pool, others are static.
+    let r = s.get("files.test", "/info.php");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(field(&r.body, "uid"), t.alice_uid.to_string());
+    assert_eq!(s.get("files.test", "/index.html").body, b"alice index\n");
+
     // bob's vhost (ProxyPassMatch with %{ONESHOT_UNIX_USER}): his pool, his uid.
     let r = s.get("bob.test", "/sub/index.php?q");
     assert_eq!(r.status, 200, "{r:?}\n{}", s.error_log());
@@ -330,6 +348,11 @@ fn php_fpm_pools_per_identity_and_every_failure_answered() {
         field(&r.body, "SCRIPT_FILENAME"),
         format!("{d}/www/bob/sub/index.php")
     );
+    // A directory whose DirectoryIndex file a ProxyPassMatch rule covers: the pool answers
+    // (never the file's source).
+    let r = s.get("bob.test", "/sub/");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(field(&r.body, "uid"), t.bob_uid.to_string());
     // Not a .php URL: the static handler.
     assert_eq!(s.get("bob.test", "/index.html").body, b"bob index\n");
 
@@ -351,9 +374,10 @@ fn php_fpm_pools_per_identity_and_every_failure_answered() {
     assert_eq!(field(&r.body, "input_sha1"), sha1_hex(&form));
 
     let raw_body: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let mut req = b"POST /info.php HTTP/1.1\r\nHost: bob.test\r\nContent-Type: application/octet-stream\r\n\
+    let mut req =
+        b"POST /info.php HTTP/1.1\r\nHost: bob.test\r\nContent-Type: application/octet-stream\r\n\
                     Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        .to_vec();
+            .to_vec();
     for c in raw_body.chunks(7000) {
         req.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
         req.extend_from_slice(c);
@@ -427,21 +451,27 @@ fn php_fpm_pools_per_identity_and_every_failure_answered() {
         l.contains("before END_REQUEST") && l.contains("header block longer")
     });
     for (host, what) in [
-        ("bad.test", "malformed record from the backend: record version 2"),
+        (
+            "bad.test",
+            "malformed record from the backend: record version 2",
+        ),
         ("huge.test", "header block longer than"),
         ("early.test", "closed the connection before END_REQUEST"),
     ] {
         assert!(
-            log.lines()
-                .any(|l| l.contains(&format!("[{host}] fcgi fcgi://127.0.0.1:")) && l.contains(what)),
+            log.lines().any(
+                |l| l.contains(&format!("[{host}] fcgi fcgi://127.0.0.1:")) && l.contains(what)
+            ),
             "{host}: {what}\n{log}"
         );
     }
 
     // PHP's error_log() reached the pool's log, not ours (php-fpm keeps stderr of workers).
-    let access = s.wait_log_lines(12);
+    let access = s.wait_log_lines(15);
     assert!(
-        access.iter().any(|l| l.contains("/info.php/extra/path") && l.contains(" 200 ")),
+        access
+            .iter()
+            .any(|l| l.contains("/info.php/extra/path") && l.contains(" 200 ")),
         "{access:?}"
     );
 }

@@ -32,6 +32,7 @@ use access_log::Entry;
 use admit::Admission;
 use body::BodyFate;
 use confine::Confined;
+use handler::static_file::Served;
 use nix::sys::signalfd::SignalFd;
 use read::{Conn, Outcome};
 use respond::Response;
@@ -392,54 +393,57 @@ fn handle(
         let routed = route::route(&cur.path).ok().filter(|_| cur.target != "*");
         // HOOK(fcgi): ProxyPass/ProxyPassMatch and SetHandler proxy: come before CGI, as
         // mod_proxy's translate_name and a SetHandler come before mod_cgi in Apache.
-        let fcgi_found = match &routed {
-            Some(r) => handler::fcgi::lookup(vhost, r, &r.decoded_path()),
-            None => handler::fcgi::Lookup::NotFcgi,
-        };
-        let found = match (fcgi_found, &routed) {
-            (handler::fcgi::Lookup::Fcgi(t), _) => Ok(Gateway::Fcgi(t)),
-            (handler::fcgi::Lookup::Refused(status), _) => Err(Lookup::Refused(status)),
-            (handler::fcgi::Lookup::NotFcgi, Some(r)) if vhost.cgi_enabled() => {
-                match cgi::lookup(cfg, vhost, r, &cur.path) {
-                    Lookup::Script(s) => Ok(Gateway::Cgi(s)),
-                    other => Err(other),
-                }
+        let fcgi = routed
+            .as_ref()
+            .map(|r| handler::fcgi::lookup(vhost, r, &r.decoded_path()));
+        let gateway = match fcgi {
+            Some(handler::fcgi::Lookup::Fcgi(t)) => Some(Gateway::Fcgi(t)),
+            Some(handler::fcgi::Lookup::Refused(status)) => {
+                return respond_static(cx, conn, cur, false, Response::error(status))
             }
-            _ => Err(Lookup::NotCgi),
+            Some(handler::fcgi::Lookup::NotFcgi) | None => None,
         };
-        let gateway = match found {
-            Ok(g) => g,
+        let found = match (&gateway, &routed) {
+            (None, Some(r)) if vhost.cgi_enabled() => cgi::lookup(cfg, vhost, r, &cur.path),
+            _ => Lookup::NotCgi,
+        };
+        // mod_dir keeps the query string on its internal redirect to the index.
+        let with_query = |url: String| match &cur.query {
+            Some(q) => format!("{url}?{q}"),
+            None => url,
+        };
+        let gateway = match (gateway, found) {
+            (Some(g), _) => Ok(g),
+            (None, Lookup::Script(s)) => Ok(Gateway::Cgi(s)),
+            (None, other) => Err(other),
+        };
+        let location = match gateway {
+            Ok(g) => match run_script(proof, cx, conn, cur, may_keep_alive, g) {
+                Ok(done) => return done,
+                Err((location, keep)) => {
+                    may_keep_alive = keep;
+                    location
+                }
+            },
+            Err(Lookup::NotCgi) => match dispatch(proof, vhost, cur) {
+                Served::Response(resp) => {
+                    return respond_static(cx, conn, cur, may_keep_alive, resp)
+                }
+                Served::Index(url) => with_query(url),
+            },
             Err(Lookup::Refused(status)) => {
                 return respond_static(cx, conn, cur, false, Response::error(status))
             }
-            Err(_) => {
-                return respond_static(cx, conn, cur, may_keep_alive, dispatch(proof, vhost, cur))
+            Err(Lookup::Index(url)) => with_query(url),
+            // Taken as a gateway above.
+            Err(Lookup::Script(_)) => {
+                return respond_static(cx, conn, cur, false, Response::error(500))
             }
         };
-        let mut body = match body::BodyReader::new(cur, cfg.limits.body, body::BodyPace::of(cfg)) {
-            Ok(b) => b,
-            Err(e) => return respond_static(cx, conn, cur, false, Response::error(e.status())),
-        };
-        let run_cx = handler::cgi::Context {
-            may_keep_alive,
-            ..*cx
-        };
-        let out = match gateway {
-            Gateway::Cgi(script) => cgi::run(proof, &run_cx, conn, cur, &mut body, script),
-            Gateway::Fcgi(t) => handler::fcgi::run(proof, &run_cx, conn, cur, &mut body, t),
-        };
-        let Some(location) = out.local_redirect else {
-            return Handled {
-                status: out.status,
-                bytes: out.body_bytes,
-                keep_alive: out.keep_alive,
-            };
-        };
-        may_keep_alive = out.keep_alive;
         let next = local_redirect(cur, &location);
         if !same_identity(&next) {
             log::warn!(
-                "[{}] cgi local redirect from {} to {location} refused: it is not admitted in this process's identity",
+                "[{}] local redirect from {} to {location} refused: it is not admitted in this process's identity",
                 vhost.server_name(),
                 cur.path
             );
@@ -459,6 +463,47 @@ fn handle(
 enum Gateway {
     Cgi(handler::cgi::Script),
     Fcgi(handler::fcgi::Target),
+}
+
+/// Runs a program or a FastCGI request; `Err((location, may_keep_alive))` when it answered
+/// with a local redirect.
+fn run_script(
+    proof: &Confined,
+    cx: &handler::cgi::Context,
+    conn: &mut Conn,
+    cur: &Request,
+    may_keep_alive: bool,
+    gateway: Gateway,
+) -> Result<Handled, (String, bool)> {
+    let cfg = cx.cfg;
+    let mut body = match body::BodyReader::new(cur, cfg.limits.body, body::BodyPace::of(cfg)) {
+        Ok(b) => b,
+        Err(e) => {
+            return Ok(respond_static(
+                cx,
+                conn,
+                cur,
+                false,
+                Response::error(e.status()),
+            ))
+        }
+    };
+    let run_cx = handler::cgi::Context {
+        may_keep_alive,
+        ..*cx
+    };
+    let out = match gateway {
+        Gateway::Cgi(script) => handler::cgi::run(proof, &run_cx, conn, cur, &mut body, script),
+        Gateway::Fcgi(t) => handler::fcgi::run(proof, &run_cx, conn, cur, &mut body, t),
+    };
+    match out.local_redirect {
+        Some(location) => Err((location, out.keep_alive)),
+        None => Ok(Handled {
+            status: out.status,
+            bytes: out.body_bytes,
+            keep_alive: out.keep_alive,
+        }),
+    }
 }
 
 /// The request a program's `Location: /path?query` asks for: GET (HEAD stays HEAD), no body.
@@ -524,17 +569,18 @@ fn respond_static(
 }
 
 /// Routes a confined request to the static handler.
-fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Response {
+fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Served {
+    let answer = |r: Response| Served::Response(r);
     match req.method {
         Method::Get | Method::Head => {}
-        Method::Options => return Response::new(200).header("Allow", "GET, HEAD, OPTIONS"),
-        _ => return Response::error(405).header("Allow", "GET, HEAD, OPTIONS"),
+        Method::Options => return answer(Response::new(200).header("Allow", "GET, HEAD, OPTIONS")),
+        _ => return answer(Response::error(405).header("Allow", "GET, HEAD, OPTIONS")),
     }
     if req.target == "*" {
-        return Response::error(400);
+        return answer(Response::error(400));
     }
     match route::route(&req.path) {
         Ok(r) => handler::static_file::serve(proof, vhost, &r, req),
-        Err(e) => Response::error(e.status()),
+        Err(e) => answer(Response::error(e.status())),
     }
 }

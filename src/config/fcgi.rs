@@ -180,7 +180,11 @@ impl Backend {
         };
         let fixed = t.split("%{").next().unwrap_or(t);
         let dir = &fixed[..fixed.rfind('/').unwrap_or(0)];
-        Some(std::path::PathBuf::from(if dir.is_empty() { "/" } else { dir }))
+        Some(std::path::PathBuf::from(if dir.is_empty() {
+            "/"
+        } else {
+            dir
+        }))
     }
 
     pub fn tcp_port(&self) -> Option<u16> {
@@ -299,7 +303,10 @@ pub fn socket_path(
     unix_user: Option<&str>,
 ) -> Result<String, String> {
     let mut out = template.to_string();
-    for (var, value) in [("%{ONESHOT_USER}", user), ("%{ONESHOT_UNIX_USER}", unix_user)] {
+    for (var, value) in [
+        ("%{ONESHOT_USER}", user),
+        ("%{ONESHOT_UNIX_USER}", unix_user),
+    ] {
         if !out.contains(var) {
             continue;
         }
@@ -356,7 +363,11 @@ mod tests {
         for (url, want) in [
             (
                 "unix:/run/php/a.sock|fcgi://localhost",
-                Ok((Socket::Unix("/run/php/a.sock".into()), "fcgi://localhost", "")),
+                Ok((
+                    Socket::Unix("/run/php/a.sock".into()),
+                    "fcgi://localhost",
+                    "",
+                )),
             ),
             (
                 "unix:/run/php/%{ONESHOT_UNIX_USER}.sock|fcgi://localhost/srv/site/",
@@ -377,8 +388,14 @@ mod tests {
             ("http://127.0.0.1/", Err("not a FastCGI backend")),
             ("fcgi://localhost:9000/", Err("not IP:PORT")),
             ("unix:run/php.sock|fcgi://localhost", Err("not absolute")),
-            ("unix:/run/%{HOME}.sock|fcgi://localhost", Err("unknown variable")),
-            ("unix:/run/a.sock|http://localhost", Err("not a FastCGI backend")),
+            (
+                "unix:/run/%{HOME}.sock|fcgi://localhost",
+                Err("unknown variable"),
+            ),
+            (
+                "unix:/run/a.sock|http://localhost",
+                Err("not a FastCGI backend"),
+            ),
             ("fcgi:///x", Err("no host")),
         ] {
             let got = parse_backend("ProxyPass", url, &at());
@@ -407,15 +424,36 @@ mod tests {
         let pre = |p: &str| Pattern::Prefix(p.into());
         for (r, url, want) in [
             // Apache: without $N the URL path is appended.
-            (rule(re(r"^/(.*\.php)$"), "/srv/site/"), "/x.php", Some("/srv/site//x.php")),
-            (rule(re(r"^/(.*\.php)$"), "/srv/site/$1"), "/a/x.php", Some("/srv/site/a/x.php")),
+            (
+                rule(re(r"^/(.*\.php)$"), "/srv/site/"),
+                "/x.php",
+                Some("/srv/site//x.php"),
+            ),
+            (
+                rule(re(r"^/(.*\.php)$"), "/srv/site/$1"),
+                "/a/x.php",
+                Some("/srv/site/a/x.php"),
+            ),
             (rule(re(r"^/(.*\.php)$"), "/srv/site/$1"), "/x.html", None),
-            (rule(pre("/app/"), "/srv/app/"), "/app/x.php", Some("/srv/app/x.php")),
-            (rule(pre("/app"), "/srv/app"), "/app/x.php", Some("/srv/app/x.php")),
+            (
+                rule(pre("/app/"), "/srv/app/"),
+                "/app/x.php",
+                Some("/srv/app/x.php"),
+            ),
+            (
+                rule(pre("/app"), "/srv/app"),
+                "/app/x.php",
+                Some("/srv/app/x.php"),
+            ),
             (rule(pre("/app"), "/srv/app"), "/apple", None),
             (rule(pre("/"), "/srv/"), "/i.php", Some("/srv/i.php")),
         ] {
-            assert_eq!(rule_target(&r, url).as_deref(), want, "{:?} {url}", r.pattern);
+            assert_eq!(
+                rule_target(&r, url).as_deref(),
+                want,
+                "{:?} {url}",
+                r.pattern
+            );
         }
     }
 
@@ -441,10 +479,7 @@ mod tests {
     fn directives_table() {
         let mut d = FcgiDraft::default();
         let a = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
-        assert!(d
-            .directive("proxytimeout", &a("5"), &at())
-            .unwrap()
-            .is_ok());
+        assert!(d.directive("proxytimeout", &a("5"), &at()).unwrap().is_ok());
         assert!(d
             .directive("proxytimeout", &a("0"), &at())
             .unwrap()
@@ -454,7 +489,11 @@ mod tests {
             .unwrap()
             .is_ok());
         assert!(d
-            .directive("proxypassmatch", &a("^/(.*\\.php$ fcgi://127.0.0.1:9000/"), &at())
+            .directive(
+                "proxypassmatch",
+                &a("^/(.*\\.php$ fcgi://127.0.0.1:9000/"),
+                &at()
+            )
             .unwrap()
             .unwrap_err()
             .contains("regular expression"));

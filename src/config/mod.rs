@@ -13,6 +13,7 @@
 pub mod build;
 pub mod cgroup;
 pub mod directives;
+pub mod fcgi;
 pub mod glob;
 pub mod harden;
 mod identity;
@@ -21,7 +22,6 @@ pub mod load;
 pub mod model;
 pub mod modules;
 pub mod parse;
-pub mod fcgi;
 pub mod proxy;
 pub mod tls;
 pub mod verifier;

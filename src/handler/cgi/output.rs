@@ -81,7 +81,6 @@ pub(crate) enum End {
     Gateway(u16),
 }
 
-
 /// The response being produced from a program's output.
 pub(crate) struct Output {
     tag: String,
@@ -212,9 +211,7 @@ impl Output {
             (End::Body(status) | End::Gateway(status), None) => {
                 send_error(conn, Response::error(status))
             }
-            (End::TimedOut | End::Body(_) | End::Gateway(_) | End::ClientGone, Some(s)) => {
-                gone(s)
-            }
+            (End::TimedOut | End::Body(_) | End::Gateway(_) | End::ClientGone, Some(s)) => gone(s),
             (End::ClientGone, None) => Outcome {
                 status: 0,
                 body_bytes: 0,
@@ -512,7 +509,6 @@ fn head_bytes(head: &header::CgiHead, framing: Framing, keep_alive: bool) -> Vec
     h
 }
 
-
 /// A program's stderr as error-log lines (at most [`STDERR_LINE`] bytes each).
 pub(crate) struct LineLog {
     prefix: String,
@@ -542,7 +538,9 @@ impl LineLog {
         if self.line.is_empty() {
             return;
         }
-        let line = String::from_utf8_lossy(&self.line).escape_debug().to_string();
+        let line = String::from_utf8_lossy(&self.line)
+            .escape_debug()
+            .to_string();
         log::warn!("{}: stderr: {line}", self.prefix);
         self.line.clear();
     }

@@ -88,9 +88,12 @@ pub fn lookup(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
     walk(vhost, route, url_path)
 }
 
-/// The backend a `SetHandler` gives the scope of `dir` reached by `url_path`.
-fn handler_for(vhost: &VHost, dir: &Path, url_path: &str) -> Option<Backend> {
-    match vhost.dir_conf(dir, url_path).set_handler {
+/// The backend a `SetHandler` gives file `name` in `dir` reached by `url_path` (every section
+/// kind applies, `<Files>`/`<FilesMatch>` included).
+fn handler_for(vhost: &VHost, dir: &Path, name: &str, url_path: &str) -> Option<Backend> {
+    let filename = dir.join(name);
+    let conf = vhost.file_conf(dir, &filename.to_string_lossy(), name, url_path);
+    match conf.set_handler {
         Some(SetHandler::Fcgi(b)) => Some(b),
         Some(SetHandler::None) | None => None,
     }
@@ -115,7 +118,7 @@ fn walk(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
             cur = next;
             continue;
         }
-        let Some(backend) = handler_for(vhost, &path, url_path) else {
+        let Some(backend) = handler_for(vhost, &path, seg, url_path) else {
             return Lookup::NotFcgi;
         };
         if kind != libc::S_IFREG {
@@ -144,36 +147,8 @@ fn walk(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
             local: Some((path, seg.clone())),
         });
     }
-    if !route.trailing_slash {
-        return Lookup::NotFcgi;
-    }
-    // A directory: the DirectoryIndex entry, if its scope hands it to a backend.
-    let conf = vhost.dir_conf(&path, url_path);
-    for name in conf.directory_index.unwrap_or_default() {
-        let Ok(fd) = open_beneath(cur.as_fd(), Path::new(&name), OFlag::O_PATH) else {
-            continue;
-        };
-        let is_file = crate::handler::cgi::fstat(&fd)
-            .is_ok_and(|m| m.mode() & libc::S_IFMT == libc::S_IFREG);
-        let mut script_name = url_path.to_string();
-        if !script_name.ends_with('/') {
-            script_name.push('/');
-        }
-        script_name.push_str(&name);
-        let Some(backend) = handler_for(vhost, &path, &script_name) else {
-            return Lookup::NotFcgi;
-        };
-        if !is_file {
-            continue;
-        }
-        return Lookup::Fcgi(Target {
-            backend,
-            path: path.join(&name).to_string_lossy().into_owned(),
-            script_name,
-            path_info: String::new(),
-            local: Some((path, name)),
-        });
-    }
+    // A directory: the static handler's DirectoryIndex redirect brings its index file back
+    // here as a URL of its own.
     Lookup::NotFcgi
 }
 
@@ -199,8 +174,8 @@ fn connect(cfg: &Config, cx: &Context, b: &Backend, timeout: Duration) -> Result
             (s, addr)
         }
         Socket::Tcp(a) => {
-            let s = S::new(Domain::for_address(*a), Type::STREAM, None)
-                .map_err(|e| e.to_string())?;
+            let s =
+                S::new(Domain::for_address(*a), Type::STREAM, None).map_err(|e| e.to_string())?;
             (s, SockAddr::from(*a))
         }
     };
@@ -286,7 +261,10 @@ pub fn run(
     });
     let env = crate::child::tls::with_cgi_vars(env);
     // The application gets exactly the CGI variables; PATH is the process's business there.
-    let env: Vec<Vec<u8>> = env.into_iter().filter(|e| !e.starts_with(b"PATH=")).collect();
+    let env: Vec<Vec<u8>> = env
+        .into_iter()
+        .filter(|e| !e.starts_with(b"PATH="))
+        .collect();
 
     let mut outbuf = Vec::new();
     record::begin_request(&mut outbuf, REQUEST_ID, record::ROLE_RESPONDER, 0);
@@ -420,8 +398,7 @@ impl Exchange {
                     fds[1].revents().unwrap_or(PollFlags::empty()),
                 )
             };
-            if client.intersects(rdhup() | PollFlags::POLLHUP | PollFlags::POLLERR)
-                && !want_client
+            if client.intersects(rdhup() | PollFlags::POLLHUP | PollFlags::POLLERR) && !want_client
             {
                 log::info!("{}: client gone; aborting the request", self.tag);
                 return End::ClientGone;
@@ -457,12 +434,7 @@ impl Exchange {
             return;
         }
         if !self.pending.is_empty() {
-            record::stream(
-                &mut self.outbuf,
-                record::STDIN,
-                REQUEST_ID,
-                &self.pending,
-            );
+            record::stream(&mut self.outbuf, record::STDIN, REQUEST_ID, &self.pending);
             self.pending.clear();
         }
         if body.is_done() {
@@ -559,7 +531,13 @@ impl Exchange {
         }
     }
 
-    fn finish(mut self, conn: &mut Conn, body: &BodyReader, end: End, timeout: Duration) -> Outcome {
+    fn finish(
+        mut self,
+        conn: &mut Conn,
+        body: &BodyReader,
+        end: End,
+        timeout: Duration,
+    ) -> Outcome {
         self.err.flush();
         match end {
             End::Output => self.out.end_chunked(conn),

@@ -230,8 +230,8 @@ impl Decoder {
         let Some(h) = self.buf.get(..HEADER_LEN) else {
             return Ok(None);
         };
-        let [version, kind, id1, id0, l1, l0, pad, _reserved] = <[u8; HEADER_LEN]>::try_from(h)
-            .map_err(|_| RecordError::Version(0))?;
+        let [version, kind, id1, id0, l1, l0, pad, _reserved] =
+            <[u8; HEADER_LEN]>::try_from(h).map_err(|_| RecordError::Version(0))?;
         if version != VERSION {
             return Err(RecordError::Version(version));
         }
@@ -333,7 +333,11 @@ mod tests {
         ] {
             let mut out = Vec::new();
             pair(&mut out, &vec![b'n'; name_len], &vec![b'v'; value_len]).unwrap();
-            assert_eq!(&out[..want_prefix.len()], want_prefix, "{name_len} {value_len}");
+            assert_eq!(
+                &out[..want_prefix.len()],
+                want_prefix,
+                "{name_len} {value_len}"
+            );
             assert_eq!(out.len(), want_prefix.len() + name_len + value_len);
         }
     }
@@ -374,7 +378,10 @@ mod tests {
         // 65535 bytes + 1 padding; then 10 bytes + 6 padding.
         assert_eq!(&out[..8], b"\x01\x05\x00\x01\xff\xff\x01\x00");
         let second = HEADER_LEN + MAX_CONTENT + 1;
-        assert_eq!(&out[second..second + 8], b"\x01\x05\x00\x01\x00\x0a\x06\x00");
+        assert_eq!(
+            &out[second..second + 8],
+            b"\x01\x05\x00\x01\x00\x0a\x06\x00"
+        );
         assert_eq!(out.len(), second + 8 + 16);
     }
 
@@ -416,7 +423,10 @@ mod tests {
             // Not yet whole: nothing, no error.
             (b"\x01\x06\x00\x01\x00\x02\x06\x00hi\0\0", Ok(vec![])),
             (b"\x01\x06\x00", Ok(vec![])),
-            (b"\x02\x06\x00\x01\x00\x00\x00\x00", Err(RecordError::Version(2))),
+            (
+                b"\x02\x06\x00\x01\x00\x00\x00\x00",
+                Err(RecordError::Version(2)),
+            ),
             (
                 b"\x01\x06\x00\x02\x00\x00\x00\x00",
                 Err(RecordError::RequestId { got: 2, want: 1 }),
