@@ -511,7 +511,7 @@ fn configuration_errors_name_file_and_line() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{line}: accepted");
         assert!(
-            err.contains(&format!("t.conf:3: ")) && err.contains(want),
+            err.contains("t.conf:3: ") && err.contains(want),
             "{line}: {err}"
         );
     }

@@ -13,7 +13,7 @@ fn decode(parts: &[&[u8]]) -> (Vec<Record>, bool) {
     for p in parts {
         d.push(p);
         loop {
-            match d.next() {
+            match d.next_record() {
                 Ok(Some(r)) => out.push(r),
                 Ok(None) => break,
                 Err(_) => return (out, true),

@@ -462,7 +462,7 @@ fn handle(
 /// What runs a request: a CGI program, or a FastCGI backend.
 enum Gateway {
     Cgi(handler::cgi::Script),
-    Fcgi(handler::fcgi::Target),
+    Fcgi(Box<handler::fcgi::Target>),
 }
 
 /// Runs a program or a FastCGI request; `Err((location, may_keep_alive))` when it answered
@@ -494,7 +494,7 @@ fn run_script(
     };
     let out = match gateway {
         Gateway::Cgi(script) => handler::cgi::run(proof, &run_cx, conn, cur, &mut body, script),
-        Gateway::Fcgi(t) => handler::fcgi::run(proof, &run_cx, conn, cur, &mut body, t),
+        Gateway::Fcgi(t) => handler::fcgi::run(proof, &run_cx, conn, cur, &mut body, *t),
     };
     match out.local_redirect {
         Some(location) => Err((location, out.keep_alive)),

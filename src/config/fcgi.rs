@@ -146,15 +146,24 @@ impl FcgiDraft {
                 display(name)
             )),
             ("proxyfcgibackendtype", [t]) => match t.to_ascii_uppercase().as_str() {
-                "FPM" => Ok(self.backend_type = Some(BackendType::Fpm)),
-                "GENERIC" => Ok(self.backend_type = Some(BackendType::Generic)),
+                "FPM" => {
+                    self.backend_type = Some(BackendType::Fpm);
+                    Ok(())
+                }
+                "GENERIC" => {
+                    self.backend_type = Some(BackendType::Generic);
+                    Ok(())
+                }
                 _ => Err(format!(
                     "ProxyFCGIBackendType must be FPM or GENERIC, not '{t}'"
                 )),
             },
             ("proxyfcgibackendtype", _) => Err("ProxyFCGIBackendType takes FPM or GENERIC".into()),
             ("proxytimeout", [t]) => match t.parse::<u64>() {
-                Ok(s) if s > 0 => Ok(self.timeout = Some(Duration::from_secs(s))),
+                Ok(s) if s > 0 => {
+                    self.timeout = Some(Duration::from_secs(s));
+                    Ok(())
+                }
                 _ => Err(format!(
                     "ProxyTimeout: '{t}' is not a number of seconds (1 or more)"
                 )),
@@ -347,6 +356,39 @@ pub fn rule_target(rule: &ProxyRule, url_path: &str) -> Option<String> {
     }
 }
 
+/// The handler of the rows `ProxyPass`, `ProxyPassMatch`, `ProxyFCGIBackendType` and
+/// `ProxyTimeout` in [`super::directives::TABLE`].
+pub(super) fn row(
+    b: &mut super::build::Builder,
+    n: &super::parse::Node,
+    v: &mut super::build::VHostDraft,
+) {
+    let at = Origin {
+        file: n.file.clone(),
+        line: n.line,
+    };
+    if let Some(Err(m)) = v.fcgi.directive(&n.name.to_ascii_lowercase(), &n.args, &at) {
+        b.error(n, m);
+    }
+}
+
+/// The handler of `SetHandler`: `proxy:...` and `none` here, the other values in `build`.
+pub(super) fn set_handler_row(
+    b: &mut super::build::Builder,
+    n: &super::parse::Node,
+    d: &mut super::model::DirConf,
+) {
+    let at = Origin {
+        file: n.file.clone(),
+        line: n.line,
+    };
+    match n.args.first().and_then(|a| parse_set_handler(a, &at)) {
+        Some(Ok(h)) => d.set_handler = Some(h),
+        Some(Err(m)) => b.error(n, m),
+        None => super::build::h::set_handler(b, n),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,38 +557,5 @@ mod tests {
         assert_eq!(s.backend_type, BackendType::Generic);
         assert_eq!(s.timeout, Some(Duration::from_secs(5)));
         assert_eq!(d.tcp_ports().collect::<Vec<_>>(), vec![9000]);
-    }
-}
-
-/// The handler of the rows `ProxyPass`, `ProxyPassMatch`, `ProxyFCGIBackendType` and
-/// `ProxyTimeout` in [`super::directives::TABLE`].
-pub(super) fn row(
-    b: &mut super::build::Builder,
-    n: &super::parse::Node,
-    v: &mut super::build::VHostDraft,
-) {
-    let at = Origin {
-        file: n.file.clone(),
-        line: n.line,
-    };
-    if let Some(Err(m)) = v.fcgi.directive(&n.name.to_ascii_lowercase(), &n.args, &at) {
-        b.error(n, m);
-    }
-}
-
-/// The handler of `SetHandler`: `proxy:...` and `none` here, the other values in `build`.
-pub(super) fn set_handler_row(
-    b: &mut super::build::Builder,
-    n: &super::parse::Node,
-    d: &mut super::model::DirConf,
-) {
-    let at = Origin {
-        file: n.file.clone(),
-        line: n.line,
-    };
-    match n.args.first().and_then(|a| parse_set_handler(a, &at)) {
-        Some(Ok(h)) => d.set_handler = Some(h),
-        Some(Err(m)) => b.error(n, m),
-        None => super::build::h::set_handler(b, n),
     }
 }

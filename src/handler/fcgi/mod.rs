@@ -64,7 +64,7 @@ pub struct Target {
 #[derive(Debug)]
 pub enum Lookup {
     NotFcgi,
-    Fcgi(Target),
+    Fcgi(Box<Target>),
     /// Refused (already logged).
     Refused(u16),
 }
@@ -73,13 +73,13 @@ pub enum Lookup {
 pub fn lookup(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
     for rule in &vhost.fcgi.rules {
         if let Some(path) = conf::rule_target(rule, url_path) {
-            return Lookup::Fcgi(Target {
+            return Lookup::Fcgi(Box::new(Target {
                 backend: rule.backend.clone(),
                 path,
                 script_name: url_path.to_string(),
                 path_info: String::new(),
                 local: None,
-            });
+            }));
         }
     }
     if !vhost.uses_fcgi_handler() {
@@ -136,7 +136,7 @@ fn walk(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
             script_name.push('/');
             script_name.push_str(s);
         }
-        return Lookup::Fcgi(Target {
+        return Lookup::Fcgi(Box::new(Target {
             backend,
             path: path.join(seg).to_string_lossy().into_owned(),
             script_name,
@@ -145,7 +145,7 @@ fn walk(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
                 .map(|s| format!("/{s}"))
                 .collect(),
             local: Some((path, seg.clone())),
-        });
+        }));
     }
     // A directory: the static handler's DirectoryIndex redirect brings its index file back
     // here as a URL of its own.
@@ -500,7 +500,7 @@ impl Exchange {
         }
         self.decoder.push(&buf[..n]);
         loop {
-            match self.decoder.next() {
+            match self.decoder.next_record() {
                 Ok(None) => return None,
                 Ok(Some(record::Record::Stdout(data))) => {
                     if let Some(end) = self.out.data(conn, &data, body_done) {

@@ -226,7 +226,7 @@ impl Decoder {
     }
 
     /// The next whole record, `Ok(None)` if more bytes are needed.
-    pub fn next(&mut self) -> Result<Option<Record>, RecordError> {
+    pub fn next_record(&mut self) -> Result<Option<Record>, RecordError> {
         let Some(h) = self.buf.get(..HEADER_LEN) else {
             return Ok(None);
         };
@@ -457,7 +457,7 @@ mod tests {
                 for part in bytes.chunks(split) {
                     d.push(part);
                     loop {
-                        match d.next() {
+                        match d.next_record() {
                             Ok(Some(r)) => got.push(r),
                             Ok(None) => break,
                             Err(e) => {
