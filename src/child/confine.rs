@@ -122,6 +122,7 @@ mod tests {
             redirects: vec![],
             origin,
             harden: Default::default(),
+            fcgi: Default::default(),
         }
     }
 

@@ -155,6 +155,7 @@ pub struct VHostDraft {
     /// True for a `<VirtualHost>`, false for the main server.
     is_vhost: bool,
     pub(super) harden: super::harden::HardenDraft,
+    pub(super) fcgi: super::fcgi::FcgiDraft,
 }
 
 impl VHostDraft {
@@ -174,6 +175,7 @@ impl VHostDraft {
             origin,
             is_vhost: false,
             harden: Default::default(),
+            fcgi: Default::default(),
         }
     }
 }
@@ -598,8 +600,25 @@ impl Builder {
                 aliases,
                 redirects,
                 harden: super::harden::HardenDraft::resolve(&main.harden, &d.harden),
+                fcgi: super::fcgi::FcgiDraft::resolve(&main.fcgi, &d.fcgi),
                 origin: d.origin,
             });
+            // HOOK(fcgi): the child connects to its TCP FastCGI backends after Landlock.
+            if let Some(v) = cfg.vhosts.last_mut() {
+                let ports: Vec<u16> = v
+                    .fcgi
+                    .rules
+                    .iter()
+                    .map(|r| &r.backend)
+                    .chain(v.fcgi_handlers())
+                    .filter_map(|b| b.tcp_port())
+                    .collect();
+                for p in ports {
+                    if !v.harden.connect_tcp.contains(&p) {
+                        v.harden.connect_tcp.push(p);
+                    }
+                }
+            }
         }
         cfg.cgi_timeout = self.cgi_timeout.unwrap_or(cfg.timeout);
         self.check_numbers(cfg);

@@ -14,6 +14,7 @@ pub mod alias;
 pub mod build;
 pub mod cgroup;
 pub mod directives;
+pub mod fcgi;
 pub mod glob;
 pub mod harden;
 mod identity;

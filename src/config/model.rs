@@ -211,6 +211,9 @@ pub struct DirConf {
     pub user_map: Option<PathBuf>,
     /// `AssignUserID USER GROUP`, resolved in [`Config::users`].
     pub assign_user: Option<crate::policy::UnixTarget>,
+    /// `SetHandler proxy:...|fcgi://...` or `SetHandler none` (`config::fcgi`).
+    #[serde(default)]
+    pub set_handler: Option<super::fcgi::SetHandler>,
     /// `<Files>`/`<FilesMatch>` written in this scope; merging appends (the enclosing scope's
     /// first), and they apply after every `<Directory>`/`<DirectoryMatch>`, as Apache's
     /// file walk reads the merged directory configuration's list.
@@ -246,6 +249,7 @@ impl DirConf {
             selinux_default: pick(&over.selinux_default, &self.selinux_default),
             user_map: pick(&over.user_map, &self.user_map),
             assign_user: pick(&over.assign_user, &self.assign_user),
+            set_handler: pick(&over.set_handler, &self.set_handler),
             files: self.files.iter().chain(&over.files).cloned().collect(),
         }
     }
@@ -340,6 +344,9 @@ pub struct VHost {
     /// `AllowConnect`, `SeccompAllow`, `RLimit*` (docs/security-model.md, "Isolation").
     #[serde(default)]
     pub harden: super::harden::Harden,
+    /// `ProxyPass`, `ProxyPassMatch`, `ProxyFCGIBackendType`, `ProxyTimeout` (`config::fcgi`).
+    #[serde(default)]
+    pub fcgi: super::fcgi::FcgiSettings,
 }
 
 impl VHost {
@@ -369,6 +376,19 @@ impl VHost {
         let top = std::iter::once((&self.conf, &self.origin)).chain(sections);
         top.flat_map(|(c, o)| {
             std::iter::once((c, o)).chain(c.files.iter().map(|f| (&f.conf, &f.origin)))
+        })
+    }
+
+    /// Some scope of this vhost has `SetHandler proxy:...`.
+    pub fn uses_fcgi_handler(&self) -> bool {
+        self.fcgi_handlers().next().is_some()
+    }
+
+    /// Every FastCGI backend a `SetHandler` of this vhost names.
+    pub fn fcgi_handlers(&self) -> impl Iterator<Item = &super::fcgi::Backend> {
+        self.scopes().filter_map(|(c, _)| match &c.set_handler {
+            Some(super::fcgi::SetHandler::Fcgi(b)) => Some(b),
+            _ => None,
         })
     }
 
@@ -536,7 +556,12 @@ impl VHost {
         let as_dir = self.file_conf(dir, &dir_name, "", url);
         let index = crate::child::route::index_url(url, name);
         let as_file = self.file_conf(dir, &file, name, &index);
-        as_dir != as_file
+        // HOOK(fcgi): an index a FastCGI backend answers (SetHandler proxy:, or a ProxyPass
+        // rule matching its URL) must never be sent as a file: that would show its source.
+        let fcgi = matches!(as_file.set_handler, Some(super::fcgi::SetHandler::Fcgi(_)))
+            || (self.fcgi.rules.iter())
+                .any(|r| super::fcgi::rule_target(r, &normalized_url(&index)).is_some());
+        as_dir != as_file || fcgi
     }
 }
 
