@@ -25,6 +25,13 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
                 cfg.password_files.push(f.clone());
             }
         }
+        if let Some(f) = &conf.auth_group_file {
+            if !cfg.group_files.contains_key(f) {
+                if let Some(groups) = load_groups(f, origin, errors) {
+                    cfg.group_files.insert(f.clone(), groups);
+                }
+            }
+        }
         if let Some(f) = &conf.selinux_map {
             if !cfg.selinux_maps.contains_key(f) {
                 if let Some(rules) = load_map(f, origin, policy::parse_selinux_target, errors) {
@@ -171,6 +178,22 @@ fn load_htpasswd(path: &Path, origin: &Origin, errors: &mut Vec<ConfigError>) ->
         Err(es) => {
             errors.extend(es.into_iter().map(|e| at_line(path, e.line, e.message)));
             false
+        }
+    }
+}
+
+/// An `AuthGroupFile`: admin-owned like the password files, every line valid.
+fn load_groups(
+    path: &Path,
+    origin: &Origin,
+    errors: &mut Vec<ConfigError>,
+) -> Option<crate::auth::groupfile::GroupFile> {
+    let text = read(path, origin, "AuthGroupFile", errors)?;
+    match crate::auth::groupfile::parse(&text) {
+        Ok(g) => Some(g),
+        Err(es) => {
+            errors.extend(es.into_iter().map(|e| at_line(path, e.line, e.message)));
+            None
         }
     }
 }

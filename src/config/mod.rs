@@ -10,6 +10,7 @@
     clippy::panic
 )]
 
+pub mod authz;
 pub mod build;
 pub mod cgroup;
 pub mod directives;
