@@ -186,7 +186,7 @@ fn authorize(
         groups: conf
             .auth_group_file
             .as_ref()
-            .and_then(|f| cfg.group_files.get(f)),
+            .and_then(|(f, _)| cfg.group_files.get(f)),
     };
     match auth::evaluate(&conf.authz, &ctx(None)) {
         Access::Granted => return Ok(None),

@@ -161,6 +161,15 @@ pub fn limit(b: &mut Builder, n: &Node, d: &mut DirConf) {
     }
     let limited = if except { !bits } else { bits };
     let old = b.authz.limited;
+    if old != ALL_METHODS {
+        return b.error(
+            n,
+            format!(
+                "<{}> cannot be nested in another <Limit> or <LimitExcept>",
+                n.name
+            ),
+        );
+    }
     b.authz.limited = old & limited;
     b.walk_into(n, d, directives::LIMIT);
     b.authz.limited = old;
@@ -180,7 +189,11 @@ pub fn auth_merging(b: &mut Builder, n: &Node, d: &mut DirConf) {
 /// `AuthGroupFile PATH`: read (and checked) by the master at load, like AuthUserFile.
 pub fn auth_group_file(b: &mut Builder, n: &Node, d: &mut DirConf) {
     if let Some(f) = n.args.first() {
-        d.auth_group_file = Some(b.path(f));
+        let at = super::model::Origin {
+            file: n.file.clone(),
+            line: n.line,
+        };
+        d.auth_group_file = Some((b.path(f), at));
     }
 }
 
@@ -215,6 +228,7 @@ mod tests {
             "<Limit POST PUT>\nRequire valid-user\n</Limit>\n<LimitExcept POST PUT>\nRequire all granted\n</LimitExcept>\n",
             "<Limit POST>\n<RequireAll>\nRequire valid-user\nRequire not user bob\n</RequireAll>\n</Limit>\n",
             "<LimitExcept TRACE>\nRequire all granted\n</LimitExcept>\n",
+            "<RequireAll>\nRequire valid-user\n<Limit GET>\nRequire all granted\n</Limit>\n</RequireAll>\n",
             "AuthMerging And\nRequire valid-user\n",
             "Require method GET HEAD\n",
         ];
@@ -232,7 +246,7 @@ mod tests {
             ("<RequireAll>\n</RequireAll>\n", "4: <RequireAll> contains no authorization"),
             ("<RequireAll foo>\nRequire all granted\n</RequireAll>\n", "RequireAll takes 0 argument"),
             ("<RequireAll>\nOptions None\n</RequireAll>\n", "5: Options is not allowed in <RequireAll>"),
-            ("<RequireAll>\n<Limit GET>\nRequire all granted\n</Limit>\n</RequireAll>\n", "<Limit> is not allowed inside <RequireAll>"),
+            ("<Limit GET>\n<RequireAll>\n<Limit POST>\nRequire all granted\n</Limit>\n</RequireAll>\n</Limit>\n", "6: <Limit> cannot be nested"),
             ("<Limit GET>\n<Limit POST>\nRequire all granted\n</Limit>\n</Limit>\n", "<Limit> is not allowed inside <Limit>"),
             ("<Limit TRACE>\nRequire all denied\n</Limit>\n", "4: TRACE cannot be controlled"),
             ("<Limit GET>\nOptions None\n</Limit>\n", "Options is not allowed in <Limit>"),

@@ -19,15 +19,16 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
         .collect();
     let selinux_on = selinux_current_context();
     let categories = cfg.selinux_connection_categories.clone();
+    let mut tried_groups = std::collections::BTreeSet::new();
     for (conf, origin) in &confs {
         if let Some(f) = &conf.auth_user_file {
             if !cfg.password_files.contains(f) && load_htpasswd(f, origin, errors) {
                 cfg.password_files.push(f.clone());
             }
         }
-        if let Some(f) = &conf.auth_group_file {
-            if !cfg.group_files.contains_key(f) {
-                if let Some(groups) = load_groups(f, origin, errors) {
+        if let Some((f, at)) = &conf.auth_group_file {
+            if tried_groups.insert(f.clone()) {
+                if let Some(groups) = load_groups(f, at, errors) {
                     cfg.group_files.insert(f.clone(), groups);
                 }
             }

@@ -204,9 +204,9 @@ pub struct DirConf {
     /// implicit RequireAny) with its `AuthMerging`; merged as mod_authz_core merges them.
     #[serde(default)]
     pub authz: crate::auth::AuthzConf,
-    /// `AuthGroupFile`; its groups in [`Config::group_files`].
+    /// `AuthGroupFile` and where it was written; its groups in [`Config::group_files`].
     #[serde(default)]
-    pub auth_group_file: Option<PathBuf>,
+    pub auth_group_file: Option<(PathBuf, Origin)>,
     /// `selinuxDomainMap` (alias `selinuxConfigFile`); rules in [`Config::selinux_maps`].
     pub selinux_map: Option<PathBuf>,
     /// `selinuxDomainVal` (alias `selinuxDefaultDomain`).
