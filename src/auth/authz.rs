@@ -315,7 +315,8 @@ mod tests {
     #[test]
     fn containers_table() {
         use Access::*;
-        let rows: &[(&[&str], Option<&str>, &str, &str, Access)] = &[
+        type Row<'a> = (&'a [&'a str], Option<&'a str>, &'a str, &'a str, Access);
+        let rows: &[Row] = &[
             (&[], None, NET, "GET", Granted),
             // Plain lines: any.
             (
