@@ -200,9 +200,13 @@ pub struct DirConf {
     /// `AuthzSendForbiddenOnFailure On`: 403 rather than Apache's default 401 when an
     /// authenticated user does not satisfy `Require`.
     pub authz_send_forbidden: Option<bool>,
-    /// The `Require` lines of one section (any may grant, as Apache's implicit RequireAny);
-    /// a section with its own lines replaces the inherited ones (AuthMerging Off).
-    pub requires: Option<Vec<crate::auth::Require>>,
+    /// The `Require` lines and `<Require*>` containers of one section (its plain lines are an
+    /// implicit RequireAny) with its `AuthMerging`; merged as mod_authz_core merges them.
+    #[serde(default)]
+    pub authz: crate::auth::AuthzConf,
+    /// `AuthGroupFile` and where it was written; its groups in [`Config::group_files`].
+    #[serde(default)]
+    pub auth_group_file: Option<(PathBuf, Origin)>,
     /// `selinuxDomainMap` (alias `selinuxConfigFile`); rules in [`Config::selinux_maps`].
     pub selinux_map: Option<PathBuf>,
     /// `selinuxDomainVal` (alias `selinuxDefaultDomain`).
@@ -244,7 +248,8 @@ impl DirConf {
             auth_name: pick(&over.auth_name, &self.auth_name),
             auth_user_file: pick(&over.auth_user_file, &self.auth_user_file),
             authz_send_forbidden: pick(&over.authz_send_forbidden, &self.authz_send_forbidden),
-            requires: pick(&over.requires, &self.requires),
+            authz: self.authz.merge(&over.authz),
+            auth_group_file: pick(&over.auth_group_file, &self.auth_group_file),
             selinux_map: pick(&over.selinux_map, &self.selinux_map),
             selinux_default: pick(&over.selinux_default, &self.selinux_default),
             user_map: pick(&over.user_map, &self.user_map),
@@ -456,6 +461,9 @@ pub struct Config {
     /// Every distinct AuthUserFile, in a fixed order: children name a file to the verifier
     /// by its index here, never by path.
     pub password_files: Vec<PathBuf>,
+    /// Every `AuthGroupFile`, read by the master at load (a reload re-reads them).
+    #[serde(default)]
+    pub group_files: BTreeMap<PathBuf, crate::auth::groupfile::GroupFile>,
     pub selinux_maps: BTreeMap<PathBuf, Vec<crate::policy::Rule<crate::policy::SelinuxTarget>>>,
     pub user_maps: BTreeMap<PathBuf, Vec<crate::policy::Rule<crate::policy::UnixTarget>>>,
     /// Every `user[:group]` that AssignUserID or a UserIDMap names, resolved at load time.

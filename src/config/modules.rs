@@ -55,6 +55,7 @@ pub const MODULES: &[Module] = &[
     m("authn_core_module", "mod_authn_core.c", Implemented),
     m("authn_file_module", "mod_authn_file.c", Implemented),
     m("authz_core_module", "mod_authz_core.c", Implemented),
+    m("authz_groupfile_module", "mod_authz_groupfile.c", Implemented),
     m("authz_host_module", "mod_authz_host.c", Implemented),
     m("authz_user_module", "mod_authz_user.c", Implemented),
     m("autoindex_module", "mod_autoindex.c", Implemented),
