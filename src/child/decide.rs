@@ -24,6 +24,8 @@ pub enum Refusal {
     Compose(String),
     #[error("the chosen unix identity '{0}' was not resolved at load time")]
     Unresolved(String),
+    #[error("the map target '=' (the user's own account) does not apply: {0}")]
+    SameName(String),
     #[error("selinuxConnectionCategories is set but this process was given no category of its own ({0})")]
     NoCategory(String),
 }
@@ -73,13 +75,20 @@ pub fn decide(
             .unwrap_or((None, &[]));
         match policy::decide(list, conf.assign_user.as_ref(), user, peer) {
             Decision::Chosen { target, rule } => {
-                let key = identity_key(target);
-                let r = cfg.users.get(&key).ok_or(Refusal::Unresolved(key))?;
+                let r = if target.is_same_name() {
+                    let name = user.ok_or(Refusal::SameName(
+                        "an anonymous request has no account".into(),
+                    ))?;
+                    crate::config::resolve_same_name(name).map_err(Refusal::SameName)?
+                } else {
+                    let key = identity_key(target);
+                    cfg.users.get(&key).ok_or(Refusal::Unresolved(key))?.clone()
+                };
                 rules.push(render(file, rule));
                 Some(UnixIdentity {
                     uid: r.uid,
                     gid: r.gid,
-                    groups: r.groups.clone(),
+                    groups: r.groups,
                 })
             }
             Decision::Refuse => return Err(Refusal::NoRule("UserIDMap")),

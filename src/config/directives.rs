@@ -272,6 +272,8 @@ pub const TABLE: &[Directive] = &[
     implemented("AuthType", ANY, Exactly(1), "authn_core_module", Dir(h::auth_type), "Basic or None"),
     implemented("AuthName", ANY, Exactly(1), "authn_core_module", Dir(h::auth_name), "the realm"),
     implemented("AuthUserFile", ANY, Exactly(1), "authn_file_module", Dir(h::auth_user_file), "htpasswd"),
+    implemented("AuthBasicProvider", ANY, AtLeast(1), "auth_basic_module", Dir(h::auth_basic_provider), "file, pam: tried in order (docs/pam.md)"),
+    implemented("AuthPAMService", ANY, Exactly(1), "authnz_pam_module", Dir(h::auth_pam_service), "the /etc/pam.d service (docs/pam.md)"),
     implemented("AuthzSendForbiddenOnFailure", ANY, Exactly(1), "authz_core_module", Dir(h::authz_send_forbidden), "403 instead of 401"),
     implemented("Require", ANY, Own, "authz_core_module", Dir(h::require), "valid-user, user, all, ip, local"),
     implemented("selinuxDomainMap", ANY, Exactly(1), "selinux_module", Dir(h::selinux_map), "mod_selinux map"),

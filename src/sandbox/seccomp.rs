@@ -84,6 +84,11 @@ pub struct SeccompPolicy {
     /// (bind, connect, listen, accept), no exec and no new process or thread.
     #[serde(default)]
     pub verifier: bool,
+    /// With `verifier`: the verifier runs PAM (`AuthBasicProvider pam`), whose pam_unix runs
+    /// its helper `unix_chkpwd` under SELinux: exec, fork and clone (still without namespace
+    /// flags) stay allowed; sockets stay refused. Landlock limits exec to the helper.
+    #[serde(default)]
+    pub verifier_pam: bool,
 }
 
 impl SeccompPolicy {
@@ -94,6 +99,7 @@ impl SeccompPolicy {
             relax,
             udp,
             verifier: false,
+            verifier_pam: false,
         }
     }
 
@@ -102,6 +108,14 @@ impl SeccompPolicy {
         SeccompPolicy {
             verifier: true,
             ..SeccompPolicy::default()
+        }
+    }
+
+    /// The filter of a verifier that runs PAM (see [`SeccompPolicy::verifier_pam`]).
+    pub fn for_verifier_pam() -> SeccompPolicy {
+        SeccompPolicy {
+            verifier_pam: true,
+            ..SeccompPolicy::for_verifier()
         }
     }
 
@@ -182,6 +196,15 @@ const VERIFIER_DENIED: &[i64] = &[
     libc::SYS_accept4,
     libc::SYS_execve,
     libc::SYS_execveat,
+    libc::SYS_fork,
+    libc::SYS_vfork,
+    libc::SYS_clone,
+];
+
+/// What a PAM verifier keeps of [`VERIFIER_DENIED`]: running pam_unix's helper. `clone`
+/// keeps the default rule (no namespace flags).
+const VERIFIER_PAM_ALLOWED: &[i64] = &[
+    libc::SYS_execve,
     libc::SYS_fork,
     libc::SYS_vfork,
     libc::SYS_clone,
@@ -281,6 +304,9 @@ fn rules(policy: &SeccompPolicy) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Stri
     map.insert(libc::SYS_clone, clone);
     if policy.verifier {
         for &nr in VERIFIER_DENIED {
+            if policy.verifier_pam && VERIFIER_PAM_ALLOWED.contains(&nr) {
+                continue;
+            }
             map.insert(nr, Vec::new());
         }
     }
@@ -412,6 +438,29 @@ mod tests {
         assert!(strict.keys().all(|k| verifier.contains_key(k)));
         let prog = compile(&SeccompPolicy::for_verifier()).expect("compile");
         assert_eq!(prog[..5], prefix()[..]);
+    }
+
+    #[test]
+    fn pam_verifier_filter_runs_a_helper_but_opens_no_socket() {
+        let plain = rules(&SeccompPolicy::for_verifier()).unwrap();
+        let pam = rules(&SeccompPolicy::for_verifier_pam()).unwrap();
+        for nr in [
+            libc::SYS_socket,
+            libc::SYS_connect,
+            libc::SYS_bind,
+            libc::SYS_execveat,
+        ] {
+            assert_eq!(pam.get(&nr).map(Vec::len), Some(0), "syscall {nr}");
+        }
+        for nr in [libc::SYS_execve, libc::SYS_fork, libc::SYS_vfork] {
+            assert!(!pam.contains_key(&nr), "syscall {nr}");
+        }
+        // clone: refused with namespace flags, as for children.
+        assert_eq!(pam[&libc::SYS_clone].len(), CLONE_NS_FLAGS.len());
+        assert!(plain
+            .keys()
+            .all(|k| pam.contains_key(k) || VERIFIER_PAM_ALLOWED.contains(k)));
+        compile(&SeccompPolicy::for_verifier_pam()).expect("compile");
     }
 
     #[test]
