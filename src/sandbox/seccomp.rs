@@ -86,7 +86,8 @@ pub struct SeccompPolicy {
     pub verifier: bool,
     /// With `verifier`: the verifier runs PAM (`AuthBasicProvider pam`), whose pam_unix runs
     /// its helper `unix_chkpwd` under SELinux: exec, fork and clone (still without namespace
-    /// flags) stay allowed; sockets stay refused. Landlock limits exec to the helper.
+    /// flags) stay allowed; of sockets only libpam's audit socket (AF_NETLINK, NETLINK_AUDIT),
+    /// useless without CAP_AUDIT_WRITE. Landlock limits exec to the helper.
     #[serde(default)]
     pub verifier_pam: bool,
 }
@@ -212,6 +213,7 @@ const VERIFIER_PAM_ALLOWED: &[i64] = &[
 
 const TIOCLINUX: u64 = 0x541C;
 const NETLINK_SOCK_DIAG: u64 = 4;
+const NETLINK_AUDIT: u64 = 9;
 const SOCK_TYPE_MASK: u64 = 0xf;
 /// Namespace flags clone(2) could create a namespace with (CLONE_NEWTIME is clone3-only).
 const CLONE_NS_FLAGS: [i32; 7] = [
@@ -309,6 +311,18 @@ fn rules(policy: &SeccompPolicy) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Stri
             }
             map.insert(nr, Vec::new());
         }
+    }
+    if policy.verifier_pam {
+        // libpam opens an audit socket for every transaction and fails it (PAM_SYSTEM_ERR)
+        // when that is refused; it tolerates EPERM on the send, which is what a verifier
+        // without CAP_AUDIT_WRITE gets. Every other socket stays refused.
+        map.insert(
+            libc::SYS_socket,
+            vec![
+                rule(vec![cond(0, Op::Ne, libc::AF_NETLINK as u64)?])?,
+                rule(vec![cond(2, Op::Ne, NETLINK_AUDIT)?])?,
+            ],
+        );
     }
     Ok(map)
 }
