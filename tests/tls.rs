@@ -178,6 +178,22 @@ impl Tls {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
     }
 
+    /// The key holder's pid once the master has logged it: the TLS port accepts (the test's
+    /// readiness signal) as soon as it is bound, which can be before that line is written.
+    fn key_holder_pid(&self) -> i32 {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(&pid) = self.key_holder_pids().last() {
+                return pid;
+            }
+            assert!(
+                Instant::now() < until,
+                "no 'key holder started' line in the error log"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn key_holder_pids(&self) -> Vec<i32> {
         self.srv
             .error_log()
@@ -434,7 +450,7 @@ fn serving_child_never_holds_the_key() {
     let meta = std::fs::metadata(&key).unwrap();
     assert_eq!((meta.uid(), meta.mode() & 0o077), (0, 0));
     // Positive control: the same scan finds the key in the key holder.
-    let holder = *t.key_holder_pids().last().unwrap();
+    let holder = t.key_holder_pid();
     assert!(
         memory_contains(holder, &scalar).unwrap(),
         "the scan finds the key where it is"
@@ -593,7 +609,7 @@ fn attack_cgi_cannot_reach_the_key_holder() {
     ) else {
         return;
     };
-    let holder = *t.key_holder_pids().last().unwrap();
+    let holder = t.key_holder_pid();
     let master = t.srv.child.id();
     let inodes = socket_inodes(holder);
     assert!(
