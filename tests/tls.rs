@@ -178,22 +178,6 @@ impl Tls {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
     }
 
-    /// The key holder's pid once the master has logged it: the TLS port accepts (the test's
-    /// readiness signal) as soon as it is bound, which can be before that line is written.
-    fn key_holder_pid(&self) -> i32 {
-        let until = Instant::now() + Duration::from_secs(5);
-        loop {
-            if let Some(&pid) = self.key_holder_pids().last() {
-                return pid;
-            }
-            assert!(
-                Instant::now() < until,
-                "no 'key holder started' line in the error log"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
     fn key_holder_pids(&self) -> Vec<i32> {
         self.srv
             .error_log()
@@ -368,7 +352,7 @@ fn children_of(pid: i32) -> Vec<i32> {
 
 #[test]
 fn serving_child_never_holds_the_key() {
-    if !nix_is_root() {
+    if !is_root() {
         eprintln!("SKIP: reading another process's memory needs root");
         return;
     }
@@ -450,20 +434,13 @@ fn serving_child_never_holds_the_key() {
     let meta = std::fs::metadata(&key).unwrap();
     assert_eq!((meta.uid(), meta.mode() & 0o077), (0, 0));
     // Positive control: the same scan finds the key in the key holder.
-    let holder = t.key_holder_pid();
+    let holder = *t.key_holder_pids().last().unwrap();
     assert!(
         memory_contains(holder, &scalar).unwrap(),
         "the scan finds the key where it is"
     );
     drop(stdin);
     let _ = client.wait();
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
 }
 
 #[test]
@@ -585,7 +562,7 @@ fn socket_inodes(pid: i32) -> Vec<u64> {
 /// From outside, the key holder's sockets must have no name at all (nothing to connect to).
 #[test]
 fn attack_cgi_cannot_reach_the_key_holder() {
-    if !nix_is_root() {
+    if !is_root() {
         eprintln!("SKIP: the unix backend needs a root master");
         return;
     }
@@ -609,7 +586,12 @@ fn attack_cgi_cannot_reach_the_key_holder() {
     ) else {
         return;
     };
-    let holder = t.key_holder_pid();
+    // The master logs the key holder's pid; the line may land after the port answers.
+    wait_error_log(&t.srv, |l| l.contains("key holder started as pid "));
+    let holder = *t
+        .key_holder_pids()
+        .last()
+        .expect("the key holder's pid in the error log");
     let master = t.srv.child.id();
     let inodes = socket_inodes(holder);
     assert!(

@@ -6,7 +6,7 @@
 //! `config`, as `harden.rs`'s do).
 //!
 //! `tests/apache/directives.txt` is this table rendered (a test keeps it current), and the
-//! README's configuration reference names every row.
+//! configuration reference (docs/configuration.md) names every row.
 #![forbid(unsafe_code)]
 
 use super::build::{h, Builder, VHostDraft};
@@ -171,7 +171,7 @@ const REWRITE: &str = "oneshot-httpd has no mod_rewrite: map URLs with ScriptAli
 const PROXY: &str = "oneshot-httpd is not a proxy: put it behind one instead";
 const PHP: &str = "PHP does not run inside the server: run it as a CGI program (AddHandler cgi-script .php), in the request's identity";
 
-/// Every directive, in the order of the README's reference.
+/// Every directive, in the order of the configuration reference (docs/configuration.md).
 pub const TABLE: &[Directive] = &[
     // Reading the files.
     reader("Include", Exactly(1), "core_module", "file, directory or wildcard, relative to ServerRoot"),
@@ -413,16 +413,11 @@ mod tests {
         );
     }
 
-    /// The README's configuration reference names every row, and every directive its table
+    /// The configuration reference (docs/configuration.md) names every row, and every directive its table
     /// names has a row.
     #[test]
     fn readme_reference_agrees() {
-        let readme = include_str!("../../README.md");
-        let section = readme
-            .split("## Configuration reference")
-            .nth(1)
-            .and_then(|s| s.split("\n## ").next())
-            .unwrap_or_default();
+        let section = include_str!("../../docs/configuration.md");
         for d in TABLE {
             let spelled = [
                 format!("`{}", d.name),
@@ -432,7 +427,7 @@ mod tests {
             assert!(
                 spelled.iter().any(|s| section.contains(s.as_str()))
                     || section.contains(&format!("`{}`", d.name)),
-                "README's configuration reference does not name {}",
+                "docs/configuration.md does not name {}",
                 d.name
             );
         }
@@ -449,7 +444,7 @@ mod tests {
                 if name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
                     assert!(
                         find(name).is_some(),
-                        "README names {name}, which has no row"
+                        "docs/configuration.md names {name}, which has no row"
                     );
                 }
             }

@@ -367,7 +367,7 @@ pub struct VHost {
     /// This vhost's `ScriptAlias`es first, then the main server's, matched in that order.
     pub script_aliases: Vec<ScriptAlias>,
     pub origin: Origin,
-    /// `AllowConnect`, `SeccompAllow`, `RLimit*` (README "Isolation").
+    /// `AllowConnect`, `SeccompAllow`, `RLimit*` (docs/security-model.md, "Isolation").
     #[serde(default)]
     pub harden: super::harden::Harden,
 }
