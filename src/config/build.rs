@@ -98,6 +98,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         verifier: Default::default(),
         password_files: Vec::new(),
         group_files: Default::default(),
+        pam_services: Vec::new(),
         selinux_maps: Default::default(),
         user_maps: Default::default(),
         users: Default::default(),
@@ -1706,6 +1707,50 @@ pub(super) mod h {
     pub fn auth_user_file(b: &mut Builder, n: &Node, d: &mut DirConf) {
         if let Some([a0]) = b.args(n, 1, 1) {
             d.auth_user_file = Some(b.path(a0));
+        }
+    }
+
+    pub fn auth_basic_provider(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        let mut providers = Vec::new();
+        for a in &n.args {
+            let p = match a.to_ascii_lowercase().as_str() {
+                "file" => crate::config::AuthProvider::File,
+                "pam" => crate::config::AuthProvider::Pam,
+                other => {
+                    return b.error(
+                        n,
+                        format!("AuthBasicProvider: '{other}' is not a provider here (file, pam)"),
+                    )
+                }
+            };
+            if providers.contains(&p) {
+                return b.error(n, format!("AuthBasicProvider: '{a}' is named twice"));
+            }
+            providers.push(p);
+        }
+        if providers.is_empty() {
+            return b.error(
+                n,
+                "AuthBasicProvider needs at least one provider (file, pam)",
+            );
+        }
+        d.auth_basic_provider = Some(providers);
+    }
+
+    pub fn auth_pam_service(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            // pam_start(3) reads /etc/pam.d/NAME: a plain file name, nothing else.
+            let plain = a0
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+            if !plain || a0.starts_with('.') || a0.len() > 64 {
+                b.error(
+                    n,
+                    format!("AuthPAMService: '{a0}' is not a plain service name (letters, digits, . _ -)"),
+                );
+            } else {
+                d.auth_pam_service = Some(a0.clone());
+            }
         }
     }
 

@@ -286,6 +286,8 @@ pub const TABLE: &[Directive] = &[
     implemented("AuthType", AUTH, Exactly(1), "authn_core_module", Dir(h::auth_type), "Basic or None"),
     implemented("AuthName", AUTH, Exactly(1), "authn_core_module", Dir(h::auth_name), "the realm"),
     implemented("AuthUserFile", AUTH, Exactly(1), "authn_file_module", Dir(h::auth_user_file), "htpasswd"),
+    implemented("AuthBasicProvider", AUTH, AtLeast(1), "auth_basic_module", Dir(h::auth_basic_provider), "file, pam: tried in order (docs/pam.md)"),
+    implemented("AuthPAMService", AUTH, Exactly(1), "authnz_pam_module", Dir(h::auth_pam_service), "the /etc/pam.d service (docs/pam.md)"),
     implemented("AuthGroupFile", AUTH, Exactly(1), "authz_groupfile_module", Dir(super::authz::auth_group_file), "GROUP: USER... lines, read by the master at load; a missing or malformed file is an error"),
     implemented("AuthzSendForbiddenOnFailure", AUTH, Exactly(1), "authz_core_module", Dir(h::authz_send_forbidden), "403 instead of 401"),
     implemented("Require", AUTHZ_ANY, Own, "authz_core_module", Dir(super::authz::require), "[not] valid-user, user, group, all, ip, local, method; host, forward-dns, expr, env refused with the reason"),

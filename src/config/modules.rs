@@ -54,6 +54,7 @@ pub const MODULES: &[Module] = &[
     m("auth_basic_module", "mod_auth_basic.c", Implemented),
     m("authn_core_module", "mod_authn_core.c", Implemented),
     m("authn_file_module", "mod_authn_file.c", Implemented),
+    m("authnz_pam_module", "mod_authnz_pam.c", Implemented),
     m("authz_core_module", "mod_authz_core.c", Implemented),
     m("authz_groupfile_module", "mod_authz_groupfile.c", Implemented),
     m("authz_host_module", "mod_authz_host.c", Implemented),
