@@ -495,8 +495,28 @@ fn config_errors_name_file_and_line() {
             "httpd.conf:4: SSLProtocol: TLSv1.1 is not offered",
         ),
         (
-            "Listen 8443 https\nSSLCipherSuite HIGH:!aNULL\n<VirtualHost *:8443>\nDocumentRoot www\n</VirtualHost>\n",
-            "httpd.conf:2: SSLCipherSuite: 'HIGH' is not a suite this build offers",
+            "Listen 8443 https\nSSLCipherSuite MEDIUM:!aNULL\n<VirtualHost *:8443>\nDocumentRoot www\n</VirtualHost>\n",
+            "httpd.conf:2: SSLCipherSuite MEDIUM:!aNULL selects no suite this build offers",
+        ),
+        (
+            "Listen 8443 https\nSSLCipherSuite HIGH:!aNULL:HIGHEST\n<VirtualHost *:8443>\nDocumentRoot www\n</VirtualHost>\n",
+            "httpd.conf:2: SSLCipherSuite: 'HIGHEST' is not an OpenSSL cipher keyword",
+        ),
+        (
+            "Listen 80\nDocumentRoot www\n<Directory www>\nSSLOptions +StdEnvVars StrictRequire\n</Directory>\n",
+            "httpd.conf:4: SSLOptions: either all options with + or -, or none",
+        ),
+        (
+            "Listen 80\nDocumentRoot www\nSSLOptions +StdEnvVar\n",
+            "httpd.conf:3: SSLOptions: unknown option 'StdEnvVar'",
+        ),
+        (
+            "Listen 80\nDocumentRoot www\nSSLSessionTickets maybe\n",
+            "httpd.conf:3: SSLSessionTickets takes On or Off",
+        ),
+        (
+            "Listen 443\nDocumentRoot www\n",
+            "Listen 0.0.0.0:443 https: no <VirtualHost *:443> has `SSLEngine on`",
         ),
         (
             "Listen 8443 https\n<VirtualHost *:8443>\nDocumentRoot www\n</VirtualHost>\n",
