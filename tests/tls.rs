@@ -594,7 +594,7 @@ fn attack_cgi_cannot_reach_the_key_holder() {
     let Some(t) = start_with(
         "tls-attack",
         "Confinement unix landlock\nAssignUserID nobody nogroup\n",
-        " ScriptAlias /cgi-bin/ {dir}/cgi/\n",
+        " ScriptAlias /cgi-bin/ {dir}/cgi/\n SSLOptions +StdEnvVars\n",
         &|dir| {
             std::fs::create_dir(dir.join("cgi")).unwrap();
             std::fs::copy(keyattack_binary(dir), dir.join("cgi/attack")).unwrap();
