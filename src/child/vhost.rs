@@ -123,11 +123,14 @@ mod tests {
             directory_matches: vec![],
             locations: vec![],
             script_aliases: vec![],
+            aliases: vec![],
+            redirects: vec![],
             origin: Origin {
                 file: "f".into(),
                 line: 1,
             },
             harden: Default::default(),
+            fcgi: Default::default(),
         }
     }
 

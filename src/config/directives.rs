@@ -162,8 +162,6 @@ const fn refused(name: &'static str, module: &'static str, why: &'static str) ->
 const HTACCESS: &str = "has no effect here: names the per-directory files AllowOverride would read, and AllowOverride is always None";
 const THREADS: &str = "this server has no threads (one process per connection): size the pool with StartServers, MinSpareServers, MaxSpareServers, MaxRequestWorkers";
 const ICONS: &str = "directory listings have no icons";
-const NOT_YET: &str =
-    "not implemented yet: the URL is served from the DocumentRoot as if the line were not there";
 const MIME_LATER: &str = "not implemented yet: file types come from the built-in table";
 const NEGOTIATION: &str = "there is no content negotiation";
 const COMPAT: &str = "is Apache 2.2 access control (mod_access_compat), refused: write Require instead (Require all granted, Require ip 10.0.0.0/8, Require valid-user...)";
@@ -244,7 +242,12 @@ pub const TABLE: &[Directive] = &[
     implemented("Location", SV, Section(1, 2), "core_module", VHost(h::location), "URL prefix (segment boundary) or wildcards on the decoded, normalized URL path; `~ RE` as LocationMatch; last"),
     implemented("LocationMatch", SV, Section(1, 1), "core_module", VHost(h::location), "regex against the decoded, normalized URL path, in order with <Location>"),
     implemented("ScriptAlias", SV, Exactly(2), "alias_module", VHost(h::script_alias), "a CGI directory under a URL prefix"),
-    no_effect("Alias", SV, Exactly(2), "alias_module", NOT_YET),
+    implemented("Alias", SV, Exactly(2), "alias_module", VHost(h::alias), "URL-PATH TARGET, after every ScriptAlias; Landlock grants the target (read)"),
+    implemented("AliasMatch", SV, Exactly(2), "alias_module", VHost(h::alias), "REGEX TARGET with $0-$9; Landlock grants the target's literal directory"),
+    implemented("Redirect", SV, Own, "alias_module", VHost(h::redirect), "[permanent|temp|seeother|gone|3xx|4xx] URL-PATH [URL], before admission; not in sections"),
+    implemented("RedirectMatch", SV, Own, "alias_module", VHost(h::redirect), "[STATUS] REGEX [URL] with $0-$9"),
+    implemented("RedirectPermanent", SV, Own, "alias_module", VHost(h::redirect), "as Redirect permanent"),
+    implemented("RedirectTemp", SV, Own, "alias_module", VHost(h::redirect), "as Redirect temp"),
     implemented("CgroupPerConnection", SERVER, Own, "oneshot", Server(h::cgroup_or_verifier), "a cgroup v2 per connection (delegated subtree)"),
     implemented("ConnectionPidsMax", SERVER, Own, "oneshot", Server(h::cgroup_or_verifier), "pids.max of each connection's cgroup"),
     implemented("ConnectionMemoryMax", SERVER, Own, "oneshot", Server(h::cgroup_or_verifier), "memory.max of each connection's cgroup"),
@@ -291,7 +294,11 @@ pub const TABLE: &[Directive] = &[
     implemented("selinuxDefaultDomain", ANY, Exactly(1), "selinux_module", Dir(h::selinux_default), "old name of selinuxDomainVal"),
     implemented("UserIDMap", ANY, Exactly(1), "mpm_itk_module", Dir(h::user_map), "user to uid/gid map"),
     implemented("AssignUserID", ANY, Exactly(2), "mpm_itk_module", Dir(h::assign_user), "mpm-itk's"),
-    row("SetHandler", ANY, Exactly(1), "core_module", Apache, Check(h::set_handler), "server-status: a warning (no status page); others: an error"),
+    implemented("SetHandler", ANY, Exactly(1), "core_module", Dir(super::fcgi::set_handler_row), "proxy:unix:/PATH|fcgi://... or proxy:fcgi://IP:PORT (FastCGI), none; server-status: a warning; others: an error"),
+    implemented("ProxyPass", SV, Own, "proxy_module", VHost(super::fcgi::row), "URL-PREFIX fcgi:// or unix:...|fcgi:// backends only"),
+    implemented("ProxyPassMatch", SV, Own, "proxy_module", VHost(super::fcgi::row), "REGEX fcgi:// or unix:...|fcgi:// backends only"),
+    implemented("ProxyFCGIBackendType", SV, Own, "proxy_fcgi_module", VHost(super::fcgi::row), "FPM (default) or GENERIC: SCRIPT_FILENAME's form"),
+    implemented("ProxyTimeout", SV, Own, "proxy_module", VHost(super::fcgi::row), "a FastCGI backend silent this long: 504 (default Timeout)"),
     no_effect("IndexOptions", ANY, AtLeast(1), "autoindex_module", "listings have one fixed layout"),
     no_effect("IndexIgnore", ANY, AtLeast(1), "autoindex_module", "not implemented yet: listings hide every dot-name and nothing else"),
     no_effect("AddIcon", ANY, AtLeast(2), "autoindex_module", ICONS),
@@ -318,7 +325,6 @@ pub const TABLE: &[Directive] = &[
     refused("RewriteRule", "rewrite_module", REWRITE),
     refused("RewriteCond", "rewrite_module", REWRITE),
     refused("RewriteBase", "rewrite_module", REWRITE),
-    refused("ProxyPass", "proxy_module", PROXY),
     refused("ProxyPassReverse", "proxy_module", PROXY),
     refused("php_value", "php_module", PHP),
     refused("php_flag", "php_module", PHP),

@@ -10,9 +10,11 @@
     clippy::panic
 )]
 
+pub mod alias;
 pub mod build;
 pub mod cgroup;
 pub mod directives;
+pub mod fcgi;
 pub mod glob;
 pub mod harden;
 mod identity;

@@ -211,6 +211,9 @@ pub struct DirConf {
     pub user_map: Option<PathBuf>,
     /// `AssignUserID USER GROUP`, resolved in [`Config::users`].
     pub assign_user: Option<crate::policy::UnixTarget>,
+    /// `SetHandler proxy:...|fcgi://...` or `SetHandler none` (`config::fcgi`).
+    #[serde(default)]
+    pub set_handler: Option<super::fcgi::SetHandler>,
     /// `<Files>`/`<FilesMatch>` written in this scope; merging appends (the enclosing scope's
     /// first), and they apply after every `<Directory>`/`<DirectoryMatch>`, as Apache's
     /// file walk reads the merged directory configuration's list.
@@ -249,6 +252,7 @@ impl DirConf {
             selinux_default: pick(&over.selinux_default, &self.selinux_default),
             user_map: pick(&over.user_map, &self.user_map),
             assign_user: pick(&over.assign_user, &self.assign_user),
+            set_handler: pick(&over.set_handler, &self.set_handler),
             files: self.files.iter().chain(&over.files).cloned().collect(),
             ssl_std_env_vars: over.ssl_std_env_vars.or(self.ssl_std_env_vars),
         }
@@ -332,10 +336,21 @@ pub struct VHost {
     pub locations: Vec<Section>,
     /// This vhost's `ScriptAlias`es first, then the main server's, matched in that order.
     pub script_aliases: Vec<ScriptAlias>,
+    /// `Alias`/`AliasMatch` (mod_alias), this vhost's first, then the main server's; tried
+    /// after the ScriptAliases (see `config::alias`).
+    #[serde(default)]
+    pub aliases: Vec<super::alias::Alias>,
+    /// `Redirect`/`RedirectMatch`/`RedirectPermanent`/`RedirectTemp`, in the same order; tried
+    /// before any alias, before admission (Apache's translate_name phase).
+    #[serde(default)]
+    pub redirects: Vec<super::alias::Redirect>,
     pub origin: Origin,
     /// `AllowConnect`, `SeccompAllow`, `RLimit*` (docs/security-model.md, "Isolation").
     #[serde(default)]
     pub harden: super::harden::Harden,
+    /// `ProxyPass`, `ProxyPassMatch`, `ProxyFCGIBackendType`, `ProxyTimeout` (`config::fcgi`).
+    #[serde(default)]
+    pub fcgi: super::fcgi::FcgiSettings,
 }
 
 impl VHost {
@@ -365,6 +380,19 @@ impl VHost {
         let top = std::iter::once((&self.conf, &self.origin)).chain(sections);
         top.flat_map(|(c, o)| {
             std::iter::once((c, o)).chain(c.files.iter().map(|f| (&f.conf, &f.origin)))
+        })
+    }
+
+    /// Some scope of this vhost has `SetHandler proxy:...`.
+    pub fn uses_fcgi_handler(&self) -> bool {
+        self.fcgi_handlers().next().is_some()
+    }
+
+    /// Every FastCGI backend a `SetHandler` of this vhost names.
+    pub fn fcgi_handlers(&self) -> impl Iterator<Item = &super::fcgi::Backend> {
+        self.scopes().filter_map(|(c, _)| match &c.set_handler {
+            Some(super::fcgi::SetHandler::Fcgi(b)) => Some(b),
+            _ => None,
         })
     }
 
@@ -532,7 +560,12 @@ impl VHost {
         let as_dir = self.file_conf(dir, &dir_name, "", url);
         let index = crate::child::route::index_url(url, name);
         let as_file = self.file_conf(dir, &file, name, &index);
-        as_dir != as_file
+        // HOOK(fcgi): an index a FastCGI backend answers (SetHandler proxy:, or a ProxyPass
+        // rule matching its URL) must never be sent as a file: that would show its source.
+        let fcgi = matches!(as_file.set_handler, Some(super::fcgi::SetHandler::Fcgi(_)))
+            || (self.fcgi.rules.iter())
+                .any(|r| super::fcgi::rule_target(r, &normalized_url(&index)).is_some());
+        as_dir != as_file || fcgi
     }
 }
 

@@ -122,11 +122,8 @@ pub const MODULES: &[Module] = &[
     ),
     m("ssl_module", "mod_ssl.c", Implemented),
     m("remoteip_module", "mod_remoteip.c", Implemented),
-    m(
-        "proxy_module",
-        "mod_proxy.c",
-        Refused("remove it: oneshot-httpd is not a proxy (put it behind one instead)"),
-    ),
+    m("proxy_module", "mod_proxy.c", Implemented),
+    m("proxy_fcgi_module", "mod_proxy_fcgi.c", Implemented),
     m(
         "php_module",
         "mod_php.c",

@@ -32,13 +32,45 @@ pub enum Served {
 }
 
 pub fn serve(_proof: &Confined, vhost: &VHost, route: &Route, req: &Request) -> Served {
-    match resolve(vhost, route, &req.path) {
+    use crate::child::map::{map, Mapped};
+    let (root, segments, aliased) = match map(vhost, route) {
+        Mapped::Alias(_, Ok(landing)) => (landing.root, landing.rest, true),
+        Mapped::Alias(a, Err(why)) => {
+            log::warn!(
+                "[{}] Alias at {}: refused {}: {why}",
+                vhost.server_name(),
+                a.origin,
+                req.path
+            );
+            return Served::Response(Response::error(403));
+        }
+        Mapped::Script | Mapped::DocumentRoot => {
+            (vhost.document_root.clone(), route.segments.clone(), false)
+        }
+    };
+    match resolve(vhost, &root, &segments, &req.path) {
+        Ok(Found::File { name, .. }) if aliased && program_name(vhost, &name) => {
+            Served::Response(Response::error(403))
+        }
         Ok(Found::File { file, meta, name }) => {
             Served::Response(file_response(file, &meta, &name, req))
         }
-        Ok(Found::Dir { fd, dir }) => directory(vhost, route, req, fd, &dir),
+        Ok(Found::Dir { fd, dir }) => directory(vhost, route, req, fd, &dir, aliased),
         Err(status) => Served::Response(Response::error(status)),
     }
+}
+
+/// A file some scope runs as CGI is never sent as text; in an Alias target programs do not
+/// run (only ScriptAlias and the DocumentRoot's AddHandler run them), so it is refused.
+fn program_name(vhost: &VHost, name: &str) -> bool {
+    let program = super::cgi::any_cgi_extension(vhost, name);
+    if program {
+        log::warn!(
+            "[{}] refused {name} in an Alias target: its suffix runs as CGI elsewhere and programs do not run from an Alias (use ScriptAlias)",
+            vhost.server_name()
+        );
+    }
+    program
 }
 
 enum Found {
@@ -53,18 +85,35 @@ enum Found {
     },
 }
 
-fn resolve(vhost: &VHost, route: &Route, url: &str) -> Result<Found, u16> {
-    let root = &vhost.document_root;
+/// Walks `segments` beneath `root` (the DocumentRoot or an Alias's landing root, which may be
+/// a file itself: `Alias /favicon.ico /srv/f.ico`).
+fn resolve(vhost: &VHost, root: &Path, segments: &[String], url: &str) -> Result<Found, u16> {
     let mut cur: OwnedFd = File::open(root).map_err(|e| io_status(&e))?.into();
-    let mut path = root.clone();
-    for (i, seg) in route.segments.iter().enumerate() {
+    let mut path = root.to_path_buf();
+    if segments.is_empty() {
+        let meta = File::from(cur.try_clone().map_err(|e| io_status(&e))?)
+            .metadata()
+            .map_err(|e| io_status(&e))?;
+        if meta.is_file() {
+            let name = root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            return Ok(Found::File {
+                file: File::from(cur),
+                meta,
+                name,
+            });
+        }
+    }
+    for (i, seg) in segments.iter().enumerate() {
         let opts = vhost.dir_conf(&path, url).options.unwrap_or_default();
         let next = open_component(&cur, &path, seg, opts)?;
         path.push(seg);
         let meta = File::from(next.try_clone().map_err(|e| io_status(&e))?)
             .metadata()
             .map_err(|e| io_status(&e))?;
-        let last = i + 1 == route.segments.len();
+        let last = i + 1 == segments.len();
         if meta.is_file() {
             if !last {
                 return Err(404); // "a/file/more": there is no such directory
@@ -137,7 +186,14 @@ fn io_status(e: &io::Error) -> u16 {
     }
 }
 
-fn directory(vhost: &VHost, route: &Route, req: &Request, fd: OwnedFd, dir: &Path) -> Served {
+fn directory(
+    vhost: &VHost,
+    route: &Route,
+    req: &Request,
+    fd: OwnedFd,
+    dir: &Path,
+    aliased: bool,
+) -> Served {
     if !route.trailing_slash {
         let mut loc = encode_path(&format!("/{}/", route.segments.join("/")).replace("//", "/"));
         if let Some(q) = &req.query {
@@ -154,6 +210,9 @@ fn directory(vhost: &VHost, route: &Route, req: &Request, fd: OwnedFd, dir: &Pat
                 let file = File::from(f);
                 match file.metadata() {
                     Ok(meta) if meta.is_file() => {
+                        if aliased && program_name(vhost, &index) {
+                            return Served::Response(Response::error(403));
+                        }
                         if vhost.index_needs_admission(dir, &req.path, &index) {
                             return Served::Index(super::cgi::index_url(&req.path, &index));
                         }
