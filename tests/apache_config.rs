@@ -245,7 +245,7 @@ fn debian_tree_with_mod_ssl_and_default_ssl_passes_dash_t() {
         "sites-enabled/default-ssl.conf:2: ServerAdmin: accepted without effect: shown nowhere: generated pages carry no signature and CGI programs get no SERVER_ADMIN",
         "sites-enabled/default-ssl.conf:12: ErrorLog in <VirtualHost>: there are no per-vhost error logs; this virtual host's errors go to the server's ErrorLog",
         "sites-enabled/default-ssl.conf:13: CustomLog in <VirtualHost>: access logs are not kept per virtual host; this file receives every virtual host's requests",
-        "sites-enabled/default-ssl.conf:98: <Directory /usr/lib/cgi-bin> never applies: it is outside every DocumentRoot and ScriptAlias directory",
+        "sites-enabled/default-ssl.conf:98: <Directory /usr/lib/cgi-bin> never applies: it is outside every DocumentRoot, Alias and ScriptAlias directory",
     ];
     let run = conf.parent().unwrap().join("run").display().to_string();
     let got: Vec<String> = got.iter().map(|w| w.replace(&run, "RUN")).collect();
