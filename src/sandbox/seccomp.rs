@@ -735,7 +735,8 @@ mod tests {
     #[test]
     fn intervals_table() {
         use Leaf::*;
-        let cases: Vec<(Vec<(u32, Leaf)>, Vec<(u32, Leaf)>)> = vec![
+        type Ranges = Vec<(u32, Leaf)>;
+        let cases: Vec<(Ranges, Ranges)> = vec![
             (vec![], vec![(0, Allow)]),
             (vec![(0, Deny)], vec![(0, Deny), (1, Allow)]),
             (
