@@ -201,14 +201,19 @@ fn landlock_err(what: &str, e: impl std::fmt::Display) -> io::Error {
 
 /// Access for one rule, reduced to file rights when `path` is not a directory (the kernel
 /// rejects directory rights on files).
+/// The path is walked once (the O_PATH open); its type comes from the descriptor, so the rule
+/// and the type check are about the same inode.
 fn rule_for(path: &Path, access: BitFlags<AccessFs>, abi: ABI) -> io::Result<PathBeneath<PathFd>> {
-    let meta = std::fs::metadata(path).map_err(|e| landlock_err(&path.display().to_string(), e))?;
-    let access = if meta.is_dir() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let err = |e: &dyn std::fmt::Display| landlock_err(&path.display().to_string(), e);
+    let fd = PathFd::new(path).map_err(|e| err(&e))?;
+    let stat = nix::sys::stat::fstat(fd.as_fd().as_raw_fd()).map_err(|e| err(&e))?;
+    let is_dir = stat.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    let access = if is_dir {
         access
     } else {
         access & AccessFs::from_file(abi)
     };
-    let fd = PathFd::new(path).map_err(|e| landlock_err(&path.display().to_string(), e))?;
     Ok(PathBeneath::new(fd, access))
 }
 
