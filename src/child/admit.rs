@@ -76,6 +76,9 @@ pub enum Reason {
     VerifierUnavailable(String),
     /// `Require` asks for a user where no way to authenticate one is configured: 500.
     Misconfigured(String),
+    /// mod_alias's `Redirect`/`RedirectMatch`, answered before authentication as Apache's
+    /// translate_name phase does: a 3xx with this Location, or a 410 (or other status) without.
+    Redirected { location: Option<String> },
     /// A TLS connection's request for another vhost than its handshake's (421), or without SNI
     /// where `SSLStrictSNIVHostCheck On` (403).
     Misdirected(vhost::Misdirected),
@@ -118,6 +121,10 @@ pub fn admit<'c>(
             return refuse(403, None, Reason::Misdirected(m))
         }
     };
+    if let Some(r) = redirected(vhost, req, on) {
+        let location = r.location;
+        return refuse(r.status, None, Reason::Redirected { location });
+    }
     let (fs_path, conf) = request_conf(vhost, req);
     if is_ht_file(&req.path) {
         return refuse(403, None, Reason::DeniedByConfiguration { path: fs_path });
@@ -241,6 +248,40 @@ fn authorize(
     }
 }
 
+/// The vhost's first matching Redirect for `req` (matched on the decoded, normalized path),
+/// its Location made absolute on the request's scheme and Host.
+fn redirected(
+    vhost: &VHost,
+    req: &Request,
+    on: vhost::On,
+) -> Option<crate::config::alias::Redirected> {
+    if vhost.redirects.is_empty() {
+        return None;
+    }
+    let r = route::route(&req.path).ok()?;
+    let scheme = match on {
+        vhost::On::Plain => "http",
+        vhost::On::Tls { .. } => "https",
+    };
+    // The Host as sent (port included), when it is a plain host[:port]; else the ServerName.
+    let host = req
+        .header("Host")
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c))
+        })
+        .unwrap_or_else(|| vhost.server_name());
+    crate::config::alias::redirect(
+        &vhost.redirects,
+        &super::map::uri(&r),
+        req.query.as_deref(),
+        scheme,
+        host,
+    )
+}
+
 /// Apache's stock `<Files ".ht*"> Require all denied`, for every vhost; here any path segment
 /// (still percent-encoded: `%2e` for the dot is decoded first) starting with `.ht` is denied, so
 /// a file inside a `.ht*` directory is refused as well.
@@ -257,6 +298,9 @@ fn is_ht_file(path: &str) -> bool {
 /// against the whole path, `<Files>` against the last segment (empty for a directory request),
 /// `<Location>` against the decoded URL.
 pub fn request_conf(vhost: &VHost, req: &Request) -> (PathBuf, DirConf) {
+    if let Some(aliased) = alias_conf(vhost, req) {
+        return aliased;
+    }
     let mut dir = vhost.document_root.clone();
     let mut file = None;
     let mut is_dir = true;
@@ -297,6 +341,30 @@ pub fn request_conf(vhost: &VHost, req: &Request) -> (PathBuf, DirConf) {
     };
     let conf = vhost.file_conf(&dir, &filename, name, &req.path);
     (fs_path, conf)
+}
+
+/// [`request_conf`] for a URL an `Alias`/`AliasMatch` maps: the sections of the path it lands
+/// on (its root when the substitution is refused: the handler answers 403 then).
+fn alias_conf(vhost: &VHost, req: &Request) -> Option<(PathBuf, DirConf)> {
+    let r = route::route(&req.path).ok()?;
+    let full = match super::map::map(vhost, &r) {
+        super::map::Mapped::Alias(_, Ok(landing)) => landing.path(),
+        super::map::Mapped::Alias(a, Err(_)) => a.root.clone(),
+        _ => return None,
+    };
+    let is_dir = r.trailing_slash;
+    let (dir, name) = match (is_dir, full.parent(), full.file_name()) {
+        (false, Some(parent), Some(name)) => {
+            (parent.to_path_buf(), name.to_string_lossy().into_owned())
+        }
+        _ => (full.clone(), String::new()),
+    };
+    let mut filename = full.to_string_lossy().into_owned();
+    if name.is_empty() && !filename.ends_with('/') {
+        filename.push('/');
+    }
+    let conf = vhost.file_conf(&dir, &filename, &name, &req.path);
+    Some((full, conf))
 }
 
 #[cfg(test)]
@@ -472,6 +540,7 @@ Confinement unix landlock
                     Reason::VerifierUnavailable(_) => "unavailable",
                     Reason::Misconfigured(_) => "misconfigured",
                     Reason::Misdirected(_) => "misdirected",
+                    Reason::Redirected { .. } => "redirected",
                 };
                 Want::Refuse(r.status, kind)
             }

@@ -14,6 +14,7 @@ pub mod confine;
 pub mod decide;
 pub mod front;
 pub mod isolation;
+pub mod map;
 pub mod read;
 pub mod refuse;
 pub mod report;

@@ -148,6 +148,8 @@ pub struct VHostDraft {
     directory_matches: Vec<Section>,
     locations: Vec<Section>,
     script_aliases: Vec<ScriptAlias>,
+    aliases: Vec<super::alias::Alias>,
+    redirects: Vec<super::alias::Redirect>,
     custom_logs: Vec<CustomLog>,
     origin: Origin,
     /// True for a `<VirtualHost>`, false for the main server.
@@ -166,6 +168,8 @@ impl VHostDraft {
             directory_matches: Vec::new(),
             locations: Vec::new(),
             script_aliases: Vec::new(),
+            aliases: Vec::new(),
+            redirects: Vec::new(),
             custom_logs: Vec::new(),
             origin,
             is_vhost: false,
@@ -490,6 +494,7 @@ impl Builder {
         for v in &cfg.vhosts {
             let roots: Vec<&Path> = std::iter::once(v.document_root.as_path())
                 .chain(v.script_aliases.iter().map(|a| a.dir.as_path()))
+                .chain(v.aliases.iter().map(|a| a.root.as_path()))
                 .collect();
             for s in &v.directories {
                 match sections.iter_mut().find(|(t, _)| t.origin == s.origin) {
@@ -507,7 +512,7 @@ impl Builder {
                 self.warnings.push(ConfigError {
                     origin: s.origin.clone(),
                     message: format!(
-                        "<Directory {}> never applies: it is outside every DocumentRoot and ScriptAlias directory",
+                        "<Directory {}> never applies: it is outside every DocumentRoot, Alias and ScriptAlias directory",
                         s.path
                     ),
                 });
@@ -572,6 +577,11 @@ impl Builder {
             locations.extend(d.locations);
             let mut script_aliases = d.script_aliases;
             script_aliases.extend(main.script_aliases.iter().cloned());
+            // mod_alias's merge: the vhost's entries, then the main server's.
+            let mut aliases = d.aliases;
+            aliases.extend(main.aliases.iter().cloned());
+            let mut redirects = d.redirects;
+            redirects.extend(main.redirects.iter().cloned());
             cfg.vhosts.push(VHost {
                 names,
                 document_root: root,
@@ -585,6 +595,8 @@ impl Builder {
                 directory_matches,
                 locations,
                 script_aliases,
+                aliases,
+                redirects,
                 harden: super::harden::HardenDraft::resolve(&main.harden, &d.harden),
                 origin: d.origin,
             });
@@ -871,6 +883,85 @@ pub fn parse_confinement(args: &[String]) -> Result<Vec<crate::sandbox::Backend>
         out.push(b);
     }
     Ok(out)
+}
+
+/// An `Alias`/`AliasMatch` entry (its origin still to be set): the target made absolute
+/// against ServerRoot, its reachable root, the URL-path or the compiled expression.
+fn alias_entry(
+    b: &Builder,
+    fake: &str,
+    real: &str,
+    is_regex: bool,
+) -> Result<super::alias::Alias, String> {
+    use super::alias::{literal_root, Alias, Pattern};
+    let mut target = b.path(real).to_string_lossy().into_owned();
+    if real.ends_with('/') && !target.ends_with('/') {
+        target.push('/');
+    }
+    let pattern = if is_regex {
+        Pattern::Regex(SectionRegex::new(fake)?)
+    } else {
+        if !fake.starts_with('/') {
+            return Err(format!("the URL-path '{fake}' must start with '/'"));
+        }
+        if fake.ends_with('/') != target.ends_with('/') {
+            return Err(format!(
+                "'{fake}' and '{real}': end both or neither with '/' (Apache would append the rest of the URL without a separator)"
+            ));
+        }
+        Pattern::Prefix(fake.to_string())
+    };
+    let root_text = if is_regex {
+        literal_root(&target)
+    } else {
+        target.as_str()
+    };
+    let root = PathBuf::from(root_text);
+    if root
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(format!("the target '{real}' may not contain '..'"));
+    }
+    Ok(Alias {
+        pattern,
+        target,
+        root,
+        origin: Origin {
+            file: PathBuf::new(),
+            line: 0,
+        },
+    })
+}
+
+/// Apache's AH00671: a plain Alias whose URL-path an earlier Alias or AliasMatch of the same
+/// server already covers will probably never match.
+fn alias_overlap(v: &VHostDraft) -> Option<String> {
+    use super::alias::{alias_matches, Pattern};
+    let (last, earlier) = v.aliases.split_last()?;
+    let Pattern::Prefix(fake) = &last.pattern else {
+        return None;
+    };
+    let covered = |p: &Pattern| match p {
+        Pattern::Prefix(f) => alias_matches(fake, f).is_some(),
+        Pattern::Regex(r) => r.is_match(fake),
+    };
+    if let Some(e) = earlier.iter().find(|e| covered(&e.pattern)) {
+        return Some(format!(
+            "will probably never match because it overlaps the Alias at {}",
+            e.origin
+        ));
+    }
+    let segs = crate::child::route::route(fake).ok()?.segments;
+    v.script_aliases
+        .iter()
+        .find(|s| segs.starts_with(&s.prefix))
+        .map(|s| {
+            format!(
+                "never matches: the ScriptAlias at {} covers it, and ScriptAliases are tried first",
+                s.origin
+            )
+        })
 }
 
 /// `ScriptAlias URL-PREFIX DIR`: the prefix as decoded route segments. A prefix covering the
@@ -1454,6 +1545,63 @@ pub(super) mod h {
         }
     }
 
+    /// `Alias URL-PATH TARGET` and `AliasMatch REGEX TARGET` (see `config::alias`).
+    pub fn alias(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
+        let Some([fake, real]) = b.args(n, 2, 2) else {
+            return;
+        };
+        let is_regex = n.name.eq_ignore_ascii_case("AliasMatch");
+        match alias_entry(b, fake, real, is_regex) {
+            Ok(a) => {
+                let a = super::super::alias::Alias {
+                    origin: origin(n),
+                    ..a
+                };
+                v.aliases.push(a);
+            }
+            Err(m) => b.error(n, format!("{}: {m}", n.name)),
+        }
+        if let Some(w) = alias_overlap(v) {
+            b.warn(n, format!("{}: {w}", n.name));
+        }
+    }
+
+    /// `Redirect`, `RedirectMatch`, `RedirectPermanent`, `RedirectTemp`.
+    pub fn redirect(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
+        let name = n.name.to_ascii_lowercase();
+        let implied = if name == "redirectpermanent" {
+            301
+        } else {
+            302
+        };
+        let is_regex = name == "redirectmatch";
+        if matches!(name.as_str(), "redirectpermanent" | "redirecttemp") && n.args.len() != 2 {
+            return b.error(
+                n,
+                format!("{} takes 2 argument(s), got {}", n.name, n.args.len()),
+            );
+        }
+        let parsed = super::super::alias::parse_redirect(implied, &n.args, is_regex).and_then(
+            |(status, fake, target)| {
+                let pattern = if is_regex {
+                    super::super::alias::Pattern::Regex(SectionRegex::new(&fake)?)
+                } else {
+                    super::super::alias::Pattern::Prefix(fake)
+                };
+                Ok(super::super::alias::Redirect {
+                    pattern,
+                    status,
+                    target,
+                    origin: origin(n),
+                })
+            },
+        );
+        match parsed {
+            Ok(r) => v.redirects.push(r),
+            Err(m) => b.error(n, format!("{}: {m}", n.name)),
+        }
+    }
+
     pub fn options(b: &mut Builder, n: &Node, d: &mut DirConf) {
         match parse_options_setting(&n.args) {
             Ok(OptionsSetting::Absolute(o)) => {
@@ -1934,11 +2082,11 @@ mod tests {
     fn directories_that_never_apply_are_warnings() {
         let rows: &[(&str, &[&str])] = &[
             ("<Directory />\n</Directory>\n<Directory /srv/www/sub>\n</Directory>\n<Directory /srv/w*>\n</Directory>\n", &[]),
-            ("<Directory /var/www>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory /var/www> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
-            ("<Directory /srv/x*>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory /srv/x*> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
+            ("<Directory /var/www>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory /var/www> never applies: it is outside every DocumentRoot, Alias and ScriptAlias directory"]),
+            ("<Directory /srv/x*>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory /srv/x*> never applies: it is outside every DocumentRoot, Alias and ScriptAlias directory"]),
             ("ScriptAlias /cgi-bin/ /usr/lib/cgi-bin/\n<Directory /usr/lib/cgi-bin>\n</Directory>\n", &[]),
             ("<VirtualHost *:80>\nDocumentRoot /var/www\n</VirtualHost>\n<VirtualHost *:80>\n</VirtualHost>\n<Directory /var/www>\n</Directory>\n", &[]),
-            ("<VirtualHost *:80>\nDocumentRoot /var/www\n<Directory /srv/www>\n</Directory>\n</VirtualHost>\n", &["/etc/x/h.conf:5: <Directory /srv/www> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
+            ("<VirtualHost *:80>\nDocumentRoot /var/www\n<Directory /srv/www>\n</Directory>\n</VirtualHost>\n", &["/etc/x/h.conf:5: <Directory /srv/www> never applies: it is outside every DocumentRoot, Alias and ScriptAlias directory"]),
             ("<VirtualHost 10.0.0.1:80 *:80>\n</VirtualHost>\n<VirtualHost _default_:80>\n</VirtualHost>\n<VirtualHost [::1]:80>\n</VirtualHost>\n", &[
                 "/etc/x/h.conf:3: <VirtualHost 10.0.0.1:80>: the address does not choose this virtual host (selection is by Host name only, as for *:PORT)",
                 "/etc/x/h.conf:7: <VirtualHost [::1]:80>: the address does not choose this virtual host (selection is by Host name only, as for *:PORT)",

@@ -6,7 +6,7 @@
 //! `config`, as `harden.rs`'s do).
 //!
 //! `tests/apache/directives.txt` is this table rendered (a test keeps it current), and the
-//! README's configuration reference names every row.
+//! configuration reference (docs/configuration.md) names every row.
 #![forbid(unsafe_code)]
 
 use super::build::{h, Builder, VHostDraft};
@@ -162,8 +162,6 @@ const fn refused(name: &'static str, module: &'static str, why: &'static str) ->
 const HTACCESS: &str = "has no effect here: names the per-directory files AllowOverride would read, and AllowOverride is always None";
 const THREADS: &str = "this server has no threads (one process per connection): size the pool with StartServers, MinSpareServers, MaxSpareServers, MaxRequestWorkers";
 const ICONS: &str = "directory listings have no icons";
-const NOT_YET: &str =
-    "not implemented yet: the URL is served from the DocumentRoot as if the line were not there";
 const MIME_LATER: &str = "not implemented yet: file types come from the built-in table";
 const NEGOTIATION: &str = "there is no content negotiation";
 const COMPAT: &str = "is Apache 2.2 access control (mod_access_compat), refused: write Require instead (Require all granted, Require ip 10.0.0.0/8, Require valid-user...)";
@@ -171,7 +169,7 @@ const REWRITE: &str = "oneshot-httpd has no mod_rewrite: map URLs with ScriptAli
 const PROXY: &str = "oneshot-httpd is not a proxy: put it behind one instead";
 const PHP: &str = "PHP does not run inside the server: run it as a CGI program (AddHandler cgi-script .php), in the request's identity";
 
-/// Every directive, in the order of the README's reference.
+/// Every directive, in the order of the configuration reference (docs/configuration.md).
 pub const TABLE: &[Directive] = &[
     // Reading the files.
     reader("Include", Exactly(1), "core_module", "file, directory or wildcard, relative to ServerRoot"),
@@ -244,7 +242,12 @@ pub const TABLE: &[Directive] = &[
     implemented("Location", SV, Section(1, 2), "core_module", VHost(h::location), "URL prefix (segment boundary) or wildcards on the decoded, normalized URL path; `~ RE` as LocationMatch; last"),
     implemented("LocationMatch", SV, Section(1, 1), "core_module", VHost(h::location), "regex against the decoded, normalized URL path, in order with <Location>"),
     implemented("ScriptAlias", SV, Exactly(2), "alias_module", VHost(h::script_alias), "a CGI directory under a URL prefix"),
-    no_effect("Alias", SV, Exactly(2), "alias_module", NOT_YET),
+    implemented("Alias", SV, Exactly(2), "alias_module", VHost(h::alias), "URL-PATH TARGET, after every ScriptAlias; Landlock grants the target (read)"),
+    implemented("AliasMatch", SV, Exactly(2), "alias_module", VHost(h::alias), "REGEX TARGET with $0-$9; Landlock grants the target's literal directory"),
+    implemented("Redirect", SV, Own, "alias_module", VHost(h::redirect), "[permanent|temp|seeother|gone|3xx|4xx] URL-PATH [URL], before admission; not in sections"),
+    implemented("RedirectMatch", SV, Own, "alias_module", VHost(h::redirect), "[STATUS] REGEX [URL] with $0-$9"),
+    implemented("RedirectPermanent", SV, Own, "alias_module", VHost(h::redirect), "as Redirect permanent"),
+    implemented("RedirectTemp", SV, Own, "alias_module", VHost(h::redirect), "as Redirect temp"),
     implemented("CgroupPerConnection", SERVER, Own, "oneshot", Server(h::cgroup_or_verifier), "a cgroup v2 per connection (delegated subtree)"),
     implemented("ConnectionPidsMax", SERVER, Own, "oneshot", Server(h::cgroup_or_verifier), "pids.max of each connection's cgroup"),
     implemented("ConnectionMemoryMax", SERVER, Own, "oneshot", Server(h::cgroup_or_verifier), "memory.max of each connection's cgroup"),
@@ -411,16 +414,11 @@ mod tests {
         );
     }
 
-    /// The README's configuration reference names every row, and every directive its table
+    /// The configuration reference (docs/configuration.md) names every row, and every directive its table
     /// names has a row.
     #[test]
     fn readme_reference_agrees() {
-        let readme = include_str!("../../README.md");
-        let section = readme
-            .split("## Configuration reference")
-            .nth(1)
-            .and_then(|s| s.split("\n## ").next())
-            .unwrap_or_default();
+        let section = include_str!("../../docs/configuration.md");
         for d in TABLE {
             let spelled = [
                 format!("`{}", d.name),
@@ -430,7 +428,7 @@ mod tests {
             assert!(
                 spelled.iter().any(|s| section.contains(s.as_str()))
                     || section.contains(&format!("`{}`", d.name)),
-                "README's configuration reference does not name {}",
+                "docs/configuration.md does not name {}",
                 d.name
             );
         }
@@ -447,7 +445,7 @@ mod tests {
                 if name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
                     assert!(
                         find(name).is_some(),
-                        "README names {name}, which has no row"
+                        "docs/configuration.md names {name}, which has no row"
                     );
                 }
             }

@@ -10,6 +10,7 @@
     clippy::panic
 )]
 
+pub mod alias;
 pub mod build;
 pub mod cgroup;
 pub mod directives;

@@ -328,8 +328,16 @@ pub struct VHost {
     pub locations: Vec<Section>,
     /// This vhost's `ScriptAlias`es first, then the main server's, matched in that order.
     pub script_aliases: Vec<ScriptAlias>,
+    /// `Alias`/`AliasMatch` (mod_alias), this vhost's first, then the main server's; tried
+    /// after the ScriptAliases (see `config::alias`).
+    #[serde(default)]
+    pub aliases: Vec<super::alias::Alias>,
+    /// `Redirect`/`RedirectMatch`/`RedirectPermanent`/`RedirectTemp`, in the same order; tried
+    /// before any alias, before admission (Apache's translate_name phase).
+    #[serde(default)]
+    pub redirects: Vec<super::alias::Redirect>,
     pub origin: Origin,
-    /// `AllowConnect`, `SeccompAllow`, `RLimit*` (README "Isolation").
+    /// `AllowConnect`, `SeccompAllow`, `RLimit*` (docs/security-model.md, "Isolation").
     #[serde(default)]
     pub harden: super::harden::Harden,
 }

@@ -127,6 +127,14 @@ pub fn lookup(cfg: &Config, vhost: &VHost, route: &Route, url_path: &str) -> Loo
     if !vhost.uses_cgi_extensions() {
         return Lookup::NotCgi;
     }
+    // An Alias's target is not the DocumentRoot: the static handler serves it (and refuses a
+    // file with a CGI suffix there: programs run only beneath ScriptAlias or DocumentRoot).
+    if matches!(
+        crate::child::map::map(vhost, route),
+        crate::child::map::Mapped::Alias(..)
+    ) {
+        return Lookup::NotCgi;
+    }
     let tree = Tree {
         base: &vhost.document_root,
         prefix: &[],
@@ -143,7 +151,7 @@ pub fn lookup(cfg: &Config, vhost: &VHost, route: &Route, url_path: &str) -> Loo
 }
 
 /// Every extension any scope of the vhost runs as CGI.
-fn any_cgi_extension(vhost: &VHost, name: &str) -> bool {
+pub(crate) fn any_cgi_extension(vhost: &VHost, name: &str) -> bool {
     vhost
         .scopes()
         .filter_map(|(c, _)| c.cgi_extensions.as_ref())
