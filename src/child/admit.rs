@@ -185,9 +185,17 @@ fn authorize(
     creds: &mut dyn CheckCredentials,
     fs_path: &std::path::Path,
 ) -> Result<Option<String>, Admission<'static>> {
-    let reqs = conf.requires.as_deref().unwrap_or(&[]);
     let no = |status, realm, reason| Err(refuse(status, realm, reason));
-    match auth::evaluate(reqs, None, peer.ip()) {
+    let ctx = |user| auth::require::Ctx {
+        user,
+        peer: peer.ip(),
+        method: auth::authz::request_method(req.method.as_str()),
+        groups: conf
+            .auth_group_file
+            .as_ref()
+            .and_then(|(f, _)| cfg.group_files.get(f)),
+    };
+    match auth::evaluate(&conf.authz, &ctx(None)) {
         Access::Granted => return Ok(None),
         Access::Denied => {
             let path = fs_path.to_path_buf();
@@ -237,7 +245,7 @@ fn authorize(
         Check::Unavailable(e) => return no(503, None, Reason::VerifierUnavailable(e)),
         Check::CannotAsk => return Err(Admission::NeedsFreshProcess),
     }
-    match auth::evaluate(reqs, Some(&user), peer.ip()) {
+    match auth::evaluate(&conf.authz, &ctx(Some(&user))) {
         Access::Granted => Ok(Some(user)),
         // Apache answers 401 by default, so the browser asks again (perhaps for another
         // user); `AuthzSendForbiddenOnFailure On` makes it 403.

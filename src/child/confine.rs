@@ -144,6 +144,7 @@ mod tests {
             redirects: vec![],
             origin,
             harden: Default::default(),
+            fcgi: Default::default(),
         }
     }
 

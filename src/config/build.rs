@@ -38,6 +38,8 @@ pub struct Builder {
     no_effect: Vec<(&'static str, PathBuf, usize, usize)>,
     /// The main server's `ErrorLog`, when given.
     server_error_log: Option<LogTarget>,
+    /// `<Limit>` and the open `<Require*>` containers while their bodies are read.
+    pub(super) authz: super::authz::Walk,
 }
 
 pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError>> {
@@ -64,6 +66,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         log_formats: Vec::new(),
         no_effect: Vec::new(),
         server_error_log: None,
+        authz: Default::default(),
     };
     let mut cfg = Config {
         file: main_file.to_path_buf(),
@@ -94,6 +97,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         cgroup: Default::default(),
         verifier: Default::default(),
         password_files: Vec::new(),
+        group_files: Default::default(),
         selinux_maps: Default::default(),
         user_maps: Default::default(),
         users: Default::default(),
@@ -155,6 +159,7 @@ pub struct VHostDraft {
     /// True for a `<VirtualHost>`, false for the main server.
     is_vhost: bool,
     pub(super) harden: super::harden::HardenDraft,
+    pub(super) fcgi: super::fcgi::FcgiDraft,
 }
 
 impl VHostDraft {
@@ -174,6 +179,7 @@ impl VHostDraft {
             origin,
             is_vhost: false,
             harden: Default::default(),
+            fcgi: Default::default(),
         }
     }
 }
@@ -375,6 +381,14 @@ impl Builder {
             (Handler::None, _) => {}
             // The table's own test keeps handlers within their contexts.
             _ => self.error(n, format!("{} is not allowed in <{section}>", n.name)),
+        }
+    }
+
+    /// The body of a section that writes to the enclosing scope's settings (`<Limit>`,
+    /// `<RequireAll>`...), each node read in context `ctx`.
+    pub(super) fn walk_into(&mut self, n: &Node, d: &mut DirConf, ctx: Contexts) {
+        for c in n.children.as_deref().unwrap_or_default() {
+            self.directive(c, Scope::Dir(d, ctx, &n.name));
         }
     }
 
@@ -598,8 +612,25 @@ impl Builder {
                 aliases,
                 redirects,
                 harden: super::harden::HardenDraft::resolve(&main.harden, &d.harden),
+                fcgi: super::fcgi::FcgiDraft::resolve(&main.fcgi, &d.fcgi),
                 origin: d.origin,
             });
+            // HOOK(fcgi): the child connects to its TCP FastCGI backends after Landlock.
+            if let Some(v) = cfg.vhosts.last_mut() {
+                let ports: Vec<u16> = v
+                    .fcgi
+                    .rules
+                    .iter()
+                    .map(|r| &r.backend)
+                    .chain(v.fcgi_handlers())
+                    .filter_map(|b| b.tcp_port())
+                    .collect();
+                for p in ports {
+                    if !v.harden.connect_tcp.contains(&p) {
+                        v.harden.connect_tcp.push(p);
+                    }
+                }
+            }
         }
         cfg.cgi_timeout = self.cgi_timeout.unwrap_or(cfg.timeout);
         self.check_numbers(cfg);
@@ -1681,14 +1712,6 @@ pub(super) mod h {
     pub fn authz_send_forbidden(b: &mut Builder, n: &Node, d: &mut DirConf) {
         if let Some(on) = b.on_off(n) {
             d.authz_send_forbidden = Some(on);
-        }
-    }
-
-    pub fn require(b: &mut Builder, n: &Node, d: &mut DirConf) {
-        let args: Vec<&str> = n.args.iter().map(String::as_str).collect();
-        match crate::auth::parse_require(&args) {
-            Ok(r) => d.requires.get_or_insert_with(Vec::new).push(r),
-            Err(m) => b.error(n, format!("Require: {m}")),
         }
     }
 

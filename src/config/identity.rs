@@ -19,10 +19,18 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
         .collect();
     let selinux_on = selinux_current_context();
     let categories = cfg.selinux_connection_categories.clone();
+    let mut tried_groups = std::collections::BTreeSet::new();
     for (conf, origin) in &confs {
         if let Some(f) = &conf.auth_user_file {
             if !cfg.password_files.contains(f) && load_htpasswd(f, origin, errors) {
                 cfg.password_files.push(f.clone());
+            }
+        }
+        if let Some((f, at)) = &conf.auth_group_file {
+            if tried_groups.insert(f.clone()) {
+                if let Some(groups) = load_groups(f, at, errors) {
+                    cfg.group_files.insert(f.clone(), groups);
+                }
             }
         }
         if let Some(f) = &conf.selinux_map {
@@ -171,6 +179,22 @@ fn load_htpasswd(path: &Path, origin: &Origin, errors: &mut Vec<ConfigError>) ->
         Err(es) => {
             errors.extend(es.into_iter().map(|e| at_line(path, e.line, e.message)));
             false
+        }
+    }
+}
+
+/// An `AuthGroupFile`: admin-owned like the password files, every line valid.
+fn load_groups(
+    path: &Path,
+    origin: &Origin,
+    errors: &mut Vec<ConfigError>,
+) -> Option<crate::auth::groupfile::GroupFile> {
+    let text = read(path, origin, "AuthGroupFile", errors)?;
+    match crate::auth::groupfile::parse(&text) {
+        Ok(g) => Some(g),
+        Err(es) => {
+            errors.extend(es.into_iter().map(|e| at_line(path, e.line, e.message)));
+            None
         }
     }
 }

@@ -11,9 +11,11 @@
 )]
 
 pub mod alias;
+pub mod authz;
 pub mod build;
 pub mod cgroup;
 pub mod directives;
+pub mod fcgi;
 pub mod glob;
 pub mod harden;
 mod identity;

@@ -200,9 +200,13 @@ pub struct DirConf {
     /// `AuthzSendForbiddenOnFailure On`: 403 rather than Apache's default 401 when an
     /// authenticated user does not satisfy `Require`.
     pub authz_send_forbidden: Option<bool>,
-    /// The `Require` lines of one section (any may grant, as Apache's implicit RequireAny);
-    /// a section with its own lines replaces the inherited ones (AuthMerging Off).
-    pub requires: Option<Vec<crate::auth::Require>>,
+    /// The `Require` lines and `<Require*>` containers of one section (its plain lines are an
+    /// implicit RequireAny) with its `AuthMerging`; merged as mod_authz_core merges them.
+    #[serde(default)]
+    pub authz: crate::auth::AuthzConf,
+    /// `AuthGroupFile` and where it was written; its groups in [`Config::group_files`].
+    #[serde(default)]
+    pub auth_group_file: Option<(PathBuf, Origin)>,
     /// `selinuxDomainMap` (alias `selinuxConfigFile`); rules in [`Config::selinux_maps`].
     pub selinux_map: Option<PathBuf>,
     /// `selinuxDomainVal` (alias `selinuxDefaultDomain`).
@@ -211,6 +215,9 @@ pub struct DirConf {
     pub user_map: Option<PathBuf>,
     /// `AssignUserID USER GROUP`, resolved in [`Config::users`].
     pub assign_user: Option<crate::policy::UnixTarget>,
+    /// `SetHandler proxy:...|fcgi://...` or `SetHandler none` (`config::fcgi`).
+    #[serde(default)]
+    pub set_handler: Option<super::fcgi::SetHandler>,
     /// `<Files>`/`<FilesMatch>` written in this scope; merging appends (the enclosing scope's
     /// first), and they apply after every `<Directory>`/`<DirectoryMatch>`, as Apache's
     /// file walk reads the merged directory configuration's list.
@@ -241,11 +248,13 @@ impl DirConf {
             auth_name: pick(&over.auth_name, &self.auth_name),
             auth_user_file: pick(&over.auth_user_file, &self.auth_user_file),
             authz_send_forbidden: pick(&over.authz_send_forbidden, &self.authz_send_forbidden),
-            requires: pick(&over.requires, &self.requires),
+            authz: self.authz.merge(&over.authz),
+            auth_group_file: pick(&over.auth_group_file, &self.auth_group_file),
             selinux_map: pick(&over.selinux_map, &self.selinux_map),
             selinux_default: pick(&over.selinux_default, &self.selinux_default),
             user_map: pick(&over.user_map, &self.user_map),
             assign_user: pick(&over.assign_user, &self.assign_user),
+            set_handler: pick(&over.set_handler, &self.set_handler),
             files: self.files.iter().chain(&over.files).cloned().collect(),
         }
     }
@@ -340,6 +349,9 @@ pub struct VHost {
     /// `AllowConnect`, `SeccompAllow`, `RLimit*` (docs/security-model.md, "Isolation").
     #[serde(default)]
     pub harden: super::harden::Harden,
+    /// `ProxyPass`, `ProxyPassMatch`, `ProxyFCGIBackendType`, `ProxyTimeout` (`config::fcgi`).
+    #[serde(default)]
+    pub fcgi: super::fcgi::FcgiSettings,
 }
 
 impl VHost {
@@ -369,6 +381,19 @@ impl VHost {
         let top = std::iter::once((&self.conf, &self.origin)).chain(sections);
         top.flat_map(|(c, o)| {
             std::iter::once((c, o)).chain(c.files.iter().map(|f| (&f.conf, &f.origin)))
+        })
+    }
+
+    /// Some scope of this vhost has `SetHandler proxy:...`.
+    pub fn uses_fcgi_handler(&self) -> bool {
+        self.fcgi_handlers().next().is_some()
+    }
+
+    /// Every FastCGI backend a `SetHandler` of this vhost names.
+    pub fn fcgi_handlers(&self) -> impl Iterator<Item = &super::fcgi::Backend> {
+        self.scopes().filter_map(|(c, _)| match &c.set_handler {
+            Some(super::fcgi::SetHandler::Fcgi(b)) => Some(b),
+            _ => None,
         })
     }
 
@@ -436,6 +461,9 @@ pub struct Config {
     /// Every distinct AuthUserFile, in a fixed order: children name a file to the verifier
     /// by its index here, never by path.
     pub password_files: Vec<PathBuf>,
+    /// Every `AuthGroupFile`, read by the master at load (a reload re-reads them).
+    #[serde(default)]
+    pub group_files: BTreeMap<PathBuf, crate::auth::groupfile::GroupFile>,
     pub selinux_maps: BTreeMap<PathBuf, Vec<crate::policy::Rule<crate::policy::SelinuxTarget>>>,
     pub user_maps: BTreeMap<PathBuf, Vec<crate::policy::Rule<crate::policy::UnixTarget>>>,
     /// Every `user[:group]` that AssignUserID or a UserIDMap names, resolved at load time.
@@ -536,7 +564,12 @@ impl VHost {
         let as_dir = self.file_conf(dir, &dir_name, "", url);
         let index = crate::child::route::index_url(url, name);
         let as_file = self.file_conf(dir, &file, name, &index);
-        as_dir != as_file
+        // HOOK(fcgi): an index a FastCGI backend answers (SetHandler proxy:, or a ProxyPass
+        // rule matching its URL) must never be sent as a file: that would show its source.
+        let fcgi = matches!(as_file.set_handler, Some(super::fcgi::SetHandler::Fcgi(_)))
+            || (self.fcgi.rules.iter())
+                .any(|r| super::fcgi::rule_target(r, &normalized_url(&index)).is_some());
+        as_dir != as_file || fcgi
     }
 }
 

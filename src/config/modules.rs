@@ -55,6 +55,7 @@ pub const MODULES: &[Module] = &[
     m("authn_core_module", "mod_authn_core.c", Implemented),
     m("authn_file_module", "mod_authn_file.c", Implemented),
     m("authz_core_module", "mod_authz_core.c", Implemented),
+    m("authz_groupfile_module", "mod_authz_groupfile.c", Implemented),
     m("authz_host_module", "mod_authz_host.c", Implemented),
     m("authz_user_module", "mod_authz_user.c", Implemented),
     m("autoindex_module", "mod_autoindex.c", Implemented),
@@ -117,11 +118,8 @@ pub const MODULES: &[Module] = &[
     ),
     m("ssl_module", "mod_ssl.c", Implemented),
     m("remoteip_module", "mod_remoteip.c", Implemented),
-    m(
-        "proxy_module",
-        "mod_proxy.c",
-        Refused("remove it: oneshot-httpd is not a proxy (put it behind one instead)"),
-    ),
+    m("proxy_module", "mod_proxy.c", Implemented),
+    m("proxy_fcgi_module", "mod_proxy_fcgi.c", Implemented),
     m(
         "php_module",
         "mod_php.c",
