@@ -389,6 +389,9 @@ fn handle(
     let mut may_keep_alive = cx.may_keep_alive;
     for _ in 0..=MAX_LOCAL_REDIRECTS {
         let cur = redirected.as_ref().unwrap_or(req);
+        if let Some(done) = webdav(proof, cx, conn, cur, may_keep_alive, same_identity) {
+            return done;
+        }
         let found = match route::route(&cur.path) {
             Ok(r) if vhost.cgi_enabled() && cur.target != "*" => {
                 cgi::lookup(cfg, vhost, &r, &cur.path)
@@ -438,6 +441,42 @@ fn handle(
         req.target
     );
     respond_static(cx, conn, req, false, Response::error(500))
+}
+
+/// A request in a `Dav On` tree with a method WebDAV answers (docs/webdav.md); `None` for
+/// everything else (GET, HEAD and POST there go to the static and CGI handlers).
+fn webdav(
+    proof: &Confined,
+    cx: &handler::cgi::Context,
+    conn: &mut Conn,
+    req: &Request,
+    may_keep_alive: bool,
+    same_identity: &mut dyn FnMut(&Request) -> bool,
+) -> Option<Handled> {
+    if !crate::dav::handles(req.method) || req.target == "*" {
+        return None;
+    }
+    let r = route::route(&req.path).ok()?;
+    let (root, rel) = crate::dav::locate(cx.vhost, &r, &req.path)?;
+    let dcx = crate::dav::Cx {
+        cfg: cx.cfg,
+        vhost: cx.vhost,
+        user: cx.user,
+        root,
+        rel,
+    };
+    let out = crate::dav::serve(proof, &dcx, conn, req, same_identity);
+    // A body the handler read to its end is gone from the connection.
+    let rest = if out.body_read {
+        Request {
+            body: crate::http::request::Body::None,
+            expect_continue: false,
+            ..req.clone()
+        }
+    } else {
+        req.clone()
+    };
+    Some(respond_static(cx, conn, &rest, may_keep_alive, out.resp))
 }
 
 /// The request a program's `Location: /path?query` asks for: GET (HEAD stays HEAD), no body.

@@ -12,6 +12,7 @@
 
 pub mod build;
 pub mod cgroup;
+pub mod dav;
 pub mod directives;
 pub mod glob;
 pub mod harden;

@@ -211,6 +211,15 @@ pub struct DirConf {
     pub user_map: Option<PathBuf>,
     /// `AssignUserID USER GROUP`, resolved in [`Config::users`].
     pub assign_user: Option<crate::policy::UnixTarget>,
+    /// mod_dav's `Dav On|Off` (see `config::dav`, docs/webdav.md).
+    #[serde(default)]
+    pub dav: Option<bool>,
+    /// `DavDepthInfinity On|Off` (default Off): PROPFIND with `Depth: infinity`.
+    #[serde(default)]
+    pub dav_depth_infinity: Option<bool>,
+    /// `LimitXMLRequestBody BYTES` (default 1 000 000; 0 = none).
+    #[serde(default)]
+    pub limit_xml_body: Option<u64>,
 }
 
 impl DirConf {
@@ -241,6 +250,9 @@ impl DirConf {
             selinux_default: pick(&over.selinux_default, &self.selinux_default),
             user_map: pick(&over.user_map, &self.user_map),
             assign_user: pick(&over.assign_user, &self.assign_user),
+            dav: pick(&over.dav, &self.dav),
+            dav_depth_infinity: pick(&over.dav_depth_infinity, &self.dav_depth_infinity),
+            limit_xml_body: pick(&over.limit_xml_body, &self.limit_xml_body),
         }
     }
 }

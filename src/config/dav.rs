@@ -1,0 +1,134 @@
+//! mod_dav's directives (`Dav`, `DavDepthInfinity`, `LimitXMLRequestBody`, `DavLockDB`) and
+//! where a vhost's WebDAV trees lie on disk (the Landlock write rules and the handler's roots).
+//! See docs/webdav.md.
+#![forbid(unsafe_code)]
+
+use super::build::Builder;
+use super::model::{Config, DirConf, Origin, VHost};
+use super::parse::Node;
+use super::ConfigError;
+use std::path::PathBuf;
+
+/// Apache's default `LimitXMLRequestBody`: 1 000 000 bytes.
+pub const DEFAULT_XML_LIMIT: u64 = 1_000_000;
+
+fn on_off(b: &mut Builder, n: &Node) -> Option<bool> {
+    match n.args.first().map(|a| a.to_ascii_lowercase()).as_deref() {
+        Some("on") => Some(true),
+        Some("off") => Some(false),
+        // mod_dav also accepts a provider name; `filesystem` is the only one here.
+        Some("filesystem") if n.name.eq_ignore_ascii_case("Dav") => Some(true),
+        _ => {
+            b.error(n, format!("{} must be On or Off", n.name));
+            None
+        }
+    }
+}
+
+pub fn dav(b: &mut Builder, n: &Node, d: &mut DirConf) {
+    if let Some(on) = on_off(b, n) {
+        d.dav = Some(on);
+    }
+}
+
+pub fn depth_infinity(b: &mut Builder, n: &Node, d: &mut DirConf) {
+    if let Some(on) = on_off(b, n) {
+        d.dav_depth_infinity = Some(on);
+    }
+}
+
+pub fn limit_xml_body(b: &mut Builder, n: &Node, d: &mut DirConf) {
+    match n.args.first().map(|a| a.parse::<u64>()) {
+        Some(Ok(v)) => d.limit_xml_body = Some(v),
+        _ => b.error(n, "LimitXMLRequestBody: not a number of bytes"),
+    }
+}
+
+/// One `Dav On` tree: the URL prefix (decoded segments) and the directory it maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DavRoot {
+    pub url: Vec<String>,
+    pub dir: PathBuf,
+}
+
+/// The `Dav On` trees of a vhost: each `<Location>` beneath the DocumentRoot, each
+/// `<Directory>` inside it (wildcard sections are refused by [`check`]).
+pub fn roots(v: &VHost) -> Vec<DavRoot> {
+    let mut out = Vec::new();
+    let on = |c: &DirConf| c.dav == Some(true);
+    if on(&v.conf) {
+        out.push(DavRoot {
+            url: Vec::new(),
+            dir: v.document_root.clone(),
+        });
+    }
+    for s in v.locations.iter().filter(|s| on(&s.conf)) {
+        let url: Vec<String> = segments(&s.path);
+        out.push(DavRoot {
+            dir: url.iter().fold(v.document_root.clone(), |p, s| p.join(s)),
+            url,
+        });
+    }
+    for s in v.directories.iter().filter(|s| on(&s.conf)) {
+        let dir = PathBuf::from(&s.path);
+        if let Ok(rest) = dir.strip_prefix(&v.document_root) {
+            out.push(DavRoot {
+                url: rest
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect(),
+                dir,
+            });
+        }
+    }
+    out
+}
+
+fn segments(url: &str) -> Vec<String> {
+    url.split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .map(str::to_string)
+        .collect()
+}
+
+/// `-t`: `Dav On` where it cannot be served as written is an error (I3).
+pub fn check(cfg: &Config) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let mut push = |o: &Origin, m: String| {
+        if !errors.iter().any(|e: &ConfigError| e.origin == *o) {
+            errors.push(ConfigError {
+                origin: o.clone(),
+                message: m,
+            })
+        }
+    };
+    for v in &cfg.vhosts {
+        let secs = v.locations.iter().chain(&v.directories);
+        for s in secs.filter(|s| s.conf.dav == Some(true)) {
+            if super::glob::is_pattern(&s.path) {
+                push(
+                    &s.origin,
+                    format!(
+                        "Dav On in a wildcard section ({}) is not supported: name the tree",
+                        s.path
+                    ),
+                );
+            } else if s.path.split('/').any(|c| c == "..") {
+                push(&s.origin, format!("Dav On: '{}' contains '..'", s.path));
+            }
+        }
+        for s in v.directories.iter().filter(|s| s.conf.dav == Some(true)) {
+            if !std::path::Path::new(&s.path).starts_with(&v.document_root) {
+                push(
+                    &s.origin,
+                    format!(
+                        "Dav On in <Directory {}>: only directories beneath the DocumentRoot ({}) can be served by WebDAV",
+                        s.path,
+                        v.document_root.display()
+                    ),
+                );
+            }
+        }
+    }
+    errors
+}
