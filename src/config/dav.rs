@@ -132,3 +132,74 @@ pub fn check(cfg: &Config) -> Vec<ConfigError> {
     }
     errors
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn load(text: &str) -> Result<Config, Vec<String>> {
+        let f = Path::new("/etc/x/h.conf");
+        let nodes = super::super::parse::parse(text, f)
+            .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+        let (nodes, _, _) = super::super::load::expand_text(nodes, f);
+        super::super::build::build(&nodes, f).map_err(|e| e.iter().map(|e| e.to_string()).collect())
+    }
+
+    const HEAD: &str = "Listen 8080\nDocumentRoot /srv/www\n";
+
+    #[test]
+    fn errors_and_warnings_name_file_and_line() {
+        let rows: &[(&str, &str)] = &[
+            ("<Location /d*>\nDav On\n</Location>\n", "/etc/x/h.conf:3: Dav On in a wildcard section (/d*) is not supported: name the tree"),
+            ("<Directory /srv/other>\nDav On\n</Directory>\n", "/etc/x/h.conf:3: Dav On in <Directory /srv/other>: only directories beneath the DocumentRoot (/srv/www) can be served by WebDAV"),
+            ("<Location /d>\nDav maybe\n</Location>\n", "/etc/x/h.conf:4: Dav must be On or Off"),
+            ("Dav On\n", "/etc/x/h.conf:3: Dav is not allowed in <server>"),
+            ("<Location /d>\nLimitXMLRequestBody lots\n</Location>\n", "/etc/x/h.conf:4: LimitXMLRequestBody: not a number of bytes"),
+        ];
+        for (text, want) in rows {
+            let got = load(&format!("{HEAD}{text}")).unwrap_err();
+            assert!(got.iter().any(|e| e.starts_with(want)), "{text}: {got:?}");
+        }
+        let c = load(&format!("{HEAD}DavLockDB /var/lock/dav\n")).unwrap();
+        assert!(
+            c.warnings.iter().any(|w| w
+                .to_string()
+                .starts_with("/etc/x/h.conf:3: DavLockDB: accepted without effect")),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
+    fn roots_and_merge() {
+        let c = load(&format!(
+            "{HEAD}<Location /dav>\nDav On\nDavDepthInfinity On\nLimitXMLRequestBody 10\n</Location>\n<Location /dav/ro>\nDav Off\n</Location>\n<Directory /srv/www/up>\nDav filesystem\n</Directory>\n"
+        ))
+        .unwrap();
+        let v = &c.vhosts[0];
+        assert_eq!(
+            roots(v),
+            vec![
+                DavRoot {
+                    url: vec!["dav".into()],
+                    dir: "/srv/www/dav".into()
+                },
+                DavRoot {
+                    url: vec!["up".into()],
+                    dir: "/srv/www/up".into()
+                },
+            ]
+        );
+        let on = v.dir_conf(Path::new("/srv/www/dav/x"), "/dav/x");
+        assert_eq!(
+            (on.dav, on.dav_depth_infinity, on.limit_xml_body),
+            (Some(true), Some(true), Some(10))
+        );
+        assert_eq!(
+            v.dir_conf(Path::new("/srv/www/dav/ro"), "/dav/ro/y").dav,
+            Some(false)
+        );
+        assert_eq!(v.dir_conf(Path::new("/srv/www/x"), "/x").dav, None);
+    }
+}

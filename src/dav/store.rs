@@ -53,7 +53,7 @@ pub fn etag(st: &Stat) -> String {
         st.st_size as u64,
         (st.st_mtime as u64)
             .wrapping_mul(1_000_000)
-            .wrapping_add(st.st_mtime_nsec as u64 / 1000)
+            .wrapping_add(st.st_mtime_nsec / 1000)
     )
 }
 
