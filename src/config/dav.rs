@@ -49,6 +49,8 @@ pub fn limit_xml_body(b: &mut Builder, n: &Node, d: &mut DirConf) {
 pub struct DavRoot {
     pub url: Vec<String>,
     pub dir: PathBuf,
+    /// The `Dav On` line's section (the vhost for a vhost-wide `Dav On`).
+    pub origin: Origin,
 }
 
 /// The `Dav On` trees of a vhost: each `<Location>` beneath the DocumentRoot, each
@@ -60,6 +62,7 @@ pub fn roots(v: &VHost) -> Vec<DavRoot> {
         out.push(DavRoot {
             url: Vec::new(),
             dir: v.document_root.clone(),
+            origin: v.origin.clone(),
         });
     }
     for s in v.locations.iter().filter(|s| on(&s.conf)) {
@@ -67,6 +70,7 @@ pub fn roots(v: &VHost) -> Vec<DavRoot> {
         out.push(DavRoot {
             dir: url.iter().fold(v.document_root.clone(), |p, s| p.join(s)),
             url,
+            origin: s.origin.clone(),
         });
     }
     for s in v.directories.iter().filter(|s| on(&s.conf)) {
@@ -78,6 +82,7 @@ pub fn roots(v: &VHost) -> Vec<DavRoot> {
                     .map(|c| c.as_os_str().to_string_lossy().into_owned())
                     .collect(),
                 dir,
+                origin: s.origin.clone(),
             });
         }
     }
@@ -115,6 +120,27 @@ pub fn check(cfg: &Config) -> Vec<ConfigError> {
                 );
             } else if s.path.split('/').any(|c| c == "..") {
                 push(&s.origin, format!("Dav On: '{}' contains '..'", s.path));
+            }
+        }
+        // Write xor execute: no Dav tree where programs run from, or above such a place.
+        let mut exec: Vec<&std::path::Path> =
+            v.script_aliases.iter().map(|a| a.dir.as_path()).collect();
+        if v.uses_cgi_extensions() {
+            exec.push(&v.document_root);
+        }
+        for r in roots(v) {
+            if let Some(x) = exec
+                .iter()
+                .find(|x| r.dir.starts_with(x) || x.starts_with(&r.dir))
+            {
+                push(
+                    &r.origin,
+                    format!(
+                        "Dav On: {} overlaps {}, where programs run from (ScriptAlias or AddHandler cgi-script): an upload could be run",
+                        r.dir.display(),
+                        x.display()
+                    ),
+                );
             }
         }
         for s in v.directories.iter().filter(|s| s.conf.dav == Some(true)) {
@@ -161,6 +187,24 @@ mod tests {
             let got = load(&format!("{HEAD}{text}")).unwrap_err();
             assert!(got.iter().any(|e| e.starts_with(want)), "{text}: {got:?}");
         }
+        for cgi in [
+            "ScriptAlias /cgi-bin/ /srv/www/dav/bin/\n",
+            "AddHandler cgi-script .cgi\n",
+        ] {
+            let got = load(&format!(
+                "{HEAD}{cgi}<Location /dav>\nDav On\n</Location>\n"
+            ))
+            .unwrap_err();
+            assert!(
+                got.iter()
+                    .any(|e| e.starts_with("/etc/x/h.conf:4: Dav On: /srv/www/dav overlaps")),
+                "{cgi}: {got:?}"
+            );
+        }
+        assert!(load(&format!(
+            "{HEAD}ScriptAlias /cgi-bin/ /srv/cgi/\n<Location /dav>\nDav On\n</Location>\n"
+        ))
+        .is_ok());
         let c = load(&format!("{HEAD}DavLockDB /var/lock/dav\n")).unwrap();
         assert!(
             c.warnings.iter().any(|w| w
@@ -178,16 +222,22 @@ mod tests {
         ))
         .unwrap();
         let v = &c.vhosts[0];
+        let o = |line| Origin {
+            file: "/etc/x/h.conf".into(),
+            line,
+        };
         assert_eq!(
             roots(v),
             vec![
                 DavRoot {
                     url: vec!["dav".into()],
-                    dir: "/srv/www/dav".into()
+                    dir: "/srv/www/dav".into(),
+                    origin: o(3),
                 },
                 DavRoot {
                     url: vec!["up".into()],
-                    dir: "/srv/www/up".into()
+                    dir: "/srv/www/up".into(),
+                    origin: o(11),
                 },
             ]
         );

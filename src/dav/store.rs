@@ -103,7 +103,8 @@ impl Tree {
     pub fn members(&self, rel: &Rel) -> io::Result<Vec<(String, FileType)>> {
         let fd = beneath::open_dir(self.root.as_fd(), &rel_path(rel))?;
         let mut v = beneath::list(fd.as_fd())?;
-        v.retain(|(n, _)| !n.contains(TMP_MARK));
+        // Apache's stock `<Files ".ht*"> Require all denied`: never listed either.
+        v.retain(|(n, _)| !n.contains(TMP_MARK) && !n.starts_with(".ht"));
         v.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(v)
     }
