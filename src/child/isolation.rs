@@ -2,7 +2,7 @@
 //! a pristine child gets, decided from the configuration alone (the child does not know its
 //! vhost yet), and the start-up check that the kernel grants them.
 //!
-//! Decisions (README "Isolation"):
+//! Decisions (docs/security-model.md, "Isolation"):
 //! - Every child gets its own session keyring, an IPC namespace and "not dumpable".
 //! - When any vhost can run programs, every child also gets a mount namespace with private
 //!   tmpfs on /tmp, /var/tmp and /dev/shm and a PID namespace for its programs. Per-vhost

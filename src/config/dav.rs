@@ -65,7 +65,8 @@ pub fn roots(v: &VHost) -> Vec<DavRoot> {
             origin: v.origin.clone(),
         });
     }
-    for s in v.locations.iter().filter(|s| on(&s.conf)) {
+    let plain = |s: &&super::model::Section| on(&s.conf) && s.regex.is_none();
+    for s in v.locations.iter().filter(plain) {
         let url: Vec<String> = segments(&s.path);
         out.push(DavRoot {
             dir: url.iter().fold(v.document_root.clone(), |p, s| p.join(s)),
@@ -73,7 +74,7 @@ pub fn roots(v: &VHost) -> Vec<DavRoot> {
             origin: s.origin.clone(),
         });
     }
-    for s in v.directories.iter().filter(|s| on(&s.conf)) {
+    for s in v.directories.iter().filter(plain) {
         let dir = PathBuf::from(&s.path);
         if let Ok(rest) = dir.strip_prefix(&v.document_root) {
             out.push(DavRoot {
@@ -108,13 +109,17 @@ pub fn check(cfg: &Config) -> Vec<ConfigError> {
         }
     };
     for v in &cfg.vhosts {
-        let secs = v.locations.iter().chain(&v.directories);
+        let secs = v
+            .locations
+            .iter()
+            .chain(&v.directories)
+            .chain(&v.directory_matches);
         for s in secs.filter(|s| s.conf.dav == Some(true)) {
-            if super::glob::is_pattern(&s.path) {
+            if s.regex.is_some() || super::glob::is_pattern(&s.path) {
                 push(
                     &s.origin,
                     format!(
-                        "Dav On in a wildcard section ({}) is not supported: name the tree",
+                        "Dav On in a wildcard or regular-expression section ({}) is not supported: name the tree",
                         s.path
                     ),
                 );
@@ -177,7 +182,9 @@ mod tests {
     #[test]
     fn errors_and_warnings_name_file_and_line() {
         let rows: &[(&str, &str)] = &[
-            ("<Location /d*>\nDav On\n</Location>\n", "/etc/x/h.conf:3: Dav On in a wildcard section (/d*) is not supported: name the tree"),
+            ("<Location /d*>\nDav On\n</Location>\n", "/etc/x/h.conf:3: Dav On in a wildcard or regular-expression section (/d*) is not supported: name the tree"),
+            ("<LocationMatch ^/d>\nDav On\n</LocationMatch>\n", "/etc/x/h.conf:3: Dav On in a wildcard or regular-expression section (^/d) is not supported: name the tree"),
+            ("<DirectoryMatch ^/srv/www/d>\nDav On\n</DirectoryMatch>\n", "/etc/x/h.conf:3: Dav On in a wildcard or regular-expression section (^/srv/www/d) is not supported: name the tree"),
             ("<Directory /srv/other>\nDav On\n</Directory>\n", "/etc/x/h.conf:3: Dav On in <Directory /srv/other>: only directories beneath the DocumentRoot (/srv/www) can be served by WebDAV"),
             ("<Location /d>\nDav maybe\n</Location>\n", "/etc/x/h.conf:4: Dav must be On or Off"),
             ("Dav On\n", "/etc/x/h.conf:3: Dav is not allowed in <server>"),

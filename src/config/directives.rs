@@ -6,7 +6,7 @@
 //! `config`, as `harden.rs`'s do).
 //!
 //! `tests/apache/directives.txt` is this table rendered (a test keeps it current), and the
-//! README's configuration reference names every row.
+//! configuration reference (docs/configuration.md) names every row.
 #![forbid(unsafe_code)]
 
 use super::build::{h, Builder, VHostDraft};
@@ -19,10 +19,11 @@ pub const SERVER: Contexts = 1;
 pub const VHOST: Contexts = 2;
 pub const DIRECTORY: Contexts = 4;
 pub const LOCATION: Contexts = 8;
-/// `<Files>`/`<FilesMatch>` (not a context of any row yet).
+/// `<Files>`/`<FilesMatch>`: Apache's "directory" context includes them, so every row
+/// allowed in `<Directory>` is, except where the row says otherwise.
 pub const FILES: Contexts = 16;
 const SV: Contexts = SERVER | VHOST;
-const ANY: Contexts = SERVER | VHOST | DIRECTORY | LOCATION;
+const ANY: Contexts = SERVER | VHOST | DIRECTORY | LOCATION | FILES;
 const DIR_ONLY: Contexts = DIRECTORY;
 
 /// How many arguments a row takes. `Own`: the handler checks them with its own messages.
@@ -170,7 +171,7 @@ const REWRITE: &str = "oneshot-httpd has no mod_rewrite: map URLs with ScriptAli
 const PROXY: &str = "oneshot-httpd is not a proxy: put it behind one instead";
 const PHP: &str = "PHP does not run inside the server: run it as a CGI program (AddHandler cgi-script .php), in the request's identity";
 
-/// Every directive, in the order of the README's reference.
+/// Every directive, in the order of the configuration reference (docs/configuration.md).
 pub const TABLE: &[Directive] = &[
     // Reading the files.
     reader("Include", Exactly(1), "core_module", "file, directory or wildcard, relative to ServerRoot"),
@@ -236,10 +237,12 @@ pub const TABLE: &[Directive] = &[
     implemented("ServerName", SV, Exactly(1), "core_module", VHost(h::server_name), "name-based"),
     implemented("ServerAlias", SV, AtLeast(1), "core_module", VHost(h::server_alias), "name-based"),
     implemented("DocumentRoot", SV, Exactly(1), "core_module", VHost(h::document_root), "as Apache"),
-    implemented("Directory", SV, Section(1, 1), "core_module", VHost(h::directory), "fnmatch wildcards; fewest components first"),
-    implemented("Location", SV, Section(1, 1), "core_module", VHost(h::location), "in order, after Directories"),
-    row("Files", ANY, Section(1, 1), "core_module", Apache, Check(h::files), "only the stock `.ht*` denial, which is built in; other sections: not implemented yet"),
-    row("FilesMatch", ANY, Section(1, 1), "core_module", Apache, Check(h::files), "only the stock `^\\.ht` denial, which is built in; other sections: not implemented yet"),
+    implemented("Directory", SV, Section(1, 2), "core_module", VHost(h::directory), "PATH with fnmatch wildcards, fewest components first; `~ RE` as DirectoryMatch"),
+    implemented("DirectoryMatch", SV, Section(1, 1), "core_module", VHost(h::directory), "regex against the file's full path, after every <Directory>, in file order"),
+    implemented("Files", SV | DIRECTORY, Section(1, 2), "core_module", Dir(h::files), "NAME with fnmatch wildcards against the file name; `~ RE` as FilesMatch; after the directory sections"),
+    implemented("FilesMatch", SV | DIRECTORY, Section(1, 1), "core_module", Dir(h::files), "regex against the file name (empty for a directory request), in order with <Files>"),
+    implemented("Location", SV, Section(1, 2), "core_module", VHost(h::location), "URL prefix (segment boundary) or wildcards on the decoded, normalized URL path; `~ RE` as LocationMatch; last"),
+    implemented("LocationMatch", SV, Section(1, 1), "core_module", VHost(h::location), "regex against the decoded, normalized URL path, in order with <Location>"),
     implemented("ScriptAlias", SV, Exactly(2), "alias_module", VHost(h::script_alias), "a CGI directory under a URL prefix"),
     no_effect("Alias", SV, Exactly(2), "alias_module", NOT_YET),
     implemented("CgroupPerConnection", SERVER, Own, "oneshot", Server(h::cgroup_or_verifier), "a cgroup v2 per connection (delegated subtree)"),
@@ -412,16 +415,11 @@ mod tests {
         );
     }
 
-    /// The README's configuration reference names every row, and every directive its table
+    /// The configuration reference (docs/configuration.md) names every row, and every directive its table
     /// names has a row.
     #[test]
     fn readme_reference_agrees() {
-        let readme = include_str!("../../README.md");
-        let section = readme
-            .split("## Configuration reference")
-            .nth(1)
-            .and_then(|s| s.split("\n## ").next())
-            .unwrap_or_default();
+        let section = include_str!("../../docs/configuration.md");
         for d in TABLE {
             let spelled = [
                 format!("`{}", d.name),
@@ -431,7 +429,7 @@ mod tests {
             assert!(
                 spelled.iter().any(|s| section.contains(s.as_str()))
                     || section.contains(&format!("`{}`", d.name)),
-                "README's configuration reference does not name {}",
+                "docs/configuration.md does not name {}",
                 d.name
             );
         }
@@ -448,7 +446,7 @@ mod tests {
                 if name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
                     assert!(
                         find(name).is_some(),
-                        "README names {name}, which has no row"
+                        "docs/configuration.md names {name}, which has no row"
                     );
                 }
             }

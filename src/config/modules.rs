@@ -2,7 +2,7 @@
 //! `<IfModule>` for it is true. One row per module; the directives a module provides are the
 //! rows of [`super::directives::TABLE`] that name it.
 //!
-//! The rule (README "Configuration reference"): a module whose directives oneshot-httpd
+//! The rule (docs/configuration.md): a module whose directives oneshot-httpd
 //! implements is accepted by `LoadModule` and `<IfModule>` for it is true once it is loaded
 //! (as in Apache; its directives work with or without `LoadModule`, so configurations written
 //! for this server need none). A few modules that Debian enables by default and whose absence

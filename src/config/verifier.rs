@@ -1,4 +1,4 @@
-//! Directives of the password verifier's own confinement (README "Threat model"):
+//! Directives of the password verifier's own confinement (docs/security-model.md):
 //! `VerifierUser USER`, `VerifierGroup GROUP` (the unix identity it takes under a root master)
 //! and `selinuxVerifierContext CONTEXT` (the domain it enters under `Confinement selinux`).
 //! Pure: arguments in, values out; `verifier::confine` turns them into a plan.
@@ -15,7 +15,7 @@ pub const DEFAULT_SELINUX_CONTEXT: &str = "system_u:system_r:oneshot_verifier_t:
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifierSettings {
     /// `VerifierUser`: a root master's verifier switches to this user. Unset: it keeps uid 0
-    /// and drops every capability (see README).
+    /// and drops every capability (see docs/security-model.md).
     pub user: Option<String>,
     /// `VerifierGroup`: its group, the only one it holds (default: the user's primary group).
     pub group: Option<String>,

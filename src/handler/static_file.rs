@@ -5,11 +5,13 @@
 //! The path is resolved one component at a time with openat(O_NOFOLLOW) from the DocumentRoot,
 //! so a symlink is only followed where Options allow it, and `..` never reaches the
 //! filesystem (the route stage removed it).
+#![forbid(unsafe_code)]
 
 use crate::child::confine::Confined;
 use crate::child::respond::{Body, Response};
 use crate::child::route::{encode_path, Route};
 use crate::config::{Options, VHost};
+use crate::http::range::{parse_range, RangeSpec};
 use crate::http::request::Request;
 use crate::http::{date, mime};
 use crate::sys::fs::{open_beneath, open_follow};
@@ -21,11 +23,21 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-pub fn serve(_proof: &Confined, vhost: &VHost, route: &Route, req: &Request) -> Response {
+/// What the static handler does with a request.
+pub enum Served {
+    Response(Response),
+    /// A DirectoryIndex entry to be served by an internal redirect to this URL (admitted
+    /// again), because its own sections differ from the directory's.
+    Index(String),
+}
+
+pub fn serve(_proof: &Confined, vhost: &VHost, route: &Route, req: &Request) -> Served {
     match resolve(vhost, route, &req.path) {
-        Ok(Found::File { file, meta, name }) => file_response(file, &meta, &name, req),
+        Ok(Found::File { file, meta, name }) => {
+            Served::Response(file_response(file, &meta, &name, req))
+        }
         Ok(Found::Dir { fd, dir }) => directory(vhost, route, req, fd, &dir),
-        Err(status) => Response::error(status),
+        Err(status) => Served::Response(Response::error(status)),
     }
 }
 
@@ -125,14 +137,14 @@ fn io_status(e: &io::Error) -> u16 {
     }
 }
 
-fn directory(vhost: &VHost, route: &Route, req: &Request, fd: OwnedFd, dir: &Path) -> Response {
+fn directory(vhost: &VHost, route: &Route, req: &Request, fd: OwnedFd, dir: &Path) -> Served {
     if !route.trailing_slash {
         let mut loc = encode_path(&format!("/{}/", route.segments.join("/")).replace("//", "/"));
         if let Some(q) = &req.query {
             loc.push('?');
             loc.push_str(q);
         }
-        return Response::error(301).header("Location", loc);
+        return Served::Response(Response::error(301).header("Location", loc));
     }
     let conf = vhost.dir_conf(dir, &req.path);
     let opts = conf.options.unwrap_or_default();
@@ -141,18 +153,24 @@ fn directory(vhost: &VHost, route: &Route, req: &Request, fd: OwnedFd, dir: &Pat
             Ok(f) => {
                 let file = File::from(f);
                 match file.metadata() {
-                    Ok(meta) if meta.is_file() => return file_response(file, &meta, &index, req),
+                    Ok(meta) if meta.is_file() => {
+                        if vhost.index_needs_admission(dir, &req.path, &index) {
+                            return Served::Index(super::cgi::index_url(&req.path, &index));
+                        }
+                        return Served::Response(file_response(file, &meta, &index, req));
+                    }
                     _ => continue,
                 }
             }
             Err(404) => continue,
-            Err(status) => return Response::error(status),
+            Err(status) => return Served::Response(Response::error(status)),
         }
     }
     if opts.indexes {
-        return super::listing::render(fd, &format!("/{}", route.segments.join("/")));
+        let url = format!("/{}", route.segments.join("/"));
+        return Served::Response(super::listing::render(fd, &url));
     }
-    Response::error(403)
+    Served::Response(Response::error(403))
 }
 
 fn etag(meta: &Metadata) -> String {
@@ -223,83 +241,4 @@ fn not_modified(req: &Request, tag: &str, mtime: std::time::SystemTime) -> bool 
         }
     }
     false
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
-    /// Inclusive byte positions.
-    Satisfiable(u64, u64),
-    Unsatisfiable,
-    /// Malformed or multi-range: answer with the whole file, as RFC 9110 §14.2 allows.
-    Ignore,
-}
-
-fn parse_range(v: &str, size: u64) -> RangeSpec {
-    let Some(spec) = v.trim().strip_prefix("bytes=") else {
-        return RangeSpec::Ignore;
-    };
-    if spec.contains(',') {
-        return RangeSpec::Ignore;
-    }
-    let Some((a, b)) = spec.trim().split_once('-') else {
-        return RangeSpec::Ignore;
-    };
-    let num = |s: &str| {
-        if s.bytes().all(|c| c.is_ascii_digit()) && !s.is_empty() {
-            s.parse::<u64>().ok()
-        } else {
-            None
-        }
-    };
-    match (a.trim(), b.trim()) {
-        ("", suffix) => match num(suffix) {
-            Some(0) => RangeSpec::Unsatisfiable,
-            Some(n) if size > 0 => RangeSpec::Satisfiable(size.saturating_sub(n), size - 1),
-            Some(_) => RangeSpec::Unsatisfiable,
-            None => RangeSpec::Ignore,
-        },
-        (start, end) => {
-            let Some(s) = num(start) else {
-                return RangeSpec::Ignore;
-            };
-            let e = if end.is_empty() {
-                Some(u64::MAX)
-            } else {
-                num(end)
-            };
-            match e {
-                None => RangeSpec::Ignore,
-                Some(e) if e < s => RangeSpec::Ignore,
-                Some(_) if s >= size => RangeSpec::Unsatisfiable,
-                Some(e) => RangeSpec::Satisfiable(s, e.min(size - 1)),
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn range_table() {
-        use RangeSpec::*;
-        for (v, size, want) in [
-            ("bytes=0-9", 100, Satisfiable(0, 9)),
-            ("bytes=90-", 100, Satisfiable(90, 99)),
-            ("bytes=-10", 100, Satisfiable(90, 99)),
-            ("bytes=-200", 100, Satisfiable(0, 99)),
-            ("bytes=50-500", 100, Satisfiable(50, 99)),
-            ("bytes=100-", 100, Unsatisfiable),
-            ("bytes=-0", 100, Unsatisfiable),
-            ("bytes=0-0", 0, Unsatisfiable),
-            ("bytes=5-1", 100, Ignore),
-            ("bytes=0-1,5-6", 100, Ignore),
-            ("items=0-1", 100, Ignore),
-            ("bytes=a-b", 100, Ignore),
-            ("bytes=+1-2", 100, Ignore),
-        ] {
-            assert_eq!(parse_range(v, size), want, "{v}");
-        }
-    }
 }

@@ -31,7 +31,7 @@ use seccompiler::{
     SeccompCondition as Cond, SeccompFilter, SeccompRule,
 };
 
-/// A rule a vhost may lift with `SeccompAllow NAME` (documented in README.md). Nothing else
+/// A rule a vhost may lift with `SeccompAllow NAME` (documented in docs/configuration.md). Nothing else
 /// can be lifted.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,

@@ -2,7 +2,7 @@
 //! child, the verifier process confines itself like a connection child does, with the same
 //! building blocks (`sandbox::isolate`, `sandbox::enter`), each step read back.
 //!
-//! Decisions (README "Threat model"):
+//! Decisions (docs/security-model.md):
 //! - Identity: under a root master, `VerifierUser`/`VerifierGroup` when given (a dedicated
 //!   user, so password files can stay `0640 root:GROUP`); otherwise it keeps uid 0 with every
 //!   capability dropped, so root-owned `0600`/`0640` files stay readable without any
