@@ -74,6 +74,16 @@ fn shadowed_by(cfg: &Config, mount: &std::path::Path) -> Option<PathBuf> {
                 .chain(v.script_aliases.iter().map(|a| a.dir.clone()))
                 .chain(v.aliases.iter().map(|a| a.root.clone()))
                 .chain(v.directories.iter().map(|d| PathBuf::from(&d.path)))
+                // FastCGI sockets the children connect to.
+                .chain(
+                    v.fcgi
+                        .rules
+                        .iter()
+                        .map(|r| &r.backend)
+                        .chain(v.fcgi_handlers())
+                        .filter_map(|b| b.socket_dir())
+                        .collect::<Vec<_>>(),
+                )
         })
         .find(|used| used.starts_with(mount))
 }

@@ -130,6 +130,7 @@ mod tests {
                 line: 1,
             },
             harden: Default::default(),
+            fcgi: Default::default(),
         }
     }
 

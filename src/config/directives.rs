@@ -22,9 +22,17 @@ pub const LOCATION: Contexts = 8;
 /// `<Files>`/`<FilesMatch>`: Apache's "directory" context includes them, so every row
 /// allowed in `<Directory>` is, except where the row says otherwise.
 pub const FILES: Contexts = 16;
+/// Inside `<Limit>`/`<LimitExcept>`: `Require` lines there apply to the named methods.
+pub const LIMIT: Contexts = 32;
+/// Inside `<RequireAll>`/`<RequireAny>`/`<RequireNone>`: only `Require` and the containers.
+pub const AUTHZ: Contexts = 64;
 const SV: Contexts = SERVER | VHOST;
 const ANY: Contexts = SERVER | VHOST | DIRECTORY | LOCATION | FILES;
 const DIR_ONLY: Contexts = DIRECTORY;
+/// Authorization: anywhere `Require` is, and inside `<Limit>` and the containers.
+const AUTHZ_ANY: Contexts = ANY | LIMIT | AUTHZ;
+/// The other auth directives: as Apache, also inside `<Limit>` (applying to every method).
+const AUTH: Contexts = ANY | LIMIT;
 
 /// How many arguments a row takes. `Own`: the handler checks them with its own messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,6 +269,14 @@ pub const TABLE: &[Directive] = &[
     implemented("SSLProtocol", SV, Own, "ssl_module", Check(h::second_pass), "read by config::tls: TLSv1.2, TLSv1.3"),
     implemented("SSLCipherSuite", SV, Own, "ssl_module", Check(h::second_pass), "read by config::tls: explicit suite names"),
     implemented("SSLStrictSNIVHostCheck", SV, Own, "ssl_module", Check(h::second_pass), "read by config::tls"),
+    implemented("SSLHonorCipherOrder", SV, Own, "ssl_module", Check(h::second_pass), "read by config::tls: On = the server's SSLCipherSuite order decides (rustls ignore_client_order)"),
+    implemented("SSLOptions", ANY, AtLeast(1), "ssl_module", Dir(super::tls::other::options), "StdEnvVars: SSL_* for CGI; client-certificate options warn"),
+    row("SSLSessionTickets", SV, Exactly(1), "ssl_module", Apache, Check(super::tls::other::session_tickets), "Off as Apache; On warns (never issued)"),
+    row("SSLCompression", SV, Exactly(1), "ssl_module", Apache, Check(super::tls::other::compression), "Off as Apache; On warns (never offered)"),
+    row("SSLSessionCache", SERVER, Exactly(1), "ssl_module", Apache, Check(super::tls::other::session_cache), "none as Apache; a cache warns (resumption is off)"),
+    row("SSLSessionCacheTimeout", SV, Exactly(1), "ssl_module", Apache, Check(super::tls::other::session_cache_timeout), "warns: resumption is off"),
+    no_effect("SSLRandomSeed", SERVER, Range(2, 3), "ssl_module", "rustls and ring draw every random number from the kernel (getrandom(2)); there is no PRNG to seed"),
+    no_effect("SSLPassPhraseDialog", SERVER, Exactly(1), "ssl_module", "keys are read unencrypted by the key holder, which never asks for a pass phrase (an encrypted key stops the start)"),
     implemented("SSLKeyHolderContext", SERVER, Own, "oneshot", Check(h::second_pass), "read by config::tls: the key holder's SELinux context"),
     implemented("RemoteIPProxyProtocol", SV, Own, "remoteip_module", Check(h::second_pass), "read by config::proxy: PROXY v1/v2"),
     implemented("RemoteIPProxyProtocolExceptions", SV, Own, "remoteip_module", Check(h::second_pass), "read by config::proxy"),
@@ -274,11 +290,24 @@ pub const TABLE: &[Directive] = &[
     implemented("Options", ANY, AtLeast(1), "core_module", Dir(h::options), "Indexes FollowSymLinks SymLinksIfOwnerMatch ExecCGI, absolute or +/-"),
     implemented("AddHandler", ANY, AtLeast(2), "mime_module", Dir(h::add_handler), "cgi-script only (type-map: a warning)"),
     implemented("DirectoryIndex", ANY, AtLeast(1), "dir_module", Dir(h::directory_index), "as Apache"),
-    implemented("AuthType", ANY, Exactly(1), "authn_core_module", Dir(h::auth_type), "Basic or None"),
-    implemented("AuthName", ANY, Exactly(1), "authn_core_module", Dir(h::auth_name), "the realm"),
-    implemented("AuthUserFile", ANY, Exactly(1), "authn_file_module", Dir(h::auth_user_file), "htpasswd"),
-    implemented("AuthzSendForbiddenOnFailure", ANY, Exactly(1), "authz_core_module", Dir(h::authz_send_forbidden), "403 instead of 401"),
-    implemented("Require", ANY, Own, "authz_core_module", Dir(h::require), "valid-user, user, all, ip, local"),
+    implemented("AuthType", AUTH, Exactly(1), "authn_core_module", Dir(h::auth_type), "Basic or None"),
+    implemented("AuthName", AUTH, Exactly(1), "authn_core_module", Dir(h::auth_name), "the realm"),
+    implemented("AuthUserFile", AUTH, Exactly(1), "authn_file_module", Dir(h::auth_user_file), "htpasswd"),
+    implemented("AuthBasicProvider", AUTH, AtLeast(1), "auth_basic_module", Dir(h::auth_basic_provider), "file, pam: tried in order (docs/pam.md)"),
+    implemented("AuthPAMService", AUTH, Exactly(1), "authnz_pam_module", Dir(h::auth_pam_service), "the /etc/pam.d service (docs/pam.md)"),
+    implemented("AuthGroupFile", AUTH, Exactly(1), "authz_groupfile_module", Dir(super::authz::auth_group_file), "GROUP: USER... lines, read by the master at load; a missing or malformed file is an error"),
+    implemented("AuthzSendForbiddenOnFailure", AUTH, Exactly(1), "authz_core_module", Dir(h::authz_send_forbidden), "403 instead of 401"),
+    implemented("Require", AUTHZ_ANY, Own, "authz_core_module", Dir(super::authz::require), "[not] valid-user, user, group, all, ip, local, method; host, forward-dns, expr, env refused with the reason"),
+    implemented("RequireAll", AUTHZ_ANY, Section(0, 0), "authz_core_module", Dir(super::authz::require_section), "every rule must grant; Require not and <RequireNone> inside remove"),
+    implemented("RequireAny", AUTHZ_ANY, Section(0, 0), "authz_core_module", Dir(super::authz::require_section), "one rule must grant (a section's plain Require lines are one)"),
+    implemented("RequireNone", AUTHZ_ANY, Section(0, 0), "authz_core_module", Dir(super::authz::require_section), "no rule may grant; never grants on its own, so only inside <RequireAll>"),
+    implemented("AuthMerging", AUTH, Exactly(1), "authz_core_module", Dir(super::authz::auth_merging), "Off | And | Or with the enclosing sections' rules"),
+    implemented("Limit", ANY | AUTHZ, Section(1, usize::MAX), "core_module", Dir(super::authz::limit), "METHOD...: the Require lines inside apply to those methods (HEAD is GET); other auth directives to all"),
+    implemented("LimitExcept", ANY | AUTHZ, Section(1, usize::MAX), "core_module", Dir(super::authz::limit), "METHOD...: the Require lines inside apply to all other methods"),
+    implemented("Dav", DIRECTORY | LOCATION, Exactly(1), "dav_module", Dir(super::dav::dav), "class 1 and 2, as the admitted user (docs/webdav.md)"),
+    implemented("DavDepthInfinity", ANY, Exactly(1), "dav_module", Dir(super::dav::depth_infinity), "PROPFIND Depth: infinity"),
+    implemented("LimitXMLRequestBody", ANY, Exactly(1), "core_module", Dir(super::dav::limit_xml_body), "413 for larger WebDAV XML bodies"),
+    no_effect("DavLockDB", SV, Exactly(1), "dav_fs_module", "locks live in user.* extended attributes of the locked resources (docs/webdav.md)"),
     implemented("selinuxDomainMap", ANY, Exactly(1), "selinux_module", Dir(h::selinux_map), "mod_selinux map"),
     implemented("selinuxConfigFile", ANY, Exactly(1), "selinux_module", Dir(h::selinux_map), "old name of selinuxDomainMap"),
     implemented("selinuxDomainVal", ANY, Exactly(1), "selinux_module", Dir(h::selinux_default), "the default context"),
@@ -286,7 +315,11 @@ pub const TABLE: &[Directive] = &[
     implemented("UserIDMap", ANY, Exactly(1), "mpm_itk_module", Dir(h::user_map), "user to uid/gid map"),
     implemented("AssignUserID", ANY, Exactly(2), "mpm_itk_module", Dir(h::assign_user), "mpm-itk's"),
     implemented("Header", ANY, Own, "headers_module", Dir(super::header::directive), "[onsuccess|always] set|append|merge|add|setifempty|unset NAME [VALUE]: onsuccess on handler responses, always on every one; echo/edit/expr=/env= refused"),
-    row("SetHandler", ANY, Exactly(1), "core_module", Apache, Check(h::set_handler), "server-status: a warning (no status page); others: an error"),
+    implemented("SetHandler", ANY, Exactly(1), "core_module", Dir(super::fcgi::set_handler_row), "proxy:unix:/PATH|fcgi://... or proxy:fcgi://IP:PORT (FastCGI), none; server-status: a warning; others: an error"),
+    implemented("ProxyPass", SV, Own, "proxy_module", VHost(super::fcgi::row), "URL-PREFIX fcgi:// or unix:...|fcgi:// backends only"),
+    implemented("ProxyPassMatch", SV, Own, "proxy_module", VHost(super::fcgi::row), "REGEX fcgi:// or unix:...|fcgi:// backends only"),
+    implemented("ProxyFCGIBackendType", SV, Own, "proxy_fcgi_module", VHost(super::fcgi::row), "FPM (default) or GENERIC: SCRIPT_FILENAME's form"),
+    implemented("ProxyTimeout", SV, Own, "proxy_module", VHost(super::fcgi::row), "a FastCGI backend silent this long: 504 (default Timeout)"),
     no_effect("IndexOptions", ANY, AtLeast(1), "autoindex_module", "listings have one fixed layout"),
     no_effect("IndexIgnore", ANY, AtLeast(1), "autoindex_module", "not implemented yet: listings hide every dot-name and nothing else"),
     no_effect("AddIcon", ANY, AtLeast(2), "autoindex_module", ICONS),
@@ -316,7 +349,6 @@ pub const TABLE: &[Directive] = &[
     refused("RewriteRule", "rewrite_module", REWRITE),
     refused("RewriteCond", "rewrite_module", REWRITE),
     refused("RewriteBase", "rewrite_module", REWRITE),
-    refused("ProxyPass", "proxy_module", PROXY),
     refused("ProxyPassReverse", "proxy_module", PROXY),
     refused("php_value", "php_module", PHP),
     refused("php_flag", "php_module", PHP),
@@ -347,6 +379,8 @@ pub fn render() -> String {
             (DIRECTORY, "directory"),
             (LOCATION, "location"),
             (FILES, "files"),
+            (LIMIT, "limit"),
+            (AUTHZ, "require-containers"),
         ] {
             if d.allows(bit) {
                 ctx.push(word);

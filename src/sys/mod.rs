@@ -11,12 +11,14 @@
 //! - Methods return `io::Error` carrying the kernel's errno, so callers can tell EPERM from EACCES.
 #![allow(unsafe_code)]
 
+pub mod beneath;
 #[cfg(test)]
 pub mod fake;
 pub mod fs;
 pub mod inherit;
 pub mod linux;
 pub mod listen_wait;
+pub mod pam;
 pub mod spawn;
 
 use std::io;
