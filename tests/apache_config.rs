@@ -235,7 +235,6 @@ fn debian_tree_with_mod_ssl_and_default_ssl_passes_dash_t() {
     let want: &[&str] = &[
         "mods-enabled/socache_shmcb.load:1: LoadModule socache_shmcb_module: mod_socache_shmcb is not implemented, <IfModule socache_shmcb_module> is false: there is no session cache (TLS resumption is off)",
         "mods-enabled/ssl.conf:12: SSLRandomSeed: accepted without effect: rustls and ring draw every random number from the kernel (getrandom(2)); there is no PRNG to seed (and 3 more lines in this file)",
-        "mods-enabled/ssl.conf:27: AddType: accepted without effect: not implemented yet: file types come from the built-in table (and 1 more line in this file)",
         "mods-enabled/ssl.conf:34: SSLPassPhraseDialog: accepted without effect: keys are read unencrypted by the key holder, which never asks for a pass phrase (an encrypted key stops the start)",
         "mods-enabled/ssl.conf:41: SSLSessionCache shmcb:RUN/ssl_scache(512000): accepted without effect: there is no session cache, resumption is off (each child serves one connection; see docs/tls.md), as SSLSessionCache none",
         "mods-enabled/ssl.conf:42: SSLSessionCacheTimeout: accepted without effect: there is no session cache, resumption is off (docs/tls.md)",
