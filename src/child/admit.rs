@@ -12,7 +12,7 @@
 use super::decide::{self, Identity};
 use super::{route, vhost};
 use crate::auth::{self, Access};
-use crate::config::{Config, DirConf, VHost};
+use crate::config::{AuthProvider, Config, DirConf, VHost, VerifierSource};
 use crate::http::request::Request;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -185,9 +185,17 @@ fn authorize(
     creds: &mut dyn CheckCredentials,
     fs_path: &std::path::Path,
 ) -> Result<Option<String>, Admission<'static>> {
-    let reqs = conf.requires.as_deref().unwrap_or(&[]);
     let no = |status, realm, reason| Err(refuse(status, realm, reason));
-    match auth::evaluate(reqs, None, peer.ip()) {
+    let ctx = |user| auth::require::Ctx {
+        user,
+        peer: peer.ip(),
+        method: auth::authz::request_method(req.method.as_str()),
+        groups: conf
+            .auth_group_file
+            .as_ref()
+            .and_then(|(f, _)| cfg.group_files.get(f)),
+    };
+    match auth::evaluate(&conf.authz, &ctx(None)) {
         Access::Granted => return Ok(None),
         Access::Denied => {
             let path = fs_path.to_path_buf();
@@ -195,22 +203,13 @@ fn authorize(
         }
         Access::NeedAuth => {}
     }
-    let (Some(true), Some(file)) = (conf.auth_basic, conf.auth_user_file.as_ref()) else {
-        let why =
-            "Require needs a user, but AuthType Basic with an AuthUserFile is not configured here";
+    if conf.auth_basic != Some(true) {
+        let why = "Require needs a user, but AuthType Basic is not configured here";
         return no(500, None, Reason::Misconfigured(why.into()));
-    };
-    let Some(index) = cfg
-        .password_files
-        .iter()
-        .position(|f| f == file)
-        .and_then(|i| u16::try_from(i).ok())
-    else {
-        let why = format!(
-            "AuthUserFile {} is not known to the verifier",
-            file.display()
-        );
-        return no(500, None, Reason::Misconfigured(why));
+    }
+    let sources = match sources(cfg, conf) {
+        Ok(s) => s,
+        Err(why) => return no(500, None, Reason::Misconfigured(why)),
     };
     let realm = Some(
         conf.auth_name
@@ -230,14 +229,22 @@ fn authorize(
         }
     };
     let user = parsed.user.clone();
-    match creds.check(index, header, &user, parsed.password()) {
+    // mod_auth_basic: each provider in turn; only "user not found" passes to the next.
+    let mut check = Check::UnknownUser;
+    for index in sources {
+        check = creds.check(index, header, &user, parsed.password());
+        if check != Check::UnknownUser {
+            break;
+        }
+    }
+    match check {
         Check::Valid => {}
         Check::Mismatch => return no(401, realm, Reason::PasswordMismatch { user }),
         Check::UnknownUser => return no(401, realm, Reason::UnknownUser { user }),
         Check::Unavailable(e) => return no(503, None, Reason::VerifierUnavailable(e)),
         Check::CannotAsk => return Err(Admission::NeedsFreshProcess),
     }
-    match auth::evaluate(reqs, Some(&user), peer.ip()) {
+    match auth::evaluate(&conf.authz, &ctx(Some(&user))) {
         Access::Granted => Ok(Some(user)),
         // Apache answers 401 by default, so the browser asks again (perhaps for another
         // user); `AuthzSendForbiddenOnFailure On` makes it 403.
@@ -280,6 +287,35 @@ fn redirected(
         scheme,
         host,
     )
+}
+
+/// The verifier's indices of `AuthBasicProvider`'s providers, in order; why not, when one
+/// cannot be asked (no `AuthUserFile` for `file`, or a source the load did not register).
+fn sources(cfg: &Config, conf: &DirConf) -> Result<Vec<u16>, String> {
+    conf.providers()
+        .iter()
+        .map(|p| match p {
+            AuthProvider::File => {
+                let Some(file) = conf.auth_user_file.as_ref() else {
+                    return Err(
+                        "AuthBasicProvider file, but no AuthUserFile is configured here".into(),
+                    );
+                };
+                cfg.verifier_source(VerifierSource::File(file))
+                    .ok_or_else(|| {
+                        format!(
+                            "AuthUserFile {} is not known to the verifier",
+                            file.display()
+                        )
+                    })
+            }
+            AuthProvider::Pam => {
+                let service = conf.pam_service();
+                cfg.verifier_source(VerifierSource::Pam(service))
+                    .ok_or_else(|| format!("AuthPAMService {service} is not known to the verifier"))
+            }
+        })
+        .collect()
 }
 
 /// Apache's stock `<Files ".ht*"> Require all denied`, for every vhost; here any path segment

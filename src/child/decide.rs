@@ -25,6 +25,8 @@ pub enum Refusal {
     Compose(String),
     #[error("the chosen unix identity '{0}' was not resolved at load time")]
     Unresolved(String),
+    #[error("the map target '=' (the user's own account) does not apply: {0}")]
+    SameName(String),
     #[error("selinuxConnectionCategories is set but this process was given no category of its own ({0})")]
     NoCategory(String),
 }
@@ -67,13 +69,21 @@ pub fn decide(
     let unix = match unix.choose(on(Backend::Unix), user, peer)? {
         None => None,
         Some(Choice { target, rule }) => {
-            let key = identity_key(target);
-            let r = cfg.users.get(&key).ok_or(Refusal::Unresolved(key))?;
+            let r = if target.is_same_name() {
+                // `=`: the account of the user's own name, looked up now (docs/pam.md).
+                let name = user.ok_or(Refusal::SameName(
+                    "an anonymous request has no account".into(),
+                ))?;
+                crate::config::resolve_same_name(name).map_err(Refusal::SameName)?
+            } else {
+                let key = identity_key(target);
+                cfg.users.get(&key).ok_or(Refusal::Unresolved(key))?.clone()
+            };
             rules.push(rule);
             Some(UnixIdentity {
                 uid: r.uid,
                 gid: r.gid,
-                groups: r.groups.clone(),
+                groups: r.groups,
             })
         }
     };

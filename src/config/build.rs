@@ -38,6 +38,8 @@ pub struct Builder {
     no_effect: Vec<(&'static str, PathBuf, usize, usize)>,
     /// The main server's `ErrorLog`, when given.
     server_error_log: Option<LogTarget>,
+    /// `<Limit>` and the open `<Require*>` containers while their bodies are read.
+    pub(super) authz: super::authz::Walk,
 }
 
 pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError>> {
@@ -64,6 +66,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         log_formats: Vec::new(),
         no_effect: Vec::new(),
         server_error_log: None,
+        authz: Default::default(),
     };
     let mut cfg = Config {
         file: main_file.to_path_buf(),
@@ -94,6 +97,8 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         cgroup: Default::default(),
         verifier: Default::default(),
         password_files: Vec::new(),
+        group_files: Default::default(),
+        pam_services: Vec::new(),
         selinux_maps: Default::default(),
         user_maps: Default::default(),
         users: Default::default(),
@@ -377,6 +382,14 @@ impl Builder {
             (Handler::None, _) => {}
             // The table's own test keeps handlers within their contexts.
             _ => self.error(n, format!("{} is not allowed in <{section}>", n.name)),
+        }
+    }
+
+    /// The body of a section that writes to the enclosing scope's settings (`<Limit>`,
+    /// `<RequireAll>`...), each node read in context `ctx`.
+    pub(super) fn walk_into(&mut self, n: &Node, d: &mut DirConf, ctx: Contexts) {
+        for c in n.children.as_deref().unwrap_or_default() {
+            self.directive(c, Scope::Dir(d, ctx, &n.name));
         }
     }
 
@@ -1697,17 +1710,53 @@ pub(super) mod h {
         }
     }
 
-    pub fn authz_send_forbidden(b: &mut Builder, n: &Node, d: &mut DirConf) {
-        if let Some(on) = b.on_off(n) {
-            d.authz_send_forbidden = Some(on);
+    pub fn auth_basic_provider(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        let mut providers = Vec::new();
+        for a in &n.args {
+            let p = match a.to_ascii_lowercase().as_str() {
+                "file" => crate::config::AuthProvider::File,
+                "pam" => crate::config::AuthProvider::Pam,
+                other => {
+                    return b.error(
+                        n,
+                        format!("AuthBasicProvider: '{other}' is not a provider here (file, pam)"),
+                    )
+                }
+            };
+            if providers.contains(&p) {
+                return b.error(n, format!("AuthBasicProvider: '{a}' is named twice"));
+            }
+            providers.push(p);
+        }
+        if providers.is_empty() {
+            return b.error(
+                n,
+                "AuthBasicProvider needs at least one provider (file, pam)",
+            );
+        }
+        d.auth_basic_provider = Some(providers);
+    }
+
+    pub fn auth_pam_service(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            // pam_start(3) reads /etc/pam.d/NAME: a plain file name, nothing else.
+            let plain = a0
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+            if !plain || a0.starts_with('.') || a0.len() > 64 {
+                b.error(
+                    n,
+                    format!("AuthPAMService: '{a0}' is not a plain service name (letters, digits, . _ -)"),
+                );
+            } else {
+                d.auth_pam_service = Some(a0.clone());
+            }
         }
     }
 
-    pub fn require(b: &mut Builder, n: &Node, d: &mut DirConf) {
-        let args: Vec<&str> = n.args.iter().map(String::as_str).collect();
-        match crate::auth::parse_require(&args) {
-            Ok(r) => d.requires.get_or_insert_with(Vec::new).push(r),
-            Err(m) => b.error(n, format!("Require: {m}")),
+    pub fn authz_send_forbidden(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        if let Some(on) = b.on_off(n) {
+            d.authz_send_forbidden = Some(on);
         }
     }
 

@@ -22,9 +22,17 @@ pub const LOCATION: Contexts = 8;
 /// `<Files>`/`<FilesMatch>`: Apache's "directory" context includes them, so every row
 /// allowed in `<Directory>` is, except where the row says otherwise.
 pub const FILES: Contexts = 16;
+/// Inside `<Limit>`/`<LimitExcept>`: `Require` lines there apply to the named methods.
+pub const LIMIT: Contexts = 32;
+/// Inside `<RequireAll>`/`<RequireAny>`/`<RequireNone>`: only `Require` and the containers.
+pub const AUTHZ: Contexts = 64;
 const SV: Contexts = SERVER | VHOST;
 const ANY: Contexts = SERVER | VHOST | DIRECTORY | LOCATION | FILES;
 const DIR_ONLY: Contexts = DIRECTORY;
+/// Authorization: anywhere `Require` is, and inside `<Limit>` and the containers.
+const AUTHZ_ANY: Contexts = ANY | LIMIT | AUTHZ;
+/// The other auth directives: as Apache, also inside `<Limit>` (applying to every method).
+const AUTH: Contexts = ANY | LIMIT;
 
 /// How many arguments a row takes. `Own`: the handler checks them with its own messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,11 +283,20 @@ pub const TABLE: &[Directive] = &[
     implemented("Options", ANY, AtLeast(1), "core_module", Dir(h::options), "Indexes FollowSymLinks SymLinksIfOwnerMatch ExecCGI, absolute or +/-"),
     implemented("AddHandler", ANY, AtLeast(2), "mime_module", Dir(h::add_handler), "cgi-script only (type-map: a warning)"),
     implemented("DirectoryIndex", ANY, AtLeast(1), "dir_module", Dir(h::directory_index), "as Apache"),
-    implemented("AuthType", ANY, Exactly(1), "authn_core_module", Dir(h::auth_type), "Basic or None"),
-    implemented("AuthName", ANY, Exactly(1), "authn_core_module", Dir(h::auth_name), "the realm"),
-    implemented("AuthUserFile", ANY, Exactly(1), "authn_file_module", Dir(h::auth_user_file), "htpasswd"),
-    implemented("AuthzSendForbiddenOnFailure", ANY, Exactly(1), "authz_core_module", Dir(h::authz_send_forbidden), "403 instead of 401"),
-    implemented("Require", ANY, Own, "authz_core_module", Dir(h::require), "valid-user, user, all, ip, local"),
+    implemented("AuthType", AUTH, Exactly(1), "authn_core_module", Dir(h::auth_type), "Basic or None"),
+    implemented("AuthName", AUTH, Exactly(1), "authn_core_module", Dir(h::auth_name), "the realm"),
+    implemented("AuthUserFile", AUTH, Exactly(1), "authn_file_module", Dir(h::auth_user_file), "htpasswd"),
+    implemented("AuthBasicProvider", AUTH, AtLeast(1), "auth_basic_module", Dir(h::auth_basic_provider), "file, pam: tried in order (docs/pam.md)"),
+    implemented("AuthPAMService", AUTH, Exactly(1), "authnz_pam_module", Dir(h::auth_pam_service), "the /etc/pam.d service (docs/pam.md)"),
+    implemented("AuthGroupFile", AUTH, Exactly(1), "authz_groupfile_module", Dir(super::authz::auth_group_file), "GROUP: USER... lines, read by the master at load; a missing or malformed file is an error"),
+    implemented("AuthzSendForbiddenOnFailure", AUTH, Exactly(1), "authz_core_module", Dir(h::authz_send_forbidden), "403 instead of 401"),
+    implemented("Require", AUTHZ_ANY, Own, "authz_core_module", Dir(super::authz::require), "[not] valid-user, user, group, all, ip, local, method; host, forward-dns, expr, env refused with the reason"),
+    implemented("RequireAll", AUTHZ_ANY, Section(0, 0), "authz_core_module", Dir(super::authz::require_section), "every rule must grant; Require not and <RequireNone> inside remove"),
+    implemented("RequireAny", AUTHZ_ANY, Section(0, 0), "authz_core_module", Dir(super::authz::require_section), "one rule must grant (a section's plain Require lines are one)"),
+    implemented("RequireNone", AUTHZ_ANY, Section(0, 0), "authz_core_module", Dir(super::authz::require_section), "no rule may grant; never grants on its own, so only inside <RequireAll>"),
+    implemented("AuthMerging", AUTH, Exactly(1), "authz_core_module", Dir(super::authz::auth_merging), "Off | And | Or with the enclosing sections' rules"),
+    implemented("Limit", ANY | AUTHZ, Section(1, usize::MAX), "core_module", Dir(super::authz::limit), "METHOD...: the Require lines inside apply to those methods (HEAD is GET); other auth directives to all"),
+    implemented("LimitExcept", ANY | AUTHZ, Section(1, usize::MAX), "core_module", Dir(super::authz::limit), "METHOD...: the Require lines inside apply to all other methods"),
     implemented("selinuxDomainMap", ANY, Exactly(1), "selinux_module", Dir(h::selinux_map), "mod_selinux map"),
     implemented("selinuxConfigFile", ANY, Exactly(1), "selinux_module", Dir(h::selinux_map), "old name of selinuxDomainMap"),
     implemented("selinuxDomainVal", ANY, Exactly(1), "selinux_module", Dir(h::selinux_default), "the default context"),
@@ -347,6 +364,8 @@ pub fn render() -> String {
             (DIRECTORY, "directory"),
             (LOCATION, "location"),
             (FILES, "files"),
+            (LIMIT, "limit"),
+            (AUTHZ, "require-containers"),
         ] {
             if d.allows(bit) {
                 ctx.push(word);

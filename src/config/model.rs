@@ -182,6 +182,35 @@ pub struct ScriptAlias {
     pub origin: Origin,
 }
 
+/// The PAM service `AuthPAMService` defaults to (`/etc/pam.d/oneshot-httpd`, shipped in
+/// `dist/pam.d/`), as mod_authnz_pam's default is the service name it is given.
+pub const DEFAULT_PAM_SERVICE: &str = "oneshot-httpd";
+
+/// One `AuthBasicProvider` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum AuthProvider {
+    /// mod_authn_file: the `AuthUserFile`.
+    File,
+    /// mod_authnz_pam: the `AuthPAMService`, run by the verifier.
+    Pam,
+}
+
+impl DirConf {
+    /// The providers to try, in order (`file` when `AuthBasicProvider` is not given).
+    pub fn providers(&self) -> &[AuthProvider] {
+        self.auth_basic_provider
+            .as_deref()
+            .unwrap_or(&[AuthProvider::File])
+    }
+
+    /// The PAM service this section authenticates against.
+    pub fn pam_service(&self) -> &str {
+        self.auth_pam_service
+            .as_deref()
+            .unwrap_or(DEFAULT_PAM_SERVICE)
+    }
+}
+
 /// Per-directory settings, from the vhost level and `<Directory>`/`<Location>` sections.
 /// `None` means "not set here", so sections merge as Apache merges them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -197,12 +226,23 @@ pub struct DirConf {
     pub auth_name: Option<String>,
     /// `AuthUserFile`; its position in [`Config::password_files`] names it to the verifier.
     pub auth_user_file: Option<PathBuf>,
+    /// `AuthBasicProvider file|pam ...` (mod_auth_basic): tried in order, a provider that does
+    /// not know the user passes to the next; unset means `file` (see docs/pam.md).
+    #[serde(default)]
+    pub auth_basic_provider: Option<Vec<AuthProvider>>,
+    /// `AuthPAMService NAME` (mod_authnz_pam); unset means [`DEFAULT_PAM_SERVICE`].
+    #[serde(default)]
+    pub auth_pam_service: Option<String>,
     /// `AuthzSendForbiddenOnFailure On`: 403 rather than Apache's default 401 when an
     /// authenticated user does not satisfy `Require`.
     pub authz_send_forbidden: Option<bool>,
-    /// The `Require` lines of one section (any may grant, as Apache's implicit RequireAny);
-    /// a section with its own lines replaces the inherited ones (AuthMerging Off).
-    pub requires: Option<Vec<crate::auth::Require>>,
+    /// The `Require` lines and `<Require*>` containers of one section (its plain lines are an
+    /// implicit RequireAny) with its `AuthMerging`; merged as mod_authz_core merges them.
+    #[serde(default)]
+    pub authz: crate::auth::AuthzConf,
+    /// `AuthGroupFile` and where it was written; its groups in [`Config::group_files`].
+    #[serde(default)]
+    pub auth_group_file: Option<(PathBuf, Origin)>,
     /// `selinuxDomainMap` (alias `selinuxConfigFile`); rules in [`Config::selinux_maps`].
     pub selinux_map: Option<PathBuf>,
     /// `selinuxDomainVal` (alias `selinuxDefaultDomain`).
@@ -243,8 +283,11 @@ impl DirConf {
             auth_basic: over.auth_basic.or(self.auth_basic),
             auth_name: pick(&over.auth_name, &self.auth_name),
             auth_user_file: pick(&over.auth_user_file, &self.auth_user_file),
+            auth_basic_provider: pick(&over.auth_basic_provider, &self.auth_basic_provider),
+            auth_pam_service: pick(&over.auth_pam_service, &self.auth_pam_service),
             authz_send_forbidden: pick(&over.authz_send_forbidden, &self.authz_send_forbidden),
-            requires: pick(&over.requires, &self.requires),
+            authz: self.authz.merge(&over.authz),
+            auth_group_file: pick(&over.auth_group_file, &self.auth_group_file),
             selinux_map: pick(&over.selinux_map, &self.selinux_map),
             selinux_default: pick(&over.selinux_default, &self.selinux_default),
             user_map: pick(&over.user_map, &self.user_map),
@@ -456,6 +499,14 @@ pub struct Config {
     /// Every distinct AuthUserFile, in a fixed order: children name a file to the verifier
     /// by its index here, never by path.
     pub password_files: Vec<PathBuf>,
+    /// Every `AuthGroupFile`, read by the master at load (a reload re-reads them).
+    #[serde(default)]
+    pub group_files: BTreeMap<PathBuf, crate::auth::groupfile::GroupFile>,
+    /// Every distinct PAM service an `AuthBasicProvider pam` section uses, in a fixed order:
+    /// the verifier knows service `i` as source `password_files.len() + i` (see
+    /// [`Config::verifier_source`]).
+    #[serde(default)]
+    pub pam_services: Vec<String>,
     pub selinux_maps: BTreeMap<PathBuf, Vec<crate::policy::Rule<crate::policy::SelinuxTarget>>>,
     pub user_maps: BTreeMap<PathBuf, Vec<crate::policy::Rule<crate::policy::UnixTarget>>>,
     /// Every `user[:group]` that AssignUserID or a UserIDMap names, resolved at load time.
@@ -472,6 +523,32 @@ pub struct Config {
     /// What `-t` and a (re)load print as warnings: accepted, but probably not what was meant
     /// (a `<Directory>` that can never apply).
     pub warnings: Vec<super::ConfigError>,
+}
+
+/// What a child asks the verifier to check credentials against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifierSource<'a> {
+    File(&'a std::path::Path),
+    Pam(&'a str),
+}
+
+impl Config {
+    /// The verifier's index of a source: password files first, then PAM services. None when
+    /// the load did not register it (or the index does not fit the protocol's u16).
+    pub fn verifier_source(&self, source: VerifierSource<'_>) -> Option<u16> {
+        let i = match source {
+            VerifierSource::File(f) => self.password_files.iter().position(|p| p == f)?,
+            VerifierSource::Pam(s) => {
+                self.password_files.len() + self.pam_services.iter().position(|p| p == s)?
+            }
+        };
+        u16::try_from(i).ok()
+    }
+
+    /// Whether the verifier has anything to check (it is started only then).
+    pub fn needs_verifier(&self) -> bool {
+        !self.password_files.is_empty() || !self.pam_services.is_empty()
+    }
 }
 
 impl VHost {

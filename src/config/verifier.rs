@@ -11,6 +11,11 @@ use super::ConfigError;
 /// (selinux-module/) define for it, at the lowest level.
 pub const DEFAULT_SELINUX_CONTEXT: &str = "system_u:system_r:oneshot_verifier_t:s0";
 
+/// The verifier's context when it runs PAM (`AuthBasicProvider pam`) and
+/// `selinuxVerifierContext` is not given: a domain that may also read shadow_t and run
+/// chkpwd_t (selinux-module/).
+pub const DEFAULT_PAM_SELINUX_CONTEXT: &str = "system_u:system_r:oneshot_verifier_pam_t:s0";
+
 /// What the verifier directives ask for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifierSettings {
@@ -31,6 +36,15 @@ impl VerifierSettings {
         self.selinux_context
             .as_deref()
             .unwrap_or(DEFAULT_SELINUX_CONTEXT)
+    }
+
+    /// The context to enter: as given, else the PAM domain when `pam`, else the default.
+    pub fn selinux_context_for(&self, pam: bool) -> &str {
+        match (&self.selinux_context, pam) {
+            (Some(c), _) => c,
+            (None, true) => DEFAULT_PAM_SELINUX_CONTEXT,
+            (None, false) => DEFAULT_SELINUX_CONTEXT,
+        }
     }
 }
 

@@ -17,6 +17,7 @@ pub mod fs;
 pub mod inherit;
 pub mod linux;
 pub mod listen_wait;
+pub mod pam;
 pub mod spawn;
 
 use std::io;
