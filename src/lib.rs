@@ -12,6 +12,7 @@ pub mod config;
 pub mod handler;
 pub mod http;
 pub mod keyholder;
+pub mod logformat;
 pub mod logging;
 pub mod master;
 pub mod policy;
