@@ -616,6 +616,11 @@ pub fn escape(v: &[u8]) -> String {
     s
 }
 
+/// The `%{VAR}e` variables the child sets for its access line ("on" / the client / the user).
+pub const ENV: &[&str] = &["HTTPS", "REMOTE_ADDR", "REMOTE_USER"];
+/// The `%{NOTE}n` notes: the identity the request was served in, and the rule that chose it.
+pub const NOTES: &[&str] = &["ctx", "rule"];
+
 /// Apache's `common` format.
 pub const COMMON: &str = "%h %l %u %t \"%r\" %>s %b";
 /// Apache's `combined` format.

@@ -112,6 +112,8 @@ mod tests {
                 .collect(),
             origin,
             harden: Default::default(),
+            access_logs: vec![],
+            error_log: None,
         }
     }
 

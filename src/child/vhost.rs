@@ -136,6 +136,8 @@ mod tests {
                 line: 1,
             },
             harden: Default::default(),
+            access_logs: vec![],
+            error_log: None,
         }
     }
 
