@@ -136,7 +136,10 @@ pub fn write(cfg: &Config, inh: &Inherited, e: &Entry<'_>) {
         host: req.and_then(|r| r.host.as_deref()),
         server_port: local.map_or(0, |l| l.port()),
         pid: std::process::id(),
-        keepalives: cur.map_or(0, |c| c.earlier),
+        // Apache counts keep-alive responses so far, this one included, minus one.
+        keepalives: cur
+            .map_or(0, |c| c.earlier + usize::from(e.keep_alive))
+            .saturating_sub(1),
         keep_alive: e.keep_alive,
         aborted: e.status == 0,
         started: cur.map_or_else(SystemTime::now, |c| c.at),
