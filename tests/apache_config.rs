@@ -116,12 +116,9 @@ fn debian_apache2_tree_passes_dash_t() {
         "mods-enabled/setenvif.conf:5: BrowserMatch: accepted without effect: there are no request environment variables (nokeepalive, force-response-1.0... are 1990s browser workarounds) (and 13 more lines in this file)",
         "mods-enabled/status.conf:6: SetHandler server-status: accepted without effect: there is no such page; its URLs are served as any other",
         "mods-enabled/status.conf:12: ExtendedStatus: accepted without effect: there is no server-status page",
-        "conf-enabled/other-vhosts-access-log.conf:2: CustomLog vhost_combined: the '%v:%p ' prefix is not written: lines are in the combined format",
         "conf-enabled/security.conf:12: ServerTokens OS: the Server header is always 'oneshot-httpd' (as ServerTokens Prod)",
         "conf-enabled/security.conf:23: ServerSignature: accepted without effect: generated pages carry no signature line (as ServerSignature Off)",
         "sites-enabled/000-default.conf:11: ServerAdmin: accepted without effect: shown nowhere: generated pages carry no signature and CGI programs get no SERVER_ADMIN",
-        "sites-enabled/000-default.conf:20: ErrorLog in <VirtualHost>: there are no per-vhost error logs; this virtual host's errors go to the server's ErrorLog",
-        "sites-enabled/000-default.conf:21: CustomLog in <VirtualHost>: access logs are not kept per virtual host; this file receives every virtual host's requests",
         "apache2.conf:165: <Directory /usr/share> never applies: it is outside every DocumentRoot and ScriptAlias directory",
         "mods-enabled/alias.conf:15: <Directory /usr/share/apache2/icons> never applies: it is outside every DocumentRoot and ScriptAlias directory",
     ];
