@@ -245,7 +245,7 @@ fn logrotate_then_reload_writes_new_files() {
     .unwrap();
     let rotate = shipped
         .replace("/var/log/oneshot-httpd", &logs.display().to_string())
-        .replace("/run/oneshot-httpd.pid", &logs.join("httpd.pid").display().to_string())
+        .replace("/run/oneshot-httpd/oneshot-httpd.pid", &logs.join("httpd.pid").display().to_string())
         // No systemd unit runs this test's server: the snippet's PidFile branch is taken.
         .replace("oneshot-httpd.service", "oneshot-httpd-not-under-test.service");
     let rc = dir.join("logrotate.conf");
