@@ -243,6 +243,19 @@ impl Format {
         })
     }
 
+    /// Whether the format uses `%f`, which this server cannot fill yet (always `-`).
+    pub fn uses_filename(&self) -> bool {
+        self.items.iter().any(|i| {
+            matches!(
+                i,
+                Item::Field {
+                    field: Field::Filename,
+                    ..
+                }
+            )
+        })
+    }
+
     /// `%{NAME}n` names this format uses.
     pub fn note_names(&self) -> impl Iterator<Item = &str> {
         self.items.iter().filter_map(|i| match i {

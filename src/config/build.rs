@@ -1141,6 +1141,9 @@ pub(super) mod h {
                 b.warn(n, format!("CustomLog: %{{{note}}}n is always '-': the notes are {}", crate::logformat::NOTES.join(", ")));
             }
         }
+        if format.uses_filename() {
+            b.warn(n, "CustomLog: %f is always '-': the file a request mapped to is not passed to the access log yet");
+        }
         let dest = match piped(a0) {
             Some(Ok(dest)) => dest,
             Some(Err(m)) => return b.error(n, format!("CustomLog: {m}")),
@@ -1651,6 +1654,48 @@ mod tests {
         // The line that set each DocumentRoot, inherited or not (for `-t`'s reachability).
         assert_eq!(c.vhosts[0].root_origin.to_string(), "/etc/x/h.conf:2");
         assert_eq!(c.vhosts[1].root_origin.to_string(), "/etc/x/h.conf:10");
+    }
+
+    /// Logs as mod_log_config places them: a vhost with CustomLog lines of its own logs there
+    /// only, the others use the server's; a LogFormat is checked where it is written.
+    #[test]
+    fn log_directives() {
+        let c = load("Listen 80\nDocumentRoot /x\nLogFormat \"%v %>s\" short\nCustomLog /l/a.log short\nCustomLog \"|/usr/bin/logger -t web\" common\n<VirtualHost *:80>\nServerName a\n</VirtualHost>\n<VirtualHost *:80>\nServerName b\nCustomLog /l/b.log \"%h %U\"\nCustomLog \"|$cat >>/l/b2\" short\nErrorLog /l/b-error.log\n</VirtualHost>\n").unwrap();
+        assert_eq!(c.vhosts[0].access_logs, vec![0, 1]);
+        assert_eq!(c.vhosts[1].access_logs, vec![2, 3]);
+        assert_eq!(c.vhosts[0].error_log, None);
+        assert_eq!(c.vhosts[1].error_log, Some(0));
+        assert_eq!(c.vhost_error_logs, vec![PathBuf::from("/l/b-error.log")]);
+        assert_eq!(
+            c.custom_logs[1].dest,
+            LogDest::Pipe {
+                command: "/usr/bin/logger -t web".into(),
+                shell: false
+            }
+        );
+        assert_eq!(
+            c.custom_logs[3].dest,
+            LogDest::Pipe {
+                command: "cat >>/l/b2".into(),
+                shell: true
+            }
+        );
+        let rows: &[(&str, &str)] = &[
+            ("LogFormat \"%h %Z\" x\n", "/etc/x/h.conf:3: LogFormat x: Unrecognized LogFormat directive %Z"),
+            ("CustomLog /l nosuch\n", "/etc/x/h.conf:3: CustomLog: no LogFormat is named 'nosuch' (define it before this line, or use combined or common)"),
+            ("CustomLog /l \"%{x}a\"\n", "/etc/x/h.conf:3: CustomLog: %{x}a: 'x' is not an argument %a takes"),
+            ("CustomLog \"|\" common\n", "/etc/x/h.conf:3: CustomLog: '|' names no program"),
+            ("CustomLog \"|/bin/x 'a\" common\n", "/etc/x/h.conf:3: CustomLog: '/bin/x 'a': unbalanced quotes"),
+            ("ErrorLog \"|/bin/x\"\n", "/etc/x/h.conf:3: ErrorLog: piped and syslog error logs are not supported; give a path or 'stderr' (CustomLog can be piped)"),
+        ];
+        for (line, want) in rows {
+            let text = format!("Listen 80\nDocumentRoot /x\n{line}");
+            assert_eq!(load(&text).expect_err(&text), vec![want.to_string()], "{line}");
+        }
+        let c = load("Listen 80\nDocumentRoot /x\nCustomLog /l \"%f %{FOO}e %{bar}n\"\n").unwrap();
+        let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w.iter().all(|w| w.starts_with("/etc/x/h.conf:3: CustomLog: %")), "{w:?}");
     }
 
     #[test]
