@@ -398,8 +398,14 @@ fn field(letter: char, arg: &str) -> Result<Field, FormatError> {
         'L' => Err(FormatError::Unsupported('L', "there are no error log IDs")),
         'R' => Err(FormatError::Unsupported('R', "there are no named handlers")),
         '^' => Err(FormatError::Unsupported('^', "trailers are not logged")),
-        'c' => Err(FormatError::Unsupported('c', "mod_ssl's %{var}c is not implemented")),
-        'x' => Err(FormatError::Unsupported('x', "mod_ssl's %{var}x is not implemented")),
+        'c' => Err(FormatError::Unsupported(
+            'c',
+            "mod_ssl's %{var}c is not implemented",
+        )),
+        'x' => Err(FormatError::Unsupported(
+            'x',
+            "mod_ssl's %{var}x is not implemented",
+        )),
         other => Err(FormatError::Unknown(other)),
     }
 }
@@ -456,12 +462,7 @@ fn value(f: &Field, r: &Record<'_>) -> String {
         Field::BytesClf => r.body_bytes.to_string(),
         Field::Cookie(name) => dash_or(cookie(r.headers_in, name).map(|v| escape(&v))),
         Field::Micros => r.elapsed.as_micros().to_string(),
-        Field::Env(var) => dash_or(
-            r.env
-                .iter()
-                .find(|(k, _)| k == var)
-                .map(|(_, v)| esc(v)),
-        ),
+        Field::Env(var) => dash_or(r.env.iter().find(|(k, _)| k == var).map(|(_, v)| esc(v))),
         Field::Filename => dash_or(r.filename.map(esc)),
         Field::Protocol => esc(r.protocol),
         Field::HeaderIn(name) => dash_or(header_in(r.headers_in, name).map(|v| escape(&v))),
@@ -552,7 +553,13 @@ fn percent_decode(s: &str) -> Vec<u8> {
 }
 
 fn time(t: &TimeFormat, r: &Record<'_>) -> String {
-    let at = |end: bool| if end { r.started + r.elapsed } else { r.started };
+    let at = |end: bool| {
+        if end {
+            r.started + r.elapsed
+        } else {
+            r.started
+        }
+    };
     match t {
         TimeFormat::Clf => format!("[{}]", crate::http::date::clf(r.started)),
         TimeFormat::Epoch { unit, end } => {
@@ -734,13 +741,40 @@ mod tests {
             ("%Z", FormatError::Unknown('Z')),
             ("%h %", FormatError::RanOff),
             ("%{Referer", FormatError::RanOff),
-            ("%L", FormatError::Unsupported('L', "there are no error log IDs")),
-            ("%{x}a", FormatError::BadArgument { letter: 'a', arg: "x".into() }),
-            ("%i", FormatError::BadArgument { letter: 'i', arg: "".into() }),
-            ("%{X}h", FormatError::BadArgument { letter: 'h', arg: "X".into() }),
+            (
+                "%L",
+                FormatError::Unsupported('L', "there are no error log IDs"),
+            ),
+            (
+                "%{x}a",
+                FormatError::BadArgument {
+                    letter: 'a',
+                    arg: "x".into(),
+                },
+            ),
+            (
+                "%i",
+                FormatError::BadArgument {
+                    letter: 'i',
+                    arg: "".into(),
+                },
+            ),
+            (
+                "%{X}h",
+                FormatError::BadArgument {
+                    letter: 'h',
+                    arg: "X".into(),
+                },
+            ),
             ("%99s", FormatError::BadStatus(99)),
             ("%{%Q}t", FormatError::Strftime('Q')),
-            ("%{fortnight}T", FormatError::BadArgument { letter: 'T', arg: "fortnight".into() }),
+            (
+                "%{fortnight}T",
+                FormatError::BadArgument {
+                    letter: 'T',
+                    arg: "fortnight".into(),
+                },
+            ),
         ];
         for (fmt, want) in rows {
             assert_eq!(Format::parse(fmt).as_ref(), Err(want), "{fmt}");

@@ -71,7 +71,10 @@ pub fn reopen(target: &LogTarget, fd: Option<RawFd>) -> io::Result<()> {
                 .map_err(|e| io::Error::new(e.kind(), format!("ErrorLog {}: {e}", p.display())))?;
             // dup2 swaps what the number names in one step; the flag is per descriptor.
             nix::unistd::dup2(new.as_raw_fd(), fd)?;
-            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))?;
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )?;
             Ok(())
         }
         _ => Err(io::Error::other(

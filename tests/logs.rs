@@ -66,7 +66,11 @@ impl Apache {
             .expect("apache2 (Debian package apache2)");
         let until = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "apache2 did not start; see {}", dir.display());
+            assert!(
+                Instant::now() < until,
+                "apache2 did not start; see {}",
+                dir.display()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Apache { child }
@@ -131,7 +135,10 @@ fn common_and_combined_lines_are_apaches() {
     for r in requests {
         send(aport, r);
         send(s.port, r);
-        expected += r.windows(5).filter(|w| w.starts_with(b"GET ") || w == b"HEAD ").count();
+        expected += r
+            .windows(5)
+            .filter(|w| w.starts_with(b"GET ") || w == b"HEAD ")
+            .count();
     }
     for name in ["combined.log", "common.log", "extra.log"] {
         wait_for(name, || {
@@ -146,7 +153,11 @@ fn common_and_combined_lines_are_apaches() {
                     "{name} line {i}: time field {t:?}"
                 );
             }
-            assert_eq!(without_time(o), without_time(a), "{name} line {i}: ours, then Apache's");
+            assert_eq!(
+                without_time(o),
+                without_time(a),
+                "{name} line {i}: ours, then Apache's"
+            );
         }
         assert_eq!(a.len(), o.len(), "{name}: as many lines as Apache");
     }
@@ -169,15 +180,26 @@ fn logs_per_virtual_host() {
     assert_eq!(s.get("alice.test", "/private/x").status, 403);
     assert_eq!(s.get("default.test", "/index.html").status, 200);
     let logs = dir.join("logs");
-    wait_for("alice's access lines", || lines(&logs.join("alice-access.log")).len() >= 2);
-    wait_for("the server's access line", || !lines(&logs.join("access.log")).is_empty());
+    wait_for("alice's access lines", || {
+        lines(&logs.join("alice-access.log")).len() >= 2
+    });
+    wait_for("the server's access line", || {
+        !lines(&logs.join("access.log")).is_empty()
+    });
     let alice = lines(&logs.join("alice-access.log"));
-    assert_eq!(alice[0].rsplit_once(' ').unwrap().0, "alice.test 200 /index.html");
+    assert_eq!(
+        alice[0].rsplit_once(' ').unwrap().0,
+        "alice.test 200 /index.html"
+    );
     assert_eq!(alice[1], "alice.test 403 /private/x -");
-    assert_eq!(lines(&logs.join("access.log")), vec!["default.test 200 /index.html"]);
+    assert_eq!(
+        lines(&logs.join("access.log")),
+        vec!["default.test 200 /index.html"]
+    );
     // The refusal's error line is in alice's error log, not the server's.
     wait_for("alice's error line", || {
-        std::fs::read_to_string(logs.join("alice-error.log")).is_ok_and(|t| t.contains("/private/x"))
+        std::fs::read_to_string(logs.join("alice-error.log"))
+            .is_ok_and(|t| t.contains("/private/x"))
     });
     assert!(!s.error_log().contains("/private/x"), "{}", s.error_log());
 }
@@ -238,16 +260,24 @@ fn logrotate_then_reload_writes_new_files() {
         CustomLog logs/access.log combined\n";
     let s = Server::start(&dir, conf);
     assert_eq!(s.get("x", "/index.html").status, 200);
-    wait_for("the first access line", || lines(&logs.join("access.log")).len() == 1);
+    wait_for("the first access line", || {
+        lines(&logs.join("access.log")).len() == 1
+    });
     let shipped = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/logrotate/oneshot-httpd"),
     )
     .unwrap();
     let rotate = shipped
         .replace("/var/log/oneshot-httpd", &logs.display().to_string())
-        .replace("/run/oneshot-httpd/oneshot-httpd.pid", &logs.join("httpd.pid").display().to_string())
+        .replace(
+            "/run/oneshot-httpd/oneshot-httpd.pid",
+            &logs.join("httpd.pid").display().to_string(),
+        )
         // No systemd unit runs this test's server: the snippet's PidFile branch is taken.
-        .replace("oneshot-httpd.service", "oneshot-httpd-not-under-test.service");
+        .replace(
+            "oneshot-httpd.service",
+            "oneshot-httpd-not-under-test.service",
+        );
     let rc = dir.join("logrotate.conf");
     std::fs::write(&rc, rotate).unwrap();
     let out = Command::new(&logrotate)
@@ -257,15 +287,22 @@ fn logrotate_then_reload_writes_new_files() {
         .arg(&rc)
         .output()
         .unwrap();
-    assert!(out.status.success(), "logrotate: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "logrotate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(logs.join("access.log.1").exists() && logs.join("error.log.1").exists());
     wait_for("the reload's line in the new error log", || {
-        std::fs::read_to_string(logs.join("error.log")).is_ok_and(|t| t.contains("reloaded configuration"))
+        std::fs::read_to_string(logs.join("error.log"))
+            .is_ok_and(|t| t.contains("reloaded configuration"))
     });
     // The reload retires idle children; the next request is served by a fresh one.
     assert_eq!(s.get("x", "/index.html?after").status, 200);
     wait_for("the access line in the new file", || {
-        lines(&logs.join("access.log")).iter().any(|l| l.contains("?after"))
+        lines(&logs.join("access.log"))
+            .iter()
+            .any(|l| l.contains("?after"))
     });
     let old = lines(&logs.join("access.log.1"));
     assert_eq!(old.len(), 1, "{old:?}");

@@ -37,7 +37,12 @@ fn deb() -> PathBuf {
 #[test]
 fn installs_into_a_fresh_root_and_passes_dash_t() {
     let root = scratch("debroot");
-    for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers", "etc"] {
+    for d in [
+        "var/lib/dpkg/info",
+        "var/lib/dpkg/updates",
+        "var/lib/dpkg/triggers",
+        "etc",
+    ] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
     std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
@@ -45,14 +50,25 @@ fn installs_into_a_fresh_root_and_passes_dash_t() {
     // run on the host with DPKG_ROOT (the root has no shell).
     run(Command::new("dpkg")
         .arg(format!("--root={}", root.display()))
-        .args(["--force-depends", "--force-script-chrootless", "--log=/dev/null", "-i"])
+        .args([
+            "--force-depends",
+            "--force-script-chrootless",
+            "--log=/dev/null",
+            "-i",
+        ])
         .arg(deb()));
     let status = run(Command::new("dpkg")
         .arg(format!("--root={}", root.display()))
         .args(["-s", "oneshot-httpd"]));
     assert!(status.contains("Status: install ok installed"), "{status}");
-    for conffile in ["/etc/oneshot-httpd/oneshot-httpd.conf", "/etc/logrotate.d/oneshot-httpd"] {
-        assert!(status.contains(conffile), "{conffile} is not a conffile:\n{status}");
+    for conffile in [
+        "/etc/oneshot-httpd/oneshot-httpd.conf",
+        "/etc/logrotate.d/oneshot-httpd",
+    ] {
+        assert!(
+            status.contains(conffile),
+            "{conffile} is not a conffile:\n{status}"
+        );
     }
     for f in [
         "usr/sbin/oneshot-httpd",
@@ -70,7 +86,9 @@ fn installs_into_a_fresh_root_and_passes_dash_t() {
         assert!(root.join(f).exists(), "{f} is not installed");
     }
     if Path::new("/usr/share/selinux/devel/Makefile").exists() {
-        assert!(root.join("usr/share/selinux/packages/oneshot-httpd/oneshot.pp").exists());
+        assert!(root
+            .join("usr/share/selinux/packages/oneshot-httpd/oneshot.pp")
+            .exists());
     }
     // The binary's libraries and the accounts, so that it runs inside the root.
     let ldd = run(Command::new("ldd").arg(root.join("usr/sbin/oneshot-httpd")));
@@ -84,13 +102,22 @@ fn installs_into_a_fresh_root_and_passes_dash_t() {
     }
     let out = Command::new("chroot")
         .arg(&root)
-        .args(["/usr/sbin/oneshot-httpd", "-t", "-f", "/etc/oneshot-httpd/oneshot-httpd.conf"])
+        .args([
+            "/usr/sbin/oneshot-httpd",
+            "-t",
+            "-f",
+            "/etc/oneshot-httpd/oneshot-httpd.conf",
+        ])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "-t in the installed root:\n{text}");
     assert!(text.contains("Syntax OK"), "{text}");
-    assert!(!text.contains("warning"), "the default configuration has warnings:\n{text}");
+    assert!(
+        !text.contains("warning"),
+        "the default configuration has warnings:\n{text}"
+    );
 }
 
 #[test]
@@ -115,9 +142,24 @@ fn man_page_renders_and_documents_every_option() {
         .arg(&page)
         .output()
         .unwrap();
-    assert!(warnings.stderr.is_empty(), "{}", String::from_utf8_lossy(&warnings.stderr));
-    let rendered = run(Command::new("man").arg("-l").arg(&page).env("MANWIDTH", "80"));
-    for section in ["NAME", "SYNOPSIS", "OPTIONS", "SIGNALS", "LOGS", "FILES", "EXIT STATUS"] {
+    assert!(
+        warnings.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&warnings.stderr)
+    );
+    let rendered = run(Command::new("man")
+        .arg("-l")
+        .arg(&page)
+        .env("MANWIDTH", "80"));
+    for section in [
+        "NAME",
+        "SYNOPSIS",
+        "OPTIONS",
+        "SIGNALS",
+        "LOGS",
+        "FILES",
+        "EXIT STATUS",
+    ] {
         assert!(rendered.contains(section), "no {section} in:\n{rendered}");
     }
     let help = run(Command::new(BIN).arg("--help"));
@@ -128,6 +170,9 @@ fn man_page_renders_and_documents_every_option() {
         .map(|w| w.trim_end_matches(','))
     {
         let roff = opt.replace('-', "\\-");
-        assert!(source.contains(&roff), "--help lists {opt}, the man page does not");
+        assert!(
+            source.contains(&roff),
+            "--help lists {opt}, the man page does not"
+        );
     }
 }

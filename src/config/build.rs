@@ -1138,7 +1138,13 @@ pub(super) mod h {
         }
         for note in format.note_names() {
             if !crate::logformat::NOTES.contains(&note) {
-                b.warn(n, format!("CustomLog: %{{{note}}}n is always '-': the notes are {}", crate::logformat::NOTES.join(", ")));
+                b.warn(
+                    n,
+                    format!(
+                        "CustomLog: %{{{note}}}n is always '-': the notes are {}",
+                        crate::logformat::NOTES.join(", ")
+                    ),
+                );
             }
         }
         if format.uses_filename() {
@@ -1690,12 +1696,20 @@ mod tests {
         ];
         for (line, want) in rows {
             let text = format!("Listen 80\nDocumentRoot /x\n{line}");
-            assert_eq!(load(&text).expect_err(&text), vec![want.to_string()], "{line}");
+            assert_eq!(
+                load(&text).expect_err(&text),
+                vec![want.to_string()],
+                "{line}"
+            );
         }
         let c = load("Listen 80\nDocumentRoot /x\nCustomLog /l \"%f %{FOO}e %{bar}n\"\n").unwrap();
         let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
         assert_eq!(w.len(), 3, "{w:?}");
-        assert!(w.iter().all(|w| w.starts_with("/etc/x/h.conf:3: CustomLog: %")), "{w:?}");
+        assert!(
+            w.iter()
+                .all(|w| w.starts_with("/etc/x/h.conf:3: CustomLog: %")),
+            "{w:?}"
+        );
     }
 
     #[test]

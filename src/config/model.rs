@@ -40,7 +40,10 @@ impl std::fmt::Display for LogDest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LogDest::File(p) => write!(f, "{}", p.display()),
-            LogDest::Pipe { command, shell: true } => write!(f, "|${command}"),
+            LogDest::Pipe {
+                command,
+                shell: true,
+            } => write!(f, "|${command}"),
             LogDest::Pipe { command, .. } => write!(f, "|{command}"),
         }
     }

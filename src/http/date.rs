@@ -102,15 +102,31 @@ impl Civil {
 
     pub fn weekday_name(&self) -> &'static str {
         const NAMES: [&str; 7] = [
-            "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+            "Sunday",
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
         ];
         NAMES.get(self.wday as usize).copied().unwrap_or("???")
     }
 
     pub fn month_name(&self) -> &'static str {
         const NAMES: [&str; 12] = [
-            "January", "February", "March", "April", "May", "June", "July", "August",
-            "September", "October", "November", "December",
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
         ];
         self.month
             .checked_sub(1)

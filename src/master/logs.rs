@@ -53,9 +53,8 @@ impl Logs {
         let mut out = Vec::new();
         for l in &cfg.custom_logs {
             let file = match &l.dest {
-                LogDest::File(path) => crate::logging::open_append(path).map_err(|e| {
-                    fail("CustomLog", format!("{}: {e}", path.display()), e.kind())
-                })?,
+                LogDest::File(path) => crate::logging::open_append(path)
+                    .map_err(|e| fail("CustomLog", format!("{}: {e}", path.display()), e.kind()))?,
                 LogDest::Pipe { command, shell } => {
                     let known = |p: &&Piped| p.command == *command && p.shell == *shell;
                     let p = match self.pipes.iter().chain(fresh.iter()).find(known) {
@@ -70,9 +69,9 @@ impl Logs {
                             })?
                         }
                     };
-                    p.write.try_clone().map_err(|e| {
-                        fail("CustomLog", format!("{}: {e}", l.dest), e.kind())
-                    })?
+                    p.write
+                        .try_clone()
+                        .map_err(|e| fail("CustomLog", format!("{}: {e}", l.dest), e.kind()))?
                 }
             };
             out.push((file, l.format.clone()));
@@ -83,8 +82,9 @@ impl Logs {
                 matches!(&l.dest, LogDest::Pipe { command, shell } if *command == p.command && *shell == p.shell)
             })
         };
-        let (keep, drop): (Vec<Piped>, Vec<Piped>) =
-            std::mem::take(&mut self.pipes).into_iter().partition(wanted);
+        let (keep, drop): (Vec<Piped>, Vec<Piped>) = std::mem::take(&mut self.pipes)
+            .into_iter()
+            .partition(wanted);
         for p in drop {
             log::info!("piped log |{} is no longer configured; it ends when the children writing to it are gone", p.command);
             self.retired.extend(p.pid);

@@ -257,7 +257,12 @@ pub fn run(
         while let Ok(Some(info)) = sfd.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGCHLD) => {
-                    reexec.note_start_failures(reap(&mut pool, &mut verifier, &mut keys, &mut logs));
+                    reexec.note_start_failures(reap(
+                        &mut pool,
+                        &mut verifier,
+                        &mut keys,
+                        &mut logs,
+                    ));
                     match &mut forks.cgroups {
                         Some(t) => settle_cgroups(t, &mut pool),
                         None => kill_strays(&mut pool, &verifier, &keys, &logs),
