@@ -237,13 +237,7 @@ pub fn identities(cfg: &Config, vhost: &VHost, worker: Option<&Who>) -> Vec<Who>
         return worker.cloned().into_iter().collect();
     }
     let mut out: BTreeMap<String, Who> = BTreeMap::new();
-    let confs = std::iter::once(&vhost.conf).chain(
-        vhost
-            .directories
-            .iter()
-            .chain(&vhost.locations)
-            .map(|s| &s.conf),
-    );
+    let confs = vhost.scopes().map(|(c, _)| c);
     for conf in confs {
         let mut keys: Vec<String> = conf.assign_user.iter().map(identity_key).collect();
         if let Some(rules) = conf.user_map.as_ref().and_then(|f| cfg.user_maps.get(f)) {

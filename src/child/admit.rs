@@ -251,12 +251,15 @@ fn is_ht_file(path: &str) -> bool {
     }
 }
 
-/// Where the URL maps on disk, and the per-directory settings for it: `<Directory>` sections
-/// matched against that path beneath the DocumentRoot (or a ScriptAlias target, so sections
-/// around CGI programs apply to them), `<Location>` sections against the URL.
+/// Where the URL maps on disk, and the settings for it ([`VHost::file_conf`]'s merge order):
+/// `<Directory>` sections matched against that path beneath the DocumentRoot (or a
+/// ScriptAlias target, so sections around CGI programs apply to them), `<DirectoryMatch>`
+/// against the whole path, `<Files>` against the last segment (empty for a directory request),
+/// `<Location>` against the decoded URL.
 pub fn request_conf(vhost: &VHost, req: &Request) -> (PathBuf, DirConf) {
     let mut dir = vhost.document_root.clone();
     let mut file = None;
+    let mut is_dir = true;
     if let Ok(r) = route::route(&req.path) {
         let n = if r.trailing_slash {
             r.segments.len()
@@ -276,12 +279,23 @@ pub fn request_conf(vhost: &VHost, req: &Request) -> (PathBuf, DirConf) {
         if !r.trailing_slash {
             file = r.segments.last().cloned();
         }
+        is_dir = r.trailing_slash || r.segments.is_empty();
     }
-    let conf = vhost.dir_conf(&dir, &req.path);
-    let fs_path = match file {
+    let fs_path = match &file {
         Some(f) => dir.join(f),
-        None => dir,
+        None => dir.clone(),
     };
+    // Apache's r->filename: a directory request keeps its trailing slash.
+    let mut filename = fs_path.to_string_lossy().into_owned();
+    if is_dir && !filename.ends_with('/') {
+        filename.push('/');
+    }
+    let name = if is_dir {
+        ""
+    } else {
+        file.as_deref().unwrap_or("")
+    };
+    let conf = vhost.file_conf(&dir, &filename, name, &req.path);
     (fs_path, conf)
 }
 
@@ -465,6 +479,93 @@ Confinement unix landlock
         }
     }
 
+    /// `request_conf`'s merge order as a table: which section's `Require` decides, for
+    /// Apache's four groups (Directory, DirectoryMatch, Files, Location), written from
+    /// Apache's "How the sections are merged" (and confirmed against apache2 by
+    /// tests/apache_sections.rs).
+    #[test]
+    fn sections_merge_in_apaches_order() {
+        let text = r#"
+Listen 127.0.0.1:80
+DocumentRoot /srv/w
+<Directory /srv/w/d>
+  Require all denied
+</Directory>
+<DirectoryMatch ^/srv/w/d/open>
+  Require all granted
+</DirectoryMatch>
+<Directory /srv/w>
+  Require all granted
+  <Files *.bak>
+    Require all denied
+  </Files>
+</Directory>
+<Directory /srv/w/d/open/deep>
+  Require all denied
+</Directory>
+<FilesMatch \.(key|pem)$>
+  Require all denied
+</FilesMatch>
+<Location /pub>
+  Require all granted
+</Location>
+<LocationMatch ^/pub/x\.pem$>
+  Require all denied
+</LocationMatch>
+<Directory ~ ^/srv/w/re/>
+  Require all denied
+</Directory>
+<Files ~ ^\.>
+  Require all denied
+</Files>
+"#;
+        let nodes = parse::parse(text, Path::new("/etc/t.conf")).unwrap();
+        let cfg = crate::config::build::build(&nodes, Path::new("/etc/t.conf"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let peer: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        let mut fake = Fake {
+            answers: HashMap::new(),
+            accepted: vec![],
+            closed: false,
+            asked: 0,
+        };
+        use Want::*;
+        for (path, want) in [
+            ("/a.txt", Serve(0, None)),
+            ("/d/a.txt", Refuse(403, "denied")),
+            ("/d/", Refuse(403, "denied")),
+            // DirectoryMatch after every Directory, even a longer one.
+            ("/d/open/a.txt", Serve(0, None)),
+            ("/d/open/deep/a.txt", Serve(0, None)),
+            ("/d/opener.txt", Serve(0, None)),
+            // Files after the directories; Files nested in a Directory apply beneath it.
+            ("/x.bak", Refuse(403, "denied")),
+            ("/d/open/x.bak", Refuse(403, "denied")),
+            ("/tls.key", Refuse(403, "denied")),
+            ("/tls.key/", Serve(0, None)),
+            ("/.env", Refuse(403, "denied")),
+            ("/%2eenv", Refuse(403, "denied")),
+            // Location last: it overrides Files; LocationMatch in order after Location.
+            ("/pub/x.bak", Serve(0, None)),
+            ("/pub/y.pem", Serve(0, None)),
+            ("/pub/x.pem", Refuse(403, "denied")),
+            ("/pub/%78.pem", Refuse(403, "denied")),
+            ("/re/a", Refuse(403, "denied")),
+            ("/re", Serve(0, None)),
+        ] {
+            let got = outcome(admit(
+                &cfg,
+                &request("a.test", path, None),
+                peer,
+                &mut fake,
+                None,
+                None,
+                vhost::On::Plain,
+            ));
+            assert_eq!(got, want, "{path}");
+        }
+    }
+
     #[test]
     fn every_request_of_a_connection_is_admitted_on_its_own() {
         let cfg = config();
@@ -533,6 +634,12 @@ Confinement unix landlock
                 Refuse(403, "denied"),
             ),
             ("a.test", "/closed", None, Refuse(403, "denied")),
+            // <Location> sees the decoded, normalized URL (Apache's r->uri): no other spelling
+            // of /closed escapes it.
+            ("a.test", "/%63losed", None, Refuse(403, "denied")),
+            ("a.test", "//closed/x", None, Refuse(403, "denied")),
+            ("a.test", "/./closed", None, Refuse(403, "denied")),
+            ("a.test", "/x/../closed/", None, Refuse(403, "denied")),
             ("a.test", "/.htpasswd", None, Refuse(403, "denied")),
             (
                 "a.test",

@@ -101,6 +101,7 @@ mod tests {
                 ..DirConf::default()
             },
             directories: vec![],
+            directory_matches: vec![],
             locations: vec![],
             script_aliases: aliases
                 .iter()

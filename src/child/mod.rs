@@ -32,6 +32,7 @@ use access_log::Entry;
 use admit::Admission;
 use body::BodyFate;
 use confine::Confined;
+use handler::static_file::Served;
 use nix::sys::signalfd::SignalFd;
 use read::{Conn, Outcome};
 use respond::Response;
@@ -417,38 +418,34 @@ fn handle(
             }
             _ => Lookup::NotCgi,
         };
-        let script = match found {
-            Lookup::NotCgi => {
-                return respond_static(cx, conn, cur, may_keep_alive, dispatch(proof, vhost, cur))
-            }
+        // mod_dir keeps the query string on its internal redirect to the index.
+        let with_query = |url: String| match &cur.query {
+            Some(q) => format!("{url}?{q}"),
+            None => url,
+        };
+        let location = match found {
+            Lookup::NotCgi => match dispatch(proof, vhost, cur) {
+                Served::Response(resp) => {
+                    return respond_static(cx, conn, cur, may_keep_alive, resp)
+                }
+                Served::Index(url) => with_query(url),
+            },
             Lookup::Refused(status) => {
                 return respond_static(cx, conn, cur, false, Response::error(status))
             }
-            Lookup::Script(s) => s,
+            Lookup::Index(url) => with_query(url),
+            Lookup::Script(s) => match run_script(proof, cx, conn, cur, may_keep_alive, s) {
+                Ok(done) => return done,
+                Err((location, keep)) => {
+                    may_keep_alive = keep;
+                    location
+                }
+            },
         };
-        let mut body = match body::BodyReader::new(cur, cfg.limits.body, body::BodyPace::of(cfg)) {
-            Ok(b) => b,
-            Err(e) => return respond_static(cx, conn, cur, false, Response::error(e.status())),
-        };
-        let run_cx = handler::cgi::Context {
-            may_keep_alive,
-            ..*cx
-        };
-        let out = cgi::run(proof, &run_cx, conn, cur, &mut body, script);
-        let Some(location) = out.local_redirect else {
-            return Handled {
-                status: out.status,
-                bytes: out.body_bytes,
-                head_bytes: 0,
-                headers_out: Vec::new(),
-                keep_alive: out.keep_alive,
-            };
-        };
-        may_keep_alive = out.keep_alive;
         let next = local_redirect(cur, &location);
         if !same_identity(&next) {
             log::warn!(
-                "[{}] cgi local redirect from {} to {location} refused: it is not admitted in this process's identity",
+                "[{}] local redirect from {} to {location} refused: it is not admitted in this process's identity",
                 vhost.server_name(),
                 cur.path
             );
@@ -462,6 +459,45 @@ fn handle(
         req.target
     );
     respond_static(cx, conn, req, false, Response::error(500))
+}
+
+/// Runs a program; `Err((location, may_keep_alive))` when it answered with a local redirect.
+fn run_script(
+    proof: &Confined,
+    cx: &handler::cgi::Context,
+    conn: &mut Conn,
+    cur: &Request,
+    may_keep_alive: bool,
+    script: handler::cgi::Script,
+) -> Result<Handled, (String, bool)> {
+    let cfg = cx.cfg;
+    let mut body = match body::BodyReader::new(cur, cfg.limits.body, body::BodyPace::of(cfg)) {
+        Ok(b) => b,
+        Err(e) => {
+            return Ok(respond_static(
+                cx,
+                conn,
+                cur,
+                false,
+                Response::error(e.status()),
+            ))
+        }
+    };
+    let run_cx = handler::cgi::Context {
+        may_keep_alive,
+        ..*cx
+    };
+    let out = handler::cgi::run(proof, &run_cx, conn, cur, &mut body, script);
+    match out.local_redirect {
+        Some(location) => Err((location, out.keep_alive)),
+        None => Ok(Handled {
+            status: out.status,
+            bytes: out.body_bytes,
+            head_bytes: 0,
+            headers_out: Vec::new(),
+            keep_alive: out.keep_alive,
+        }),
+    }
 }
 
 /// The request a program's `Location: /path?query` asks for: GET (HEAD stays HEAD), no body.
@@ -537,17 +573,18 @@ fn respond_static(
 }
 
 /// Routes a confined request to the static handler.
-fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Response {
+fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Served {
+    let answer = |r: Response| Served::Response(r);
     match req.method {
         Method::Get | Method::Head => {}
-        Method::Options => return Response::new(200).header("Allow", "GET, HEAD, OPTIONS"),
-        _ => return Response::error(405).header("Allow", "GET, HEAD, OPTIONS"),
+        Method::Options => return answer(Response::new(200).header("Allow", "GET, HEAD, OPTIONS")),
+        _ => return answer(Response::error(405).header("Allow", "GET, HEAD, OPTIONS")),
     }
     if req.target == "*" {
-        return Response::error(400);
+        return answer(Response::error(400));
     }
     match route::route(&req.path) {
         Ok(r) => handler::static_file::serve(proof, vhost, &r, req),
-        Err(e) => Response::error(e.status()),
+        Err(e) => answer(Response::error(e.status())),
     }
 }

@@ -95,6 +95,17 @@ fn decode(seg: &str) -> Result<String, RouteError> {
 }
 
 /// Percent-encodes a path for a Location header or a listing link.
+/// `URL` (a directory request) followed by the DirectoryIndex entry `name`, encoded: the
+/// URL mod_dir's sub-request asks for.
+pub fn index_url(url_path: &str, name: &str) -> String {
+    let mut u = url_path.to_string();
+    if !u.ends_with('/') {
+        u.push('/');
+    }
+    u.push_str(&encode_path(name));
+    u
+}
+
 pub fn encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for &c in path.as_bytes() {

@@ -129,6 +129,7 @@ mod tests {
             },
             conf: DirConf::default(),
             directories: vec![],
+            directory_matches: vec![],
             locations: vec![],
             script_aliases: vec![],
             origin: Origin {

@@ -146,6 +146,7 @@ pub struct VHostDraft {
     root_origin: Option<Origin>,
     conf: DirConf,
     directories: Vec<Section>,
+    directory_matches: Vec<Section>,
     locations: Vec<Section>,
     script_aliases: Vec<ScriptAlias>,
     custom_logs: Vec<CustomLog>,
@@ -165,6 +166,7 @@ impl VHostDraft {
             root_origin: None,
             conf: DirConf::default(),
             directories: Vec::new(),
+            directory_matches: Vec::new(),
             locations: Vec::new(),
             script_aliases: Vec::new(),
             custom_logs: Vec::new(),
@@ -456,11 +458,7 @@ impl Builder {
     /// rarely meant; said at `-t`.
     fn warn_vhosts_without_identity(&mut self, cfg: &Config) {
         for v in &cfg.vhosts {
-            let scopes = || {
-                std::iter::once(&v.conf)
-                    .chain(v.directories.iter().map(|s| &s.conf))
-                    .chain(v.locations.iter().map(|s| &s.conf))
-            };
+            let scopes = || v.scopes().map(|(c, _)| c);
             let checks = [
                 (
                     Backend::Unix,
@@ -588,6 +586,8 @@ impl Builder {
             // Apache applies <Directory> from the fewest path components to the most (file
             // order among equals); for plain paths that is also shortest to longest.
             directories.sort_by_key(|s| s.path.split('/').filter(|c| !c.is_empty()).count());
+            let mut directory_matches = main.directory_matches.clone();
+            directory_matches.extend(d.directory_matches);
             let mut locations = main.locations.clone();
             locations.extend(d.locations);
             let mut script_aliases = d.script_aliases;
@@ -602,6 +602,7 @@ impl Builder {
                     .unwrap_or_else(|| d.origin.clone()),
                 conf: defaults().merge(&main.conf).merge(&d.conf),
                 directories,
+                directory_matches,
                 locations,
                 script_aliases,
                 harden: super::harden::HardenDraft::resolve(&main.harden, &d.harden),
@@ -1348,21 +1349,11 @@ pub(super) mod h {
         }
     }
 
-    /// The stock `<Files ".ht*">` / `<FilesMatch "^\.ht">` holding only `Require all
-    /// denied`: built in (every `.ht*` name is 403). Anything else is not implemented yet.
-    pub fn files(b: &mut Builder, n: &Node) {
-        let stock = match n.args.as_slice() {
-            [p] if n.is("Files") => p == ".ht*",
-            [p] => p == "^\\.ht" || p == "^\\.ht.*",
-            _ => false,
-        };
-        let only_denial = n.children.as_deref().unwrap_or_default().iter().all(|c| {
-            c.children.is_none()
-                && c.is("Require")
-                && matches!(c.args.as_slice(), [a, d] if a.eq_ignore_ascii_case("all") && d.eq_ignore_ascii_case("denied"))
-        });
-        if !(stock && only_denial) {
-            b.error(n, format!("<{} {}>: only the stock denial of .ht* names (which is built in) is understood; other <{}> sections are not implemented yet", n.name, n.args.join(" "), n.name));
+    /// `<Files NAME>`, `<Files ~ RE>`, `<FilesMatch RE>`: at the server or vhost level, or in a
+    /// `<Directory>`; tested against the requested file's name after the directory sections.
+    pub fn files(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        if let Some(s) = section_of(b, n, Kind::Files) {
+            d.files.push(s);
         }
     }
 
@@ -1400,44 +1391,87 @@ pub(super) mod h {
     }
 
     pub fn directory(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
-        section(b, n, v, true)
+        if let Some(s) = section_of(b, n, Kind::Directory) {
+            if s.regex.is_some() {
+                v.directory_matches.push(s);
+            } else {
+                v.directories.push(s);
+            }
+        }
     }
 
     pub fn location(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
-        section(b, n, v, false)
+        if let Some(s) = section_of(b, n, Kind::Location) {
+            v.locations.push(s);
+        }
     }
 
-    fn section(b: &mut Builder, n: &Node, v: &mut VHostDraft, is_dir: bool) {
-        let Some([a0]) = b.args(n, 1, 1) else { return };
-        let path = if is_dir {
-            normalize_dir(&b.path(a0))
-        } else {
-            a0.clone()
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Kind {
+        Directory,
+        Location,
+        Files,
+    }
+
+    /// One section of any of the three kinds, in any of its spellings: `<Kind PATH>`,
+    /// `<Kind ~ RE>`, `<KindMatch RE>`. Its body is read in the kind's context.
+    fn section_of(b: &mut Builder, n: &Node, kind: Kind) -> Option<Section> {
+        let is_match = n.name.to_ascii_lowercase().ends_with("match");
+        let (pattern, regex) = match n.args.as_slice() {
+            [re] if is_match => (re.clone(), true),
+            [tilde, re] if !is_match && tilde == "~" => (re.clone(), true),
+            [p] if !is_match => (p.clone(), false),
+            _ => {
+                let form = if is_match { "RE" } else { "PATH or ~ RE" };
+                b.error(
+                    n,
+                    format!("<{} {}>: takes {form}", n.name, n.args.join(" ")),
+                );
+                return None;
+            }
         };
-        if !is_dir && !path.starts_with('/') {
+        let (ctx, path) = match kind {
+            Kind::Directory => (directives::DIRECTORY, pattern.clone()),
+            Kind::Location => (directives::LOCATION, pattern.clone()),
+            Kind::Files => (directives::FILES, pattern.clone()),
+        };
+        let mut compiled = None;
+        if regex {
+            match SectionRegex::new(&pattern) {
+                Ok(r) => compiled = Some(r),
+                Err(m) => b.error(n, format!("<{} {}>: {m}", n.name, n.args.join(" "))),
+            }
+        } else {
+            check_plain_section(b, n, kind, &path);
+        }
+        let path = match kind {
+            Kind::Directory if !regex => normalize_dir(&b.path(&path)),
+            _ => path,
+        };
+        let conf = b.dir_section(n, ctx);
+        Some(Section {
+            path,
+            regex: compiled,
+            conf,
+            origin: origin(n),
+        })
+    }
+
+    fn check_plain_section(b: &mut Builder, n: &Node, kind: Kind, path: &str) {
+        if kind == Kind::Location && !path.starts_with('/') {
             b.error(
                 n,
                 format!("<Location {path}>: the URL path must start with '/'"),
             );
         }
-        if let Err(m) = super::super::glob::check(&path) {
-            b.error(n, format!("<{} {a0}>: {m}", n.name));
+        if kind == Kind::Files && path.contains('/') {
+            b.error(
+                n,
+                format!("<Files {path}>: a file name cannot contain '/' (it is matched against the last path component only), so this section would never apply"),
+            );
         }
-        let ctx = if is_dir {
-            directives::DIRECTORY
-        } else {
-            directives::LOCATION
-        };
-        let conf = b.dir_section(n, ctx);
-        let s = Section {
-            path,
-            conf,
-            origin: origin(n),
-        };
-        if is_dir {
-            v.directories.push(s);
-        } else {
-            v.locations.push(s);
+        if let Err(m) = super::super::glob::check(path) {
+            b.error(n, format!("<{} {path}>: {m}", n.name));
         }
     }
 
@@ -1826,6 +1860,32 @@ mod tests {
             Err("Options: unknown option ''".into())
         );
         assert!(parse_add_handler(&[]).is_err());
+    }
+
+    /// The section forms and their errors: each with FILE:LINE, none accepted to never apply.
+    #[test]
+    fn section_forms_table() {
+        let rows: &[(&str, &[&str])] = &[
+            ("<Files a.txt>\nRequire all denied\n</Files>\n<Files ~ \"^b\">\n</Files>\n<FilesMatch \"\\.php$\">\n</FilesMatch>\n<Directory ~ \"^/x/\">\n</Directory>\n<DirectoryMatch ^/x/>\n</DirectoryMatch>\n<Location ~ ^/y>\n</Location>\n<LocationMatch ^/y>\n</LocationMatch>\n<Directory /x>\n<Files *.bak>\n</Files>\n<FilesMatch x>\n</FilesMatch>\n</Directory>\n<VirtualHost *:80>\n<FilesMatch x>\n</FilesMatch>\n<DirectoryMatch x>\n</DirectoryMatch>\n</VirtualHost>\n", &[]),
+            ("<FilesMatch \"(\">\n</FilesMatch>\n", &["/etc/x/h.conf:3: <FilesMatch (>: not a regular expression the regex crate accepts: regex parse error:\n    (\n    ^\nerror: unclosed group"]),
+            ("<Directory ~ \"a(?=b)\">\n</Directory>\n", &["/etc/x/h.conf:3: <Directory ~ a(?=b)>: not a regular expression the regex crate accepts: regex parse error:\n    a(?=b)\n     ^^^\nerror: look-around, including look-ahead and look-behind, is not supported"]),
+            ("<Directory a b>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory a b>: takes PATH or ~ RE"]),
+            ("<DirectoryMatch ~ x>\n</DirectoryMatch>\n", &["/etc/x/h.conf:3: DirectoryMatch takes 1 argument(s), got 2"]),
+            ("<Files a/b>\n</Files>\n", &["/etc/x/h.conf:3: <Files a/b>: a file name cannot contain '/' (it is matched against the last path component only), so this section would never apply"]),
+            ("<Location /x>\n<Files a>\n</Files>\n</Location>\n", &["/etc/x/h.conf:4: <Files> is not allowed inside <Location>"]),
+            ("<Files a>\n<Files b>\n</Files>\n</Files>\n", &["/etc/x/h.conf:4: <Files> is not allowed inside <Files>"]),
+            ("<Files a>\n<Directory /x>\n</Directory>\n</Files>\n", &["/etc/x/h.conf:4: <Directory> is not allowed inside <Files>"]),
+            ("<Files a>\nAllowOverride None\n</Files>\n", &["/etc/x/h.conf:4: AllowOverride is not allowed in <Files>"]),
+            ("<LocationMatch x>\n<DirectoryMatch y>\n</DirectoryMatch>\n</LocationMatch>\n", &["/etc/x/h.conf:4: <DirectoryMatch> is not allowed inside <LocationMatch>"]),
+        ];
+        for (text, want) in rows {
+            let text = format!("Listen 8080\nDocumentRoot /x\n{text}");
+            let got = match load(&text) {
+                Ok(_) => vec![],
+                Err(e) => e,
+            };
+            assert_eq!(&got, want, "{text:?}");
+        }
     }
 
     #[test]

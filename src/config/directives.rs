@@ -19,10 +19,11 @@ pub const SERVER: Contexts = 1;
 pub const VHOST: Contexts = 2;
 pub const DIRECTORY: Contexts = 4;
 pub const LOCATION: Contexts = 8;
-/// `<Files>`/`<FilesMatch>` (not a context of any row yet).
+/// `<Files>`/`<FilesMatch>`: Apache's "directory" context includes them, so every row
+/// allowed in `<Directory>` is, except where the row says otherwise.
 pub const FILES: Contexts = 16;
 const SV: Contexts = SERVER | VHOST;
-const ANY: Contexts = SERVER | VHOST | DIRECTORY | LOCATION;
+const ANY: Contexts = SERVER | VHOST | DIRECTORY | LOCATION | FILES;
 const DIR_ONLY: Contexts = DIRECTORY;
 
 /// How many arguments a row takes. `Own`: the handler checks them with its own messages.
@@ -236,10 +237,12 @@ pub const TABLE: &[Directive] = &[
     implemented("ServerName", SV, Exactly(1), "core_module", VHost(h::server_name), "name-based"),
     implemented("ServerAlias", SV, AtLeast(1), "core_module", VHost(h::server_alias), "name-based"),
     implemented("DocumentRoot", SV, Exactly(1), "core_module", VHost(h::document_root), "as Apache"),
-    implemented("Directory", SV, Section(1, 1), "core_module", VHost(h::directory), "fnmatch wildcards; fewest components first"),
-    implemented("Location", SV, Section(1, 1), "core_module", VHost(h::location), "in order, after Directories"),
-    row("Files", ANY, Section(1, 1), "core_module", Apache, Check(h::files), "only the stock `.ht*` denial, which is built in; other sections: not implemented yet"),
-    row("FilesMatch", ANY, Section(1, 1), "core_module", Apache, Check(h::files), "only the stock `^\\.ht` denial, which is built in; other sections: not implemented yet"),
+    implemented("Directory", SV, Section(1, 2), "core_module", VHost(h::directory), "PATH with fnmatch wildcards, fewest components first; `~ RE` as DirectoryMatch"),
+    implemented("DirectoryMatch", SV, Section(1, 1), "core_module", VHost(h::directory), "regex against the file's full path, after every <Directory>, in file order"),
+    implemented("Files", SV | DIRECTORY, Section(1, 2), "core_module", Dir(h::files), "NAME with fnmatch wildcards against the file name; `~ RE` as FilesMatch; after the directory sections"),
+    implemented("FilesMatch", SV | DIRECTORY, Section(1, 1), "core_module", Dir(h::files), "regex against the file name (empty for a directory request), in order with <Files>"),
+    implemented("Location", SV, Section(1, 2), "core_module", VHost(h::location), "URL prefix (segment boundary) or wildcards on the decoded, normalized URL path; `~ RE` as LocationMatch; last"),
+    implemented("LocationMatch", SV, Section(1, 1), "core_module", VHost(h::location), "regex against the decoded, normalized URL path, in order with <Location>"),
     implemented("ScriptAlias", SV, Exactly(2), "alias_module", VHost(h::script_alias), "a CGI directory under a URL prefix"),
     no_effect("Alias", SV, Exactly(2), "alias_module", NOT_YET),
     implemented("CgroupPerConnection", SERVER, Own, "oneshot", Server(h::cgroup_or_verifier), "a cgroup v2 per connection (delegated subtree)"),

@@ -15,14 +15,7 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
     let confs: Vec<(DirConf, Origin)> = cfg
         .vhosts
         .iter()
-        .flat_map(|v| {
-            std::iter::once((v.conf.clone(), v.origin.clone())).chain(
-                v.directories
-                    .iter()
-                    .chain(&v.locations)
-                    .map(|s| (s.conf.clone(), s.origin.clone())),
-            )
-        })
+        .flat_map(|v| v.scopes().map(|(c, o)| (c.clone(), o.clone())))
         .collect();
     let selinux_on = selinux_current_context();
     let categories = cfg.selinux_connection_categories.clone();

@@ -229,6 +229,11 @@ pub struct DirConf {
     pub user_map: Option<PathBuf>,
     /// `AssignUserID USER GROUP`, resolved in [`Config::users`].
     pub assign_user: Option<crate::policy::UnixTarget>,
+    /// `<Files>`/`<FilesMatch>` written in this scope; merging appends (the enclosing scope's
+    /// first), and they apply after every `<Directory>`/`<DirectoryMatch>`, as Apache's
+    /// file walk reads the merged directory configuration's list.
+    #[serde(default)]
+    pub files: Vec<Section>,
 }
 
 impl DirConf {
@@ -259,6 +264,7 @@ impl DirConf {
             selinux_default: pick(&over.selinux_default, &self.selinux_default),
             user_map: pick(&over.user_map, &self.user_map),
             assign_user: pick(&over.assign_user, &self.assign_user),
+            files: self.files.iter().chain(&over.files).cloned().collect(),
         }
     }
 }
@@ -274,10 +280,53 @@ pub struct ResolvedUser {
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Section {
-    /// For `<Directory>` an absolute filesystem path, for `<Location>` a URL path prefix.
+    /// For `<Directory>` an absolute filesystem path, for `<Location>` a URL path prefix, for
+    /// `<Files>` a file name (all three may hold fnmatch wildcards); for the regex forms
+    /// (`<DirectoryMatch>`, `<Directory ~>`, ...) the expression's source.
     pub path: String,
+    /// The compiled expression of a regex section.
+    #[serde(default)]
+    pub regex: Option<SectionRegex>,
     pub conf: DirConf,
     pub origin: Origin,
+}
+
+/// A `*Match` section's (or `~` form's) regular expression, compiled once at load; carried
+/// between processes as its source.
+#[derive(Debug, Clone)]
+pub struct SectionRegex(pub regex::Regex);
+
+impl SectionRegex {
+    pub fn new(source: &str) -> Result<Self, String> {
+        regex::Regex::new(source)
+            .map(SectionRegex)
+            .map_err(|e| format!("not a regular expression the regex crate accepts: {e}"))
+    }
+
+    pub fn is_match(&self, s: &str) -> bool {
+        self.0.is_match(s)
+    }
+}
+
+impl PartialEq for SectionRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for SectionRegex {}
+
+impl serde::Serialize for SectionRegex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SectionRegex {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let source = String::deserialize(d)?;
+        SectionRegex::new(&source).map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -288,7 +337,12 @@ pub struct VHost {
     /// Where `document_root` was set (the main server's line when the vhost inherits it).
     pub root_origin: Origin,
     pub conf: DirConf,
+    /// `<Directory>` with a plain or wildcard path, fewest components first.
     pub directories: Vec<Section>,
+    /// `<DirectoryMatch>` and `<Directory ~>`, in file order (applied after `directories`).
+    #[serde(default)]
+    pub directory_matches: Vec<Section>,
+    /// `<Location>`, `<LocationMatch>` and `<Location ~>` together, in file order.
     pub locations: Vec<Section>,
     /// This vhost's `ScriptAlias`es first, then the main server's, matched in that order.
     pub script_aliases: Vec<ScriptAlias>,
@@ -314,10 +368,25 @@ impl VHost {
 
     /// Some scope of this vhost maps file suffixes to CGI, so DocumentRoot may hold programs.
     pub fn uses_cgi_extensions(&self) -> bool {
-        std::iter::once(&self.conf)
-            .chain(self.directories.iter().map(|s| &s.conf))
-            .chain(self.locations.iter().map(|s| &s.conf))
-            .any(|c| c.cgi_extensions.as_ref().is_some_and(|e| !e.is_empty()))
+        self.scopes()
+            .any(|(c, _)| c.cgi_extensions.as_ref().is_some_and(|e| !e.is_empty()))
+    }
+
+    /// Every scope's own settings with where it was written: the vhost level, each
+    /// `<Directory>`, `<DirectoryMatch>` and `<Location>` section, and every `<Files>` section
+    /// at any of these levels. What "any scope of the vhost" means for Landlock grants,
+    /// identities and CGI.
+    pub fn scopes(&self) -> impl Iterator<Item = (&DirConf, &Origin)> {
+        let sections = self
+            .directories
+            .iter()
+            .chain(&self.directory_matches)
+            .chain(&self.locations)
+            .map(|s| (&s.conf, &s.origin));
+        let top = std::iter::once((&self.conf, &self.origin)).chain(sections);
+        top.flat_map(|(c, o)| {
+            std::iter::once((c, o)).chain(c.files.iter().map(|f| (&f.conf, &f.origin)))
+        })
     }
 
     /// The first name, for logs and CGI's SERVER_NAME.
@@ -406,23 +475,108 @@ pub struct Config {
 }
 
 impl VHost {
-    /// Effective per-directory settings for a filesystem directory and the URL that reached it:
-    /// the vhost level, then every matching `<Directory>` from the shortest path to the longest,
-    /// then every matching `<Location>` in file order (Apache's merge order).
+    /// Effective per-directory settings for a filesystem directory and the URL that reached
+    /// it, without `<Files>` sections (a directory on the way to the requested file).
     pub fn dir_conf(&self, fs_dir: &std::path::Path, url_path: &str) -> DirConf {
         let dir = fs_dir.to_string_lossy();
+        self.merged(&dir, &dir, None, url_path)
+    }
+
+    /// Effective settings for a request, in Apache's merge order: the vhost level; every
+    /// matching `<Directory>` from the fewest components to the most; every
+    /// `<DirectoryMatch>`/`<Directory ~>` in file order, tested against `filename` (the whole
+    /// file path, or the directory path with its trailing slash for a directory request, as
+    /// Apache's `r->filename`); the `<Files>`/`<FilesMatch>` sections collected so far, in
+    /// order, against `file_name` (empty for a directory request, as Apache); then
+    /// `<Location>`/`<LocationMatch>` in file order against the URL path, which is
+    /// percent-decoded and normalized first (Apache's `r->uri`), so no spelling of a URL
+    /// escapes a section that covers it.
+    pub fn file_conf(
+        &self,
+        fs_dir: &std::path::Path,
+        filename: &str,
+        file_name: &str,
+        url_path: &str,
+    ) -> DirConf {
+        let dir = fs_dir.to_string_lossy();
+        self.merged(&dir, filename, Some(file_name), url_path)
+    }
+
+    fn merged(&self, dir: &str, filename: &str, file: Option<&str>, url_path: &str) -> DirConf {
         let mut c = self.conf.clone();
         for s in &self.directories {
-            if directory_matches(&s.path, &dir) {
+            if directory_matches(&s.path, dir) {
                 c = c.merge(&s.conf);
             }
         }
+        for s in &self.directory_matches {
+            if s.regex.as_ref().is_some_and(|r| r.is_match(filename)) {
+                c = c.merge(&s.conf);
+            }
+        }
+        if let Some(name) = file {
+            let files = std::mem::take(&mut c.files);
+            for s in &files {
+                let hit = match &s.regex {
+                    Some(r) => r.is_match(name),
+                    None if super::glob::is_pattern(&s.path) => super::glob::matches(&s.path, name),
+                    None => s.path == name,
+                };
+                if hit {
+                    c = c.merge(&s.conf);
+                }
+            }
+            c.files = files;
+        }
+        let url = normalized_url(url_path);
         for s in &self.locations {
-            if location_matches(&s.path, url_path) {
+            let hit = match &s.regex {
+                Some(r) => r.is_match(&url),
+                None => location_matches(&s.path, &url),
+            };
+            if hit {
                 c = c.merge(&s.conf);
             }
         }
         c
+    }
+}
+
+impl VHost {
+    /// mod_dir's rule for a DirectoryIndex entry: Apache serves it through a sub-request
+    /// that is admitted on its own. Here, when the entry's own settings (its `<Files>`,
+    /// `<DirectoryMatch>` and `<Location>` sections) differ from the directory request's, the
+    /// handler answers with an internal redirect to `URL + NAME`, which goes through
+    /// admission again (I1); otherwise the entry is served under the directory's admission.
+    /// `dir` is the directory, `url` the (still encoded) directory URL ending in `/`.
+    pub fn index_needs_admission(&self, dir: &std::path::Path, url: &str, name: &str) -> bool {
+        let d = dir.to_string_lossy();
+        let dir_name = format!("{}/", d.trim_end_matches('/'));
+        let file = format!("{dir_name}{name}");
+        let as_dir = self.file_conf(dir, &dir_name, "", url);
+        let index = crate::child::route::index_url(url, name);
+        let as_file = self.file_conf(dir, &file, name, &index);
+        as_dir != as_file
+    }
+}
+
+/// The URL path as `<Location>` sees it: percent-decoded, `.`/`..`/empty segments resolved
+/// (Apache's `r->uri` after `ap_getparents` and `MergeSlashes On`), the trailing slash kept.
+/// A path the router refuses is matched as written (it is answered 400/404 anyway).
+pub fn normalized_url(url_path: &str) -> String {
+    match crate::child::route::route(url_path) {
+        Ok(r) => {
+            let mut u = String::new();
+            for s in &r.segments {
+                u.push('/');
+                u.push_str(s);
+            }
+            if r.trailing_slash || u.is_empty() {
+                u.push('/');
+            }
+            u
+        }
+        Err(_) => url_path.to_string(),
     }
 }
 
@@ -473,6 +627,22 @@ mod tests {
         ] {
             assert_eq!(directory_matches(p, s), dir, "Directory {p} {s}");
             assert_eq!(location_matches(p, s), loc, "Location {p} {s}");
+        }
+    }
+
+    #[test]
+    fn normalized_url_table() {
+        for (raw, want) in [
+            ("/", "/"),
+            ("/a/b", "/a/b"),
+            ("/a/b/", "/a/b/"),
+            ("//a///b", "/a/b"),
+            ("/%61dm/x", "/adm/x"),
+            ("/x/../adm", "/adm"),
+            ("/./adm/.", "/adm/"),
+            ("/a%2fb", "/a%2fb"),
+        ] {
+            assert_eq!(super::normalized_url(raw), want, "{raw}");
         }
     }
 

@@ -21,11 +21,21 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-pub fn serve(_proof: &Confined, vhost: &VHost, route: &Route, req: &Request) -> Response {
+/// What the static handler does with a request.
+pub enum Served {
+    Response(Response),
+    /// A DirectoryIndex entry to be served by an internal redirect to this URL (admitted
+    /// again), because its own sections differ from the directory's.
+    Index(String),
+}
+
+pub fn serve(_proof: &Confined, vhost: &VHost, route: &Route, req: &Request) -> Served {
     match resolve(vhost, route, &req.path) {
-        Ok(Found::File { file, meta, name }) => file_response(file, &meta, &name, req),
+        Ok(Found::File { file, meta, name }) => {
+            Served::Response(file_response(file, &meta, &name, req))
+        }
         Ok(Found::Dir { fd, dir }) => directory(vhost, route, req, fd, &dir),
-        Err(status) => Response::error(status),
+        Err(status) => Served::Response(Response::error(status)),
     }
 }
 
@@ -125,14 +135,14 @@ fn io_status(e: &io::Error) -> u16 {
     }
 }
 
-fn directory(vhost: &VHost, route: &Route, req: &Request, fd: OwnedFd, dir: &Path) -> Response {
+fn directory(vhost: &VHost, route: &Route, req: &Request, fd: OwnedFd, dir: &Path) -> Served {
     if !route.trailing_slash {
         let mut loc = encode_path(&format!("/{}/", route.segments.join("/")).replace("//", "/"));
         if let Some(q) = &req.query {
             loc.push('?');
             loc.push_str(q);
         }
-        return Response::error(301).header("Location", loc);
+        return Served::Response(Response::error(301).header("Location", loc));
     }
     let conf = vhost.dir_conf(dir, &req.path);
     let opts = conf.options.unwrap_or_default();
@@ -141,18 +151,24 @@ fn directory(vhost: &VHost, route: &Route, req: &Request, fd: OwnedFd, dir: &Pat
             Ok(f) => {
                 let file = File::from(f);
                 match file.metadata() {
-                    Ok(meta) if meta.is_file() => return file_response(file, &meta, &index, req),
+                    Ok(meta) if meta.is_file() => {
+                        if vhost.index_needs_admission(dir, &req.path, &index) {
+                            return Served::Index(super::cgi::index_url(&req.path, &index));
+                        }
+                        return Served::Response(file_response(file, &meta, &index, req));
+                    }
                     _ => continue,
                 }
             }
             Err(404) => continue,
-            Err(status) => return Response::error(status),
+            Err(status) => return Served::Response(Response::error(status)),
         }
     }
     if opts.indexes {
-        return super::listing::render(fd, &format!("/{}", route.segments.join("/")));
+        let url = format!("/{}", route.segments.join("/"));
+        return Served::Response(super::listing::render(fd, &url));
     }
-    Response::error(403)
+    Served::Response(Response::error(403))
 }
 
 fn etag(meta: &Metadata) -> String {

@@ -92,6 +92,9 @@ pub enum Lookup {
     Script(Script),
     /// Refused (already logged).
     Refused(u16),
+    /// A DirectoryIndex entry whose own sections differ from its directory's: served by an
+    /// internal redirect to this URL, admitted again (see `VHost::index_needs_admission`).
+    Index(String),
 }
 
 /// Which tree the URL maps into.
@@ -141,10 +144,9 @@ pub fn lookup(cfg: &Config, vhost: &VHost, route: &Route, url_path: &str) -> Loo
 
 /// Every extension any scope of the vhost runs as CGI.
 fn any_cgi_extension(vhost: &VHost, name: &str) -> bool {
-    std::iter::once(&vhost.conf)
-        .chain(vhost.directories.iter().map(|s| &s.conf))
-        .chain(vhost.locations.iter().map(|s| &s.conf))
-        .filter_map(|c| c.cgi_extensions.as_ref())
+    vhost
+        .scopes()
+        .filter_map(|(c, _)| c.cgi_extensions.as_ref())
         .any(|exts| has_extension(exts, name))
 }
 
@@ -258,6 +260,9 @@ fn directory_index(
         if kind != libc::S_IFREG {
             continue;
         }
+        if any_cgi_extension(vhost, &name) && vhost.index_needs_admission(&path, url_path, &name) {
+            return Lookup::Index(index_url(url_path, &name));
+        }
         let mut script_name = url_path.to_string();
         if !script_name.ends_with('/') {
             script_name.push('/');
@@ -276,6 +281,8 @@ fn directory_index(
     Lookup::NotCgi
 }
 
+pub use crate::child::route::index_url;
+
 /// A regular file reached by the walk, before the CGI decision.
 struct Found {
     dir: OwnedFd,
@@ -291,7 +298,8 @@ struct Found {
 fn program(cfg: &Config, vhost: &VHost, alias: bool, f: Found, url_path: &str) -> Lookup {
     let file = f.dir_path.join(&f.name);
     if !alias {
-        let conf = vhost.dir_conf(&f.dir_path, url_path);
+        let filename = file.to_string_lossy();
+        let conf = vhost.file_conf(&f.dir_path, &filename, &f.name, url_path);
         if !has_extension(&conf.cgi_extensions.unwrap_or_default(), &f.name) {
             return Lookup::NotCgi;
         }
