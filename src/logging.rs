@@ -60,26 +60,36 @@ pub fn install(cfg: &Config, file: Option<File>) -> io::Result<Option<RawFd>> {
     Ok(fd)
 }
 
-/// Opens the `ErrorLog` file again onto the descriptor the logger (and every later child)
+/// The `ErrorLog` file opened again, to be put in place by [`Reopened::install`] once the
+/// rest of a reload succeeded (opening has no effect on what is logged until then).
+pub struct Reopened(Option<(File, RawFd)>);
+
+/// Opens the `ErrorLog` file again for the descriptor the logger (and every later child)
 /// writes to, so that a reload after logrotate renamed it writes a new file. `fd` is the
 /// descriptor `init` returned. Between stderr and a file there is no such switch.
-pub fn reopen(target: &LogTarget, fd: Option<RawFd>) -> io::Result<()> {
+pub fn reopen(target: &LogTarget, fd: Option<RawFd>) -> io::Result<Reopened> {
     match (target, fd) {
-        (LogTarget::Stderr, None) => Ok(()),
-        (LogTarget::File(p), Some(fd)) => {
-            let new = open_append(p)
-                .map_err(|e| io::Error::new(e.kind(), format!("ErrorLog {}: {e}", p.display())))?;
-            // dup2 swaps what the number names in one step; the flag is per descriptor.
+        (LogTarget::Stderr, None) => Ok(Reopened(None)),
+        (LogTarget::File(p), Some(fd)) => open_append(p)
+            .map(|f| Reopened(Some((f, fd))))
+            .map_err(|e| io::Error::new(e.kind(), format!("ErrorLog {}: {e}", p.display()))),
+        _ => Err(io::Error::other(
+            "ErrorLog changed between stderr and a file: restart the server to change it",
+        )),
+    }
+}
+
+impl Reopened {
+    /// dup2 swaps what the descriptor names in one step; close-on-exec is per descriptor.
+    pub fn install(self) -> io::Result<()> {
+        if let Some((new, fd)) = self.0 {
             nix::unistd::dup2(new.as_raw_fd(), fd)?;
             nix::fcntl::fcntl(
                 fd,
                 nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
             )?;
-            Ok(())
         }
-        _ => Err(io::Error::other(
-            "ErrorLog changed between stderr and a file: restart the server to change it",
-        )),
+        Ok(())
     }
 }
 

@@ -776,10 +776,13 @@ fn apply_reload(
             return;
         }
     };
-    if let Err(e) = crate::logging::reopen(&new.error_log, inh.error_log_fd) {
-        log::error!("reload: {e}; keeping the old configuration");
-        return;
-    }
+    let error_log = match crate::logging::reopen(&new.error_log, inh.error_log_fd) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("reload: {e}; keeping the old configuration");
+            return;
+        }
+    };
     match logs.open(&new) {
         Ok(l) => inh.access_logs = l,
         Err(e) => {
@@ -788,6 +791,9 @@ fn apply_reload(
         }
     }
     inh.vhost_error_logs = vhost_error_logs;
+    if let Err(e) = error_log.install() {
+        log::error!("reload: ErrorLog: {e}; it keeps writing to the file it had");
+    }
     *cfg = new;
     reexec.set_image(image);
     retire_idle(pool);
