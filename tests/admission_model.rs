@@ -1,13 +1,13 @@
 //! Model-based test of admission (issue 11, invariant I1: every request is admitted on its own).
 //!
 //! A reference model of the admission semantics, written in this file from the issue text, the
-//! README's configuration reference and Apache's documentation (mod_auth_basic, mod_authz_core,
-//! `<Directory>`/`<Location>` merging, mpm-itk's `AssignUserID`, mod_selinux's map syntax), says
-//! for every request what the answer must be. It calls none of the crate's code. A randomized
-//! driver sends thousands of requests through the real binary (root, `Confinement unix
-//! landlock`) over keep-alive connections, sequentially and pipelined, from several loopback
-//! source addresses, and checks every final status, the 401 challenge, the 200 body (which
-//! names the vhost and file) and the access line's user, `ctx=` (uid:gid) and `rule=`.
+//! configuration reference (docs/configuration.md) and Apache's documentation (mod_auth_basic,
+//! mod_authz_core, `<Directory>`/`<Location>` merging, mpm-itk's `AssignUserID`, mod_selinux's map
+//! syntax), says for every request what the answer must be. It calls none of the crate's code. A
+//! randomized driver sends thousands of requests through the real binary (root, `Confinement unix
+//! landlock`) over keep-alive connections, sequentially and pipelined, from several loopback source
+//! addresses, and checks every final status, the 401 challenge, the 200 body (which names the vhost
+//! and file) and the access line's user, `ctx=` (uid:gid) and `rule=`.
 //!
 //! The model, per request:
 //! 1. Virtual host: the Host header without its port, case-insensitively, against ServerName and
@@ -1239,7 +1239,7 @@ fn drive(seed: u64, site: &Path, acc: &Accounts, server: &Server, max: usize) ->
         expected: BTreeMap::new(),
     };
     // Failed verifications per source address: the verifier slows a source down after its
-    // second failure (README: "the verifier's delay after failures from one address"), so each
+    // second failure (docs/robustness.md: "the verifier's delay after failures from one address"), so each
     // address gets at most two and the run stays fast.
     let mut failed_by_src: HashMap<Ipv4Addr, u32> = HashMap::new();
     let mut next_far: u32 = 0;
@@ -1682,7 +1682,7 @@ fn parse_seed(s: &str) -> u64 {
 
 #[test]
 fn admission_matches_the_model() {
-    if !nix::unistd::geteuid().is_root() {
+    if !common::is_root() {
         eprintln!(
             "\n*** SKIPPED admission_model: needs root (Confinement unix switches uids); \
              run as root to test issue 11's admission model ***\n"

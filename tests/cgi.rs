@@ -15,10 +15,6 @@ use std::time::{Duration, Instant};
 
 const NOBODY: u32 = 65534;
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
 /// The uid the server's children run as: `nobody` under a root master, else ourselves.
 fn target_uid() -> u32 {
     if is_root() {

@@ -51,7 +51,7 @@ fn dash_t_names_file_and_line_and_never_aborts() {
             "<Directory /nowhere>\n</Directory>\n",
             Some(0),
             &[
-                format!("warning: {f}:3: <Directory /nowhere> never applies: it is outside every DocumentRoot and ScriptAlias directory"),
+                format!("warning: {f}:3: <Directory /nowhere> never applies: it is outside every DocumentRoot, Alias and ScriptAlias directory"),
                 "Syntax OK".to_string(),
             ],
         ),

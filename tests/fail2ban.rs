@@ -39,7 +39,7 @@ fn fail2ban_ready(test: &str) -> bool {
         if have_fail2ban() {
             return true;
         }
-        if !nix::unistd::geteuid().is_root() {
+        if !is_root() {
             return false;
         }
         let apt = |args: &[&str]| {

@@ -24,7 +24,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 fn skip(test: &str) -> bool {
-    if !nix::unistd::geteuid().is_root() {
+    if !is_root() {
         eprintln!("SKIP {test}: needs root (Confinement unix changes uids)");
         return true;
     }

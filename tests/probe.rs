@@ -30,7 +30,7 @@
 mod common;
 
 use base64::Engine;
-use common::{alive, children_of, free_port, parse_resp, Resp, Server};
+use common::{alive, children_of, free_port, is_root, parse_resp, Resp, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::{chown, PermissionsExt};
@@ -57,10 +57,6 @@ const CONTEXTS: [(&str, &str); 3] = [
 const BIG_FILE: usize = 32 << 20;
 /// Seconds the process the probe leaves behind keeps trying (within one keep-alive connection).
 const DAEMON_SECS: u32 = 6;
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
 
 #[derive(Clone, Copy)]
 struct Ids {

@@ -352,7 +352,7 @@ fn children_of(pid: i32) -> Vec<i32> {
 
 #[test]
 fn serving_child_never_holds_the_key() {
-    if !nix_is_root() {
+    if !is_root() {
         eprintln!("SKIP: reading another process's memory needs root");
         return;
     }
@@ -441,13 +441,6 @@ fn serving_child_never_holds_the_key() {
     );
     drop(stdin);
     let _ = client.wait();
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
 }
 
 #[test]
@@ -569,7 +562,7 @@ fn socket_inodes(pid: i32) -> Vec<u64> {
 /// From outside, the key holder's sockets must have no name at all (nothing to connect to).
 #[test]
 fn attack_cgi_cannot_reach_the_key_holder() {
-    if !nix_is_root() {
+    if !is_root() {
         eprintln!("SKIP: the unix backend needs a root master");
         return;
     }
@@ -593,7 +586,12 @@ fn attack_cgi_cannot_reach_the_key_holder() {
     ) else {
         return;
     };
-    let holder = *t.key_holder_pids().last().unwrap();
+    // The master logs the key holder's pid; the line may land after the port answers.
+    wait_error_log(&t.srv, |l| l.contains("key holder started as pid "));
+    let holder = *t
+        .key_holder_pids()
+        .last()
+        .expect("the key holder's pid in the error log");
     let master = t.srv.child.id();
     let inodes = socket_inodes(holder);
     assert!(

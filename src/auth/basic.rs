@@ -19,6 +19,8 @@ use std::fmt;
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
+use crate::http::syntax::trim_ows;
+
 /// Largest header value accepted; far above any sane user:password pair.
 pub const MAX_AUTHORIZATION_LEN: usize = 4096;
 
@@ -107,17 +109,6 @@ fn strip_scheme(value: &[u8]) -> Result<&[u8], BasicError> {
         return Err(BasicError::MissingCredentials);
     }
     Ok(token)
-}
-
-/// Strips HTTP optional whitespace (SP / HTAB) from both ends.
-fn trim_ows(bytes: &[u8]) -> &[u8] {
-    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = bytes.iter().position(|b| !is_ows(b)).unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !is_ows(b))
-        .map_or(start, |i| i + 1);
-    bytes.get(start..end).unwrap_or_default()
 }
 
 fn decode(token: &[u8]) -> Result<Zeroizing<Vec<u8>>, BasicError> {

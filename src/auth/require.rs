@@ -1,17 +1,14 @@
 //! Stage: authorization (pure), evaluated once before authentication (user = None)
 //! and again after it (user = the verified name).
 //!
-//! Supported Apache 2.4 forms: `Require valid-user`, `Require user NAME...`,
-//! `Require all granted`, `Require all denied`, `Require ip ADDR[/PREFIX]...`, `Require local`
-//! (loopback only).
-//! Keywords are ASCII case-insensitive; user names are exact. Several `Require` lines
-//! in one section are combined as RequireAny, like Apache. Anything else (`group`,
-//! `not`, `host`, `expr`, partial addresses such as `10.1`, netmask forms) is a parse
-//! error rather than a requirement that silently never matches.
-//!
-//! Invariants: no requirements → `Granted`; a matching `all granted` or `ip` grants
-//! without authentication; unmet user requirements give `NeedAuth` to an anonymous
-//! request and `Denied` to an authenticated one; nothing else ever grants.
+//! Supported Apache 2.4 providers: `Require valid-user`, `Require user NAME...`,
+//! `Require group NAME...` (with `AuthGroupFile`), `Require all granted|denied`,
+//! `Require ip ADDR[/PREFIX]...`, `Require local` (loopback only), `Require method M...`.
+//! Keywords are ASCII case-insensitive; user and group names and methods are exact. How
+//! lines combine (`not`, the `<Require*>` containers, `<Limit>`) is [`super::authz`]'s.
+//! Anything else (`host`, `forward-dns`, `expr`, `env`, partial addresses such as `10.1`,
+//! netmask forms) is a parse error with the reason rather than a requirement that silently
+//! never matches.
 #![forbid(unsafe_code)]
 #![deny(
     clippy::indexing_slicing,
@@ -24,9 +21,10 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use super::authz::{method_bit, Methods};
 use crate::policy::map::{check_user_name, net_contains, parse_net};
 
-/// One `Require` line.
+/// One `Require` line's provider and its arguments (without `not`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Require {
     ValidUser,
@@ -34,6 +32,11 @@ pub enum Require {
     AllGranted,
     AllDenied,
     Ip(Vec<IpNet>),
+    /// mod_authz_groupfile: the user is in one of these groups of the `AuthGroupFile`.
+    Groups(Vec<String>),
+    /// mod_authz_core's `method`: the request's method is one of these (bits of
+    /// [`super::authz::method_bit`]; HEAD is GET's, as in Apache).
+    Method(Methods),
 }
 
 /// What to do with the request. Discriminants are far apart so a flipped bit cannot
@@ -65,6 +68,12 @@ pub fn parse_require(args: &[&str]) -> Result<Require, String> {
         // address is the server's own; that narrower reading here only refuses more).
         "local" if rest.is_empty() => parse_ips(&["127.0.0.0/8", "::1/128"]),
         "local" => Err("Require local takes no arguments".to_owned()),
+        "group" => parse_groups(rest),
+        "method" => parse_methods(rest),
+        "host" | "forward-dns" => Err(format!("Require {keyword} needs DNS lookups of the client (a double-reverse lookup), which this server never makes: write Require ip with the addresses")),
+        "expr" => Err("Require expr (Apache's ap_expr language) is not implemented: write the condition with Require lines and <RequireAll>/<RequireAny>/<RequireNone> (ip, user, group, method)".to_owned()),
+        "env" => Err("Require env: there are no request environment variables (SetEnvIf is not implemented): write the condition with Require ip, user, group or method".to_owned()),
+        "not" => Err("Require not not: one 'not' only".to_owned()),
         _ => Err(format!("unsupported Require provider '{keyword}'")),
     }
 }
@@ -79,6 +88,38 @@ fn parse_users(names: &[&str]) -> Result<Require, String> {
     Ok(Require::Users(
         names.iter().map(|&n| n.to_owned()).collect(),
     ))
+}
+
+fn parse_groups(names: &[&str]) -> Result<Require, String> {
+    if names.is_empty() {
+        return Err("Require group needs at least one group name".to_owned());
+    }
+    for name in names {
+        if name.contains("%{") {
+            return Err(format!(
+                "Require group '{name}': expressions in group names are not implemented"
+            ));
+        }
+        if name.contains(':') || name.chars().any(char::is_control) {
+            return Err(format!("Require group '{name}': a group name has no ':' or control characters (no group file line could name it)"));
+        }
+    }
+    Ok(Require::Groups(
+        names.iter().map(|&n| n.to_owned()).collect(),
+    ))
+}
+
+fn parse_methods(names: &[&str]) -> Result<Require, String> {
+    if names.is_empty() {
+        return Err("Require method needs at least one method".to_owned());
+    }
+    let mut bits = 0;
+    for name in names {
+        bits |= method_bit(name).ok_or_else(|| {
+            format!("Require method: invalid method '{name}' (methods are case-sensitive: GET, POST...)")
+        })?;
+    }
+    Ok(Require::Method(bits))
 }
 
 fn parse_all(rest: &[&str]) -> Result<Require, String> {
@@ -100,35 +141,41 @@ fn parse_ips(addrs: &[&str]) -> Result<Require, String> {
     Ok(Require::Ip(nets))
 }
 
-/// Evaluates `reqs` as RequireAny for a request from `peer`; `user` must be None
-/// unless the password has already been verified.
-pub fn evaluate(reqs: &[Require], user: Option<&str>, peer: IpAddr) -> Access {
-    if reqs.is_empty() {
-        return Access::Granted;
-    }
-    let mut wants_user = false;
-    for req in reqs {
-        let satisfied = match req {
-            Require::AllGranted => true,
-            Require::AllDenied => false,
-            Require::Ip(nets) => nets.iter().any(|net| net_contains(net, peer)),
-            Require::ValidUser => {
-                wants_user = true;
-                user.is_some()
-            }
-            Require::Users(names) => {
-                wants_user = true;
-                user.is_some_and(|user| names.iter().any(|name| name == user))
-            }
-        };
-        if satisfied {
-            return Access::Granted;
+/// One provider's answer, mod_authz_core's `authz_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Granted,
+    Denied,
+    /// Denied for want of a user: authenticating may change the answer.
+    DeniedNoUser,
+    Neutral,
+}
+
+/// What a provider may look at: the verified user (None before authentication), the client's
+/// address, the request's method bit and the `AuthGroupFile` in force.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    pub user: Option<&'a str>,
+    pub peer: IpAddr,
+    pub method: Methods,
+    pub groups: Option<&'a super::groupfile::GroupFile>,
+}
+
+/// Apache's providers: `user`, `valid-user` and `group` answer `DeniedNoUser` without a user;
+/// `group` without a group file denies (mod_authz_groupfile's AH01664).
+pub fn check(req: &Require, ctx: &Ctx<'_>) -> Status {
+    let yes = |b: bool| if b { Status::Granted } else { Status::Denied };
+    match (req, ctx.user) {
+        (Require::AllGranted, _) => Status::Granted,
+        (Require::AllDenied, _) => Status::Denied,
+        (Require::Ip(nets), _) => yes(nets.iter().any(|net| net_contains(net, ctx.peer))),
+        (Require::Method(bits), _) => yes(bits & ctx.method != 0),
+        (Require::ValidUser | Require::Users(_) | Require::Groups(_), None) => Status::DeniedNoUser,
+        (Require::ValidUser, Some(_)) => Status::Granted,
+        (Require::Users(names), Some(user)) => yes(names.iter().any(|n| n == user)),
+        (Require::Groups(names), Some(user)) => {
+            yes(ctx.groups.is_some_and(|g| g.in_any(user, names)))
         }
-    }
-    if wants_user && user.is_none() {
-        Access::NeedAuth
-    } else {
-        Access::Denied
     }
 }
 
@@ -174,6 +221,17 @@ mod tests {
                 "local",
                 Require::Ip(vec![net("127.0.0.0/8"), net("::1/128")]),
             ),
+            (
+                "group staff wheel",
+                Require::Groups(vec!["staff".into(), "wheel".into()]),
+            ),
+            (
+                "method GET HEAD POST",
+                Require::Method(
+                    super::super::authz::method_bit("GET").unwrap()
+                        | super::super::authz::method_bit("POST").unwrap(),
+                ),
+            ),
         ];
         for (line, expected) in cases {
             assert_eq!(&reqs(&[line])[0], expected, "{line}");
@@ -196,8 +254,18 @@ mod tests {
             (&["ip", "10.0.0.0/255.0.0.0"], "not an address/prefix"),
             (&["ip", "!10.0.0.0/8"], "not an address/prefix"),
             (&["ip", "!10.0.0.1"], "not an IPv4"),
-            (&["group", "staff"], "unsupported Require provider 'group'"),
-            (&["not", "ip", "10.0.0.1"], "unsupported"),
+            (&["group"], "at least one group"),
+            (&["group", "a:b"], "no ':'"),
+            (&["group", "%{x}"], "expressions"),
+            (&["method"], "at least one method"),
+            (&["method", "get"], "invalid method 'get'"),
+            (&["method", "FOO"], "invalid method"),
+            (&["host", "example.org"], "DNS"),
+            (&["forward-dns", "example.org"], "DNS"),
+            (&["expr", "true"], "not implemented"),
+            (&["env", "X"], "environment"),
+            (&["not", "ip", "10.0.0.1"], "one 'not'"),
+            (&["nosuch"], "unsupported Require provider 'nosuch'"),
             (&["local", "x"], "no arguments"),
         ];
         for (args, expected) in cases {
@@ -244,7 +312,13 @@ mod tests {
             (&["ip 2001:db8::/32"], None, v4, Denied),
         ];
         for (lines, user, peer, expected) in cases {
-            let got = evaluate(&reqs(lines), *user, *peer);
+            let ctx = Ctx {
+                user: *user,
+                peer: *peer,
+                method: super::super::authz::request_method("GET"),
+                groups: None,
+            };
+            let got = super::super::evaluate(&super::super::AuthzConf::any(reqs(lines)), &ctx);
             assert_eq!(got, *expected, "{lines:?} user={user:?} peer={peer}");
         }
     }

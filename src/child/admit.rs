@@ -12,7 +12,7 @@
 use super::decide::{self, Identity};
 use super::{route, vhost};
 use crate::auth::{self, Access};
-use crate::config::{Config, DirConf, VHost};
+use crate::config::{AuthProvider, Config, DirConf, VHost, VerifierSource};
 use crate::http::request::Request;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -76,6 +76,9 @@ pub enum Reason {
     VerifierUnavailable(String),
     /// `Require` asks for a user where no way to authenticate one is configured: 500.
     Misconfigured(String),
+    /// mod_alias's `Redirect`/`RedirectMatch`, answered before authentication as Apache's
+    /// translate_name phase does: a 3xx with this Location, or a 410 (or other status) without.
+    Redirected { location: Option<String> },
     /// A TLS connection's request for another vhost than its handshake's (421), or without SNI
     /// where `SSLStrictSNIVHostCheck On` (403).
     Misdirected(vhost::Misdirected),
@@ -118,6 +121,10 @@ pub fn admit<'c>(
             return refuse(403, None, Reason::Misdirected(m))
         }
     };
+    if let Some(r) = redirected(vhost, req, on) {
+        let location = r.location;
+        return refuse(r.status, None, Reason::Redirected { location });
+    }
     let (fs_path, conf) = request_conf(vhost, req);
     if is_ht_file(&req.path) {
         return refuse(403, None, Reason::DeniedByConfiguration { path: fs_path });
@@ -178,9 +185,17 @@ fn authorize(
     creds: &mut dyn CheckCredentials,
     fs_path: &std::path::Path,
 ) -> Result<Option<String>, Admission<'static>> {
-    let reqs = conf.requires.as_deref().unwrap_or(&[]);
     let no = |status, realm, reason| Err(refuse(status, realm, reason));
-    match auth::evaluate(reqs, None, peer.ip()) {
+    let ctx = |user| auth::require::Ctx {
+        user,
+        peer: peer.ip(),
+        method: auth::authz::request_method(req.method.as_str()),
+        groups: conf
+            .auth_group_file
+            .as_ref()
+            .and_then(|(f, _)| cfg.group_files.get(f)),
+    };
+    match auth::evaluate(&conf.authz, &ctx(None)) {
         Access::Granted => return Ok(None),
         Access::Denied => {
             let path = fs_path.to_path_buf();
@@ -188,22 +203,13 @@ fn authorize(
         }
         Access::NeedAuth => {}
     }
-    let (Some(true), Some(file)) = (conf.auth_basic, conf.auth_user_file.as_ref()) else {
-        let why =
-            "Require needs a user, but AuthType Basic with an AuthUserFile is not configured here";
+    if conf.auth_basic != Some(true) {
+        let why = "Require needs a user, but AuthType Basic is not configured here";
         return no(500, None, Reason::Misconfigured(why.into()));
-    };
-    let Some(index) = cfg
-        .password_files
-        .iter()
-        .position(|f| f == file)
-        .and_then(|i| u16::try_from(i).ok())
-    else {
-        let why = format!(
-            "AuthUserFile {} is not known to the verifier",
-            file.display()
-        );
-        return no(500, None, Reason::Misconfigured(why));
+    }
+    let sources = match sources(cfg, conf) {
+        Ok(s) => s,
+        Err(why) => return no(500, None, Reason::Misconfigured(why)),
     };
     let realm = Some(
         conf.auth_name
@@ -223,14 +229,22 @@ fn authorize(
         }
     };
     let user = parsed.user.clone();
-    match creds.check(index, header, &user, parsed.password()) {
+    // mod_auth_basic: each provider in turn; only "user not found" passes to the next.
+    let mut check = Check::UnknownUser;
+    for index in sources {
+        check = creds.check(index, header, &user, parsed.password());
+        if check != Check::UnknownUser {
+            break;
+        }
+    }
+    match check {
         Check::Valid => {}
         Check::Mismatch => return no(401, realm, Reason::PasswordMismatch { user }),
         Check::UnknownUser => return no(401, realm, Reason::UnknownUser { user }),
         Check::Unavailable(e) => return no(503, None, Reason::VerifierUnavailable(e)),
         Check::CannotAsk => return Err(Admission::NeedsFreshProcess),
     }
-    match auth::evaluate(reqs, Some(&user), peer.ip()) {
+    match auth::evaluate(&conf.authz, &ctx(Some(&user))) {
         Access::Granted => Ok(Some(user)),
         // Apache answers 401 by default, so the browser asks again (perhaps for another
         // user); `AuthzSendForbiddenOnFailure On` makes it 403.
@@ -239,6 +253,69 @@ fn authorize(
         }
         Access::NeedAuth | Access::Denied => no(401, realm, Reason::UserNotAllowed { user }),
     }
+}
+
+/// The vhost's first matching Redirect for `req` (matched on the decoded, normalized path),
+/// its Location made absolute on the request's scheme and Host.
+fn redirected(
+    vhost: &VHost,
+    req: &Request,
+    on: vhost::On,
+) -> Option<crate::config::alias::Redirected> {
+    if vhost.redirects.is_empty() {
+        return None;
+    }
+    let r = route::route(&req.path).ok()?;
+    let scheme = match on {
+        vhost::On::Plain => "http",
+        vhost::On::Tls { .. } => "https",
+    };
+    // The Host as sent (port included), when it is a plain host[:port]; else the ServerName.
+    let host = req
+        .header("Host")
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c))
+        })
+        .unwrap_or_else(|| vhost.server_name());
+    crate::config::alias::redirect(
+        &vhost.redirects,
+        &super::map::uri(&r),
+        req.query.as_deref(),
+        scheme,
+        host,
+    )
+}
+
+/// The verifier's indices of `AuthBasicProvider`'s providers, in order; why not, when one
+/// cannot be asked (no `AuthUserFile` for `file`, or a source the load did not register).
+fn sources(cfg: &Config, conf: &DirConf) -> Result<Vec<u16>, String> {
+    conf.providers()
+        .iter()
+        .map(|p| match p {
+            AuthProvider::File => {
+                let Some(file) = conf.auth_user_file.as_ref() else {
+                    return Err(
+                        "AuthBasicProvider file, but no AuthUserFile is configured here".into(),
+                    );
+                };
+                cfg.verifier_source(VerifierSource::File(file))
+                    .ok_or_else(|| {
+                        format!(
+                            "AuthUserFile {} is not known to the verifier",
+                            file.display()
+                        )
+                    })
+            }
+            AuthProvider::Pam => {
+                let service = conf.pam_service();
+                cfg.verifier_source(VerifierSource::Pam(service))
+                    .ok_or_else(|| format!("AuthPAMService {service} is not known to the verifier"))
+            }
+        })
+        .collect()
 }
 
 /// Apache's stock `<Files ".ht*"> Require all denied`, for every vhost; here any path segment
@@ -257,6 +334,9 @@ fn is_ht_file(path: &str) -> bool {
 /// against the whole path, `<Files>` against the last segment (empty for a directory request),
 /// `<Location>` against the decoded URL.
 pub fn request_conf(vhost: &VHost, req: &Request) -> (PathBuf, DirConf) {
+    if let Some(aliased) = alias_conf(vhost, req) {
+        return aliased;
+    }
     let mut dir = vhost.document_root.clone();
     let mut file = None;
     let mut is_dir = true;
@@ -297,6 +377,30 @@ pub fn request_conf(vhost: &VHost, req: &Request) -> (PathBuf, DirConf) {
     };
     let conf = vhost.file_conf(&dir, &filename, name, &req.path);
     (fs_path, conf)
+}
+
+/// [`request_conf`] for a URL an `Alias`/`AliasMatch` maps: the sections of the path it lands
+/// on (its root when the substitution is refused: the handler answers 403 then).
+fn alias_conf(vhost: &VHost, req: &Request) -> Option<(PathBuf, DirConf)> {
+    let r = route::route(&req.path).ok()?;
+    let full = match super::map::map(vhost, &r) {
+        super::map::Mapped::Alias(_, Ok(landing)) => landing.path(),
+        super::map::Mapped::Alias(a, Err(_)) => a.root.clone(),
+        _ => return None,
+    };
+    let is_dir = r.trailing_slash;
+    let (dir, name) = match (is_dir, full.parent(), full.file_name()) {
+        (false, Some(parent), Some(name)) => {
+            (parent.to_path_buf(), name.to_string_lossy().into_owned())
+        }
+        _ => (full.clone(), String::new()),
+    };
+    let mut filename = full.to_string_lossy().into_owned();
+    if name.is_empty() && !filename.ends_with('/') {
+        filename.push('/');
+    }
+    let conf = vhost.file_conf(&dir, &filename, &name, &req.path);
+    Some((full, conf))
 }
 
 #[cfg(test)]
@@ -472,6 +576,7 @@ Confinement unix landlock
                     Reason::VerifierUnavailable(_) => "unavailable",
                     Reason::Misconfigured(_) => "misconfigured",
                     Reason::Misdirected(_) => "misdirected",
+                    Reason::Redirected { .. } => "redirected",
                 };
                 Want::Refuse(r.status, kind)
             }

@@ -47,7 +47,9 @@ const CGI_SYSTEM_EXEC: &[&str] = &["/usr", "/bin", "/lib", "/lib64"];
 const CGI_SYSTEM_READ: &[&str] = &["/etc/ld.so.cache", "/dev/urandom"];
 const CGI_SYSTEM_WRITE: &[&str] = &["/dev/null"];
 
-/// Read-only on the DocumentRoot; with CGI, read+execute on the program trees (ScriptAlias
+/// Read-only on the DocumentRoot and on each `Alias`/`AliasMatch` target of this vhost (its
+/// literal root; a target missing at load is left out, so nothing beneath it is granted);
+/// with CGI, read+execute on the program trees (ScriptAlias
 /// targets, and the DocumentRoot where AddHandler maps suffixes) and the system paths above.
 pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
     let mut rules = LandlockRules {
@@ -56,6 +58,11 @@ pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
         write: Vec::new(),
         connect_tcp: vhost.harden.connect_tcp.clone(),
     };
+    for a in &vhost.aliases {
+        if a.root.exists() && !rules.read.contains(&a.root) {
+            rules.read.push(a.root.clone());
+        }
+    }
     if !vhost.cgi_enabled() {
         return rules;
     }
@@ -111,10 +118,13 @@ mod tests {
                     origin: origin.clone(),
                 })
                 .collect(),
+            aliases: vec![],
+            redirects: vec![],
             origin,
             harden: Default::default(),
             access_logs: vec![],
             error_log: None,
+            fcgi: Default::default(),
         }
     }
 
@@ -135,5 +145,33 @@ mod tests {
 
         let handler = landlock_rules(&vhost(&[], true));
         assert_eq!(handler.exec[0], PathBuf::from("/srv/a"));
+    }
+
+    #[test]
+    fn alias_targets_are_read_only_grants_of_their_vhost() {
+        use crate::config::alias::{Alias, Pattern};
+        let origin = Origin {
+            file: "f".into(),
+            line: 2,
+        };
+        let alias = |root: &str| Alias {
+            pattern: Pattern::Prefix("/x/".into()),
+            target: format!("{root}/"),
+            root: root.into(),
+            origin: origin.clone(),
+        };
+        let mut v = vhost(&[], false);
+        v.aliases = vec![alias("/etc"), alias("/nonexistent-alias-target")];
+        let rules = landlock_rules(&v);
+        assert_eq!(
+            rules.read,
+            vec![PathBuf::from("/srv/a"), PathBuf::from("/etc")]
+        );
+        assert!(rules.exec.is_empty() && rules.write.is_empty());
+        // Another vhost of the same server gets none of them.
+        assert_eq!(
+            landlock_rules(&vhost(&[], false)).read,
+            vec![PathBuf::from("/srv/a")]
+        );
     }
 }

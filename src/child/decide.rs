@@ -3,10 +3,11 @@
 //! means 403; this child never serves in the worker's or the master's identity.
 
 use crate::config::{identity_key, Config, DirConf};
-use crate::policy::{self, Decision, RuleRef};
+use crate::policy::{self, Decision, Rule, RuleRef};
 use crate::sandbox::{Backend, UnixIdentity};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -24,6 +25,8 @@ pub enum Refusal {
     Compose(String),
     #[error("the chosen unix identity '{0}' was not resolved at load time")]
     Unresolved(String),
+    #[error("the map target '=' (the user's own account) does not apply: {0}")]
+    SameName(String),
     #[error("selinuxConnectionCategories is set but this process was given no category of its own ({0})")]
     NoCategory(String),
 }
@@ -40,52 +43,49 @@ pub fn decide(
     current_context: Option<&str>,
     category: Option<u16>,
 ) -> Result<Identity, Refusal> {
+    let on = |b| cfg.confinement.contains(&b);
     let mut rules = Vec::new();
-    let selinux = if cfg.confinement.contains(&Backend::Selinux) {
-        let map = conf
-            .selinux_map
-            .as_ref()
-            .and_then(|f| cfg.selinux_maps.get(f).map(|r| (f, r)));
-        let (file, list) = map
-            .map(|(f, r)| (Some(f), r.as_slice()))
-            .unwrap_or((None, &[]));
-        match policy::decide(list, conf.selinux_default.as_ref(), user, peer) {
-            Decision::Chosen { target, rule } => {
-                let cur = current_context.unwrap_or_default();
-                let ctx = crate::config::compose_context(cur, target)
-                    .ok_or_else(|| Refusal::Compose(cur.to_string()))?;
-                let ctx = with_connection_category(cfg, ctx, category)?;
-                rules.push(render(file, rule));
-                Some(ctx)
-            }
-            Decision::Refuse => return Err(Refusal::NoRule("selinuxDomainMap")),
-        }
-    } else {
-        None
+    let selinux = Source {
+        directive: "selinuxDomainMap",
+        map: lookup(conf.selinux_map.as_ref(), &cfg.selinux_maps),
+        default: conf.selinux_default.as_ref(),
     };
-    let unix = if cfg.confinement.contains(&Backend::Unix) {
-        let map = conf
-            .user_map
-            .as_ref()
-            .and_then(|f| cfg.user_maps.get(f).map(|r| (f, r)));
-        let (file, list) = map
-            .map(|(f, r)| (Some(f), r.as_slice()))
-            .unwrap_or((None, &[]));
-        match policy::decide(list, conf.assign_user.as_ref(), user, peer) {
-            Decision::Chosen { target, rule } => {
-                let key = identity_key(target);
-                let r = cfg.users.get(&key).ok_or(Refusal::Unresolved(key))?;
-                rules.push(render(file, rule));
-                Some(UnixIdentity {
-                    uid: r.uid,
-                    gid: r.gid,
-                    groups: r.groups.clone(),
-                })
-            }
-            Decision::Refuse => return Err(Refusal::NoRule("UserIDMap")),
+    let selinux = match selinux.choose(on(Backend::Selinux), user, peer)? {
+        None => None,
+        Some(Choice { target, rule }) => {
+            let cur = current_context.unwrap_or_default();
+            let ctx = crate::config::compose_context(cur, target)
+                .ok_or_else(|| Refusal::Compose(cur.to_string()))?;
+            let ctx = with_connection_category(cfg, ctx, category)?;
+            rules.push(rule);
+            Some(ctx)
         }
-    } else {
-        None
+    };
+    let unix = Source {
+        directive: "UserIDMap",
+        map: lookup(conf.user_map.as_ref(), &cfg.user_maps),
+        default: conf.assign_user.as_ref(),
+    };
+    let unix = match unix.choose(on(Backend::Unix), user, peer)? {
+        None => None,
+        Some(Choice { target, rule }) => {
+            let r = if target.is_same_name() {
+                // `=`: the account of the user's own name, looked up now (docs/pam.md).
+                let name = user.ok_or(Refusal::SameName(
+                    "an anonymous request has no account".into(),
+                ))?;
+                crate::config::resolve_same_name(name).map_err(Refusal::SameName)?
+            } else {
+                let key = identity_key(target);
+                cfg.users.get(&key).ok_or(Refusal::Unresolved(key))?.clone()
+            };
+            rules.push(rule);
+            Some(UnixIdentity {
+                uid: r.uid,
+                gid: r.gid,
+                groups: r.groups,
+            })
+        }
     };
     let rule = if rules.is_empty() {
         "confinement".to_string()
@@ -97,6 +97,53 @@ pub fn decide(
         unix,
         rule,
     })
+}
+
+/// Where one backend's identity comes from in a scope: the map file it names (with its rules,
+/// loaded by the master) and its default (`selinuxDomainVal` / `AssignUserID`).
+struct Source<'a, T> {
+    /// The map directive, for the refusal: `selinuxDomainMap` or `UserIDMap`.
+    directive: &'static str,
+    map: Option<(&'a PathBuf, &'a [Rule<T>])>,
+    default: Option<&'a T>,
+}
+
+/// What one backend chose, and the rule that chose it (`FILE:LINE` or `vhost-default`).
+struct Choice<'a, T> {
+    target: &'a T,
+    rule: String,
+}
+
+impl<'a, T> Source<'a, T> {
+    /// The one decision, for either backend: when `Confinement` names the backend (`on`), the
+    /// first matching rule of the map, else the default, else refuse (`NoRule`, 403). `None`:
+    /// the backend is not configured, so it chooses nothing.
+    fn choose(
+        &self,
+        on: bool,
+        user: Option<&str>,
+        peer: IpAddr,
+    ) -> Result<Option<Choice<'a, T>>, Refusal> {
+        if !on {
+            return Ok(None);
+        }
+        let (file, list) = self.map.map_or((None, &[][..]), |(f, r)| (Some(f), r));
+        match policy::decide(list, self.default, user, peer) {
+            Decision::Chosen { target, rule } => Ok(Some(Choice {
+                target,
+                rule: render(file, rule),
+            })),
+            Decision::Refuse => Err(Refusal::NoRule(self.directive)),
+        }
+    }
+}
+
+/// The map file a scope names, with its rules (a name the master did not load has none).
+fn lookup<'a, T>(
+    file: Option<&'a PathBuf>,
+    maps: &'a BTreeMap<PathBuf, Vec<Rule<T>>>,
+) -> Option<(&'a PathBuf, &'a [Rule<T>])> {
+    file.and_then(|f| maps.get(f).map(|r| (f, r.as_slice())))
 }
 
 /// The chosen context with this connection's category, when the configuration reserves some.
@@ -117,7 +164,7 @@ fn with_connection_category(
     }
 }
 
-fn render(file: Option<&std::path::PathBuf>, rule: RuleRef) -> String {
+fn render(file: Option<&PathBuf>, rule: RuleRef) -> String {
     match (file, rule) {
         (Some(f), RuleRef::Map { line }) => format!("{}:{line}", f.display()),
         (None, RuleRef::Map { line }) => format!("{}:{line}", Path::new("?").display()),

@@ -2,7 +2,7 @@
 //! a pristine child gets, decided from the configuration alone (the child does not know its
 //! vhost yet), and the start-up check that the kernel grants them.
 //!
-//! Decisions (README "Isolation"):
+//! Decisions (docs/security-model.md, "Isolation"):
 //! - Every child gets its own session keyring, an IPC namespace and "not dumpable".
 //! - When any vhost can run programs, every child also gets a mount namespace with private
 //!   tmpfs on /tmp, /var/tmp and /dev/shm and a PID namespace for its programs. Per-vhost
@@ -72,7 +72,18 @@ fn shadowed_by(cfg: &Config, mount: &std::path::Path) -> Option<PathBuf> {
         .flat_map(|v| {
             std::iter::once(v.document_root.clone())
                 .chain(v.script_aliases.iter().map(|a| a.dir.clone()))
+                .chain(v.aliases.iter().map(|a| a.root.clone()))
                 .chain(v.directories.iter().map(|d| PathBuf::from(&d.path)))
+                // FastCGI sockets the children connect to.
+                .chain(
+                    v.fcgi
+                        .rules
+                        .iter()
+                        .map(|r| &r.backend)
+                        .chain(v.fcgi_handlers())
+                        .filter_map(|b| b.socket_dir())
+                        .collect::<Vec<_>>(),
+                )
         })
         .find(|used| used.starts_with(mount))
 }

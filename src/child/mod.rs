@@ -14,6 +14,7 @@ pub mod confine;
 pub mod decide;
 pub mod front;
 pub mod isolation;
+pub mod map;
 pub mod read;
 pub mod refuse;
 pub mod report;
@@ -412,10 +413,21 @@ fn handle(
     let mut may_keep_alive = cx.may_keep_alive;
     for _ in 0..=MAX_LOCAL_REDIRECTS {
         let cur = redirected.as_ref().unwrap_or(req);
-        let found = match route::route(&cur.path) {
-            Ok(r) if vhost.cgi_enabled() && cur.target != "*" => {
-                cgi::lookup(cfg, vhost, &r, &cur.path)
+        let routed = route::route(&cur.path).ok().filter(|_| cur.target != "*");
+        // HOOK(fcgi): ProxyPass/ProxyPassMatch and SetHandler proxy: come before CGI, as
+        // mod_proxy's translate_name and a SetHandler come before mod_cgi in Apache.
+        let fcgi = routed
+            .as_ref()
+            .map(|r| handler::fcgi::lookup(vhost, r, &r.decoded_path()));
+        let gateway = match fcgi {
+            Some(handler::fcgi::Lookup::Fcgi(t)) => Some(Gateway::Fcgi(t)),
+            Some(handler::fcgi::Lookup::Refused(status)) => {
+                return respond_static(cx, conn, cur, false, Response::error(status))
             }
+            Some(handler::fcgi::Lookup::NotFcgi) | None => None,
+        };
+        let found = match (&gateway, &routed) {
+            (None, Some(r)) if vhost.cgi_enabled() => cgi::lookup(cfg, vhost, r, &cur.path),
             _ => Lookup::NotCgi,
         };
         // mod_dir keeps the query string on its internal redirect to the index.
@@ -423,24 +435,33 @@ fn handle(
             Some(q) => format!("{url}?{q}"),
             None => url,
         };
-        let location = match found {
-            Lookup::NotCgi => match dispatch(proof, vhost, cur) {
-                Served::Response(resp) => {
-                    return respond_static(cx, conn, cur, may_keep_alive, resp)
-                }
-                Served::Index(url) => with_query(url),
-            },
-            Lookup::Refused(status) => {
-                return respond_static(cx, conn, cur, false, Response::error(status))
-            }
-            Lookup::Index(url) => with_query(url),
-            Lookup::Script(s) => match run_script(proof, cx, conn, cur, may_keep_alive, s) {
+        let gateway = match (gateway, found) {
+            (Some(g), _) => Ok(g),
+            (None, Lookup::Script(s)) => Ok(Gateway::Cgi(s)),
+            (None, other) => Err(other),
+        };
+        let location = match gateway {
+            Ok(g) => match run_script(proof, cx, conn, cur, may_keep_alive, g) {
                 Ok(done) => return done,
                 Err((location, keep)) => {
                     may_keep_alive = keep;
                     location
                 }
             },
+            Err(Lookup::NotCgi) => match dispatch(proof, vhost, cur) {
+                Served::Response(resp) => {
+                    return respond_static(cx, conn, cur, may_keep_alive, resp)
+                }
+                Served::Index(url) => with_query(url),
+            },
+            Err(Lookup::Refused(status)) => {
+                return respond_static(cx, conn, cur, false, Response::error(status))
+            }
+            Err(Lookup::Index(url)) => with_query(url),
+            // Taken as a gateway above.
+            Err(Lookup::Script(_)) => {
+                return respond_static(cx, conn, cur, false, Response::error(500))
+            }
         };
         let next = local_redirect(cur, &location);
         if !same_identity(&next) {
@@ -461,14 +482,21 @@ fn handle(
     respond_static(cx, conn, req, false, Response::error(500))
 }
 
-/// Runs a program; `Err((location, may_keep_alive))` when it answered with a local redirect.
+/// What runs a request: a CGI program, or a FastCGI backend.
+enum Gateway {
+    Cgi(handler::cgi::Script),
+    Fcgi(Box<handler::fcgi::Target>),
+}
+
+/// Runs a program or a FastCGI request; `Err((location, may_keep_alive))` when it answered
+/// with a local redirect.
 fn run_script(
     proof: &Confined,
     cx: &handler::cgi::Context,
     conn: &mut Conn,
     cur: &Request,
     may_keep_alive: bool,
-    script: handler::cgi::Script,
+    gateway: Gateway,
 ) -> Result<Handled, (String, bool)> {
     let cfg = cx.cfg;
     let mut body = match body::BodyReader::new(cur, cfg.limits.body, body::BodyPace::of(cfg)) {
@@ -487,7 +515,10 @@ fn run_script(
         may_keep_alive,
         ..*cx
     };
-    let out = handler::cgi::run(proof, &run_cx, conn, cur, &mut body, script);
+    let out = match gateway {
+        Gateway::Cgi(script) => handler::cgi::run(proof, &run_cx, conn, cur, &mut body, script),
+        Gateway::Fcgi(t) => handler::fcgi::run(proof, &run_cx, conn, cur, &mut body, *t),
+    };
     match out.local_redirect {
         Some(location) => Err((location, out.keep_alive)),
         None => Ok(Handled {

@@ -37,8 +37,15 @@ pub fn refuse(
         let realm = realm.replace('\\', "\\\\").replace('"', "\\\"");
         resp = resp.header("WWW-Authenticate", format!("Basic realm=\"{realm}\""));
     }
+    if let Reason::Redirected {
+        location: Some(l), ..
+    } = &refusal.reason
+    {
+        resp = resp.header("Location", l.clone());
+    }
+    let redirect = matches!(refusal.reason, Reason::Redirected { .. });
     let again = may_keep_alive
-        && matches!(refusal.status, 401 | 403)
+        && (matches!(refusal.status, 401 | 403) || redirect)
         && body::discard(
             conn,
             req,
@@ -189,6 +196,10 @@ fn log_reason(peer: SocketAddr, path: &str, reason: &Reason) {
         }
         Reason::VerifierUnavailable(e) => {
             log::error!(target: "oneshot_httpd::auth_basic", "{c} password verifier unavailable, answering 503: {e}: {uri}")
+        }
+        Reason::Redirected { location } => {
+            let to = location.as_deref().map(&esc).unwrap_or_default();
+            log::debug!(target: "oneshot_httpd::alias", "{c} redirected: {uri} {to}")
         }
         Reason::Misconfigured(why) => {
             log::error!(target: "oneshot_httpd::auth_basic", "{c} {why}: {uri}")

@@ -47,6 +47,21 @@ impl RouteError {
     }
 }
 
+impl Route {
+    /// The decoded, normalised URL path (`/a/b`, `/a/` for a directory request).
+    pub fn decoded_path(&self) -> String {
+        let mut p = String::new();
+        for s in &self.segments {
+            p.push('/');
+            p.push_str(s);
+        }
+        if self.trailing_slash || p.is_empty() {
+            p.push('/');
+        }
+        p
+    }
+}
+
 pub fn route(raw_path: &str) -> Result<Route, RouteError> {
     let rest = raw_path.strip_prefix('/').ok_or(RouteError::NotAbsolute)?;
     let mut segments: Vec<String> = Vec::new();

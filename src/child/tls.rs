@@ -14,7 +14,7 @@
 //! list) works unchanged on plaintext. The serving process never holds the TLS session keys
 //! after the fork (its copy of the connection is dropped), and a handler that is compromised
 //! later can only speak plaintext to the relay. (kTLS would let the kernel do the record layer
-//! instead; this machine's kernel has no `tls` ULP, see README.)
+//! instead; this machine's kernel has no `tls` ULP, see docs/tls.md.)
 //!
 //! Each process serves exactly one connection, so the session facts are process-wide
 //! ([`session`]): admission reads them to refuse a Host that is not the handshake's vhost (421)
@@ -288,7 +288,7 @@ fn server_config(vt: &VHostTls, key: RemoteKey) -> Result<ServerConfig, rustls::
         .with_cert_resolver(Arc::new(Fixed(certified)));
     sc.alpn_protocols = vec![b"http/1.1".to_vec()];
     // Resumption is off: every child exits with its connection, so a per-process cache is
-    // useless, and tickets would need a ticket key shared by all children (README).
+    // useless, and tickets would need a ticket key shared by all children (docs/tls.md).
     sc.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     sc.send_tls13_tickets = 0;
     sc.max_early_data_size = 0;

@@ -102,16 +102,7 @@ pub fn select<'a>(vhosts: &'a [VHost], host: Option<&str>) -> &'a VHost {
 
 /// Exact match, or a wildcard alias such as `*.example.com` (`*` and `?` as in Apache).
 pub fn matches(pattern: &str, host: &str) -> bool {
-    fn go(p: &[u8], h: &[u8]) -> bool {
-        match (p.first(), h.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], h) || (!h.is_empty() && go(p, &h[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &h[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &h[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), host.as_bytes())
+    crate::config::glob::star_question_matches(pattern, host)
 }
 
 #[cfg(test)]
@@ -132,6 +123,8 @@ mod tests {
             directory_matches: vec![],
             locations: vec![],
             script_aliases: vec![],
+            aliases: vec![],
+            redirects: vec![],
             origin: Origin {
                 file: "f".into(),
                 line: 1,
@@ -139,6 +132,7 @@ mod tests {
             harden: Default::default(),
             access_logs: vec![],
             error_log: None,
+            fcgi: Default::default(),
         }
     }
 
@@ -159,6 +153,38 @@ mod tests {
         ] {
             let got = select(&hosts, host);
             assert_eq!(got.names, hosts[want].names, "{host:?}");
+        }
+    }
+
+    /// A ServerAlias pattern with many stars against a long Host that almost matches: a
+    /// backtracking matcher takes time exponential in the stars (C(400, 8) tries here); the
+    /// answer must come at once. The Host is the client's, so this is a request, not a
+    /// configuration, that would hang a child.
+    #[test]
+    fn many_stars_against_a_long_host_is_linear() {
+        let host = "a".repeat(400);
+        let started = std::time::Instant::now();
+        assert!(!matches("*a*a*a*a*a*a*a*b", &host));
+        assert!(matches("*a*a*a*a*a*a*a*a", &host));
+        assert!(matches(
+            &format!("*a*a*a*a*a*a*a*{}", "?".repeat(10)),
+            &host
+        ));
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+    }
+
+    #[test]
+    fn alias_table() {
+        for (pattern, host, want) in [
+            ("*.bob.localhost", "x.bob.localhost", true),
+            ("*.bob.localhost", "bob.localhost", false),
+            ("w?w.example", "www.example", true),
+            ("w?w.example", "ww.example", false),
+            ("alice.localhost", "alice.localhost", true),
+            ("alice.localhost", "alice.localhost.", false),
+        ] {
+            assert_eq!(matches(pattern, host), want, "{pattern} {host}");
         }
     }
 }

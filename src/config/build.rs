@@ -38,6 +38,8 @@ pub struct Builder {
     no_effect: Vec<(&'static str, PathBuf, usize, usize)>,
     /// The main server's `ErrorLog`, when given.
     server_error_log: Option<LogTarget>,
+    /// `<Limit>` and the open `<Require*>` containers while their bodies are read.
+    pub(super) authz: super::authz::Walk,
 }
 
 pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError>> {
@@ -64,6 +66,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         log_formats: Vec::new(),
         no_effect: Vec::new(),
         server_error_log: None,
+        authz: Default::default(),
     };
     let mut cfg = Config {
         file: main_file.to_path_buf(),
@@ -95,6 +98,8 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         cgroup: Default::default(),
         verifier: Default::default(),
         password_files: Vec::new(),
+        group_files: Default::default(),
+        pam_services: Vec::new(),
         selinux_maps: Default::default(),
         user_maps: Default::default(),
         users: Default::default(),
@@ -149,6 +154,8 @@ pub struct VHostDraft {
     directory_matches: Vec<Section>,
     locations: Vec<Section>,
     script_aliases: Vec<ScriptAlias>,
+    aliases: Vec<super::alias::Alias>,
+    redirects: Vec<super::alias::Redirect>,
     custom_logs: Vec<CustomLog>,
     /// A `<VirtualHost>`'s own `ErrorLog` file.
     error_log: Option<PathBuf>,
@@ -156,6 +163,7 @@ pub struct VHostDraft {
     /// True for a `<VirtualHost>`, false for the main server.
     is_vhost: bool,
     pub(super) harden: super::harden::HardenDraft,
+    pub(super) fcgi: super::fcgi::FcgiDraft,
 }
 
 impl VHostDraft {
@@ -169,11 +177,14 @@ impl VHostDraft {
             directory_matches: Vec::new(),
             locations: Vec::new(),
             script_aliases: Vec::new(),
+            aliases: Vec::new(),
+            redirects: Vec::new(),
             custom_logs: Vec::new(),
             error_log: None,
             origin,
             is_vhost: false,
             harden: Default::default(),
+            fcgi: Default::default(),
         }
     }
 }
@@ -378,6 +389,14 @@ impl Builder {
         }
     }
 
+    /// The body of a section that writes to the enclosing scope's settings (`<Limit>`,
+    /// `<RequireAll>`...), each node read in context `ctx`.
+    pub(super) fn walk_into(&mut self, n: &Node, d: &mut DirConf, ctx: Contexts) {
+        for c in n.children.as_deref().unwrap_or_default() {
+            self.directive(c, Scope::Dir(d, ctx, &n.name));
+        }
+    }
+
     fn dir_section(&mut self, n: &Node, ctx: Contexts) -> DirConf {
         let mut d = DirConf::default();
         for c in n.children.as_deref().unwrap_or_default() {
@@ -494,6 +513,7 @@ impl Builder {
         for v in &cfg.vhosts {
             let roots: Vec<&Path> = std::iter::once(v.document_root.as_path())
                 .chain(v.script_aliases.iter().map(|a| a.dir.as_path()))
+                .chain(v.aliases.iter().map(|a| a.root.as_path()))
                 .collect();
             for s in &v.directories {
                 match sections.iter_mut().find(|(t, _)| t.origin == s.origin) {
@@ -511,7 +531,7 @@ impl Builder {
                 self.warnings.push(ConfigError {
                     origin: s.origin.clone(),
                     message: format!(
-                        "<Directory {}> never applies: it is outside every DocumentRoot and ScriptAlias directory",
+                        "<Directory {}> never applies: it is outside every DocumentRoot, Alias and ScriptAlias directory",
                         s.path
                     ),
                 });
@@ -592,6 +612,11 @@ impl Builder {
             locations.extend(d.locations);
             let mut script_aliases = d.script_aliases;
             script_aliases.extend(main.script_aliases.iter().cloned());
+            // mod_alias's merge: the vhost's entries, then the main server's.
+            let mut aliases = d.aliases;
+            aliases.extend(main.aliases.iter().cloned());
+            let mut redirects = d.redirects;
+            redirects.extend(main.redirects.iter().cloned());
             cfg.vhosts.push(VHost {
                 names,
                 document_root: root,
@@ -605,11 +630,30 @@ impl Builder {
                 directory_matches,
                 locations,
                 script_aliases,
+                aliases,
+                redirects,
                 harden: super::harden::HardenDraft::resolve(&main.harden, &d.harden),
+                fcgi: super::fcgi::FcgiDraft::resolve(&main.fcgi, &d.fcgi),
                 origin: d.origin,
                 access_logs,
                 error_log,
             });
+            // HOOK(fcgi): the child connects to its TCP FastCGI backends after Landlock.
+            if let Some(v) = cfg.vhosts.last_mut() {
+                let ports: Vec<u16> = v
+                    .fcgi
+                    .rules
+                    .iter()
+                    .map(|r| &r.backend)
+                    .chain(v.fcgi_handlers())
+                    .filter_map(|b| b.tcp_port())
+                    .collect();
+                for p in ports {
+                    if !v.harden.connect_tcp.contains(&p) {
+                        v.harden.connect_tcp.push(p);
+                    }
+                }
+            }
         }
         cfg.cgi_timeout = self.cgi_timeout.unwrap_or(cfg.timeout);
         self.check_numbers(cfg);
@@ -893,6 +937,85 @@ pub fn parse_confinement(args: &[String]) -> Result<Vec<crate::sandbox::Backend>
         out.push(b);
     }
     Ok(out)
+}
+
+/// An `Alias`/`AliasMatch` entry (its origin still to be set): the target made absolute
+/// against ServerRoot, its reachable root, the URL-path or the compiled expression.
+fn alias_entry(
+    b: &Builder,
+    fake: &str,
+    real: &str,
+    is_regex: bool,
+) -> Result<super::alias::Alias, String> {
+    use super::alias::{literal_root, Alias, Pattern};
+    let mut target = b.path(real).to_string_lossy().into_owned();
+    if real.ends_with('/') && !target.ends_with('/') {
+        target.push('/');
+    }
+    let pattern = if is_regex {
+        Pattern::Regex(SectionRegex::new(fake)?)
+    } else {
+        if !fake.starts_with('/') {
+            return Err(format!("the URL-path '{fake}' must start with '/'"));
+        }
+        if fake.ends_with('/') != target.ends_with('/') {
+            return Err(format!(
+                "'{fake}' and '{real}': end both or neither with '/' (Apache would append the rest of the URL without a separator)"
+            ));
+        }
+        Pattern::Prefix(fake.to_string())
+    };
+    let root_text = if is_regex {
+        literal_root(&target)
+    } else {
+        target.as_str()
+    };
+    let root = PathBuf::from(root_text);
+    if root
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(format!("the target '{real}' may not contain '..'"));
+    }
+    Ok(Alias {
+        pattern,
+        target,
+        root,
+        origin: Origin {
+            file: PathBuf::new(),
+            line: 0,
+        },
+    })
+}
+
+/// Apache's AH00671: a plain Alias whose URL-path an earlier Alias or AliasMatch of the same
+/// server already covers will probably never match.
+fn alias_overlap(v: &VHostDraft) -> Option<String> {
+    use super::alias::{alias_matches, Pattern};
+    let (last, earlier) = v.aliases.split_last()?;
+    let Pattern::Prefix(fake) = &last.pattern else {
+        return None;
+    };
+    let covered = |p: &Pattern| match p {
+        Pattern::Prefix(f) => alias_matches(fake, f).is_some(),
+        Pattern::Regex(r) => r.is_match(fake),
+    };
+    if let Some(e) = earlier.iter().find(|e| covered(&e.pattern)) {
+        return Some(format!(
+            "will probably never match because it overlaps the Alias at {}",
+            e.origin
+        ));
+    }
+    let segs = crate::child::route::route(fake).ok()?.segments;
+    v.script_aliases
+        .iter()
+        .find(|s| segs.starts_with(&s.prefix))
+        .map(|s| {
+            format!(
+                "never matches: the ScriptAlias at {} covers it, and ScriptAliases are tried first",
+                s.origin
+            )
+        })
 }
 
 /// `ScriptAlias URL-PREFIX DIR`: the prefix as decoded route segments. A prefix covering the
@@ -1488,6 +1611,63 @@ pub(super) mod h {
         }
     }
 
+    /// `Alias URL-PATH TARGET` and `AliasMatch REGEX TARGET` (see `config::alias`).
+    pub fn alias(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
+        let Some([fake, real]) = b.args(n, 2, 2) else {
+            return;
+        };
+        let is_regex = n.name.eq_ignore_ascii_case("AliasMatch");
+        match alias_entry(b, fake, real, is_regex) {
+            Ok(a) => {
+                let a = super::super::alias::Alias {
+                    origin: origin(n),
+                    ..a
+                };
+                v.aliases.push(a);
+            }
+            Err(m) => b.error(n, format!("{}: {m}", n.name)),
+        }
+        if let Some(w) = alias_overlap(v) {
+            b.warn(n, format!("{}: {w}", n.name));
+        }
+    }
+
+    /// `Redirect`, `RedirectMatch`, `RedirectPermanent`, `RedirectTemp`.
+    pub fn redirect(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
+        let name = n.name.to_ascii_lowercase();
+        let implied = if name == "redirectpermanent" {
+            301
+        } else {
+            302
+        };
+        let is_regex = name == "redirectmatch";
+        if matches!(name.as_str(), "redirectpermanent" | "redirecttemp") && n.args.len() != 2 {
+            return b.error(
+                n,
+                format!("{} takes 2 argument(s), got {}", n.name, n.args.len()),
+            );
+        }
+        let parsed = super::super::alias::parse_redirect(implied, &n.args, is_regex).and_then(
+            |(status, fake, target)| {
+                let pattern = if is_regex {
+                    super::super::alias::Pattern::Regex(SectionRegex::new(&fake)?)
+                } else {
+                    super::super::alias::Pattern::Prefix(fake)
+                };
+                Ok(super::super::alias::Redirect {
+                    pattern,
+                    status,
+                    target,
+                    origin: origin(n),
+                })
+            },
+        );
+        match parsed {
+            Ok(r) => v.redirects.push(r),
+            Err(m) => b.error(n, format!("{}: {m}", n.name)),
+        }
+    }
+
     pub fn options(b: &mut Builder, n: &Node, d: &mut DirConf) {
         match parse_options_setting(&n.args) {
             Ok(OptionsSetting::Absolute(o)) => {
@@ -1564,17 +1744,53 @@ pub(super) mod h {
         }
     }
 
-    pub fn authz_send_forbidden(b: &mut Builder, n: &Node, d: &mut DirConf) {
-        if let Some(on) = b.on_off(n) {
-            d.authz_send_forbidden = Some(on);
+    pub fn auth_basic_provider(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        let mut providers = Vec::new();
+        for a in &n.args {
+            let p = match a.to_ascii_lowercase().as_str() {
+                "file" => crate::config::AuthProvider::File,
+                "pam" => crate::config::AuthProvider::Pam,
+                other => {
+                    return b.error(
+                        n,
+                        format!("AuthBasicProvider: '{other}' is not a provider here (file, pam)"),
+                    )
+                }
+            };
+            if providers.contains(&p) {
+                return b.error(n, format!("AuthBasicProvider: '{a}' is named twice"));
+            }
+            providers.push(p);
+        }
+        if providers.is_empty() {
+            return b.error(
+                n,
+                "AuthBasicProvider needs at least one provider (file, pam)",
+            );
+        }
+        d.auth_basic_provider = Some(providers);
+    }
+
+    pub fn auth_pam_service(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        if let Some([a0]) = b.args(n, 1, 1) {
+            // pam_start(3) reads /etc/pam.d/NAME: a plain file name, nothing else.
+            let plain = a0
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+            if !plain || a0.starts_with('.') || a0.len() > 64 {
+                b.error(
+                    n,
+                    format!("AuthPAMService: '{a0}' is not a plain service name (letters, digits, . _ -)"),
+                );
+            } else {
+                d.auth_pam_service = Some(a0.clone());
+            }
         }
     }
 
-    pub fn require(b: &mut Builder, n: &Node, d: &mut DirConf) {
-        let args: Vec<&str> = n.args.iter().map(String::as_str).collect();
-        match crate::auth::parse_require(&args) {
-            Ok(r) => d.requires.get_or_insert_with(Vec::new).push(r),
-            Err(m) => b.error(n, format!("Require: {m}")),
+    pub fn authz_send_forbidden(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        if let Some(on) = b.on_off(n) {
+            d.authz_send_forbidden = Some(on);
         }
     }
 
@@ -2022,11 +2238,11 @@ mod tests {
     fn directories_that_never_apply_are_warnings() {
         let rows: &[(&str, &[&str])] = &[
             ("<Directory />\n</Directory>\n<Directory /srv/www/sub>\n</Directory>\n<Directory /srv/w*>\n</Directory>\n", &[]),
-            ("<Directory /var/www>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory /var/www> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
-            ("<Directory /srv/x*>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory /srv/x*> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
+            ("<Directory /var/www>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory /var/www> never applies: it is outside every DocumentRoot, Alias and ScriptAlias directory"]),
+            ("<Directory /srv/x*>\n</Directory>\n", &["/etc/x/h.conf:3: <Directory /srv/x*> never applies: it is outside every DocumentRoot, Alias and ScriptAlias directory"]),
             ("ScriptAlias /cgi-bin/ /usr/lib/cgi-bin/\n<Directory /usr/lib/cgi-bin>\n</Directory>\n", &[]),
             ("<VirtualHost *:80>\nDocumentRoot /var/www\n</VirtualHost>\n<VirtualHost *:80>\n</VirtualHost>\n<Directory /var/www>\n</Directory>\n", &[]),
-            ("<VirtualHost *:80>\nDocumentRoot /var/www\n<Directory /srv/www>\n</Directory>\n</VirtualHost>\n", &["/etc/x/h.conf:5: <Directory /srv/www> never applies: it is outside every DocumentRoot and ScriptAlias directory"]),
+            ("<VirtualHost *:80>\nDocumentRoot /var/www\n<Directory /srv/www>\n</Directory>\n</VirtualHost>\n", &["/etc/x/h.conf:5: <Directory /srv/www> never applies: it is outside every DocumentRoot, Alias and ScriptAlias directory"]),
             ("<VirtualHost 10.0.0.1:80 *:80>\n</VirtualHost>\n<VirtualHost _default_:80>\n</VirtualHost>\n<VirtualHost [::1]:80>\n</VirtualHost>\n", &[
                 "/etc/x/h.conf:3: <VirtualHost 10.0.0.1:80>: the address does not choose this virtual host (selection is by Host name only, as for *:PORT)",
                 "/etc/x/h.conf:7: <VirtualHost [::1]:80>: the address does not choose this virtual host (selection is by Host name only, as for *:PORT)",

@@ -1,4 +1,4 @@
-//! Directives of the per-connection cgroup (README "Isolation between connections"):
+//! Directives of the per-connection cgroup (docs/security-model.md, "Isolation between connections"):
 //! `CgroupPerConnection On|Off`, `ConnectionPidsMax N`, `ConnectionMemoryMax BYTES[K|M|G]`,
 //! `ConnectionCPUMax QUOTA|max [PERIOD]` (all server level). Pure: arguments in, values out;
 //! `master::cgroup` turns them into a cgroup per child.

@@ -6,7 +6,7 @@
 //! `config`, as `harden.rs`'s do).
 //!
 //! `tests/apache/directives.txt` is this table rendered (a test keeps it current), and the
-//! README's configuration reference names every row.
+//! configuration reference (docs/configuration.md) names every row.
 #![forbid(unsafe_code)]
 
 use super::build::{h, Builder, VHostDraft};
@@ -22,9 +22,17 @@ pub const LOCATION: Contexts = 8;
 /// `<Files>`/`<FilesMatch>`: Apache's "directory" context includes them, so every row
 /// allowed in `<Directory>` is, except where the row says otherwise.
 pub const FILES: Contexts = 16;
+/// Inside `<Limit>`/`<LimitExcept>`: `Require` lines there apply to the named methods.
+pub const LIMIT: Contexts = 32;
+/// Inside `<RequireAll>`/`<RequireAny>`/`<RequireNone>`: only `Require` and the containers.
+pub const AUTHZ: Contexts = 64;
 const SV: Contexts = SERVER | VHOST;
 const ANY: Contexts = SERVER | VHOST | DIRECTORY | LOCATION | FILES;
 const DIR_ONLY: Contexts = DIRECTORY;
+/// Authorization: anywhere `Require` is, and inside `<Limit>` and the containers.
+const AUTHZ_ANY: Contexts = ANY | LIMIT | AUTHZ;
+/// The other auth directives: as Apache, also inside `<Limit>` (applying to every method).
+const AUTH: Contexts = ANY | LIMIT;
 
 /// How many arguments a row takes. `Own`: the handler checks them with its own messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,8 +170,6 @@ const fn refused(name: &'static str, module: &'static str, why: &'static str) ->
 const HTACCESS: &str = "has no effect here: names the per-directory files AllowOverride would read, and AllowOverride is always None";
 const THREADS: &str = "this server has no threads (one process per connection): size the pool with StartServers, MinSpareServers, MaxSpareServers, MaxRequestWorkers";
 const ICONS: &str = "directory listings have no icons";
-const NOT_YET: &str =
-    "not implemented yet: the URL is served from the DocumentRoot as if the line were not there";
 const MIME_LATER: &str = "not implemented yet: file types come from the built-in table";
 const NEGOTIATION: &str = "there is no content negotiation";
 const COMPAT: &str = "is Apache 2.2 access control (mod_access_compat), refused: write Require instead (Require all granted, Require ip 10.0.0.0/8, Require valid-user...)";
@@ -171,7 +177,7 @@ const REWRITE: &str = "oneshot-httpd has no mod_rewrite: map URLs with ScriptAli
 const PROXY: &str = "oneshot-httpd is not a proxy: put it behind one instead";
 const PHP: &str = "PHP does not run inside the server: run it as a CGI program (AddHandler cgi-script .php), in the request's identity";
 
-/// Every directive, in the order of the README's reference.
+/// Every directive, in the order of the configuration reference (docs/configuration.md).
 pub const TABLE: &[Directive] = &[
     // Reading the files.
     reader("Include", Exactly(1), "core_module", "file, directory or wildcard, relative to ServerRoot"),
@@ -244,7 +250,12 @@ pub const TABLE: &[Directive] = &[
     implemented("Location", SV, Section(1, 2), "core_module", VHost(h::location), "URL prefix (segment boundary) or wildcards on the decoded, normalized URL path; `~ RE` as LocationMatch; last"),
     implemented("LocationMatch", SV, Section(1, 1), "core_module", VHost(h::location), "regex against the decoded, normalized URL path, in order with <Location>"),
     implemented("ScriptAlias", SV, Exactly(2), "alias_module", VHost(h::script_alias), "a CGI directory under a URL prefix"),
-    no_effect("Alias", SV, Exactly(2), "alias_module", NOT_YET),
+    implemented("Alias", SV, Exactly(2), "alias_module", VHost(h::alias), "URL-PATH TARGET, after every ScriptAlias; Landlock grants the target (read)"),
+    implemented("AliasMatch", SV, Exactly(2), "alias_module", VHost(h::alias), "REGEX TARGET with $0-$9; Landlock grants the target's literal directory"),
+    implemented("Redirect", SV, Own, "alias_module", VHost(h::redirect), "[permanent|temp|seeother|gone|3xx|4xx] URL-PATH [URL], before admission; not in sections"),
+    implemented("RedirectMatch", SV, Own, "alias_module", VHost(h::redirect), "[STATUS] REGEX [URL] with $0-$9"),
+    implemented("RedirectPermanent", SV, Own, "alias_module", VHost(h::redirect), "as Redirect permanent"),
+    implemented("RedirectTemp", SV, Own, "alias_module", VHost(h::redirect), "as Redirect temp"),
     implemented("CgroupPerConnection", SERVER, Own, "oneshot", Server(h::cgroup_or_verifier), "a cgroup v2 per connection (delegated subtree)"),
     implemented("ConnectionPidsMax", SERVER, Own, "oneshot", Server(h::cgroup_or_verifier), "pids.max of each connection's cgroup"),
     implemented("ConnectionMemoryMax", SERVER, Own, "oneshot", Server(h::cgroup_or_verifier), "memory.max of each connection's cgroup"),
@@ -272,18 +283,31 @@ pub const TABLE: &[Directive] = &[
     implemented("Options", ANY, AtLeast(1), "core_module", Dir(h::options), "Indexes FollowSymLinks SymLinksIfOwnerMatch ExecCGI, absolute or +/-"),
     implemented("AddHandler", ANY, AtLeast(2), "mime_module", Dir(h::add_handler), "cgi-script only (type-map: a warning)"),
     implemented("DirectoryIndex", ANY, AtLeast(1), "dir_module", Dir(h::directory_index), "as Apache"),
-    implemented("AuthType", ANY, Exactly(1), "authn_core_module", Dir(h::auth_type), "Basic or None"),
-    implemented("AuthName", ANY, Exactly(1), "authn_core_module", Dir(h::auth_name), "the realm"),
-    implemented("AuthUserFile", ANY, Exactly(1), "authn_file_module", Dir(h::auth_user_file), "htpasswd"),
-    implemented("AuthzSendForbiddenOnFailure", ANY, Exactly(1), "authz_core_module", Dir(h::authz_send_forbidden), "403 instead of 401"),
-    implemented("Require", ANY, Own, "authz_core_module", Dir(h::require), "valid-user, user, all, ip, local"),
+    implemented("AuthType", AUTH, Exactly(1), "authn_core_module", Dir(h::auth_type), "Basic or None"),
+    implemented("AuthName", AUTH, Exactly(1), "authn_core_module", Dir(h::auth_name), "the realm"),
+    implemented("AuthUserFile", AUTH, Exactly(1), "authn_file_module", Dir(h::auth_user_file), "htpasswd"),
+    implemented("AuthBasicProvider", AUTH, AtLeast(1), "auth_basic_module", Dir(h::auth_basic_provider), "file, pam: tried in order (docs/pam.md)"),
+    implemented("AuthPAMService", AUTH, Exactly(1), "authnz_pam_module", Dir(h::auth_pam_service), "the /etc/pam.d service (docs/pam.md)"),
+    implemented("AuthGroupFile", AUTH, Exactly(1), "authz_groupfile_module", Dir(super::authz::auth_group_file), "GROUP: USER... lines, read by the master at load; a missing or malformed file is an error"),
+    implemented("AuthzSendForbiddenOnFailure", AUTH, Exactly(1), "authz_core_module", Dir(h::authz_send_forbidden), "403 instead of 401"),
+    implemented("Require", AUTHZ_ANY, Own, "authz_core_module", Dir(super::authz::require), "[not] valid-user, user, group, all, ip, local, method; host, forward-dns, expr, env refused with the reason"),
+    implemented("RequireAll", AUTHZ_ANY, Section(0, 0), "authz_core_module", Dir(super::authz::require_section), "every rule must grant; Require not and <RequireNone> inside remove"),
+    implemented("RequireAny", AUTHZ_ANY, Section(0, 0), "authz_core_module", Dir(super::authz::require_section), "one rule must grant (a section's plain Require lines are one)"),
+    implemented("RequireNone", AUTHZ_ANY, Section(0, 0), "authz_core_module", Dir(super::authz::require_section), "no rule may grant; never grants on its own, so only inside <RequireAll>"),
+    implemented("AuthMerging", AUTH, Exactly(1), "authz_core_module", Dir(super::authz::auth_merging), "Off | And | Or with the enclosing sections' rules"),
+    implemented("Limit", ANY | AUTHZ, Section(1, usize::MAX), "core_module", Dir(super::authz::limit), "METHOD...: the Require lines inside apply to those methods (HEAD is GET); other auth directives to all"),
+    implemented("LimitExcept", ANY | AUTHZ, Section(1, usize::MAX), "core_module", Dir(super::authz::limit), "METHOD...: the Require lines inside apply to all other methods"),
     implemented("selinuxDomainMap", ANY, Exactly(1), "selinux_module", Dir(h::selinux_map), "mod_selinux map"),
     implemented("selinuxConfigFile", ANY, Exactly(1), "selinux_module", Dir(h::selinux_map), "old name of selinuxDomainMap"),
     implemented("selinuxDomainVal", ANY, Exactly(1), "selinux_module", Dir(h::selinux_default), "the default context"),
     implemented("selinuxDefaultDomain", ANY, Exactly(1), "selinux_module", Dir(h::selinux_default), "old name of selinuxDomainVal"),
     implemented("UserIDMap", ANY, Exactly(1), "mpm_itk_module", Dir(h::user_map), "user to uid/gid map"),
     implemented("AssignUserID", ANY, Exactly(2), "mpm_itk_module", Dir(h::assign_user), "mpm-itk's"),
-    row("SetHandler", ANY, Exactly(1), "core_module", Apache, Check(h::set_handler), "server-status: a warning (no status page); others: an error"),
+    implemented("SetHandler", ANY, Exactly(1), "core_module", Dir(super::fcgi::set_handler_row), "proxy:unix:/PATH|fcgi://... or proxy:fcgi://IP:PORT (FastCGI), none; server-status: a warning; others: an error"),
+    implemented("ProxyPass", SV, Own, "proxy_module", VHost(super::fcgi::row), "URL-PREFIX fcgi:// or unix:...|fcgi:// backends only"),
+    implemented("ProxyPassMatch", SV, Own, "proxy_module", VHost(super::fcgi::row), "REGEX fcgi:// or unix:...|fcgi:// backends only"),
+    implemented("ProxyFCGIBackendType", SV, Own, "proxy_fcgi_module", VHost(super::fcgi::row), "FPM (default) or GENERIC: SCRIPT_FILENAME's form"),
+    implemented("ProxyTimeout", SV, Own, "proxy_module", VHost(super::fcgi::row), "a FastCGI backend silent this long: 504 (default Timeout)"),
     no_effect("IndexOptions", ANY, AtLeast(1), "autoindex_module", "listings have one fixed layout"),
     no_effect("IndexIgnore", ANY, AtLeast(1), "autoindex_module", "not implemented yet: listings hide every dot-name and nothing else"),
     no_effect("AddIcon", ANY, AtLeast(2), "autoindex_module", ICONS),
@@ -310,7 +334,6 @@ pub const TABLE: &[Directive] = &[
     refused("RewriteRule", "rewrite_module", REWRITE),
     refused("RewriteCond", "rewrite_module", REWRITE),
     refused("RewriteBase", "rewrite_module", REWRITE),
-    refused("ProxyPass", "proxy_module", PROXY),
     refused("ProxyPassReverse", "proxy_module", PROXY),
     refused("php_value", "php_module", PHP),
     refused("php_flag", "php_module", PHP),
@@ -341,6 +364,8 @@ pub fn render() -> String {
             (DIRECTORY, "directory"),
             (LOCATION, "location"),
             (FILES, "files"),
+            (LIMIT, "limit"),
+            (AUTHZ, "require-containers"),
         ] {
             if d.allows(bit) {
                 ctx.push(word);
@@ -411,16 +436,11 @@ mod tests {
         );
     }
 
-    /// The README's configuration reference names every row, and every directive its table
+    /// The configuration reference (docs/configuration.md) names every row, and every directive its table
     /// names has a row.
     #[test]
     fn readme_reference_agrees() {
-        let readme = include_str!("../../README.md");
-        let section = readme
-            .split("## Configuration reference")
-            .nth(1)
-            .and_then(|s| s.split("\n## ").next())
-            .unwrap_or_default();
+        let section = include_str!("../../docs/configuration.md");
         for d in TABLE {
             let spelled = [
                 format!("`{}", d.name),
@@ -430,7 +450,7 @@ mod tests {
             assert!(
                 spelled.iter().any(|s| section.contains(s.as_str()))
                     || section.contains(&format!("`{}`", d.name)),
-                "README's configuration reference does not name {}",
+                "docs/configuration.md does not name {}",
                 d.name
             );
         }
@@ -447,7 +467,7 @@ mod tests {
                 if name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
                     assert!(
                         find(name).is_some(),
-                        "README names {name}, which has no row"
+                        "docs/configuration.md names {name}, which has no row"
                     );
                 }
             }

@@ -123,23 +123,53 @@ fn token_matches(t: &Token, c: char) -> bool {
     }
 }
 
-/// One segment (no `/` on either side). Greedy with a single backtrack point, so the cost
-/// is at most pattern length times text length, whatever the pattern.
+/// One segment (no `/` on either side).
 fn segment_matches(pattern: &str, text: &str) -> bool {
     let Ok(p) = tokens(pattern) else {
         // An ill-formed pattern is refused at load time; here it matches nothing.
         return false;
     };
     let t: Vec<char> = text.chars().collect();
+    star_match(
+        &p,
+        &t,
+        |tok| *tok == Token::Star,
+        |tok, &c| token_matches(tok, c),
+    )
+}
+
+/// `*` and `?` only, byte by byte, `/` and `[` plain characters: `ServerAlias *.example.com`
+/// (Apache's `ap_strcmp_match`). Linear like every match here.
+pub fn star_question_matches(pattern: &str, text: &str) -> bool {
+    star_match(
+        pattern.as_bytes(),
+        text.as_bytes(),
+        |&p| p == b'*',
+        |&p, &t| p == b'?' || p == t,
+    )
+}
+
+/// The one wildcard engine: does the whole of `text` match the whole of `pattern`, where
+/// `is_star(p)` matches any run (empty included) and any other `p` matches one `t` for which
+/// `one(p, t)` holds. Greedy with a single backtrack point (the last star): when a later
+/// star matches, the earlier stars' choices can never need revisiting, so the cost is at most
+/// pattern length times text length, whatever the pattern (`*a*a*a*a*b` against a long run of
+/// `a` included, which naive recursion takes exponential time over).
+fn star_match<P, T>(
+    p: &[P],
+    t: &[T],
+    is_star: impl Fn(&P) -> bool,
+    one: impl Fn(&P, &T) -> bool,
+) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     loop {
         match (p.get(pi), t.get(ti)) {
-            (Some(Token::Star), _) => {
+            (Some(tok), _) if is_star(tok) => {
                 star = Some((pi, ti));
                 pi += 1;
             }
-            (Some(tok), Some(&c)) if token_matches(tok, c) => {
+            (Some(tok), Some(c)) if one(tok, c) => {
                 pi += 1;
                 ti += 1;
             }
@@ -191,6 +221,35 @@ mod tests {
             ("ü?", "üß", true),
         ] {
             assert_eq!(segment_matches(p, t), want, "{p} {t}");
+        }
+    }
+
+    /// ServerAlias wildcards (Apache's `ap_strcmp_match`): `*` any run, `?` one byte, every
+    /// other byte itself (`[` and `\\` included).
+    #[test]
+    fn star_question_table() {
+        for (p, t, want) in [
+            ("*.example.com", "www.example.com", true),
+            ("*.example.com", "a.b.example.com", true),
+            ("*.example.com", "example.com", false),
+            ("*.example.com", ".example.com", true),
+            ("www.example.com", "www.example.com", true),
+            ("www.example.com", "www.example.co", false),
+            ("www?.example.com", "www1.example.com", true),
+            ("www?.example.com", "www.example.com", false),
+            ("*", "", true),
+            ("", "", true),
+            ("", "a", false),
+            ("a*", "a", true),
+            ("*a", "ba", true),
+            ("*a", "ab", false),
+            ("[ab].x", "[ab].x", true),
+            ("[ab].x", "a.x", false),
+            ("\\*", "\\anything", true),
+            ("*.*.com", "a.b.com", true),
+            ("*.*.com", "ab.com", false),
+        ] {
+            assert_eq!(star_question_matches(p, t), want, "{p} {t}");
         }
     }
 

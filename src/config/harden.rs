@@ -1,4 +1,4 @@
-//! Directives of the per-connection isolation (README "Isolation"): `AllowConnect`,
+//! Directives of the per-connection isolation (docs/security-model.md, "Isolation"): `AllowConnect`,
 //! `SeccompAllow`, `RLimitCPU`, `RLimitMEM`, `RLimitNPROC` (server and vhost; a vhost's own
 //! line replaces the server's) and `Namespaces` (server). Pure: arguments in, values out.
 #![forbid(unsafe_code)]

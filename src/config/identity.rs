@@ -19,12 +19,21 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
         .collect();
     let selinux_on = selinux_current_context();
     let categories = cfg.selinux_connection_categories.clone();
+    let mut tried_groups = std::collections::BTreeSet::new();
     for (conf, origin) in &confs {
         if let Some(f) = &conf.auth_user_file {
             if !cfg.password_files.contains(f) && load_htpasswd(f, origin, errors) {
                 cfg.password_files.push(f.clone());
             }
         }
+        if let Some((f, at)) = &conf.auth_group_file {
+            if tried_groups.insert(f.clone()) {
+                if let Some(groups) = load_groups(f, at, errors) {
+                    cfg.group_files.insert(f.clone(), groups);
+                }
+            }
+        }
+        register_pam(cfg, conf);
         if let Some(f) = &conf.selinux_map {
             if !cfg.selinux_maps.contains_key(f) {
                 if let Some(rules) = load_map(f, origin, policy::parse_selinux_target, errors) {
@@ -85,14 +94,80 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
     if let (Some(cc), Some(current)) = (&categories, &selinux_on) {
         check_clearance(cc, current, errors);
     }
-    if cfg.password_files.len() > usize::from(u16::MAX) {
+    check_pam(cfg, &confs, errors);
+    if cfg.password_files.len() + cfg.pam_services.len() > usize::from(u16::MAX) {
         errors.push(ConfigError {
             origin: Origin {
                 file: cfg.file.clone(),
                 line: 0,
             },
-            message: "too many AuthUserFile files".into(),
+            message: "too many AuthUserFile files and AuthPAMService names".into(),
         });
+    }
+}
+
+/// Registers the PAM services a section may authenticate against: every `AuthPAMService` it
+/// names and, where it asks for `pam`, the default service (sections merge at request time,
+/// so the service a `pam` section ends up with may come from an enclosing one).
+fn register_pam(cfg: &mut Config, conf: &DirConf) {
+    let mut add = |s: &str| {
+        if !cfg.pam_services.iter().any(|p| p == s) {
+            cfg.pam_services.push(s.to_string());
+        }
+    };
+    if let Some(s) = &conf.auth_pam_service {
+        add(s);
+    }
+    if conf.providers().contains(&super::AuthProvider::Pam) {
+        add(conf.pam_service());
+    }
+}
+
+/// PAM runs in the verifier, which must be uid 0 for pam_unix to check other users'
+/// passwords (its helper unix_chkpwd checks only the caller's own otherwise): a configuration
+/// asking for `pam` that the verifier cannot serve is an error, not a server that answers 401
+/// to everyone. A service without its /etc/pam.d file falls back to PAM's `other`: a warning.
+fn check_pam(cfg: &mut Config, confs: &[(DirConf, Origin)], errors: &mut Vec<ConfigError>) {
+    let Some((_, at)) = confs
+        .iter()
+        .find(|(c, _)| c.providers().contains(&super::AuthProvider::Pam))
+    else {
+        for (c, at) in confs {
+            if let Some(s) = &c.auth_pam_service {
+                cfg.warnings.push(ConfigError {
+                    origin: at.clone(),
+                    message: format!(
+                        "AuthPAMService {s} has no effect: no section uses AuthBasicProvider pam"
+                    ),
+                });
+            }
+        }
+        cfg.pam_services.clear();
+        return;
+    };
+    if !nix::unistd::geteuid().is_root() {
+        errors.push(ConfigError {
+            origin: at.clone(),
+            message: "AuthBasicProvider pam: the master does not run as root, so the password verifier cannot run PAM as root (pam_unix checks only the caller's own password otherwise)".into(),
+        });
+    }
+    if let Some(user) = &cfg.verifier.user {
+        errors.push(ConfigError {
+            origin: cfg.verifier.user_at.clone().unwrap_or_else(|| at.clone()),
+            message: format!("VerifierUser {user}: AuthBasicProvider pam needs the verifier at uid 0 (pam_unix checks only the caller's own password otherwise); remove VerifierUser, the verifier then keeps uid 0 without capabilities"),
+        });
+    }
+    for s in &cfg.pam_services {
+        let f = Path::new("/etc/pam.d").join(s);
+        if !f.exists() {
+            cfg.warnings.push(ConfigError {
+                origin: at.clone(),
+                message: format!(
+                    "AuthPAMService {s}: {} does not exist, so PAM uses its 'other' service",
+                    f.display()
+                ),
+            });
+        }
     }
 }
 
@@ -175,6 +250,22 @@ fn load_htpasswd(path: &Path, origin: &Origin, errors: &mut Vec<ConfigError>) ->
     }
 }
 
+/// An `AuthGroupFile`: admin-owned like the password files, every line valid.
+fn load_groups(
+    path: &Path,
+    origin: &Origin,
+    errors: &mut Vec<ConfigError>,
+) -> Option<crate::auth::groupfile::GroupFile> {
+    let text = read(path, origin, "AuthGroupFile", errors)?;
+    match crate::auth::groupfile::parse(&text) {
+        Ok(g) => Some(g),
+        Err(es) => {
+            errors.extend(es.into_iter().map(|e| at_line(path, e.line, e.message)));
+            None
+        }
+    }
+}
+
 fn load_map<T>(
     path: &Path,
     origin: &Origin,
@@ -198,7 +289,8 @@ fn resolve_user(
     errors: &mut Vec<ConfigError>,
 ) {
     let key = user_key(t);
-    if users.contains_key(&key) {
+    if users.contains_key(&key) || t.is_same_name() {
+        // `=` names no account until a request names its user (child::decide).
         return;
     }
     match resolve(t) {
@@ -210,6 +302,31 @@ fn resolve_user(
             message: m,
         }),
     }
+}
+
+/// The lowest uid the map target `=` may resolve to: below it are system accounts (Debian's
+/// `UID_MIN` in /etc/login.defs, and adduser's `FIRST_UID`).
+pub const SAME_NAME_MIN_UID: u32 = 1000;
+/// `nobody`: an account no one logs in as, refused by `=` too.
+const NOBODY_UID: u32 = 65534;
+
+/// The map target `=` for authenticated user `name`: the unix account of that name, with its
+/// primary group and supplementary groups, refused when it is a system account (uid below
+/// [`SAME_NAME_MIN_UID`], or `nobody`), has gid 0, or does not exist.
+pub fn resolve_same_name(name: &str) -> Result<ResolvedUser, String> {
+    let t = policy::parse_unix_target(name)
+        .map_err(|_| format!("'{name}' is not a unix account name"))?;
+    if t.is_same_name() || t.group.is_some() {
+        return Err(format!("'{name}' is not a unix account name"));
+    }
+    let u = resolve(&t)?;
+    if u.uid < SAME_NAME_MIN_UID || u.uid == NOBODY_UID {
+        return Err(format!(
+            "'{name}' is a system account (uid {}), which '=' never serves as",
+            u.uid
+        ));
+    }
+    Ok(u)
 }
 
 /// The key under which a target's resolved identity is stored: `user` or `user:group`.

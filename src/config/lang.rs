@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 /// The Apache version this server claims compatibility with, for `<IfVersion>`: the 2.4 series
-/// whose documented behaviour the README follows.
+/// whose documented behaviour docs/configuration.md follows.
 pub const APACHE_VERSION: (u32, u32, u32) = (2, 4, 62);
 
 /// `Define` names (with their values, when given), in the order the files define them.

@@ -88,6 +88,7 @@ pub fn load_with(
     warnings.append(&mut cfg.warnings);
     cfg.warnings = warnings;
     check_filesystem(&cfg, &mut errors);
+    warn_missing_alias_targets(&mut cfg);
     super::identity::load(&mut cfg, &mut errors);
     super::tls::load_certificates(&mut cfg, &mut errors);
     if errors.is_empty() {
@@ -393,6 +394,32 @@ fn matching_files(pattern: &Path) -> Result<Vec<PathBuf>, String> {
 /// Wildcard matching for one file name component; hidden files never match.
 fn wildcard(pat: &str, name: &str) -> bool {
     !name.starts_with('.') && super::glob::matches(pat, name)
+}
+
+/// An Alias whose target does not exist is accepted, as Apache does (its URLs answer 404), but
+/// Landlock cannot grant what is not there, so say so at `-t`.
+fn warn_missing_alias_targets(cfg: &mut Config) {
+    let mut seen = Vec::new();
+    for v in &cfg.vhosts {
+        for a in &v.aliases {
+            if !a.root.exists() && !seen.contains(&a.origin) {
+                seen.push(a.origin.clone());
+            }
+        }
+    }
+    for origin in seen {
+        let root = cfg
+            .vhosts
+            .iter()
+            .flat_map(|v| &v.aliases)
+            .find(|a| a.origin == origin)
+            .map(|a| a.root.display().to_string())
+            .unwrap_or_default();
+        cfg.warnings.push(ConfigError {
+            origin,
+            message: format!("Alias target {root} does not exist: its URLs answer 403 until it does and the server is reloaded"),
+        });
+    }
 }
 
 fn check_filesystem(cfg: &Config, errors: &mut Vec<ConfigError>) {

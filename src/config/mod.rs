@@ -10,9 +10,12 @@
     clippy::panic
 )]
 
+pub mod alias;
+pub mod authz;
 pub mod build;
 pub mod cgroup;
 pub mod directives;
+pub mod fcgi;
 pub mod glob;
 pub mod harden;
 mod identity;
@@ -25,7 +28,9 @@ pub mod proxy;
 pub mod tls;
 pub mod verifier;
 
-pub use identity::{compose as compose_context, user_key as identity_key};
+pub use identity::{
+    compose as compose_context, resolve_same_name, user_key as identity_key, SAME_NAME_MIN_UID,
+};
 pub use load::{load, load_with};
 pub use model::*;
 pub use tls::{TlsConfig, VHostTls};

@@ -200,6 +200,35 @@ pub struct ScriptAlias {
     pub origin: Origin,
 }
 
+/// The PAM service `AuthPAMService` defaults to (`/etc/pam.d/oneshot-httpd`, shipped in
+/// `dist/pam.d/`), as mod_authnz_pam's default is the service name it is given.
+pub const DEFAULT_PAM_SERVICE: &str = "oneshot-httpd";
+
+/// One `AuthBasicProvider` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum AuthProvider {
+    /// mod_authn_file: the `AuthUserFile`.
+    File,
+    /// mod_authnz_pam: the `AuthPAMService`, run by the verifier.
+    Pam,
+}
+
+impl DirConf {
+    /// The providers to try, in order (`file` when `AuthBasicProvider` is not given).
+    pub fn providers(&self) -> &[AuthProvider] {
+        self.auth_basic_provider
+            .as_deref()
+            .unwrap_or(&[AuthProvider::File])
+    }
+
+    /// The PAM service this section authenticates against.
+    pub fn pam_service(&self) -> &str {
+        self.auth_pam_service
+            .as_deref()
+            .unwrap_or(DEFAULT_PAM_SERVICE)
+    }
+}
+
 /// Per-directory settings, from the vhost level and `<Directory>`/`<Location>` sections.
 /// `None` means "not set here", so sections merge as Apache merges them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -215,12 +244,23 @@ pub struct DirConf {
     pub auth_name: Option<String>,
     /// `AuthUserFile`; its position in [`Config::password_files`] names it to the verifier.
     pub auth_user_file: Option<PathBuf>,
+    /// `AuthBasicProvider file|pam ...` (mod_auth_basic): tried in order, a provider that does
+    /// not know the user passes to the next; unset means `file` (see docs/pam.md).
+    #[serde(default)]
+    pub auth_basic_provider: Option<Vec<AuthProvider>>,
+    /// `AuthPAMService NAME` (mod_authnz_pam); unset means [`DEFAULT_PAM_SERVICE`].
+    #[serde(default)]
+    pub auth_pam_service: Option<String>,
     /// `AuthzSendForbiddenOnFailure On`: 403 rather than Apache's default 401 when an
     /// authenticated user does not satisfy `Require`.
     pub authz_send_forbidden: Option<bool>,
-    /// The `Require` lines of one section (any may grant, as Apache's implicit RequireAny);
-    /// a section with its own lines replaces the inherited ones (AuthMerging Off).
-    pub requires: Option<Vec<crate::auth::Require>>,
+    /// The `Require` lines and `<Require*>` containers of one section (its plain lines are an
+    /// implicit RequireAny) with its `AuthMerging`; merged as mod_authz_core merges them.
+    #[serde(default)]
+    pub authz: crate::auth::AuthzConf,
+    /// `AuthGroupFile` and where it was written; its groups in [`Config::group_files`].
+    #[serde(default)]
+    pub auth_group_file: Option<(PathBuf, Origin)>,
     /// `selinuxDomainMap` (alias `selinuxConfigFile`); rules in [`Config::selinux_maps`].
     pub selinux_map: Option<PathBuf>,
     /// `selinuxDomainVal` (alias `selinuxDefaultDomain`).
@@ -229,6 +269,9 @@ pub struct DirConf {
     pub user_map: Option<PathBuf>,
     /// `AssignUserID USER GROUP`, resolved in [`Config::users`].
     pub assign_user: Option<crate::policy::UnixTarget>,
+    /// `SetHandler proxy:...|fcgi://...` or `SetHandler none` (`config::fcgi`).
+    #[serde(default)]
+    pub set_handler: Option<super::fcgi::SetHandler>,
     /// `<Files>`/`<FilesMatch>` written in this scope; merging appends (the enclosing scope's
     /// first), and they apply after every `<Directory>`/`<DirectoryMatch>`, as Apache's
     /// file walk reads the merged directory configuration's list.
@@ -258,12 +301,16 @@ impl DirConf {
             auth_basic: over.auth_basic.or(self.auth_basic),
             auth_name: pick(&over.auth_name, &self.auth_name),
             auth_user_file: pick(&over.auth_user_file, &self.auth_user_file),
+            auth_basic_provider: pick(&over.auth_basic_provider, &self.auth_basic_provider),
+            auth_pam_service: pick(&over.auth_pam_service, &self.auth_pam_service),
             authz_send_forbidden: pick(&over.authz_send_forbidden, &self.authz_send_forbidden),
-            requires: pick(&over.requires, &self.requires),
+            authz: self.authz.merge(&over.authz),
+            auth_group_file: pick(&over.auth_group_file, &self.auth_group_file),
             selinux_map: pick(&over.selinux_map, &self.selinux_map),
             selinux_default: pick(&over.selinux_default, &self.selinux_default),
             user_map: pick(&over.user_map, &self.user_map),
             assign_user: pick(&over.assign_user, &self.assign_user),
+            set_handler: pick(&over.set_handler, &self.set_handler),
             files: self.files.iter().chain(&over.files).cloned().collect(),
         }
     }
@@ -346,8 +393,16 @@ pub struct VHost {
     pub locations: Vec<Section>,
     /// This vhost's `ScriptAlias`es first, then the main server's, matched in that order.
     pub script_aliases: Vec<ScriptAlias>,
+    /// `Alias`/`AliasMatch` (mod_alias), this vhost's first, then the main server's; tried
+    /// after the ScriptAliases (see `config::alias`).
+    #[serde(default)]
+    pub aliases: Vec<super::alias::Alias>,
+    /// `Redirect`/`RedirectMatch`/`RedirectPermanent`/`RedirectTemp`, in the same order; tried
+    /// before any alias, before admission (Apache's translate_name phase).
+    #[serde(default)]
+    pub redirects: Vec<super::alias::Redirect>,
     pub origin: Origin,
-    /// `AllowConnect`, `SeccompAllow`, `RLimit*` (README "Isolation").
+    /// `AllowConnect`, `SeccompAllow`, `RLimit*` (docs/security-model.md, "Isolation").
     #[serde(default)]
     pub harden: super::harden::Harden,
     /// Indexes into `Config::custom_logs` of the logs this vhost's requests go to: its own
@@ -357,6 +412,9 @@ pub struct VHost {
     /// Index into `Config::vhost_error_logs` of this vhost's own `ErrorLog`, if it has one.
     #[serde(default)]
     pub error_log: Option<usize>,
+    /// `ProxyPass`, `ProxyPassMatch`, `ProxyFCGIBackendType`, `ProxyTimeout` (`config::fcgi`).
+    #[serde(default)]
+    pub fcgi: super::fcgi::FcgiSettings,
 }
 
 impl VHost {
@@ -386,6 +444,19 @@ impl VHost {
         let top = std::iter::once((&self.conf, &self.origin)).chain(sections);
         top.flat_map(|(c, o)| {
             std::iter::once((c, o)).chain(c.files.iter().map(|f| (&f.conf, &f.origin)))
+        })
+    }
+
+    /// Some scope of this vhost has `SetHandler proxy:...`.
+    pub fn uses_fcgi_handler(&self) -> bool {
+        self.fcgi_handlers().next().is_some()
+    }
+
+    /// Every FastCGI backend a `SetHandler` of this vhost names.
+    pub fn fcgi_handlers(&self) -> impl Iterator<Item = &super::fcgi::Backend> {
+        self.scopes().filter_map(|(c, _)| match &c.set_handler {
+            Some(super::fcgi::SetHandler::Fcgi(b)) => Some(b),
+            _ => None,
         })
     }
 
@@ -456,6 +527,14 @@ pub struct Config {
     /// Every distinct AuthUserFile, in a fixed order: children name a file to the verifier
     /// by its index here, never by path.
     pub password_files: Vec<PathBuf>,
+    /// Every `AuthGroupFile`, read by the master at load (a reload re-reads them).
+    #[serde(default)]
+    pub group_files: BTreeMap<PathBuf, crate::auth::groupfile::GroupFile>,
+    /// Every distinct PAM service an `AuthBasicProvider pam` section uses, in a fixed order:
+    /// the verifier knows service `i` as source `password_files.len() + i` (see
+    /// [`Config::verifier_source`]).
+    #[serde(default)]
+    pub pam_services: Vec<String>,
     pub selinux_maps: BTreeMap<PathBuf, Vec<crate::policy::Rule<crate::policy::SelinuxTarget>>>,
     pub user_maps: BTreeMap<PathBuf, Vec<crate::policy::Rule<crate::policy::UnixTarget>>>,
     /// Every `user[:group]` that AssignUserID or a UserIDMap names, resolved at load time.
@@ -472,6 +551,32 @@ pub struct Config {
     /// What `-t` and a (re)load print as warnings: accepted, but probably not what was meant
     /// (a `<Directory>` that can never apply).
     pub warnings: Vec<super::ConfigError>,
+}
+
+/// What a child asks the verifier to check credentials against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifierSource<'a> {
+    File(&'a std::path::Path),
+    Pam(&'a str),
+}
+
+impl Config {
+    /// The verifier's index of a source: password files first, then PAM services. None when
+    /// the load did not register it (or the index does not fit the protocol's u16).
+    pub fn verifier_source(&self, source: VerifierSource<'_>) -> Option<u16> {
+        let i = match source {
+            VerifierSource::File(f) => self.password_files.iter().position(|p| p == f)?,
+            VerifierSource::Pam(s) => {
+                self.password_files.len() + self.pam_services.iter().position(|p| p == s)?
+            }
+        };
+        u16::try_from(i).ok()
+    }
+
+    /// Whether the verifier has anything to check (it is started only then).
+    pub fn needs_verifier(&self) -> bool {
+        !self.password_files.is_empty() || !self.pam_services.is_empty()
+    }
 }
 
 impl VHost {
@@ -556,7 +661,12 @@ impl VHost {
         let as_dir = self.file_conf(dir, &dir_name, "", url);
         let index = crate::child::route::index_url(url, name);
         let as_file = self.file_conf(dir, &file, name, &index);
-        as_dir != as_file
+        // HOOK(fcgi): an index a FastCGI backend answers (SetHandler proxy:, or a ProxyPass
+        // rule matching its URL) must never be sent as a file: that would show its source.
+        let fcgi = matches!(as_file.set_handler, Some(super::fcgi::SetHandler::Fcgi(_)))
+            || (self.fcgi.rules.iter())
+                .any(|r| super::fcgi::rule_target(r, &normalized_url(&index)).is_some());
+        as_dir != as_file || fcgi
     }
 }
 

@@ -2,7 +2,7 @@
 //! `<IfModule>` for it is true. One row per module; the directives a module provides are the
 //! rows of [`super::directives::TABLE`] that name it.
 //!
-//! The rule (README "Configuration reference"): a module whose directives oneshot-httpd
+//! The rule (docs/configuration.md): a module whose directives oneshot-httpd
 //! implements is accepted by `LoadModule` and `<IfModule>` for it is true once it is loaded
 //! (as in Apache; its directives work with or without `LoadModule`, so configurations written
 //! for this server need none). A few modules that Debian enables by default and whose absence
@@ -54,7 +54,9 @@ pub const MODULES: &[Module] = &[
     m("auth_basic_module", "mod_auth_basic.c", Implemented),
     m("authn_core_module", "mod_authn_core.c", Implemented),
     m("authn_file_module", "mod_authn_file.c", Implemented),
+    m("authnz_pam_module", "mod_authnz_pam.c", Implemented),
     m("authz_core_module", "mod_authz_core.c", Implemented),
+    m("authz_groupfile_module", "mod_authz_groupfile.c", Implemented),
     m("authz_host_module", "mod_authz_host.c", Implemented),
     m("authz_user_module", "mod_authz_user.c", Implemented),
     m("autoindex_module", "mod_autoindex.c", Implemented),
@@ -117,11 +119,8 @@ pub const MODULES: &[Module] = &[
     ),
     m("ssl_module", "mod_ssl.c", Implemented),
     m("remoteip_module", "mod_remoteip.c", Implemented),
-    m(
-        "proxy_module",
-        "mod_proxy.c",
-        Refused("remove it: oneshot-httpd is not a proxy (put it behind one instead)"),
-    ),
+    m("proxy_module", "mod_proxy.c", Implemented),
+    m("proxy_fcgi_module", "mod_proxy_fcgi.c", Implemented),
     m(
         "php_module",
         "mod_php.c",

@@ -1,4 +1,4 @@
-//! Directives of the password verifier's own confinement (README "Threat model"):
+//! Directives of the password verifier's own confinement (docs/security-model.md):
 //! `VerifierUser USER`, `VerifierGroup GROUP` (the unix identity it takes under a root master)
 //! and `selinuxVerifierContext CONTEXT` (the domain it enters under `Confinement selinux`).
 //! Pure: arguments in, values out; `verifier::confine` turns them into a plan.
@@ -11,11 +11,16 @@ use super::ConfigError;
 /// (selinux-module/) define for it, at the lowest level.
 pub const DEFAULT_SELINUX_CONTEXT: &str = "system_u:system_r:oneshot_verifier_t:s0";
 
+/// The verifier's context when it runs PAM (`AuthBasicProvider pam`) and
+/// `selinuxVerifierContext` is not given: a domain that may also read shadow_t and run
+/// chkpwd_t (selinux-module/).
+pub const DEFAULT_PAM_SELINUX_CONTEXT: &str = "system_u:system_r:oneshot_verifier_pam_t:s0";
+
 /// What the verifier directives ask for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifierSettings {
     /// `VerifierUser`: a root master's verifier switches to this user. Unset: it keeps uid 0
-    /// and drops every capability (see README).
+    /// and drops every capability (see docs/security-model.md).
     pub user: Option<String>,
     /// `VerifierGroup`: its group, the only one it holds (default: the user's primary group).
     pub group: Option<String>,
@@ -31,6 +36,15 @@ impl VerifierSettings {
         self.selinux_context
             .as_deref()
             .unwrap_or(DEFAULT_SELINUX_CONTEXT)
+    }
+
+    /// The context to enter: as given, else the PAM domain when `pam`, else the default.
+    pub fn selinux_context_for(&self, pam: bool) -> &str {
+        match (&self.selinux_context, pam) {
+            (Some(c), _) => c,
+            (None, true) => DEFAULT_PAM_SELINUX_CONTEXT,
+            (None, false) => DEFAULT_SELINUX_CONTEXT,
+        }
     }
 }
 

@@ -5,11 +5,13 @@
 //! The path is resolved one component at a time with openat(O_NOFOLLOW) from the DocumentRoot,
 //! so a symlink is only followed where Options allow it, and `..` never reaches the
 //! filesystem (the route stage removed it).
+#![forbid(unsafe_code)]
 
 use crate::child::confine::Confined;
 use crate::child::respond::{Body, Response};
 use crate::child::route::{encode_path, Route};
 use crate::config::{Options, VHost};
+use crate::http::range::{parse_range, RangeSpec};
 use crate::http::request::Request;
 use crate::http::{date, mime};
 use crate::sys::fs::{open_beneath, open_follow};
@@ -30,13 +32,45 @@ pub enum Served {
 }
 
 pub fn serve(_proof: &Confined, vhost: &VHost, route: &Route, req: &Request) -> Served {
-    match resolve(vhost, route, &req.path) {
+    use crate::child::map::{map, Mapped};
+    let (root, segments, aliased) = match map(vhost, route) {
+        Mapped::Alias(_, Ok(landing)) => (landing.root, landing.rest, true),
+        Mapped::Alias(a, Err(why)) => {
+            log::warn!(
+                "[{}] Alias at {}: refused {}: {why}",
+                vhost.server_name(),
+                a.origin,
+                req.path
+            );
+            return Served::Response(Response::error(403));
+        }
+        Mapped::Script | Mapped::DocumentRoot => {
+            (vhost.document_root.clone(), route.segments.clone(), false)
+        }
+    };
+    match resolve(vhost, &root, &segments, &req.path) {
+        Ok(Found::File { name, .. }) if aliased && program_name(vhost, &name) => {
+            Served::Response(Response::error(403))
+        }
         Ok(Found::File { file, meta, name }) => {
             Served::Response(file_response(file, &meta, &name, req))
         }
-        Ok(Found::Dir { fd, dir }) => directory(vhost, route, req, fd, &dir),
+        Ok(Found::Dir { fd, dir }) => directory(vhost, route, req, fd, &dir, aliased),
         Err(status) => Served::Response(Response::error(status)),
     }
+}
+
+/// A file some scope runs as CGI is never sent as text; in an Alias target programs do not
+/// run (only ScriptAlias and the DocumentRoot's AddHandler run them), so it is refused.
+fn program_name(vhost: &VHost, name: &str) -> bool {
+    let program = super::cgi::any_cgi_extension(vhost, name);
+    if program {
+        log::warn!(
+            "[{}] refused {name} in an Alias target: its suffix runs as CGI elsewhere and programs do not run from an Alias (use ScriptAlias)",
+            vhost.server_name()
+        );
+    }
+    program
 }
 
 enum Found {
@@ -51,18 +85,35 @@ enum Found {
     },
 }
 
-fn resolve(vhost: &VHost, route: &Route, url: &str) -> Result<Found, u16> {
-    let root = &vhost.document_root;
+/// Walks `segments` beneath `root` (the DocumentRoot or an Alias's landing root, which may be
+/// a file itself: `Alias /favicon.ico /srv/f.ico`).
+fn resolve(vhost: &VHost, root: &Path, segments: &[String], url: &str) -> Result<Found, u16> {
     let mut cur: OwnedFd = File::open(root).map_err(|e| io_status(&e))?.into();
-    let mut path = root.clone();
-    for (i, seg) in route.segments.iter().enumerate() {
+    let mut path = root.to_path_buf();
+    if segments.is_empty() {
+        let meta = File::from(cur.try_clone().map_err(|e| io_status(&e))?)
+            .metadata()
+            .map_err(|e| io_status(&e))?;
+        if meta.is_file() {
+            let name = root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            return Ok(Found::File {
+                file: File::from(cur),
+                meta,
+                name,
+            });
+        }
+    }
+    for (i, seg) in segments.iter().enumerate() {
         let opts = vhost.dir_conf(&path, url).options.unwrap_or_default();
         let next = open_component(&cur, &path, seg, opts)?;
         path.push(seg);
         let meta = File::from(next.try_clone().map_err(|e| io_status(&e))?)
             .metadata()
             .map_err(|e| io_status(&e))?;
-        let last = i + 1 == route.segments.len();
+        let last = i + 1 == segments.len();
         if meta.is_file() {
             if !last {
                 return Err(404); // "a/file/more": there is no such directory
@@ -135,7 +186,14 @@ fn io_status(e: &io::Error) -> u16 {
     }
 }
 
-fn directory(vhost: &VHost, route: &Route, req: &Request, fd: OwnedFd, dir: &Path) -> Served {
+fn directory(
+    vhost: &VHost,
+    route: &Route,
+    req: &Request,
+    fd: OwnedFd,
+    dir: &Path,
+    aliased: bool,
+) -> Served {
     if !route.trailing_slash {
         let mut loc = encode_path(&format!("/{}/", route.segments.join("/")).replace("//", "/"));
         if let Some(q) = &req.query {
@@ -152,6 +210,9 @@ fn directory(vhost: &VHost, route: &Route, req: &Request, fd: OwnedFd, dir: &Pat
                 let file = File::from(f);
                 match file.metadata() {
                     Ok(meta) if meta.is_file() => {
+                        if aliased && program_name(vhost, &index) {
+                            return Served::Response(Response::error(403));
+                        }
                         if vhost.index_needs_admission(dir, &req.path, &index) {
                             return Served::Index(super::cgi::index_url(&req.path, &index));
                         }
@@ -241,83 +302,4 @@ fn not_modified(req: &Request, tag: &str, mtime: std::time::SystemTime) -> bool 
         }
     }
     false
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
-    /// Inclusive byte positions.
-    Satisfiable(u64, u64),
-    Unsatisfiable,
-    /// Malformed or multi-range: answer with the whole file, as RFC 9110 §14.2 allows.
-    Ignore,
-}
-
-fn parse_range(v: &str, size: u64) -> RangeSpec {
-    let Some(spec) = v.trim().strip_prefix("bytes=") else {
-        return RangeSpec::Ignore;
-    };
-    if spec.contains(',') {
-        return RangeSpec::Ignore;
-    }
-    let Some((a, b)) = spec.trim().split_once('-') else {
-        return RangeSpec::Ignore;
-    };
-    let num = |s: &str| {
-        if s.bytes().all(|c| c.is_ascii_digit()) && !s.is_empty() {
-            s.parse::<u64>().ok()
-        } else {
-            None
-        }
-    };
-    match (a.trim(), b.trim()) {
-        ("", suffix) => match num(suffix) {
-            Some(0) => RangeSpec::Unsatisfiable,
-            Some(n) if size > 0 => RangeSpec::Satisfiable(size.saturating_sub(n), size - 1),
-            Some(_) => RangeSpec::Unsatisfiable,
-            None => RangeSpec::Ignore,
-        },
-        (start, end) => {
-            let Some(s) = num(start) else {
-                return RangeSpec::Ignore;
-            };
-            let e = if end.is_empty() {
-                Some(u64::MAX)
-            } else {
-                num(end)
-            };
-            match e {
-                None => RangeSpec::Ignore,
-                Some(e) if e < s => RangeSpec::Ignore,
-                Some(_) if s >= size => RangeSpec::Unsatisfiable,
-                Some(e) => RangeSpec::Satisfiable(s, e.min(size - 1)),
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn range_table() {
-        use RangeSpec::*;
-        for (v, size, want) in [
-            ("bytes=0-9", 100, Satisfiable(0, 9)),
-            ("bytes=90-", 100, Satisfiable(90, 99)),
-            ("bytes=-10", 100, Satisfiable(90, 99)),
-            ("bytes=-200", 100, Satisfiable(0, 99)),
-            ("bytes=50-500", 100, Satisfiable(50, 99)),
-            ("bytes=100-", 100, Unsatisfiable),
-            ("bytes=-0", 100, Unsatisfiable),
-            ("bytes=0-0", 0, Unsatisfiable),
-            ("bytes=5-1", 100, Ignore),
-            ("bytes=0-1,5-6", 100, Ignore),
-            ("items=0-1", 100, Ignore),
-            ("bytes=a-b", 100, Ignore),
-            ("bytes=+1-2", 100, Ignore),
-        ] {
-            assert_eq!(parse_range(v, size), want, "{v}");
-        }
-    }
 }

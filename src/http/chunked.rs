@@ -20,6 +20,8 @@
 //! - After an error the decoder stays failed and returns the same error.
 #![forbid(unsafe_code)]
 
+use super::syntax::is_tchar;
+
 /// Longest chunk-ext (from its ';' to the CR) accepted on one chunk line.
 pub const MAX_CHUNK_EXT: usize = 1024;
 /// Most chunk-ext bytes accepted over the whole body.
@@ -296,11 +298,6 @@ impl ChunkedDecoder {
             _ => Err(ChunkError::BareCr { at: at - 1 }),
         }
     }
-}
-
-/// RFC 9110 tchar.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]

@@ -11,5 +11,7 @@
 pub mod chunked;
 pub mod date;
 pub mod mime;
+pub mod range;
 pub mod request;
 pub mod status;
+pub mod syntax;

@@ -45,6 +45,8 @@
 
 use std::net::Ipv6Addr;
 
+use super::syntax::{is_tchar, is_token, trim_ows};
+
 /// Request-line and header limits, named after Apache's directives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
@@ -811,8 +813,7 @@ fn check_transfer_encoding(headers: &[(String, Vec<u8>)]) -> Result<(), HeadErro
 /// `token *( OWS ";" OWS token "=" value )`: only the name is checked, since the only coding
 /// we decode (chunked) must not carry parameters and every other coding is refused anyway.
 fn is_coding(coding: &[u8]) -> bool {
-    let name = coding_name(coding);
-    !name.is_empty() && name.iter().all(|&b| is_tchar(b))
+    is_token(coding_name(coding))
 }
 
 /// The coding name without parameters or the OWS before them.
@@ -853,21 +854,6 @@ fn values<'a>(
         .iter()
         .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_slice())
-}
-
-fn trim_ows(value: &[u8]) -> &[u8] {
-    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !is_ows(b))
-        .map_or(start, |e| e + 1);
-    value.get(start..end).unwrap_or_default()
-}
-
-/// RFC 9110 tchar.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Attacker bytes in error messages end up in logs: escape them and bound their length.

@@ -966,7 +966,7 @@ fn verifier_identity(
 
 /// Says at start what keeps the verifier's files when little does.
 fn warn_about_verifier(cfg: &Config, verifier: &Verifier, landlock_abi: u32) {
-    if cfg.password_files.is_empty() {
+    if !cfg.needs_verifier() {
         return;
     }
     let selinux = cfg.confinement.contains(&crate::sandbox::Backend::Selinux);
@@ -991,7 +991,7 @@ struct Verifier {
 
 impl Verifier {
     fn ensure(&mut self, cfg: &Config, inh: &Inherited) {
-        if self.pid.is_some() || cfg.password_files.is_empty() {
+        if self.pid.is_some() || !cfg.needs_verifier() {
             return;
         }
         if self
@@ -1009,8 +1009,9 @@ impl Verifier {
             Ok(ForkResult::Child) => run_verifier(cfg, inh, self.unix.clone(), handle, endpoint),
             Ok(ForkResult::Parent { child }) => {
                 log::info!(
-                    "password verifier started as pid {child} for {} file(s)",
-                    cfg.password_files.len()
+                    "password verifier started as pid {child} for {} file(s) and {} PAM service(s)",
+                    cfg.password_files.len(),
+                    cfg.pam_services.len()
                 );
                 self.pid = Some(child);
                 self.starts += 1;
@@ -1075,7 +1076,8 @@ fn run_verifier(
             crate::sys::child_exit(reexec::EXIT_START_FAILED);
         }
     }
-    let vcfg = crate::verifier::Config::new(cfg.password_files.clone());
+    let mut vcfg = crate::verifier::Config::new(cfg.password_files.clone());
+    vcfg.pam_services = cfg.pam_services.clone();
     let code = match endpoint.serve(vcfg, load_password_db) {
         Ok(()) => 0,
         Err(e) => {
@@ -1094,12 +1096,13 @@ fn confine_verifier(
     use crate::sandbox::{failed, Backend, Step};
     use crate::sys::{Linux, Sys};
     let probe = |e| failed(Step::CapCheck)(e);
+    let pam = !cfg.pam_services.is_empty();
     let inputs = crate::verifier::confine::Inputs {
         files: cfg.password_files.clone(),
         selinux: cfg
             .confinement
             .contains(&Backend::Selinux)
-            .then(|| cfg.verifier.selinux_context().to_string()),
+            .then(|| cfg.verifier.selinux_context_for(pam).to_string()),
         unix,
         uid: Linux.getresuid().map_err(probe)?.1,
         gid: Linux.getresgid().map_err(probe)?.1,
@@ -1107,6 +1110,7 @@ fn confine_verifier(
         landlock_abi: Linux.landlock_abi().map_err(probe)?,
         namespaces: cfg.namespaces,
         keep_fds,
+        pam: pam.then(|| crate::verifier::confine::pam_access(|p| p.exists())),
     };
     crate::verifier::confine::enter(&Linux, &crate::verifier::confine::plan(&inputs))
 }

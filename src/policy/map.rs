@@ -336,11 +336,34 @@ pub struct UnixTarget {
 /// Longest name `useradd` accepts on Linux.
 const MAX_UNIX_NAME: usize = 32;
 
+/// The map target `=`: "the unix account whose name is the authenticated user's", resolved
+/// per request (`child::decide`), never for anonymous requests, never to a system account
+/// (docs/pam.md).
+pub const SAME_NAME: &str = "=";
+
+impl UnixTarget {
+    /// Whether this is the `=` target.
+    pub fn is_same_name(&self) -> bool {
+        self.user == SAME_NAME
+    }
+}
+
 pub fn parse_unix_target(s: &str) -> Result<UnixTarget, String> {
+    if s == SAME_NAME {
+        return Ok(UnixTarget {
+            user: SAME_NAME.to_owned(),
+            group: None,
+        });
+    }
     let (user, group) = match s.split_once(':') {
         Some((user, group)) => (user, Some(group)),
         None => (s, None),
     };
+    if user == SAME_NAME {
+        return Err(format!(
+            "'{s}': the target {SAME_NAME} (the account of the user's own name) takes no group"
+        ));
+    }
     check_unix_name(user).map_err(|why| format!("user {why}"))?;
     if let Some(group) = group {
         check_unix_name(group).map_err(|why| format!("group {why}"))?;
@@ -368,6 +391,16 @@ fn check_unix_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_name_target() {
+        let t = parse_unix_target("=").expect("=");
+        assert!(t.is_same_name() && t.group.is_none());
+        for bad in ["=:www-data", "=x", "x=", "==", "= "] {
+            assert!(parse_unix_target(bad).is_err(), "{bad}");
+        }
+        assert!(!parse_unix_target("alice").unwrap().is_same_name());
+    }
 
     fn net(text: &str) -> IpNet {
         text.parse().unwrap()

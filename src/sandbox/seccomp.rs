@@ -31,7 +31,7 @@ use seccompiler::{
     SeccompCondition as Cond, SeccompFilter, SeccompRule,
 };
 
-/// A rule a vhost may lift with `SeccompAllow NAME` (documented in README.md). Nothing else
+/// A rule a vhost may lift with `SeccompAllow NAME` (documented in docs/configuration.md). Nothing else
 /// can be lifted.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
@@ -84,6 +84,12 @@ pub struct SeccompPolicy {
     /// (bind, connect, listen, accept), no exec and no new process or thread.
     #[serde(default)]
     pub verifier: bool,
+    /// With `verifier`: the verifier runs PAM (`AuthBasicProvider pam`), whose pam_unix runs
+    /// its helper `unix_chkpwd` under SELinux: exec, fork and clone (still without namespace
+    /// flags) stay allowed; of sockets only libpam's audit socket (AF_NETLINK, NETLINK_AUDIT),
+    /// useless without CAP_AUDIT_WRITE. Landlock limits exec to the helper.
+    #[serde(default)]
+    pub verifier_pam: bool,
 }
 
 impl SeccompPolicy {
@@ -94,6 +100,7 @@ impl SeccompPolicy {
             relax,
             udp,
             verifier: false,
+            verifier_pam: false,
         }
     }
 
@@ -102,6 +109,14 @@ impl SeccompPolicy {
         SeccompPolicy {
             verifier: true,
             ..SeccompPolicy::default()
+        }
+    }
+
+    /// The filter of a verifier that runs PAM (see [`SeccompPolicy::verifier_pam`]).
+    pub fn for_verifier_pam() -> SeccompPolicy {
+        SeccompPolicy {
+            verifier_pam: true,
+            ..SeccompPolicy::for_verifier()
         }
     }
 
@@ -187,8 +202,18 @@ const VERIFIER_DENIED: &[i64] = &[
     libc::SYS_clone,
 ];
 
+/// What a PAM verifier keeps of [`VERIFIER_DENIED`]: running pam_unix's helper. `clone`
+/// keeps the default rule (no namespace flags).
+const VERIFIER_PAM_ALLOWED: &[i64] = &[
+    libc::SYS_execve,
+    libc::SYS_fork,
+    libc::SYS_vfork,
+    libc::SYS_clone,
+];
+
 const TIOCLINUX: u64 = 0x541C;
 const NETLINK_SOCK_DIAG: u64 = 4;
+const NETLINK_AUDIT: u64 = 9;
 const SOCK_TYPE_MASK: u64 = 0xf;
 /// Namespace flags clone(2) could create a namespace with (CLONE_NEWTIME is clone3-only).
 const CLONE_NS_FLAGS: [i32; 7] = [
@@ -281,8 +306,23 @@ fn rules(policy: &SeccompPolicy) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Stri
     map.insert(libc::SYS_clone, clone);
     if policy.verifier {
         for &nr in VERIFIER_DENIED {
+            if policy.verifier_pam && VERIFIER_PAM_ALLOWED.contains(&nr) {
+                continue;
+            }
             map.insert(nr, Vec::new());
         }
+    }
+    if policy.verifier_pam {
+        // libpam opens an audit socket for every transaction and fails it (PAM_SYSTEM_ERR)
+        // when that is refused; it tolerates EPERM on the send, which is what a verifier
+        // without CAP_AUDIT_WRITE gets. Every other socket stays refused.
+        map.insert(
+            libc::SYS_socket,
+            vec![
+                rule(vec![cond(0, Op::Ne, libc::AF_NETLINK as u64)?])?,
+                rule(vec![cond(2, Op::Ne, NETLINK_AUDIT)?])?,
+            ],
+        );
     }
     Ok(map)
 }
@@ -412,6 +452,27 @@ mod tests {
         assert!(strict.keys().all(|k| verifier.contains_key(k)));
         let prog = compile(&SeccompPolicy::for_verifier()).expect("compile");
         assert_eq!(prog[..5], prefix()[..]);
+    }
+
+    #[test]
+    fn pam_verifier_filter_runs_a_helper_and_opens_only_the_audit_socket() {
+        let plain = rules(&SeccompPolicy::for_verifier()).unwrap();
+        let pam = rules(&SeccompPolicy::for_verifier_pam()).unwrap();
+        for nr in [libc::SYS_connect, libc::SYS_bind, libc::SYS_execveat] {
+            assert_eq!(pam.get(&nr).map(Vec::len), Some(0), "syscall {nr}");
+        }
+        // socket: refused unless AF_NETLINK with NETLINK_AUDIT (libpam's audit socket), as
+        // two "not equal" alternatives.
+        assert_eq!(pam[&libc::SYS_socket].len(), 2);
+        for nr in [libc::SYS_execve, libc::SYS_fork, libc::SYS_vfork] {
+            assert!(!pam.contains_key(&nr), "syscall {nr}");
+        }
+        // clone: refused with namespace flags, as for children.
+        assert_eq!(pam[&libc::SYS_clone].len(), CLONE_NS_FLAGS.len());
+        assert!(plain
+            .keys()
+            .all(|k| pam.contains_key(k) || VERIFIER_PAM_ALLOWED.contains(k)));
+        compile(&SeccompPolicy::for_verifier_pam()).expect("compile");
     }
 
     #[test]

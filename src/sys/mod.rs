@@ -17,6 +17,7 @@ pub mod fs;
 pub mod inherit;
 pub mod linux;
 pub mod listen_wait;
+pub mod pam;
 pub mod spawn;
 
 use std::io;
@@ -75,7 +76,7 @@ pub struct LandlockRules {
     /// Trees that may be read, written, created in and removed from.
     pub write: Vec<PathBuf>,
     /// TCP ports that may be connected to (Landlock ABI 4+, which also refuses every TCP
-    /// bind). Older kernels leave TCP unrestricted; see README "Isolation".
+    /// bind). Older kernels leave TCP unrestricted; see docs/security-model.md.
     pub connect_tcp: Vec<u16>,
 }
 

@@ -2,7 +2,7 @@
 //! child, the verifier process confines itself like a connection child does, with the same
 //! building blocks (`sandbox::isolate`, `sandbox::enter`), each step read back.
 //!
-//! Decisions (README "Threat model"):
+//! Decisions (docs/security-model.md):
 //! - Identity: under a root master, `VerifierUser`/`VerifierGroup` when given (a dedicated
 //!   user, so password files can stay `0640 root:GROUP`); otherwise it keeps uid 0 with every
 //!   capability dropped, so root-owned `0600`/`0640` files stay readable without any
@@ -17,6 +17,10 @@
 //!   `oneshot_verifier_t`), which may read the password files' type, use its socketpairs and
 //!   append to the log.
 //! - Its own session keyring and IPC namespace, not dumpable, no_new_privs.
+//! - PAM (`AuthBasicProvider pam`): uid 0 without capabilities (pam_unix reads /etc/shadow as
+//!   its owner), Landlock read on /etc and the library directories and exec of pam_unix's
+//!   helper only, seccomp allowing exec/fork for that helper but no socket; under SELinux the
+//!   domain `oneshot_verifier_pam_t` (docs/pam.md).
 //!
 //! Invariant: [`plan`] is pure (every input is an argument), [`enter`] goes through `Sys`
 //! only; any failed step is an `Err` and the verifier exits without serving (the master then
@@ -50,6 +54,40 @@ pub struct Inputs {
     /// `Namespaces On`.
     pub namespaces: bool,
     pub keep_fds: Vec<RawFd>,
+    /// `AuthBasicProvider pam` somewhere: what PAM reads and runs (see [`pam_access`]).
+    pub pam: Option<PamAccess>,
+}
+
+/// What a verifier running PAM may reach beyond its password files: PAM reads its stack
+/// from /etc/pam.d, modules and their libraries from the library directories, the accounts
+/// from /etc/passwd and /etc/shadow (and whatever else in /etc a module of the stack reads:
+/// Landlock cannot know, so all of /etc is readable), and pam_unix runs `unix_chkpwd` when
+/// SELinux is enabled. Nothing is writable; sockets stay refused (seccomp), so a module that
+/// needs the network (sss, ldap, radius) answers "unavailable".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PamAccess {
+    pub read: Vec<PathBuf>,
+    pub exec: Vec<PathBuf>,
+}
+
+/// Directories PAM reads from, where they exist.
+pub const PAM_READ: &[&str] = &["/etc", "/usr/lib", "/usr/lib64", "/lib", "/lib64"];
+/// pam_unix's helper (Debian's path, and the pre-merged-/usr one).
+pub const PAM_EXEC: &[&str] = &["/usr/sbin/unix_chkpwd", "/sbin/unix_chkpwd"];
+
+/// [`PamAccess`] from [`PAM_READ`] and [`PAM_EXEC`], keeping what `exists` says exists
+/// (Landlock rules need existing paths).
+pub fn pam_access(exists: impl Fn(&std::path::Path) -> bool) -> PamAccess {
+    let keep = |list: &[&str]| {
+        list.iter()
+            .map(PathBuf::from)
+            .filter(|p| exists(p))
+            .collect()
+    };
+    PamAccess {
+        read: keep(PAM_READ),
+        exec: keep(PAM_EXEC),
+    }
 }
 
 /// Everything the verifier does to itself, in order: isolate, drop capabilities (uid 0
@@ -74,10 +112,23 @@ pub fn password_dirs(files: &[PathBuf]) -> Vec<PathBuf> {
 
 pub fn plan(i: &Inputs) -> Confinement {
     let privileged = i.capeff & CAP_SYS_ADMIN != 0;
-    let landlock = (i.landlock_abi >= MIN_LANDLOCK_ABI).then(|| LandlockRules {
-        read: password_dirs(&i.files),
-        ..LandlockRules::default()
+    let landlock = (i.landlock_abi >= MIN_LANDLOCK_ABI).then(|| {
+        let mut read = password_dirs(&i.files);
+        let mut exec = Vec::new();
+        if let Some(p) = &i.pam {
+            read.extend(p.read.iter().cloned());
+            exec.extend(p.exec.iter().cloned());
+        }
+        LandlockRules {
+            read,
+            exec,
+            ..LandlockRules::default()
+        }
     });
+    let seccomp = match i.pam {
+        Some(_) => SeccompPolicy::for_verifier_pam(),
+        None => SeccompPolicy::for_verifier(),
+    };
     Confinement {
         isolation: IsolationPlan {
             namespaces: i.namespaces,
@@ -94,7 +145,7 @@ pub fn plan(i: &Inputs) -> Confinement {
             keep_fds: i.keep_fds.clone(),
             nice: None,
             rlimits: Vec::new(),
-            seccomp: Some(SeccompPolicy::for_verifier()),
+            seccomp: Some(seccomp),
         },
     }
 }
@@ -133,7 +184,32 @@ mod tests {
             landlock_abi: 6,
             namespaces: true,
             keep_fds: vec![2, 5],
+            pam: None,
         }
+    }
+
+    #[test]
+    fn pam_reads_its_stack_and_runs_only_its_helper() {
+        let access = pam_access(|p| p != std::path::Path::new("/lib64"));
+        assert!(!access.read.contains(&PathBuf::from("/lib64")));
+        let c = plan(&Inputs {
+            pam: Some(access),
+            ..inputs()
+        });
+        let rules = c.plan.landlock.expect("landlock");
+        assert!(rules.read.contains(&PathBuf::from("/etc")));
+        assert!(rules.read.contains(&PathBuf::from("/srv/pw")));
+        assert_eq!(
+            rules.exec,
+            [
+                PathBuf::from("/usr/sbin/unix_chkpwd"),
+                PathBuf::from("/sbin/unix_chkpwd")
+            ]
+        );
+        assert!(rules.write.is_empty() && rules.connect_tcp.is_empty());
+        assert_eq!(c.plan.seccomp, Some(SeccompPolicy::for_verifier_pam()));
+        // Still uid 0 without a capability.
+        assert!(c.drop_caps);
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   [`Handle::new_channel`], which creates a fresh socketpair, passes one end to the
 //!   verifier with `SCM_RIGHTS` and returns the other end for the child. A confined
 //!   child that has closed its channel has nothing left to talk to.
-//! - A child names a password file only by index into [`Config::files`].
+//! - A child names a password file only by index into [`Config::files`], a PAM service by
+//!   `files.len()` plus its index into [`Config::pam_services`].
 //! - Every descriptor created here is close-on-exec, including received ones.
 //! - The verifier exits (with `Ok`) once the master's control end is closed, and
 //!   then drops every channel, so children waiting on it see `Unavailable`.
@@ -21,6 +22,7 @@
 pub mod cache;
 pub mod client;
 pub mod confine;
+pub mod pam;
 pub mod protocol;
 pub mod server;
 
@@ -55,6 +57,8 @@ pub type Loader = fn(&str) -> Result<Box<dyn PasswordDb>, String>;
 pub struct Config {
     /// Password files, addressed by index in requests.
     pub files: Vec<PathBuf>,
+    /// PAM services (`AuthBasicProvider pam`), addressed as `files.len() + i`.
+    pub pam_services: Vec<String>,
     /// How long a successful verification is remembered.
     pub cache_ttl: Duration,
     /// How many successful verifications are remembered; 0 disables the cache.
@@ -69,6 +73,7 @@ impl Config {
     pub fn new(files: Vec<PathBuf>) -> Self {
         Config {
             files,
+            pam_services: Vec::new(),
             cache_ttl: Self::DEFAULT_CACHE_TTL,
             cache_entries: Self::DEFAULT_CACHE_ENTRIES,
         }

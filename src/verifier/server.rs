@@ -185,6 +185,8 @@ struct Server {
     control: OwnedFd,
     loader: Loader,
     files: Vec<FileSlot>,
+    /// PAM services, sources `files.len()..`, with the identity last seen for each.
+    pam: Vec<(String, Option<FileIdentity>)>,
     cache: SuccessCache,
     failures: FailureTable,
     channels: Vec<Channel>,
@@ -207,10 +209,12 @@ pub(super) fn run(control: OwnedFd, cfg: Config, loader: Loader) -> Result<(), S
             reported: false,
         })
         .collect();
+    let pam = cfg.pam_services.into_iter().map(|s| (s, None)).collect();
     let mut server = Server {
         control,
         loader,
         files,
+        pam,
         cache,
         failures: FailureTable::new(FailurePolicy::default()),
         channels: Vec::new(),
@@ -340,7 +344,7 @@ impl Server {
 
     fn handle(&mut self, idx: usize, bytes: &[u8], now: Instant) {
         let req = match protocol::decode_request(bytes) {
-            Ok(req) if usize::from(req.file) < self.files.len() => req,
+            Ok(req) if usize::from(req.file) < self.files.len() + self.pam.len() => req,
             Ok(_) | Err(_) => return self.reply(idx, Verdict::BadRequest),
         };
         match self.failures.schedule(req.peer, now) {
@@ -378,6 +382,9 @@ impl Server {
 
     fn verify(&mut self, req: &Request<'_>, now: Instant) -> Verdict {
         let file = usize::from(req.file);
+        if file >= self.files.len() {
+            return self.verify_pam(req, file - self.files.len(), now);
+        }
         let refreshed = self.files[file].refresh(self.loader);
         if refreshed.changed {
             self.cache.invalidate_file(req.file);
@@ -400,6 +407,29 @@ impl Server {
                 Verdict::UnknownUser
             }
         }
+    }
+
+    /// Source `files.len() + idx`: a PAM transaction, behind the same success cache and
+    /// per-source slowdown as a file.
+    fn verify_pam(&mut self, req: &Request<'_>, idx: usize, now: Instant) -> Verdict {
+        let Some((service, seen)) = self.pam.get_mut(idx) else {
+            return Verdict::BadRequest;
+        };
+        let ident = super::pam::identity(service);
+        if seen.replace(ident) != Some(ident) {
+            self.cache.invalidate_file(req.file);
+        }
+        let key = self.cache.key_for(req.file, &ident, req.user, req.password);
+        if self.cache.hit(&key, now) {
+            return Verdict::Yes;
+        }
+        let verdict = super::pam::check(service, req.user, req.password, req.peer);
+        match verdict {
+            Verdict::Yes => self.cache.insert(key, req.file, now),
+            Verdict::No | Verdict::UnknownUser => self.failures.record_failure(req.peer, now),
+            Verdict::BadRequest | Verdict::Unavailable => {}
+        }
+        verdict
     }
 
     fn reply(&mut self, idx: usize, verdict: Verdict) {

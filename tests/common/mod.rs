@@ -12,6 +12,12 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_oneshot-httpd");
 
+/// Whether this test runs as root (effective uid 0): the tests that need a root master (uid
+/// switches, `nobody`, real users) skip with a line on stderr otherwise.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// This test binary's directory for sites: `oneshot-tests-PID-...` under the system temp dir,

@@ -336,7 +336,7 @@ sibling_open() {
     hdr=""
     [ -n "${3:-}" ] && hdr="Authorization: Basic $(printf '%s' "$3" | base64)\r\n"
     # shellcheck disable=SC2059
-    ( printf "GET /index.html?sibling-%s HTTP/1.1\r\nHost: %s\r\n${hdr}\r\n" "$1" "$2"; sleep 40 ) \
+    ( printf "GET /index.html?sibling-%s HTTP/1.1\r\nHost: %s\r\n${hdr}\r\n" "$1" "$2"; sleep 120 ) \
         | /bin/httpc 127.0.0.1 8080 >/dev/null 2>&1 &
     SIB_CLIENTS="$SIB_CLIENTS $!"
     i=0
@@ -357,8 +357,11 @@ sibling_open() {
     return 1
 }
 
+# The siblings and sleeper CGIs outlast any probe run under TCG with a loaded host (a probe
+# has been seen to take over 30 s); they are ended here, not by their own timers.
 siblings_close() {
     for c in $SIB_CLIENTS; do kill "$c" 2>/dev/null; done
+    for c in ${ISO_CGIS:-}; do kill -KILL "$c" 2>/dev/null; done
     SIB_CLIENTS=""
     SIB_PIDS=""
 }
@@ -844,7 +847,7 @@ iso_sleeper_open() {
     hdr=""
     [ "$2" != - ] && hdr="Authorization: Basic $(printf '%s' "$2" | base64)\r\n"
     # shellcheck disable=SC2059
-    ( printf "GET /cgi-bin/probe?sleep=20&tag=%s HTTP/1.1\r\nHost: %s\r\n${hdr}\r\n" "$3" "$1"; sleep 25 ) \
+    ( printf "GET /cgi-bin/probe?sleep=100&tag=%s HTTP/1.1\r\nHost: %s\r\n${hdr}\r\n" "$3" "$1"; sleep 105 ) \
         | /bin/httpc 127.0.0.1 8080 >/dev/null 2>&1 &
     SIB_CLIENTS="$SIB_CLIENTS $!"
     i=0

@@ -19,6 +19,8 @@
     clippy::panic
 )]
 
+use crate::http::syntax::{is_token, trim_ows};
+
 pub const MAX_BLOCK: usize = 32 * 1024;
 pub const MAX_FIELDS: usize = 100;
 
@@ -131,10 +133,10 @@ fn head(lines: &[&[u8]]) -> Result<CgiHead, HeaderError> {
             .position(|&b| b == b':')
             .and_then(|colon| line.split_at_checked(colon))
             .ok_or(HeaderError::NoColon(n))?;
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+        if !is_token(name) {
             return Err(HeaderError::BadName(n));
         }
-        let value = trim(value.get(1..).unwrap_or_default());
+        let value = trim_ows(value.get(1..).unwrap_or_default());
         if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
             return Err(HeaderError::BadValue(n));
         }
@@ -207,23 +209,6 @@ fn parse_status(v: &[u8]) -> Result<u16, HeaderError> {
         return Err(bad());
     }
     Ok(code)
-}
-
-fn trim(v: &[u8]) -> &[u8] {
-    let start = v
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |e| e + 1);
-    v.get(start..end).unwrap_or_default()
-}
-
-/// RFC 9110 tchar.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]

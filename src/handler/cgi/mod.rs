@@ -18,8 +18,8 @@
 //!   is killed in any case, so nothing it started outlives the request.
 //! - An `nph-` program writes the whole response (status line included); it is relayed as is
 //!   and the connection closes after it.
-//! - Output without the program's own Content-Length is held (at most [`HOLD_MAX`] bytes, for
-//!   at most [`HOLD_WINDOW`] after its header block) as Apache's content-length filter does:
+//! - Output without the program's own Content-Length is held (at most [`output::HOLD_MAX`] bytes, for
+//!   at most [`output::HOLD_WINDOW`] after its header block) as Apache's content-length filter does:
 //!   if it ends within both, the response carries `Content-Length` (so keep-alive needs no
 //!   chunking and a close-delimited body becomes a framed one); otherwise the head and what was
 //!   held go out and the rest streams, chunked on keep-alive, else until close. The window
@@ -29,19 +29,20 @@
 
 pub mod env;
 pub mod header;
+pub(crate) mod output;
 
 use crate::child::body::{BodyError, BodyReader};
 use crate::child::confine::Confined;
 use crate::child::read::Conn;
-use crate::child::respond::{self, Response};
+use crate::child::respond::Response;
 use crate::child::route::Route;
 use crate::config::{Config, VHost};
 use crate::http::request::{Method, Request};
-use crate::http::{date, status};
 use crate::sys::fs::open_beneath;
 use crate::sys::spawn::{self, SpawnSpec};
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
+use output::{send_error, End, Failures, LineLog, Output};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -49,7 +50,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Largest chunked request body buffered for a program (LimitRequestBody may lower it).
 pub const MAX_CHUNKED_BODY: u64 = 8 * 1024 * 1024;
@@ -57,14 +58,8 @@ pub const MAX_CHUNKED_BODY: u64 = 8 * 1024 * 1024;
 const STDIN_BUF: usize = 64 * 1024;
 /// Bytes read from the program's stdout or stderr per call.
 const OUT_CHUNK: usize = 64 * 1024;
-/// Longest stderr line logged as one line; longer ones are split.
-const STDERR_LINE: usize = 4096;
 /// How long a program whose output has ended may take to exit before its group is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
-/// Most body bytes held to find a length-less output's end (then it streams).
-const HOLD_MAX: usize = 64 * 1024;
-/// Longest a length-less output is held after its header block (then it streams).
-const HOLD_WINDOW: Duration = Duration::from_millis(500);
 
 /// A program found beneath a ScriptAlias target or the DocumentRoot, checked and ready to run.
 #[derive(Debug)]
@@ -127,6 +122,14 @@ pub fn lookup(cfg: &Config, vhost: &VHost, route: &Route, url_path: &str) -> Loo
     if !vhost.uses_cgi_extensions() {
         return Lookup::NotCgi;
     }
+    // An Alias's target is not the DocumentRoot: the static handler serves it (and refuses a
+    // file with a CGI suffix there: programs run only beneath ScriptAlias or DocumentRoot).
+    if matches!(
+        crate::child::map::map(vhost, route),
+        crate::child::map::Mapped::Alias(..)
+    ) {
+        return Lookup::NotCgi;
+    }
     let tree = Tree {
         base: &vhost.document_root,
         prefix: &[],
@@ -143,7 +146,7 @@ pub fn lookup(cfg: &Config, vhost: &VHost, route: &Route, url_path: &str) -> Loo
 }
 
 /// Every extension any scope of the vhost runs as CGI.
-fn any_cgi_extension(vhost: &VHost, name: &str) -> bool {
+pub(crate) fn any_cgi_extension(vhost: &VHost, name: &str) -> bool {
     vhost
         .scopes()
         .filter_map(|(c, _)| c.cgi_extensions.as_ref())
@@ -337,7 +340,7 @@ fn program(cfg: &Config, vhost: &VHost, alias: bool, f: Found, url_path: &str) -
     }
 }
 
-fn fstat(fd: &OwnedFd) -> io::Result<std::fs::Metadata> {
+pub(crate) fn fstat(fd: &OwnedFd) -> io::Result<std::fs::Metadata> {
     File::from(fd.try_clone()?).metadata()
 }
 
@@ -509,20 +512,20 @@ pub fn run(
         log::info!("{tag}: client gone before 100 Continue: {e}");
     }
     let mut x = Exchange {
-        tag,
+        tag: tag.clone(),
         pid: started.pid,
         stdin: Some(started.stdin),
         stdout: Some(started.stdout),
         stderr: Some(started.stderr),
         pending,
-        head_buf: Vec::new(),
-        held: None,
-        sent: None,
-        err_line: Vec::new(),
-        head_only: req.method == Method::Head,
-        chunked_ok: req.minor_version >= 1 && cx.may_keep_alive,
-        may_keep_alive: cx.may_keep_alive,
-        nph: script.name.starts_with("nph-"),
+        out: Output::new(
+            tag.clone(),
+            req.method == Method::Head,
+            req.minor_version >= 1 && cx.may_keep_alive,
+            cx.may_keep_alive,
+            script.name.starts_with("nph-"),
+        ),
+        err: LineLog::new(format!("{tag} pid {}", started.pid)),
         body_failed: false,
     };
     let end = x.pump(cx.cfg.cgi_timeout, conn, body);
@@ -531,7 +534,7 @@ pub fn run(
 
 /// Reads the whole chunked body, decoded, within the smaller of LimitRequestBody and
 /// [`MAX_CHUNKED_BODY`].
-fn buffer_chunked(
+pub(crate) fn buffer_chunked(
     cfg: &Config,
     conn: &mut Conn,
     body: &mut BodyReader,
@@ -626,64 +629,6 @@ fn start(vhost: &VHost, script: &Script, env: Vec<Vec<u8>>) -> Result<Started, s
     })
 }
 
-fn send_error(conn: &mut Conn, resp: Response) -> Outcome {
-    let status = resp.status;
-    let sent = respond::write(&mut conn.stream, resp, false, false);
-    Outcome {
-        status,
-        body_bytes: sent.map(|s| s.body_bytes).unwrap_or(0),
-        keep_alive: false,
-        local_redirect: None,
-    }
-}
-
-/// How the response body is framed once the head is out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    /// HEAD, 204, 304: nothing after the head.
-    NoBody,
-    Length {
-        left: u64,
-    },
-    Chunked,
-    /// A chunked body whose last chunk was sent when the output ended.
-    Ended,
-    /// Until the connection closes.
-    Close,
-}
-
-struct SentHead {
-    status: u16,
-    framing: Framing,
-    body_bytes: u64,
-    local_redirect: Option<String>,
-    /// The body could not be delivered as framed (client gone, short or long output).
-    broken: bool,
-}
-
-/// A length-less output on hold until it ends or outgrows [`HOLD_MAX`] or [`HOLD_WINDOW`].
-struct Held {
-    head: header::CgiHead,
-    /// The body so far (kept empty for HEAD, whose body is only counted).
-    body: Vec<u8>,
-    len: u64,
-    until: Instant,
-}
-
-/// Why the exchange loop stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    /// The program's output ended (or a local redirect was read).
-    Output,
-    TimedOut,
-    /// The client went away, or sending failed.
-    ClientGone,
-    /// Its header block was malformed (already logged).
-    BadHeader,
-    /// The request body could not be read (already logged); status to send.
-    Body(u16),
-}
-
 struct Exchange {
     tag: String,
     pid: i32,
@@ -692,17 +637,8 @@ struct Exchange {
     stderr: Option<File>,
     /// Request-body bytes waiting for the program's stdin.
     pending: Vec<u8>,
-    head_buf: Vec<u8>,
-    /// A parsed head without Content-Length and the output after it, not yet sent.
-    held: Option<Held>,
-    sent: Option<SentHead>,
-    err_line: Vec<u8>,
-    head_only: bool,
-    chunked_ok: bool,
-    /// Keep-alive is still possible (cleared when the head announced close).
-    may_keep_alive: bool,
-    /// An `nph-` program: its output is the complete HTTP response.
-    nph: bool,
+    out: Output,
+    err: LineLog,
     /// The request body was not read to its end: the connection is out of step.
     body_failed: bool,
 }
@@ -732,10 +668,8 @@ impl Exchange {
             if left.is_zero() {
                 return End::TimedOut;
             }
-            if self.held.as_ref().is_some_and(|h| now >= h.until) {
-                if let Some(end) = self.release(conn, body.is_done()) {
-                    return end;
-                }
+            if let Some(end) = self.out.due(conn, now, body.is_done()) {
+                return end;
             }
             // The client's body has its own, usually shorter, deadline (RequestReadTimeout
             // body=): past it, reading reports the 408 instead of waiting for the program's.
@@ -749,9 +683,8 @@ impl Exchange {
                 }
             }
             let left = body_left.map_or(left, |l| l.max(Duration::from_millis(1)).min(left));
-            let left = match &self.held {
-                Some(h) => h
-                    .until
+            let left = match self.out.hold_until() {
+                Some(until) => until
                     .saturating_duration_since(now)
                     .max(Duration::from_millis(1))
                     .min(left),
@@ -860,18 +793,9 @@ impl Exchange {
         match f.read(buf) {
             Ok(0) => {
                 self.stderr = None;
-                self.flush_stderr_line();
+                self.err.flush();
             }
-            Ok(n) => {
-                for &b in &buf[..n] {
-                    if b == b'\n' || self.err_line.len() >= STDERR_LINE {
-                        self.flush_stderr_line();
-                    }
-                    if b != b'\n' {
-                        self.err_line.push(b);
-                    }
-                }
-            }
+            Ok(n) => self.err.feed(&buf[..n]),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -879,17 +803,6 @@ impl Exchange {
                 ) => {}
             Err(_) => self.stderr = None,
         }
-    }
-
-    fn flush_stderr_line(&mut self) {
-        if self.err_line.is_empty() {
-            return;
-        }
-        let line = String::from_utf8_lossy(&self.err_line)
-            .escape_debug()
-            .to_string();
-        log::warn!("{} pid {}: stderr: {line}", self.tag, self.pid);
-        self.err_line.clear();
     }
 
     /// `Some` when the loop must stop.
@@ -912,248 +825,24 @@ impl Exchange {
         };
         if n == 0 {
             self.stdout = None;
-            if self.held.is_some() {
-                return Some(self.complete_held(conn, body_done).unwrap_or(End::Output));
-            }
-            if self.sent.is_none() {
-                return Some(
-                    self.parse_head(conn, true, body_done)
-                        .unwrap_or(End::Output),
-                );
-            }
-            return Some(End::Output);
+            return Some(self.out.eof(conn, body_done));
         }
-        if self.sent.is_none() && self.nph {
-            // A non-parsed-header program writes the whole response itself; the server only
-            // relays it and closes afterwards.
-            self.may_keep_alive = false;
-            self.sent = Some(SentHead {
-                status: nph_status(&buf[..n]),
-                framing: Framing::Close,
-                body_bytes: 0,
-                local_redirect: None,
-                broken: false,
-            });
-        }
-        if self.held.is_some() {
-            return self.hold(conn, &buf[..n], body_done);
-        }
-        if self.sent.is_none() {
-            self.head_buf.extend_from_slice(&buf[..n]);
-            return self.parse_head(conn, false, body_done);
-        }
-        self.send_body(conn, &buf[..n])
-    }
-
-    fn parse_head(&mut self, conn: &mut Conn, eof: bool, body_done: bool) -> Option<End> {
-        let (head, used) = match header::parse(&self.head_buf, eof) {
-            Ok(header::Parsed::Partial) => return None,
-            Ok(header::Parsed::Complete(h, used)) => (h, used),
-            Err(e) => {
-                log::error!("{}: malformed header from script: {e}", self.tag);
-                return Some(End::BadHeader);
-            }
-        };
-        if let Some(path) = head.local_redirect {
-            self.sent = Some(SentHead {
-                status: 0,
-                framing: Framing::NoBody,
-                body_bytes: 0,
-                local_redirect: Some(path),
-                broken: false,
-            });
+        let end = self.out.data(conn, &buf[..n], body_done);
+        if end == Some(End::Output) {
+            // A local redirect: nothing more is read from the program.
             self.stdout = None;
-            return Some(End::Output);
         }
-        let rest = self.head_buf.split_off(used);
-        self.head_buf = Vec::new();
-        let bodyless = head.status == 204 || head.status == 304;
-        if head.content_length.is_none() && !bodyless {
-            self.held = Some(Held {
-                head,
-                body: Vec::new(),
-                len: 0,
-                until: Instant::now() + HOLD_WINDOW,
-            });
-            if let Some(end) = self.hold(conn, &rest, body_done) {
-                return Some(end);
-            }
-            return if eof {
-                self.complete_held(conn, body_done)
-            } else {
-                None
-            };
-        }
-        let framing = if self.head_only || bodyless {
-            Framing::NoBody
-        } else if let Some(n) = head.content_length {
-            Framing::Length { left: n }
-        } else {
-            self.streamed_framing()
-        };
-        if let Some(end) = self.send_head(conn, &head, framing, body_done) {
-            return Some(end);
-        }
-        if rest.is_empty() {
-            None
-        } else {
-            self.send_body(conn, &rest)
-        }
-    }
-
-    /// Framing of a body whose length is not known when its head goes out.
-    fn streamed_framing(&self) -> Framing {
-        if self.head_only {
-            Framing::NoBody
-        } else if self.chunked_ok {
-            Framing::Chunked
-        } else {
-            Framing::Close
-        }
-    }
-
-    fn send_head(
-        &mut self,
-        conn: &mut Conn,
-        head: &header::CgiHead,
-        framing: Framing,
-        body_done: bool,
-    ) -> Option<End> {
-        // Announce keep-alive only when it can still happen: a body still arriving, or one
-        // the program did not read, ends the connection.
-        let keep = self.may_keep_alive && framing != Framing::Close && body_done;
-        if !keep {
-            self.may_keep_alive = false;
-        }
-        let bytes = head_bytes(head, framing, keep);
-        self.sent = Some(SentHead {
-            status: head.status,
-            framing,
-            body_bytes: 0,
-            local_redirect: None,
-            broken: false,
-        });
-        if let Err(e) = conn.stream.write_all(&bytes) {
-            log::info!("{}: client gone: {e}", self.tag);
-            return Some(End::ClientGone);
-        }
-        None
-    }
-
-    /// Adds output to the held body, or sends what is held and `data` once it would outgrow
-    /// [`HOLD_MAX`].
-    fn hold(&mut self, conn: &mut Conn, data: &[u8], body_done: bool) -> Option<End> {
-        let held = self.held.as_mut()?;
-        if held.len + data.len() as u64 > HOLD_MAX as u64 {
-            if let Some(end) = self.release(conn, body_done) {
-                return Some(end);
-            }
-            return self.send_body(conn, data);
-        }
-        held.len += data.len() as u64;
-        if !self.head_only {
-            if held.body.is_empty() {
-                // Sized once, so holding never takes more than HOLD_MAX.
-                held.body.reserve_exact(HOLD_MAX);
-            }
-            held.body.extend_from_slice(data);
-        }
-        None
-    }
-
-    /// The held output will not end in time: its head and body so far go out as a stream.
-    fn release(&mut self, conn: &mut Conn, body_done: bool) -> Option<End> {
-        let held = self.held.take()?;
-        let framing = self.streamed_framing();
-        if let Some(end) = self.send_head(conn, &held.head, framing, body_done) {
-            return Some(end);
-        }
-        if held.body.is_empty() {
-            None
-        } else {
-            self.send_body(conn, &held.body)
-        }
-    }
-
-    /// The held output is the whole body: it goes out framed by its length.
-    fn complete_held(&mut self, conn: &mut Conn, body_done: bool) -> Option<End> {
-        let Held {
-            mut head,
-            body: held,
-            len,
-            ..
-        } = self.held.take()?;
-        let framing = if self.head_only {
-            if len > 0 {
-                head.content_length = Some(len);
-            }
-            Framing::NoBody
-        } else {
-            Framing::Length { left: len }
-        };
-        if let Some(end) = self.send_head(conn, &head, framing, body_done) {
-            return Some(end);
-        }
-        if held.is_empty() {
-            None
-        } else {
-            self.send_body(conn, &held)
-        }
-    }
-
-    fn send_body(&mut self, conn: &mut Conn, data: &[u8]) -> Option<End> {
-        let sent = self.sent.as_mut()?;
-        let result = match sent.framing {
-            Framing::NoBody | Framing::Ended => Ok(0),
-            Framing::Close => conn.stream.write_all(data).map(|()| data.len()),
-            Framing::Chunked => {
-                let mut framed = format!("{:x}\r\n", data.len()).into_bytes();
-                framed.extend_from_slice(data);
-                framed.extend_from_slice(b"\r\n");
-                conn.stream.write_all(&framed).map(|()| data.len())
-            }
-            Framing::Length { left } => {
-                let take = (data.len() as u64).min(left) as usize;
-                if take < data.len() && !sent.broken {
-                    log::error!(
-                        "{}: output longer than its Content-Length; truncated",
-                        self.tag
-                    );
-                    sent.broken = true;
-                }
-                sent.framing = Framing::Length {
-                    left: left - take as u64,
-                };
-                conn.stream.write_all(&data[..take]).map(|()| take)
-            }
-        };
-        match result {
-            Ok(n) => {
-                sent.body_bytes += n as u64;
-                None
-            }
-            Err(e) => {
-                log::info!("{}: client gone: {e}", self.tag);
-                sent.broken = true;
-                Some(End::ClientGone)
-            }
-        }
+        end
     }
 
     /// Ends the program (grace, then SIGKILL to its group, reap) and the response.
     fn finish(mut self, conn: &mut Conn, body: &BodyReader, end: End) -> Outcome {
-        let may_keep_alive = self.may_keep_alive;
         self.stdin = None;
         if end == End::Output {
             self.stdout = None;
             // The output has ended, so the response is complete: end a chunked body now rather
             // than after the program's exit grace below.
-            if let Some(s) = self.sent.as_mut() {
-                if s.local_redirect.is_none() && s.framing == Framing::Chunked {
-                    s.broken |= conn.stream.write_all(b"0\r\n\r\n").is_err();
-                    s.framing = Framing::Ended;
-                }
-            }
+            self.out.end_chunked(conn);
             let until = Instant::now() + EXIT_GRACE;
             let mut buf = vec![0u8; OUT_CHUNK];
             while !spawn::has_exited(self.pid) && Instant::now() < until {
@@ -1174,79 +863,29 @@ impl Exchange {
         if let Some(f) = self.stderr.take() {
             let mut rest = Vec::new();
             let _ = (&f).take(64 * 1024).read_to_end(&mut rest);
-            self.stderr = Some(f);
-            for &b in &rest {
-                if b == b'\n' {
-                    self.flush_stderr_line();
-                } else {
-                    self.err_line.push(b);
-                }
-            }
+            self.err.feed(&rest);
         }
-        self.flush_stderr_line();
+        self.err.flush();
         log::debug!("{}: pid {} {how}", self.tag, self.pid);
 
-        let complete = !self.body_failed && body.is_done();
-        match (end, self.sent.take()) {
-            (End::TimedOut, None) => {
-                log::error!(
-                    "{}: no progress within CGIScriptTimeout; killed process group {} (504)",
-                    self.tag,
-                    self.pid
-                );
-                send_error(conn, Response::error(504))
-            }
-            (End::TimedOut, Some(s)) => {
-                log::error!(
-                    "{}: no progress within CGIScriptTimeout after the response began; killed process group {}",
-                    self.tag,
-                    self.pid
-                );
-                gone(s)
-            }
-            (End::BadHeader, _) => send_error(conn, Response::error(500)),
-            (End::Body(status), None) => send_error(conn, Response::error(status)),
-            (End::Body(_), Some(s)) | (End::ClientGone, Some(s)) => gone(s),
-            (End::ClientGone, None) => Outcome {
-                status: 0,
-                body_bytes: 0,
-                keep_alive: false,
-                local_redirect: None,
-            },
-            (End::Output, None) => {
-                log::error!("{}: output ended before its header block", self.tag);
-                send_error(conn, Response::error(500))
-            }
-            (End::Output, Some(mut s)) => {
-                if s.local_redirect.is_some() {
-                    return Outcome {
-                        status: 0,
-                        body_bytes: 0,
-                        keep_alive: complete && may_keep_alive,
-                        local_redirect: s.local_redirect,
-                    };
-                }
-                let framed_ok = match s.framing {
-                    Framing::Chunked => conn.stream.write_all(b"0\r\n\r\n").is_ok(),
-                    Framing::Length { left: 0 } | Framing::NoBody | Framing::Ended => true,
-                    Framing::Length { left } => {
-                        log::error!(
-                            "{}: output {left} bytes shorter than its Content-Length; closing",
-                            self.tag
-                        );
-                        false
-                    }
-                    Framing::Close => false,
-                };
-                s.broken |= !framed_ok;
-                Outcome {
-                    status: s.status,
-                    body_bytes: s.body_bytes,
-                    keep_alive: complete && may_keep_alive && !s.broken,
-                    local_redirect: None,
-                }
-            }
+        if end == End::TimedOut {
+            let after = if self.out.started() {
+                " after the response began"
+            } else {
+                ""
+            };
+            log::error!(
+                "{}: no progress within CGIScriptTimeout{after}; killed process group {}",
+                self.tag,
+                self.pid
+            );
         }
+        let complete = !self.body_failed && body.is_done();
+        let fail = Failures {
+            bad_header: 500,
+            no_head: 500,
+        };
+        self.out.conclude(conn, end, complete, fail)
     }
 }
 
@@ -1258,64 +897,4 @@ fn slot<'a>(
 ) -> Option<usize> {
     fds.push(PollFd::new(fd?, ev));
     Some(fds.len() - 1)
-}
-
-/// The status an nph- program's own status line claims, for the access log (0 if none).
-fn nph_status(first: &[u8]) -> u16 {
-    let line = first.split(|&b| b == b'\n').next().unwrap_or_default();
-    let mut words = line.split(|&b| b == b' ');
-    match (words.next(), words.next()) {
-        (Some(v), Some(code)) if v.starts_with(b"HTTP/1.") && code.len() == 3 => {
-            std::str::from_utf8(code)
-                .ok()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0)
-        }
-        _ => 0,
-    }
-}
-
-fn gone(s: SentHead) -> Outcome {
-    Outcome {
-        status: s.status,
-        body_bytes: s.body_bytes,
-        keep_alive: false,
-        local_redirect: None,
-    }
-}
-
-/// Status line, the server's own fields, the script's fields, framing and Connection.
-fn head_bytes(head: &header::CgiHead, framing: Framing, keep_alive: bool) -> Vec<u8> {
-    let mut h = format!(
-        "HTTP/1.1 {} {}\r\nDate: {}\r\nServer: oneshot-httpd\r\n",
-        head.status,
-        status::reason(head.status),
-        date::http_date(SystemTime::now())
-    )
-    .into_bytes();
-    for (k, v) in &head.headers {
-        h.extend_from_slice(k.as_bytes());
-        h.extend_from_slice(b": ");
-        h.extend_from_slice(v);
-        h.extend_from_slice(b"\r\n");
-    }
-    match framing {
-        Framing::Length { left } => {
-            h.extend_from_slice(format!("Content-Length: {left}\r\n").as_bytes())
-        }
-        Framing::Chunked => h.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
-        Framing::NoBody => {
-            if let Some(n) = head.content_length {
-                h.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
-            }
-        }
-        // A head is written before any body, so never with Ended.
-        Framing::Close | Framing::Ended => {}
-    }
-    h.extend_from_slice(if keep_alive {
-        b"Connection: keep-alive\r\n\r\n"
-    } else {
-        b"Connection: close\r\n\r\n"
-    });
-    h
 }

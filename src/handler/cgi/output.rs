@@ -1,0 +1,547 @@
+//! The response side of a CGI-style exchange, shared by the CGI handler and the FastCGI
+//! client: the program's (or application's) output is fed in as it arrives; its header block
+//! is parsed ([`super::header`]), a local redirect is recognised, a length-less body is held
+//! briefly to find its length ([`HOLD_MAX`], [`HOLD_WINDOW`]), and the body is framed for the
+//! client (Content-Length, chunked, or until close). Moved here from `cgi/mod.rs` unchanged
+//! so both gateways answer alike; what differs (a process or a socket) stays with each.
+
+use super::header;
+use super::Outcome;
+use crate::child::read::Conn;
+use crate::child::respond::{self, Response};
+use crate::http::{date, status};
+use std::io::Write;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Most body bytes held to find a length-less output's end (then it streams).
+pub(crate) const HOLD_MAX: usize = 64 * 1024;
+/// Longest a length-less output is held after its header block (then it streams).
+pub(crate) const HOLD_WINDOW: Duration = Duration::from_millis(500);
+/// Longest stderr line logged as one line; longer ones are split.
+const STDERR_LINE: usize = 4096;
+
+pub(crate) fn send_error(conn: &mut Conn, resp: Response) -> Outcome {
+    let status = resp.status;
+    let sent = respond::write(&mut conn.stream, resp, false, false);
+    Outcome {
+        status,
+        body_bytes: sent.map(|s| s.body_bytes).unwrap_or(0),
+        keep_alive: false,
+        local_redirect: None,
+    }
+}
+
+/// How the response body is framed once the head is out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// HEAD, 204, 304: nothing after the head.
+    NoBody,
+    Length {
+        left: u64,
+    },
+    Chunked,
+    /// A chunked body whose last chunk was sent when the output ended.
+    Ended,
+    /// Until the connection closes.
+    Close,
+}
+
+struct SentHead {
+    status: u16,
+    framing: Framing,
+    body_bytes: u64,
+    local_redirect: Option<String>,
+    /// The body could not be delivered as framed (client gone, short or long output).
+    broken: bool,
+}
+
+/// A length-less output on hold until it ends or outgrows [`HOLD_MAX`] or [`HOLD_WINDOW`].
+struct Held {
+    head: header::CgiHead,
+    /// The body so far (kept empty for HEAD, whose body is only counted).
+    body: Vec<u8>,
+    len: u64,
+    until: Instant,
+}
+
+/// Why the exchange loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The program's output ended (or a local redirect was read).
+    Output,
+    TimedOut,
+    /// The client went away, or sending failed.
+    ClientGone,
+    /// Its header block was malformed (already logged).
+    BadHeader,
+    /// The request body could not be read (already logged); status to send.
+    Body(u16),
+    /// A gateway's backend failed (malformed records, closed early; already logged): this
+    /// status when nothing was sent yet.
+    Gateway(u16),
+}
+
+/// The response being produced from a program's output.
+pub(crate) struct Output {
+    tag: String,
+    head_buf: Vec<u8>,
+    /// A parsed head without Content-Length and the output after it, not yet sent.
+    held: Option<Held>,
+    sent: Option<SentHead>,
+    head_only: bool,
+    chunked_ok: bool,
+    /// Keep-alive is still possible (cleared when the head announced close).
+    may_keep_alive: bool,
+    /// An `nph-` program: its output is the complete HTTP response.
+    nph: bool,
+}
+
+/// How a gateway's failures are answered when nothing was sent yet.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Failures {
+    /// A malformed header block (CGI: 500; a proxy: 502).
+    pub bad_header: u16,
+    /// The output ended before its header block (CGI: 500; a proxy: 502).
+    pub no_head: u16,
+}
+
+impl Output {
+    /// `head_only`: a HEAD request; `chunked_ok`: HTTP/1.1 and keep-alive possible.
+    pub(crate) fn new(
+        tag: String,
+        head_only: bool,
+        chunked_ok: bool,
+        may_keep_alive: bool,
+        nph: bool,
+    ) -> Self {
+        Output {
+            tag,
+            head_buf: Vec::new(),
+            held: None,
+            sent: None,
+            head_only,
+            chunked_ok,
+            may_keep_alive,
+            nph,
+        }
+    }
+
+    /// The response head has gone out (or a local redirect was read).
+    pub(crate) fn started(&self) -> bool {
+        self.sent.is_some()
+    }
+
+    /// When held output must be released, if any is held.
+    pub(crate) fn hold_until(&self) -> Option<Instant> {
+        self.held.as_ref().map(|h| h.until)
+    }
+
+    /// Sends what is held once its window has passed. `Some` when the exchange must stop.
+    pub(crate) fn due(&mut self, conn: &mut Conn, now: Instant, body_done: bool) -> Option<End> {
+        if self.held.as_ref().is_some_and(|h| now >= h.until) {
+            return self.release(conn, body_done);
+        }
+        None
+    }
+
+    /// Output bytes that arrived. `Some` when the exchange must stop.
+    pub(crate) fn data(&mut self, conn: &mut Conn, data: &[u8], body_done: bool) -> Option<End> {
+        if data.is_empty() {
+            return None;
+        }
+        if self.sent.is_none() && self.nph {
+            // A non-parsed-header program writes the whole response itself; the server only
+            // relays it and closes afterwards.
+            self.may_keep_alive = false;
+            self.sent = Some(SentHead {
+                status: nph_status(data),
+                framing: Framing::Close,
+                body_bytes: 0,
+                local_redirect: None,
+                broken: false,
+            });
+        }
+        if self.held.is_some() {
+            return self.hold(conn, data, body_done);
+        }
+        if self.sent.is_none() {
+            self.head_buf.extend_from_slice(data);
+            return self.parse_head(conn, false, body_done);
+        }
+        self.send_body(conn, data)
+    }
+
+    /// The output ended.
+    pub(crate) fn eof(&mut self, conn: &mut Conn, body_done: bool) -> End {
+        if self.held.is_some() {
+            return self.complete_held(conn, body_done).unwrap_or(End::Output);
+        }
+        if self.sent.is_none() {
+            return self
+                .parse_head(conn, true, body_done)
+                .unwrap_or(End::Output);
+        }
+        End::Output
+    }
+
+    /// The output has ended, so the response is complete: a chunked body gets its last chunk
+    /// now (before anything slow the caller still has to do).
+    pub(crate) fn end_chunked(&mut self, conn: &mut Conn) {
+        if let Some(s) = self.sent.as_mut() {
+            if s.local_redirect.is_none() && s.framing == Framing::Chunked {
+                s.broken |= conn.stream.write_all(b"0\r\n\r\n").is_err();
+                s.framing = Framing::Ended;
+            }
+        }
+    }
+
+    /// The response's end: what `end` means for the client, given that the request body was
+    /// read whole (`complete`). A timeout is logged by the caller, which knows what it waited for.
+    pub(crate) fn conclude(
+        mut self,
+        conn: &mut Conn,
+        end: End,
+        complete: bool,
+        fail: Failures,
+    ) -> Outcome {
+        let may_keep_alive = self.may_keep_alive;
+        match (end, self.sent.take()) {
+            (End::TimedOut, None) => send_error(conn, Response::error(504)),
+            (End::BadHeader, _) => send_error(conn, Response::error(fail.bad_header)),
+            (End::Body(status) | End::Gateway(status), None) => {
+                send_error(conn, Response::error(status))
+            }
+            (End::TimedOut | End::Body(_) | End::Gateway(_) | End::ClientGone, Some(s)) => gone(s),
+            (End::ClientGone, None) => Outcome {
+                status: 0,
+                body_bytes: 0,
+                keep_alive: false,
+                local_redirect: None,
+            },
+            (End::Output, None) => {
+                log::error!("{}: output ended before its header block", self.tag);
+                send_error(conn, Response::error(fail.no_head))
+            }
+            (End::Output, Some(mut s)) => {
+                if s.local_redirect.is_some() {
+                    return Outcome {
+                        status: 0,
+                        body_bytes: 0,
+                        keep_alive: complete && may_keep_alive,
+                        local_redirect: s.local_redirect,
+                    };
+                }
+                let framed_ok = match s.framing {
+                    Framing::Chunked => conn.stream.write_all(b"0\r\n\r\n").is_ok(),
+                    Framing::Length { left: 0 } | Framing::NoBody | Framing::Ended => true,
+                    Framing::Length { left } => {
+                        log::error!(
+                            "{}: output {left} bytes shorter than its Content-Length; closing",
+                            self.tag
+                        );
+                        false
+                    }
+                    Framing::Close => false,
+                };
+                s.broken |= !framed_ok;
+                Outcome {
+                    status: s.status,
+                    body_bytes: s.body_bytes,
+                    keep_alive: complete && may_keep_alive && !s.broken,
+                    local_redirect: None,
+                }
+            }
+        }
+    }
+
+    fn parse_head(&mut self, conn: &mut Conn, eof: bool, body_done: bool) -> Option<End> {
+        let (head, used) = match header::parse(&self.head_buf, eof) {
+            Ok(header::Parsed::Partial) => return None,
+            Ok(header::Parsed::Complete(h, used)) => (h, used),
+            Err(e) => {
+                log::error!("{}: malformed header from script: {e}", self.tag);
+                return Some(End::BadHeader);
+            }
+        };
+        if let Some(path) = head.local_redirect {
+            self.sent = Some(SentHead {
+                status: 0,
+                framing: Framing::NoBody,
+                body_bytes: 0,
+                local_redirect: Some(path),
+                broken: false,
+            });
+            return Some(End::Output);
+        }
+        let rest = self.head_buf.split_off(used);
+        self.head_buf = Vec::new();
+        let bodyless = head.status == 204 || head.status == 304;
+        if head.content_length.is_none() && !bodyless {
+            self.held = Some(Held {
+                head,
+                body: Vec::new(),
+                len: 0,
+                until: Instant::now() + HOLD_WINDOW,
+            });
+            if let Some(end) = self.hold(conn, &rest, body_done) {
+                return Some(end);
+            }
+            return if eof {
+                self.complete_held(conn, body_done)
+            } else {
+                None
+            };
+        }
+        let framing = if self.head_only || bodyless {
+            Framing::NoBody
+        } else if let Some(n) = head.content_length {
+            Framing::Length { left: n }
+        } else {
+            self.streamed_framing()
+        };
+        if let Some(end) = self.send_head(conn, &head, framing, body_done) {
+            return Some(end);
+        }
+        if rest.is_empty() {
+            None
+        } else {
+            self.send_body(conn, &rest)
+        }
+    }
+
+    /// Framing of a body whose length is not known when its head goes out.
+    fn streamed_framing(&self) -> Framing {
+        if self.head_only {
+            Framing::NoBody
+        } else if self.chunked_ok {
+            Framing::Chunked
+        } else {
+            Framing::Close
+        }
+    }
+
+    fn send_head(
+        &mut self,
+        conn: &mut Conn,
+        head: &header::CgiHead,
+        framing: Framing,
+        body_done: bool,
+    ) -> Option<End> {
+        // Announce keep-alive only when it can still happen: a body still arriving, or one
+        // the program did not read, ends the connection.
+        let keep = self.may_keep_alive && framing != Framing::Close && body_done;
+        if !keep {
+            self.may_keep_alive = false;
+        }
+        let bytes = head_bytes(head, framing, keep);
+        self.sent = Some(SentHead {
+            status: head.status,
+            framing,
+            body_bytes: 0,
+            local_redirect: None,
+            broken: false,
+        });
+        if let Err(e) = conn.stream.write_all(&bytes) {
+            log::info!("{}: client gone: {e}", self.tag);
+            return Some(End::ClientGone);
+        }
+        None
+    }
+
+    /// Adds output to the held body, or sends what is held and `data` once it would outgrow
+    /// [`HOLD_MAX`].
+    fn hold(&mut self, conn: &mut Conn, data: &[u8], body_done: bool) -> Option<End> {
+        let held = self.held.as_mut()?;
+        if held.len + data.len() as u64 > HOLD_MAX as u64 {
+            if let Some(end) = self.release(conn, body_done) {
+                return Some(end);
+            }
+            return self.send_body(conn, data);
+        }
+        held.len += data.len() as u64;
+        if !self.head_only {
+            if held.body.is_empty() {
+                // Sized once, so holding never takes more than HOLD_MAX.
+                held.body.reserve_exact(HOLD_MAX);
+            }
+            held.body.extend_from_slice(data);
+        }
+        None
+    }
+
+    /// The held output will not end in time: its head and body so far go out as a stream.
+    fn release(&mut self, conn: &mut Conn, body_done: bool) -> Option<End> {
+        let held = self.held.take()?;
+        let framing = self.streamed_framing();
+        if let Some(end) = self.send_head(conn, &held.head, framing, body_done) {
+            return Some(end);
+        }
+        if held.body.is_empty() {
+            None
+        } else {
+            self.send_body(conn, &held.body)
+        }
+    }
+
+    /// The held output is the whole body: it goes out framed by its length.
+    fn complete_held(&mut self, conn: &mut Conn, body_done: bool) -> Option<End> {
+        let Held {
+            mut head,
+            body: held,
+            len,
+            ..
+        } = self.held.take()?;
+        let framing = if self.head_only {
+            if len > 0 {
+                head.content_length = Some(len);
+            }
+            Framing::NoBody
+        } else {
+            Framing::Length { left: len }
+        };
+        if let Some(end) = self.send_head(conn, &head, framing, body_done) {
+            return Some(end);
+        }
+        if held.is_empty() {
+            None
+        } else {
+            self.send_body(conn, &held)
+        }
+    }
+
+    fn send_body(&mut self, conn: &mut Conn, data: &[u8]) -> Option<End> {
+        let sent = self.sent.as_mut()?;
+        let result = match sent.framing {
+            Framing::NoBody | Framing::Ended => Ok(0),
+            Framing::Close => conn.stream.write_all(data).map(|()| data.len()),
+            Framing::Chunked => {
+                let mut framed = format!("{:x}\r\n", data.len()).into_bytes();
+                framed.extend_from_slice(data);
+                framed.extend_from_slice(b"\r\n");
+                conn.stream.write_all(&framed).map(|()| data.len())
+            }
+            Framing::Length { left } => {
+                let take = (data.len() as u64).min(left) as usize;
+                if take < data.len() && !sent.broken {
+                    log::error!(
+                        "{}: output longer than its Content-Length; truncated",
+                        self.tag
+                    );
+                    sent.broken = true;
+                }
+                sent.framing = Framing::Length {
+                    left: left - take as u64,
+                };
+                conn.stream.write_all(&data[..take]).map(|()| take)
+            }
+        };
+        match result {
+            Ok(n) => {
+                sent.body_bytes += n as u64;
+                None
+            }
+            Err(e) => {
+                log::info!("{}: client gone: {e}", self.tag);
+                sent.broken = true;
+                Some(End::ClientGone)
+            }
+        }
+    }
+}
+
+/// The status an nph- program's own status line claims, for the access log (0 if none).
+fn nph_status(first: &[u8]) -> u16 {
+    let line = first.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut words = line.split(|&b| b == b' ');
+    match (words.next(), words.next()) {
+        (Some(v), Some(code)) if v.starts_with(b"HTTP/1.") && code.len() == 3 => {
+            std::str::from_utf8(code)
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
+fn gone(s: SentHead) -> Outcome {
+    Outcome {
+        status: s.status,
+        body_bytes: s.body_bytes,
+        keep_alive: false,
+        local_redirect: None,
+    }
+}
+
+/// Status line, the server's own fields, the script's fields, framing and Connection.
+fn head_bytes(head: &header::CgiHead, framing: Framing, keep_alive: bool) -> Vec<u8> {
+    let mut h = format!(
+        "HTTP/1.1 {} {}\r\nDate: {}\r\nServer: oneshot-httpd\r\n",
+        head.status,
+        status::reason(head.status),
+        date::http_date(SystemTime::now())
+    )
+    .into_bytes();
+    for (k, v) in &head.headers {
+        h.extend_from_slice(k.as_bytes());
+        h.extend_from_slice(b": ");
+        h.extend_from_slice(v);
+        h.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        Framing::Length { left } => {
+            h.extend_from_slice(format!("Content-Length: {left}\r\n").as_bytes())
+        }
+        Framing::Chunked => h.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        Framing::NoBody => {
+            if let Some(n) = head.content_length {
+                h.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
+            }
+        }
+        // A head is written before any body, so never with Ended.
+        Framing::Close | Framing::Ended => {}
+    }
+    h.extend_from_slice(if keep_alive {
+        b"Connection: keep-alive\r\n\r\n"
+    } else {
+        b"Connection: close\r\n\r\n"
+    });
+    h
+}
+
+/// A program's stderr as error-log lines (at most [`STDERR_LINE`] bytes each).
+pub(crate) struct LineLog {
+    prefix: String,
+    line: Vec<u8>,
+}
+
+impl LineLog {
+    pub(crate) fn new(prefix: String) -> Self {
+        LineLog {
+            prefix,
+            line: Vec::new(),
+        }
+    }
+
+    pub(crate) fn feed(&mut self, data: &[u8]) {
+        for &b in data {
+            if b == b'\n' || self.line.len() >= STDERR_LINE {
+                self.flush();
+            }
+            if b != b'\n' {
+                self.line.push(b);
+            }
+        }
+    }
+
+    pub(crate) fn flush(&mut self) {
+        if self.line.is_empty() {
+            return;
+        }
+        let line = String::from_utf8_lossy(&self.line)
+            .escape_debug()
+            .to_string();
+        log::warn!("{}: stderr: {line}", self.prefix);
+        self.line.clear();
+    }
+}

@@ -1,0 +1,574 @@
+//! FastCGI (mod_proxy_fcgi's responder role): the child, already confined as the request's
+//! identity, connects to that identity's FastCGI application (a php-fpm pool) and relays one
+//! request (docs/fastcgi.md).
+//!
+//! [`lookup`] decides whether a URL goes to a backend: a `ProxyPass`/`ProxyPassMatch` rule of
+//! the vhost (first), else a `SetHandler proxy:...` of the scope of the file the URL names
+//! (found by walking beneath the DocumentRoot with openat(O_NOFOLLOW), as CGI does). [`run`] —
+//! which needs the [`Confined`] proof — connects (as the confined identity: the kernel checks
+//! the socket file's permissions, Landlock the TCP port), sends BEGIN_REQUEST (responder,
+//! keep_conn 0), PARAMS from the CGI/1.1 builder plus SCRIPT_FILENAME, the request body as
+//! STDIN records while reading STDOUT through the CGI output parser
+//! ([`crate::handler::cgi::output`]) and STDERR to the error log, until END_REQUEST. When the
+//! client goes away it sends ABORT_REQUEST.
+//!
+//! Errors, one error-log line each naming the backend: connect refused or impossible 503,
+//! nothing from the backend within `ProxyTimeout` 504, malformed records, an oversized or
+//! malformed header block, or a close before END_REQUEST 502 (when nothing was sent yet;
+//! otherwise the connection closes).
+
+pub mod record;
+
+use crate::child::body::BodyReader;
+use crate::child::confine::Confined;
+use crate::child::read::Conn;
+use crate::child::respond::Response;
+use crate::child::route::Route;
+use crate::config::fcgi::{self as conf, Backend, BackendType, SetHandler, Socket};
+use crate::config::{Config, VHost};
+use crate::handler::cgi::output::{send_error, End, Failures, LineLog, Output};
+use crate::handler::cgi::{env, Context, Outcome};
+use crate::http::request::{Method, Request};
+use crate::sys::fs::open_beneath;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The one request id of each connection to a backend.
+const REQUEST_ID: u16 = 1;
+/// Request-body bytes read from the client before they are sent on.
+const STDIN_BUF: usize = 64 * 1024;
+/// Bytes read from the backend per call.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A request a backend will answer.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub backend: Backend,
+    /// The file (or backend path) the application runs: SCRIPT_FILENAME before
+    /// `ProxyFCGIBackendType` shapes it.
+    pub path: String,
+    /// URL path of the script, for SCRIPT_NAME.
+    pub script_name: String,
+    /// Decoded rest of the URL after the script (SetHandler only), `""` or starting with `/`.
+    pub path_info: String,
+    /// `Some` for a file found beneath the DocumentRoot: its directory and name.
+    local: Option<(PathBuf, String)>,
+}
+
+#[derive(Debug)]
+pub enum Lookup {
+    NotFcgi,
+    Fcgi(Box<Target>),
+    /// Refused (already logged).
+    Refused(u16),
+}
+
+/// Whether `url_path` (decoded, `route` its segments) goes to a FastCGI backend.
+pub fn lookup(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
+    for rule in &vhost.fcgi.rules {
+        if let Some(path) = conf::rule_target(rule, url_path) {
+            return Lookup::Fcgi(Box::new(Target {
+                backend: rule.backend.clone(),
+                path,
+                script_name: url_path.to_string(),
+                path_info: String::new(),
+                local: None,
+            }));
+        }
+    }
+    if !vhost.uses_fcgi_handler() {
+        return Lookup::NotFcgi;
+    }
+    walk(vhost, route, url_path)
+}
+
+/// The backend a `SetHandler` gives file `name` in `dir` reached by `url_path` (every section
+/// kind applies, `<Files>`/`<FilesMatch>` included).
+fn handler_for(vhost: &VHost, dir: &Path, name: &str, url_path: &str) -> Option<Backend> {
+    let filename = dir.join(name);
+    let conf = vhost.file_conf(dir, &filename.to_string_lossy(), name, url_path);
+    match conf.set_handler {
+        Some(SetHandler::Fcgi(b)) => Some(b),
+        Some(SetHandler::None) | None => None,
+    }
+}
+
+fn walk(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
+    let Ok(root) = File::open(&vhost.document_root) else {
+        return Lookup::NotFcgi;
+    };
+    let mut cur: OwnedFd = root.into();
+    let mut path = vhost.document_root.clone();
+    for (i, seg) in route.segments.iter().enumerate() {
+        let Ok(next) = open_beneath(cur.as_fd(), Path::new(seg), OFlag::O_PATH) else {
+            return Lookup::NotFcgi;
+        };
+        let Ok(meta) = crate::handler::cgi::fstat(&next) else {
+            return Lookup::NotFcgi;
+        };
+        let kind = meta.mode() & libc::S_IFMT;
+        if kind == libc::S_IFDIR {
+            path.push(seg);
+            cur = next;
+            continue;
+        }
+        let Some(backend) = handler_for(vhost, &path, seg, url_path) else {
+            return Lookup::NotFcgi;
+        };
+        if kind != libc::S_IFREG {
+            // A symlink is never followed to a script: served as text, it would show the
+            // source; sent to the backend, it could name a file outside the tree.
+            log::warn!(
+                "[{}] fcgi: refused {}: not a regular file (symlinks are not followed)",
+                vhost.server_name(),
+                path.join(seg).display()
+            );
+            return Lookup::Refused(403);
+        }
+        let mut script_name = String::new();
+        for s in &route.segments[..=i] {
+            script_name.push('/');
+            script_name.push_str(s);
+        }
+        return Lookup::Fcgi(Box::new(Target {
+            backend,
+            path: path.join(seg).to_string_lossy().into_owned(),
+            script_name,
+            path_info: route.segments[i + 1..]
+                .iter()
+                .map(|s| format!("/{s}"))
+                .collect(),
+            local: Some((path, seg.clone())),
+        }));
+    }
+    // A directory: the static handler's DirectoryIndex redirect brings its index file back
+    // here as a URL of its own.
+    Lookup::NotFcgi
+}
+
+/// The unix user name the process runs as, as the configuration wrote it (AssignUserID,
+/// UserIDMap): the master resolved every name it uses, so no name service is consulted.
+fn unix_user_name(cfg: &Config) -> Option<String> {
+    let uid = nix::unistd::getuid().as_raw();
+    cfg.users
+        .iter()
+        .find(|(_, u)| u.uid == uid)
+        .map(|(name, _)| name.split(':').next().unwrap_or(name).to_string())
+}
+
+/// The connected backend socket, non-blocking.
+fn connect(cfg: &Config, cx: &Context, b: &Backend, timeout: Duration) -> Result<File, String> {
+    use socket2::{Domain, SockAddr, Socket as S, Type};
+    let (sock, addr) = match &b.socket {
+        Socket::Unix(template) => {
+            let unix_user = unix_user_name(cfg);
+            let path = conf::socket_path(template, cx.user, unix_user.as_deref())?;
+            let addr = SockAddr::unix(&path).map_err(|e| format!("{path}: {e}"))?;
+            let s = S::new(Domain::UNIX, Type::STREAM, None).map_err(|e| e.to_string())?;
+            (s, addr)
+        }
+        Socket::Tcp(a) => {
+            let s =
+                S::new(Domain::for_address(*a), Type::STREAM, None).map_err(|e| e.to_string())?;
+            (s, SockAddr::from(*a))
+        }
+    };
+    let shown = addr
+        .as_pathname()
+        .map(|p| p.display().to_string())
+        .or_else(|| addr.as_socket().map(|a| a.to_string()))
+        .unwrap_or_default();
+    sock.connect_timeout(&addr, timeout)
+        .map_err(|e| format!("cannot connect to {shown}: {e}"))?;
+    sock.set_nonblocking(true)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    Ok(File::from(OwnedFd::from(sock)))
+}
+
+pub fn run(
+    _proof: &Confined,
+    cx: &Context,
+    conn: &mut Conn,
+    req: &Request,
+    body: &mut BodyReader,
+    target: Target,
+) -> Outcome {
+    if matches!(req.method, Method::Trace | Method::Connect) {
+        return send_error(
+            conn,
+            Response::error(405).header("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"),
+        );
+    }
+    let cfg = cx.cfg;
+    let tag = format!(
+        "[{}] fcgi {} ({})",
+        cx.vhost.server_name(),
+        target.backend.describe(),
+        target.path
+    );
+    let _ = conn.stream.set_write_timeout(Some(cfg.timeout));
+    let _ = conn.stream.set_read_timeout(Some(cfg.timeout));
+    let timeout = cx.vhost.fcgi.timeout.unwrap_or(cfg.timeout);
+
+    // A chunked body is decoded up front so the application gets an exact CONTENT_LENGTH.
+    let mut pending = Vec::new();
+    let content_length = match req.body {
+        crate::http::request::Body::None => None,
+        crate::http::request::Body::Length(n) => Some(n),
+        crate::http::request::Body::Chunked => {
+            match crate::handler::cgi::buffer_chunked(cfg, conn, body) {
+                Ok(b) => {
+                    let n = b.len() as u64;
+                    pending = b;
+                    Some(n)
+                }
+                Err(e) => {
+                    log::info!("{tag}: request body refused: {e}");
+                    return send_error(conn, Response::error(e.status()));
+                }
+            }
+        }
+    };
+    let script_filename = match cx.vhost.fcgi.backend_type {
+        BackendType::Fpm => target.path.clone(),
+        BackendType::Generic => format!("proxy:{}{}", target.backend.authority, target.path),
+    };
+    let document_root = cx.vhost.document_root.to_string_lossy();
+    let env = env::build(&env::CgiRequest {
+        method: req.method.as_str(),
+        request_uri: &req.target,
+        query: req.query.as_deref(),
+        minor_version: req.minor_version,
+        headers: &req.headers,
+        remote_addr: cx.peer.ip().to_string(),
+        remote_port: cx.peer.port(),
+        server_name: cx.vhost.server_name(),
+        server_port: crate::child::tls::session()
+            .map(|s| s.port)
+            .unwrap_or_else(|| conn.stream.local_addr().map(|a| a.port()).unwrap_or(0)),
+        remote_user: cx.user,
+        script_name: &target.script_name,
+        path_info: &target.path_info,
+        document_root: &document_root,
+        script_filename: &script_filename,
+        content_length,
+    });
+    let env = crate::child::tls::with_cgi_vars(env);
+    // The application gets exactly the CGI variables; PATH is the process's business there.
+    let env: Vec<Vec<u8>> = env
+        .into_iter()
+        .filter(|e| !e.starts_with(b"PATH="))
+        .collect();
+
+    let mut outbuf = Vec::new();
+    record::begin_request(&mut outbuf, REQUEST_ID, record::ROLE_RESPONDER, 0);
+    if let Err(e) = record::params(&mut outbuf, REQUEST_ID, &env) {
+        log::error!("{tag}: {e}");
+        return send_error(conn, Response::error(500));
+    }
+    if let Some((dir, name)) = &target.local {
+        log::debug!("{tag}: script {name} in {}", dir.display());
+    }
+    let sock = match connect(cfg, cx, &target.backend, timeout) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{tag}: backend unavailable: {e} (503)");
+            return send_error(conn, Response::error(503));
+        }
+    };
+    if let Err(e) = body.want(conn) {
+        log::info!("{tag}: client gone before 100 Continue: {e}");
+    }
+    let mut x = Exchange {
+        tag: tag.clone(),
+        sock: Some(sock),
+        outbuf,
+        pending,
+        stdin_ended: false,
+        decoder: record::Decoder::new(REQUEST_ID),
+        out: Output::new(
+            tag.clone(),
+            req.method == Method::Head,
+            req.minor_version >= 1 && cx.may_keep_alive,
+            cx.may_keep_alive,
+            false,
+        ),
+        err: LineLog::new(tag),
+        body_failed: false,
+    };
+    let end = x.pump(timeout, conn, body);
+    x.finish(conn, body, end, timeout)
+}
+
+/// POLLRDHUP (the peer shut its side down), which nix does not name.
+fn rdhup() -> PollFlags {
+    PollFlags::from_bits_retain(libc::POLLRDHUP)
+}
+
+struct Exchange {
+    tag: String,
+    sock: Option<File>,
+    /// Records waiting to be written to the backend.
+    outbuf: Vec<u8>,
+    /// Request-body bytes not yet put into STDIN records.
+    pending: Vec<u8>,
+    stdin_ended: bool,
+    decoder: record::Decoder,
+    out: Output,
+    err: LineLog,
+    /// The request body was not read to its end: the connection is out of step.
+    body_failed: bool,
+}
+
+impl Exchange {
+    fn pump(&mut self, timeout: Duration, conn: &mut Conn, body: &mut BodyReader) -> End {
+        let mut progress = Instant::now();
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            self.frame_stdin(body);
+            let want_client = !body.is_done() && self.pending.len() < STDIN_BUF;
+            if want_client && !conn.buf.is_empty() {
+                if let Err(e) = self.read_body(conn, body) {
+                    return e;
+                }
+                progress = Instant::now();
+                continue;
+            }
+            let now = Instant::now();
+            let left = (progress + timeout).saturating_duration_since(now);
+            if left.is_zero() {
+                return End::TimedOut;
+            }
+            if let Some(end) = self.out.due(conn, now, body.is_done()) {
+                return end;
+            }
+            let body_left = body
+                .deadline()
+                .filter(|_| want_client)
+                .map(|d| d.saturating_duration_since(now));
+            if body_left.is_some_and(|l| l.is_zero()) {
+                if let Err(e) = self.read_body(conn, body) {
+                    return e;
+                }
+            }
+            let mut left = body_left.map_or(left, |l| l.max(Duration::from_millis(1)).min(left));
+            if let Some(until) = self.out.hold_until() {
+                left = until
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1))
+                    .min(left);
+            }
+            let Some(sock) = self.sock.as_ref() else {
+                return End::Gateway(502);
+            };
+            // Once the body is read, the client is watched only for going away.
+            let client_ev = if want_client {
+                PollFlags::POLLIN
+            } else {
+                rdhup()
+            };
+            let mut sock_ev = PollFlags::POLLIN;
+            if !self.outbuf.is_empty() {
+                sock_ev |= PollFlags::POLLOUT;
+            }
+            let (client, s) = {
+                let mut fds = [
+                    PollFd::new(conn.stream.as_fd(), client_ev),
+                    PollFd::new(sock.as_fd(), sock_ev),
+                ];
+                let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                match nix::poll::poll(
+                    &mut fds,
+                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+                ) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => {
+                        log::error!("{}: poll: {e}", self.tag);
+                        return End::ClientGone;
+                    }
+                }
+                (
+                    fds[0].revents().unwrap_or(PollFlags::empty()),
+                    fds[1].revents().unwrap_or(PollFlags::empty()),
+                )
+            };
+            if client.intersects(rdhup() | PollFlags::POLLHUP | PollFlags::POLLERR) && !want_client
+            {
+                log::info!("{}: client gone; aborting the request", self.tag);
+                return End::ClientGone;
+            }
+            if want_client && !client.is_empty() {
+                if let Err(e) = self.read_body(conn, body) {
+                    return e;
+                }
+                progress = Instant::now();
+            }
+            if s.contains(PollFlags::POLLOUT) {
+                if let Err(e) = self.write_out() {
+                    // The application may answer without reading all of its input.
+                    log::debug!("{}: writing to the backend: {e}", self.tag);
+                    self.outbuf.clear();
+                    self.pending.clear();
+                    self.stdin_ended = true;
+                }
+                progress = Instant::now();
+            }
+            if s.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+                progress = Instant::now();
+                if let Some(end) = self.read_backend(conn, &mut buf, body.is_done()) {
+                    return end;
+                }
+            }
+        }
+    }
+
+    /// Puts read body bytes into STDIN records, and the stream's end once the body is done.
+    fn frame_stdin(&mut self, body: &BodyReader) {
+        if self.stdin_ended || self.outbuf.len() > STDIN_BUF {
+            return;
+        }
+        if !self.pending.is_empty() {
+            record::stream(&mut self.outbuf, record::STDIN, REQUEST_ID, &self.pending);
+            self.pending.clear();
+        }
+        if body.is_done() {
+            record::end_stream(&mut self.outbuf, record::STDIN, REQUEST_ID);
+            self.stdin_ended = true;
+        }
+    }
+
+    fn read_body(&mut self, conn: &mut Conn, body: &mut BodyReader) -> Result<(), End> {
+        let room = STDIN_BUF.saturating_sub(self.pending.len());
+        match body.read_some(conn, &mut self.pending, room) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                log::info!("{}: request body: {e}", self.tag);
+                self.body_failed = true;
+                Err(End::Body(e.status()))
+            }
+        }
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        let Some(sock) = self.sock.as_mut() else {
+            return Ok(());
+        };
+        while !self.outbuf.is_empty() {
+            match sock.write(&self.outbuf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.outbuf.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// `Some` when the exchange must stop.
+    fn read_backend(&mut self, conn: &mut Conn, buf: &mut [u8], body_done: bool) -> Option<End> {
+        let sock = self.sock.as_mut()?;
+        let n = match sock.read(buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return None
+            }
+            Err(e) => {
+                log::error!("{}: reading from the backend: {e}", self.tag);
+                return Some(End::Gateway(502));
+            }
+        };
+        if n == 0 {
+            log::error!(
+                "{}: the backend closed the connection before END_REQUEST",
+                self.tag
+            );
+            return Some(End::Gateway(502));
+        }
+        self.decoder.push(&buf[..n]);
+        loop {
+            match self.decoder.next_record() {
+                Ok(None) => return None,
+                Ok(Some(record::Record::Stdout(data))) => {
+                    if let Some(end) = self.out.data(conn, &data, body_done) {
+                        return Some(end);
+                    }
+                }
+                Ok(Some(record::Record::Stderr(data))) => self.err.feed(&data),
+                Ok(Some(record::Record::Management(_))) => {}
+                Ok(Some(record::Record::EndRequest {
+                    app_status,
+                    protocol_status,
+                })) => {
+                    if protocol_status != record::ProtocolStatus::RequestComplete {
+                        log::error!(
+                            "{}: the backend refused the request: {protocol_status:?}",
+                            self.tag
+                        );
+                        return Some(End::Gateway(503));
+                    }
+                    log::debug!("{}: END_REQUEST, application status {app_status}", self.tag);
+                    return Some(self.out.eof(conn, body_done));
+                }
+                Err(e) => {
+                    log::error!("{}: malformed record from the backend: {e}", self.tag);
+                    return Some(End::Gateway(502));
+                }
+            }
+        }
+    }
+
+    fn finish(
+        mut self,
+        conn: &mut Conn,
+        body: &BodyReader,
+        end: End,
+        timeout: Duration,
+    ) -> Outcome {
+        self.err.flush();
+        match end {
+            End::Output => self.out.end_chunked(conn),
+            End::ClientGone => {
+                // Best effort: the application may stop working for nobody.
+                let mut abort = Vec::new();
+                record::abort_request(&mut abort, REQUEST_ID);
+                if let Some(s) = self.sock.as_mut() {
+                    let _ = s.write(&abort);
+                }
+            }
+            End::TimedOut => {
+                let after = if self.out.started() {
+                    " after the response began"
+                } else {
+                    " (504)"
+                };
+                log::error!(
+                    "{}: no answer within ProxyTimeout ({}s){after}",
+                    self.tag,
+                    timeout.as_secs()
+                );
+            }
+            _ => {}
+        }
+        self.sock = None;
+        let complete = !self.body_failed && body.is_done();
+        let fail = Failures {
+            bad_header: 502,
+            no_head: 502,
+        };
+        self.out.conclude(conn, end, complete, fail)
+    }
+}

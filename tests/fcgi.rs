@@ -1,0 +1,518 @@
+//! FastCGI to each identity's own php-fpm pool (issue #19), through the real binary and
+//! Debian's real php-fpm (`php-fpm8.2 -F -y CONF -p PREFIX`, started here, one pool per
+//! test-created user, sockets `listen.mode = 0600` owned by the pool's user).
+//!
+//! Oracles, none of them the code under test: the uids `useradd` gave the users; PHP's own
+//! `posix_getuid()` and `$_SERVER`; SHA-1 of the bytes the test sent, against PHP's `sha1()`
+//! of what it received; the kernel's refusal of a connect to another user's socket; and fake
+//! backends written here from the FastCGI specification (hand-written record bytes) for the
+//! slow, malformed, oversized and early-closing cases.
+//!
+//! Needs root (users, pools owned by them, a root master with `Confinement unix landlock`).
+
+mod common;
+
+use common::{parse_resp, Server};
+use sha1::{Digest, Sha1};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ALICE: &str = "fcgi-alice";
+const BOB: &str = "fcgi-bob";
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+const INFO_PHP: &str = r#"<?php
+header('Content-Type: text/plain');
+header('X-Script: info');
+echo "uid=", posix_getuid(), "\n";
+foreach (['SCRIPT_FILENAME', 'SCRIPT_NAME', 'PATH_INFO', 'REQUEST_URI', 'QUERY_STRING',
+          'REQUEST_METHOD', 'SERVER_NAME', 'SERVER_PROTOCOL', 'GATEWAY_INTERFACE',
+          'CONTENT_LENGTH', 'CONTENT_TYPE', 'HTTP_PROXY', 'HTTP_X_TEST', 'HTTP_AUTHORIZATION',
+          'DOCUMENT_ROOT', 'REMOTE_ADDR'] as $k) {
+    echo $k, "=", $_SERVER[$k] ?? '-', "\n";
+}
+$in = file_get_contents('php://input');
+echo "input_len=", strlen($in), "\n";
+echo "input_sha1=", sha1($in), "\n";
+echo "post_a=", $_POST['a'] ?? '-', "\n";
+if (isset($_FILES['f'])) {
+    echo "upload_size=", $_FILES['f']['size'], "\n";
+    echo "upload_sha1=", sha1_file($_FILES['f']['tmp_name']), "\n";
+}
+error_log("info.php ran for " . $_SERVER['SERVER_NAME']);
+"#;
+
+/// php-fpm, stopped (by its pid) when dropped.
+struct Fpm {
+    child: Child,
+}
+
+impl Drop for Fpm {
+    fn drop(&mut self) {
+        let _ = common::nix_kill(self.child.id() as i32, 15);
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One pool per user, socket `sock/USER.sock`, owned by USER, mode 0600.
+fn start_fpm(dir: &Path, users: &[&str]) -> Fpm {
+    let mut conf = format!(
+        "[global]\npid = {d}/fpm.pid\nerror_log = {d}/logs/fpm.log\ndaemonize = no\n",
+        d = dir.display()
+    );
+    for u in users {
+        conf.push_str(&format!(
+            "[{u}]\nuser = {u}\ngroup = {u}\nlisten = {d}/sock/{u}.sock\nlisten.owner = {u}\n\
+             listen.group = {u}\nlisten.mode = 0600\npm = static\npm.max_children = 2\n\
+             catch_workers_output = yes\ndecorate_workers_output = no\n\
+             security.limit_extensions = .php\n",
+            d = dir.display()
+        ));
+    }
+    std::fs::create_dir_all(dir.join("sock")).unwrap();
+    std::fs::write(dir.join("fpm.conf"), conf).unwrap();
+    let child = Command::new("php-fpm8.2")
+        .arg("-F")
+        .arg("-y")
+        .arg(dir.join("fpm.conf"))
+        .arg("-p")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run php-fpm8.2 (Debian package php8.2-fpm)");
+    let fpm = Fpm { child };
+    let until = Instant::now() + Duration::from_secs(10);
+    while !users
+        .iter()
+        .all(|u| dir.join(format!("sock/{u}.sock")).exists())
+    {
+        assert!(Instant::now() < until, "php-fpm did not create its sockets");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    fpm
+}
+
+/// A fake FastCGI application on 127.0.0.1: reads the request up to the end of its STDIN
+/// stream, then does `answer` with the socket.
+fn fake_backend(answer: fn(&mut TcpStream)) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The empty STDIN record for request id 1: version 1, type 5, id 1, length 0.
+            let end = b"\x01\x05\x00\x01\x00\x00\x00\x00";
+            while !got.windows(8).any(|w| w == end) {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            answer(&mut s);
+        }
+    });
+    port
+}
+
+/// One STDOUT record for request 1 (content at most 65535 bytes), unpadded.
+fn stdout_record(content: &[u8]) -> Vec<u8> {
+    let mut r = vec![1, 6, 0, 1];
+    r.extend_from_slice(&(content.len() as u16).to_be_bytes());
+    r.extend_from_slice(&[0, 0]);
+    r.extend_from_slice(content);
+    r
+}
+
+fn sha1_hex(data: &[u8]) -> String {
+    Sha1::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `key=value` lines of a PHP answer.
+fn field(body: &[u8], key: &str) -> String {
+    String::from_utf8_lossy(body)
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(String::from))
+        .unwrap_or_else(|| panic!("no {key} in {}", String::from_utf8_lossy(body)))
+}
+
+struct Setup {
+    dir: PathBuf,
+    server: Server,
+    _fpm: Fpm,
+    alice_uid: u32,
+    bob_uid: u32,
+}
+
+fn setup() -> Setup {
+    let (alice_uid, _) = common::system_user(ALICE);
+    let (bob_uid, _) = common::system_user(BOB);
+    let dir = common::site("fcgi");
+    for v in ["alice", "bob"] {
+        std::fs::write(dir.join(format!("www/{v}/info.php")), INFO_PHP).unwrap();
+        std::fs::create_dir_all(dir.join(format!("www/{v}/sub"))).unwrap();
+        std::fs::write(dir.join(format!("www/{v}/sub/index.php")), INFO_PHP).unwrap();
+    }
+    let fpm = start_fpm(&dir, &[ALICE, BOB]);
+
+    // Fake backends (FastCGI spec, §5.3 and §8, written by hand).
+    let slow = fake_backend(|_| std::thread::sleep(Duration::from_secs(4)));
+    let bad = fake_backend(|s| {
+        // Version 2 is not FastCGI 1.0.
+        let _ = s.write_all(b"\x02\x06\x00\x01\x00\x00\x00\x00");
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    let huge = fake_backend(|s| {
+        // A header field that never ends: 40 KiB of one line, no empty line.
+        let mut head = b"X-Long: ".to_vec();
+        head.extend(std::iter::repeat_n(b'a', 40 * 1024));
+        for part in head.chunks(60000) {
+            let _ = s.write_all(&stdout_record(part));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    let early = fake_backend(|s| {
+        let _ = s.write_all(&stdout_record(b"Content-Type: text/plain\r\n\r\nhalf"));
+        // Closed without END_REQUEST.
+    });
+
+    let d = dir.display();
+    let conf = format!(
+        "User nobody
+Group nogroup
+Confinement unix landlock
+ErrorLog logs/error.log
+LogLevel debug
+CustomLog logs/access.log combined
+PidFile logs/httpd.pid
+StartServers 2
+MinSpareServers 2
+MaxSpareServers 4
+Timeout 5
+<VirtualHost *:80>
+  ServerName alice.test
+  DocumentRoot www/alice
+  AssignUserID {ALICE} {ALICE}
+  DirectoryIndex index.php index.html
+  <Directory {d}/www/alice>
+    SetHandler \"proxy:unix:{d}/sock/{ALICE}.sock|fcgi://localhost\"
+  </Directory>
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName bob.test
+  DocumentRoot www/bob
+  AssignUserID {BOB} {BOB}
+  DirectoryIndex index.php index.html
+  ProxyPassMatch ^/(.*\\.php)$ \"unix:{d}/sock/%{{ONESHOT_UNIX_USER}}.sock|fcgi://localhost{d}/www/bob/$1\"
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName files.test
+  DocumentRoot www/alice
+  AssignUserID {ALICE} {ALICE}
+  <FilesMatch \"\\.php$\">
+    SetHandler \"proxy:unix:{d}/sock/{ALICE}.sock|fcgi://localhost\"
+  </FilesMatch>
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName mallory.test
+  DocumentRoot www/bob
+  AssignUserID {BOB} {BOB}
+  ProxyPassMatch ^/(.*\\.php)$ \"unix:{d}/sock/{ALICE}.sock|fcgi://localhost{d}/www/alice/$1\"
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName down.test
+  DocumentRoot www/bob
+  AssignUserID {BOB} {BOB}
+  ProxyPass / \"unix:{d}/sock/nobody-here.sock|fcgi://localhost/srv/\"
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName slow.test
+  DocumentRoot www/bob
+  AssignUserID {BOB} {BOB}
+  ProxyTimeout 1
+  ProxyPass / fcgi://127.0.0.1:{slow}/srv/
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName bad.test
+  DocumentRoot www/bob
+  AssignUserID {BOB} {BOB}
+  ProxyPass / fcgi://127.0.0.1:{bad}/srv/
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName huge.test
+  DocumentRoot www/bob
+  AssignUserID {BOB} {BOB}
+  ProxyPass / fcgi://127.0.0.1:{huge}/srv/
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName early.test
+  DocumentRoot www/bob
+  AssignUserID {BOB} {BOB}
+  ProxyPass / fcgi://127.0.0.1:{early}/srv/
+</VirtualHost>
+"
+    );
+    let server = Server::start(&dir, &conf);
+    Setup {
+        dir,
+        server,
+        _fpm: fpm,
+        alice_uid,
+        bob_uid,
+    }
+}
+
+fn request(s: &Server, raw: &[u8]) -> common::Resp {
+    parse_resp(&s.raw(raw))
+}
+
+#[test]
+fn php_fpm_pools_per_identity_and_every_failure_answered() {
+    if !is_root() {
+        eprintln!("skipped: needs root (users, their php-fpm pools, a root master)");
+        return;
+    }
+    let t = setup();
+    let s = &t.server;
+    let d = t.dir.display().to_string();
+
+    // alice's vhost (SetHandler in <Directory>): her pool, her uid, the CGI variables.
+    let r = request(
+        s,
+        b"GET /info.php/extra/path?x=1&y=2 HTTP/1.1\r\nHost: alice.test\r\nProxy: http://evil:1/\r\n\
+          X-Test: hello\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200, "{r:?}\n{}", s.error_log());
+    assert_eq!(r.header("X-Script").as_deref(), Some("info"));
+    assert_eq!(field(&r.body, "uid"), t.alice_uid.to_string());
+    assert_eq!(
+        field(&r.body, "SCRIPT_FILENAME"),
+        format!("{d}/www/alice/info.php")
+    );
+    assert_eq!(field(&r.body, "SCRIPT_NAME"), "/info.php");
+    assert_eq!(field(&r.body, "PATH_INFO"), "/extra/path");
+    assert_eq!(field(&r.body, "QUERY_STRING"), "x=1&y=2");
+    assert_eq!(
+        field(&r.body, "REQUEST_URI"),
+        "/info.php/extra/path?x=1&y=2"
+    );
+    assert_eq!(field(&r.body, "REQUEST_METHOD"), "GET");
+    assert_eq!(field(&r.body, "SERVER_NAME"), "alice.test");
+    assert_eq!(field(&r.body, "SERVER_PROTOCOL"), "HTTP/1.1");
+    assert_eq!(field(&r.body, "GATEWAY_INTERFACE"), "CGI/1.1");
+    assert_eq!(field(&r.body, "HTTP_X_TEST"), "hello");
+    assert_eq!(field(&r.body, "HTTP_PROXY"), "-", "httpoxy");
+    assert_eq!(field(&r.body, "REMOTE_ADDR"), "127.0.0.1");
+
+    // A directory's DirectoryIndex entry in a SetHandler scope goes to the pool too.
+    let r = s.get("alice.test", "/sub/");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        field(&r.body, "SCRIPT_FILENAME"),
+        format!("{d}/www/alice/sub/index.php")
+    );
+    // A static file in the same scope is not PHP: it does not exist as a script, so 404.
+    assert_eq!(s.get("alice.test", "/missing.php").status, 404);
+
+    // SetHandler in <FilesMatch>: .php files go to the pool, others are static.
+    let r = s.get("files.test", "/info.php");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(field(&r.body, "uid"), t.alice_uid.to_string());
+    assert_eq!(s.get("files.test", "/index.html").body, b"alice index\n");
+
+    // bob's vhost (ProxyPassMatch with %{ONESHOT_UNIX_USER}): his pool, his uid.
+    let r = s.get("bob.test", "/sub/index.php?q");
+    assert_eq!(r.status, 200, "{r:?}\n{}", s.error_log());
+    assert_eq!(field(&r.body, "uid"), t.bob_uid.to_string());
+    assert_eq!(
+        field(&r.body, "SCRIPT_FILENAME"),
+        format!("{d}/www/bob/sub/index.php")
+    );
+    // A directory whose DirectoryIndex file a ProxyPassMatch rule covers: the pool answers
+    // (never the file's source).
+    let r = s.get("bob.test", "/sub/");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(field(&r.body, "uid"), t.bob_uid.to_string());
+    // Not a .php URL: the static handler.
+    assert_eq!(s.get("bob.test", "/index.html").body, b"bob index\n");
+
+    // POST bodies reach PHP intact: Content-Length, chunked, and a multipart upload.
+    let mut form = b"a=hello&pad=".to_vec();
+    form.extend((0..200_000).map(|i| b"abcdefghij"[i % 10]));
+    let mut req = format!(
+        "POST /info.php HTTP/1.1\r\nHost: bob.test\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        form.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&form);
+    let r = request(s, &req);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(field(&r.body, "post_a"), "hello");
+    assert_eq!(field(&r.body, "CONTENT_LENGTH"), form.len().to_string());
+    // PHP reads php://input for urlencoded forms too.
+    assert_eq!(field(&r.body, "input_sha1"), sha1_hex(&form));
+
+    let raw_body: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut req =
+        b"POST /info.php HTTP/1.1\r\nHost: bob.test\r\nContent-Type: application/octet-stream\r\n\
+                    Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    for c in raw_body.chunks(7000) {
+        req.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        req.extend_from_slice(c);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let r = request(s, &req);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(field(&r.body, "input_len"), raw_body.len().to_string());
+    assert_eq!(field(&r.body, "input_sha1"), sha1_hex(&raw_body));
+
+    let file: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 256) as u8).collect();
+    let boundary = "----oneshotboundary7d3";
+    let mut mp = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nup\r\n--{boundary}\r\n\
+         Content-Disposition: form-data; name=\"f\"; filename=\"x.bin\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    mp.extend_from_slice(&file);
+    mp.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut req = format!(
+        "POST /info.php HTTP/1.1\r\nHost: alice.test\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        mp.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&mp);
+    let r = request(s, &req);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(field(&r.body, "post_a"), "up");
+    assert_eq!(field(&r.body, "upload_size"), file.len().to_string());
+    assert_eq!(field(&r.body, "upload_sha1"), sha1_hex(&file));
+
+    // Keep-alive: two requests on one connection, both answered by the pool.
+    let mut c = s.connect();
+    c.write_all(b"GET /info.php HTTP/1.1\r\nHost: bob.test\r\n\r\nGET /info.php?2 HTTP/1.1\r\nHost: bob.test\r\nConnection: close\r\n\r\n").unwrap();
+    let all = common::read_all(&mut c);
+    assert_eq!(common::statuses(&all), vec![200, 200]);
+
+    // A vhost confined as bob, pointed at alice's pool: the kernel refuses the connect (her
+    // socket is 0600 and hers), so 503 and a log line, never alice's identity.
+    let r = s.get("mallory.test", "/info.php");
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(!String::from_utf8_lossy(&r.body).contains("uid="));
+    let log = common::wait_error_log(s, |l| l.contains("Permission denied"));
+    assert!(
+        log.lines().any(|l| l.contains("[mallory.test] fcgi unix:")
+            && l.contains(&format!("{ALICE}.sock"))
+            && l.contains("Permission denied")),
+        "{log}"
+    );
+
+    // Backend down: 503 naming the socket.
+    assert_eq!(s.get("down.test", "/x.php").status, 503);
+    let log = common::wait_error_log(s, |l| l.contains("nobody-here.sock: No such file"));
+    assert!(log.contains("nobody-here.sock: No such file"), "{log}");
+
+    // Slower than ProxyTimeout: 504.
+    let started = Instant::now();
+    assert_eq!(s.get("slow.test", "/x.php").status, 504);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let log = common::wait_error_log(s, |l| l.contains("no answer within ProxyTimeout"));
+    assert!(log.contains("[slow.test] fcgi fcgi://127.0.0.1:"), "{log}");
+
+    // Malformed records, an oversized header block, a close before END_REQUEST: 502 each.
+    assert_eq!(s.get("bad.test", "/x.php").status, 502);
+    assert_eq!(s.get("huge.test", "/x.php").status, 502);
+    assert_eq!(s.get("early.test", "/x.php").status, 502);
+    let log = common::wait_error_log(s, |l| {
+        l.contains("before END_REQUEST") && l.contains("header block longer")
+    });
+    for (host, what) in [
+        (
+            "bad.test",
+            "malformed record from the backend: record version 2",
+        ),
+        ("huge.test", "header block longer than"),
+        ("early.test", "closed the connection before END_REQUEST"),
+    ] {
+        assert!(
+            log.lines().any(
+                |l| l.contains(&format!("[{host}] fcgi fcgi://127.0.0.1:")) && l.contains(what)
+            ),
+            "{host}: {what}\n{log}"
+        );
+    }
+
+    // PHP's error_log() reached the pool's log, not ours (php-fpm keeps stderr of workers).
+    let access = s.wait_log_lines(15);
+    assert!(
+        access
+            .iter()
+            .any(|l| l.contains("/info.php/extra/path") && l.contains(" 200 ")),
+        "{access:?}"
+    );
+}
+
+#[test]
+fn configuration_errors_name_file_and_line() {
+    let dir = common::scratch("fcgi-conf");
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    for (line, want) in [
+        (
+            "ProxyPass /x http://127.0.0.1:8080/",
+            "is not a FastCGI backend",
+        ),
+        (
+            "SetHandler \"proxy:unix:run/x.sock|fcgi://localhost\"",
+            "is not absolute",
+        ),
+        (
+            "ProxyPassMatch ^/(.*\\.php$ fcgi://127.0.0.1:9000/",
+            "bad regular expression",
+        ),
+        ("ProxyFCGIBackendType FAST", "must be FPM or GENERIC"),
+        ("ProxyTimeout soon", "not a number of seconds"),
+        (
+            "SetHandler \"proxy:unix:/run/%{HOME}.sock|fcgi://localhost\"",
+            "unknown variable",
+        ),
+    ] {
+        let conf = format!("Listen 127.0.0.1:1\nDocumentRoot www\n{line}\n");
+        std::fs::write(dir.join("t.conf"), &conf).unwrap();
+        let out = Command::new(common::BIN)
+            .arg("-t")
+            .arg("-f")
+            .arg(dir.join("t.conf"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{line}: accepted");
+        assert!(
+            err.contains("t.conf:3: ") && err.contains(want),
+            "{line}: {err}"
+        );
+    }
+}
