@@ -37,8 +37,11 @@ fn edit(file: &Path, from: &str, to: &str) {
     std::fs::write(file, text.replace(from, to)).unwrap();
 }
 
-#[test]
-fn debian_apache2_tree_passes_dash_t() {
+/// Debian's tree copied to a scratch directory with the minimal edits (port, paths); `edits`
+/// runs on it (`conf`) before `oneshot-httpd -t`; returns -t's exit code and stderr.
+fn dash_t_on_debian_tree(
+    edits: &dyn Fn(&Path, &Path),
+) -> (Option<i32>, String, std::path::PathBuf) {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apache/debian-etc-apache2");
     eprintln!("Debian's tree from {}", source.display());
     let dir = scratch("debian-apache2");
@@ -66,6 +69,7 @@ fn debian_apache2_tree_passes_dash_t() {
         "<Directory /var/www/>",
         &format!("<Directory {}/>", www.display()),
     );
+    edits(&dir, &conf);
     let out = Command::new(BIN)
         .args(["-t", "-f"])
         .arg(conf.join("apache2.conf"))
@@ -79,8 +83,30 @@ fn debian_apache2_tree_passes_dash_t() {
         .env("LANG", "C")
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        conf,
+    )
+}
+
+/// The warnings of -t's stderr, paths relative to the tree.
+fn warnings(stderr: &str, conf: &Path) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("warning: "))
+        .map(|l| {
+            l.strip_prefix(&format!("{}/", conf.display()))
+                .unwrap_or(l)
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn debian_apache2_tree_passes_dash_t() {
+    let (code, stderr, conf) = dash_t_on_debian_tree(&|_, _| {});
+    assert_eq!(code, Some(0), "{stderr}");
     // Every warning, in order: what an administrator porting this site is told.
     let want: &[&str] = &[
         "mods-enabled/access_compat.load:2: LoadModule access_compat_module: mod_access_compat is not implemented, <IfModule access_compat_module> is false: Order, Allow, Deny and Satisfy (Apache 2.2 access control) are refused: write Require",
@@ -119,15 +145,7 @@ fn debian_apache2_tree_passes_dash_t() {
         "conf-enabled/security.conf:23: ServerSignature: accepted without effect: generated pages carry no signature line (as ServerSignature Off)",
         "sites-enabled/000-default.conf:11: ServerAdmin: accepted without effect: shown nowhere: generated pages carry no signature and CGI programs get no SERVER_ADMIN",
     ];
-    let got: Vec<String> = stderr
-        .lines()
-        .filter_map(|l| l.strip_prefix("warning: "))
-        .map(|l| {
-            l.strip_prefix(&format!("{}/", conf.display()))
-                .unwrap_or(l)
-                .to_string()
-        })
-        .collect();
+    let got = warnings(&stderr, &conf);
     assert_eq!(got, want, "{stderr}");
     assert_eq!(
         stderr
@@ -138,4 +156,95 @@ fn debian_apache2_tree_passes_dash_t() {
         "{stderr}"
     );
     assert!(stderr.ends_with("Syntax OK\n"), "{stderr}");
+}
+
+/// `a2enmod ssl; a2ensite default-ssl` on Debian's tree (the links a2enmod makes, with its
+/// dependency socache_shmcb; setenvif and mime are already on), the snakeoil certificate
+/// replaced by one made here (the paths must exist on this machine): -t passes, and what the
+/// TLS site adds are exactly these warnings, each saying what the port loses; `Listen 443`
+/// (inside `<IfModule ssl_module>`) is https by Apache's port rule, and `SSLCipherSuite
+/// HIGH:!aNULL`, `SSLProtocol all -SSLv3`, `SSLSessionTickets off` keep their meaning.
+#[test]
+fn debian_tree_with_mod_ssl_and_default_ssl_passes_dash_t() {
+    let enable = |dir: &Path, conf: &Path| {
+        for (link, target) in [
+            ("mods-enabled/ssl.load", "../mods-available/ssl.load"),
+            ("mods-enabled/ssl.conf", "../mods-available/ssl.conf"),
+            (
+                "mods-enabled/socache_shmcb.load",
+                "../mods-available/socache_shmcb.load",
+            ),
+            (
+                "sites-enabled/default-ssl.conf",
+                "../sites-available/default-ssl.conf",
+            ),
+        ] {
+            std::os::unix::fs::symlink(target, conf.join(link)).unwrap();
+        }
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+            ])
+            .arg(dir.join("snakeoil.key"))
+            .arg("-out")
+            .arg(dir.join("snakeoil.pem"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let site = conf.join("sites-available/default-ssl.conf");
+        edit(
+            &site,
+            "/etc/ssl/certs/ssl-cert-snakeoil.pem",
+            &dir.join("snakeoil.pem").to_string_lossy(),
+        );
+        edit(
+            &site,
+            "/etc/ssl/private/ssl-cert-snakeoil.key",
+            &dir.join("snakeoil.key").to_string_lossy(),
+        );
+        edit(
+            &site,
+            "DocumentRoot /var/www/html",
+            &format!("DocumentRoot {}/www/html", dir.display()),
+        );
+    };
+    let (_, plain_stderr, plain_conf) = dash_t_on_debian_tree(&|_, _| {});
+    let plain = warnings(&plain_stderr, &plain_conf);
+    let (code, stderr, conf) = dash_t_on_debian_tree(&enable);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.ends_with("Syntax OK\n"), "{stderr}");
+    let got: Vec<String> = warnings(&stderr, &conf)
+        .into_iter()
+        .filter(|w| !plain.contains(w))
+        .collect();
+    let want: &[&str] = &[
+        "mods-enabled/socache_shmcb.load:1: LoadModule socache_shmcb_module: mod_socache_shmcb is not implemented, <IfModule socache_shmcb_module> is false: there is no session cache (TLS resumption is off)",
+        "mods-enabled/ssl.conf:12: SSLRandomSeed: accepted without effect: rustls and ring draw every random number from the kernel (getrandom(2)); there is no PRNG to seed (and 3 more lines in this file)",
+        "mods-enabled/ssl.conf:27: AddType: accepted without effect: not implemented yet: file types come from the built-in table (and 1 more line in this file)",
+        "mods-enabled/ssl.conf:34: SSLPassPhraseDialog: accepted without effect: keys are read unencrypted by the key holder, which never asks for a pass phrase (an encrypted key stops the start)",
+        "mods-enabled/ssl.conf:41: SSLSessionCache shmcb:RUN/ssl_scache(512000): accepted without effect: there is no session cache, resumption is off (each child serves one connection; see docs/tls.md), as SSLSessionCache none",
+        "mods-enabled/ssl.conf:42: SSLSessionCacheTimeout: accepted without effect: there is no session cache, resumption is off (docs/tls.md)",
+        "sites-enabled/default-ssl.conf:2: ServerAdmin: accepted without effect: shown nowhere: generated pages carry no signature and CGI programs get no SERVER_ADMIN",
+        "sites-enabled/default-ssl.conf:12: ErrorLog in <VirtualHost>: there are no per-vhost error logs; this virtual host's errors go to the server's ErrorLog",
+        "sites-enabled/default-ssl.conf:13: CustomLog in <VirtualHost>: access logs are not kept per virtual host; this file receives every virtual host's requests",
+        "sites-enabled/default-ssl.conf:98: <Directory /usr/lib/cgi-bin> never applies: it is outside every DocumentRoot, Alias and ScriptAlias directory",
+    ];
+    let run = conf.parent().unwrap().join("run").display().to_string();
+    let got: Vec<String> = got.iter().map(|w| w.replace(&run, "RUN")).collect();
+    assert_eq!(got, want, "{stderr}");
 }

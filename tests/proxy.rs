@@ -40,17 +40,26 @@ fn wait_port(port: u16) -> bool {
 
 fn start_backend(name: &str) -> Server {
     let dir = site(name);
+    std::fs::create_dir_all(dir.join("www/default/only7")).unwrap();
+    std::fs::write(dir.join("www/default/only7/index.html"), "seven\n").unwrap();
+    start_backend_in(
+        dir,
+        "",
+        "<Location /only7>\n  Require ip 127.0.0.7\n </Location>\n",
+    )
+}
+
+/// Starts oneshot-httpd in `dir` on a free port, trusting PROXY headers from 127.0.0.1 only;
+/// `global` and `vhost` are added to the server and to its one vhost.
+fn start_backend_in(dir: std::path::PathBuf, global: &str, vhost: &str) -> Server {
     let port = free_port();
     let conf = format!(
         "User nobody\nGroup nogroup\nErrorLog logs/error.log\nLogLevel debug\nCustomLog logs/access.log combined\n\
-         StartServers 2\nMinSpareServers 2\nMaxSpareServers 4\nTimeout 5\n\
+         StartServers 2\nMinSpareServers 2\nMaxSpareServers 4\nTimeout 5\n{global}\
          Listen 127.0.0.1:{port}\n\
          RemoteIPProxyProtocol On\nRemoteIPProxyProtocolTrusted 127.0.0.1\n\
-         <VirtualHost *:{port}>\n ServerName default.test\n DocumentRoot www/default\n\
-          <Location /only7>\n  Require ip 127.0.0.7\n </Location>\n</VirtualHost>\n"
+         <VirtualHost *:{port}>\n ServerName default.test\n DocumentRoot www/default\n{vhost}</VirtualHost>\n"
     );
-    std::fs::create_dir_all(dir.join("www/default/only7")).unwrap();
-    std::fs::write(dir.join("www/default/only7/index.html"), "seven\n").unwrap();
     std::fs::write(dir.join("httpd.conf"), conf).unwrap();
     let child = Command::new(BIN)
         .arg("-f")
@@ -60,12 +69,33 @@ fn start_backend(name: &str) -> Server {
         .spawn()
         .unwrap();
     let srv = Server { dir, port, child };
-    assert!(wait_port(port), "backend did not start");
+    assert!(wait_port(srv.port), "backend did not start");
     srv
 }
 
 struct Haproxy {
     child: Child,
+}
+
+impl Haproxy {
+    /// Starts Debian's haproxy in `mode tcp` with `cfg` (written to `dir/haproxy.cfg`) and
+    /// waits for `ports` to answer.
+    fn start(dir: &std::path::Path, cfg: &str, ports: &[u16]) -> Haproxy {
+        let path = dir.join("haproxy.cfg");
+        std::fs::write(&path, format!("global\n  maxconn 64\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n{cfg}")).unwrap();
+        let hap = Haproxy {
+            child: Command::new("haproxy")
+                .arg("-db")
+                .arg("-f")
+                .arg(&path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        };
+        assert!(ports.iter().all(|p| wait_port(*p)), "haproxy did not start");
+        hap
+    }
 }
 
 impl Drop for Haproxy {
@@ -97,6 +127,43 @@ fn curl_from(src: &str, port: u16, path: &str) -> (i32, String) {
     )
 }
 
+/// A GET through curl bound to `src`, optionally with Basic credentials: (status, body,
+/// time taken).
+fn fetch_from(src: &str, port: u16, path: &str, user: Option<&str>) -> (String, String, Duration) {
+    let body = scratch("proxy-body").join("body");
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sS",
+        "--max-time",
+        "15",
+        "-w",
+        "%{http_code}",
+        "--interface",
+        src,
+    ])
+    .arg("-o")
+    .arg(&body);
+    if let Some(u) = user {
+        cmd.args(["-u", u]);
+    }
+    let t = Instant::now();
+    let out = cmd
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        std::fs::read_to_string(&body).unwrap_or_default(),
+        took,
+    )
+}
+
 /// Sends `bytes` from `src` and returns whatever comes back before the server closes.
 fn raw_from(src: &str, port: u16, bytes: &[u8]) -> Vec<u8> {
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
@@ -119,29 +186,13 @@ fn haproxy_v1_and_v2_give_the_client_address_to_logs_and_require_ip() {
     let (b1, b2) = (start_backend("proxy-b1"), start_backend("proxy-b2"));
     let (v2_port, v1_port) = (free_port(), free_port());
     let cfg = format!(
-        "global\n  maxconn 64\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\
-         frontend fe2\n  bind 127.0.0.1:{v2_port}\n  default_backend be2\n\
+        "frontend fe2\n  bind 127.0.0.1:{v2_port}\n  default_backend be2\n\
          backend be2\n  balance roundrobin\n  server s1 127.0.0.1:{} send-proxy-v2\n  server s2 127.0.0.1:{} send-proxy-v2\n\
          frontend fe1\n  bind 127.0.0.1:{v1_port}\n  default_backend be1\n\
          backend be1\n  server s1 127.0.0.1:{} send-proxy\n",
         b1.port, b2.port, b1.port
     );
-    let cfg_path = b1.dir.join("haproxy.cfg");
-    std::fs::write(&cfg_path, cfg).unwrap();
-    let _hap = Haproxy {
-        child: Command::new("haproxy")
-            .arg("-db")
-            .arg("-f")
-            .arg(&cfg_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    };
-    assert!(
-        wait_port(v2_port) && wait_port(v1_port),
-        "haproxy did not start"
-    );
+    let _hap = Haproxy::start(&b1.dir, &cfg, &[v2_port, v1_port]);
 
     // v2, round robin over both instances, from two client addresses.
     for _ in 0..2 {
@@ -206,5 +257,114 @@ fn haproxy_v1_and_v2_give_the_client_address_to_logs_and_require_ip() {
         b1.access_log().len() + b2.access_log().len(),
         6,
         "nothing else was served"
+    );
+}
+
+/// The other places the client address counts, behind HAProxy (`send-proxy-v2`), with curl
+/// bound to 127.0.0.7, .8 and .9 and HAProxy itself connecting from 127.0.0.1. The oracle is
+/// the address HAProxy was told to send, and hand-written expectations:
+/// - the `UserIDMap`'s network rules: .7 is served by the map's line 2, .8 by line 3, .9 has
+///   no rule and gets 403 (had the map seen 127.0.0.1, all three would get 403);
+/// - CGI's `REMOTE_ADDR` is the client's address;
+/// - the verifier's per-source slowdown: after four wrong passwords from .8, its fifth try
+///   waits at least a second (250 ms doubling from the third failure), while .7, next, with the
+///   right password, is answered at once (had the verifier seen 127.0.0.1 for both, .7 would
+///   wait two seconds).
+#[test]
+fn the_proxied_address_is_what_map_rules_cgi_and_the_verifier_see() {
+    if !have("haproxy") || !have("curl") || !is_root() {
+        eprintln!("SKIP: haproxy, curl and root (UserIDMap switches uids) are needed");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = site("proxy-identity");
+    for d in ["conf", "cgi", "www/default/private"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::write(dir.join("www/default/private/index.html"), "private\n").unwrap();
+    let map = dir.join("conf/net.map");
+    std::fs::write(
+        &map,
+        "# by client address only\n127.0.0.7 nobody:nogroup\n127.0.0.8/32 nobody:nogroup\n",
+    )
+    .unwrap();
+    htpasswd_bcrypt(&dir.join("conf/htpasswd"), &[("carol", "carol-pw")]);
+    std::fs::set_permissions(
+        dir.join("conf/htpasswd"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let env = dir.join("cgi/env.sh");
+    std::fs::write(
+        &env,
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\necho \"REMOTE_ADDR=$REMOTE_ADDR\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&env, Some(65534), None).unwrap();
+    let b = start_backend_in(
+        dir.clone(),
+        "Confinement unix landlock\nScriptAlias /cgi-bin/ cgi/\n",
+        &format!(
+            " UserIDMap {}\n <Location /private>\n  AuthType Basic\n  AuthName private\n  AuthUserFile {}\n  Require valid-user\n </Location>\n",
+            map.display(),
+            dir.join("conf/htpasswd").display()
+        ),
+    );
+    let port = free_port();
+    let _hap = Haproxy::start(
+        &dir,
+        &format!(
+            "frontend fe\n  bind 127.0.0.1:{port}\n  default_backend be\n\
+             backend be\n  server s1 127.0.0.1:{} send-proxy-v2\n",
+            b.port
+        ),
+        &[port],
+    );
+
+    // Map-file network rules.
+    let map_line = |n: usize| format!("rule={}:{n}", map.display());
+    assert_eq!(fetch_from("127.0.0.7", port, "/", None).0, "200");
+    assert_eq!(fetch_from("127.0.0.8", port, "/", None).0, "200");
+    assert_eq!(fetch_from("127.0.0.9", port, "/", None).0, "403");
+    let lines = b.wait_log_lines(3);
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    for (line, (ip, status, rule)) in lines.iter().zip([
+        ("127.0.0.7", "200", map_line(2)),
+        ("127.0.0.8", "200", map_line(3)),
+        ("127.0.0.9", "403", "rule=refused".to_string()),
+    ]) {
+        assert!(line.starts_with(&format!("{ip} ")), "{line}");
+        assert!(line.contains(&format!("\" {status} ")), "{line}");
+        assert!(line.ends_with(&rule), "want {rule}: {line}");
+    }
+
+    // CGI's REMOTE_ADDR.
+    for ip in ["127.0.0.7", "127.0.0.8"] {
+        let (status, body, _) = fetch_from(ip, port, "/cgi-bin/env.sh", None);
+        assert_eq!(
+            (status.as_str(), body.trim()),
+            ("200", format!("REMOTE_ADDR={ip}").as_str())
+        );
+    }
+
+    // The verifier's per-source slowdown.
+    for _ in 0..4 {
+        assert_eq!(
+            fetch_from("127.0.0.8", port, "/private/", Some("carol:wrong")).0,
+            "401"
+        );
+    }
+    let (status, _, slow) = fetch_from("127.0.0.8", port, "/private/", Some("carol:wrong"));
+    assert_eq!(status, "401");
+    assert!(
+        slow >= Duration::from_millis(900),
+        "the fifth failure from 127.0.0.8 took only {slow:?}"
+    );
+    let (status, body, quick) = fetch_from("127.0.0.7", port, "/private/", Some("carol:carol-pw"));
+    assert_eq!((status.as_str(), body.as_str()), ("200", "private\n"));
+    assert!(
+        quick < Duration::from_millis(800),
+        "127.0.0.7 was slowed down by 127.0.0.8's failures: {quick:?}"
     );
 }

@@ -356,7 +356,9 @@ fn serving_child_never_holds_the_key() {
         eprintln!("SKIP: reading another process's memory needs root");
         return;
     }
-    let Some(t) = start("tls-nokey", "") else {
+    // The memory scans below take longer than the default KeepAliveTimeout on a loaded
+    // machine; the child must still be there when they are done (the later one wins).
+    let Some(t) = start_with("tls-nokey", "KeepAliveTimeout 300\n", "", &|_| {}) else {
         return;
     };
     let key = t.dir.join("keys/a.key");
@@ -495,8 +497,28 @@ fn config_errors_name_file_and_line() {
             "httpd.conf:4: SSLProtocol: TLSv1.1 is not offered",
         ),
         (
-            "Listen 8443 https\nSSLCipherSuite HIGH:!aNULL\n<VirtualHost *:8443>\nDocumentRoot www\n</VirtualHost>\n",
-            "httpd.conf:2: SSLCipherSuite: 'HIGH' is not a suite this build offers",
+            "Listen 8443 https\nSSLCipherSuite MEDIUM:!aNULL\n<VirtualHost *:8443>\nDocumentRoot www\n</VirtualHost>\n",
+            "httpd.conf:2: SSLCipherSuite MEDIUM:!aNULL selects no suite this build offers",
+        ),
+        (
+            "Listen 8443 https\nSSLCipherSuite HIGH:!aNULL:HIGHEST\n<VirtualHost *:8443>\nDocumentRoot www\n</VirtualHost>\n",
+            "httpd.conf:2: SSLCipherSuite: 'HIGHEST' is not an OpenSSL cipher keyword",
+        ),
+        (
+            "Listen 80\nDocumentRoot www\n<Directory www>\nSSLOptions +StdEnvVars StrictRequire\n</Directory>\n",
+            "httpd.conf:4: SSLOptions: either all options with + or -, or none",
+        ),
+        (
+            "Listen 80\nDocumentRoot www\nSSLOptions +StdEnvVar\n",
+            "httpd.conf:3: SSLOptions: unknown option 'StdEnvVar'",
+        ),
+        (
+            "Listen 80\nDocumentRoot www\nSSLSessionTickets maybe\n",
+            "httpd.conf:3: SSLSessionTickets takes On or Off",
+        ),
+        (
+            "Listen 443\nDocumentRoot www\n",
+            "Listen 0.0.0.0:443 https: no <VirtualHost *:443> has `SSLEngine on`",
         ),
         (
             "Listen 8443 https\n<VirtualHost *:8443>\nDocumentRoot www\n</VirtualHost>\n",
@@ -574,7 +596,7 @@ fn attack_cgi_cannot_reach_the_key_holder() {
     let Some(t) = start_with(
         "tls-attack",
         "Confinement unix landlock\nAssignUserID nobody nogroup\n",
-        " ScriptAlias /cgi-bin/ {dir}/cgi/\n",
+        " ScriptAlias /cgi-bin/ {dir}/cgi/\n SSLOptions +StdEnvVars\n",
         &|dir| {
             std::fs::create_dir(dir.join("cgi")).unwrap();
             std::fs::copy(keyattack_binary(dir), dir.join("cgi/attack")).unwrap();
@@ -669,4 +691,309 @@ fn attack_cgi_cannot_reach_the_key_holder() {
     // signs: a new handshake works.
     assert!(Path::new(&format!("/proc/{holder}")).exists());
     assert_eq!(t.curl("a.test", None).1, "200 0");
+}
+
+/// curl over TLS with extra arguments (`--tlsv1.2 --tls-max 1.2`...) to NAME's PATH: (exit
+/// code, body, what curl -v says about the connection).
+fn curl_with(t: &Tls, name: &str, path: &str, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "-v", "--max-time", "10", "--cacert"])
+        .arg(t.dir.join("ca.pem"))
+        .arg("--resolve")
+        .arg(format!("{name}:{}:127.0.0.1", t.tls_port))
+        .args(extra)
+        .arg(format!("https://{name}:{}{path}", t.tls_port))
+        .output()
+        .unwrap();
+    let verbose = String::from_utf8_lossy(&out.stderr);
+    let connection = verbose
+        .lines()
+        .find_map(|l| l.split("SSL connection using ").nth(1))
+        .unwrap_or("")
+        .to_string();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        connection,
+    )
+}
+
+/// openssl s_client with extra arguments, SNI `name`: its whole report.
+fn s_client_with(t: &Tls, name: &str, extra: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect"])
+        .arg(format!("127.0.0.1:{}", t.tls_port))
+        .arg("-CAfile")
+        .arg(t.dir.join("ca.pem"))
+        .args(["-servername", name])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// The "New, TLSv1.2, Cipher is X" line of s_client: (protocol, cipher), or None.
+fn negotiated(report: &str) -> Option<(String, String)> {
+    let rest = report.lines().find_map(|l| l.strip_prefix("New, "))?;
+    let (proto, cipher) = rest.split_once(", Cipher is ")?;
+    // "New, (NONE), Cipher is (NONE)": no session.
+    (proto != "(NONE)").then_some(())?;
+    Some((proto.to_string(), cipher.trim().to_string()))
+}
+
+/// TLS 1.2 and 1.3 with real clients (curl, openssl s_client), and `SSLProtocol` honoured in
+/// both directions: a.test says `SSLProtocol all`, b.test keeps the default (TLS 1.3 only),
+/// and in a second server a.test says `SSLProtocol TLSv1.2`. Oracle: RFC 8446 §4.2.1 and
+/// mod_ssl's SSLProtocol; a refused version ends in a protocol_version alert, never a page.
+#[test]
+fn tls12_and_tls13_with_real_clients_and_sslprotocol_honoured() {
+    let Some(t) = start("tls-versions", " SSLProtocol all\n") else {
+        return;
+    };
+    let only12 = ["--tlsv1.2", "--tls-max", "1.2"];
+    let (rc, body, conn) = curl_with(&t, "a.test", "/", &only12);
+    assert_eq!((rc, body.trim()), (0, "a index"));
+    assert!(conn.starts_with("TLSv1.2 / ECDHE-ECDSA-"), "{conn}");
+    let (rc, body, conn) = curl_with(&t, "a.test", "/", &["--tlsv1.3"]);
+    assert_eq!((rc, body.trim()), (0, "a index"));
+    assert!(conn.starts_with("TLSv1.3 / TLS_"), "{conn}");
+    let got = negotiated(&s_client_with(&t, "a.test", &["-tls1_2"]));
+    assert!(
+        got.as_ref()
+            .is_some_and(|(p, c)| p == "TLSv1.2" && c.starts_with("ECDHE-ECDSA-")),
+        "{got:?}"
+    );
+    let got = negotiated(&s_client_with(&t, "a.test", &["-tls1_3"]));
+    assert!(got.as_ref().is_some_and(|(p, _)| p == "TLSv1.3"), "{got:?}");
+
+    // b.test: TLS 1.3 only; a TLS 1.2-only client is refused with an alert.
+    let (rc, body, _) = curl_with(&t, "b.test", "/", &only12);
+    assert_ne!(rc, 0, "TLS 1.2 accepted by a TLS 1.3-only vhost: {body}");
+    assert!(!body.contains("index"));
+    let report = s_client_with(&t, "b.test", &["-tls1_2"]);
+    assert!(negotiated(&report).is_none(), "{report}");
+    assert!(report.contains("alert protocol version"), "{report}");
+    let (rc, body, conn) = curl_with(&t, "b.test", "/", &[]);
+    assert_eq!((rc, body.trim()), (0, "b index"));
+    assert!(conn.starts_with("TLSv1.3 "), "{conn}");
+
+    // SSLProtocol TLSv1.2 only: a TLS 1.3-only client is refused.
+    let Some(t) = start("tls-versions12", " SSLProtocol TLSv1.2\n") else {
+        return;
+    };
+    let (rc, body, _) = curl_with(&t, "a.test", "/", &["--tlsv1.3"]);
+    assert_ne!(rc, 0, "TLS 1.3 accepted by a TLS 1.2-only vhost: {body}");
+    let report = s_client_with(&t, "a.test", &["-tls1_3"]);
+    assert!(negotiated(&report).is_none(), "{report}");
+    let (rc, body, conn) = curl_with(&t, "a.test", "/", &[]);
+    assert_eq!((rc, body.trim()), (0, "a index"));
+    assert!(conn.starts_with("TLSv1.2 "), "{conn}");
+}
+
+/// `SSLHonorCipherOrder`: both vhosts allow the same two suites per version (server level,
+/// ChaCha20 first); the client prefers AES-128-GCM. a.test says `SSLHonorCipherOrder On`, so
+/// the server's first suite the client offers wins (ChaCha20); b.test keeps Apache's default
+/// Off, so the client's choice wins. Oracle: mod_ssl's documentation of the directive and what
+/// openssl s_client reports it negotiated.
+#[test]
+fn honor_cipher_order_picks_the_servers_preference() {
+    let Some(t) = start_with(
+        "tls-order",
+        "SSLProtocol all\nSSLCipherSuite ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256\nSSLCipherSuite TLSv1.3 TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256\n",
+        " SSLHonorCipherOrder On\n",
+        &|_| {},
+    ) else {
+        return;
+    };
+    let tls12 = [
+        "-tls1_2",
+        "-cipher",
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305",
+    ];
+    let tls13 = [
+        "-tls1_3",
+        "-ciphersuites",
+        "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256",
+    ];
+    for (name, want12, want13) in [
+        (
+            "a.test",
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+            "TLS_CHACHA20_POLY1305_SHA256",
+        ),
+        (
+            "b.test",
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+            "TLS_AES_128_GCM_SHA256",
+        ),
+    ] {
+        let got = negotiated(&s_client_with(&t, name, &tls12));
+        assert_eq!(got, Some(("TLSv1.2".into(), want12.into())), "{name}");
+        let got = negotiated(&s_client_with(&t, name, &tls13));
+        assert_eq!(got, Some(("TLSv1.3".into(), want13.into())), "{name}");
+    }
+    // A suite outside SSLCipherSuite is never negotiated, whatever the client prefers.
+    let report = s_client_with(
+        &t,
+        "b.test",
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384"],
+    );
+    assert!(negotiated(&report).is_none(), "{report}");
+}
+
+/// `SSLCipherSuite` takes OpenSSL's cipher-string language (Debian's ssl.conf says
+/// `HIGH:!aNULL`): what it selects among the suites this build has, in order, is what OpenSSL
+/// itself selects (`openssl ciphers -tls1_2 -s SPEC`, restricted to those suites); a spec
+/// OpenSSL rejects or that leaves nothing is a `-t` error.
+#[test]
+fn cipher_strings_select_what_openssl_selects() {
+    if !have("openssl") {
+        eprintln!("SKIP: openssl is needed");
+        return;
+    }
+    // rustls's names of the six TLS 1.2 suites, and OpenSSL's.
+    let ours = [
+        (
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            "ECDHE-ECDSA-AES256-GCM-SHA384",
+        ),
+        (
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "ECDHE-RSA-AES256-GCM-SHA384",
+        ),
+        (
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+        ),
+        (
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+            "ECDHE-RSA-CHACHA20-POLY1305",
+        ),
+        (
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+        ),
+        (
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "ECDHE-RSA-AES128-GCM-SHA256",
+        ),
+    ];
+    for spec in [
+        "HIGH:!aNULL",
+        "DEFAULT",
+        "ALL:!RSA",
+        "ECDHE+AESGCM",
+        "EECDH+CHACHA20:EECDH+AESGCM",
+        "ALL:-AES256:AES",
+        "HIGH:!aNULL:+AES128",
+        "aRSA:ECDSA",
+        "AESGCM:CHACHA20:@STRENGTH",
+        "ECDSA+AES128:HIGH:!aRSA:@SECLEVEL=2",
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384",
+        "HIGH:!CHACHA20:-AES128:+AES256",
+    ] {
+        let out = Command::new("openssl")
+            .args(["ciphers", "-tls1_2", "-s", spec])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl rejects {spec}");
+        let openssl: Vec<&str> = std::str::from_utf8(&out.stdout)
+            .unwrap()
+            .trim()
+            .split(':')
+            .filter(|n| ours.iter().any(|(_, o)| o == n))
+            .collect();
+        let got = oneshot_httpd::config::tls::cipher_string(spec).unwrap();
+        let got: Vec<&str> = got
+            .iter()
+            .map(|r| ours.iter().find(|(x, _)| x == r).unwrap().1)
+            .collect();
+        assert_eq!(got, openssl, "SSLCipherSuite {spec}");
+    }
+    for bad in [
+        "MEDIUM:LOW",
+        "HIGH:NOSUCHWORD",
+        "HIGH:DHE-RSA-AES128-GCM-SHA256",
+    ] {
+        assert!(
+            oneshot_httpd::config::tls::cipher_string(bad).is_err(),
+            "{bad} accepted"
+        );
+    }
+}
+
+/// mod_ssl's CGI variables: `HTTPS=on` on every TLS request; the `SSL_*` variables only where
+/// `SSLOptions +StdEnvVars` applies (here a `<Directory>` of a.test's ScriptAlias; b.test runs
+/// the same program without it). Oracle: mod_ssl's documentation (the variables and their
+/// values for a fresh TLS 1.2 session without compression) and curl's own report of the
+/// protocol and cipher it negotiated.
+#[test]
+fn cgi_gets_https_always_and_ssl_variables_with_std_env_vars() {
+    let setup = |dir: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(dir.join("cgi")).unwrap();
+        let p = dir.join("cgi/env.sh");
+        // `export -p` is a shell builtin: nothing to exec beyond sh.
+        std::fs::write(
+            &p,
+            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nexport -p\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if is_root() {
+            std::os::unix::fs::chown(&p, Some(65534), None).unwrap();
+        }
+    };
+    let Some(t) = start_with(
+        "tls-cgi",
+        "SSLProtocol all\nScriptAlias /cgi-bin/ {dir}/cgi/\n",
+        " <Directory {dir}/cgi>\n  SSLOptions +StdEnvVars\n </Directory>\n",
+        &setup,
+    ) else {
+        return;
+    };
+    let vars = |body: &str| -> Vec<String> {
+        body.lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter(|l| l.starts_with("HTTPS=") || l.starts_with("SSL_"))
+            .map(|l| l.replace('\'', ""))
+            .collect()
+    };
+    let pin = [
+        "--tlsv1.2",
+        "--tls-max",
+        "1.2",
+        "--ciphers",
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+    ];
+    let (rc, body, conn) = curl_with(&t, "a.test", "/cgi-bin/env.sh", &pin);
+    assert_eq!(rc, 0, "{body}");
+    assert_eq!(conn.trim(), "TLSv1.2 / ECDHE-ECDSA-AES128-GCM-SHA256");
+    let mut want = vec![
+        "HTTPS=on".to_string(),
+        "SSL_CIPHER=ECDHE-ECDSA-AES128-GCM-SHA256".into(),
+        "SSL_CIPHER_ALGKEYSIZE=128".into(),
+        "SSL_CIPHER_EXPORT=false".into(),
+        "SSL_CIPHER_USEKEYSIZE=128".into(),
+        "SSL_COMPRESS_METHOD=NULL".into(),
+        "SSL_PROTOCOL=TLSv1.2".into(),
+        "SSL_SESSION_RESUMED=Initial".into(),
+        "SSL_TLS_SNI=a.test".into(),
+    ];
+    let mut got = vars(&body);
+    got.retain(|v| !v.starts_with("SSL_VERSION_"));
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "{body}");
+    let (rc, body, conn) = curl_with(&t, "a.test", "/cgi-bin/env.sh", &["--tlsv1.3"]);
+    assert_eq!(rc, 0, "{body}");
+    let cipher = conn.trim().strip_prefix("TLSv1.3 / ").unwrap();
+    let got = vars(&body);
+    assert!(got.contains(&"SSL_PROTOCOL=TLSv1.3".to_string()), "{got:?}");
+    assert!(got.contains(&format!("SSL_CIPHER={cipher}")), "{got:?}");
+    // Without StdEnvVars: HTTPS only.
+    let (rc, body, _) = curl_with(&t, "b.test", "/cgi-bin/env.sh", &[]);
+    assert_eq!(rc, 0, "{body}");
+    assert_eq!(vars(&body), ["HTTPS=on"], "{body}");
 }

@@ -7,6 +7,7 @@ use crate::sandbox::{self, Backend, LandlockRules, Plan, SandboxError, UnixIdent
 use crate::sys::Linux;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 pub use crate::sandbox::{describe, Confined};
 
@@ -66,23 +67,44 @@ pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
     if !vhost.cgi_enabled() {
         return rules;
     }
-    let existing = |paths: &[&str]| -> Vec<PathBuf> {
-        paths
-            .iter()
-            .map(PathBuf::from)
-            .filter(|p| p.exists())
-            .collect()
-    };
     rules
         .exec
         .extend(vhost.script_aliases.iter().map(|a| a.dir.clone()));
     if vhost.uses_cgi_extensions() {
         rules.exec.push(vhost.document_root.clone());
     }
-    rules.exec.extend(existing(CGI_SYSTEM_EXEC));
-    rules.read.extend(existing(CGI_SYSTEM_READ));
-    rules.write.extend(existing(CGI_SYSTEM_WRITE));
+    let [exec, read, write] = system_paths();
+    rules.exec.extend(exec.iter().cloned());
+    rules.read.extend(read.iter().cloned());
+    rules.write.extend(write.iter().cloned());
     rules
+}
+
+static SYSTEM_PATHS: OnceLock<[Vec<PathBuf>; 3]> = OnceLock::new();
+
+/// Which of the CGI system paths exist (exec, read, write): the operating system's, not the
+/// configuration's, so looked up once in the master ([`warm_up`]) and inherited by every
+/// child instead of seven `stat` calls per connection.
+fn system_paths() -> &'static [Vec<PathBuf>; 3] {
+    SYSTEM_PATHS.get_or_init(|| {
+        let existing = |paths: &[&str]| -> Vec<PathBuf> {
+            paths
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| p.exists())
+                .collect()
+        };
+        [
+            existing(CGI_SYSTEM_EXEC),
+            existing(CGI_SYSTEM_READ),
+            existing(CGI_SYSTEM_WRITE),
+        ]
+    })
+}
+
+/// For the master before it forks: see [`system_paths`].
+pub fn warm_up() {
+    system_paths();
 }
 
 pub fn enter(plan: &Plan) -> Result<Confined, SandboxError> {

@@ -82,7 +82,7 @@ pub struct Session {
     pub sni: Option<String>,
     /// `TLSv1.3` or `TLSv1.2`, as mod_ssl's SSL_PROTOCOL.
     pub protocol: &'static str,
-    /// The suite's IANA name.
+    /// The suite's OpenSSL name, as mod_ssl's SSL_CIPHER.
     pub cipher: String,
 }
 
@@ -199,7 +199,7 @@ fn handshake(
     };
     let cipher = conn
         .negotiated_cipher_suite()
-        .map(|s| iana_name(&format!("{:?}", s.suite())))
+        .map(|s| crate::config::tls::openssl_name(s.suite()))
         .unwrap_or_default();
     let session = Session {
         vhost,
@@ -209,13 +209,6 @@ fn handshake(
         cipher,
     };
     Ok((conn, session))
-}
-
-fn iana_name(rustls_name: &str) -> String {
-    match rustls_name.strip_prefix("TLS13_") {
-        Some(rest) => format!("TLS_{rest}"),
-        None => rustls_name.to_string(),
-    }
 }
 
 fn set_deadline(stream: &TcpStream, until: Instant, timeout: Duration) -> Result<(), TlsError> {
@@ -263,9 +256,14 @@ impl ResolvesServerCert for Fixed {
 fn server_config(vt: &VHostTls, key: RemoteKey) -> Result<ServerConfig, rustls::Error> {
     let mut provider = rustls::crypto::ring::default_provider();
     if let Some(names) = &vt.suites {
-        provider.cipher_suites = rustls::crypto::ring::ALL_CIPHER_SUITES
+        // In the configured order: with SSLHonorCipherOrder On it is the preference.
+        provider.cipher_suites = names
             .iter()
-            .filter(|s| names.contains(&format!("{:?}", s.suite())))
+            .filter_map(|n| {
+                rustls::crypto::ring::ALL_CIPHER_SUITES
+                    .iter()
+                    .find(|s| format!("{:?}", s.suite()) == *n)
+            })
             .copied()
             .collect();
     }
@@ -287,6 +285,7 @@ fn server_config(vt: &VHostTls, key: RemoteKey) -> Result<ServerConfig, rustls::
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(Fixed(certified)));
     sc.alpn_protocols = vec![b"http/1.1".to_vec()];
+    sc.ignore_client_order = vt.honor_cipher_order;
     // Resumption is off: every child exits with its connection, so a per-process cache is
     // useless, and tickets would need a ticket key shared by all children (docs/tls.md).
     sc.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
@@ -500,17 +499,36 @@ mod relay {
     }
 }
 
-/// mod_ssl's CGI variables on a TLS connection: `HTTPS=on`, `SSL_PROTOCOL`, `SSL_CIPHER`,
-/// `SSL_TLS_SNI`. Plain connections keep `HTTPS=off`.
-pub fn with_cgi_vars(mut env: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+/// mod_ssl's CGI variables on a TLS connection: `HTTPS=on` always (mod_ssl's fixup sets it
+/// for every TLS request), and with `SSLOptions +StdEnvVars` (`std_env_vars`) the `SSL_*`
+/// variables this server knows: protocol, cipher (OpenSSL's name) and its key sizes, SNI,
+/// no compression, never resumed. Plain connections keep `HTTPS=off`.
+pub fn with_cgi_vars(mut env: Vec<Vec<u8>>, std_env_vars: bool) -> Vec<Vec<u8>> {
     let Some(s) = session() else { return env };
     env.retain(|e| !e.starts_with(b"HTTPS="));
     let mut put = |k: &str, v: &str| env.push(format!("{k}={v}").into_bytes());
     put("HTTPS", "on");
-    put("SSL_PROTOCOL", s.protocol);
-    put("SSL_CIPHER", &s.cipher);
-    if let Some(sni) = &s.sni {
-        put("SSL_TLS_SNI", sni);
+    if std_env_vars {
+        put("SSL_PROTOCOL", s.protocol);
+        put("SSL_CIPHER", &s.cipher);
+        let bits = if s.cipher.contains("128") {
+            "128"
+        } else {
+            "256"
+        };
+        put("SSL_CIPHER_USEKEYSIZE", bits);
+        put("SSL_CIPHER_ALGKEYSIZE", bits);
+        put("SSL_CIPHER_EXPORT", "false");
+        put("SSL_COMPRESS_METHOD", "NULL");
+        put("SSL_SESSION_RESUMED", "Initial");
+        put(
+            "SSL_VERSION_INTERFACE",
+            concat!("oneshot-httpd/", env!("CARGO_PKG_VERSION")),
+        );
+        put("SSL_VERSION_LIBRARY", "rustls/0.23");
+        if let Some(sni) = &s.sni {
+            put("SSL_TLS_SNI", sni);
+        }
     }
     env.sort();
     env

@@ -277,6 +277,9 @@ pub struct DirConf {
     /// file walk reads the merged directory configuration's list.
     #[serde(default)]
     pub files: Vec<Section>,
+    /// `SSLOptions +StdEnvVars`: CGI programs get mod_ssl's `SSL_*` variables.
+    #[serde(default)]
+    pub ssl_std_env_vars: Option<bool>,
 }
 
 impl DirConf {
@@ -312,6 +315,7 @@ impl DirConf {
             assign_user: pick(&over.assign_user, &self.assign_user),
             set_handler: pick(&over.set_handler, &self.set_handler),
             files: self.files.iter().chain(&over.files).cloned().collect(),
+            ssl_std_env_vars: over.ssl_std_env_vars.or(self.ssl_std_env_vars),
         }
     }
 }

@@ -83,6 +83,11 @@ pub const MODULES: &[Module] = &[
         Warn("Order, Allow, Deny and Satisfy (Apache 2.2 access control) are refused: write Require"),
     ),
     m(
+        "socache_shmcb_module",
+        "mod_socache_shmcb.c",
+        Warn("there is no session cache (TLS resumption is off)"),
+    ),
+    m(
         "deflate_module",
         "mod_deflate.c",
         Warn("responses are not compressed (DEFLATE filter)"),

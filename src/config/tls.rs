@@ -62,6 +62,10 @@ pub struct VHostTls {
     pub suites: Option<Vec<String>>,
     /// `SSLStrictSNIVHostCheck On`: a client that sent no SNI is refused (403) here.
     pub strict_sni: bool,
+    /// `SSLHonorCipherOrder On`: the first suite of [`VHostTls::suites`] the client offers
+    /// wins; Off (Apache's default, and rustls's): the client's first that the server allows.
+    #[serde(default)]
+    pub honor_cipher_order: bool,
     pub origin: Origin,
 }
 
@@ -130,7 +134,12 @@ pub fn listener_matches(l: &SocketAddr, local: SocketAddr) -> bool {
     l.port() == local.port() && (l.ip().is_unspecified() || canon(l.ip()) == canon(local.ip()))
 }
 
-const SERVER_OR_VHOST: &[&str] = &["sslprotocol", "sslciphersuite", "sslstrictsnivhostcheck"];
+const SERVER_OR_VHOST: &[&str] = &[
+    "sslprotocol",
+    "sslciphersuite",
+    "sslstrictsnivhostcheck",
+    "sslhonorcipherorder",
+];
 const VHOST_ONLY: &[&str] = &[
     "sslengine",
     "sslcertificatefile",
@@ -158,6 +167,7 @@ struct Draft {
     suites12: Option<Vec<String>>,
     suites13: Option<Vec<String>>,
     strict_sni: Option<bool>,
+    honor_order: Option<bool>,
 }
 
 struct Pass<'a> {
@@ -228,6 +238,7 @@ impl Pass<'_> {
         match name.as_str() {
             "sslengine" => d.engine = self.on_off(n),
             "sslstrictsnivhostcheck" => d.strict_sni = self.on_off(n),
+            "sslhonorcipherorder" => d.honor_order = self.on_off(n),
             "sslcertificatefile" => {
                 d.cert = self.one_arg(n).map(|a| (resolve(n, a), origin(n)));
             }
@@ -325,7 +336,9 @@ fn offered() -> String {
         .join(", ")
 }
 
-/// `SSLCipherSuite [TLSv1.3|SSL] NAME:NAME...`: (for TLS 1.3, rustls suite names).
+/// `SSLCipherSuite [TLSv1.3|SSL] SPEC`: (for TLS 1.3, rustls suite names in the order to
+/// prefer). For TLS 1.3, as OpenSSL's `-ciphersuites`, SPEC lists suite names; otherwise it is
+/// an OpenSSL cipher string ([`cipher_string`]).
 pub fn parse_cipher_suite(args: &[String]) -> Result<(bool, Vec<String>), String> {
     let (tls13, spec) = match args {
         [spec] => (false, spec),
@@ -333,39 +346,261 @@ pub fn parse_cipher_suite(args: &[String]) -> Result<(bool, Vec<String>), String
         [proto, spec] if proto.eq_ignore_ascii_case("ssl") => (false, spec),
         _ => return Err("SSLCipherSuite takes [TLSv1.3|SSL] NAME[:NAME...]".into()),
     };
+    if !tls13 {
+        return cipher_string(spec).map(|v| (false, v));
+    }
     let mut out = Vec::new();
     for word in spec.split(':').filter(|w| !w.is_empty()) {
-        let found = rustls::crypto::ring::ALL_CIPHER_SUITES
-            .iter()
-            .find_map(|s| {
-                let (canon, names) = suite_names(s);
-                names
-                    .iter()
-                    .any(|n| n.eq_ignore_ascii_case(word))
-                    .then_some((canon, s.tls13().is_some()))
-            });
-        match found {
-            Some((canon, is13)) if is13 == tls13 => out.push(canon),
-            Some(_) if tls13 => {
-                return Err(format!("SSLCipherSuite TLSv1.3: {word} is a TLS 1.2 suite"))
-            }
-            Some(_) => {
-                return Err(format!(
-                    "SSLCipherSuite: {word} is a TLS 1.3 suite; write `SSLCipherSuite TLSv1.3 {word}`"
-                ))
-            }
-            None => {
-                return Err(format!(
-                    "SSLCipherSuite: '{word}' is not a suite this build offers (keywords such as HIGH or !aNULL are not supported); offered: {}",
-                    offered()
-                ))
-            }
+        match find_suite(word) {
+            Some((canon, true)) => out.push(canon),
+            Some(_) => return Err(format!("SSLCipherSuite TLSv1.3: {word} is a TLS 1.2 suite")),
+            None => return Err(not_offered(word)),
         }
     }
     if out.is_empty() {
         return Err("SSLCipherSuite names no suite".into());
     }
     Ok((tls13, out))
+}
+
+/// A suite the ring provider offers, by any of its names: (rustls name, is TLS 1.3).
+fn find_suite(word: &str) -> Option<(String, bool)> {
+    rustls::crypto::ring::ALL_CIPHER_SUITES
+        .iter()
+        .find_map(|s| {
+            let (canon, names) = suite_names(s);
+            names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(word))
+                .then_some((canon, s.tls13().is_some()))
+        })
+}
+
+fn not_offered(word: &str) -> String {
+    format!(
+        "SSLCipherSuite: '{word}' is not a suite this build offers; offered: {}",
+        offered()
+    )
+}
+
+/// OpenSSL's name of a suite (mod_ssl's `SSL_CIPHER`): the IANA name for TLS 1.3,
+/// `ECDHE-ECDSA-AES256-GCM-SHA384` and the like for TLS 1.2.
+pub fn openssl_name(s: rustls::CipherSuite) -> String {
+    rustls::crypto::ring::ALL_CIPHER_SUITES
+        .iter()
+        .find(|x| x.suite() == s)
+        .and_then(|x| suite_names(x).1.last().cloned())
+        .unwrap_or_else(|| format!("{s:?}"))
+}
+
+/// The TLS 1.2 suites rustls's ring provider has, described as OpenSSL's cipher-string
+/// language sees them, in the order `openssl ciphers ALL` lists them (OpenSSL 3.0):
+/// (OpenSSL name, authentication, encryption, strength bits).
+const TLS12: [(&str, &str, &str, u16); 6] = [
+    ("ECDHE-ECDSA-AES256-GCM-SHA384", "ECDSA", "AES256GCM", 256),
+    ("ECDHE-RSA-AES256-GCM-SHA384", "RSA", "AES256GCM", 256),
+    ("ECDHE-ECDSA-CHACHA20-POLY1305", "ECDSA", "CHACHA20", 256),
+    ("ECDHE-RSA-CHACHA20-POLY1305", "RSA", "CHACHA20", 256),
+    ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDSA", "AES128GCM", 128),
+    ("ECDHE-RSA-AES128-GCM-SHA256", "RSA", "AES128GCM", 128),
+];
+
+/// OpenSSL's keywords that select none of [`TLS12`] (weak, anonymous, static-key, PSK, SRP,
+/// CBC-era and non-AEAD families): known, so they are not typos, and harmless to name.
+const MATCH_NONE: &[&str] = &[
+    "COMPLEMENTOFALL",
+    "COMPLEMENTOFDEFAULT",
+    "LOW",
+    "MEDIUM",
+    "EXPORT",
+    "EXP",
+    "EXPORT40",
+    "EXPORT56",
+    "eNULL",
+    "NULL",
+    "aNULL",
+    "ADH",
+    "AECDH",
+    "kRSA",
+    "RSA",
+    "DH",
+    "EDH",
+    "DHE",
+    "kDHE",
+    "kEDH",
+    "kDHr",
+    "kDHd",
+    "kDH",
+    "aDH",
+    "kECDHr",
+    "kECDHe",
+    "kECDH",
+    "aECDH",
+    "aDSS",
+    "DSS",
+    "PSK",
+    "kPSK",
+    "aPSK",
+    "kECDHEPSK",
+    "kDHEPSK",
+    "kRSAPSK",
+    "ECDHEPSK",
+    "DHEPSK",
+    "RSAPSK",
+    "SRP",
+    "kSRP",
+    "aSRP",
+    "3DES",
+    "DES",
+    "RC4",
+    "RC2",
+    "IDEA",
+    "SEED",
+    "MD5",
+    "SHA1",
+    "SHA",
+    "SHA256",
+    "SHA384",
+    "CAMELLIA",
+    "CAMELLIA128",
+    "CAMELLIA256",
+    "ARIA",
+    "ARIA128",
+    "ARIA256",
+    "ARIAGCM",
+    "AESCCM",
+    "AESCCM8",
+    "AES128CCM",
+    "AES256CCM",
+    "AES128CCM8",
+    "AES256CCM8",
+    "GOST94",
+    "GOST89MAC",
+    "kGOST",
+    "aGOST",
+    "aGOST01",
+    "SSLv3",
+    "TLSv1",
+    "TLSv1.0",
+    "SUITEB128",
+    "SUITEB128ONLY",
+    "SUITEB192",
+];
+
+/// Which of [`TLS12`] one keyword (no operator, no `+`) selects; `None`: not a keyword.
+fn keyword(word: &str) -> Option<[bool; 6]> {
+    let all = |f: &dyn Fn(&str, &str) -> bool| {
+        let mut m = [false; 6];
+        for (slot, (_, auth, enc, _)) in m.iter_mut().zip(TLS12.iter()) {
+            *slot = f(auth, enc);
+        }
+        m
+    };
+    let w = word.to_ascii_uppercase();
+    let m = match w.as_str() {
+        "ALL" | "DEFAULT" | "HIGH" | "AEAD" | "TLSV1.2" | "KECDHE" | "KEECDH" | "ECDHE"
+        | "EECDH" | "FIPS" => all(&|_, _| true),
+        "AECDSA" | "ECDSA" => all(&|a, _| a == "ECDSA"),
+        "ARSA" => all(&|a, _| a == "RSA"),
+        "AES" | "AESGCM" => all(&|_, e| e.starts_with("AES")),
+        "AES128" => all(&|_, e| e == "AES128GCM"),
+        "AES256" => all(&|_, e| e == "AES256GCM"),
+        "CHACHA20" => all(&|_, e| e == "CHACHA20"),
+        _ if MATCH_NONE.iter().any(|k| k.eq_ignore_ascii_case(word)) => [false; 6],
+        _ => {
+            // A suite's own name (OpenSSL's, IANA's or rustls's).
+            let (canon, _) = find_suite(word)?;
+            let mut m = [false; 6];
+            for (slot, (name, ..)) in m.iter_mut().zip(TLS12.iter()) {
+                *slot = find_suite(name).is_some_and(|(c, _)| c == canon);
+            }
+            m
+        }
+    };
+    Some(m)
+}
+
+/// Evaluates an OpenSSL cipher string (`ciphers(1)`) over the TLS 1.2 suites this build has,
+/// as OpenSSL does: words separated by `:`, `,`, `;` or spaces; `WORD` appends what it selects
+/// that is not yet listed, `-WORD` removes (it may come back), `!WORD` removes for good,
+/// `+WORD` moves to the end, `A+B` selects what both select, `@STRENGTH` sorts by key length,
+/// `@SECLEVEL=N` changes nothing here (every suite has at least 128 bits). A word OpenSSL
+/// would not know, or a suite this build lacks (`AES128-SHA`), is an error rather than
+/// silently nothing; TLS 1.3 suite names belong in `SSLCipherSuite TLSv1.3`. Returns rustls
+/// suite names, most preferred first.
+pub fn cipher_string(spec: &str) -> Result<Vec<String>, String> {
+    let mut list: Vec<usize> = Vec::new();
+    let mut banned = [false; 6];
+    for word in spec.split([':', ',', ';', ' ']).filter(|w| !w.is_empty()) {
+        if word.eq_ignore_ascii_case("@STRENGTH") {
+            list.sort_by_key(|&i| std::cmp::Reverse(TLS12.get(i).map_or(0, |t| t.3)));
+            continue;
+        }
+        if word.len() > 10
+            && word
+                .get(..10)
+                .is_some_and(|p| p.eq_ignore_ascii_case("@SECLEVEL="))
+        {
+            continue;
+        }
+        let (op, body) = match word.as_bytes().first() {
+            Some(c @ (b'!' | b'-' | b'+')) => (*c, word.get(1..).unwrap_or_default()),
+            _ => (b' ', word),
+        };
+        let mut sel = [true; 6];
+        for part in body.split('+') {
+            if find_suite(part).is_some_and(|(_, is13)| is13) {
+                return Err(format!(
+                    "SSLCipherSuite: {part} is a TLS 1.3 suite; write `SSLCipherSuite TLSv1.3 {part}`"
+                ));
+            }
+            let Some(m) = keyword(part) else {
+                return Err(if part.contains('-') || part.contains('_') {
+                    not_offered(part)
+                } else {
+                    format!("SSLCipherSuite: '{part}' is not an OpenSSL cipher keyword or a suite this build offers; offered: {}", offered())
+                });
+            };
+            for (s, m) in sel.iter_mut().zip(m) {
+                *s &= m;
+            }
+        }
+        let selected = |i: &usize| sel.get(*i).copied().unwrap_or(false);
+        match op {
+            b'!' => {
+                for (b, s) in banned.iter_mut().zip(sel) {
+                    *b |= s;
+                }
+                list.retain(|i| !selected(i));
+            }
+            b'-' => list.retain(|i| !selected(i)),
+            b'+' => {
+                let (moved, kept): (Vec<usize>, Vec<usize>) =
+                    list.iter().partition(|i| selected(i));
+                list = kept.into_iter().chain(moved).collect();
+            }
+            _ => {
+                for i in 0..TLS12.len() {
+                    if selected(&i) && !banned.get(i).copied().unwrap_or(true) && !list.contains(&i)
+                    {
+                        list.push(i);
+                    }
+                }
+            }
+        }
+    }
+    let out: Vec<String> = list
+        .iter()
+        .filter_map(|&i| TLS12.get(i))
+        .filter_map(|(name, ..)| find_suite(name).map(|(c, _)| c))
+        .collect();
+    if out.is_empty() {
+        return Err(format!(
+            "SSLCipherSuite {spec} selects no suite this build offers (offered: {})",
+            offered()
+        ));
+    }
+    Ok(out)
 }
 
 /// The https listeners, from the `Listen` lines' protocol argument.
@@ -381,6 +616,8 @@ fn listeners(nodes: &[Node], p: &mut Pass) -> (Vec<SocketAddr>, Vec<SocketAddr>)
         };
         match n.args.get(1).map(|s| s.to_ascii_lowercase()) {
             Some(proto) if proto == "https" => tls.push(addr),
+            // Apache: "the protocol defaults to https for port 443 and http for others".
+            None if addr.port() == 443 => tls.push(addr),
             None => plain.push(addr),
             Some(proto) if proto == "http" => plain.push(addr),
             Some(proto) => p.error(
@@ -491,6 +728,7 @@ fn vhost_tls(p: &mut Pass, n: &Node, d: Draft, keys: &mut Vec<PathBuf>) -> Optio
         tls13,
         suites,
         strict_sni: d.strict_sni.unwrap_or(false),
+        honor_cipher_order: d.honor_order.unwrap_or(false),
         origin: origin(n),
     })
 }
@@ -600,6 +838,91 @@ pub fn load_certificates(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
     }
 }
 
+/// mod_ssl's directives about things this server does differently; each keeps Apache's meaning
+/// where the server already behaves that way, and otherwise gets a `-t` warning saying what is
+/// lost (I3: never accepted in silence).
+pub mod other {
+    use super::super::build::Builder;
+    use super::super::model::DirConf;
+    use super::super::parse::Node;
+
+    fn arg(n: &Node) -> &str {
+        n.args.first().map_or("", String::as_str)
+    }
+
+    /// `SSLSessionCache none|nonenotnull|TYPE:ARGS`.
+    pub fn session_cache(b: &mut Builder, n: &Node) {
+        let a = arg(n);
+        if !(a.eq_ignore_ascii_case("none") || a.eq_ignore_ascii_case("nonenotnull")) {
+            b.warn(n, format!("SSLSessionCache {a}: accepted without effect: there is no session cache, resumption is off (each child serves one connection; see docs/tls.md), as SSLSessionCache none"));
+        }
+    }
+
+    pub fn session_cache_timeout(b: &mut Builder, n: &Node) {
+        if arg(n).parse::<u64>().is_err() {
+            return b.error(n, "SSLSessionCacheTimeout takes a number of seconds");
+        }
+        b.warn(n, "SSLSessionCacheTimeout: accepted without effect: there is no session cache, resumption is off (docs/tls.md)");
+    }
+
+    /// On/Off; Off is what the server does.
+    fn off_or_warn(b: &mut Builder, n: &Node, why: &str) {
+        let a = arg(n);
+        if a.eq_ignore_ascii_case("on") {
+            b.warn(n, format!("{} On: accepted without effect: {why}", n.name));
+        } else if !a.eq_ignore_ascii_case("off") {
+            b.error(n, format!("{} takes On or Off", n.name));
+        }
+    }
+
+    pub fn session_tickets(b: &mut Builder, n: &Node) {
+        off_or_warn(b, n, "session tickets are never issued (resumption is off; docs/tls.md), as SSLSessionTickets Off");
+    }
+
+    pub fn compression(b: &mut Builder, n: &Node) {
+        off_or_warn(
+            b,
+            n,
+            "TLS compression (CRIME) is never offered, as SSLCompression Off",
+        );
+    }
+
+    /// `SSLOptions [+|-]OPTION...`: `StdEnvVars` gives CGI programs mod_ssl's `SSL_*`
+    /// variables; the options about client certificates have nothing to act on.
+    pub fn options(b: &mut Builder, n: &Node, d: &mut DirConf) {
+        let relative = n.args.iter().any(|a| a.starts_with(['+', '-']));
+        let absolute = n.args.iter().any(|a| !a.starts_with(['+', '-']));
+        if relative && absolute {
+            return b.error(
+                n,
+                "SSLOptions: either all options with + or -, or none (Apache refuses the mix)",
+            );
+        }
+        let mut std_env = (!relative).then_some(false);
+        for a in &n.args {
+            let (plus, word) = match a.strip_prefix('+') {
+                Some(w) => (true, w),
+                None => a
+                    .strip_prefix('-')
+                    .map_or((true, a.as_str()), |w| (false, w)),
+            };
+            match word.to_ascii_lowercase().as_str() {
+                "stdenvvars" => std_env = Some(plus),
+                "exportcertdata" | "fakebasicauth" | "strictrequire" | "optrenegotiate" | "legacydnstringformat" => {
+                    if plus {
+                        b.warn(n, format!("SSLOptions {word}: accepted without effect: no client certificates are requested, so there is nothing for it to act on"));
+                    }
+                }
+                "compatenvvars" => return b.error(n, "SSLOptions CompatEnvVars was removed in Apache 2.2; use StdEnvVars"),
+                _ => return b.error(n, format!("SSLOptions: unknown option '{word}' (StdEnvVars, ExportCertData, FakeBasicAuth, StrictRequire, OptRenegotiate, LegacyDNStringFormat)")),
+            }
+        }
+        if std_env.is_some() {
+            d.ssl_std_env_vars = std_env;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -654,7 +977,33 @@ mod tests {
                 &["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"],
                 Ok((false, s(&["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"]))),
             ),
-            (&["HIGH:!aNULL"], Err(())),
+            (
+                &["HIGH:!aNULL"],
+                Ok((
+                    false,
+                    s(&[
+                        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+                        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                    ]),
+                )),
+            ),
+            (
+                &["ECDSA+AES128:CHACHA20:-aRSA:!kRSA"],
+                Ok((
+                    false,
+                    s(&[
+                        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                    ]),
+                )),
+            ),
+            (&["MEDIUM:!aNULL"], Err(())),
+            (&["HIGH:!aNULL:FOO"], Err(())),
+            (&["HIGH:DHE-RSA-AES128-GCM-SHA256"], Err(())),
             (&["TLSv1.3", "ECDHE-RSA-AES128-GCM-SHA256"], Err(())),
             (&["TLS_AES_128_GCM_SHA256"], Err(())),
             (&["AES128-SHA"], Err(())),

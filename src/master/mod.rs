@@ -345,7 +345,8 @@ pub fn run(
 /// Runtime CPU-feature detection (std_detect's CPUID, behind httparse's SIMD dispatch) caches
 /// its answer in process memory on first use. The master never parses a request, so without
 /// this every child executed CPUID itself, which traps to the hypervisor on a VM: 9-14 % of a
-/// child's CPU. Done once here, every forked child inherits the answer.
+/// child's CPU. Done once here, every forked child inherits the answer; so are which of the
+/// CGI system paths exist (Landlock rules).
 fn warm_up_before_fork() {
     #[cfg(target_arch = "x86_64")]
     let _ = std::is_x86_feature_detected!("sse4.2");
@@ -353,6 +354,7 @@ fn warm_up_before_fork() {
         b"GET /warm-up HTTP/1.1\r\nHost: warm.up\r\n\r\n",
         &crate::http::request::Limits::default(),
     );
+    crate::child::confine::warm_up();
 }
 
 /// Reads what children said on the status pipe (see [`status`]).

@@ -72,6 +72,8 @@ pub struct Script {
     script_name: String,
     /// Decoded rest of the URL after the program, `""` or starting with `/`.
     path_info: String,
+    /// `SSLOptions +StdEnvVars` applies to the program (its `<Directory>`, `<Files>`...).
+    ssl_std_env_vars: bool,
 }
 
 impl Script {
@@ -300,9 +302,9 @@ struct Found {
 /// suffix, and only where ExecCGI is on. Then suEXEC's checks.
 fn program(cfg: &Config, vhost: &VHost, alias: bool, f: Found, url_path: &str) -> Lookup {
     let file = f.dir_path.join(&f.name);
+    let conf = vhost.file_conf(&f.dir_path, &file.to_string_lossy(), &f.name, url_path);
+    let ssl_std_env_vars = conf.ssl_std_env_vars.unwrap_or(false);
     if !alias {
-        let filename = file.to_string_lossy();
-        let conf = vhost.file_conf(&f.dir_path, &filename, &f.name, url_path);
         if !has_extension(&conf.cgi_extensions.unwrap_or_default(), &f.name) {
             return Lookup::NotCgi;
         }
@@ -331,6 +333,7 @@ fn program(cfg: &Config, vhost: &VHost, alias: bool, f: Found, url_path: &str) -
         dir_path: f.dir_path,
         name: f.name,
         dev_ino: (f.meta.dev(), f.meta.ino()),
+        ssl_std_env_vars,
         script_name: f.script_name,
         path_info: f.path_info,
     };
@@ -499,7 +502,7 @@ pub fn run(
         script_filename: &filename.to_string_lossy(),
         content_length,
     });
-    let env = crate::child::tls::with_cgi_vars(env);
+    let env = crate::child::tls::with_cgi_vars(env, script.ssl_std_env_vars);
     let started = match start(cx.vhost, &script, env) {
         Ok(s) => s,
         Err(e) => {

@@ -259,7 +259,22 @@ pub fn run(
         script_filename: &script_filename,
         content_length,
     });
-    let env = crate::child::tls::with_cgi_vars(env);
+    // SSLOptions +StdEnvVars where it applies to the script (for a ProxyPass target with no
+    // local file: the vhost's and its <Location>s' setting).
+    let std_env_vars = match &target.local {
+        Some((dir, name)) => cx.vhost.file_conf(
+            dir,
+            &dir.join(name).to_string_lossy(),
+            name,
+            &target.script_name,
+        ),
+        None => cx
+            .vhost
+            .dir_conf(&cx.vhost.document_root, &target.script_name),
+    }
+    .ssl_std_env_vars
+    .unwrap_or(false);
+    let env = crate::child::tls::with_cgi_vars(env, std_env_vars);
     // The application gets exactly the CGI variables; PATH is the process's business there.
     let env: Vec<Vec<u8>> = env
         .into_iter()
