@@ -240,8 +240,6 @@ fn debian_tree_with_mod_ssl_and_default_ssl_passes_dash_t() {
         "mods-enabled/ssl.conf:41: SSLSessionCache shmcb:RUN/ssl_scache(512000): accepted without effect: there is no session cache, resumption is off (each child serves one connection; see docs/tls.md), as SSLSessionCache none",
         "mods-enabled/ssl.conf:42: SSLSessionCacheTimeout: accepted without effect: there is no session cache, resumption is off (docs/tls.md)",
         "sites-enabled/default-ssl.conf:2: ServerAdmin: accepted without effect: shown nowhere: generated pages carry no signature and CGI programs get no SERVER_ADMIN",
-        "sites-enabled/default-ssl.conf:12: ErrorLog in <VirtualHost>: there are no per-vhost error logs; this virtual host's errors go to the server's ErrorLog",
-        "sites-enabled/default-ssl.conf:13: CustomLog in <VirtualHost>: access logs are not kept per virtual host; this file receives every virtual host's requests",
         "sites-enabled/default-ssl.conf:98: <Directory /usr/lib/cgi-bin> never applies: it is outside every DocumentRoot, Alias and ScriptAlias directory",
     ];
     let run = conf.parent().unwrap().join("run").display().to_string();
