@@ -295,8 +295,10 @@ fn not_modified(req: &Request, tag: &str, mtime: std::time::SystemTime) -> bool 
         .header("If-Modified-Since")
         .and_then(|v| std::str::from_utf8(v).ok())
     {
+        // A date later than the server's clock is not a valid validator (RFC 7232 §3.3);
+        // Apache ignores it too.
         if let Some(since) = date::parse_http_date(ims.trim()) {
-            return mtime <= since;
+            return since <= std::time::SystemTime::now() && mtime <= since;
         }
     }
     false
