@@ -9,6 +9,7 @@ pub mod auth;
 pub mod child;
 pub mod cli;
 pub mod config;
+pub mod dav;
 pub mod handler;
 pub mod http;
 pub mod keyholder;

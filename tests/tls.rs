@@ -356,7 +356,9 @@ fn serving_child_never_holds_the_key() {
         eprintln!("SKIP: reading another process's memory needs root");
         return;
     }
-    let Some(t) = start("tls-nokey", "") else {
+    // The memory scans below take longer than the default KeepAliveTimeout on a loaded
+    // machine; the child must still be there when they are done (the later one wins).
+    let Some(t) = start_with("tls-nokey", "KeepAliveTimeout 300\n", "", &|_| {}) else {
         return;
     };
     let key = t.dir.join("keys/a.key");

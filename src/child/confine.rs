@@ -64,6 +64,13 @@ pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
             rules.read.push(a.root.clone());
         }
     }
+    // WebDAV writes as the admitted user, and only beneath the `Dav On` trees.
+    rules.write.extend(
+        crate::config::dav::roots(vhost)
+            .into_iter()
+            .map(|r| r.dir)
+            .filter(|d| d.is_dir()),
+    );
     if !vhost.cgi_enabled() {
         return rules;
     }

@@ -391,6 +391,9 @@ fn handle(
     let mut may_keep_alive = cx.may_keep_alive;
     for _ in 0..=MAX_LOCAL_REDIRECTS {
         let cur = redirected.as_ref().unwrap_or(req);
+        if let Some(done) = webdav(proof, cx, conn, cur, may_keep_alive, same_identity) {
+            return done;
+        }
         let routed = route::route(&cur.path).ok().filter(|_| cur.target != "*");
         // HOOK(fcgi): ProxyPass/ProxyPassMatch and SetHandler proxy: come before CGI, as
         // mod_proxy's translate_name and a SetHandler come before mod_cgi in Apache.
@@ -464,6 +467,42 @@ fn handle(
 enum Gateway {
     Cgi(handler::cgi::Script),
     Fcgi(Box<handler::fcgi::Target>),
+}
+
+/// A request in a `Dav On` tree with a method WebDAV answers (docs/webdav.md); `None` for
+/// everything else (GET, HEAD and POST there go to the static and CGI handlers).
+fn webdav(
+    proof: &Confined,
+    cx: &handler::cgi::Context,
+    conn: &mut Conn,
+    req: &Request,
+    may_keep_alive: bool,
+    same_identity: &mut dyn FnMut(&Request) -> bool,
+) -> Option<Handled> {
+    if !crate::dav::handles(req.method) || req.target == "*" {
+        return None;
+    }
+    let r = route::route(&req.path).ok()?;
+    let (root, rel) = crate::dav::locate(cx.vhost, &r, &req.path)?;
+    let dcx = crate::dav::Cx {
+        cfg: cx.cfg,
+        vhost: cx.vhost,
+        user: cx.user,
+        root,
+        rel,
+    };
+    let out = crate::dav::serve(proof, &dcx, conn, req, same_identity);
+    // A body the handler read to its end is gone from the connection.
+    let rest = if out.body_read {
+        Request {
+            body: crate::http::request::Body::None,
+            expect_continue: false,
+            ..req.clone()
+        }
+    } else {
+        req.clone()
+    };
+    Some(respond_static(cx, conn, &rest, may_keep_alive, out.resp))
 }
 
 /// Runs a program or a FastCGI request; `Err((location, may_keep_alive))` when it answered

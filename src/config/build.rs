@@ -131,6 +131,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
     super::proxy::build(nodes, &mut cfg, &mut b.errors, &mut b.warnings);
     b.errors.extend(super::cgroup::check(&cfg));
     b.errors.extend(super::verifier::check(&cfg));
+    b.errors.extend(super::dav::check(&cfg));
     b.require_backends(&mut cfg);
     b.warn_unreachable_directories(&cfg);
     b.warn_vhosts_without_identity(&cfg);

@@ -14,6 +14,7 @@ pub mod alias;
 pub mod authz;
 pub mod build;
 pub mod cgroup;
+pub mod dav;
 pub mod directives;
 pub mod fcgi;
 pub mod glob;

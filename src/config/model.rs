@@ -254,6 +254,15 @@ pub struct DirConf {
     /// `SetHandler proxy:...|fcgi://...` or `SetHandler none` (`config::fcgi`).
     #[serde(default)]
     pub set_handler: Option<super::fcgi::SetHandler>,
+    /// mod_dav's `Dav On|Off` (see `config::dav`, docs/webdav.md).
+    #[serde(default)]
+    pub dav: Option<bool>,
+    /// `DavDepthInfinity On|Off` (default Off): PROPFIND with `Depth: infinity`.
+    #[serde(default)]
+    pub dav_depth_infinity: Option<bool>,
+    /// `LimitXMLRequestBody BYTES` (default 1 000 000; 0 = none).
+    #[serde(default)]
+    pub limit_xml_body: Option<u64>,
     /// `<Files>`/`<FilesMatch>` written in this scope; merging appends (the enclosing scope's
     /// first), and they apply after every `<Directory>`/`<DirectoryMatch>`, as Apache's
     /// file walk reads the merged directory configuration's list.
@@ -296,6 +305,9 @@ impl DirConf {
             user_map: pick(&over.user_map, &self.user_map),
             assign_user: pick(&over.assign_user, &self.assign_user),
             set_handler: pick(&over.set_handler, &self.set_handler),
+            dav: pick(&over.dav, &self.dav),
+            dav_depth_infinity: pick(&over.dav_depth_infinity, &self.dav_depth_infinity),
+            limit_xml_body: pick(&over.limit_xml_body, &self.limit_xml_body),
             files: self.files.iter().chain(&over.files).cloned().collect(),
             ssl_std_env_vars: over.ssl_std_env_vars.or(self.ssl_std_env_vars),
         }

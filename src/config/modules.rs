@@ -62,6 +62,8 @@ pub const MODULES: &[Module] = &[
     m("autoindex_module", "mod_autoindex.c", Implemented),
     m("cgi_module", "mod_cgi.c", Implemented),
     m("cgid_module", "mod_cgid.c", Implemented),
+    m("dav_module", "mod_dav.c", Implemented),
+    m("dav_fs_module", "mod_dav_fs.c", Implemented),
     m("dir_module", "mod_dir.c", Implemented),
     m("mime_module", "mod_mime.c", Implemented),
     m("reqtimeout_module", "mod_reqtimeout.c", Implemented),

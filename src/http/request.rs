@@ -98,10 +98,18 @@ pub enum Method {
     Trace,
     Connect,
     Patch,
+    // WebDAV (RFC 4918), served only where `Dav On`.
+    Propfind,
+    Proppatch,
+    Mkcol,
+    Copy,
+    Move,
+    Lock,
+    Unlock,
 }
 
 impl Method {
-    const ALL: [Method; 9] = [
+    const ALL: [Method; 16] = [
         Method::Get,
         Method::Head,
         Method::Post,
@@ -111,6 +119,13 @@ impl Method {
         Method::Trace,
         Method::Connect,
         Method::Patch,
+        Method::Propfind,
+        Method::Proppatch,
+        Method::Mkcol,
+        Method::Copy,
+        Method::Move,
+        Method::Lock,
+        Method::Unlock,
     ];
 
     /// The method token as it appears on the wire (methods are case-sensitive).
@@ -125,6 +140,13 @@ impl Method {
             Method::Trace => "TRACE",
             Method::Connect => "CONNECT",
             Method::Patch => "PATCH",
+            Method::Propfind => "PROPFIND",
+            Method::Proppatch => "PROPPATCH",
+            Method::Mkcol => "MKCOL",
+            Method::Copy => "COPY",
+            Method::Move => "MOVE",
+            Method::Lock => "LOCK",
+            Method::Unlock => "UNLOCK",
         }
     }
 

@@ -11,6 +11,7 @@
 //! - Methods return `io::Error` carrying the kernel's errno, so callers can tell EPERM from EACCES.
 #![allow(unsafe_code)]
 
+pub mod beneath;
 #[cfg(test)]
 pub mod fake;
 pub mod fs;

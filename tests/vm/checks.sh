@@ -215,6 +215,32 @@ expect_http() {
     return 1
 }
 
+# dav METHOD VHOST PATH USER:PASS [BODY]: one WebDAV request; sets $status.
+dav() {
+    b="${5:-}"
+    # shellcheck disable=SC2059
+    resp="$(printf "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s" \
+        "$1" "$3" "$2" "$(printf '%s' "$4" | base64)" "${#b}" "$b" | /bin/httpc 127.0.0.1 8080 | tr -d '\r')"
+    status="$(printf '%s\n' "$resp" | head -n 1 | cut -d' ' -f2)"
+}
+
+expect_dav() {
+    want="$1"; shift
+    dav "$@"
+    [ "$status" = "$want" ] || { why="status '$status', want $want ($*)"; return 1; }
+}
+
+# file_type_is PATH TYPE: the file exists and carries TYPE.
+file_type_is() {
+    got="$($L getfilecon "$1" 2>&1)"
+    case "$got" in *":$2:"*) return 0 ;; esac
+    why="label '$got', want type $2"
+    return 1
+}
+
+# absent PATH
+absent() { [ ! -e "$1" ] || { why="$1 exists"; return 1; }; }
+
 # A refusal is any error status that did not serve the content.
 expect_refused() {
     secret="$1"; shift
@@ -980,6 +1006,13 @@ server_checks() {
     check "server: log ctx=/rule= for bob" log_has_ctx " - bob [" oneshot_web_bob_t:s0:c2 "$TOP/conf/domain.map:3"
     check "server: log ctx=/rule= for __anonymous__" log_has_ctx "GET /anon.html " oneshot_web_anon_t:s0:c3 "$TOP/conf/domain.map:4"
     check "server: log ctx=/rule= for the vhost default" log_has_ctx "GET /val.html " oneshot_web_anon_t:s0:c3 "vhost-default"
+    check "server: WebDAV PUT as alice into her Dav type -> 201" expect_dav 201 PUT alice.localhost /dav/put.txt alice:alicepw dav-body
+    check "server: the PUT file carries alice's Dav type" file_type_is "$TOP/www/alice/dav/put.txt" oneshot_dav_alice_t
+    check "server: WebDAV MKCOL as alice into her Dav type -> 201" expect_dav 201 MKCOL alice.localhost /dav/col alice:alicepw
+    check "server: WebDAV PUT into alice's read-only content type is denied (403)" expect_dav 403 PUT alice.localhost /dav-ro/put.txt alice:alicepw dav-body
+    check "server: nothing was written in alice's content type" absent "$TOP/www/alice/dav-ro/put.txt"
+    check "server: WebDAV MKCOL into bob's Dav type is denied (403)" expect_dav 403 MKCOL alice.localhost /dav-bob/col alice:alicepw
+    check "server: nothing was created in bob's Dav type" absent "$TOP/www/alice/dav-bob/col"
     probe_checks alice alice.localhost alice:alicepw "$CTX_ALICE" "$TOP/www/alice" alice
     probe_checks anonymous localhost - "$CTX_ANON" "$TOP/www/default" "(unset)"
     iso_checks alice alice.localhost alice:alicepw "$TOP/www/alice" alice
