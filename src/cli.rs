@@ -38,7 +38,8 @@ usage: oneshot-httpd -f FILE [-D NAME]... [-c DIRECTIVE]... [-t]
   -h, --help    show this help
   -v, -V, --version
                 show the version
-Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop gracefully.
+Signals: SIGHUP or SIGUSR1 reloads the configuration and reopens the logs,
+         SIGTERM/SIGINT stop gracefully. See oneshot-httpd(8).
 Under systemd: Type=notify-reload and socket activation (see dist/systemd/).
 ";
 

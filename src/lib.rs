@@ -13,6 +13,7 @@ pub mod dav;
 pub mod handler;
 pub mod http;
 pub mod keyholder;
+pub mod logformat;
 pub mod logging;
 pub mod master;
 pub mod policy;

@@ -516,3 +516,337 @@ fn configuration_errors_name_file_and_line() {
         );
     }
 }
+
+/// A FastCGI record as a fake application received it: (type, request id, content).
+type Rec = (u8, u16, Vec<u8>);
+
+/// Reads one record (FastCGI 1.0 §3.3: version, type, requestId, contentLength,
+/// paddingLength, reserved; content; padding), `None` at EOF, a timeout or a short read.
+fn read_record(s: &mut TcpStream) -> Option<Rec> {
+    let mut h = [0u8; 8];
+    s.read_exact(&mut h).ok()?;
+    let len = u16::from_be_bytes([h[4], h[5]]) as usize;
+    let mut content = vec![0u8; len + h[6] as usize];
+    s.read_exact(&mut content).ok()?;
+    content.truncate(len);
+    Some((h[1], u16::from_be_bytes([h[2], h[3]]), content))
+}
+
+/// FastCGI name-value pairs (§3.4): each length one byte below 128, else four bytes with
+/// the top bit set.
+fn name_values(mut b: &[u8]) -> Vec<(String, String)> {
+    fn len(b: &mut &[u8]) -> usize {
+        if b[0] < 0x80 {
+            let n = b[0] as usize;
+            *b = &b[1..];
+            n
+        } else {
+            let n = u32::from_be_bytes([b[0] & 0x7f, b[1], b[2], b[3]]) as usize;
+            *b = &b[4..];
+            n
+        }
+    }
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let n = len(&mut b);
+        let v = len(&mut b);
+        let name = String::from_utf8_lossy(&b[..n]).into_owned();
+        let value = String::from_utf8_lossy(&b[n..n + v]).into_owned();
+        b = &b[n + v..];
+        out.push((name, value));
+    }
+    out
+}
+
+/// The END_REQUEST record for request 1: appStatus 0, protocolStatus REQUEST_COMPLETE.
+const END_REQUEST: &[u8] = b"\x01\x03\x00\x01\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+
+/// A fake FastCGI application on 127.0.0.1 that records every record of each connection:
+/// reads up to the empty STDIN record, calls `answer` with what it has, then keeps reading
+/// until the server closes (or 10 s pass) and sends the whole list on the channel.
+fn recording_backend(
+    answer: fn(&mut TcpStream, &[Rec]),
+) -> (u16, std::sync::mpsc::Receiver<Vec<Rec>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut recs = Vec::new();
+            while let Some(r) = read_record(&mut s) {
+                let stdin_end = r.0 == 5 && r.2.is_empty();
+                recs.push(r);
+                if stdin_end {
+                    break;
+                }
+            }
+            answer(&mut s, &recs);
+            while let Some(r) = read_record(&mut s) {
+                recs.push(r);
+            }
+            if tx.send(recs).is_err() {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+/// php-fpm with one pool for `user` listening on TCP `addr`.
+fn start_fpm_tcp(dir: &Path, user: &str, addr: &str) -> Fpm {
+    let d = dir.display();
+    let conf = format!(
+        "[global]\npid = {d}/fpm.pid\nerror_log = {d}/logs/fpm.log\ndaemonize = no\n\
+         [{user}]\nuser = {user}\ngroup = {user}\nlisten = {addr}\n\
+         listen.allowed_clients = 127.0.0.1\npm = static\npm.max_children = 2\n\
+         security.limit_extensions = .php\n"
+    );
+    std::fs::write(dir.join("fpm.conf"), conf).unwrap();
+    let child = Command::new("php-fpm8.2")
+        .arg("-F")
+        .arg("-y")
+        .arg(dir.join("fpm.conf"))
+        .arg("-p")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run php-fpm8.2 (Debian package php8.2-fpm)");
+    let fpm = Fpm { child };
+    // Ready once its log says so (a probe connection would be a request it has to refuse).
+    let until = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(dir.join("logs/fpm.log"))
+        .unwrap_or_default()
+        .contains("ready to handle connections")
+    {
+        assert!(Instant::now() < until, "php-fpm did not start on {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    fpm
+}
+
+/// A program that tries two TCP connects with bash's /dev/tcp and prints how each ended.
+fn probe_cgi(pool: &str, other_port: u16) -> String {
+    let (host, port) = pool.split_once(':').unwrap();
+    format!(
+        r#"#!/bin/bash
+printf 'Content-Type: text/plain\n\n'
+try() {{
+    out=$( (exec 3<>"/dev/tcp/$2/$3") 2>&1 ) && echo "$1=connected" || echo "$1=refused: $out"
+}}
+try pool {host} {port}
+try other 127.0.0.1 {other_port}
+"#
+    )
+}
+
+#[test]
+fn tcp_backend_generic_type_abort_and_landlock_ports() {
+    if !is_root() {
+        eprintln!("skipped: needs root (users, a php-fpm pool, a root master)");
+        return;
+    }
+    let (alice_uid, alice_gid) = common::system_user(ALICE);
+    let dir = common::site("fcgi-tcp");
+    let d = dir.display().to_string();
+    std::fs::write(dir.join("www/alice/info.php"), INFO_PHP).unwrap();
+
+    // php-fpm's pool for alice on a TCP address of its own.
+    let pool_host = "127.0.0.37";
+    let pool_port = TcpListener::bind((pool_host, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _fpm = start_fpm_tcp(&dir, ALICE, &format!("{pool_host}:{pool_port}"));
+
+    // GENERIC: the application echoes the PARAMS it received, one NAME=VALUE a line.
+    let (generic, _generic_rx) = recording_backend(|s, recs| {
+        let params: Vec<u8> = recs
+            .iter()
+            .filter(|r| r.0 == 4)
+            .flat_map(|r| r.2.clone())
+            .collect();
+        let mut out = b"Content-Type: text/plain\r\n\r\n".to_vec();
+        for (n, v) in name_values(&params) {
+            out.extend_from_slice(format!("{n}={v}\n").as_bytes());
+        }
+        let _ = s.write_all(&stdout_record(&out));
+        let _ = s.write_all(END_REQUEST);
+    });
+    // Mid-response: a head and 100 KiB of body (past what is held for a Content-Length),
+    // then nothing: no END_REQUEST, so only the client can end this exchange.
+    let (abort, abort_rx) = recording_backend(|s, _| {
+        let _ = s.write_all(&stdout_record(b"Content-Type: text/plain\r\n\r\n"));
+        for _ in 0..4 {
+            let _ = s.write_all(&stdout_record(&[b'x'; 25600]));
+        }
+    });
+    // The same with a few bytes of body, then silence: the server has nothing more to
+    // write, so only the client's reset tells it the client went away.
+    let (quiet, quiet_rx) = recording_backend(|s, _| {
+        let _ = s.write_all(&stdout_record(b"Content-Type: text/plain\r\n\r\nfirst\n"));
+    });
+    // The second vhost's backend: a port the first vhost's programs must not reach. Nothing
+    // ever accepts here; the listener's queue is the oracle.
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other_port = other.local_addr().unwrap().port();
+    std::fs::create_dir_all(dir.join("cgi")).unwrap();
+    let probe = dir.join("cgi/probe.sh");
+    std::fs::write(
+        &probe,
+        probe_cgi(&format!("{pool_host}:{pool_port}"), other_port),
+    )
+    .unwrap();
+    std::fs::set_permissions(&probe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // suexec's rules: the program and its directory belong to the identity that runs it.
+    for p in [&probe, &dir.join("cgi")] {
+        std::os::unix::fs::chown(p, Some(alice_uid), Some(alice_gid)).unwrap();
+    }
+
+    let conf = format!(
+        "User nobody
+Group nogroup
+Confinement unix landlock
+ErrorLog logs/error.log
+LogLevel debug
+CustomLog logs/access.log combined
+PidFile logs/httpd.pid
+StartServers 2
+MinSpareServers 2
+MaxSpareServers 4
+Timeout 5
+<VirtualHost *:80>
+  ServerName tcp.test
+  DocumentRoot www/alice
+  AssignUserID {ALICE} {ALICE}
+  ProxyPassMatch ^/(.*\\.php)$ fcgi://{pool_host}:{pool_port}{d}/www/alice/$1
+  ScriptAlias /cgi-bin/ {d}/cgi/
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName generic.test
+  DocumentRoot www/bob
+  AssignUserID {BOB} {BOB}
+  ProxyFCGIBackendType GENERIC
+  ProxyPass /app/ fcgi://127.0.0.1:{generic}/srv/app/
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName abort.test
+  DocumentRoot www/bob
+  AssignUserID {BOB} {BOB}
+  ProxyPass / fcgi://127.0.0.1:{abort}/srv/
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName quiet.test
+  DocumentRoot www/bob
+  AssignUserID {BOB} {BOB}
+  ProxyPass / fcgi://127.0.0.1:{quiet}/srv/
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName other.test
+  DocumentRoot www/bob
+  AssignUserID {BOB} {BOB}
+  ProxyPass / fcgi://127.0.0.1:{other_port}/srv/
+</VirtualHost>
+"
+    );
+    common::system_user(BOB);
+    let s = Server::start(&dir, &conf);
+
+    // TCP to real php-fpm: alice's pool answers as alice, the body arrives intact.
+    let body: Vec<u8> = (0..150_000u32).map(|i| (i * 11 % 253) as u8).collect();
+    let mut req = format!(
+        "POST /info.php?t=1 HTTP/1.1\r\nHost: tcp.test\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    let r = request(&s, &req);
+    assert_eq!(r.status, 200, "{r:?}\n{}", s.error_log());
+    assert_eq!(field(&r.body, "uid"), alice_uid.to_string());
+    assert_eq!(
+        field(&r.body, "SCRIPT_FILENAME"),
+        format!("{d}/www/alice/info.php")
+    );
+    assert_eq!(field(&r.body, "SCRIPT_NAME"), "/info.php");
+    assert_eq!(field(&r.body, "QUERY_STRING"), "t=1");
+    assert_eq!(field(&r.body, "input_sha1"), sha1_hex(&body));
+
+    // ProxyFCGIBackendType GENERIC: SCRIPT_FILENAME is mod_proxy's r->filename,
+    // "proxy:" + the backend URL with the rest of the path (Apache's mod_proxy_fcgi docs).
+    let r = s.get("generic.test", "/app/x.php?q=1");
+    assert_eq!(r.status, 200, "{r:?}\n{}", s.error_log());
+    assert_eq!(
+        field(&r.body, "SCRIPT_FILENAME"),
+        format!("proxy:fcgi://127.0.0.1:{generic}/srv/app/x.php")
+    );
+    assert_eq!(field(&r.body, "SCRIPT_NAME"), "/app/x.php");
+    assert_eq!(field(&r.body, "QUERY_STRING"), "q=1");
+    assert_eq!(field(&r.body, "GATEWAY_INTERFACE"), "CGI/1.1");
+
+    // The client goes away mid-response: the application gets ABORT_REQUEST (type 2) for
+    // request 1, and then the server closes the connection. abort.test: the server notices
+    // as its write fails; quiet.test: the backend is silent, the client's reset (it closes
+    // with a chunk unread) is what the server sees.
+    for (host, rx, how) in [
+        ("abort.test", &abort_rx, "client gone"),
+        ("quiet.test", &quiet_rx, "client gone; aborting"),
+    ] {
+        let mut c = s.connect();
+        c.write_all(format!("GET /slow.php HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+            .unwrap();
+        // Byte by byte up to the end of the head, so the body stays unread.
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n\r\n") {
+            let n = c.read(&mut byte).unwrap();
+            assert!(n > 0, "{host}: closed before the head: {got:?}");
+            got.push(byte[0]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200"), "{host}: {got:?}");
+        drop(c);
+        let recs = rx
+            .recv_timeout(Duration::from_secs(15))
+            .unwrap_or_else(|_| panic!("{host}: the backend's connection never ended"));
+        let stdin_end = recs
+            .iter()
+            .position(|r| r.0 == 5 && r.2.is_empty())
+            .expect("no end of STDIN");
+        let after: Vec<&Rec> = recs[stdin_end + 1..].iter().collect();
+        assert_eq!(after, vec![&(2u8, 1u16, Vec::new())], "{host}: {recs:?}");
+        let tag = format!("[{host}] fcgi fcgi://127.0.0.1:");
+        let log = common::wait_error_log(&s, |l| l.contains(&tag) && l.contains(how));
+        assert!(
+            log.lines().any(|l| l.contains(&tag) && l.contains(how)),
+            "{host}: {log}"
+        );
+    }
+
+    // Landlock (ABI 4+ has TCP rules): the vhost's programs may connect to its own backend's
+    // port, and are refused by the kernel (EACCES) for another vhost's.
+    use oneshot_httpd::sys::{Linux, Sys};
+    match Linux.landlock_abi() {
+        Ok(abi) if abi >= 4 => {
+            let r = s.get("tcp.test", "/cgi-bin/probe.sh");
+            assert_eq!(r.status, 200, "{r:?}\n{}", s.error_log());
+            let text = String::from_utf8_lossy(&r.body);
+            assert!(text.contains("pool=connected"), "{text}");
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with("other=refused") && l.contains("Permission denied")),
+                "{text}"
+            );
+            other.set_nonblocking(true).unwrap();
+            assert!(
+                other
+                    .accept()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+                "a connection reached the other vhost's port"
+            );
+        }
+        abi => eprintln!("Landlock part skipped: ABI {abi:?} has no TCP connect rules"),
+    }
+}

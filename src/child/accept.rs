@@ -4,6 +4,7 @@
 use crate::master::{handled_signals, Inherited};
 use crate::sys::listen_wait::ListenWait;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -14,9 +15,14 @@ pub struct Accepted {
     pub local: SocketAddr,
 }
 
-/// Blocks until one connection is accepted. SIGTERM is deliverable only while waiting, so an
-/// idle child dies at once when the master retires it, but a child that has accepted never
-/// dies of SIGTERM and always finishes its connection.
+/// Blocks until one connection is accepted. An idle child dies of SIGTERM at once when the
+/// master retires it, but a child that has accepted never dies of SIGTERM and always finishes
+/// its connection. SIGTERM stays blocked and is watched through a signalfd beside the
+/// listeners: a child woken for a connection and retired at the same moment accepts first,
+/// and dies only when nothing is left to accept. (With SIGTERM unblocked during the wait, the
+/// kernel could hand the one `EPOLLEXCLUSIVE` wake-up of a new connection to a child that then
+/// died of a simultaneous SIGTERM: the connection waited in the backlog, its client hanging,
+/// until another one arrived; seen after reloads.)
 pub fn one(inh: &Inherited) -> io::Result<Accepted> {
     let mut keep_blocked = handled_signals();
     keep_blocked.remove(Signal::SIGCHLD);
@@ -24,25 +30,36 @@ pub fn one(inh: &Inherited) -> io::Result<Accepted> {
     unblock_chld.add(Signal::SIGCHLD);
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&unblock_chld), None)?;
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
-    let mut wait_mask = keep_blocked;
-    wait_mask.remove(Signal::SIGTERM);
+    let mut term = SigSet::empty();
+    term.add(Signal::SIGTERM);
+    let term_fd = SignalFd::with_flags(&term, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(io::Error::from)?;
 
     let listeners: Vec<BorrowedFd<'_>> = inh.listeners.iter().map(|l| l.as_fd()).collect();
     let waiter = ListenWait::new(&listeners)?;
+    let term_index = listeners.len();
+    waiter.watch_also(term_fd.as_fd(), term_index)?;
     let accepted = loop {
-        let ready = match waiter.wait(&wait_mask) {
+        let ready = match waiter.wait(&keep_blocked) {
             Ok(r) => r,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
         if let Some(a) = ready
-            .into_iter()
-            .find_map(|i| try_accept(&inh.listeners[i]).transpose())
+            .iter()
+            .filter_map(|&i| inh.listeners.get(i))
+            .find_map(|l| try_accept(l).transpose())
         {
             break a?;
         }
+        if ready.contains(&term_index) {
+            // Retired (or the master died) with nothing to accept: die of the pending SIGTERM,
+            // as an idle child always did.
+            nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&term), None)?;
+        }
     };
     drop(waiter);
+    drop(term_fd);
     announce(inh);
     Ok(accepted)
 }

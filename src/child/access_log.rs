@@ -1,106 +1,158 @@
-//! The access log line: Combined (or Common) Log Format, then ` pid=` the child's pid,
-//! ` ctx=` the identity it served in and ` rule=` the rule that chose it. One write(2) per
-//! line on a descriptor the master opened with O_APPEND, so lines never interleave.
+//! The access log line: each `CustomLog` of the request's virtual host (its own, else the main
+//! server's, as Apache) gets the line its `LogFormat` describes (`crate::logformat`). One
+//! write(2) per line on a descriptor the master opened (a file with O_APPEND or a pipe to a
+//! log program), so lines never interleave.
+//!
+//! A child serves one connection, so what is the same for every request of it (the TCP peer
+//! and local address, TLS) and when the current request began are kept here, set by the
+//! stages that know them.
 
-use crate::config::LogFormat;
-use crate::http::date;
-use std::fs::File;
+use crate::config::{Config, VHost};
+use crate::http::request::Request;
+use crate::logformat::Record;
+use crate::master::Inherited;
 use std::io::Write;
-use std::net::IpAddr;
-use std::time::SystemTime;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
 
+pub use crate::logformat::escape;
+
+/// What this connection is, for `%{c}a`, `%A`, `%{local}p`, `%{remote}p`, `%{HTTPS}e`.
+#[derive(Debug, Clone, Copy)]
+struct Connection {
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+    on: super::vhost::On,
+}
+
+/// The current request: when its head was complete, how long the head was, how many
+/// requests the connection served before it.
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    at: SystemTime,
+    clock: Instant,
+    head_bytes: u64,
+    earlier: usize,
+}
+
+static CONNECTION: Mutex<Option<Connection>> = Mutex::new(None);
+static CURRENT: Mutex<Option<Current>> = Mutex::new(None);
+
+/// The connection this child accepted.
+pub fn connection(peer: SocketAddr, local: SocketAddr, on: super::vhost::On) {
+    if let Ok(mut c) = CONNECTION.lock() {
+        *c = Some(Connection {
+            peer,
+            local: Some(local),
+            on,
+        });
+    }
+}
+
+/// A request head of `head_bytes` bytes was read (or found malformed) just now.
+pub fn request_began(head_bytes: usize) {
+    if let Ok(mut c) = CURRENT.lock() {
+        let earlier = c.map_or(0, |c| c.earlier + 1);
+        *c = Some(Current {
+            at: SystemTime::now(),
+            clock: Instant::now(),
+            head_bytes: head_bytes as u64,
+            earlier,
+        });
+    }
+}
+
+/// One request's outcome.
 pub struct Entry<'a> {
-    pub peer: IpAddr,
+    /// The client (after a PROXY header).
+    pub peer: SocketAddr,
+    /// The virtual host that answered; None before one was chosen (the default one's logs).
+    pub vhost: Option<&'a VHost>,
+    pub req: Option<&'a Request>,
     pub user: Option<&'a str>,
     pub request_line: &'a str,
+    /// 0 when nothing could be sent.
     pub status: u16,
     pub bytes: u64,
-    pub referer: Option<&'a [u8]>,
-    pub user_agent: Option<&'a [u8]>,
+    /// Bytes of the response head, when known.
+    pub head_bytes: u64,
+    pub headers_out: &'a [(String, String)],
+    pub keep_alive: bool,
     pub ctx: &'a str,
     pub rule: &'a str,
 }
 
-pub fn format(e: &Entry<'_>, fmt: LogFormat, now: SystemTime) -> String {
-    let bytes = if e.bytes == 0 {
-        "-".to_string()
-    } else {
-        e.bytes.to_string()
+/// Renders `e` with each format of its vhost's logs and writes it.
+pub fn write(cfg: &Config, inh: &Inherited, e: &Entry<'_>) {
+    let conn = CONNECTION.lock().ok().and_then(|c| *c);
+    let cur = CURRENT.lock().ok().and_then(|c| *c);
+    let req = e.req;
+    let on = conn.map_or(super::vhost::On::Plain, |c| c.on);
+    let host = req.and_then(|r| r.host.as_deref());
+    let vhost = match e.vhost {
+        Some(v) => v,
+        None => super::vhost::select_on(cfg, host, on)
+            .unwrap_or_else(|_| super::vhost::select(&cfg.vhosts, None)),
     };
-    let mut line = format!(
-        "{} - {} [{}] \"{}\" {} {}",
-        e.peer,
-        e.user.map(escape_str).unwrap_or_else(|| "-".into()),
-        date::clf(now),
-        escape_str(e.request_line),
-        e.status,
-        bytes
-    );
-    if fmt == LogFormat::Combined {
-        let q = |v: Option<&[u8]>| v.map(escape).unwrap_or_else(|| "-".into());
-        line.push_str(&format!(" \"{}\" \"{}\"", q(e.referer), q(e.user_agent)));
+    let (method, protocol, path, query) = match req {
+        Some(r) => (
+            r.method.as_str().to_string(),
+            format!("HTTP/1.{}", r.minor_version),
+            r.path.as_str(),
+            r.query.as_deref(),
+        ),
+        None => ("-".to_string(), "-".to_string(), "-", None),
+    };
+    let client = e.peer.ip().to_string();
+    let mut env: Vec<(&str, &str)> = vec![("REMOTE_ADDR", &client)];
+    if matches!(on, super::vhost::On::Tls { .. }) {
+        env.push(("HTTPS", "on"));
     }
-    line.push_str(&format!(
-        " pid={} ctx={} rule={}\n",
-        std::process::id(),
-        escape_str(e.ctx),
-        escape_str(e.rule)
-    ));
-    line
-}
-
-pub fn write(files: &[(File, LogFormat)], e: &Entry<'_>) {
-    let now = SystemTime::now();
-    for (i, (f, fmt)) in files.iter().enumerate() {
-        let line = format(e, *fmt, now);
+    if let Some(u) = e.user {
+        env.push(("REMOTE_USER", u));
+    }
+    let local = conn.and_then(|c| c.local);
+    let record = Record {
+        client: e.peer.ip(),
+        peer: conn.map_or(e.peer, |c| c.peer),
+        local,
+        user: e.user,
+        request_line: e.request_line,
+        method: &method,
+        protocol: &protocol,
+        path,
+        query,
+        filename: None,
+        status: e.status,
+        body_bytes: e.bytes,
+        bytes_in: cur.map_or(0, |c| c.head_bytes),
+        bytes_out: e.head_bytes + e.bytes,
+        headers_in: req.map_or(&[], |r| r.headers.as_slice()),
+        headers_out: e.headers_out,
+        notes: &[("ctx", e.ctx), ("rule", e.rule)],
+        env: &env,
+        server_name: vhost.server_name(),
+        host: req.and_then(|r| r.host.as_deref()),
+        server_port: local.map_or(0, |l| l.port()),
+        pid: std::process::id(),
+        // Apache counts keep-alive responses so far, this one included, minus one.
+        keepalives: cur
+            .map_or(0, |c| c.earlier + usize::from(e.keep_alive))
+            .saturating_sub(1),
+        keep_alive: e.keep_alive,
+        aborted: e.status == 0,
+        started: cur.map_or_else(SystemTime::now, |c| c.at),
+        elapsed: cur.map_or_else(Default::default, |c| c.clock.elapsed()),
+    };
+    for &i in &vhost.access_logs {
+        let Some((f, fmt)) = inh.access_logs.get(i) else {
+            continue;
+        };
+        let line = fmt.render(&record);
         // A full disk must not cost one error-log line per request: the master hears of it
         // and says it once per failure streak.
         let log = crate::master::status::LogId::Access(i.try_into().unwrap_or(u16::MAX - 1));
         super::report::log_write(log, &(&*f).write_all(line.as_bytes()));
-    }
-}
-
-/// Apache's escaping of logged request data: quotes, backslashes and non-printable bytes.
-pub fn escape(v: &[u8]) -> String {
-    let mut s = String::with_capacity(v.len());
-    for &b in v {
-        match b {
-            b'"' => s.push_str("\\\""),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s
-}
-
-fn escape_str(v: &str) -> String {
-    escape(v.as_bytes())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn combined_line() {
-        let e = Entry {
-            peer: "127.0.0.1".parse().unwrap(),
-            user: Some("alice"),
-            request_line: "GET /a\"b HTTP/1.1",
-            status: 200,
-            bytes: 12,
-            referer: None,
-            user_agent: Some(b"curl/8\x01"),
-            ctx: "-",
-            rule: "-",
-        };
-        let t = UNIX_EPOCH + Duration::from_secs(971_186_136);
-        let want = format!(
-            "127.0.0.1 - alice [10/Oct/2000:13:55:36 +0000] \"GET /a\\\"b HTTP/1.1\" 200 12 \"-\" \"curl/8\\x01\" pid={} ctx=- rule=-\n",
-            std::process::id()
-        );
-        assert_eq!(format(&e, LogFormat::Combined, t), want);
     }
 }

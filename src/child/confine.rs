@@ -151,6 +151,8 @@ mod tests {
             redirects: vec![],
             origin,
             harden: Default::default(),
+            access_logs: vec![],
+            error_log: None,
             fcgi: Default::default(),
         }
     }

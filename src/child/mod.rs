@@ -80,6 +80,7 @@ pub fn serve(
     let Some(front::Front { peer, on }) = front::open(cfg, &accepted) else {
         return Ok(());
     };
+    access_log::connection(accepted.peer, accepted.local, on);
     let mut gate = Gate::new(cfg, inh, peer, verifier, keep, category, on);
     let mut conn = Conn {
         stream: accepted.stream,
@@ -101,6 +102,7 @@ pub fn serve(
         let Some(req) = next_request(&scene, &mut conn, served, started, &mut reclaim) else {
             break;
         };
+        route_errors(cfg, inh, &req, on);
         let may_keep_alive =
             cfg.keep_alive && req.keep_alive && served < cfg.max_keep_alive_requests;
         let (admitted, plan) = match gate.admit(&req) {
@@ -140,13 +142,13 @@ pub fn serve(
             gate.admits_into(next, proof)
         });
         log_served(
-            inh,
-            peer,
+            &scene,
+            admitted.vhost,
             &req,
             &done,
             admitted.user.as_deref(),
-            proof,
             &admitted.identity.rule,
+            proof,
         );
         if !done.keep_alive {
             break;
@@ -237,6 +239,16 @@ impl<'a> Gate<'a> {
     }
 }
 
+/// The error lines of this request go to its virtual host's `ErrorLog`, if it has one.
+fn route_errors(cfg: &Config, inh: &Inherited, req: &Request, on: vhost::On) {
+    let own = vhost::select_on(cfg, req.host.as_deref(), on)
+        .ok()
+        .and_then(|v| v.error_log)
+        .and_then(|i| inh.vhost_error_logs.get(i))
+        .cloned();
+    crate::logging::route(own);
+}
+
 /// What the connection keeps through confinement, and the master's reclaim signal.
 struct Isolated {
     keep: Vec<i32>,
@@ -258,6 +270,7 @@ fn isolate(
     let reclaim = Some(crate::master::reclaim_signalfd().map_err(ChildError::Status)?);
     let mut keep: Vec<i32> = inh.access_logs.iter().map(|(f, _)| f.as_raw_fd()).collect();
     keep.extend(inh.error_log_fd);
+    keep.extend(inh.vhost_error_logs.iter().map(|f| f.as_raw_fd()));
     keep.push(status);
     keep.extend([0, 1, 2, accepted.stream.as_raw_fd()]);
     let mut early_keep = keep.clone();
@@ -307,6 +320,7 @@ fn next_request(
         }
         Outcome::Idle => None,
         Outcome::Bad { status, line, why } => {
+            access_log::request_began(line.len());
             log::info!("{}: {status} for a malformed request: {why}", scene.peer);
             refuse::malformed(scene, conn, status, &line);
             None
@@ -341,24 +355,28 @@ fn confine_once<'p>(
 }
 
 fn log_served(
-    inh: &Inherited,
-    peer: SocketAddr,
+    scene: &refuse::Scene,
+    vhost: &VHost,
     req: &Request,
     done: &Handled,
     user: Option<&str>,
-    proof: &Confined,
     rule: &str,
+    proof: &Confined,
 ) {
     access_log::write(
-        &inh.access_logs,
+        scene.cfg,
+        scene.inh,
         &Entry {
-            peer: peer.ip(),
+            peer: scene.peer,
+            vhost: Some(vhost),
+            req: Some(req),
             user,
             request_line: &refuse::request_line(req),
             status: done.status,
             bytes: done.bytes,
-            referer: req.header("Referer"),
-            user_agent: req.header("User-Agent"),
+            head_bytes: done.head_bytes,
+            headers_out: &done.headers_out,
+            keep_alive: done.keep_alive,
             ctx: proof.describe(),
             rule,
         },
@@ -369,6 +387,10 @@ fn log_served(
 struct Handled {
     status: u16,
     bytes: u64,
+    /// The response head's length, when this process wrote it (not a CGI program's).
+    head_bytes: u64,
+    /// The response's header fields, when this process wrote them.
+    headers_out: Vec<(String, String)>,
     keep_alive: bool,
 }
 
@@ -541,6 +563,8 @@ fn run_script(
         None => Ok(Handled {
             status: out.status,
             bytes: out.body_bytes,
+            head_bytes: 0,
+            headers_out: Vec::new(),
             keep_alive: out.keep_alive,
         }),
     }
@@ -596,6 +620,14 @@ fn respond_static(
     let keep_alive =
         fate == BodyFate::Clean && may_keep_alive && resp.status < 500 && resp.status != 400;
     let status = resp.status;
+    let mut headers_out: Vec<(String, String)> = resp
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    if status != 304 {
+        headers_out.push(("Content-Length".into(), resp.body.len().to_string()));
+    }
     let sent = respond::write(
         &mut conn.stream,
         resp,
@@ -605,6 +637,8 @@ fn respond_static(
     Handled {
         status,
         bytes: sent.as_ref().map(|s| s.body_bytes).unwrap_or(0),
+        head_bytes: sent.as_ref().map(|s| s.head_bytes).unwrap_or(0),
+        headers_out,
         keep_alive: keep_alive && sent.is_ok(),
     }
 }

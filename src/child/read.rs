@@ -68,6 +68,7 @@ pub fn next(
         if !conn.buf.is_empty() {
             match request::parse_head(&conn.buf, limits) {
                 Ok(Parsed::Complete(req, used)) => {
+                    super::access_log::request_began(used);
                     conn.buf.drain(..used);
                     return Outcome::Request(req);
                 }

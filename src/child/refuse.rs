@@ -70,17 +70,23 @@ pub fn refuse(
 /// it), then the connection closes.
 pub fn malformed(scene: &Scene, conn: &mut Conn, status: u16, line: &str) {
     let sent = respond::write(&mut conn.stream, Response::error(status), false, false);
-    let (status, bytes) = sent.map(|s| (s.status, s.body_bytes)).unwrap_or((0, 0));
+    let (status, bytes, head_bytes) = sent
+        .map(|s| (s.status, s.body_bytes, s.head_bytes))
+        .unwrap_or((0, 0, 0));
     access_log::write(
-        &scene.inh.access_logs,
+        scene.cfg,
+        scene.inh,
         &Entry {
-            peer: scene.peer.ip(),
+            peer: scene.peer,
+            vhost: None,
+            req: None,
             user: None,
             request_line: line,
             status,
             bytes,
-            referer: None,
-            user_agent: None,
+            head_bytes,
+            headers_out: &[],
+            keep_alive: false,
             ctx: scene.ctx,
             rule: "-",
         },
@@ -101,17 +107,22 @@ fn access_line(
     user: Option<&str>,
 ) {
     let bytes = sent.as_ref().map(|s| s.body_bytes).unwrap_or(0);
+    let head_bytes = sent.as_ref().map(|s| s.head_bytes).unwrap_or(0);
     let status = if sent.is_ok() { status } else { 0 };
     access_log::write(
-        &scene.inh.access_logs,
+        scene.cfg,
+        scene.inh,
         &Entry {
-            peer: scene.peer.ip(),
+            peer: scene.peer,
+            vhost: None,
+            req: Some(req),
             user,
             request_line: &request_line(req),
             status,
             bytes,
-            referer: req.header("Referer"),
-            user_agent: req.header("User-Agent"),
+            head_bytes,
+            headers_out: &[],
+            keep_alive: false,
             ctx: scene.ctx,
             rule: "refused",
         },

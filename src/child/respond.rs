@@ -98,6 +98,7 @@ impl Response {
 pub struct Sent {
     pub status: u16,
     pub body_bytes: u64,
+    pub head_bytes: u64,
 }
 
 /// Serialises the status line and headers. `Content-Length` is always sent: this server never
@@ -134,11 +135,14 @@ pub fn write(
     keep_alive: bool,
 ) -> io::Result<Sent> {
     let status = resp.status;
-    stream.write_all(&head(&resp, keep_alive))?;
+    let head = head(&resp, keep_alive);
+    stream.write_all(&head)?;
+    let head_bytes = head.len() as u64;
     if head_only || status == 304 {
         return Ok(Sent {
             status,
             body_bytes: 0,
+            head_bytes,
         });
     }
     let body_bytes = match resp.body {
@@ -149,7 +153,11 @@ pub fn write(
         }
         Body::File { file, offset, len } => send_file(stream, &file, offset, len)?,
     };
-    Ok(Sent { status, body_bytes })
+    Ok(Sent {
+        status,
+        body_bytes,
+        head_bytes,
+    })
 }
 
 fn send_file(stream: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<u64> {

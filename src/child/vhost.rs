@@ -130,6 +130,8 @@ mod tests {
                 line: 1,
             },
             harden: Default::default(),
+            access_logs: vec![],
+            error_log: None,
             fcgi: Default::default(),
         }
     }

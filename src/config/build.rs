@@ -77,6 +77,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         error_log: LogTarget::Stderr,
         log_level: log::LevelFilter::Warn,
         custom_logs: Vec::new(),
+        vhost_error_logs: Vec::new(),
         user: None,
         group: None,
         start_servers: 5,
@@ -159,6 +160,8 @@ pub struct VHostDraft {
     aliases: Vec<super::alias::Alias>,
     redirects: Vec<super::alias::Redirect>,
     custom_logs: Vec<CustomLog>,
+    /// A `<VirtualHost>`'s own `ErrorLog` file.
+    error_log: Option<PathBuf>,
     origin: Origin,
     /// True for a `<VirtualHost>`, false for the main server.
     is_vhost: bool,
@@ -180,6 +183,7 @@ impl VHostDraft {
             aliases: Vec::new(),
             redirects: Vec::new(),
             custom_logs: Vec::new(),
+            error_log: None,
             origin,
             is_vhost: false,
             harden: Default::default(),
@@ -552,23 +556,39 @@ impl Builder {
         if let Some(t) = self.server_error_log.take() {
             cfg.error_log = t;
         }
-        // Access logs: the server's, then each vhost's (merged: see `h::custom_log`), a file
-        // named twice opened once.
-        for l in main
-            .custom_logs
-            .iter()
-            .chain(drafts.iter().flat_map(|d| d.custom_logs.iter()))
-        {
-            if !cfg.custom_logs.iter().any(|c| c.path == l.path) {
+        // Access logs: the server's, then each vhost's; the same destination with the same
+        // format is opened once. A vhost without a CustomLog of its own uses the server's.
+        let mut index_of = |l: &CustomLog| match cfg.custom_logs.iter().position(|c| c == l) {
+            Some(i) => i,
+            None => {
                 cfg.custom_logs.push(l.clone());
+                cfg.custom_logs.len() - 1
             }
-        }
+        };
+        let server_logs: Vec<usize> = main.custom_logs.iter().map(&mut index_of).collect();
+        let vhost_logs: Vec<Vec<usize>> = drafts
+            .iter()
+            .map(|d| d.custom_logs.iter().map(&mut index_of).collect())
+            .collect();
         let drafts = if drafts.is_empty() {
             vec![VHostDraft::new(main.origin.clone())]
         } else {
             drafts
         };
-        for d in drafts {
+        for (i, d) in drafts.into_iter().enumerate() {
+            let access_logs = match vhost_logs.get(i) {
+                Some(own) if !own.is_empty() => own.clone(),
+                _ => server_logs.clone(),
+            };
+            let error_log = d.error_log.as_ref().map(|p| {
+                match cfg.vhost_error_logs.iter().position(|e| e == p) {
+                    Some(i) => i,
+                    None => {
+                        cfg.vhost_error_logs.push(p.clone());
+                        cfg.vhost_error_logs.len() - 1
+                    }
+                }
+            });
             let Some(root) = d
                 .document_root
                 .clone()
@@ -618,6 +638,8 @@ impl Builder {
                 harden: super::harden::HardenDraft::resolve(&main.harden, &d.harden),
                 fcgi: super::fcgi::FcgiDraft::resolve(&main.fcgi, &d.fcgi),
                 origin: d.origin,
+                access_logs,
+                error_log,
             });
             // HOOK(fcgi): the child connects to its TCP FastCGI backends after Landlock.
             if let Some(v) = cfg.vhosts.last_mut() {
@@ -1165,20 +1187,22 @@ pub(super) mod h {
 
     pub fn error_log(b: &mut Builder, n: &Node, v: &mut VHostDraft) {
         let Some([a0]) = b.args(n, 1, 1) else { return };
-        let target = if a0.eq_ignore_ascii_case("stderr") {
-            LogTarget::Stderr
-        } else if a0.starts_with('|') || a0.starts_with("syslog") {
+        if a0.starts_with('|') || a0.starts_with("syslog") {
             return b.error(
                 n,
-                "ErrorLog: piped and syslog logs are not supported; give a path or 'stderr'",
+                "ErrorLog: piped and syslog error logs are not supported; give a path or 'stderr' (CustomLog can be piped)",
             );
-        } else {
-            LogTarget::File(b.path(a0))
-        };
+        }
+        let stderr = a0.eq_ignore_ascii_case("stderr");
         if v.is_vhost {
-            b.warn(n, "ErrorLog in <VirtualHost>: there are no per-vhost error logs; this virtual host's errors go to the server's ErrorLog");
+            if stderr {
+                return b.error(n, "ErrorLog stderr in <VirtualHost>: give this virtual host a file, or leave its errors to the server's ErrorLog");
+            }
+            v.error_log = Some(b.path(a0));
+        } else if stderr {
+            b.server_error_log = Some(LogTarget::Stderr);
         } else {
-            b.server_error_log = Some(target);
+            b.server_error_log = Some(LogTarget::File(b.path(a0)));
         }
     }
 
@@ -1194,9 +1218,9 @@ pub(super) mod h {
     pub fn log_format(b: &mut Builder, n: &Node, _: &mut VHostDraft) {
         match n.args.as_slice() {
             [format, nick] => {
-                if log_format_of(format).is_none() {
-                    // Kept: only an error when a CustomLog uses it.
-                    log::debug!("LogFormat {nick}: not a format this server writes");
+                // As Apache: a format is parsed where it is defined, used or not.
+                if let Err(e) = crate::logformat::Format::parse(format) {
+                    return b.error(n, format!("LogFormat {nick}: {e}"));
                 }
                 let nick = nick.to_ascii_lowercase();
                 b.log_formats.retain(|(k, _)| *k != nick);
@@ -1204,7 +1228,7 @@ pub(super) mod h {
             }
             _ => b.warn(
                 n,
-                "LogFormat without a nickname: accepted without effect (there is no TransferLog)",
+                "LogFormat without a nickname: accepted without effect (there is no TransferLog; CustomLog always names its format)",
             ),
         }
     }
@@ -1219,36 +1243,46 @@ pub(super) mod h {
             .iter()
             .find(|(k, _)| *k == lower)
             .map(|(_, f)| f.clone());
-        let format = match (lower.as_str(), named) {
-            (_, Some(f)) => log_format_of(&f).ok_or_else(|| {
-                format!("CustomLog: format '{lower}' ({f}) is not supported: this server writes the combined and common formats")
-            }),
-            ("combined", None) => Ok((LogFormat::Combined, false)),
-            ("common", None) => Ok((LogFormat::Common, false)),
-            (_, None) if a1.contains('%') => log_format_of(a1).ok_or_else(|| {
-                format!("CustomLog: format '{a1}' is not supported: this server writes the combined and common formats")
-            }),
-            (other, None) => Err(format!(
-                "CustomLog: format '{other}' is not supported (use combined or common)"
-            )),
+        use crate::logformat::{COMBINED, COMMON, SUFFIX};
+        let text = match (named, lower.as_str()) {
+            (Some(f), _) => f,
+            (None, "combined") => format!("{COMBINED}{SUFFIX}"),
+            (None, "common") => format!("{COMMON}{SUFFIX}"),
+            (None, "clf") => COMMON.to_string(),
+            (None, _) if a1.contains('%') => a1.clone(),
+            (None, other) => {
+                return b.error(n, format!("CustomLog: no LogFormat is named '{other}' (define it before this line, or use combined or common)"))
+            }
         };
-        let (format, prefix_dropped) = match format {
+        let format = match crate::logformat::Format::parse(&text) {
             Ok(f) => f,
-            Err(m) => return b.error(n, m),
+            Err(e) => return b.error(n, format!("CustomLog: {e}")),
         };
-        if a0.starts_with('|') {
-            return b.error(n, "CustomLog: piped logs are not supported");
+        for var in format.env_names() {
+            if !crate::logformat::ENV.contains(&var) {
+                b.warn(n, format!("CustomLog: %{{{var}}}e is always '-': this server sets no such variable for its access log (it sets {})", crate::logformat::ENV.join(", ")));
+            }
         }
-        if prefix_dropped {
-            b.warn(n, format!("CustomLog {a1}: the '%v:%p ' prefix is not written: lines are in the combined format"));
+        for note in format.note_names() {
+            if !crate::logformat::NOTES.contains(&note) {
+                b.warn(
+                    n,
+                    format!(
+                        "CustomLog: %{{{note}}}n is always '-': the notes are {}",
+                        crate::logformat::NOTES.join(", ")
+                    ),
+                );
+            }
         }
-        if v.is_vhost {
-            b.warn(n, "CustomLog in <VirtualHost>: access logs are not kept per virtual host; this file receives every virtual host's requests");
+        if format.uses_filename() {
+            b.warn(n, "CustomLog: %f is always '-': the file a request mapped to is not passed to the access log yet");
         }
-        v.custom_logs.push(CustomLog {
-            path: b.path(a0),
-            format,
-        });
+        let dest = match piped(a0) {
+            Some(Ok(dest)) => dest,
+            Some(Err(m)) => return b.error(n, format!("CustomLog: {m}")),
+            None => LogDest::File(b.path(a0)),
+        };
+        v.custom_logs.push(CustomLog { dest, format });
     }
 
     pub fn user(b: &mut Builder, n: &Node, cfg: &mut Config) {
@@ -1813,25 +1847,29 @@ pub(super) mod h {
     }
 }
 
-/// A LogFormat string this server writes: Apache's combined and common (`%b` or mod_logio's
-/// `%O`), and Debian's `vhost_combined` (true: its `%v:%p ` prefix is dropped).
-fn log_format_of(f: &str) -> Option<(LogFormat, bool)> {
-    let (prefix_dropped, f) = match f.strip_prefix("%v:%p ") {
-        Some(rest) => (true, rest),
-        None => (false, f),
+/// `"|program"`, `"||program"` (no shell) and `"|$program"` (`/bin/sh -c`), as Apache 2.4;
+/// None for a file.
+fn piped(a: &str) -> Option<Result<LogDest, String>> {
+    let rest = a.strip_prefix('|')?;
+    let (command, shell) = match (rest.strip_prefix('|'), rest.strip_prefix('$')) {
+        (Some(c), _) => (c, false),
+        (_, Some(c)) => (c, true),
+        _ => (rest, false),
     };
-    let f = f
-        .replace("%O", "%b")
-        .replace("%B", "%b")
-        .to_ascii_lowercase();
-    let common = "%h %l %u %t \"%r\" %>s %b";
-    if f == common && !prefix_dropped {
-        Some((LogFormat::Common, false))
-    } else if f == format!("{common} \"%{{referer}}i\" \"%{{user-agent}}i\"") {
-        Some((LogFormat::Combined, prefix_dropped))
-    } else {
-        None
+    let command = command.trim();
+    if command.is_empty() {
+        return Some(Err(format!("'{a}' names no program")));
     }
+    if !shell {
+        match shlex::split(command) {
+            Some(argv) if !argv.is_empty() => {}
+            _ => return Some(Err(format!("'{command}': unbalanced quotes"))),
+        }
+    }
+    Some(Ok(LogDest::Pipe {
+        command: command.to_string(),
+        shell,
+    }))
 }
 
 #[cfg(test)]
@@ -1875,6 +1913,56 @@ mod tests {
         // The line that set each DocumentRoot, inherited or not (for `-t`'s reachability).
         assert_eq!(c.vhosts[0].root_origin.to_string(), "/etc/x/h.conf:2");
         assert_eq!(c.vhosts[1].root_origin.to_string(), "/etc/x/h.conf:10");
+    }
+
+    /// Logs as mod_log_config places them: a vhost with CustomLog lines of its own logs there
+    /// only, the others use the server's; a LogFormat is checked where it is written.
+    #[test]
+    fn log_directives() {
+        let c = load("Listen 80\nDocumentRoot /x\nLogFormat \"%v %>s\" short\nCustomLog /l/a.log short\nCustomLog \"|/usr/bin/logger -t web\" common\n<VirtualHost *:80>\nServerName a\n</VirtualHost>\n<VirtualHost *:80>\nServerName b\nCustomLog /l/b.log \"%h %U\"\nCustomLog \"|$cat >>/l/b2\" short\nErrorLog /l/b-error.log\n</VirtualHost>\n").unwrap();
+        assert_eq!(c.vhosts[0].access_logs, vec![0, 1]);
+        assert_eq!(c.vhosts[1].access_logs, vec![2, 3]);
+        assert_eq!(c.vhosts[0].error_log, None);
+        assert_eq!(c.vhosts[1].error_log, Some(0));
+        assert_eq!(c.vhost_error_logs, vec![PathBuf::from("/l/b-error.log")]);
+        assert_eq!(
+            c.custom_logs[1].dest,
+            LogDest::Pipe {
+                command: "/usr/bin/logger -t web".into(),
+                shell: false
+            }
+        );
+        assert_eq!(
+            c.custom_logs[3].dest,
+            LogDest::Pipe {
+                command: "cat >>/l/b2".into(),
+                shell: true
+            }
+        );
+        let rows: &[(&str, &str)] = &[
+            ("LogFormat \"%h %Z\" x\n", "/etc/x/h.conf:3: LogFormat x: Unrecognized LogFormat directive %Z"),
+            ("CustomLog /l nosuch\n", "/etc/x/h.conf:3: CustomLog: no LogFormat is named 'nosuch' (define it before this line, or use combined or common)"),
+            ("CustomLog /l \"%{x}a\"\n", "/etc/x/h.conf:3: CustomLog: %{x}a: 'x' is not an argument %a takes"),
+            ("CustomLog \"|\" common\n", "/etc/x/h.conf:3: CustomLog: '|' names no program"),
+            ("CustomLog \"|/bin/x 'a\" common\n", "/etc/x/h.conf:3: CustomLog: '/bin/x 'a': unbalanced quotes"),
+            ("ErrorLog \"|/bin/x\"\n", "/etc/x/h.conf:3: ErrorLog: piped and syslog error logs are not supported; give a path or 'stderr' (CustomLog can be piped)"),
+        ];
+        for (line, want) in rows {
+            let text = format!("Listen 80\nDocumentRoot /x\n{line}");
+            assert_eq!(
+                load(&text).expect_err(&text),
+                vec![want.to_string()],
+                "{line}"
+            );
+        }
+        let c = load("Listen 80\nDocumentRoot /x\nCustomLog /l \"%f %{FOO}e %{bar}n\"\n").unwrap();
+        let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(
+            w.iter()
+                .all(|w| w.starts_with("/etc/x/h.conf:3: CustomLog: %")),
+            "{w:?}"
+        );
     }
 
     #[test]

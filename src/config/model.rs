@@ -25,15 +25,33 @@ pub enum LogTarget {
     File(PathBuf),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum LogFormat {
-    Combined,
-    Common,
+/// A parsed `LogFormat` string (see `crate::logformat`).
+pub type LogFormat = crate::logformat::Format;
+
+/// Where a `CustomLog` writes: a file, or a program the master starts and feeds through a pipe
+/// (`"|program"` and `"||program"` run without a shell, `"|$program"` with `/bin/sh -c`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LogDest {
+    File(PathBuf),
+    Pipe { command: String, shell: bool },
+}
+
+impl std::fmt::Display for LogDest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogDest::File(p) => write!(f, "{}", p.display()),
+            LogDest::Pipe {
+                command,
+                shell: true,
+            } => write!(f, "|${command}"),
+            LogDest::Pipe { command, .. } => write!(f, "|{command}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CustomLog {
-    pub path: PathBuf,
+    pub dest: LogDest,
     pub format: LogFormat,
 }
 
@@ -430,6 +448,13 @@ pub struct VHost {
     /// `AllowConnect`, `SeccompAllow`, `RLimit*` (docs/security-model.md, "Isolation").
     #[serde(default)]
     pub harden: super::harden::Harden,
+    /// Indexes into `Config::custom_logs` of the logs this vhost's requests go to: its own
+    /// `CustomLog`s, else the main server's (Apache's rule).
+    #[serde(default)]
+    pub access_logs: Vec<usize>,
+    /// Index into `Config::vhost_error_logs` of this vhost's own `ErrorLog`, if it has one.
+    #[serde(default)]
+    pub error_log: Option<usize>,
     /// `ProxyPass`, `ProxyPassMatch`, `ProxyFCGIBackendType`, `ProxyTimeout` (`config::fcgi`).
     #[serde(default)]
     pub fcgi: super::fcgi::FcgiSettings,
@@ -506,6 +531,9 @@ pub struct Config {
     pub error_log: LogTarget,
     pub log_level: log::LevelFilter,
     pub custom_logs: Vec<CustomLog>,
+    /// The files of `ErrorLog` inside `<VirtualHost>`s (see `VHost::error_log`).
+    #[serde(default)]
+    pub vhost_error_logs: Vec<PathBuf>,
     pub user: Option<String>,
     pub group: Option<String>,
     pub start_servers: usize,

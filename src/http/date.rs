@@ -58,6 +58,84 @@ fn month_name(m: usize) -> &'static str {
         .unwrap_or("???")
 }
 
+/// Broken-down UTC time for strftime-style formats (`%{...}t` in the access log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i64,
+    /// 1..=12
+    pub month: usize,
+    pub day: i64,
+    pub hour: i64,
+    pub minute: i64,
+    pub second: i64,
+    /// 0 = Sunday.
+    pub wday: i64,
+    /// 1..=366
+    pub yday: i64,
+}
+
+impl Civil {
+    pub fn of(t: SystemTime) -> Civil {
+        let (year, month, day, hour, minute, second, _) = civil(t);
+        let days = t
+            .duration_since(UNIX_EPOCH)
+            .map(|d| (d.as_secs() / 86_400) as i64)
+            .unwrap_or(0);
+        // 1970-01-01 was a Thursday.
+        let wday = (days + 4).rem_euclid(7);
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        const BEFORE: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+        let yday = BEFORE.get(month.saturating_sub(1)).copied().unwrap_or(0)
+            + day
+            + i64::from(leap && month > 2);
+        Civil {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            wday,
+            yday,
+        }
+    }
+
+    pub fn weekday_name(&self) -> &'static str {
+        const NAMES: [&str; 7] = [
+            "Sunday",
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+        ];
+        NAMES.get(self.wday as usize).copied().unwrap_or("???")
+    }
+
+    pub fn month_name(&self) -> &'static str {
+        const NAMES: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        self.month
+            .checked_sub(1)
+            .and_then(|i| NAMES.get(i))
+            .copied()
+            .unwrap_or("???")
+    }
+}
+
 /// `10/Oct/2000:13:55:36 +0000`, Common Log Format's %t without brackets.
 pub fn clf(t: SystemTime) -> String {
     let (y, m, d, hh, mm, ss, _) = civil(t);

@@ -5,6 +5,7 @@
 pub mod cgroup;
 pub mod keyholder;
 pub mod listen;
+pub mod logs;
 mod pool;
 pub mod reexec;
 pub mod status;
@@ -54,6 +55,8 @@ pub struct Inherited {
     pub access_logs: Vec<(File, crate::config::LogFormat)>,
     /// Descriptor of the error log file (owned by the global logger), if not stderr.
     pub error_log_fd: Option<std::os::fd::RawFd>,
+    /// `ErrorLog` files of virtual hosts, in `Config::vhost_error_logs` order.
+    pub vhost_error_logs: Vec<std::sync::Arc<File>>,
     /// With a root master: the `User`/`Group` identity children drop to before reading a byte.
     pub worker: Option<crate::sandbox::UnixIdentity>,
     /// Logs known to fail when the child was forked: its first good write to one ends the streak.
@@ -165,7 +168,9 @@ pub fn run(
         );
     }
     let listeners = listen::open_all(&cfg.listen, activated)?;
-    let access_logs = open_access_logs(&cfg)?;
+    let mut logs = logs::Logs::default();
+    let access_logs = logs.open(&cfg)?;
+    let vhost_error_logs = logs::open_vhost_error_logs(&cfg)?;
     let signals = handled_signals();
     setup("signal mask", signals.thread_block())?;
     let sfd = setup(
@@ -183,6 +188,7 @@ pub fn run(
         status: status_w,
         access_logs,
         error_log_fd,
+        vhost_error_logs,
         worker,
         failing_logs: status::FailingLogs::default(),
     };
@@ -251,19 +257,32 @@ pub fn run(
         while let Ok(Some(info)) = sfd.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGCHLD) => {
-                    reexec.note_start_failures(reap(&mut pool, &mut verifier, &mut keys));
+                    reexec.note_start_failures(reap(
+                        &mut pool,
+                        &mut verifier,
+                        &mut keys,
+                        &mut logs,
+                    ));
                     match &mut forks.cgroups {
                         Some(t) => settle_cgroups(t, &mut pool),
-                        None => kill_strays(&mut pool, &verifier, &keys),
+                        None => kill_strays(&mut pool, &verifier, &keys, &logs),
                     }
                 }
                 Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => stop = true,
-                Ok(Signal::SIGHUP) => {
+                // SIGUSR1 is Apache's graceful restart; here every reload is graceful.
+                Ok(Signal::SIGHUP | RECLAIM_SIGNAL) => {
                     notify.reloading();
                     if let Some(new) =
                         reload().and_then(|new| cgroups_for_reload(&mut forks.cgroups, &cfg, new))
                     {
-                        apply_reload(&mut cfg, new, &mut inherited, &mut pool, &mut reexec);
+                        apply_reload(
+                            &mut cfg,
+                            new,
+                            &mut inherited,
+                            &mut pool,
+                            &mut reexec,
+                            &mut logs,
+                        );
                         match verifier_identity(&cfg, inherited.worker.as_ref()) {
                             Ok(unix) => verifier.unix = unix,
                             Err(e) => log::error!("reload: {e}; the verifier keeps its identity"),
@@ -281,7 +300,7 @@ pub fn run(
                 _ => {}
             }
         }
-        reexec.note_start_failures(reap(&mut pool, &mut verifier, &mut keys));
+        reexec.note_start_failures(reap(&mut pool, &mut verifier, &mut keys, &mut logs));
         if let Some(t) = &mut forks.cgroups {
             settle_cgroups(t, &mut pool);
         }
@@ -295,6 +314,7 @@ pub fn run(
                 pool.ran_dry
             );
             shutdown(&mut pool, cfg.timeout);
+            logs.stop(Duration::from_secs(2));
             if let Some(t) = &mut forks.cgroups {
                 t.shutdown();
             }
@@ -302,6 +322,7 @@ pub fn run(
             log::info!("stopped");
             return Ok(());
         }
+        logs.ensure();
         let started = (verifier.starts, keys.starts);
         verifier.ensure(&cfg, &inherited);
         keys.ensure(&cfg, &inherited);
@@ -319,19 +340,6 @@ pub fn run(
             &mut forks,
         );
     }
-}
-
-fn open_access_logs(cfg: &Config) -> Result<Vec<(File, crate::config::LogFormat)>, MasterError> {
-    cfg.custom_logs
-        .iter()
-        .map(|l| {
-            let f = crate::logging::open_append(&l.path).map_err(|e| MasterError::Setup {
-                what: "CustomLog",
-                source: io::Error::new(e.kind(), format!("{}: {e}", l.path.display())),
-            })?;
-            Ok((f, l.format))
-        })
-        .collect()
 }
 
 /// Runtime CPU-feature detection (std_detect's CPUID, behind httparse's SIMD dispatch) caches
@@ -410,7 +418,12 @@ fn report_log_transition(t: status::Transition) {
 }
 
 /// Reaps every exited child; returns how many could not start (see `reexec::start_failed`).
-fn reap(pool: &mut Pool, verifier: &mut Verifier, keys: &mut keyholder::KeyHolder) -> usize {
+fn reap(
+    pool: &mut Pool,
+    verifier: &mut Verifier,
+    keys: &mut keyholder::KeyHolder,
+    logs: &mut logs::Logs,
+) -> usize {
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     let mut start_failed = 0;
     loop {
@@ -422,7 +435,7 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier, keys: &mut keyholder::KeyHolde
                 continue;
             }
             if let Some(pid) = s.pid() {
-                if keys.reaped(pid, &format!("{s:?}")) {
+                if keys.reaped(pid, &format!("{s:?}")) || logs.reaped(pid, &format!("{s:?}")) {
                     continue;
                 }
             }
@@ -458,7 +471,12 @@ fn reap(pool: &mut Pool, verifier: &mut Verifier, keys: &mut keyholder::KeyHolde
 /// until no stray carries it. Every process a connection started descends from a stray here
 /// once the connection's child is gone (the master is their subreaper), so a category no
 /// stray carries is carried by no process at all.
-fn kill_strays(pool: &mut Pool, verifier: &Verifier, keys: &keyholder::KeyHolder) {
+fn kill_strays(
+    pool: &mut Pool,
+    verifier: &Verifier,
+    keys: &keyholder::KeyHolder,
+    logs: &logs::Logs,
+) {
     let children = match crate::sys::linux::own_children() {
         Ok(c) => c,
         Err(e) => {
@@ -470,7 +488,11 @@ fn kill_strays(pool: &mut Pool, verifier: &Verifier, keys: &keyholder::KeyHolder
     // None when a stray's context could not be read: then no category is freed this round.
     let mut carried = Some(std::collections::BTreeSet::new());
     for pid in children.into_iter().map(Pid::from_raw) {
-        if pool.contains(pid) || verifier.pid == Some(pid) || keys.pid() == Some(pid) {
+        if pool.contains(pid)
+            || verifier.pid == Some(pid)
+            || keys.pid() == Some(pid)
+            || logs.is_logger(pid)
+        {
             continue;
         }
         if draining {
@@ -729,6 +751,7 @@ fn apply_reload(
     inh: &mut Inherited,
     pool: &mut Pool,
     reexec: &mut reexec::Reexec,
+    logs: &mut logs::Logs,
 ) {
     if new.listen != cfg.listen {
         log::error!(
@@ -747,12 +770,31 @@ fn apply_reload(
             return;
         }
     };
-    match open_access_logs(&new) {
-        Ok(logs) => inh.access_logs = logs,
+    // Every log is opened again, so that files logrotate renamed are written anew.
+    let vhost_error_logs = match logs::open_vhost_error_logs(&new) {
+        Ok(v) => v,
         Err(e) => {
             log::error!("reload: {e}; keeping the old configuration");
             return;
         }
+    };
+    let error_log = match crate::logging::reopen(&new.error_log, inh.error_log_fd) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("reload: {e}; keeping the old configuration");
+            return;
+        }
+    };
+    match logs.open(&new) {
+        Ok(l) => inh.access_logs = l,
+        Err(e) => {
+            log::error!("reload: {e}; keeping the old configuration");
+            return;
+        }
+    }
+    inh.vhost_error_logs = vhost_error_logs;
+    if let Err(e) = error_log.install() {
+        log::error!("reload: ErrorLog: {e}; it keeps writing to the file it had");
     }
     *cfg = new;
     reexec.set_image(image);
@@ -807,6 +849,7 @@ fn shutdown(pool: &mut Pool, timeout: Duration) {
             pool,
             &mut Verifier::default(),
             &mut keyholder::KeyHolder::default(),
+            &mut logs::Logs::default(),
         );
     }
     for pid in pool.pids() {

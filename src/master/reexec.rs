@@ -21,7 +21,7 @@
 
 use super::status::FailingLogs;
 use super::Inherited;
-use crate::config::{Config, LogFormat};
+use crate::config::Config;
 use crate::sandbox::UnixIdentity;
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use std::ffi::CString;
@@ -92,8 +92,11 @@ struct Manifest {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Layout {
     status: RawFd,
-    access_logs: Vec<(RawFd, LogFormat)>,
+    access_logs: Vec<RawFd>,
     error_log: Option<RawFd>,
+    /// `ErrorLog` files of virtual hosts, in `Config::vhost_error_logs` order.
+    #[serde(default)]
+    vhost_error_logs: Vec<RawFd>,
     listeners: Vec<RawFd>,
 }
 
@@ -105,13 +108,15 @@ impl Layout {
             next - 1
         };
         let status = take();
-        let access_logs = cfg.custom_logs.iter().map(|l| (take(), l.format)).collect();
+        let access_logs = cfg.custom_logs.iter().map(|_| take()).collect();
         let error_log = has_error_log.then(&mut take);
+        let vhost_error_logs = cfg.vhost_error_logs.iter().map(|_| take()).collect();
         let listeners = cfg.listen.iter().map(|_| take()).collect();
         Layout {
             status,
             access_logs,
             error_log,
+            vhost_error_logs,
             listeners,
         }
     }
@@ -121,8 +126,9 @@ impl Layout {
         self.listeners
             .last()
             .copied()
+            .or(self.vhost_error_logs.last().copied())
             .or(self.error_log)
-            .or(self.access_logs.last().map(|l| l.0))
+            .or(self.access_logs.last().copied())
             .unwrap_or(self.status)
             + 1
     }
@@ -292,6 +298,7 @@ impl Reexec {
         let mut sources = vec![image.memfd.as_raw_fd(), inh.status.as_raw_fd()];
         sources.extend(inh.access_logs.iter().map(|(f, _)| f.as_raw_fd()));
         sources.extend(inh.error_log_fd);
+        sources.extend(inh.vhost_error_logs.iter().map(|f| f.as_raw_fd()));
         sources.extend(inh.listeners.iter().map(|l| l.as_raw_fd()));
         sources.extend(verifier.map(|v| v.as_raw_fd()));
         let expected = image.layout.verifier() - IMAGE_FD + RawFd::from(verifier.is_some());
@@ -454,8 +461,9 @@ fn load(args: &[String]) -> Result<Loaded, ReexecError> {
     } = manifest;
     let category = category_arg(&config, category)?;
     let mut numbers = vec![layout.status];
-    numbers.extend(layout.access_logs.iter().map(|l| l.0));
+    numbers.extend(&layout.access_logs);
     numbers.extend(layout.error_log);
+    numbers.extend(&layout.vhost_error_logs);
     numbers.extend(&layout.listeners);
     if with_verifier {
         numbers.push(layout.verifier());
@@ -470,13 +478,17 @@ fn load(args: &[String]) -> Result<Loaded, ReexecError> {
     let mut next = || fds.next().ok_or(ReexecError::Usage);
     let status = next()?;
     let mut access_logs = Vec::new();
-    for (_, format) in &layout.access_logs {
-        access_logs.push((File::from(next()?), *format));
+    for l in &config.custom_logs {
+        access_logs.push((File::from(next()?), l.format.clone()));
     }
     let error_log = match layout.error_log {
         Some(_) => Some(File::from(next()?)),
         None => None,
     };
+    let mut vhost_error_logs = Vec::new();
+    for _ in &config.vhost_error_logs {
+        vhost_error_logs.push(std::sync::Arc::new(File::from(next()?)));
+    }
     let error_log_fd = crate::logging::install(&config, error_log).map_err(ReexecError::Log)?;
     let mut listeners = Vec::new();
     for want in &config.listen {
@@ -496,6 +508,7 @@ fn load(args: &[String]) -> Result<Loaded, ReexecError> {
         status,
         access_logs,
         error_log_fd,
+        vhost_error_logs,
         worker,
         failing_logs,
     };
@@ -549,7 +562,7 @@ mod tests {
         let c = cfg("Listen 127.0.0.1:1\nListen 127.0.0.1:2\nDocumentRoot /\nCustomLog /dev/null common\nReexecChildren On\n");
         let l = Layout::new(&c, true);
         assert_eq!(l.status, 4);
-        assert_eq!(l.access_logs, vec![(5, LogFormat::Common)]);
+        assert_eq!(l.access_logs, vec![5]);
         assert_eq!(l.error_log, Some(6));
         assert_eq!(l.listeners, vec![7, 8]);
         assert_eq!(l.verifier(), 9);
@@ -618,6 +631,7 @@ mod tests {
             status,
             access_logs: Vec::new(),
             error_log_fd: None,
+            vhost_error_logs: Vec::new(),
             worker: None,
             failing_logs: FailingLogs::default(),
         }

@@ -44,6 +44,28 @@ impl ListenWait {
         Ok(ListenWait { ep })
     }
 
+    /// Also watches `fd` (not exclusively: every waiter wakes for it), reported as `index`.
+    pub fn watch_also(&self, fd: BorrowedFd<'_>, index: usize) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: index as u64,
+        };
+        // SAFETY: `ev` is a valid epoll_event that outlives the call; both descriptors are
+        // open (one owned here, one borrowed for the duration of the call).
+        let rc = unsafe {
+            libc::epoll_ctl(
+                self.ep.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                fd.as_raw_fd(),
+                &mut ev,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Blocks with `mask` as the signal mask until a listener is readable; returns the indices
     /// of the readable ones. A signal delivered while waiting gives `ErrorKind::Interrupted`.
     pub fn wait(&self, mask: &SigSet) -> io::Result<Vec<usize>> {

@@ -10,7 +10,7 @@
 //! keep_conn 0), PARAMS from the CGI/1.1 builder plus SCRIPT_FILENAME, the request body as
 //! STDIN records while reading STDOUT through the CGI output parser
 //! ([`crate::handler::cgi::output`]) and STDERR to the error log, until END_REQUEST. When the
-//! client goes away it sends ABORT_REQUEST.
+//! client goes away (a write to it fails, or its connection is reset) it sends ABORT_REQUEST.
 //!
 //! Errors, one error-log line each naming the backend: connect refused or impossible 503,
 //! nothing from the backend within `ProxyTimeout` 504, malformed records, an oversized or
@@ -321,11 +321,6 @@ pub fn run(
     x.finish(conn, body, end, timeout)
 }
 
-/// POLLRDHUP (the peer shut its side down), which nix does not name.
-fn rdhup() -> PollFlags {
-    PollFlags::from_bits_retain(libc::POLLRDHUP)
-}
-
 struct Exchange {
     tag: String,
     sock: Option<File>,
@@ -382,11 +377,14 @@ impl Exchange {
             let Some(sock) = self.sock.as_ref() else {
                 return End::Gateway(502);
             };
-            // Once the body is read, the client is watched only for going away.
+            // Once the body is read, the client is watched only for going away: POLLHUP and
+            // POLLERR (a reset), which poll reports unasked. Not POLLRDHUP: a client may
+            // half-close after its request and still read the answer (and nix's `revents`
+            // answers `None` for a bit it does not name, so RDHUP would hide HUP and ERR too).
             let client_ev = if want_client {
                 PollFlags::POLLIN
             } else {
-                rdhup()
+                PollFlags::empty()
             };
             let mut sock_ev = PollFlags::POLLIN;
             if !self.outbuf.is_empty() {
@@ -413,8 +411,7 @@ impl Exchange {
                     fds[1].revents().unwrap_or(PollFlags::empty()),
                 )
             };
-            if client.intersects(rdhup() | PollFlags::POLLHUP | PollFlags::POLLERR) && !want_client
-            {
+            if client.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) && !want_client {
                 log::info!("{}: client gone; aborting the request", self.tag);
                 return End::ClientGone;
             }
