@@ -1068,3 +1068,32 @@ fn a_directory_index_with_a_cgi_suffix_runs_or_is_refused_never_served_as_text()
     assert_eq!(r.status, 403);
     assert!(!body_text(&r).contains("#!/bin/sh"), "program text leaked");
 }
+
+/// `Header` on programs' answers (mod_headers manual): onsuccess rules act on whatever the
+/// program sent, even a failing status; on a page the server generates (a program whose
+/// header block is broken: 500) only `always` rules act.
+#[test]
+fn header_rules_act_on_program_answers() {
+    let dir = cgi_site("cgi-header");
+    let c = dir.join("cgi");
+    script(&c, "status.sh", "#!/bin/sh\nprintf 'Status: 404 Gone Fishing\\nContent-Type: text/plain\\nX-Extra: 1\\nX-Keep: a\\n\\nnot here\\n'\n");
+    script(
+        &c,
+        "bad.sh",
+        "#!/bin/sh\necho 'this is not a header'\necho\n",
+    );
+    let s = start(
+        &dir,
+        "Header set X-On yes\nHeader always set X-Al yes\nHeader unset X-Extra\nHeader append X-Keep b\n",
+    );
+    let r = get(&s, "/cgi-bin/status.sh");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("X-On").as_deref(), Some("yes"));
+    assert_eq!(r.header("X-Al").as_deref(), Some("yes"));
+    assert_eq!(r.header("X-Extra"), None);
+    assert_eq!(r.header("X-Keep").as_deref(), Some("a, b"));
+    let r = get(&s, "/cgi-bin/bad.sh");
+    assert_eq!(r.status, 500);
+    assert_eq!(r.header("X-On"), None);
+    assert_eq!(r.header("X-Al").as_deref(), Some("yes"));
+}

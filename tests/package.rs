@@ -97,7 +97,8 @@ fn installs_into_a_fresh_root_and_passes_dash_t() {
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::copy(lib, &dest).unwrap();
     }
-    for f in ["etc/passwd", "etc/group"] {
+    // etc/mime.types: from media-types, which the package Depends on (as apache2 does).
+    for f in ["etc/passwd", "etc/group", "etc/mime.types"] {
         std::fs::copy(Path::new("/").join(f), root.join(f)).unwrap();
     }
     let out = Command::new("chroot")

@@ -90,6 +90,8 @@ pub struct Refusal {
     pub status: u16,
     pub realm: Option<String>,
     pub reason: Reason,
+    /// `Header` rules of the request's scope (only `always` ones act on a refusal).
+    pub headers: Vec<crate::config::header::HeaderRule>,
 }
 
 #[derive(Debug)]
@@ -104,6 +106,24 @@ pub enum Admission<'c> {
 /// mapped target inherits what it does not name (when SELinux is required); `category` is this
 /// process's connection category (`selinuxConnectionCategories`), see [`decide::decide`].
 pub fn admit<'c>(
+    cfg: &'c Config,
+    req: &Request,
+    peer: SocketAddr,
+    creds: &mut dyn CheckCredentials,
+    current_context: Option<&str>,
+    category: Option<u16>,
+    on: vhost::On,
+) -> Admission<'c> {
+    let mut a = admit_in(cfg, req, peer, creds, current_context, category, on);
+    // `Header always` rules act on refusals too (mod_headers' err_headers_out).
+    if let (Admission::Refuse(r), Ok(v)) = (&mut a, vhost::select_on(cfg, req.host.as_deref(), on))
+    {
+        r.headers = request_conf(v, req).1.headers;
+    }
+    a
+}
+
+fn admit_in<'c>(
     cfg: &'c Config,
     req: &Request,
     peer: SocketAddr,
@@ -172,6 +192,7 @@ fn refuse<'c>(status: u16, realm: Option<String>, reason: Reason) -> Admission<'
         status,
         realm,
         reason,
+        headers: Vec::new(),
     }))
 }
 

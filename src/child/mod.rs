@@ -451,7 +451,7 @@ fn handle(
                     location
                 }
             },
-            Err(Lookup::NotCgi) => match dispatch(proof, vhost, cur) {
+            Err(Lookup::NotCgi) => match dispatch(proof, &cfg.mime.types, vhost, cur) {
                 Served::Response(resp) => {
                     return respond_static(cx, conn, cur, may_keep_alive, resp)
                 }
@@ -616,6 +616,7 @@ fn respond_static(
         BodyFate::Reject(status) => Response::error(status),
         BodyFate::Clean | BodyFate::CloseAfter => resp,
     };
+    let resp = resp.with_rules(&admit::request_conf(cx.vhost, req).1.headers);
     let keep_alive =
         fate == BodyFate::Clean && may_keep_alive && resp.status < 500 && resp.status != 400;
     let status = resp.status;
@@ -643,7 +644,12 @@ fn respond_static(
 }
 
 /// Routes a confined request to the static handler.
-fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Served {
+fn dispatch(
+    proof: &Confined,
+    types: &crate::http::mime::Types,
+    vhost: &VHost,
+    req: &Request,
+) -> Served {
     let answer = |r: Response| Served::Response(r);
     match req.method {
         Method::Get | Method::Head => {}
@@ -654,7 +660,7 @@ fn dispatch(proof: &Confined, vhost: &VHost, req: &Request) -> Served {
         return answer(Response::error(400));
     }
     match route::route(&req.path) {
-        Ok(r) => handler::static_file::serve(proof, vhost, &r, req),
+        Ok(r) => handler::static_file::serve(proof, types, vhost, &r, req),
         Err(e) => answer(Response::error(e.status())),
     }
 }

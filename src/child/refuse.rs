@@ -43,6 +43,7 @@ pub fn refuse(
     {
         resp = resp.header("Location", l.clone());
     }
+    let resp = resp.with_rules(&refusal.headers);
     let redirect = matches!(refusal.reason, Reason::Redirected { .. });
     let again = may_keep_alive
         && (matches!(refusal.status, 401 | 403) || redirect)

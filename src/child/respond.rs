@@ -2,6 +2,7 @@
 //! Error pages are fixed texts that never echo a path or anything else from the request.
 
 use crate::http::{date, status};
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -35,8 +36,11 @@ impl Body {
 
 pub struct Response {
     pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(Cow<'static, str>, String)>,
     pub body: Body,
+    /// A page the server generated (errors, redirects), not a handler's answer: only
+    /// `Header always` rules act on it.
+    pub generated: bool,
 }
 
 impl Response {
@@ -45,11 +49,29 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Body::Empty,
+            generated: false,
         }
     }
 
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
+        self.headers.push((Cow::Borrowed(name), value.into()));
+        self
+    }
+
+    /// Applies mod_headers' rules of the request's scope (see `config::header`).
+    pub fn with_rules(mut self, rules: &[crate::config::header::HeaderRule]) -> Self {
+        if rules.is_empty() {
+            return self;
+        }
+        let mut fields: crate::config::header::Fields = std::mem::take(&mut self.headers)
+            .into_iter()
+            .map(|(n, v)| (n.into_owned(), v.into_bytes()))
+            .collect();
+        crate::config::header::apply(rules, &mut fields, !self.generated);
+        self.headers = fields
+            .into_iter()
+            .map(|(n, v)| (Cow::Owned(n), String::from_utf8_lossy(&v).into_owned()))
+            .collect();
         self
     }
 
@@ -64,9 +86,11 @@ impl Response {
         let html = format!(
             "<!DOCTYPE html>\n<html><head><title>{code} {reason}</title></head>\n<body><h1>{reason}</h1></body></html>\n"
         );
-        Response::new(code)
+        let mut r = Response::new(code)
             .header("Content-Type", "text/html; charset=utf-8")
-            .body(Body::Bytes(html.into_bytes()))
+            .body(Body::Bytes(html.into_bytes()));
+        r.generated = true;
+        r
     }
 }
 

@@ -70,6 +70,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
     };
     let mut cfg = Config {
         file: main_file.to_path_buf(),
+        mime: Default::default(),
         server_root,
         listen: Vec::new(),
         pid_file: None,
@@ -130,6 +131,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
     // HOOK(tls, proxy): their directives are read by their own passes over the same tree.
     super::tls::build(nodes, &mut cfg, &mut b.errors, &mut b.warnings);
     super::proxy::build(nodes, &mut cfg, &mut b.errors, &mut b.warnings);
+    super::mime::load(&mut cfg, &mut b.errors, &mut b.warnings);
     b.errors.extend(super::cgroup::check(&cfg));
     b.errors.extend(super::verifier::check(&cfg));
     b.errors.extend(super::dav::check(&cfg));

@@ -170,7 +170,6 @@ const fn refused(name: &'static str, module: &'static str, why: &'static str) ->
 const HTACCESS: &str = "has no effect here: names the per-directory files AllowOverride would read, and AllowOverride is always None";
 const THREADS: &str = "this server has no threads (one process per connection): size the pool with StartServers, MinSpareServers, MaxSpareServers, MaxRequestWorkers";
 const ICONS: &str = "directory listings have no icons";
-const MIME_LATER: &str = "not implemented yet: file types come from the built-in table";
 const NEGOTIATION: &str = "there is no content negotiation";
 const COMPAT: &str = "is Apache 2.2 access control (mod_access_compat), refused: write Require instead (Require all granted, Require ip 10.0.0.0/8, Require valid-user...)";
 const REWRITE: &str = "oneshot-httpd has no mod_rewrite: map URLs with ScriptAlias and DocumentRoot, or rewrite in a proxy in front";
@@ -315,6 +314,7 @@ pub const TABLE: &[Directive] = &[
     implemented("selinuxDefaultDomain", ANY, Exactly(1), "selinux_module", Dir(h::selinux_default), "old name of selinuxDomainVal"),
     implemented("UserIDMap", ANY, Exactly(1), "mpm_itk_module", Dir(h::user_map), "user to uid/gid map"),
     implemented("AssignUserID", ANY, Exactly(2), "mpm_itk_module", Dir(h::assign_user), "mpm-itk's"),
+    implemented("Header", ANY, Own, "headers_module", Dir(super::header::directive), "[onsuccess|always] set|append|merge|add|setifempty|unset NAME [VALUE]: onsuccess on handler responses, always on every one; echo/edit/expr=/env= refused"),
     implemented("SetHandler", ANY, Exactly(1), "core_module", Dir(super::fcgi::set_handler_row), "proxy:unix:/PATH|fcgi://... or proxy:fcgi://IP:PORT (FastCGI), none; server-status: a warning; others: an error"),
     implemented("ProxyPass", SV, Own, "proxy_module", VHost(super::fcgi::row), "URL-PREFIX fcgi:// or unix:...|fcgi:// backends only"),
     implemented("ProxyPassMatch", SV, Own, "proxy_module", VHost(super::fcgi::row), "REGEX fcgi:// or unix:...|fcgi:// backends only"),
@@ -328,10 +328,13 @@ pub const TABLE: &[Directive] = &[
     no_effect("DefaultIcon", ANY, Exactly(1), "autoindex_module", ICONS),
     no_effect("ReadmeName", ANY, Exactly(1), "autoindex_module", "listings show no README"),
     no_effect("HeaderName", ANY, Exactly(1), "autoindex_module", "listings show no header file"),
-    no_effect("TypesConfig", SERVER, Exactly(1), "mime_module", MIME_LATER),
-    no_effect("AddType", ANY, AtLeast(2), "mime_module", MIME_LATER),
-    no_effect("RemoveType", ANY, AtLeast(1), "mime_module", MIME_LATER),
-    no_effect("AddCharset", ANY, AtLeast(2), "mime_module", "no charset is added from file extensions"),
+    implemented("TypesConfig", SERVER, Exactly(1), "mime_module", Server(super::mime::types_config), "default /etc/mime.types, read once by the master"),
+    implemented("AddType", ANY, AtLeast(2), "mime_module", Dir(super::mime::add_type), "TYPE EXT...: beats TypesConfig; every extension of the name counts, the last known one wins"),
+    no_effect("RemoveType", ANY, AtLeast(1), "mime_module", "not implemented yet: AddType rows cannot be removed in a deeper scope"),
+    implemented("AddCharset", ANY, AtLeast(2), "mime_module", Dir(super::mime::add_charset), "CHARSET EXT...: appended to a type without a charset"),
+    implemented("AddDefaultCharset", ANY, Exactly(1), "core_module", Dir(super::mime::add_default_charset), "Off (default, as 2.4) | On (ISO-8859-1) | CHARSET, for text/plain and text/html"),
+    implemented("ForceType", DIRECTORY | LOCATION | FILES, Exactly(1), "core_module", Dir(super::mime::force_type), "TYPE|None: replaces the file's type"),
+    row("DefaultType", ANY, Exactly(1), "core_module", Apache, Check(super::mime::default_type), "no effect, as in Apache 2.4: None is silent, anything else a warning"),
     no_effect("AddLanguage", ANY, AtLeast(2), "mime_module", "no Content-Language is sent"),
     no_effect("LanguagePriority", ANY, AtLeast(1), "negotiation_module", NEGOTIATION),
     no_effect("ForceLanguagePriority", ANY, AtLeast(1), "negotiation_module", NEGOTIATION),

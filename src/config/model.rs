@@ -286,6 +286,21 @@ pub struct DirConf {
     /// file walk reads the merged directory configuration's list.
     #[serde(default)]
     pub files: Vec<Section>,
+    /// `AddType` (extension, type) rows; merging appends, the last row for an extension wins.
+    #[serde(default)]
+    pub add_types: Vec<(String, String)>,
+    /// `AddCharset` (extension, charset) rows, merged as `add_types`.
+    #[serde(default)]
+    pub add_charsets: Vec<(String, String)>,
+    /// `ForceType` (empty: `ForceType None`).
+    #[serde(default)]
+    pub force_type: Option<String>,
+    /// `AddDefaultCharset`; unset is Off, as in Apache 2.4.
+    #[serde(default)]
+    pub default_charset: Option<crate::http::mime::DefaultCharset>,
+    /// `Header` rules, in merge order (the enclosing scope's first).
+    #[serde(default)]
+    pub headers: Vec<super::header::HeaderRule>,
     /// `SSLOptions +StdEnvVars`: CGI programs get mod_ssl's `SSL_*` variables.
     #[serde(default)]
     pub ssl_std_env_vars: Option<bool>,
@@ -327,6 +342,18 @@ impl DirConf {
             dav_depth_infinity: pick(&over.dav_depth_infinity, &self.dav_depth_infinity),
             limit_xml_body: pick(&over.limit_xml_body, &self.limit_xml_body),
             files: self.files.iter().chain(&over.files).cloned().collect(),
+            add_types: self
+                .add_types
+                .iter()
+                .chain(&over.add_types)
+                .cloned()
+                .collect(),
+            add_charsets: (self.add_charsets.iter().chain(&over.add_charsets))
+                .cloned()
+                .collect(),
+            force_type: pick(&over.force_type, &self.force_type),
+            default_charset: pick(&over.default_charset, &self.default_charset),
+            headers: self.headers.iter().chain(&over.headers).cloned().collect(),
             ssl_std_env_vars: over.ssl_std_env_vars.or(self.ssl_std_env_vars),
         }
     }
@@ -495,6 +522,9 @@ pub struct ConnectionCategories {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     pub file: PathBuf,
+    /// `TypesConfig` and the table read from it (see `config::mime`).
+    #[serde(default)]
+    pub mime: super::mime::MimeServer,
     pub server_root: PathBuf,
     pub listen: Vec<SocketAddr>,
     pub pid_file: Option<PathBuf>,

@@ -66,6 +66,7 @@ pub const MODULES: &[Module] = &[
     m("dav_fs_module", "mod_dav_fs.c", Implemented),
     m("dir_module", "mod_dir.c", Implemented),
     m("mime_module", "mod_mime.c", Implemented),
+    m("headers_module", "mod_headers.c", Implemented),
     m("reqtimeout_module", "mod_reqtimeout.c", Implemented),
     m("mpm_itk_module", "mpm_itk.c", Implemented),
     m("selinux_module", "mod_selinux.c", Implemented),

@@ -732,7 +732,13 @@ impl Dav<'_, '_> {
             "getlastmodified" => crate::http::date::http_date(mtime),
             "getetag" if !dir => xml::text_content(&store::etag(st)),
             "getcontenttype" if !dir => {
-                crate::http::mime::content_type(rel.last().map_or("", String::as_str)).into()
+                // The vhost-level mod_mime settings (a <Files>-level ForceType is not seen
+                // here); no known type: no such property, as mod_dav_fs.
+                let types = &self.cx.cfg.mime.types;
+                crate::http::mime::content_type(
+                    rel.last().map_or("", String::as_str),
+                    &self.cx.vhost.conf.mime(types),
+                )?
             }
             "supportedlock" => "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>\
 <D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>".into(),

@@ -1,5 +1,5 @@
 //! Static files as Apache serves them: GET and HEAD, Content-Type, Last-Modified, ETag,
-//! conditional requests (304), one byte range (206/416), DirectoryIndex, listings only with
+//! conditional requests (RFC 9110 §13.2.2: 412, 304), one byte range (206/416), DirectoryIndex, listings only with
 //! `Options Indexes`, and 301 to add a directory's trailing slash.
 //!
 //! The path is resolved one component at a time with openat(O_NOFOLLOW) from the DocumentRoot,
@@ -13,7 +13,7 @@ use crate::child::route::{encode_path, Route};
 use crate::config::{Options, VHost};
 use crate::http::range::{parse_range, RangeSpec};
 use crate::http::request::Request;
-use crate::http::{date, mime};
+use crate::http::{conditional, date, mime};
 use crate::sys::fs::{open_beneath, open_follow};
 use nix::fcntl::OFlag;
 use std::fs::{File, Metadata};
@@ -31,7 +31,13 @@ pub enum Served {
     Index(String),
 }
 
-pub fn serve(_proof: &Confined, vhost: &VHost, route: &Route, req: &Request) -> Served {
+pub fn serve(
+    _proof: &Confined,
+    types: &mime::Types,
+    vhost: &VHost,
+    route: &Route,
+    req: &Request,
+) -> Served {
     use crate::child::map::{map, Mapped};
     let (root, segments, aliased) = match map(vhost, route) {
         Mapped::Alias(_, Ok(landing)) => (landing.root, landing.rest, true),
@@ -52,10 +58,16 @@ pub fn serve(_proof: &Confined, vhost: &VHost, route: &Route, req: &Request) -> 
         Ok(Found::File { name, .. }) if aliased && program_name(vhost, &name) => {
             Served::Response(Response::error(403))
         }
-        Ok(Found::File { file, meta, name }) => {
-            Served::Response(file_response(file, &meta, &name, req))
+        Ok(Found::File {
+            file,
+            meta,
+            name,
+            dir,
+        }) => {
+            let ty = file_type(types, vhost, &dir, &name, req);
+            Served::Response(file_response(file, &meta, ty, req))
         }
-        Ok(Found::Dir { fd, dir }) => directory(vhost, route, req, fd, &dir, aliased),
+        Ok(Found::Dir { fd, dir }) => directory(types, vhost, route, req, fd, &dir, aliased),
         Err(status) => Served::Response(Response::error(status)),
     }
 }
@@ -78,6 +90,8 @@ enum Found {
         file: File,
         meta: Metadata,
         name: String,
+        /// The directory holding it, for its sections.
+        dir: PathBuf,
     },
     Dir {
         fd: OwnedFd,
@@ -103,6 +117,7 @@ fn resolve(vhost: &VHost, root: &Path, segments: &[String], url: &str) -> Result
                 file: File::from(cur),
                 meta,
                 name,
+                dir: root.parent().unwrap_or(root).to_path_buf(),
             });
         }
     }
@@ -122,6 +137,7 @@ fn resolve(vhost: &VHost, root: &Path, segments: &[String], url: &str) -> Result
                 file: File::from(next),
                 meta,
                 name: seg.clone(),
+                dir: path.parent().unwrap_or(&path).to_path_buf(),
             });
         }
         if !meta.is_dir() {
@@ -187,6 +203,7 @@ fn io_status(e: &io::Error) -> u16 {
 }
 
 fn directory(
+    types: &mime::Types,
     vhost: &VHost,
     route: &Route,
     req: &Request,
@@ -216,7 +233,8 @@ fn directory(
                         if vhost.index_needs_admission(dir, &req.path, &index) {
                             return Served::Index(super::cgi::index_url(&req.path, &index));
                         }
-                        return Served::Response(file_response(file, &meta, &index, req));
+                        let ty = file_type(types, vhost, dir, &index, req);
+                        return Served::Response(file_response(file, &meta, ty, req));
                     }
                     _ => continue,
                 }
@@ -240,20 +258,51 @@ fn etag(meta: &Metadata) -> String {
     )
 }
 
-fn file_response(file: File, meta: &Metadata, name: &str, req: &Request) -> Response {
+/// The file's Content-Type from its own merged sections (`<Files>` included), as mod_mime.
+fn file_type(
+    types: &mime::Types,
+    vhost: &VHost,
+    dir: &Path,
+    name: &str,
+    req: &Request,
+) -> Option<String> {
+    let full = dir.join(name);
+    let conf = vhost.file_conf(dir, &full.to_string_lossy(), name, &req.path);
+    mime::content_type(name, &conf.mime(types))
+}
+
+fn file_response(file: File, meta: &Metadata, ty: Option<String>, req: &Request) -> Response {
     let size = meta.size();
     let tag = etag(meta);
     let mtime = UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0) as u64);
     let last_modified = date::http_date(mtime);
-    if not_modified(req, &tag, mtime) {
-        return Response::new(304)
-            .header("ETag", tag)
-            .header("Last-Modified", last_modified);
+    // A value that is not UTF-8 matches no entity-tag and is no date.
+    let field = |n: &str| {
+        req.header(n)
+            .map(|v| std::str::from_utf8(v).unwrap_or("\u{0}"))
+    };
+    let fields = conditional::Fields {
+        if_match: field("If-Match"),
+        if_unmodified_since: field("If-Unmodified-Since"),
+        if_none_match: field("If-None-Match"),
+        if_modified_since: field("If-Modified-Since"),
+    };
+    match conditional::evaluate(&fields, &tag, mtime, std::time::SystemTime::now()) {
+        conditional::Outcome::NotModified => {
+            return Response::new(304)
+                .header("ETag", tag)
+                .header("Last-Modified", last_modified);
+        }
+        conditional::Outcome::PreconditionFailed => return Response::error(412),
+        conditional::Outcome::Proceed => {}
     }
     let base = |status| {
-        Response::new(status)
-            .header("Content-Type", mime::content_type(name))
-            .header("Last-Modified", last_modified.clone())
+        let r = Response::new(status);
+        let r = match &ty {
+            Some(t) => r.header("Content-Type", t.clone()),
+            None => r,
+        };
+        r.header("Last-Modified", last_modified.clone())
             .header("ETag", tag.clone())
             .header("Accept-Ranges", "bytes")
     };
@@ -280,26 +329,4 @@ fn file_response(file: File, meta: &Metadata, name: &str, req: &Request) -> Resp
             len: size,
         }),
     }
-}
-
-/// If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
-fn not_modified(req: &Request, tag: &str, mtime: std::time::SystemTime) -> bool {
-    if let Some(inm) = req.header("If-None-Match") {
-        let inm = String::from_utf8_lossy(inm);
-        return inm.trim() == "*"
-            || inm
-                .split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == tag);
-    }
-    if let Some(ims) = req
-        .header("If-Modified-Since")
-        .and_then(|v| std::str::from_utf8(v).ok())
-    {
-        // A date later than the server's clock is not a valid validator (RFC 7232 §3.3);
-        // Apache ignores it too.
-        if let Some(since) = date::parse_http_date(ims.trim()) {
-            return since <= std::time::SystemTime::now() && mtime <= since;
-        }
-    }
-    false
 }

@@ -9,6 +9,7 @@
 )]
 
 pub mod chunked;
+pub mod conditional;
 pub mod date;
 pub mod mime;
 pub mod range;

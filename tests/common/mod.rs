@@ -2,6 +2,8 @@
 //! configuration, talk raw HTTP to it, read its access log, and stop it.
 #![allow(dead_code)]
 
+pub mod apache;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -454,10 +454,13 @@ pub fn run(
     body: &mut BodyReader,
     script: Script,
 ) -> Outcome {
+    let rules = crate::child::admit::request_conf(cx.vhost, req).1.headers;
     if matches!(req.method, Method::Trace | Method::Connect) {
         return send_error(
             conn,
-            Response::error(405).header("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"),
+            Response::error(405)
+                .header("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
+                .with_rules(&rules),
         );
     }
     let filename = script.filename();
@@ -478,7 +481,7 @@ pub fn run(
             }
             Err(e) => {
                 log::info!("{tag}: request body refused: {e}");
-                return send_error(conn, Response::error(e.status()));
+                return send_error(conn, Response::error(e.status()).with_rules(&rules));
             }
         },
     };
@@ -507,7 +510,7 @@ pub fn run(
         Ok(s) => s,
         Err(e) => {
             log::error!("{tag}: cannot start: {e}");
-            return send_error(conn, Response::error(500));
+            return send_error(conn, Response::error(500).with_rules(&rules));
         }
     };
     log::debug!("{tag}: started as pid {}", started.pid);
@@ -527,7 +530,8 @@ pub fn run(
             req.minor_version >= 1 && cx.may_keep_alive,
             cx.may_keep_alive,
             script.name.starts_with("nph-"),
-        ),
+        )
+        .header_rules(rules),
         err: LineLog::new(format!("{tag} pid {}", started.pid)),
         body_failed: false,
     };

@@ -94,6 +94,8 @@ pub(crate) struct Output {
     may_keep_alive: bool,
     /// An `nph-` program: its output is the complete HTTP response.
     nph: bool,
+    /// `Header` rules of the program's scope (see `config::header`).
+    rules: Vec<crate::config::header::HeaderRule>,
 }
 
 /// How a gateway's failures are answered when nothing was sent yet.
@@ -123,7 +125,15 @@ impl Output {
             chunked_ok,
             may_keep_alive,
             nph,
+            rules: Vec::new(),
         }
+    }
+
+    /// The `Header` rules that act on this answer (onsuccess and always) and on the error
+    /// pages sent instead of it (always).
+    pub(crate) fn header_rules(mut self, rules: Vec<crate::config::header::HeaderRule>) -> Self {
+        self.rules = rules;
+        self
     }
 
     /// The response head has gone out (or a local redirect was read).
@@ -206,10 +216,13 @@ impl Output {
     ) -> Outcome {
         let may_keep_alive = self.may_keep_alive;
         match (end, self.sent.take()) {
-            (End::TimedOut, None) => send_error(conn, Response::error(504)),
-            (End::BadHeader, _) => send_error(conn, Response::error(fail.bad_header)),
+            (End::TimedOut, None) => send_error(conn, Response::error(504).with_rules(&self.rules)),
+            (End::BadHeader, _) => send_error(
+                conn,
+                Response::error(fail.bad_header).with_rules(&self.rules),
+            ),
             (End::Body(status) | End::Gateway(status), None) => {
-                send_error(conn, Response::error(status))
+                send_error(conn, Response::error(status).with_rules(&self.rules))
             }
             (End::TimedOut | End::Body(_) | End::Gateway(_) | End::ClientGone, Some(s)) => gone(s),
             (End::ClientGone, None) => Outcome {
@@ -220,7 +233,7 @@ impl Output {
             },
             (End::Output, None) => {
                 log::error!("{}: output ended before its header block", self.tag);
-                send_error(conn, Response::error(fail.no_head))
+                send_error(conn, Response::error(fail.no_head).with_rules(&self.rules))
             }
             (End::Output, Some(mut s)) => {
                 if s.local_redirect.is_some() {
@@ -333,7 +346,13 @@ impl Output {
         if !keep {
             self.may_keep_alive = false;
         }
-        let bytes = head_bytes(head, framing, keep);
+        let bytes = if self.rules.is_empty() || self.nph {
+            head_bytes(head, framing, keep)
+        } else {
+            let mut ruled = head.clone();
+            crate::config::header::apply(&self.rules, &mut ruled.headers, true);
+            head_bytes(&ruled, framing, keep)
+        };
         self.sent = Some(SentHead {
             status: head.status,
             framing,
