@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
     match groupfile::parse(text) {
         Ok(file) => {
             for line in text.lines() {
-                let Some((group, members)) = line.trim().split_once(':') else {
+                let t = line.trim();
+                if t.starts_with('#') {
+                    continue; // a comment, whatever it holds
+                }
+                let Some((group, members)) = t.split_once(':') else {
                     continue;
                 };
                 for user in members.split_whitespace() {

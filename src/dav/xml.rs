@@ -123,6 +123,17 @@ fn bad(e: impl std::fmt::Display) -> XmlError {
     XmlError::Malformed(e.to_string())
 }
 
+/// A namespace name as the document means it: quick-xml resolves prefixes to the raw
+/// attribute bytes, so references (`&amp;`, `&#x44;`) are expanded here, or a name written
+/// back escaped would read differently the next time. A raw `<` is not well-formed XML.
+fn namespace(raw: &[u8]) -> Result<String, XmlError> {
+    let s = String::from_utf8_lossy(raw);
+    if s.contains('<') {
+        return Err(XmlError::Malformed("'<' in a namespace name".into()));
+    }
+    Ok(quick_xml::escape::unescape(&s).map_err(bad)?.into_owned())
+}
+
 /// Parses a whole document into its root element.
 pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
     let mut r = NsReader::from_reader(body);
@@ -132,7 +143,7 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
     loop {
         let (ns, ev) = r.read_resolved_event().map_err(bad)?;
         let ns = match ns {
-            ResolveResult::Bound(n) => Some(String::from_utf8_lossy(n.0).into_owned()),
+            ResolveResult::Bound(n) => Some(namespace(n.0)?),
             ResolveResult::Unbound => Some(String::new()),
             ResolveResult::Unknown(p) => {
                 return Err(XmlError::UnknownPrefix(
@@ -393,6 +404,29 @@ mod tests {
         assert!(parse(ok.as_bytes()).is_ok());
         let many = format!("<a>{}</a>", "<b/>".repeat(MAX_ELEMENTS));
         assert_eq!(parse(many.as_bytes()), Err(XmlError::TooMany));
+    }
+
+    /// Found by the dav_xml fuzz target: namespace names came back raw from quick-xml and
+    /// were escaped once more each time a kept fragment was written and read again.
+    #[test]
+    fn namespace_names_are_read_as_the_document_means_them() {
+        let el = parse(b"<a xmlns=\"urn:x?p=1&amp;q=&#x32;\"/>").unwrap();
+        assert_eq!(el.name.ns, "urn:x?p=1&q=2");
+        let el = parse(b"<Z:a xmlns:Z=\"&#x44;AV:\"/>").unwrap();
+        assert_eq!(el.name.ns, "DAV:");
+        assert!(matches!(
+            parse(b"<a xmlns=\"ht <!x\"/>"),
+            Err(XmlError::Malformed(_))
+        ));
+        let body = "<D:propertyupdate xmlns:D=\"DAV:\" xmlns:Z=\"urn:a&amp;b\">\
+<D:set><D:prop><Z:p><Z:b>x</Z:b></Z:p></D:prop></D:set></D:propertyupdate>";
+        let ops = proppatch(body.as_bytes()).unwrap();
+        let Patch::Set(_, v) = &ops[0] else {
+            panic!("{ops:?}")
+        };
+        assert_eq!(v, "<b xmlns=\"urn:a&amp;b\">x</b>");
+        let again = parse(format!("<v xmlns=\"urn:f\">{v}</v>").as_bytes()).unwrap();
+        assert_eq!(&again.inner_fragment(), v);
     }
 
     #[test]
