@@ -10,7 +10,9 @@ vm_boot() {
     local t0 t1 rc
     t0="$(date +%s.%N)"
     set +e
-    timeout "${ONESHOT_VM_TIMEOUT:-240}" qemu-system-x86_64 "${accel[@]}" -m 256M -smp 1 \
+    # The initramfs (busybox, the release server and sandbox_real with line tables) unpacks
+    # into RAM: at 26 MB compressed, 256M ran out ("Initramfs unpacking failed: write error").
+    timeout "${ONESHOT_VM_TIMEOUT:-240}" qemu-system-x86_64 "${accel[@]}" -m 768M -smp 1 \
         -nodefaults -display none -serial stdio -no-reboot -net none \
         -kernel "$kimg" -initrd "$initrd" \
         -append "console=ttyS0 rdinit=/init security=selinux panic=-1 quiet" \
