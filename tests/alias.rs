@@ -14,7 +14,7 @@ mod common;
 use common::*;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The directives under test; `@A@` is a directory outside every DocumentRoot.
 const ALIASES: &str = r#"
@@ -241,62 +241,13 @@ fn configuration_errors_name_file_and_line() {
 /// The table is Apache's: the real server, same site, same directives.
 #[test]
 fn the_table_is_apaches() {
-    let apache = Path::new("/usr/sbin/apache2");
-    assert!(
-        apache.exists(),
-        "apache2 (Debian) is the oracle of this test: scripts/test installs it"
+    // The Alias targets live beside the DocumentRoot, outside it.
+    let elsewhere = |root: &Path| root.parent().unwrap().join("elsewhere");
+    apache::with_apache(
+        "alias-apache-oracle",
+        |root| make_site(root, &elsewhere(root)),
+        |root| aliases(&elsewhere(root)),
+        &["alias"],
+        |port| check("apache2", port),
     );
-    let dir = scratch("alias-apache-oracle");
-    let root = dir.join("www");
-    let a = dir.join("elsewhere");
-    make_site(&root, &a);
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
-    let port = free_port();
-    let m = "/usr/lib/apache2/modules";
-    let conf = format!(
-        "ServerRoot {d}\nServerName t.test\nListen 127.0.0.1:{port}\n\
-         LoadModule mpm_prefork_module {m}/mod_mpm_prefork.so\n\
-         LoadModule authz_core_module {m}/mod_authz_core.so\n\
-         LoadModule dir_module {m}/mod_dir.so\n\
-         LoadModule mime_module {m}/mod_mime.so\n\
-         LoadModule alias_module {m}/mod_alias.so\n\
-         TypesConfig /etc/mime.types\nPidFile {d}/logs/pid\nErrorLog {d}/logs/error.log\n\
-         User nobody\nGroup nogroup\nStartServers 1\nDocumentRoot {r}\n\
-         <Directory {r}>\nRequire all granted\n</Directory>\n{s}",
-        d = dir.display(),
-        r = root.display(),
-        s = aliases(&a)
-    );
-    let file = dir.join("apache.conf");
-    std::fs::write(&file, conf).unwrap();
-    let ok = Command::new(apache)
-        .arg("-f")
-        .arg(&file)
-        .args(["-k", "start"])
-        .env("APACHE_RUN_DIR", &dir)
-        .status()
-        .unwrap()
-        .success();
-    assert!(
-        ok,
-        "apache2 did not start; see {}",
-        dir.join("logs/error.log").display()
-    );
-    let until = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let result = std::panic::catch_unwind(|| check("apache2", port));
-    let _ = Command::new(apache)
-        .arg("-f")
-        .arg(&file)
-        .args(["-k", "stop"])
-        .status();
-    let until = Instant::now() + Duration::from_secs(10);
-    while dir.join("logs/pid").exists() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
 }
