@@ -22,7 +22,9 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
     let mut tried_groups = std::collections::BTreeSet::new();
     for (conf, origin) in &confs {
         if let Some(f) = &conf.auth_user_file {
-            if !cfg.password_files.contains(f) && load_htpasswd(f, origin, errors) {
+            if !cfg.password_files.contains(f)
+                && load_htpasswd(f, origin, errors, &mut cfg.warnings)
+            {
                 cfg.password_files.push(f.clone());
             }
         }
@@ -237,12 +239,21 @@ fn at_line(path: &Path, line: usize, message: String) -> ConfigError {
     }
 }
 
-fn load_htpasswd(path: &Path, origin: &Origin, errors: &mut Vec<ConfigError>) -> bool {
+fn load_htpasswd(
+    path: &Path,
+    origin: &Origin,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<ConfigError>,
+) -> bool {
     let Some(text) = read(path, origin, "AuthUserFile", errors) else {
         return false;
     };
     match crate::auth::htpasswd::parse(&text) {
-        Ok(_) => true,
+        Ok(file) => {
+            let w = file.warnings().iter();
+            warnings.extend(w.map(|e| at_line(path, e.line, e.message.clone())));
+            true
+        }
         Err(es) => {
             errors.extend(es.into_iter().map(|e| at_line(path, e.line, e.message)));
             false
