@@ -136,3 +136,284 @@ fn htpasswd_lines_as_apache_reads_them() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+fn skip_unless_root_landlock(test: &str) -> bool {
+    if !is_root() {
+        eprintln!("SKIP {test}: needs root (Confinement unix changes uids)");
+        return true;
+    }
+    use oneshot_httpd::sys::{Linux, Sys};
+    match Linux.landlock_abi().ok() {
+        Some(abi) if abi >= oneshot_httpd::sandbox::MIN_LANDLOCK_ABI => false,
+        other => {
+            eprintln!("SKIP {test}: kernel Landlock ABI {other:?} is below the server's minimum");
+            true
+        }
+    }
+}
+
+fn write_mode(p: &Path, text: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(p, text).unwrap();
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A CGI program that reports what it runs as: its ids, groups and nice value.
+const PROBE: &str = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\necho \"uid=$(id -u) gid=$(id -g) groups=$(id -G) nice=$(nice)\"\n";
+
+/// mpm-itk's site: `AssignUserID "#uid" "#gid"` with ids that have no account, a second
+/// identity by name under `/other/`, `NiceValue` per section. Returns (dir, conf).
+fn itk_site(name: &str) -> (std::path::PathBuf, String, (u32, u32)) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch(name);
+    for d in ["", "logs", "www", "cgi", "cgi/nicer", "cgi/other"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+        std::fs::set_permissions(dir.join(d), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    write_mode(&dir.join("www/index.html"), "itk\n", 0o644);
+    for p in ["cgi/probe", "cgi/nicer/probe", "cgi/other/probe"] {
+        write_mode(&dir.join(p), PROBE, 0o755);
+    }
+    let other = system_user("oneshot-itk");
+    let d = dir.display();
+    let conf = format!(
+        "User nobody
+Group nogroup
+Confinement unix landlock
+CGIOwnerCheck Off
+ErrorLog {d}/logs/error.log
+LogLevel info
+CustomLog {d}/logs/access.log combined
+PidFile {d}/logs/httpd.pid
+StartServers 2
+MinSpareServers 2
+MaxSpareServers 4
+MaxRequestWorkers 20
+Timeout 5
+KeepAlive On
+KeepAliveTimeout 5
+<VirtualHost *:80>
+  ServerName itk.test
+  DocumentRoot {d}/www
+  ScriptAlias /cgi-bin/ {d}/cgi/
+  AssignUserID \"#4242\" \"#4343\"
+  NiceValue 7
+  <Directory {d}/cgi/nicer>
+    NiceValue 12
+  </Directory>
+  <Directory {d}/cgi/other>
+    AssignUserID oneshot-itk \"#{}\"
+  </Directory>
+</VirtualHost>
+",
+        other.1
+    );
+    (dir, conf, other)
+}
+
+/// (response, whether it came on the same connection) for `path` sent after a served first
+/// request; a closed connection is retried on a fresh one, as a client does.
+fn second_on_keep_alive(s: &Server, first: &str, second: &str) -> (Resp, Resp, bool) {
+    let req = |p: &str, close: bool| {
+        format!(
+            "GET {p} HTTP/1.1\r\nHost: itk.test\r\n{}\r\n",
+            if close { "Connection: close\r\n" } else { "" }
+        )
+    };
+    let mut c = s.connect();
+    c.write_all(req(first, false).as_bytes()).unwrap();
+    let a = read_response(&mut c).expect("the first request is answered");
+    let _ = c.write_all(req(second, true).as_bytes());
+    match read_response(&mut c) {
+        Some(b) => (a, b, true),
+        None => (a, s.get("itk.test", second), false),
+    }
+}
+
+/// One response (head plus Content-Length body) off a kept-alive connection; None when the
+/// server closed cleanly before its first byte.
+fn read_response(c: &mut std::net::TcpStream) -> Option<Resp> {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = parse_resp(&raw[..end + 4]);
+            let chunked = head
+                .header("Transfer-Encoding")
+                .is_some_and(|v| v.contains("chunked"));
+            let len: Option<usize> = head.header("Content-Length").and_then(|v| v.parse().ok());
+            loop {
+                let done = match (len, chunked) {
+                    (Some(l), _) => raw.len() >= end + 4 + l,
+                    (None, true) => raw.ends_with(b"0\r\n\r\n"),
+                    (None, false) => true,
+                };
+                if done {
+                    return Some(parse_resp(&raw));
+                }
+                let n = c.read(&mut buf).expect("read response body");
+                assert!(n > 0, "connection closed inside a response body");
+                raw.extend_from_slice(&buf[..n]);
+            }
+        }
+        match c.read(&mut buf) {
+            Ok(0) if raw.is_empty() => return None,
+            Ok(0) => panic!("connection closed inside a response head: {raw:?}"),
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && raw.is_empty() => {
+                return None
+            }
+            Err(e) => panic!("connection not closed cleanly: {e}"),
+        }
+    }
+}
+
+fn body(r: &Resp) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+/// Written from mpm-itk's documentation: `AssignUserID "#4242" "#4343"` runs the request as
+/// uid 4242, gid 4343 (no account, so no other group); `NiceValue` is the process's nice
+/// value when the handler runs; a deeper `<Directory>` overrides both. A keep-alive request
+/// that needs another nice value or identity is never served by the first process (#11): it
+/// is answered either on the same connection by a fresh process or after a close and retry.
+#[test]
+fn assign_user_id_numeric_and_nice_value_as_a_cgi_sees_them() {
+    let test = "assign_user_id_numeric_and_nice_value_as_a_cgi_sees_them";
+    if skip_unless_root_landlock(test) {
+        return;
+    }
+    let (dir, conf, (ouid, ogid)) = itk_site("itk-e2e");
+    let (ok, err) = check_config(&dir, &conf);
+    assert!(ok, "-t: {err}");
+    let s = Server::start(&dir, &conf);
+    let base = "uid=4242 gid=4343 groups=4343 nice=7\n";
+    let nicer = "uid=4242 gid=4343 groups=4343 nice=12\n";
+    let r = s.get("itk.test", "/cgi-bin/probe");
+    assert_eq!((r.status, body(&r).as_str()), (200, base), "{}", r.head);
+    let r = s.get("itk.test", "/cgi-bin/nicer/probe");
+    assert_eq!((r.status, body(&r).as_str()), (200, nicer), "{}", r.head);
+    let r = s.get("itk.test", "/cgi-bin/other/probe");
+    let want = format!("uid={ouid} gid={ogid} groups={ogid} nice=7\n");
+    assert_eq!((r.status, body(&r)), (200, want.clone()), "{}", r.head);
+    // Same identity and nice value: the second request is served on the same connection.
+    let (a, b, same) = second_on_keep_alive(&s, "/cgi-bin/probe", "/cgi-bin/probe");
+    assert_eq!((body(&a).as_str(), body(&b).as_str()), (base, base));
+    assert!(
+        same,
+        "a request needing the same identity was not kept alive"
+    );
+    // Another nice value, then another identity: never from the first process.
+    for (second, want) in [
+        ("/cgi-bin/nicer/probe", nicer.to_string()),
+        ("/cgi-bin/other/probe", want),
+    ] {
+        let (a, b, _) = second_on_keep_alive(&s, "/cgi-bin/probe", second);
+        assert_eq!(body(&a), base);
+        assert_eq!((b.status, body(&b)), (200, want), "{second}: {}", b.head);
+    }
+    let log = wait_error_log(&s, |l| l.contains("closing so the client retries"));
+    assert!(log.contains("closing so the client retries"), "{log}");
+}
+
+/// `LimitUIDRange`/`LimitGIDRange` from mpm-itk's documentation (inclusive MIN MAX, server
+/// config only): an `AssignUserID` or `UserIDMap` target outside is a `-t` error naming the
+/// line that chose it; inside is accepted; malformed ranges are errors too.
+#[test]
+fn id_ranges_refuse_identities_outside_at_t() {
+    let dir = site("itk-ranges");
+    let d = dir.display();
+    let map = dir.join("users.map");
+    write_mode(&map, "# user target\n\nbob nobody:nogroup\n", 0o644);
+    let base = |extra: &str, vhost: &str| {
+        format!(
+            "ErrorLog {d}/logs/error.log\nPidFile {d}/logs/pid\nConfinement unix landlock\n{extra}<VirtualHost *:80>\nServerName r.test\nDocumentRoot {d}/www/default\n{vhost}</VirtualHost>\n"
+        )
+    };
+    let conf_file = dir.join("t.conf");
+    let at = |line: usize| format!("{}:{line}", conf_file.display());
+    // (server lines, vhost lines, Ok or the FILE:LINE and words of the error). An identity
+    // given in a section is named by the section's line, as every identity error of a scope.
+    let table: Vec<(&str, String, Result<(), (String, &str)>)> = vec![
+        (
+            "LimitUIDRange 4000 5000\nLimitGIDRange 4000 5000\n",
+            "AssignUserID \"#4242\" \"#4343\"\n".into(),
+            Ok(()),
+        ),
+        (
+            "LimitUIDRange 4000 5000\n",
+            "AssignUserID \"#3999\" \"#4343\"\n".into(),
+            Err((at(5), "uid 3999 is outside LimitUIDRange 4000 5000")),
+        ),
+        (
+            "LimitUIDRange 4000 5000\n",
+            "AssignUserID \"#5001\" \"#4343\"\n".into(),
+            Err((at(5), "outside LimitUIDRange")),
+        ),
+        (
+            "LimitGIDRange 4000 5000\n",
+            "AssignUserID \"#4242\" \"#100\"\n".into(),
+            Err((at(5), "gid 100 is outside LimitGIDRange 4000 5000")),
+        ),
+        (
+            "LimitUIDRange 1000 2000\n",
+            format!("UserIDMap {}\n", map.display()),
+            Err((format!("{}:3", map.display()), "outside LimitUIDRange")),
+        ),
+        (
+            "LimitUIDRange 5000 4000\n",
+            String::new(),
+            Err((at(4), "above MAX")),
+        ),
+        (
+            "LimitUIDRange 1 x\n",
+            String::new(),
+            Err((at(4), "not two ids")),
+        ),
+        (
+            "LimitUIDRange 1\n",
+            String::new(),
+            Err((at(4), "two arguments")),
+        ),
+        (
+            "",
+            "LimitUIDRange 1 2\n".into(),
+            Err((at(7), "not allowed")),
+        ),
+        (
+            "",
+            "AssignUserID \"#0\" \"#4343\"\n".into(),
+            Err((at(4), "uid or gid 0")),
+        ),
+        (
+            "",
+            "AssignUserID \"#12x\" \"#4343\"\n".into(),
+            Err((at(7), "not a numeric id")),
+        ),
+        (
+            "NiceValue -5\n",
+            String::new(),
+            Err((at(4), "CAP_SYS_NICE")),
+        ),
+        (
+            "NiceValue 20\n",
+            String::new(),
+            Err((at(4), "not a nice value")),
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (server, vhost, want) in &table {
+        let (ok, err) = check_config(&dir, &base(server, vhost));
+        match want {
+            Ok(()) if !ok => wrong.push(format!("{server}{vhost}: refused: {err}")),
+            Err((at, words)) if ok || !err.contains(&format!("{at}: ")) || !err.contains(words) => {
+                wrong.push(format!(
+                    "{server}{vhost}: wanted {at}: ...{words}, got ok={ok}: {err}"
+                ))
+            }
+            _ => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n---\n"));
+}

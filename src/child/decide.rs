@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 pub struct Identity {
     pub selinux: Option<String>,
     pub unix: Option<UnixIdentity>,
+    /// mpm-itk's `NiceValue` for this request's section.
+    pub nice: Option<i32>,
     /// The rule(s) that chose it: `FILE:LINE` or `vhost-default`, for the audit line.
     pub rule: String,
 }
@@ -29,6 +31,8 @@ pub enum Refusal {
     SameName(String),
     #[error("selinuxConnectionCategories is set but this process was given no category of its own ({0})")]
     NoCategory(String),
+    #[error("the chosen unix identity is outside the configured range: {0}")]
+    OutOfRange(String),
 }
 
 /// `current_context` is the worker's SELinux context (when SELinux is required);
@@ -79,6 +83,11 @@ pub fn decide(
                 let key = identity_key(target);
                 cfg.users.get(&key).ok_or(Refusal::Unresolved(key))?.clone()
             };
+            // mpm-itk's LimitUIDRange/LimitGIDRange, checked again here, right before the
+            // switch: the load-time check cannot see `=` targets, nor a changed group database.
+            if let Some(why) = cfg.itk.outside(r.uid, r.gid, &r.groups) {
+                return Err(Refusal::OutOfRange(why));
+            }
             rules.push(rule);
             Some(UnixIdentity {
                 uid: r.uid,
@@ -95,6 +104,7 @@ pub fn decide(
     Ok(Identity {
         selinux,
         unix,
+        nice: conf.nice,
         rule,
     })
 }
@@ -224,6 +234,37 @@ mod tests {
         let plain = load(&format!("{BASE}selinuxDomainVal web_t:s0:c1\n")).unwrap();
         let id = decide_as(&plain, Some(9)).unwrap();
         assert_eq!(id.selinux.as_deref(), Some("system_u:system_r:web_t:s0:c1"));
+    }
+
+    /// mpm-itk's LimitUIDRange/LimitGIDRange, checked again by the child right before the
+    /// switch (the load-time check cannot see `=` targets, nor a group database that changed
+    /// since): an identity outside is refused, inside is chosen; NiceValue rides along.
+    #[test]
+    fn the_child_rechecks_the_id_ranges_before_it_switches() {
+        let cfg = load(
+            "Listen 127.0.0.1:1\nDocumentRoot /\nConfinement unix\nLimitUIDRange 4000 5000\nLimitGIDRange 4000 5000\nAssignUserID \"#4242\" \"#4343\"\nNiceValue 3\n",
+        )
+        .unwrap();
+        let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let conf = &cfg.vhosts[0].conf;
+        let id = decide(&cfg, conf, None, peer, None, None).unwrap();
+        let u = id.unix.as_ref().unwrap();
+        assert_eq!(
+            (u.uid, u.gid, u.groups.as_slice()),
+            (4242, 4343, &[4343][..])
+        );
+        assert_eq!(id.nice, Some(3));
+        // The same resolved identity under narrower ranges (as if the ranges or the group
+        // database had changed after the load): refused, never served.
+        for (uid, gid) in [((4300, 5000), (4000, 5000)), ((4000, 5000), (4000, 4300))] {
+            let mut narrower = cfg.clone();
+            let r = narrower.itk.uid_range.as_mut().unwrap();
+            (r.min, r.max) = uid;
+            let r = narrower.itk.gid_range.as_mut().unwrap();
+            (r.min, r.max) = gid;
+            let got = decide(&narrower, conf, None, peer, None, None);
+            assert!(matches!(got, Err(Refusal::OutOfRange(_))), "{got:?}");
+        }
     }
 
     #[test]

@@ -107,6 +107,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         vhosts: Vec::new(),
         tls: Default::default(),
         proxy: Default::default(),
+        itk: Default::default(),
         warnings: Vec::new(),
     };
     let mut main = VHostDraft::new(Origin {

@@ -21,6 +21,7 @@ pub mod glob;
 pub mod harden;
 pub mod header;
 mod identity;
+pub mod itk;
 pub mod lang;
 pub mod load;
 pub mod mime;

@@ -304,6 +304,9 @@ pub struct DirConf {
     /// `SSLOptions +StdEnvVars`: CGI programs get mod_ssl's `SSL_*` variables.
     #[serde(default)]
     pub ssl_std_env_vars: Option<bool>,
+    /// mpm-itk's `NiceValue` (`config::itk`): the nice value requests here run at.
+    #[serde(default)]
+    pub nice: Option<i32>,
 }
 
 impl DirConf {
@@ -355,6 +358,7 @@ impl DirConf {
             default_charset: pick(&over.default_charset, &self.default_charset),
             headers: self.headers.iter().chain(&over.headers).cloned().collect(),
             ssl_std_env_vars: over.ssl_std_env_vars.or(self.ssl_std_env_vars),
+            nice: over.nice.or(self.nice),
         }
     }
 }
@@ -594,6 +598,9 @@ pub struct Config {
     /// mod_remoteip's PROXY protocol (`config::proxy`).
     #[serde(default)]
     pub proxy: super::proxy::ProxyConfig,
+    /// mpm-itk's `LimitUIDRange`/`LimitGIDRange` (`config::itk`).
+    #[serde(default)]
+    pub itk: super::itk::ItkSettings,
     /// What `-t` and a (re)load print as warnings: accepted, but probably not what was meant
     /// (a `<Directory>` that can never apply).
     pub warnings: Vec<super::ConfigError>,
