@@ -293,7 +293,7 @@ impl Builder {
 
     /// A `NoEffect` row's warning; further lines of the same directive in the same file are
     /// counted into the first one's warning instead of repeating it.
-    fn no_effect(&mut self, n: &Node, d: &Directive, why: &str) {
+    pub(super) fn no_effect(&mut self, n: &Node, d: &Directive, why: &str) {
         if let Some(seen) = self
             .no_effect
             .iter_mut()

@@ -341,7 +341,12 @@ pub const TABLE: &[Directive] = &[
     no_effect("AddLanguage", ANY, AtLeast(2), "mime_module", "no Content-Language is sent"),
     no_effect("LanguagePriority", ANY, AtLeast(1), "negotiation_module", NEGOTIATION),
     no_effect("ForceLanguagePriority", ANY, AtLeast(1), "negotiation_module", NEGOTIATION),
-    no_effect("BrowserMatch", ANY, AtLeast(2), "setenvif_module", "there are no request environment variables (nokeepalive, force-response-1.0... are 1990s browser workarounds)"),
+    implemented("SetEnv", ANY, Own, "env_module", Dir(super::setenv::set_env), "VAR [VALUE]: for CGI and FastCGI programs, after every SetEnvIf (docs/itk.md)"),
+    implemented("UnsetEnv", ANY, Own, "env_module", Dir(super::setenv::unset_env), "VAR...: as SetEnv"),
+    implemented("SetEnvIf", ANY, Own, "setenvif_module", Dir(super::setenv::set_env_if), "ATTRIBUTE REGEX [!]VAR[=VALUE]...: Remote_Addr, Remote_Host (the address), Server_Addr, Request_Method, Request_Protocol, Request_URI, a header, an earlier variable; $1 and & in values; HTTP_PROXY refused (httpoxy)"),
+    implemented("SetEnvIfNoCase", ANY, Own, "setenvif_module", Dir(super::setenv::set_env_if), "as SetEnvIf, the regex case-insensitive"),
+    implemented("BrowserMatch", ANY, Own, "setenvif_module", Dir(super::setenv::set_env_if), "SetEnvIf User-Agent (nokeepalive, force-response-1.0... are set but mean nothing here)"),
+    implemented("BrowserMatchNoCase", ANY, Own, "setenvif_module", Dir(super::setenv::set_env_if), "as BrowserMatch, case-insensitive"),
     no_effect("ExtendedStatus", SERVER, Exactly(1), "status_module", "there is no server-status page"),
     // Refused, with what to do instead.
     refused("Order", "access_compat_module", COMPAT),

@@ -29,6 +29,7 @@ pub mod model;
 pub mod modules;
 pub mod parse;
 pub mod proxy;
+pub mod setenv;
 pub mod tls;
 pub mod verifier;
 

@@ -307,6 +307,9 @@ pub struct DirConf {
     /// mpm-itk's `NiceValue` (`config::itk`): the nice value requests here run at.
     #[serde(default)]
     pub nice: Option<i32>,
+    /// `SetEnv`, `UnsetEnv`, `SetEnvIf`... (`config::setenv`), in merge order.
+    #[serde(default)]
+    pub env_rules: Vec<super::setenv::EnvRule>,
 }
 
 impl DirConf {
@@ -359,6 +362,9 @@ impl DirConf {
             headers: self.headers.iter().chain(&over.headers).cloned().collect(),
             ssl_std_env_vars: over.ssl_std_env_vars.or(self.ssl_std_env_vars),
             nice: over.nice.or(self.nice),
+            env_rules: (self.env_rules.iter().chain(&over.env_rules))
+                .cloned()
+                .collect(),
         }
     }
 }
