@@ -538,3 +538,143 @@ fn setenv_refusals_name_file_and_line() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Sends `req` from `from` (a 127/8 address of the test's choosing) to the server.
+fn from_addr(s: &Server, from: &str, req: &str) -> Resp {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let bind: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+    sock.bind(&bind.into()).unwrap();
+    let to: std::net::SocketAddr = format!("127.0.0.1:{}", s.port).parse().unwrap();
+    sock.connect(&to.into()).unwrap();
+    let mut c: std::net::TcpStream = sock.into();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    c.write_all(req.as_bytes()).unwrap();
+    parse_resp(&read_all(&mut c))
+}
+
+/// `AssignUserIDExpr %{reqenv:owner}` where only admin rules set `owner`: a literal name on
+/// the client's address (mpm-itk's documentation: the value is a user name, resolved per
+/// request, overriding AssignUserID), another on the URL. From another address the variable
+/// is unset and the expression empty: refused (mpm-itk answers 500; here 403, as every
+/// request without an identity). A keep-alive request that the rules give another identity
+/// is never served by the first process.
+#[test]
+fn assign_user_id_expr_reads_admin_variables_only() {
+    let test = "assign_user_id_expr_reads_admin_variables_only";
+    if skip_unless_root_landlock(test) {
+        return;
+    }
+    let (dir, _, (ouid, ogid)) = itk_site("itk-expr");
+    let d = dir.display();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let conf = format!(
+        "User nobody
+Group nogroup
+Confinement unix landlock
+CGIOwnerCheck Off
+ErrorLog {d}/logs/error.log
+LogLevel info
+CustomLog {d}/logs/access.log combined
+PidFile {d}/logs/httpd.pid
+StartServers 2
+MaxRequestWorkers 20
+Timeout 5
+KeepAlive On
+KeepAliveTimeout 5
+<VirtualHost *:80>
+  ServerName itk.test
+  DocumentRoot {d}/www
+  ScriptAlias /cgi-bin/ {d}/cgi/
+  SetEnvIf Remote_Addr \"^127\\.0\\.0\\.1$\" owner=oneshot-itk
+  SetEnvIf Request_URI \"^/cgi-bin/other/\" owner=nobody
+  AssignUserIDExpr %{{reqenv:owner}}
+</VirtualHost>
+"
+    );
+    let (ok, err) = check_config(&dir, &conf);
+    assert!(ok, "-t: {err}");
+    let s = Server::start(&dir, &conf);
+    let mine = format!("uid={ouid} gid={ogid} groups={ogid} nice=0\n");
+    let r = s.get("itk.test", "/cgi-bin/probe");
+    assert_eq!((r.status, body(&r)), (200, mine.clone()), "{}", r.head);
+    let g = nobody.gid.as_raw();
+    let theirs = format!("uid={} gid={g} groups={g} nice=0\n", nobody.uid);
+    let r = s.get("itk.test", "/cgi-bin/other/probe");
+    assert_eq!((r.status, body(&r)), (200, theirs.clone()), "{}", r.head);
+    let req = "GET /cgi-bin/probe HTTP/1.1\r\nHost: itk.test\r\nConnection: close\r\n\r\n";
+    let r = from_addr(&s, "127.0.0.2", req);
+    assert_eq!(r.status, 403, "{}", r.head);
+    let (a, b, _) = second_on_keep_alive(&s, "/cgi-bin/probe", "/cgi-bin/other/probe");
+    assert_eq!((body(&a), body(&b)), (mine, theirs));
+}
+
+/// I7 at `-t`: an identity expression or `selinuxDomainEnv` reading request content, or a
+/// variable a rule sets from request content (a back-reference or a header condition), is an
+/// error naming the directive's FILE:LINE and the reason.
+#[test]
+fn identity_expressions_that_let_the_request_choose_are_refused() {
+    let dir = site("itk-expr-t");
+    let d = dir.display();
+    let conf_file = dir.join("t.conf");
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "Confinement unix",
+            "AssignUserIDExpr %{HTTP_HOST}",
+            "request content",
+        ),
+        (
+            "Confinement unix",
+            "AssignUserIDExpr %{REMOTE_USER}",
+            "before authentication",
+        ),
+        (
+            "Confinement unix",
+            "AssignGroupIDExpr %{QUERY_STRING}",
+            "request content",
+        ),
+        (
+            "Confinement unix\nSetEnvIf X-Owner (.*) owner=$1",
+            "AssignUserIDExpr %{reqenv:owner}",
+            "copies request content",
+        ),
+        (
+            "Confinement unix\nBrowserMatch ^curl owner=nobody",
+            "AssignUserIDExpr %{reqenv:owner}",
+            "request header",
+        ),
+        (
+            "Confinement selinux\nSetEnvIf Remote_Addr ^(127) ctx=web_t:s0:c$1",
+            "selinuxDomainEnv ctx",
+            "copies request content",
+        ),
+        (
+            "Confinement landlock",
+            "AssignUserIDExpr %{reqenv:owner}",
+            "needs 'unix'",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (server, line, words) in cases {
+        let conf = format!(
+            "ErrorLog {d}/logs/error.log\nPidFile {d}/logs/pid\nDocumentRoot {d}/www/default\n{server}\n{line}\n"
+        );
+        let n = 4 + server.lines().count();
+        let (ok, err) = check_config(&dir, &conf);
+        let at = format!("{}:{n}: ", conf_file.display());
+        if ok || !err.contains(&at) || !err.contains(words) {
+            wrong.push(format!("{line}: wanted {at}...{words}, got ok={ok}: {err}"));
+        }
+    }
+    // Admin literals on connection facts or the URL are accepted.
+    let conf = format!(
+        "ErrorLog {d}/logs/error.log\nPidFile {d}/logs/pid\nDocumentRoot {d}/www/default\nConfinement unix\nSetEnvIf Remote_Addr ^10\\. owner=nobody\nSetEnvIf Request_URI ^/x owner=nobody\nAssignUserIDExpr %{{reqenv:owner}}\nselinuxAllowCaches Off\n"
+    );
+    let (ok, err) = check_config(&dir, &conf);
+    if !ok
+        || !err.contains("selinuxAllowCaches: accepted without effect: there are no content caches")
+    {
+        wrong.push(format!("admin literals: {err}"));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n---\n"));
+}

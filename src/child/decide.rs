@@ -33,6 +33,84 @@ pub enum Refusal {
     NoCategory(String),
     #[error("the chosen unix identity is outside the configured range: {0}")]
     OutOfRange(String),
+    #[error("{0}")]
+    Expr(String),
+}
+
+/// What of the request the identity expressions (`AssignUserIDExpr`, `AssignGroupIDExpr`,
+/// `selinuxDomainEnv`) may read: the variables of the admin's `SetEnv`/`SetEnvIf` rules
+/// (`config::setenv`; load refuses rules that copy request content into them) and the
+/// selected virtual host's name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Facts<'a> {
+    pub env: &'a [(String, String)],
+    pub server_name: &'a str,
+}
+
+impl Facts<'_> {
+    fn var(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// `selinuxDomainEnv VAR`: the variable's `DOMAIN:RANGE`, when the request's rules set it.
+fn selinux_from_env(
+    conf: &DirConf,
+    facts: &Facts,
+) -> Result<Option<crate::policy::SelinuxTarget>, Refusal> {
+    let Some((var, _)) = &conf.selinux_env else {
+        return Ok(None);
+    };
+    let Some(value) = facts.var(var) else {
+        return Ok(None);
+    };
+    policy::parse_selinux_target(value)
+        .map(Some)
+        .map_err(|m| Refusal::Expr(format!("selinuxDomainEnv {var}='{value}': {m}")))
+}
+
+/// `AssignUserIDExpr`/`AssignGroupIDExpr`: the target they name for this request, which
+/// replaces `AssignUserID` (user, group, or both).
+fn unix_from_exprs(conf: &DirConf, facts: &Facts) -> Result<Option<policy::UnixTarget>, Refusal> {
+    if conf.assign_user_expr.is_none() && conf.assign_group_expr.is_none() {
+        return Ok(None);
+    }
+    let eval = |e: &crate::config::itk::IdExpr, what: &str| {
+        let v = e.eval(facts.env, facts.server_name);
+        if v.is_empty() {
+            Err(Refusal::Expr(format!(
+                "{what} ({}) is empty for this request",
+                e.origin
+            )))
+        } else {
+            Ok(v)
+        }
+    };
+    let user = match (&conf.assign_user_expr, &conf.assign_user) {
+        (Some(e), _) => eval(e, "AssignUserIDExpr")?,
+        (None, Some(t)) => t.user.clone(),
+        (None, None) => {
+            return Err(Refusal::Expr(
+                "AssignGroupIDExpr without AssignUserIDExpr or AssignUserID names no user".into(),
+            ))
+        }
+    };
+    let group = match (&conf.assign_group_expr, &conf.assign_user) {
+        (Some(e), _) => Some(eval(e, "AssignGroupIDExpr")?),
+        (None, Some(t)) if conf.assign_user_expr.is_none() => t.group.clone(),
+        (None, _) => None,
+    };
+    let spelled = match &group {
+        Some(g) => format!("{user}:{g}"),
+        None => user,
+    };
+    policy::parse_unix_target(&spelled)
+        .map(Some)
+        .map_err(|m| Refusal::Expr(format!("the identity expression gave {m}")))
 }
 
 /// `current_context` is the worker's SELinux context (when SELinux is required);
@@ -46,13 +124,16 @@ pub fn decide(
     peer: IpAddr,
     current_context: Option<&str>,
     category: Option<u16>,
+    facts: &Facts,
 ) -> Result<Identity, Refusal> {
     let on = |b| cfg.confinement.contains(&b);
     let mut rules = Vec::new();
+    // mod_selinux: the map, then the variable, then selinuxDomainVal.
+    let from_env = selinux_from_env(conf, facts)?;
     let selinux = Source {
         directive: "selinuxDomainMap",
         map: lookup(conf.selinux_map.as_ref(), &cfg.selinux_maps),
-        default: conf.selinux_default.as_ref(),
+        default: from_env.as_ref().or(conf.selinux_default.as_ref()),
     };
     let selinux = match selinux.choose(on(Backend::Selinux), user, peer)? {
         None => None,
@@ -65,10 +146,11 @@ pub fn decide(
             Some(ctx)
         }
     };
+    let from_expr = unix_from_exprs(conf, facts)?;
     let unix = Source {
         directive: "UserIDMap",
         map: lookup(conf.user_map.as_ref(), &cfg.user_maps),
-        default: conf.assign_user.as_ref(),
+        default: from_expr.as_ref().or(conf.assign_user.as_ref()),
     };
     let unix = match unix.choose(on(Backend::Unix), user, peer)? {
         None => None,
@@ -79,6 +161,9 @@ pub fn decide(
                     "an anonymous request has no account".into(),
                 ))?;
                 crate::config::resolve_same_name(name).map_err(Refusal::SameName)?
+            } else if from_expr.as_ref().is_some_and(|e| std::ptr::eq(e, target)) {
+                // Named by an expression for this request: looked up now, as mpm-itk does.
+                crate::config::resolve_target(target).map_err(Refusal::Expr)?
             } else {
                 let key = identity_key(target);
                 cfg.users.get(&key).ok_or(Refusal::Unresolved(key))?.clone()
@@ -205,7 +290,15 @@ mod tests {
 
     fn decide_as(cfg: &Config, category: Option<u16>) -> Result<Identity, Refusal> {
         let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        decide(cfg, &cfg.vhosts[0].conf, None, peer, Some(WORKER), category)
+        decide(
+            cfg,
+            &cfg.vhosts[0].conf,
+            None,
+            peer,
+            Some(WORKER),
+            category,
+            &Facts::default(),
+        )
     }
 
     #[test]
@@ -247,7 +340,7 @@ mod tests {
         .unwrap();
         let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let conf = &cfg.vhosts[0].conf;
-        let id = decide(&cfg, conf, None, peer, None, None).unwrap();
+        let id = decide(&cfg, conf, None, peer, None, None, &Facts::default()).unwrap();
         let u = id.unix.as_ref().unwrap();
         assert_eq!(
             (u.uid, u.gid, u.groups.as_slice()),
@@ -262,7 +355,7 @@ mod tests {
             (r.min, r.max) = uid;
             let r = narrower.itk.gid_range.as_mut().unwrap();
             (r.min, r.max) = gid;
-            let got = decide(&narrower, conf, None, peer, None, None);
+            let got = decide(&narrower, conf, None, peer, None, None, &Facts::default());
             assert!(matches!(got, Err(Refusal::OutOfRange(_))), "{got:?}");
         }
     }

@@ -225,6 +225,11 @@ impl Builder {
     }
 
     /// Relative paths resolve against ServerRoot, as in Apache.
+    /// An identity directive that needs `backend` in `Confinement` to have any effect.
+    pub(super) fn need(&mut self, backend: Backend, name: &'static str, n: &Node) {
+        self.needs.push((backend, name, origin(n)));
+    }
+
     pub(super) fn path(&self, p: &str) -> PathBuf {
         self.server_root.join(p)
     }
@@ -485,12 +490,20 @@ impl Builder {
             let checks = [
                 (
                     Backend::Unix,
-                    scopes().any(|c| c.user_map.is_some() || c.assign_user.is_some()),
+                    scopes().any(|c| {
+                        c.user_map.is_some()
+                            || c.assign_user.is_some()
+                            || c.assign_user_expr.is_some()
+                    }),
                     "AssignUserID or UserIDMap",
                 ),
                 (
                     Backend::Selinux,
-                    scopes().any(|c| c.selinux_map.is_some() || c.selinux_default.is_some()),
+                    scopes().any(|c| {
+                        c.selinux_map.is_some()
+                            || c.selinux_default.is_some()
+                            || c.selinux_env.is_some()
+                    }),
                     "selinuxDomainVal or selinuxDomainMap",
                 ),
             ];

@@ -94,6 +94,7 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
             resolve_user(&mut cfg.users, &cfg.itk, t, origin, errors);
         }
     }
+    super::itk::check_sources(&confs, errors);
     if let (Some(cc), Some(current)) = (&categories, &selinux_on) {
         check_clearance(cc, current, errors);
     }
@@ -323,6 +324,11 @@ fn resolve_user(
             message: m,
         }),
     }
+}
+
+/// A target named at request time (`AssignUserIDExpr`'s value): resolved as a configured one.
+pub fn resolve_target(t: &UnixTarget) -> Result<ResolvedUser, String> {
+    resolve(t)
 }
 
 /// The lowest uid the map target `=` may resolve to: below it are system accounts (Debian's

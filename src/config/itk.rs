@@ -171,3 +171,240 @@ mod tests {
         assert!(only_uid.outside(6, 6, &[]).unwrap().contains("uid 6"));
     }
 }
+
+/// One piece of an `AssignUserIDExpr`/`AssignGroupIDExpr` string.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Part {
+    Lit(String),
+    /// `%{reqenv:VAR}`: a variable of the admin's `SetEnv`/`SetEnvIf` rules.
+    ReqEnv(String),
+    /// `%{SERVER_NAME}`: the selected virtual host's name.
+    ServerName,
+}
+
+/// An `AssignUserIDExpr`/`AssignGroupIDExpr` of the forms that read admin-controlled data
+/// only, with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdExpr {
+    pub parts: Vec<Part>,
+    pub origin: Origin,
+}
+
+impl IdExpr {
+    /// The variables it reads.
+    pub fn vars(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::ReqEnv(v) => Some(v.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Its value for a request: unset variables are empty, as ap_expr's.
+    pub fn eval(&self, env: &[(String, String)], server_name: &str) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Lit(s) => s.as_str(),
+                Part::ReqEnv(v) => env
+                    .iter()
+                    .find(|(k, _)| k == v)
+                    .map_or("", |(_, x)| x.as_str()),
+                Part::ServerName => server_name,
+            })
+            .collect()
+    }
+}
+
+/// What ap_expr variables say about the request; refused with this reason.
+const FROM_REQUEST: &str = "is request content, so the request would choose its own identity (I7): match it with an admin rule instead (SetEnvIf ATTRIBUTE REGEX VAR=name, with a literal name) and write %{reqenv:VAR}";
+
+/// Parses the string forms this server evaluates: literal text, `%{reqenv:VAR}`,
+/// `%{SERVER_NAME}`. Everything else is refused, naming why.
+pub fn parse_expr(s: &str) -> Result<Vec<Part>, String> {
+    let mut parts = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("%{") {
+        if start > 0 {
+            parts.push(Part::Lit(rest[..start].to_string()));
+        }
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("'%{{' without '}}' in '{s}'"))?;
+        let var = &after[..end];
+        let upper = var.to_ascii_uppercase();
+        parts.push(if let Some(name) = var.strip_prefix("reqenv:") {
+            if name.is_empty() {
+                return Err("%{reqenv:} names no variable".into());
+            }
+            Part::ReqEnv(name.to_string())
+        } else if upper == "SERVER_NAME" {
+            Part::ServerName
+        } else if upper == "REMOTE_USER" || upper == "AUTH_TYPE" {
+            return Err(format!("%{{{var}}}: mpm-itk evaluates the expression before authentication; to serve as the authenticated user's account write UserIDMap with the target ="));
+        } else if upper.starts_with("HTTP")
+            || upper.starts_with("REQUEST_")
+            || upper.starts_with("REMOTE_")
+            || upper.starts_with("QUERY")
+            || upper.starts_with("THE_REQUEST")
+            || upper.starts_with("PATH_INFO")
+            || upper.starts_with("REQ")
+            || upper.starts_with("COOKIE")
+            || upper.starts_with("SERVER_PROTOCOL")
+            || upper.starts_with("IPV6")
+        {
+            return Err(format!("%{{{var}}} {FROM_REQUEST}"));
+        } else {
+            return Err(format!("%{{{var}}} is not implemented: only %{{reqenv:VAR}} and %{{SERVER_NAME}} (admin-controlled data) are evaluated"));
+        });
+        rest = &after[end + 1..];
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Lit(rest.to_string()));
+    }
+    if parts.is_empty() {
+        return Err("an empty expression names no one".into());
+    }
+    if parts.iter().all(|p| matches!(p, Part::Lit(_))) {
+        return Err("holds no %{...}: write AssignUserID instead".into());
+    }
+    // ap_expr functions and operators in a string expression: not evaluated here.
+    if parts.iter().any(
+        |p| matches!(p, Part::Lit(l) if l.contains('(') || l.contains('\'') || l.contains(' ')),
+    ) {
+        return Err("only literal text, %{reqenv:VAR} and %{SERVER_NAME} are evaluated (no ap_expr functions or operators)".into());
+    }
+    Ok(parts)
+}
+
+fn expr_of(b: &mut Builder, n: &Node) -> Option<IdExpr> {
+    let [e] = n.args.as_slice() else {
+        b.error(n, format!("{} takes one expression", n.name));
+        return None;
+    };
+    match parse_expr(e) {
+        Ok(parts) => Some(IdExpr {
+            parts,
+            origin: Origin {
+                file: n.file.clone(),
+                line: n.line,
+            },
+        }),
+        Err(m) => {
+            b.error(n, format!("{} {e}: {m}", n.name));
+            None
+        }
+    }
+}
+
+pub fn assign_user_expr(b: &mut Builder, n: &Node, d: &mut DirConf) {
+    b.need(crate::sandbox::Backend::Unix, "AssignUserIDExpr", n);
+    if let Some(e) = expr_of(b, n) {
+        d.assign_user_expr = Some(e);
+    }
+}
+
+pub fn assign_group_expr(b: &mut Builder, n: &Node, d: &mut DirConf) {
+    b.need(crate::sandbox::Backend::Unix, "AssignGroupIDExpr", n);
+    if let Some(e) = expr_of(b, n) {
+        d.assign_group_expr = Some(e);
+    }
+}
+
+/// mod_selinux's `selinuxDomainEnv VAR`.
+pub fn selinux_domain_env(b: &mut Builder, n: &Node, d: &mut DirConf) {
+    b.need(crate::sandbox::Backend::Selinux, "selinuxDomainEnv", n);
+    let [v] = n.args.as_slice() else {
+        return b.error(n, "selinuxDomainEnv takes one variable name");
+    };
+    d.selinux_env = Some((
+        v.clone(),
+        Origin {
+            file: n.file.clone(),
+            line: n.line,
+        },
+    ));
+}
+
+/// I7 for the variables an identity is read from: every rule that can give one a value must
+/// take it from the administrator, not from the request (no back-reference, no header
+/// condition). Errors name the directive that reads the variable.
+pub fn check_sources(confs: &[(DirConf, Origin)], errors: &mut Vec<super::ConfigError>) {
+    let rules: Vec<&super::setenv::EnvRule> =
+        confs.iter().flat_map(|(c, _)| &c.env_rules).collect();
+    let mut readers: Vec<(String, Origin, &'static str)> = Vec::new();
+    for (c, _) in confs {
+        for (e, what) in [
+            (&c.assign_user_expr, "AssignUserIDExpr"),
+            (&c.assign_group_expr, "AssignGroupIDExpr"),
+        ] {
+            if let Some(e) = e {
+                readers.extend(e.vars().map(|v| (v.to_string(), e.origin.clone(), what)));
+            }
+        }
+        if let Some((v, at)) = &c.selinux_env {
+            readers.push((v.clone(), at.clone(), "selinuxDomainEnv"));
+        }
+    }
+    readers.sort_by(|a, b| (&a.1.file, a.1.line, &a.0).cmp(&(&b.1.file, b.1.line, &b.0)));
+    readers.dedup();
+    for (var, at, what) in readers {
+        if let Some(why) = rules.iter().find_map(|r| r.request_chooses(&var)) {
+            errors.push(super::ConfigError {
+                origin: at,
+                message: format!("{what} reads {var}, and a rule {why}: the request would choose its own identity (I7); set {var} only with literal values, on Remote_Addr, Server_Addr, Request_Method, Request_Protocol or Request_URI"),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod expr_tests {
+    use super::*;
+
+    /// From mpm-itk's documentation (the expression is an ap_expr string; its value is a
+    /// user or group name) and this server's rule that only admin data may be read.
+    #[test]
+    fn parse_expr_table() {
+        let env = |v: &str| Part::ReqEnv(v.into());
+        let lit = |v: &str| Part::Lit(v.into());
+        let ok: &[(&str, Vec<Part>)] = &[
+            ("%{reqenv:owner}", vec![env("owner")]),
+            ("web-%{reqenv:site}", vec![lit("web-"), env("site")]),
+            ("%{SERVER_NAME}", vec![Part::ServerName]),
+            ("%{reqenv:a}%{reqenv:b}", vec![env("a"), env("b")]),
+        ];
+        for (s, want) in ok {
+            assert_eq!(&parse_expr(s).unwrap(), want, "{s}");
+        }
+        let refused: &[(&str, &str)] = &[
+            ("%{HTTP_HOST}", "request content"),
+            ("%{HTTP:X-User}", "request content"),
+            ("%{REQUEST_URI}", "request content"),
+            ("%{QUERY_STRING}", "request content"),
+            ("%{REMOTE_ADDR}", "request content"),
+            ("%{REMOTE_USER}", "before authentication"),
+            ("%{TIME_HOUR}", "not implemented"),
+            ("%{reqenv:}", "names no variable"),
+            ("%{reqenv:x", "without"),
+            ("alice", "write AssignUserID"),
+            ("", "empty"),
+            ("%{reqenv:x} . 'y'", "no ap_expr functions"),
+        ];
+        for (s, why) in refused {
+            let e = parse_expr(s).expect_err(s);
+            assert!(e.contains(why), "{s}: {e}");
+        }
+        let e = IdExpr {
+            parts: vec![lit("u-"), env("site"), Part::ServerName],
+            origin: Origin {
+                file: "t".into(),
+                line: 1,
+            },
+        };
+        let vars = [("site".to_string(), "shop".to_string())];
+        assert_eq!(e.eval(&vars, "a.test"), "u-shopa.test");
+        assert_eq!(e.eval(&[], "a.test"), "u-a.test");
+        assert_eq!(e.vars().collect::<Vec<_>>(), ["site"]);
+    }
+}

@@ -34,7 +34,8 @@ pub mod tls;
 pub mod verifier;
 
 pub use identity::{
-    compose as compose_context, resolve_same_name, user_key as identity_key, SAME_NAME_MIN_UID,
+    compose as compose_context, resolve_same_name, resolve_target, user_key as identity_key,
+    SAME_NAME_MIN_UID,
 };
 pub use load::{load, load_with};
 pub use model::*;

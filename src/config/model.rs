@@ -310,6 +310,15 @@ pub struct DirConf {
     /// `SetEnv`, `UnsetEnv`, `SetEnvIf`... (`config::setenv`), in merge order.
     #[serde(default)]
     pub env_rules: Vec<super::setenv::EnvRule>,
+    /// mpm-itk's `AssignUserIDExpr` (`config::itk`): overrides `AssignUserID`.
+    #[serde(default)]
+    pub assign_user_expr: Option<super::itk::IdExpr>,
+    /// mpm-itk's `AssignGroupIDExpr`: the group of the identity, overriding its primary group.
+    #[serde(default)]
+    pub assign_group_expr: Option<super::itk::IdExpr>,
+    /// mod_selinux's `selinuxDomainEnv VAR`, and where it was written.
+    #[serde(default)]
+    pub selinux_env: Option<(String, Origin)>,
 }
 
 impl DirConf {
@@ -365,6 +374,9 @@ impl DirConf {
             env_rules: (self.env_rules.iter().chain(&over.env_rules))
                 .cloned()
                 .collect(),
+            assign_user_expr: pick(&over.assign_user_expr, &self.assign_user_expr),
+            assign_group_expr: pick(&over.assign_group_expr, &self.assign_group_expr),
+            selinux_env: pick(&over.selinux_env, &self.selinux_env),
         }
     }
 }

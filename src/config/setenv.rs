@@ -73,6 +73,26 @@ impl EnvRule {
         }
     }
 
+    /// Why this rule lets the request choose `var`'s value, if it does: a back-reference
+    /// copies request text into it, or a header (or an earlier variable) decides whether it is
+    /// set. Connection facts and the request line (as `<LocationMatch>` reads it) do not count.
+    pub fn request_chooses(&self, var: &str) -> Option<&'static str> {
+        let EnvRule::If {
+            attribute, assign, ..
+        } = self
+        else {
+            return None;
+        };
+        if self.copies_request_into(var) {
+            return Some("copies request content into it ($N)");
+        }
+        let sets = assign.iter().any(|a| match a {
+            Assign::Set(n, _) | Assign::Unset(n) => n.eq_ignore_ascii_case(var),
+        });
+        (sets && matches!(attribute, Attribute::Header(_)))
+            .then_some("sets it when a request header matches")
+    }
+
     /// Whether this rule names `var` at all.
     pub fn names(&self, var: &str) -> bool {
         match self {
