@@ -666,6 +666,21 @@ fn identity_expressions_that_let_the_request_choose_are_refused() {
             wrong.push(format!("{line}: wanted {at}...{words}, got ok={ok}: {err}"));
         }
     }
+    // selinuxServerDomain: checked against the running context where SELinux is enabled,
+    // else a warning saying what is not checked.
+    let selinux_on = std::fs::read_to_string("/sys/fs/selinux/enforce").is_ok();
+    let conf = format!(
+        "ErrorLog {d}/logs/error.log\nPidFile {d}/logs/pid\nDocumentRoot {d}/www/default\nselinuxServerDomain *:s0\n"
+    );
+    let (ok, err) = check_config(&dir, &conf);
+    let at = format!("{}:4: ", conf_file.display());
+    if !selinux_on
+        && !(ok
+            && err.contains(&at)
+            && err.contains("selinuxServerDomain is not checked: SELinux is not enabled"))
+    {
+        wrong.push(format!("selinuxServerDomain without SELinux: {err}"));
+    }
     // Admin literals on connection facts or the URL are accepted.
     let conf = format!(
         "ErrorLog {d}/logs/error.log\nPidFile {d}/logs/pid\nDocumentRoot {d}/www/default\nConfinement unix\nSetEnvIf Remote_Addr ^10\\. owner=nobody\nSetEnvIf Request_URI ^/x owner=nobody\nAssignUserIDExpr %{{reqenv:owner}}\nselinuxAllowCaches Off\n"

@@ -310,6 +310,7 @@ pub const TABLE: &[Directive] = &[
     no_effect("DavLockDB", SV, Exactly(1), "dav_fs_module", "locks live in user.* extended attributes of the locked resources (docs/webdav.md)"),
     implemented("selinuxDomainMap", ANY, Exactly(1), "selinux_module", Dir(h::selinux_map), "mod_selinux map"),
     implemented("selinuxConfigFile", ANY, Exactly(1), "selinux_module", Dir(h::selinux_map), "old name of selinuxDomainMap"),
+    implemented("selinuxServerDomain", SERVER, Own, "selinux_module", Server(super::itk::selinux_server_domain), "DOMAIN:RANGE the server must already run in: checked at -t when SELinux is enabled, else a warning (docs/itk.md)"),
     implemented("selinuxDomainEnv", ANY, Own, "selinux_module", Dir(super::itk::selinux_domain_env), "VAR: DOMAIN:RANGE from a variable only literal admin rules set (docs/itk.md)"),
     no_effect("selinuxAllowCaches", ANY, Exactly(1), "selinux_module", "there are no content caches, so nothing is served before authentication and the domain transition (mod_selinux's reason to turn caches off)"),
     implemented("selinuxDomainVal", ANY, Exactly(1), "selinux_module", Dir(h::selinux_default), "the default context"),

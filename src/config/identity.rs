@@ -95,6 +95,7 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
         }
     }
     super::itk::check_sources(&confs, errors);
+    super::itk::check_server_domain(&cfg.itk, selinux_on.as_deref(), errors, &mut cfg.warnings);
     if let (Some(cc), Some(current)) = (&categories, &selinux_on) {
         check_clearance(cc, current, errors);
     }

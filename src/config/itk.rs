@@ -35,6 +35,10 @@ impl IdRange {
 pub struct ItkSettings {
     pub uid_range: Option<IdRange>,
     pub gid_range: Option<IdRange>,
+    /// mod_selinux's `selinuxServerDomain DOMAIN:RANGE`: the context the server must already
+    /// run in (checked at load; see [`check_server_domain`]).
+    #[serde(default)]
+    pub server_domain: Option<(crate::policy::SelinuxTarget, Origin)>,
 }
 
 impl ItkSettings {
@@ -106,6 +110,59 @@ pub fn limit_gid_range(b: &mut Builder, n: &Node, cfg: &mut Config) {
     }
 }
 
+/// `selinuxServerDomain DOMAIN:RANGE` (`*` keeps a part, as in the map files).
+pub fn selinux_server_domain(b: &mut Builder, n: &Node, cfg: &mut Config) {
+    let [v] = n.args.as_slice() else {
+        return b.error(n, "selinuxServerDomain takes one DOMAIN:RANGE");
+    };
+    match crate::policy::parse_selinux_target(v) {
+        Ok(t) => {
+            cfg.itk.server_domain = Some((
+                t,
+                Origin {
+                    file: n.file.clone(),
+                    line: n.line,
+                },
+            ))
+        }
+        Err(m) => b.error(n, format!("selinuxServerDomain: {m}")),
+    }
+}
+
+/// mod_selinux's `selinuxServerDomain` made the daemon `setcon` itself at start. This server
+/// never changes its own context (the master stays in the domain it was started in, e.g. by
+/// systemd's `SELinuxContext=` or the policy's transition), so the directive is a check: with
+/// SELinux enabled, the context it names (relative to the current one) must be the current
+/// one, else an error saying how to start the server; without SELinux, a warning saying what
+/// is not checked.
+pub fn check_server_domain(
+    itk: &ItkSettings,
+    current: Option<&str>,
+    errors: &mut Vec<super::ConfigError>,
+    warnings: &mut Vec<super::ConfigError>,
+) {
+    let Some((t, at)) = &itk.server_domain else {
+        return;
+    };
+    let Some(current) = current else {
+        warnings.push(super::ConfigError {
+            origin: at.clone(),
+            message: "selinuxServerDomain is not checked: SELinux is not enabled on this host, so there is no context to compare (the server never changes its own context)".into(),
+        });
+        return;
+    };
+    let want = super::identity::compose(current, t);
+    if want.as_deref() != Some(current) {
+        errors.push(super::ConfigError {
+            origin: at.clone(),
+            message: format!(
+                "selinuxServerDomain asks for {}, but the server runs as {current}: oneshot-httpd does not change its own context (mod_selinux did, with setcon); start it in that context (systemd SELinuxContext=, runcon) or change the directive",
+                want.unwrap_or_else(|| "a context that cannot be composed".into())
+            ),
+        });
+    }
+}
+
 /// `NiceValue N`: 0..=19 (see the module comment for negative values).
 pub fn nice_value(b: &mut Builder, n: &Node, d: &mut DirConf) {
     let [v] = n.args.as_slice() else {
@@ -143,6 +200,7 @@ mod tests {
         let s = ItkSettings {
             uid_range: r(1000, 1999),
             gid_range: r(1000, 1999),
+            server_domain: None,
         };
         // (uid, gid, groups, inside?)
         let table: &[(u32, u32, &[u32], bool)] = &[
@@ -166,6 +224,7 @@ mod tests {
         let only_uid = ItkSettings {
             uid_range: r(5, 5),
             gid_range: None,
+            server_domain: None,
         };
         assert_eq!(only_uid.outside(5, 0, &[1, 2]), None);
         assert!(only_uid.outside(6, 6, &[]).unwrap().contains("uid 6"));
@@ -406,5 +465,49 @@ mod expr_tests {
         assert_eq!(e.eval(&vars, "a.test"), "u-shopa.test");
         assert_eq!(e.eval(&[], "a.test"), "u-a.test");
         assert_eq!(e.vars().collect::<Vec<_>>(), ["site"]);
+    }
+}
+
+#[cfg(test)]
+mod server_domain_tests {
+    use super::*;
+
+    /// mod_selinux's `selinuxServerDomain` (e.g. its default `*:s0`): `*` keeps the current
+    /// part. Expected column written by hand: equal to the running context or not.
+    #[test]
+    fn server_domain_table() {
+        let at = Origin {
+            file: "t.conf".into(),
+            line: 2,
+        };
+        let current = "system_u:system_r:httpd_t:s0-s0:c0.c1023";
+        let table: &[(&str, bool)] = &[
+            ("*:s0-s0:c0.c1023", true),
+            ("httpd_t:*", true),
+            ("httpd_t:s0-s0:c0.c1023", true),
+            ("*:s0", false),
+            ("other_t:*", false),
+            ("*:s0-s0:c0.c15", false),
+        ];
+        for (target, same) in table {
+            let s = ItkSettings {
+                server_domain: Some((
+                    crate::policy::parse_selinux_target(target).unwrap(),
+                    at.clone(),
+                )),
+                ..Default::default()
+            };
+            let (mut e, mut w) = (Vec::new(), Vec::new());
+            check_server_domain(&s, Some(current), &mut e, &mut w);
+            assert_eq!(e.is_empty(), *same, "{target}: {e:?}");
+            assert!(w.is_empty());
+            if let Some(err) = e.first() {
+                assert_eq!(err.origin, at);
+                assert!(err.message.contains(current), "{}", err.message);
+            }
+            check_server_domain(&s, None, &mut e, &mut w);
+            assert_eq!(w.len(), 1);
+            assert!(w[0].message.contains("not checked"), "{}", w[0].message);
+        }
     }
 }
