@@ -483,7 +483,8 @@ mod tests {
             assign,
         };
         let set = |k: &str, v: &str| Assign::Set(k.into(), v.into());
-        let cases: Vec<(Vec<EnvRule>, Vec<(&str, &str)>)> = vec![
+        type Case = (Vec<EnvRule>, Vec<(&'static str, &'static str)>);
+        let cases: Vec<Case> = vec![
             (
                 vec![rule(
                     Attribute::RemoteAddr,
