@@ -1026,4 +1026,277 @@ server_checks() {
     check "server: ReexecChildren On: re-executed children enter the mapped domains" reexec_serves
     reexec_stop
     cgroup_checks
+    pool_pam_checks
+}
+
+# ------------------------------------------------------------ php-fpm pools and PAM (issues 19, 18)
+# A server of its own on 8080 (the earlier ones are stopped by then): the verifier with
+# `AuthBasicProvider pam` runs in oneshot_verifier_pam_t, so the main configuration, whose
+# verifier must stay oneshot_verifier_t, cannot hold it. Beside it, Debian's php-fpm8.2, one
+# master per user started in that user's pool domain and category (seltool runcon), each
+# pool's socket typed by the policy's typetransition in /run/php. DAC lets www-data reach both
+# sockets (listen.owner www-data, 0600), so only the policy tells the pools apart.
+# Accounts, passwords, php.ini and PAM's files come from scripts/lib/vm/initramfs.sh.
+PF_CONF=$TOP/conf/pool-pam.conf
+FPM=/usr/sbin/php-fpm8.2
+FPM_PIDS=""
+CTX_VERIFIER_PAM=system_u:system_r:oneshot_verifier_pam_t:s0
+
+pf_write_conf() {
+    cat > "$PF_CONF" <<EOF
+Listen 127.0.0.1:8080
+ServerRoot $TOP
+ErrorLog $TOP/log/error.log
+CustomLog $TOP/log/access.log combined
+User www-data
+Group www-data
+Confinement selinux
+LogLevel info
+MaxRequestWorkers 8
+selinuxConnectionCategories c8.c15
+<VirtualHost *:8080>
+    ServerName localhost
+    DocumentRoot $TOP/www/default
+    selinuxDomainVal oneshot_web_anon_t:s0:c3
+</VirtualHost>
+<VirtualHost *:8080>
+    ServerName pam.localhost
+    DocumentRoot $TOP/www/alice
+    AuthType Basic
+    AuthName "unix accounts"
+    AuthBasicProvider pam
+    AuthPAMService oneshot-vm
+    Require valid-user
+    selinuxDomainMap $TOP/conf/domain.map
+</VirtualHost>
+<VirtualHost *:8080>
+    ServerName fcgi-alice.localhost
+    DocumentRoot $TOP/www/alice
+    selinuxDomainVal oneshot_web_alice_t:s0:c1
+    <FilesMatch "\.php\$">
+        SetHandler "proxy:unix:/run/php/alice.sock|fcgi://localhost"
+    </FilesMatch>
+</VirtualHost>
+<VirtualHost *:8080>
+    ServerName fcgi-bob.localhost
+    DocumentRoot $TOP/www/bob
+    selinuxDomainVal oneshot_web_bob_t:s0:c2
+    <FilesMatch "\.php\$">
+        SetHandler "proxy:unix:/run/php/bob.sock|fcgi://localhost"
+    </FilesMatch>
+</VirtualHost>
+<VirtualHost *:8080>
+    ServerName fcgi-cross.localhost
+    DocumentRoot $TOP/www/alice
+    selinuxDomainVal oneshot_web_alice_t:s0:c1
+    <FilesMatch "\.php\$">
+        SetHandler "proxy:unix:/run/php/bob.sock|fcgi://localhost"
+    </FilesMatch>
+</VirtualHost>
+EOF
+}
+
+# fpm_start USER LEVEL: php-fpm for USER's pool, its master in oneshot_fcgi_USER_t at LEVEL
+fpm_start() {
+    mkdir -p /etc/php-fpm-vm
+    cat > "/etc/php-fpm-vm/$1.conf" <<EOF
+[global]
+error_log = $TOP/log/php-$1.log
+daemonize = no
+[$1]
+user = $1
+group = $1
+listen = /run/php/$1.sock
+listen.owner = www-data
+listen.group = www-data
+listen.mode = 0600
+pm = static
+pm.max_children = 1
+security.limit_extensions = .php
+catch_workers_output = yes
+EOF
+    : > "$TOP/log/php-$1.log"
+    $L label "$O:oneshot_log_t:s0" "$TOP/log/php-$1.log"
+    /bin/seltool runcon "system_u:system_r:oneshot_fcgi_$1_t:$2" "$FPM" -F -O \
+        -y "/etc/php-fpm-vm/$1.conf" -c /vm/php.ini >> /tmp/server.out 2>&1 &
+    FPM_PIDS="$FPM_PIDS $!"
+}
+
+pf_setup() {
+    mkdir -p /run/php
+    $L label "$O:oneshot_fcgi_exec_t:s0" "$FPM" || { why="cannot label $FPM"; return 1; }
+    $L label "$O:oneshot_fcgi_run_t:s0" /run/php || { why="cannot label /run/php"; return 1; }
+    $L label "$O:shadow_t:s0" /etc/shadow || { why="cannot label /etc/shadow"; return 1; }
+    $L label "$O:chkpwd_exec_t:s0" /sbin/unix_chkpwd || { why="cannot label /sbin/unix_chkpwd"; return 1; }
+    cp /vm/id.php $TOP/www/alice/id.php
+    cp /vm/id.php $TOP/www/bob/id.php
+    chmod 0644 $TOP/www/alice/id.php $TOP/www/bob/id.php
+    $L label "$O:oneshot_content_alice_t:s0:c1" $TOP/www/alice/id.php
+    $L label "$O:oneshot_content_bob_t:s0:c2" $TOP/www/bob/id.php
+    $L getfilecon /etc/shadow /sbin/unix_chkpwd "$FPM" /run/php | sed 's/^/LABEL /'
+    fpm_start alice s0:c1
+    fpm_start bob s0:c2
+    i=0
+    while [ $i -lt 150 ] && { [ ! -S /run/php/alice.sock ] || [ ! -S /run/php/bob.sock ]; }; do
+        sleep 0.2; i=$((i + 1))
+    done
+    [ -S /run/php/alice.sock ] && [ -S /run/php/bob.sock ] ||
+        { why="no pool sockets after 30 s: $(ls -l /run/php | tr '\n' ' '); $(tail -n 5 /tmp/server.out | tr '\n' ' ')"; return 1; }
+    pf_write_conf
+    out="$($SERVER -f "$PF_CONF" -t 2>&1)" || { why="-t: $(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"; return 1; }
+    $SERVER -f "$PF_CONF" >> /tmp/server.out 2>&1 &
+    SERVER_PID=$!
+    i=0
+    while [ $i -lt 50 ]; do
+        printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | /bin/httpc 127.0.0.1 8080 >/dev/null 2>&1 && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || { why="server exited: $(tail -n 3 /tmp/server.out | tr '\n' ' ')"; return 1; }
+        sleep 0.2; i=$((i + 1))
+    done
+    why="not listening on 127.0.0.1:8080 after 10 s"; return 1
+}
+
+# pool_runs USER LEVEL: a php-fpm of USER in its pool domain at LEVEL, and its socket typed
+pool_runs() {
+    want="system_u:system_r:oneshot_fcgi_$1_t:$2"
+    found=""
+    for d in /proc/[0-9]*; do
+        case "$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)" in *"php-fpm: master process"*"/$1.conf"*) ;; *) continue ;; esac
+        found="$(tr -d '\0' < "$d/attr/current")"
+        break
+    done
+    [ "$found" = "$want" ] || { why="php-fpm master of $1 runs as '$found', want $want"; return 1; }
+    file_type_is "/run/php/$1.sock" "oneshot_fcgi_$1_sock_t"
+}
+
+# pool_answers VHOST UID CONTEXT: the PHP page reports the pool's uid and context
+pool_answers() {
+    http "$1" /id.php
+    [ "$status" = 200 ] || { why="status '$status': $(printf '%s' "$body" | head -c 200)"; return 1; }
+    case "$body" in *"uid=$2
+"*) ;; *) why="body lacks uid=$2: $(printf '%s' "$body" | tr '\n' ' ' | head -c 200)"; return 1 ;; esac
+    case "$body" in *"context=$3
+"*) ;; *) why="body lacks context=$3: $(printf '%s' "$body" | tr '\n' ' ' | head -c 200)"; return 1 ;; esac
+}
+
+# alice's vhost pointed at bob's pool: 503, bob's identity never answers, one error-log line
+# naming the socket, and the refusal is the kernel's: an AVC denial of alice's domain (with
+# the serving child's pid, from the access log) on bob's pool socket.
+pool_cross_refused() {
+    mark="$(wc -l < "$TOP/log/error.log")"
+    http fcgi-cross.localhost /id.php
+    [ "$status" = 503 ] || { why="status '$status', want 503: $(printf '%s' "$body" | head -c 200)"; return 1; }
+    case "$body" in *uid=1001*|*oneshot_fcgi_bob_t*) why="bob's pool answered"; return 1 ;; esac
+    i=0
+    while [ $i -lt 30 ]; do
+        line="$(tail -n +"$((mark + 1))" "$TOP/log/error.log" | grep -F '/run/php/bob.sock' | grep -F 'Permission denied' | tail -n 1)"
+        [ -n "$line" ] && break
+        sleep 0.1; i=$((i + 1))
+    done
+    [ -n "$line" ] || { why="no error-log line naming /run/php/bob.sock with 'Permission denied'; new: $(tail -n +"$((mark + 1))" "$TOP/log/error.log" | tail -n 3 | tr '\n' ' ')"; return 1; }
+    pid="$(grep -F 'GET /id.php ' "$F_ACCESS_LOG" | grep ' 503 ' | tail -n 1 | sed -n 's/.* pid=\([0-9]*\) .*/\1/p')"
+    [ -n "$pid" ] || { why="no access-log line with the 503's pid"; return 1; }
+    avc="$(dmesg | grep "avc: *denied *{ write } for *pid=$pid comm=\"oneshot-httpd\" .*name=\"bob.sock\"" | head -n 1)"
+    [ -n "$avc" ] || { why="no AVC denial of { write } on bob.sock from the child $pid"; return 1; }
+    case "$avc" in *"scontext=system_u:system_r:oneshot_web_alice_t:s0:c1,c"*" tcontext=system_u:object_r:oneshot_fcgi_bob_sock_t:s0:c2 tclass=sock_file"*) ;;
+        *) why="unexpected denial: $avc"; return 1 ;; esac
+}
+
+# The child's connect again, from seltool in alice's domain as www-data (the sockets' owner,
+# so DAC lets it through, as it does the child): refused, and by the policy.
+tool_cross_refused() {
+    got="$(/bin/selprobe "do" setcon "$CTX_ALICE" uid 33 connect /run/php/bob.sock 2>&1 | tail -n 1)"
+    [ "$got" = "ERR EACCES" ] || { why="got '$got', want 'ERR EACCES'"; return 1; }
+    avc="$(dmesg | grep 'avc: *denied *{ write } for .*comm="selprobe" .*name="bob.sock"' | tail -n 1)"
+    case "$avc" in *"scontext=$CTX_ALICE tcontext=system_u:object_r:oneshot_fcgi_bob_sock_t:s0:c2 tclass=sock_file"*) ;;
+        *) why="no AVC denial of alice's domain on bob.sock from selprobe: '$avc'"; return 1 ;; esac
+}
+
+fcgi_checks() {
+    check "fcgi: alice's php-fpm runs in oneshot_fcgi_alice_t:s0:c1, its socket typed oneshot_fcgi_alice_sock_t" pool_runs alice s0:c1
+    check "fcgi: bob's php-fpm runs in oneshot_fcgi_bob_t:s0:c2, its socket typed oneshot_fcgi_bob_sock_t" pool_runs bob s0:c2
+    check "fcgi: alice's vhost reaches alice's pool (PHP: uid 1000, oneshot_fcgi_alice_t:s0:c1)" \
+        pool_answers fcgi-alice.localhost 1000 system_u:system_r:oneshot_fcgi_alice_t:s0:c1
+    check "fcgi: bob's vhost reaches bob's pool (PHP: uid 1001, oneshot_fcgi_bob_t:s0:c2)" \
+        pool_answers fcgi-bob.localhost 1001 system_u:system_r:oneshot_fcgi_bob_t:s0:c2
+    check "fcgi: alice's vhost pointed at bob's pool: 503, error-log line, the kernel's AVC denial" pool_cross_refused
+    check "fcgi: the same connect from alice's domain with a tool: EACCES, the kernel's AVC denial" tool_cross_refused
+    probe "fcgi: alice's domain connects to her own pool with the tool (control)" "OK" \
+        setcon "$CTX_ALICE" uid 33 connect /run/php/alice.sock
+    probe "fcgi: bob's domain cannot connect to alice's pool" "ERR EACCES" \
+        setcon "$CTX_BOB" uid 33 connect /run/php/alice.sock
+    probe "fcgi: the anonymous domain cannot connect to alice's pool" "ERR EACCES" \
+        setcon "$CTX_ANON" uid 33 connect /run/php/alice.sock
+    probe "fcgi: the master cannot connect to a pool" "ERR EACCES" connect /run/php/alice.sock
+}
+
+verifier_pam_confined() {
+    v="$(verifier_pid)"
+    [ -n "$v" ] && kill -0 "$v" 2>/dev/null || { why="no running verifier in the error log"; return 1; }
+    got="$(tr -d '\0' < "/proc/$v/attr/current")"
+    [ "$got" = "$CTX_VERIFIER_PAM" ] || { why="verifier $v runs as '$got', want $CTX_VERIFIER_PAM"; return 1; }
+    st="$(cat "/proc/$v/status")"
+    for want in "Uid:	0	0	0	0" "CapEff:	0000000000000000" "CapPrm:	0000000000000000" "NoNewPrivs:	1" "Seccomp:	2"; do
+        printf '%s\n' "$st" | grep -q "^$want\$" || { why="verifier $v: no '$want' in its status"; return 1; }
+    done
+}
+
+# `passwd -l`: a "!" before the hash, written in place so /etc/shadow keeps its inode and
+# its label (shadow_t); its size and mtime change, which drops the verifier's cached success.
+lock_alice() {
+    sed 's/^alice:\$/alice:!$/' /etc/shadow > /tmp/shadow.new && cat /tmp/shadow.new > /etc/shadow
+    rm -f /tmp/shadow.new
+    grep -q '^alice:!\$' /etc/shadow || { why="cannot lock alice"; return 1; }
+}
+
+# pam_unix, as root, first tries /etc/shadow itself (getspnam) and runs unix_chkpwd when that
+# fails: the kernel refuses the verifier's own read (an AVC from its pid), yet the logins
+# succeed, so the hash was read by the helper in chkpwd_t (the only domain that may).
+pam_shadow_refused() {
+    v="$(verifier_pid)"
+    d="$(dmesg | grep "avc: *denied *{ read } for *pid=$v comm=\"oneshot-httpd\" name=\"shadow\"" | head -n 1)"
+    case "$d" in *"scontext=$CTX_VERIFIER_PAM tcontext=system_u:object_r:shadow_t:s0 tclass=file"*) ;;
+        *) why="no AVC denial of the verifier ($v) reading /etc/shadow: '$d'"; return 1 ;; esac
+}
+
+# and no other denial for the verifier's domain or the helper's during the logins
+pam_no_other_denials() {
+    d="$(dmesg | grep 'avc: *denied' | grep -v 'comm="selprobe"' | grep -v 'tcontext=system_u:object_r:shadow_t:s0 tclass=file' \
+        | grep -E 'scontext=[^ ]*:(oneshot_verifier_pam_t|chkpwd_t):' | head -n 2)"
+    [ -z "$d" ] || { why="$d"; return 1; }
+}
+
+pam_checks() {
+    check "pam: the verifier runs in oneshot_verifier_pam_t:s0 as uid 0 without capabilities, nnp, seccomp" verifier_pam_confined
+    check "pam: alice's unix password -> 200" expect_http 200 alice-index pam.localhost /index.html alice:alice-unix-pw
+    check "pam: served in alice's mapped domain (ctx=, rule= in the access log)" \
+        log_has_ctx " - alice [" oneshot_web_alice_t:s0:c1 "$TOP/conf/domain.map:2"
+    check "pam: wrong password -> 401" expect_http 401 "" pam.localhost /index.html alice:wrong
+    check "pam: a locked account with its right password -> 401" expect_http 401 "" pam.localhost /index.html carol:carol-unix-pw
+    check "pam: the kernel refused the verifier's own read of /etc/shadow (AVC); the helper read it" pam_shadow_refused
+    check "pam: no other AVC denial for the verifier's domain or chkpwd_t" pam_no_other_denials
+    probe "pam: the verifier's domain cannot read /etc/shadow (only chkpwd_t can)" "ERR EACCES" \
+        setcon "$CTX_VERIFIER_PAM" read /etc/shadow
+    probe "pam: the verifier's domain cannot create a TCP socket" "ERR EACCES" setcon "$CTX_VERIFIER_PAM" socket
+    probe "pam: the verifier's domain cannot create a UDP socket" "ERR EACCES" setcon "$CTX_VERIFIER_PAM" udpsocket
+    probe "pam: the verifier's domain cannot connect to a pool socket" "ERR EACCES" \
+        setcon "$CTX_VERIFIER_PAM" connect /run/php/alice.sock
+    check "pam: passwd -l on alice after her cached success" lock_alice
+    check "pam: alice locked -> 401 at once" expect_http 401 "" pam.localhost /index.html alice:alice-unix-pw
+}
+
+pool_pam_checks() {
+    echo "INIT: ---- php-fpm pools and PAM ---- at $(cut -d' ' -f1 /proc/uptime) s"
+    if ! check_fn_ok pf_setup; then
+        fail "pools and pam: php-fpm pools and a server with AuthBasicProvider pam start under enforcing" "$why"
+    else
+        pass "pools and pam: php-fpm pools and a server with AuthBasicProvider pam start under enforcing"
+        fcgi_checks
+        pam_checks
+    fi
+    kill "$SERVER_PID" $FPM_PIDS 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+    for f in $TOP/log/php-alice.log $TOP/log/php-bob.log; do
+        [ -s "$f" ] && sed "s|^|LOG $(basename "$f"): |" "$f"
+    done
+    echo "INIT: ---- php-fpm pools and PAM done ---- at $(cut -d' ' -f1 /proc/uptime) s"
 }
