@@ -1034,8 +1034,10 @@ server_checks() {
 # `AuthBasicProvider pam` runs in oneshot_verifier_pam_t, so the main configuration, whose
 # verifier must stay oneshot_verifier_t, cannot hold it. Beside it, Debian's php-fpm8.2, one
 # master per user started in that user's pool domain and category (seltool runcon), each
-# pool's socket typed by the policy's typetransition in /run/php. DAC lets www-data reach both
-# sockets (listen.owner www-data, 0600), so only the policy tells the pools apart.
+# pool's socket typed by the policy's typetransition in /run/php. `Confinement selinux unix`:
+# the FastCGI vhosts' children run as www-data (AssignUserID), whom DAC lets reach both
+# sockets (listen.owner www-data, 0600), so only the policy tells the pools apart; the PAM
+# vhost's run as the account itself (UserIDMap "* =", docs/pam.md).
 # Accounts, passwords, php.ini and PAM's files come from scripts/lib/vm/initramfs.sh.
 PF_CONF=$TOP/conf/pool-pam.conf
 FPM=/usr/sbin/php-fpm8.2
@@ -1050,7 +1052,8 @@ ErrorLog $TOP/log/error.log
 CustomLog $TOP/log/access.log combined
 User www-data
 Group www-data
-Confinement selinux
+Confinement selinux unix
+CGIOwnerCheck Off
 LogLevel info
 MaxRequestWorkers 8
 selinuxConnectionCategories c8.c15
@@ -1068,11 +1071,18 @@ selinuxConnectionCategories c8.c15
     AuthPAMService oneshot-vm
     Require valid-user
     selinuxDomainMap $TOP/conf/domain.map
+    # each system user as themselves (docs/pam.md): uid, gid and groups of the account
+    UserIDMap $TOP/conf/pam-users.map
+    ScriptAlias /cgi-bin/ $TOP/cgi-bin/
+    <Directory $TOP/cgi-bin>
+        Options +ExecCGI
+    </Directory>
 </VirtualHost>
 <VirtualHost *:8080>
     ServerName fcgi-alice.localhost
     DocumentRoot $TOP/www/alice
     selinuxDomainVal oneshot_web_alice_t:s0:c1
+    AssignUserID www-data www-data
     <FilesMatch "\.php\$">
         SetHandler "proxy:unix:/run/php/alice.sock|fcgi://localhost"
     </FilesMatch>
@@ -1081,6 +1091,7 @@ selinuxConnectionCategories c8.c15
     ServerName fcgi-bob.localhost
     DocumentRoot $TOP/www/bob
     selinuxDomainVal oneshot_web_bob_t:s0:c2
+    AssignUserID www-data www-data
     <FilesMatch "\.php\$">
         SetHandler "proxy:unix:/run/php/bob.sock|fcgi://localhost"
     </FilesMatch>
@@ -1089,6 +1100,7 @@ selinuxConnectionCategories c8.c15
     ServerName fcgi-cross.localhost
     DocumentRoot $TOP/www/alice
     selinuxDomainVal oneshot_web_alice_t:s0:c1
+    AssignUserID www-data www-data
     <FilesMatch "\.php\$">
         SetHandler "proxy:unix:/run/php/bob.sock|fcgi://localhost"
     </FilesMatch>
@@ -1143,6 +1155,20 @@ pf_setup() {
     [ -S /run/php/alice.sock ] && [ -S /run/php/bob.sock ] ||
         { why="no pool sockets after 30 s: $(ls -l /run/php | tr '\n' ' '); $(tail -n 5 /tmp/server.out | tr '\n' ' ')"; return 1; }
     pf_write_conf
+    printf '*  =\n' > $TOP/conf/pam-users.map
+    # shell builtins only: the web domains may not exec the system's programs
+    cat > $TOP/cgi-bin/whoami <<'CGI'
+#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+while read -r k a b c d; do
+    case "$k" in Uid:|Gid:) echo "$k $a $b $c $d" ;; esac
+done < /proc/self/status
+read -r ctx < /proc/self/attr/current
+echo "context=$ctx"
+CGI
+    chmod 0755 $TOP/cgi-bin/whoami
+    $L label "$O:oneshot_cgi_exec_t:s0" $TOP/cgi-bin/whoami
     out="$($SERVER -f "$PF_CONF" -t 2>&1)" || { why="-t: $(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"; return 1; }
     $SERVER -f "$PF_CONF" >> /tmp/server.out 2>&1 &
     SERVER_PID=$!
@@ -1248,6 +1274,18 @@ lock_alice() {
     grep -q '^alice:!\$' /etc/shadow || { why="cannot lock alice"; return 1; }
 }
 
+# UserIDMap "* =": the account of the user's name; the CGI reports what it runs as
+pam_served_as_alice() {
+    http pam.localhost /cgi-bin/whoami alice:alice-unix-pw
+    [ "$status" = 200 ] || { why="status '$status': $(printf '%s' "$body" | head -c 200)"; return 1; }
+    case "$body" in *"Uid: 1000 1000 1000 1000"*"Gid: 1000 1000 1000 1000"*) ;;
+        *) why="not uid/gid 1000: $(printf '%s' "$body" | tr '\n' ' ')"; return 1 ;; esac
+    line_of "
+$body" "context="
+    conn_category "${LINE#context=}" oneshot_web_alice_t:s0:c1 >/dev/null ||
+        { why="context '${LINE#context=}', want oneshot_web_alice_t:s0:c1,cN"; return 1; }
+}
+
 # pam_unix, as root, first tries /etc/shadow itself (getspnam) and runs unix_chkpwd when that
 # fails: the kernel refuses the verifier's own read (an AVC from its pid), yet the logins
 # succeed, so the hash was read by the helper in chkpwd_t (the only domain that may).
@@ -1268,8 +1306,9 @@ pam_no_other_denials() {
 pam_checks() {
     check "pam: the verifier runs in oneshot_verifier_pam_t:s0 as uid 0 without capabilities, nnp, seccomp" verifier_pam_confined
     check "pam: alice's unix password -> 200" expect_http 200 alice-index pam.localhost /index.html alice:alice-unix-pw
-    check "pam: served in alice's mapped domain (ctx=, rule= in the access log)" \
-        log_has_ctx " - alice [" oneshot_web_alice_t:s0:c1 "$TOP/conf/domain.map:2"
+    check "pam: served in alice's mapped domain (ctx=, rule= both maps in the access log)" \
+        log_has_ctx " - alice [" oneshot_web_alice_t:s0:c1 "$TOP/conf/domain.map:2+$TOP/conf/pam-users.map:1"
+    check "pam: served as alice herself: a CGI runs as uid 1000 (UserIDMap =) in her domain" pam_served_as_alice
     check "pam: wrong password -> 401" expect_http 401 "" pam.localhost /index.html alice:wrong
     check "pam: a locked account with its right password -> 401" expect_http 401 "" pam.localhost /index.html carol:carol-unix-pw
     check "pam: the kernel refused the verifier's own read of /etc/shadow (AVC); the helper read it" pam_shadow_refused
