@@ -66,11 +66,12 @@ vm_add_fcgi_pam() {
     cp "$REPO/tests/vm/id.php" "$root/vm/id.php"
     # libpam's module directory, and the helper where pam_unix looks for it
     pam=/lib/x86_64-linux-gnu/security/pam_unix.so
-    [ -e "$pam" ] || pam="$(dpkg -L libpam-modules | grep '/pam_unix\.so$' | head -n 1)"
+    [ -e "$pam" ] || pam="$(dpkg -L libpam-modules | grep '/pam_unix\.so$' | sed -n 1p)"
     mkdir -p "$root/lib/x86_64-linux-gnu/security" "$root/sbin" "$root/etc/pam.d"
     cp "$pam" "$root/lib/x86_64-linux-gnu/security/pam_unix.so"
     vm_copy_ldd_closure "$root" "$pam"
-    lib="$(strings "$pam" | grep -m1 '/unix_chkpwd$')"
+    # (sed -n 1p, not grep -m1 or head: an early exit would SIGPIPE the writer and trip pipefail)
+    lib="$(strings "$pam" | grep '/unix_chkpwd$' | sed -n 1p)"
     [ -n "$lib" ] || vm_die "pam_unix.so names no unix_chkpwd"
     mkdir -p "$root$(dirname "$lib")"
     cp /usr/sbin/unix_chkpwd "$root$lib"
