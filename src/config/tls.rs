@@ -42,6 +42,10 @@ pub struct TlsConfig {
     pub key_files: Vec<PathBuf>,
     /// `SSLKeyHolderContext`: the SELinux context the key holder enters (verified).
     pub key_holder_context: Option<String>,
+    /// `SSLRelaySocketContext`: the SELinux context of the socketpair between the TLS relay
+    /// and the serving process (set with setsockcreatecon around its creation, then reset).
+    #[serde(default)]
+    pub relay_socket_context: Option<String>,
 }
 
 /// One vhost's TLS settings.
@@ -146,7 +150,7 @@ const VHOST_ONLY: &[&str] = &[
     "sslcertificatekeyfile",
     "sslcertificatechainfile",
 ];
-const SERVER_ONLY: &[&str] = &["sslkeyholdercontext"];
+const SERVER_ONLY: &[&str] = &["sslkeyholdercontext", "sslrelaysocketcontext"];
 
 /// Whether `name` is read by this module (the main pass skips it).
 pub fn is_directive(name: &str) -> bool {
@@ -662,6 +666,9 @@ pub fn build(
     for n in nodes.iter().filter(|n| n.is("SSLKeyHolderContext")) {
         tls.key_holder_context = p.one_arg(n).map(str::to_string);
     }
+    for n in nodes.iter().filter(|n| n.is("SSLRelaySocketContext")) {
+        tls.relay_socket_context = p.one_arg(n).map(str::to_string);
+    }
     let vhost_nodes: Vec<&Node> = nodes
         .iter()
         .filter(|n| n.is("VirtualHost") && n.children.is_some())
@@ -792,6 +799,12 @@ fn check(p: &mut Pass, cfg: &Config, tls: &TlsConfig, plain: &[SocketAddr]) {
     if !tls.enabled() && tls.key_holder_context.is_some() {
         p.warnings.push(ConfigError {
             message: "SSLKeyHolderContext without a `Listen ... https`: no key holder runs".into(),
+            ..at(&file0)
+        });
+    }
+    if !tls.enabled() && tls.relay_socket_context.is_some() {
+        p.warnings.push(ConfigError {
+            message: "SSLRelaySocketContext without a `Listen ... https`: no TLS relay runs".into(),
             ..at(&file0)
         });
     }
