@@ -668,6 +668,13 @@ pub fn build(
     }
     for n in nodes.iter().filter(|n| n.is("SSLRelaySocketContext")) {
         tls.relay_socket_context = p.one_arg(n).map(str::to_string);
+        if !tls.enabled() {
+            p.warnings.push(ConfigError {
+                origin: origin(n),
+                message: "SSLRelaySocketContext without a `Listen ... https`: no TLS relay runs"
+                    .into(),
+            });
+        }
     }
     let vhost_nodes: Vec<&Node> = nodes
         .iter()
@@ -799,12 +806,6 @@ fn check(p: &mut Pass, cfg: &Config, tls: &TlsConfig, plain: &[SocketAddr]) {
     if !tls.enabled() && tls.key_holder_context.is_some() {
         p.warnings.push(ConfigError {
             message: "SSLKeyHolderContext without a `Listen ... https`: no key holder runs".into(),
-            ..at(&file0)
-        });
-    }
-    if !tls.enabled() && tls.relay_socket_context.is_some() {
-        p.warnings.push(ConfigError {
-            message: "SSLRelaySocketContext without a `Listen ... https`: no TLS relay runs".into(),
             ..at(&file0)
         });
     }
