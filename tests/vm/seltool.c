@@ -26,6 +26,8 @@
  *   connect PATH    connect an AF_UNIX stream socket to PATH (a FastCGI pool)
  *   uid N           become uid and gid N with no supplementary group, as a
  *                   child of the server does (every capability goes with it)
+ *   exec PATH       fork; the child execs PATH (argument "true") in this
+ *                   context; its errno comes back over a close-on-exec pipe
  *   pair            create an AF_UNIX socketpair (like the verifier channel)
  *   sendpair        write one byte into the socketpair made by "pair"
  *   spawn CTX|-     fork a helper child that setcons to CTX ("-": stays) and
@@ -229,6 +231,29 @@ static int runcon(const char *ctx, char **argv)
 	return 1;
 }
 
+static int step_exec(const char *path)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) return -1;
+	pid_t pid = fork();
+	if (pid < 0) return -1;
+	if (pid == 0) {
+		close(p[0]);
+		char *const argv[] = { (char *)path, "true", NULL };
+		execv(path, argv);
+		int e = errno;
+		if (write(p[1], &e, sizeof e) != sizeof e) _exit(126);
+		_exit(127);
+	}
+	close(p[1]);
+	int e = 0;
+	ssize_t n = read(p[0], &e, sizeof e);
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	if (n == sizeof e) { errno = e; return -1; }
+	return 0;
+}
+
 /* The helper must outlive the steps that target it but must not outlive
  * this process: it blocks on a pipe whose write end only we hold, so it
  * exits by itself when we exit, even if we are no longer allowed to signal
@@ -288,6 +313,7 @@ static int run_step(struct state *s, char **argv, int argc, int *rc)
 	if (!strcmp(op, "con")) { *rc = getcon(s->value, sizeof s->value); return 1; }
 	if (!strcmp(op, "socket")) { *rc = step_socket(); return 1; }
 	if (!strcmp(op, "udpsocket")) { *rc = step_udpsocket(); return 1; }
+	if (!strcmp(op, "udp")) { *rc = step_udpsocket(); return 1; }
 	if (!strcmp(op, "ptrace")) { *rc = step_ptrace(s); return 1; }
 	if (!strcmp(op, "pair")) { *rc = step_pair(s); return 1; }
 	if (!strcmp(op, "sendpair")) { *rc = step_sendpair(s); return 1; }
@@ -301,6 +327,7 @@ static int run_step(struct state *s, char **argv, int argc, int *rc)
 	else if (!strcmp(op, "kill")) *rc = step_kill(s, arg);
 	else if (!strcmp(op, "connect")) *rc = step_connect(arg);
 	else if (!strcmp(op, "uid")) *rc = step_uid(arg);
+	else if (!strcmp(op, "exec")) *rc = step_exec(arg);
 	else return 0;
 	return 2;
 }

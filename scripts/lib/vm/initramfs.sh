@@ -24,6 +24,15 @@ vm_build_initramfs() {
     # /init copies it into the CGI directory and labels it there
     cp "$build/probe" "$root/vm/probe"
     cp "$build/cgipeer" "$root/vm/cgipeer"
+    cp "$build/cglimits" "$root/vm/cglimits"
+    # the TLS checks: test CA, certificates and keys (vm_build_tls), and a real
+    # client, openssl s_client, with its libraries and configuration
+    cp -r "$build/tls" "$root/vm/tls"
+    cp "$REPO/tests/vm/oneshot-tls.conf" "$root/vm/"
+    cp "$(command -v openssl)" "$root/bin/openssl"
+    vm_copy_ldd_closure "$root" "$(command -v openssl)"
+    mkdir -p "$root/usr/lib/ssl"
+    cp /usr/lib/ssl/openssl.cnf "$root/usr/lib/ssl/openssl.cnf"
     cp "$build/policy.33" "$root/etc/selinux/policy.33"
     install -m 0755 "$REPO/tests/vm/init" "$root/init"
     cp "$REPO/tests/vm/checks.sh" "$REPO/tests/vm/oneshot-vm.conf" "$REPO/tests/vm/domain.map" \
