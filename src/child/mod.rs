@@ -12,6 +12,7 @@ pub mod authenticate;
 pub mod body;
 pub mod confine;
 pub mod decide;
+pub mod filters;
 pub mod front;
 pub mod isolation;
 pub mod map;
@@ -616,7 +617,9 @@ fn respond_static(
         BodyFate::Reject(status) => Response::error(status),
         BodyFate::Clean | BodyFate::CloseAfter => resp,
     };
-    let resp = resp.with_rules(&admit::request_conf(cx.vhost, req).1.headers);
+    let conf = admit::request_conf(cx.vhost, req).1;
+    let resp = resp.with_rules(&conf.headers);
+    let resp = filters::apply(resp, &conf, req, std::time::SystemTime::now());
     let keep_alive =
         fate == BodyFate::Clean && may_keep_alive && resp.status < 500 && resp.status != 400;
     let status = resp.status;

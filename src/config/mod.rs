@@ -13,8 +13,10 @@
 pub mod alias;
 pub mod authz;
 pub mod build;
+pub mod cache;
 pub mod cgroup;
 pub mod dav;
+pub mod deflate;
 pub mod directives;
 pub mod fcgi;
 pub mod glob;

@@ -304,6 +304,28 @@ pub struct DirConf {
     /// `SSLOptions +StdEnvVars`: CGI programs get mod_ssl's `SSL_*` variables.
     #[serde(default)]
     pub ssl_std_env_vars: Option<bool>,
+    /// mod_expires (`config::cache`): `ExpiresActive`, `ExpiresDefault`, `ExpiresByType`
+    /// rows (merging appends; the last row for a type wins).
+    #[serde(default)]
+    pub expires_active: Option<bool>,
+    #[serde(default)]
+    pub expires_default: Option<super::cache::ExpiresCode>,
+    #[serde(default)]
+    pub expires_by_type: Vec<(String, super::cache::ExpiresCode)>,
+    /// `FileETag` (`config::cache`), merged as core merges it.
+    #[serde(default)]
+    pub file_etag: Option<super::cache::FileETag>,
+    /// mod_deflate (`config::deflate`): `AddOutputFilterByType DEFLATE` types,
+    /// `SetOutputFilter DEFLATE`, `AddOutputFilter DEFLATE` extensions,
+    /// `DeflateCompressionLevel`.
+    #[serde(default)]
+    pub deflate_types: Vec<String>,
+    #[serde(default)]
+    pub deflate_all: Option<bool>,
+    #[serde(default)]
+    pub deflate_extensions: Vec<String>,
+    #[serde(default)]
+    pub deflate_level: Option<u32>,
 }
 
 impl DirConf {
@@ -355,6 +377,21 @@ impl DirConf {
             default_charset: pick(&over.default_charset, &self.default_charset),
             headers: self.headers.iter().chain(&over.headers).cloned().collect(),
             ssl_std_env_vars: over.ssl_std_env_vars.or(self.ssl_std_env_vars),
+            expires_active: over.expires_active.or(self.expires_active),
+            expires_default: over.expires_default.or(self.expires_default),
+            expires_by_type: (self.expires_by_type.iter().chain(&over.expires_by_type))
+                .cloned()
+                .collect(),
+            file_etag: super::cache::FileETag::merge(self.file_etag, over.file_etag),
+            deflate_types: (self.deflate_types.iter().chain(&over.deflate_types))
+                .cloned()
+                .collect(),
+            deflate_all: over.deflate_all.or(self.deflate_all),
+            deflate_extensions: (self.deflate_extensions.iter())
+                .chain(&over.deflate_extensions)
+                .cloned()
+                .collect(),
+            deflate_level: over.deflate_level.or(self.deflate_level),
         }
     }
 }
