@@ -203,11 +203,14 @@ impl FileETag {
                 let b = b.unwrap_or_default();
                 let add = (b.add & !o.remove) | o.add;
                 let remove = (b.remove & !o.add) | o.remove;
-                Some(FileETag {
-                    bits: (b.bits & !remove) | add,
-                    add,
-                    remove,
-                })
+                let bits = (b.bits & !remove) | add;
+                // "None" survives only alone (merge_core_dir_configs).
+                let bits = if bits == ETAG_NONE {
+                    bits
+                } else {
+                    bits & !ETAG_NONE
+                };
+                Some(FileETag { bits, add, remove })
             }
         }
     }
@@ -421,8 +424,10 @@ mod tests {
             (&["Size"], ETAG_SIZE),
             (&["MTime Size", "-MTime"], ETAG_SIZE),
             (&["MTime Size", "+INode"], ETAG_ALL),
-            // None stays in the bits a relative scope adjusts: still no ETag.
-            (&["None", "+Size"], 0),
+            // A relative scope under None: None goes once anything is added (checked
+            // against apache2 in tests/resp.rs).
+            (&["None", "+Size"], ETAG_SIZE),
+            (&["None", "-Size"], 0),
             (&["All", "Size"], ETAG_SIZE),
             (&["-Size"], ETAG_MTIME | ETAG_SIZE),
             (&["+INode"], ETAG_INODE),
