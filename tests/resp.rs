@@ -556,3 +556,69 @@ fn the_table_is_apaches() {
         },
     );
 }
+
+#[test]
+fn configuration_errors_name_file_and_line() {
+    let dir = site("resp-errors");
+    let run = |line: &str| {
+        std::fs::write(
+            dir.join("httpd.conf"),
+            format!("Listen 127.0.0.1:8\n{BASE_CONF}{line}\n"),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_oneshot-httpd"))
+            .arg("-t")
+            .arg("-f")
+            .arg(dir.join("httpd.conf"))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (line, want) in [
+        (
+            "AddOutputFilterByType INCLUDES text/html",
+            "'INCLUDES' is not implemented",
+        ),
+        (
+            "AddOutputFilterByType DEFLATE;SUBSTITUTE text/html",
+            "'SUBSTITUTE' is not implemented",
+        ),
+        ("AddOutputFilterByType DEFLATE html", "not a media type"),
+        ("SetOutputFilter INFLATE", "'INFLATE' is not implemented"),
+        ("AddOutputFilter DEFLATE a/b", "not a file name extension"),
+        ("DeflateCompressionLevel 10", "between 1 and 9"),
+        ("ExpiresActive maybe", "On or Off"),
+        (
+            "ExpiresDefault \"access plus 1 fortnight\"",
+            "unrecognised <type>",
+        ),
+        ("ExpiresDefault \"Access plus 1 day\"", "short form"),
+        ("ExpiresByType text/html later", "unrecognised <base>"),
+        ("ExpiresByType html A60", "not a media type"),
+        ("FileETag Digest", "not implemented"),
+        ("FileETag +None", "cannot be used with '+' or '-'"),
+        ("FileETag Inodes", "Unknown keyword"),
+    ] {
+        let (ok, err) = run(line);
+        assert!(!ok, "{line}: accepted");
+        assert!(
+            err.contains("httpd.conf:27:") && err.contains(want),
+            "{line}: {err}"
+        );
+    }
+    for line in [
+        "AddOutputFilterByType DEFLATE text/html text/css",
+        "SetOutputFilter DEFLATE",
+        "AddOutputFilter DEFLATE .js css",
+        "DeflateCompressionLevel 1",
+        "ExpiresDefault A2592000",
+        "ExpiresByType image/* \"modification plus 1 year 2 days\"",
+        "FileETag INode -MTime +Size",
+    ] {
+        let (ok, err) = run(line);
+        assert!(ok, "{line}: {err}");
+    }
+}
