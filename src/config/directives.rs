@@ -315,6 +315,7 @@ pub const TABLE: &[Directive] = &[
     implemented("UserIDMap", ANY, Exactly(1), "mpm_itk_module", Dir(h::user_map), "user to uid/gid map"),
     implemented("AssignUserID", ANY, Exactly(2), "mpm_itk_module", Dir(h::assign_user), "mpm-itk's"),
     implemented("Header", ANY, Own, "headers_module", Dir(super::header::directive), "[onsuccess|always] set|append|merge|add|setifempty|unset NAME [VALUE]: onsuccess on handler responses, always on every one; echo/edit/expr=/env= refused"),
+    implemented("ErrorDocument", ANY, Exactly(2), "core_module", Dir(super::errordoc::directive), "CODE \"text\" | /local/path (internal redirect in the same identity, else the built-in page) | http://url (302; ignored for 401 with a warning)"),
     implemented("ExpiresActive", ANY, Exactly(1), "expires_module", Dir(super::cache::expires_active), "On|Off: Expires and Cache-Control max-age on handler responses (not errors)"),
     implemented("ExpiresByType", ANY, Exactly(2), "expires_module", Dir(super::cache::expires_by_type), "TYPE|type/* CODE: A<secs>, M<secs> or 'access|modification plus N unit...'"),
     implemented("ExpiresDefault", ANY, Exactly(1), "expires_module", Dir(super::cache::expires_default), "CODE, for types without an ExpiresByType"),

@@ -18,6 +18,7 @@ pub mod cgroup;
 pub mod dav;
 pub mod deflate;
 pub mod directives;
+pub mod errordoc;
 pub mod fcgi;
 pub mod glob;
 pub mod harden;

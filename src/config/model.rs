@@ -326,6 +326,9 @@ pub struct DirConf {
     pub deflate_extensions: Vec<String>,
     #[serde(default)]
     pub deflate_level: Option<u32>,
+    /// `ErrorDocument` rows (`config::errordoc`); merging appends, the last for a code wins.
+    #[serde(default)]
+    pub error_documents: Vec<(u16, super::errordoc::ErrorDocument)>,
 }
 
 impl DirConf {
@@ -392,6 +395,10 @@ impl DirConf {
                 .cloned()
                 .collect(),
             deflate_level: over.deflate_level.or(self.deflate_level),
+            error_documents: (self.error_documents.iter())
+                .chain(&over.error_documents)
+                .cloned()
+                .collect(),
         }
     }
 }

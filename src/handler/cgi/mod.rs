@@ -444,6 +444,9 @@ pub struct Context<'a> {
     pub user: Option<&'a str>,
     /// The response may keep the connection open (KeepAlive, client, request count).
     pub may_keep_alive: bool,
+    /// Serving an `ErrorDocument`: the original status, and fields of the original answer
+    /// it keeps (a 401's WWW-Authenticate); see `child::errordoc`.
+    pub error: Option<crate::child::errordoc::Original<'a>>,
 }
 
 pub fn run(

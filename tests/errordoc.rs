@@ -1,0 +1,195 @@
+//! `ErrorDocument` through the real binary and the real Apache with the same site, sections
+//! and requests. Rows hand-written from core's manual: a local path is served by internal
+//! redirect with the original status (a 401's challenge kept, HEAD without body); a message
+//! is the body; a URL is a 302 to it; `default` restores the built-in page; a document that
+//! is itself refused gives the built-in page of the original status.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+/// `@R@` is the DocumentRoot, `@PW@` the password file.
+const DIRECTIVES: &str = r#"
+ErrorDocument 404 /docs/404.html
+ErrorDocument 403 "Go away, please"
+ErrorDocument 405 http://example.com/method
+<Directory "@R@/deny">
+    Require all denied
+</Directory>
+<Directory "@R@/sub">
+    ErrorDocument 404 default
+</Directory>
+<Directory "@R@/hidden-docs">
+    Require all denied
+</Directory>
+<Directory "@R@/x">
+    ErrorDocument 404 /hidden-docs/404.html
+</Directory>
+<Directory "@R@/priv">
+    AuthType Basic
+    AuthName "private"
+    AuthUserFile "@PW@"
+    Require valid-user
+    ErrorDocument 401 /docs/401.html
+</Directory>
+"#;
+
+const DOC_404: &str = "<html><body>our own 404 page</body></html>\n";
+const DOC_401: &str = "<html><body>please log in</body></html>\n";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Body {
+    /// This text exactly.
+    Is(&'static str),
+    /// The server's own page: not one of the documents.
+    BuiltIn,
+    Empty,
+}
+
+/// (method, target, status, body, Location, WWW-Authenticate present).
+type Row = (
+    &'static str,
+    &'static str,
+    u16,
+    Body,
+    Option<&'static str>,
+    bool,
+);
+
+const TABLE: &[Row] = &[
+    ("GET", "/a.txt", 200, Body::Is("a\n"), None, false),
+    ("GET", "/missing", 404, Body::Is(DOC_404), None, false),
+    (
+        "GET",
+        "/docs/missing?q=1",
+        404,
+        Body::Is(DOC_404),
+        None,
+        false,
+    ),
+    ("HEAD", "/missing", 404, Body::Empty, None, false),
+    (
+        "GET",
+        "/deny/a.txt",
+        403,
+        Body::Is("Go away, please"),
+        None,
+        false,
+    ),
+    (
+        "DELETE",
+        "/a.txt",
+        302,
+        Body::BuiltIn,
+        Some("http://example.com/method"),
+        false,
+    ),
+    ("GET", "/sub/missing", 404, Body::BuiltIn, None, false),
+    // The document is refused itself: the built-in page of the original status.
+    ("GET", "/x/missing", 404, Body::BuiltIn, None, false),
+    // A refusal (before any identity is chosen): the document, with the challenge.
+    ("GET", "/priv/a.txt", 401, Body::Is(DOC_401), None, true),
+];
+
+fn make_site(root: &Path) {
+    for (f, body) in [
+        ("a.txt", "a\n"),
+        ("deny/a.txt", "a\n"),
+        ("sub/a.txt", "a\n"),
+        ("x/a.txt", "a\n"),
+        ("priv/a.txt", "a\n"),
+        ("docs/404.html", DOC_404),
+        ("docs/401.html", DOC_401),
+        ("hidden-docs/404.html", "hidden\n"),
+    ] {
+        let p = root.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    htpasswd_bcrypt(&root.parent().unwrap().join("htpasswd"), &[("alice", "pw")]);
+}
+
+fn directives(root: &Path) -> String {
+    DIRECTIVES.replace("@R@", &root.to_string_lossy()).replace(
+        "@PW@",
+        &root.parent().unwrap().join("htpasswd").to_string_lossy(),
+    )
+}
+
+fn check(who: &str, port: u16) {
+    let mut wrong = Vec::new();
+    for &(method, target, status, body, location, challenge) in TABLE {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let extra = "\r\n";
+        s.write_all(
+            format!("{method} {target} HTTP/1.1\r\nHost: t.test\r\nConnection: close\r\n{extra}")
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let r = parse_resp(&out);
+        let mut bad = |m: String| wrong.push(format!("{method} {target}: {m}"));
+        if r.status != status {
+            bad(format!("status {}, table says {status}", r.status));
+        }
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        let ok = match body {
+            Body::Is(t) => text == t,
+            Body::Empty => text.is_empty(),
+            Body::BuiltIn => {
+                !text.is_empty() && ![DOC_404, DOC_401, "hidden\n"].contains(&text.as_str())
+            }
+        };
+        if !ok {
+            bad(format!("body {text:?}, table says {body:?}"));
+        }
+        if r.header("Location").as_deref() != location {
+            bad(format!(
+                "Location {:?}, table says {location:?}",
+                r.header("Location")
+            ));
+        }
+        if r.header("WWW-Authenticate").is_some() != challenge {
+            bad(format!(
+                "WWW-Authenticate {:?}",
+                r.header("WWW-Authenticate")
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{who} differs from the table:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn error_documents_answer_as_the_table() {
+    let dir = site("errordoc");
+    let root = dir.join("www/t");
+    make_site(&root);
+    let conf = BASE_CONF.replacen(
+        "<VirtualHost *:80>\n  ServerName default.test",
+        "<VirtualHost *:80>\n  ServerName t.test\n  DocumentRoot www/t\n  <Directory www/t>\n    Require all granted\n  </Directory>\n</VirtualHost>\n<VirtualHost *:80>\n  ServerName default.test",
+        1,
+    );
+    let mut s = Server::start(&dir, &format!("{conf}{}", directives(&root)));
+    check("oneshot-httpd", s.port);
+    s.stop();
+}
+
+#[test]
+fn the_table_is_apaches() {
+    apache::with_apache(
+        "errordoc-apache-oracle",
+        make_site,
+        directives,
+        &["auth_basic", "authn_core", "authn_file", "authz_user"],
+        |port| check("apache2", port),
+    );
+}
