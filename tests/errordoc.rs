@@ -193,3 +193,131 @@ fn the_table_is_apaches() {
         |port| check("apache2", port),
     );
 }
+
+/// Reads one response (head plus Content-Length body) from a kept-alive connection.
+fn read_one(c: &mut std::net::TcpStream) -> Option<Resp> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = parse_resp(&raw[..end + 4]);
+            let len: usize = head
+                .header("Content-Length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            while raw.len() < end + 4 + len {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => raw.extend_from_slice(&buf[..n]),
+                }
+            }
+            return Some(parse_resp(&raw[..end + 4 + len]));
+        }
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// I2 for error documents (root: two unix identities in one vhost): a document is served
+/// only in the identity the connection already has; one that needs another gives the
+/// built-in page. A refusal on a fresh connection serves its document in the document's own
+/// admitted identity and closes.
+#[test]
+fn documents_never_cross_identities() {
+    if !is_root() {
+        eprintln!("SKIP documents_never_cross_identities: needs root (two unix identities)");
+        return;
+    }
+    let dir = scratch("errordoc-identity");
+    let d = dir.display();
+    for (f, body) in [
+        ("a.txt", "a\n"),
+        ("same/404.html", "same-identity 404\n"),
+        ("other/404.html", "OTHER-IDENTITY 404\n"),
+        ("other/403.html", "OTHER-IDENTITY 403\n"),
+        ("a/x.txt", "x\n"),
+        ("deny/x.txt", "x\n"),
+    ] {
+        let p = dir.join("www").join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let conf = format!(
+        "User nobody
+Group nogroup
+Confinement unix landlock
+ErrorLog {d}/logs/error.log
+LogLevel info
+CustomLog {d}/logs/access.log combined
+PidFile {d}/logs/httpd.pid
+StartServers 2
+MinSpareServers 2
+MaxSpareServers 4
+MaxRequestWorkers 20
+Timeout 5
+KeepAlive On
+KeepAliveTimeout 5
+<VirtualHost *:80>
+  ServerName t.test
+  DocumentRoot {d}/www
+  AssignUserID nobody nogroup
+  ErrorDocument 404 /same/404.html
+  <Directory {d}/www/other>
+    AssignUserID daemon daemon
+  </Directory>
+  <Directory {d}/www/a>
+    ErrorDocument 404 /other/404.html
+  </Directory>
+  <Directory {d}/www/deny>
+    Require all denied
+    ErrorDocument 403 /other/403.html
+  </Directory>
+</VirtualHost>
+"
+    );
+    let mut s = Server::start(&dir, &conf);
+    let send = |c: &mut std::net::TcpStream, path: &str| {
+        c.write_all(format!("GET {path} HTTP/1.1\r\nHost: t.test\r\n\r\n").as_bytes())
+            .unwrap();
+        read_one(c)
+    };
+    let body = |r: &Option<Resp>| {
+        r.as_ref()
+            .map(|r| (r.status, String::from_utf8_lossy(&r.body).into_owned()))
+    };
+    // One connection, confined as nobody by its first request.
+    let mut c = s.connect();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(body(&send(&mut c, "/a.txt")), Some((200, "a\n".into())));
+    assert_eq!(
+        body(&send(&mut c, "/missing")),
+        Some((404, "same-identity 404\n".into()))
+    );
+    // The document needs daemon: the built-in page, the connection stays usable.
+    let (status, text) = body(&send(&mut c, "/a/missing")).unwrap();
+    assert_eq!(status, 404);
+    assert!(!text.contains("OTHER-IDENTITY"), "{text}");
+    let (status, text) = body(&send(&mut c, "/deny/x.txt")).unwrap();
+    assert_eq!(status, 403);
+    assert!(!text.contains("OTHER-IDENTITY"), "{text}");
+    // A fresh connection refused first: its document in the document's own identity, then
+    // the connection closes.
+    let mut c = s.connect();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(
+        body(&send(&mut c, "/deny/x.txt")),
+        Some((403, "OTHER-IDENTITY 403\n".into()))
+    );
+    assert!(
+        send(&mut c, "/a.txt").is_none(),
+        "served after the document"
+    );
+    let log = wait_error_log(&s, |l| {
+        l.contains("not admitted in this process's identity")
+    });
+    assert!(log.contains("ErrorDocument 404 /other/404.html"), "{log}");
+    s.stop();
+}

@@ -507,7 +507,7 @@ fn handle(
             };
             match errordoc::page(&docs, resp_now) {
                 errordoc::Page::Send(r) => return respond_static(&cx_now, conn, req_now, keep_now, r),
-                errordoc::Page::Redirect { url, status, .. } => {
+                errordoc::Page::Redirect { url, status, page } => {
                     let next = errordoc::request(req_now, &url);
                     if !same_identity(&next) {
                         log::warn!(
@@ -515,7 +515,7 @@ fn handle(
                             vhost.server_name(),
                             req_now.path
                         );
-                        return respond_static(&cx_now, conn, req_now, false, Response::error(status));
+                        return respond_static(&cx_now, conn, req_now, keep_now, page);
                     }
                     let fate = body::discard(conn, req_now, cfg.limits.body, body::BodyPace::of(cfg));
                     may_keep_alive = keep_now && fate == BodyFate::Clean;
