@@ -622,3 +622,105 @@ fn configuration_errors_name_file_and_line() {
         assert!(ok, "{line}: {err}");
     }
 }
+
+/// `AddDefaultCharset` on CGI output, as core's ap_make_content_type: only text/plain and
+/// text/html without a charset get one; `AddCharset` (mod_mime, by the script's own name) does
+/// not reach a program's Content-Type. (Content-Type a program prints, scope, what the client
+/// gets.)
+const CGI_CHARSET: &[(&str, &str, &str)] = &[
+    ("text/plain", "cgi", "text/plain; charset=UTF-8"),
+    (
+        "text/html; charset=iso-8859-2",
+        "cgi",
+        "text/html; charset=iso-8859-2",
+    ),
+    ("application/json", "cgi", "application/json"),
+    // mod_cgi lower-cases the media type (not its parameters).
+    ("Text/HTML", "cgi", "text/html; charset=UTF-8"),
+    (
+        "TEXT/PLAIN; Format=Flowed",
+        "cgi/off",
+        "text/plain; Format=Flowed",
+    ),
+    ("text/plain", "cgi/off", "text/plain"),
+    ("text/plain", "cgi/on", "text/plain; charset=iso-8859-1"),
+];
+
+const CGI_DIRECTIVES: &str = r#"
+AddHandler cgi-script .cgi
+AddDefaultCharset UTF-8
+<Directory "@R@/cgi">
+    Options +ExecCGI
+</Directory>
+<Directory "@R@/cgi/off">
+    AddDefaultCharset Off
+    AddCharset utf-8 .cgi
+</Directory>
+<Directory "@R@/cgi/on">
+    AddDefaultCharset On
+</Directory>
+"#;
+
+fn make_cgi_site(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for (i, (ty, scope, _)) in CGI_CHARSET.iter().enumerate() {
+        let p = root.join(scope).join(format!("t{i}.cgi"));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(
+            &p,
+            format!("#!/bin/sh\nprintf 'Content-Type: {ty}\\n\\nhello\\n'\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if is_root() {
+            // suEXEC's owner check: the program belongs to the identity it runs as.
+            std::os::unix::fs::chown(&p, Some(65534), None).unwrap();
+        }
+    }
+}
+
+fn check_cgi_charset(who: &str, port: u16) {
+    let mut wrong = Vec::new();
+    for (i, (ty, scope, want)) in CGI_CHARSET.iter().enumerate() {
+        let target = format!("/{scope}/t{i}.cgi");
+        let a = ask(port, "GET", &target, "");
+        if a.status != 200 || a.one("Content-Type") != Some(want) || a.body != b"hello\n" {
+            wrong.push(format!(
+                "{target} printing {ty:?}: {} {:?}, table says {want:?}",
+                a.status,
+                a.one("Content-Type")
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{who} differs from the table:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn cgi_output_gets_the_default_charset_as_apaches() {
+    let dir = site("resp-cgi-charset");
+    let root = dir.join("www/t");
+    make_cgi_site(&root);
+    let conf = BASE_CONF.replacen(
+        "<VirtualHost *:80>\n  ServerName default.test",
+        "<VirtualHost *:80>\n  ServerName t.test\n  DocumentRoot www/t\n  <Directory www/t>\n    Require all granted\n  </Directory>\n</VirtualHost>\n<VirtualHost *:80>\n  ServerName default.test",
+        1,
+    );
+    let conf = format!(
+        "{conf}{}",
+        CGI_DIRECTIVES.replace("@R@", &root.to_string_lossy())
+    );
+    let mut s = Server::start(&dir, &conf);
+    check_cgi_charset("oneshot-httpd", s.port);
+    s.stop();
+    apache::with_apache(
+        "resp-cgi-charset-apache",
+        make_cgi_site,
+        |r| CGI_DIRECTIVES.replace("@R@", &r.to_string_lossy()),
+        &["cgi"],
+        |port| check_cgi_charset("apache2", port),
+    );
+}

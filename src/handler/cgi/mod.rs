@@ -457,7 +457,8 @@ pub fn run(
     body: &mut BodyReader,
     script: Script,
 ) -> Outcome {
-    let rules = crate::child::admit::request_conf(cx.vhost, req).1.headers;
+    let conf = crate::child::admit::request_conf(cx.vhost, req).1;
+    let (rules, charset) = (conf.headers, conf.default_charset);
     if matches!(req.method, Method::Trace | Method::Connect) {
         return send_error(
             conn,
@@ -534,7 +535,8 @@ pub fn run(
             cx.may_keep_alive,
             script.name.starts_with("nph-"),
         )
-        .header_rules(rules),
+        .header_rules(rules)
+        .default_charset(charset.as_ref()),
         err: LineLog::new(format!("{tag} pid {}", started.pid)),
         body_failed: false,
     };

@@ -313,6 +313,12 @@ pub fn run(
             req.minor_version >= 1 && cx.may_keep_alive,
             cx.may_keep_alive,
             false,
+        )
+        .default_charset(
+            crate::child::admit::request_conf(cx.vhost, req)
+                .1
+                .default_charset
+                .as_ref(),
         ),
         err: LineLog::new(tag),
         body_failed: false,
