@@ -28,6 +28,11 @@ ErrorDocument 405 http://example.com/method
 <Directory "@R@/x">
     ErrorDocument 404 /hidden-docs/404.html
 </Directory>
+AddHandler cgi-script .cgi
+<Directory "@R@/c">
+    Options +ExecCGI
+    ErrorDocument 404 /c/nf.cgi
+</Directory>
 <Directory "@R@/priv">
     AuthType Basic
     AuthName "private"
@@ -90,6 +95,15 @@ const TABLE: &[Row] = &[
     ("GET", "/sub/missing", 404, Body::BuiltIn, None, false),
     // The document is refused itself: the built-in page of the original status.
     ("GET", "/x/missing", 404, Body::BuiltIn, None, false),
+    // A program as the document: Apache's REDIRECT_* variables, the original status.
+    (
+        "GET",
+        "/c/missing?x=1",
+        404,
+        Body::Is("status=404 url=/c/missing query=x=1 method=GET\n"),
+        None,
+        false,
+    ),
     // A refusal (before any identity is chosen): the document, with the challenge.
     ("GET", "/priv/a.txt", 401, Body::Is(DOC_401), None, true),
 ];
@@ -110,6 +124,18 @@ fn make_site(root: &Path) {
         std::fs::write(p, body).unwrap();
     }
     htpasswd_bcrypt(&root.parent().unwrap().join("htpasswd"), &[("alice", "pw")]);
+    let nf = root.join("c/nf.cgi");
+    std::fs::create_dir_all(root.join("c")).unwrap();
+    std::fs::write(
+        &nf,
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nstatus=%s url=%s query=%s method=%s\\n' \"$REDIRECT_STATUS\" \"$REDIRECT_URL\" \"$REDIRECT_QUERY_STRING\" \"$REDIRECT_REQUEST_METHOD\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&nf, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if is_root() {
+        std::os::unix::fs::chown(&nf, Some(65534), None).unwrap();
+    }
 }
 
 fn directives(root: &Path) -> String {
@@ -117,6 +143,21 @@ fn directives(root: &Path) -> String {
         "@PW@",
         &root.parent().unwrap().join("htpasswd").to_string_lossy(),
     )
+}
+
+/// A chunked body's data (Apache streams a program's output).
+fn unchunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&raw[..eol]).unwrap_or("0");
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || raw.len() < eol + 4 + size {
+            break;
+        }
+        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
+        raw = &raw[eol + 4 + size..];
+    }
+    out
 }
 
 fn check(who: &str, port: u16) {
@@ -137,7 +178,15 @@ fn check(who: &str, port: u16) {
         if r.status != status {
             bad(format!("status {}, table says {status}", r.status));
         }
-        let text = String::from_utf8_lossy(&r.body).into_owned();
+        let chunked = r
+            .header("Transfer-Encoding")
+            .is_some_and(|v| v.contains("chunked"));
+        let raw_body = if chunked {
+            unchunk(&r.body)
+        } else {
+            r.body.clone()
+        };
+        let text = String::from_utf8_lossy(&raw_body).into_owned();
         let ok = match body {
             Body::Is(t) => text == t,
             Body::Empty => text.is_empty(),
@@ -189,7 +238,13 @@ fn the_table_is_apaches() {
         "errordoc-apache-oracle",
         make_site,
         directives,
-        &["auth_basic", "authn_core", "authn_file", "authz_user"],
+        &[
+            "auth_basic",
+            "authn_core",
+            "authn_file",
+            "authz_user",
+            "cgi",
+        ],
         |port| check("apache2", port),
     );
 }

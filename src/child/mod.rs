@@ -225,6 +225,7 @@ fn refusal_document(
         may_keep_alive: false,
         error: Some(errordoc::Original {
             status: r.status,
+            req,
             fields: &fields,
         }),
     };
@@ -496,6 +497,8 @@ fn handle(
     // Set once an ErrorDocument is being served (see `errordoc`).
     let mut cx_now = handler::cgi::Context { ..*cx };
     let fields: &[(std::borrow::Cow<'static, str>, String)] = &[];
+    // The request an error document stands in for, kept for its REDIRECT_* variables.
+    let original = std::cell::OnceCell::new();
     // An error page under ErrorDocument: sent, or followed by internal redirect in this
     // identity (once: a failing document gives way to the built-in page).
     macro_rules! answer {
@@ -519,7 +522,11 @@ fn handle(
                     }
                     let fate = body::discard(conn, req_now, cfg.limits.body, body::BodyPace::of(cfg));
                     may_keep_alive = keep_now && fate == BodyFate::Clean;
-                    cx_now.error = Some(errordoc::Original { status, fields });
+                    cx_now.error = Some(errordoc::Original {
+                        status,
+                        req: original.get_or_init(|| req_now.clone()),
+                        fields,
+                    });
                     cx_now.may_keep_alive = may_keep_alive;
                     redirected = Some(next);
                     continue;

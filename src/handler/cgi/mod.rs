@@ -490,6 +490,7 @@ pub fn run(
         },
     };
 
+    let redirect = cx.error.map(|o| (o, o.url()));
     let env = env::build(&env::CgiRequest {
         method: req.method.as_str(),
         request_uri: &req.target,
@@ -508,6 +509,12 @@ pub fn run(
         document_root: &cx.vhost.document_root.to_string_lossy(),
         script_filename: &filename.to_string_lossy(),
         content_length,
+        redirect: redirect.as_ref().map(|(o, url)| env::Redirect {
+            status: o.status,
+            url,
+            query: o.req.query.as_deref(),
+            method: o.req.method.as_str(),
+        }),
     });
     let env = crate::child::tls::with_cgi_vars(env, script.ssl_std_env_vars);
     let started = match start(cx.vhost, &script, env) {
@@ -536,7 +543,8 @@ pub fn run(
             script.name.starts_with("nph-"),
         )
         .header_rules(rules)
-        .default_charset(charset.as_ref()),
+        .default_charset(charset.as_ref())
+        .error_status(cx.error.map(|o| o.status)),
         err: LineLog::new(format!("{tag} pid {}", started.pid)),
         body_failed: false,
     };

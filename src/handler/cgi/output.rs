@@ -99,6 +99,9 @@ pub(crate) struct Output {
     /// `AddDefaultCharset` of the program's scope, when On: the charset a text/plain or
     /// text/html answer without one gets (as Apache's ap_make_content_type).
     default_charset: Option<String>,
+    /// Run as an `ErrorDocument`: the status of the answer it stands in for, sent when the
+    /// program names none (as Apache).
+    error_status: Option<u16>,
 }
 
 /// How a gateway's failures are answered when nothing was sent yet.
@@ -130,7 +133,14 @@ impl Output {
             nph,
             rules: Vec::new(),
             default_charset: None,
+            error_status: None,
         }
+    }
+
+    /// The original status when the program runs as an `ErrorDocument`.
+    pub(crate) fn error_status(mut self, status: Option<u16>) -> Self {
+        self.error_status = status;
+        self
     }
 
     /// `AddDefaultCharset` of the program's scope.
@@ -363,12 +373,18 @@ impl Output {
             head_bytes(head, framing, keep)
         } else {
             let mut ruled = head.clone();
+            if let (Some(s), 200) = (self.error_status, ruled.status) {
+                ruled.status = s;
+            }
             crate::config::header::apply(&self.rules, &mut ruled.headers, true);
             content_type(&mut ruled.headers, self.default_charset.as_deref());
             head_bytes(&ruled, framing, keep)
         };
         self.sent = Some(SentHead {
-            status: head.status,
+            status: match (self.error_status, head.status) {
+                (Some(s), 200) if !self.nph => s,
+                (_, s) => s,
+            },
             framing,
             body_bytes: 0,
             local_redirect: None,
