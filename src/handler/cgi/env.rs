@@ -208,6 +208,7 @@ mod tests {
             document_root: "/srv/alice/",
             script_filename: "/srv/cgi/env.cgi",
             content_length: Some(5),
+            redirect: None,
         }
     }
 
