@@ -43,7 +43,7 @@ pub struct Response {
     pub generated: bool,
     /// The file a static response comes from, for mod_expires' `M` codes and
     /// `AddOutputFilter`'s extensions (see [`crate::child::filters`]).
-    pub source: Option<Source>,
+    pub source: Option<Box<Source>>,
 }
 
 /// The file behind a response.

@@ -285,11 +285,11 @@ fn file_response(
 ) -> Response {
     let resp = file_response_of(file, meta, ty.clone(), req, etag(meta, conf));
     Response {
-        source: Some(crate::child::respond::Source {
+        source: Some(Box::new(crate::child::respond::Source {
             name: name.to_string(),
             mtime: UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0) as u64),
             content_type: ty,
-        }),
+        })),
         ..resp
     }
 }
