@@ -20,6 +20,7 @@ pub mod deflate;
 pub mod directives;
 pub mod errordoc;
 pub mod fcgi;
+pub mod file;
 pub mod glob;
 pub mod harden;
 pub mod header;
