@@ -536,7 +536,6 @@ fn handle(
     }
     for _ in 0..=MAX_LOCAL_REDIRECTS {
         let cur = redirected.as_ref().unwrap_or(req);
-        let cur: &Request = &cur.clone();
         if let Some(done) = webdav(proof, &cx_now, conn, cur, may_keep_alive, same_identity) {
             return done;
         }

@@ -237,10 +237,10 @@ mod tests {
         assert!(l.if_module("mod_alias.c") && l.if_module("alias_module"));
         assert!(!l.if_module("!mod_alias.c"));
         assert!(matches!(
-            l.load(&args(&["env_module", "x.so"])),
-            LoadOutcome::Warning(w) if w.starts_with("LoadModule env_module: mod_env is not implemented, <IfModule env_module> is false")
+            l.load(&args(&["negotiation_module", "x.so"])),
+            LoadOutcome::Warning(w) if w.starts_with("LoadModule negotiation_module: mod_negotiation is not implemented, <IfModule negotiation_module> is false")
         ));
-        assert!(!l.if_module("mod_env.c") && l.if_module("!env_module"));
+        assert!(!l.if_module("mod_negotiation.c") && l.if_module("!negotiation_module"));
         assert_eq!(
             l.load(&args(&["rewrite_module", "x.so"])),
             LoadOutcome::Error("LoadModule rewrite_module: remove it: oneshot-httpd has no mod_rewrite (map URLs with ScriptAlias and DocumentRoot, or rewrite in a proxy in front)".into())
