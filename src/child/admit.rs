@@ -92,6 +92,8 @@ pub struct Refusal {
     pub reason: Reason,
     /// `Header` rules of the request's scope (only `always` ones act on a refusal).
     pub headers: Vec<crate::config::header::HeaderRule>,
+    /// `ErrorDocument` rows of the request's scope (see `child::errordoc`).
+    pub error_documents: Vec<(u16, crate::config::errordoc::ErrorDocument)>,
 }
 
 #[derive(Debug)]
@@ -118,7 +120,9 @@ pub fn admit<'c>(
     // `Header always` rules act on refusals too (mod_headers' err_headers_out).
     if let (Admission::Refuse(r), Ok(v)) = (&mut a, vhost::select_on(cfg, req.host.as_deref(), on))
     {
-        r.headers = request_conf(v, req).1.headers;
+        let conf = request_conf(v, req).1;
+        r.headers = conf.headers;
+        r.error_documents = conf.error_documents;
     }
     a
 }
@@ -200,6 +204,7 @@ fn refuse<'c>(status: u16, realm: Option<String>, reason: Reason) -> Admission<'
         realm,
         reason,
         headers: Vec::new(),
+        error_documents: Vec::new(),
     }))
 }
 

@@ -12,6 +12,8 @@ pub mod authenticate;
 pub mod body;
 pub mod confine;
 pub mod decide;
+pub mod errordoc;
+pub mod filters;
 pub mod front;
 pub mod isolation;
 pub mod map;
@@ -110,10 +112,15 @@ pub fn serve(
                 let plan = gate.plan(&a);
                 (a, plan)
             }
-            Admission::Refuse(r) if refuse::refuse(&scene, &mut conn, &req, &r, may_keep_alive) => {
-                continue
+            Admission::Refuse(r) => {
+                if refusal_document(&scene, &mut gate, &mut confined, &mut conn, &req, &r) {
+                    break;
+                }
+                if refuse::refuse(&scene, &mut conn, &req, &r, may_keep_alive) {
+                    continue;
+                }
+                break;
             }
-            Admission::Refuse(_) => break,
             Admission::NeedsFreshProcess => {
                 break gate.closing(&req, "new credentials after confinement")
             }
@@ -137,6 +144,7 @@ pub fn serve(
             peer,
             user: admitted.user.as_deref(),
             may_keep_alive,
+            error: None,
         };
         let done = handle(proof, &cx, &mut conn, &req, &mut |next| {
             gate.admits_into(next, proof)
@@ -157,6 +165,81 @@ pub fn serve(
     respond::linger_close(conn.stream);
     tls::finish();
     Ok(())
+}
+
+/// A refusal whose scope has `ErrorDocument STATUS /local/path`: the document is admitted as
+/// a request of its own (I1) and served in the identity this process has, or, when it is not
+/// confined yet, the one the document's admission chooses (I2), with the refusal's status;
+/// then the connection closes, so no later request meets that identity. False when it is not
+/// served (refused, another identity, confinement failed): the built-in refusal goes out.
+fn refusal_document(
+    scene: &refuse::Scene,
+    gate: &mut Gate,
+    confined: &mut Option<Confined>,
+    conn: &mut Conn,
+    req: &Request,
+    r: &admit::Refusal,
+) -> bool {
+    use crate::config::errordoc::{find_in, ErrorDocument};
+    let Some(ErrorDocument::Local(url)) = find_in(&r.error_documents, r.status) else {
+        return false;
+    };
+    let next = errordoc::request(req, url);
+    let a = match gate.admit(&next) {
+        Admission::Admit(a) => a,
+        Admission::Refuse(_) | Admission::NeedsFreshProcess => {
+            log::warn!(
+                "{}: ErrorDocument {} {url} for {} is not admitted itself: sending the built-in page",
+                scene.peer,
+                r.status,
+                req.path
+            );
+            return false;
+        }
+    };
+    let plan = gate.plan(&a);
+    let Some(proof) = confine_once(confined, &plan, gate, &a) else {
+        return false;
+    };
+    if !proof.serves(&plan) {
+        log::warn!(
+            "{}: ErrorDocument {} {url} for {} needs {}, this process is {}: sending the built-in page",
+            scene.peer,
+            r.status,
+            req.path,
+            confine::describe(&plan),
+            proof.describe()
+        );
+        return false;
+    }
+    refuse::log_reason(scene.peer, &req.path, &r.reason);
+    let fields: Vec<(std::borrow::Cow<'static, str>, String)> = (r.realm.as_ref())
+        .map(|realm| ("WWW-Authenticate".into(), refuse::challenge(realm)))
+        .into_iter()
+        .collect();
+    let cx = handler::cgi::Context {
+        cfg: scene.cfg,
+        vhost: a.vhost,
+        peer: scene.peer,
+        user: a.user.as_deref(),
+        may_keep_alive: false,
+        error: Some(errordoc::Original {
+            status: r.status,
+            req,
+            fields: &fields,
+        }),
+    };
+    let done = handle(proof, &cx, conn, &next, &mut |n| gate.admits_into(n, proof));
+    log_served(
+        scene,
+        a.vhost,
+        req,
+        &done,
+        a.user.as_deref(),
+        &a.identity.rule,
+        proof,
+    );
+    true
 }
 
 /// Admission for this connection: what every request is checked with.
@@ -411,9 +494,49 @@ fn handle(
     let (cfg, vhost) = (cx.cfg, cx.vhost);
     let mut redirected: Option<Request> = None;
     let mut may_keep_alive = cx.may_keep_alive;
+    // Set once an ErrorDocument is being served (see `errordoc`).
+    let mut cx_now = handler::cgi::Context { ..*cx };
+    let fields: &[(std::borrow::Cow<'static, str>, String)] = &[];
+    // The request an error document stands in for, kept for its REDIRECT_* variables.
+    let original = std::cell::OnceCell::new();
+    // An error page under ErrorDocument: sent, or followed by internal redirect in this
+    // identity (once: a failing document gives way to the built-in page).
+    macro_rules! answer {
+        ($req:expr, $keep:expr, $resp:expr) => {{
+            let (req_now, keep_now, resp_now): (&Request, bool, Response) = ($req, $keep, $resp);
+            let docs = match cx_now.error {
+                Some(_) => Vec::new(),
+                None => admit::request_conf(vhost, req_now).1.error_documents,
+            };
+            match errordoc::page(&docs, resp_now) {
+                errordoc::Page::Send(r) => return respond_static(&cx_now, conn, req_now, keep_now, r),
+                errordoc::Page::Redirect { url, status, page } => {
+                    let next = errordoc::request(req_now, &url);
+                    if !same_identity(&next) {
+                        log::warn!(
+                            "[{}] ErrorDocument {status} {url} for {} not served: it is not admitted in this process's identity; sending the built-in page",
+                            vhost.server_name(),
+                            req_now.path
+                        );
+                        return respond_static(&cx_now, conn, req_now, keep_now, page);
+                    }
+                    let fate = body::discard(conn, req_now, cfg.limits.body, body::BodyPace::of(cfg));
+                    may_keep_alive = keep_now && fate == BodyFate::Clean;
+                    cx_now.error = Some(errordoc::Original {
+                        status,
+                        req: original.get_or_init(|| req_now.clone()),
+                        fields,
+                    });
+                    cx_now.may_keep_alive = may_keep_alive;
+                    redirected = Some(next);
+                    continue;
+                }
+            }
+        }};
+    }
     for _ in 0..=MAX_LOCAL_REDIRECTS {
         let cur = redirected.as_ref().unwrap_or(req);
-        if let Some(done) = webdav(proof, cx, conn, cur, may_keep_alive, same_identity) {
+        if let Some(done) = webdav(proof, &cx_now, conn, cur, may_keep_alive, same_identity) {
             return done;
         }
         let routed = route::route(&cur.path).ok().filter(|_| cur.target != "*");
@@ -425,7 +548,7 @@ fn handle(
         let gateway = match fcgi {
             Some(handler::fcgi::Lookup::Fcgi(t)) => Some(Gateway::Fcgi(t)),
             Some(handler::fcgi::Lookup::Refused(status)) => {
-                return respond_static(cx, conn, cur, false, Response::error(status))
+                answer!(cur, false, Response::error(status))
             }
             Some(handler::fcgi::Lookup::NotFcgi) | None => None,
         };
@@ -444,7 +567,7 @@ fn handle(
             (None, other) => Err(other),
         };
         let location = match gateway {
-            Ok(g) => match run_script(proof, cx, conn, cur, may_keep_alive, g) {
+            Ok(g) => match run_script(proof, &cx_now, conn, cur, may_keep_alive, g) {
                 Ok(done) => return done,
                 Err((location, keep)) => {
                     may_keep_alive = keep;
@@ -452,19 +575,13 @@ fn handle(
                 }
             },
             Err(Lookup::NotCgi) => match dispatch(proof, &cfg.mime.types, vhost, cur) {
-                Served::Response(resp) => {
-                    return respond_static(cx, conn, cur, may_keep_alive, resp)
-                }
+                Served::Response(resp) => answer!(cur, may_keep_alive, resp),
                 Served::Index(url) => with_query(url),
             },
-            Err(Lookup::Refused(status)) => {
-                return respond_static(cx, conn, cur, false, Response::error(status))
-            }
+            Err(Lookup::Refused(status)) => answer!(cur, false, Response::error(status)),
             Err(Lookup::Index(url)) => with_query(url),
             // Taken as a gateway above.
-            Err(Lookup::Script(_)) => {
-                return respond_static(cx, conn, cur, false, Response::error(500))
-            }
+            Err(Lookup::Script(_)) => answer!(cur, false, Response::error(500)),
         };
         let next = local_redirect(cur, &location);
         if !same_identity(&next) {
@@ -473,7 +590,7 @@ fn handle(
                 vhost.server_name(),
                 cur.path
             );
-            return respond_static(cx, conn, &next, false, Response::error(403));
+            return respond_static(&cx_now, conn, &next, false, Response::error(403));
         }
         redirected = Some(next);
     }
@@ -616,7 +733,13 @@ fn respond_static(
         BodyFate::Reject(status) => Response::error(status),
         BodyFate::Clean | BodyFate::CloseAfter => resp,
     };
-    let resp = resp.with_rules(&admit::request_conf(cx.vhost, req).1.headers);
+    let resp = match &cx.error {
+        Some(orig) => errordoc::as_original(orig, resp),
+        None => resp,
+    };
+    let conf = admit::request_conf(cx.vhost, req).1;
+    let resp = resp.with_rules(&conf.headers);
+    let resp = filters::apply(resp, &conf, req, std::time::SystemTime::now());
     let keep_alive =
         fate == BodyFate::Clean && may_keep_alive && resp.status < 500 && resp.status != 400;
     let status = resp.status;

@@ -34,8 +34,7 @@ pub fn refuse(
     log_reason(scene.peer, &req.path, &refusal.reason);
     let mut resp = Response::error(refusal.status);
     if let Some(realm) = &refusal.realm {
-        let realm = realm.replace('\\', "\\\\").replace('"', "\\\"");
-        resp = resp.header("WWW-Authenticate", format!("Basic realm=\"{realm}\""));
+        resp = resp.header("WWW-Authenticate", challenge(realm));
     }
     if let Reason::Redirected {
         location: Some(l), ..
@@ -43,6 +42,12 @@ pub fn refuse(
     {
         resp = resp.header("Location", l.clone());
     }
+    // ErrorDocument: a message or a URL here; a local path the caller could not serve
+    // (`child::refusal_document`) leaves the built-in page.
+    let resp = match super::errordoc::page(&refusal.error_documents, resp) {
+        super::errordoc::Page::Send(r) => r,
+        super::errordoc::Page::Redirect { page, .. } => page,
+    };
     let resp = resp.with_rules(&refusal.headers);
     let redirect = matches!(refusal.reason, Reason::Redirected { .. });
     let again = may_keep_alive
@@ -64,6 +69,12 @@ pub fn refuse(
     let ok = sent.is_ok();
     access_line(scene, req, refusal.status, sent, user);
     again && ok
+}
+
+/// A 401's `WWW-Authenticate` value for `realm`.
+pub fn challenge(realm: &str) -> String {
+    let realm = realm.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("Basic realm=\"{realm}\"")
 }
 
 /// Answers a request that could not be read or parsed (`line` is what the access log shows of
@@ -146,7 +157,7 @@ fn client(peer: SocketAddr) -> String {
 
 /// The error-log line for a refusal, with Apache's module tag and message number where Apache
 /// has one. Client-supplied text (user names, the path) is escaped as in the access log.
-fn log_reason(peer: SocketAddr, path: &str, reason: &Reason) {
+pub fn log_reason(peer: SocketAddr, path: &str, reason: &Reason) {
     let c = client(peer);
     let uri = escape(path.as_bytes());
     let esc = |s: &str| escape(s.as_bytes());

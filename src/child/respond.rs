@@ -41,6 +41,18 @@ pub struct Response {
     /// A page the server generated (errors, redirects), not a handler's answer: only
     /// `Header always` rules act on it.
     pub generated: bool,
+    /// The file a static response comes from, for mod_expires' `M` codes and
+    /// `AddOutputFilter`'s extensions (see [`crate::child::filters`]).
+    pub source: Option<Box<Source>>,
+}
+
+/// The file behind a response.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub mtime: SystemTime,
+    /// Its media type (a 304 carries none, but mod_expires looks it up).
+    pub content_type: Option<String>,
 }
 
 impl Response {
@@ -50,6 +62,7 @@ impl Response {
             headers: Vec::new(),
             body: Body::Empty,
             generated: false,
+            source: None,
         }
     }
 

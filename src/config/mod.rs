@@ -13,9 +13,12 @@
 pub mod alias;
 pub mod authz;
 pub mod build;
+pub mod cache;
 pub mod cgroup;
 pub mod dav;
+pub mod deflate;
 pub mod directives;
+pub mod errordoc;
 pub mod fcgi;
 pub mod file;
 pub mod glob;

@@ -319,6 +319,31 @@ pub struct DirConf {
     /// mod_selinux's `selinuxDomainEnv VAR`, and where it was written.
     #[serde(default)]
     pub selinux_env: Option<(String, Origin)>,
+    /// mod_expires (`config::cache`): `ExpiresActive`, `ExpiresDefault`, `ExpiresByType`
+    /// rows (merging appends; the last row for a type wins).
+    #[serde(default)]
+    pub expires_active: Option<bool>,
+    #[serde(default)]
+    pub expires_default: Option<super::cache::ExpiresCode>,
+    #[serde(default)]
+    pub expires_by_type: Vec<(String, super::cache::ExpiresCode)>,
+    /// `FileETag` (`config::cache`), merged as core merges it.
+    #[serde(default)]
+    pub file_etag: Option<super::cache::FileETag>,
+    /// mod_deflate (`config::deflate`): `AddOutputFilterByType DEFLATE` types,
+    /// `SetOutputFilter DEFLATE`, `AddOutputFilter DEFLATE` extensions,
+    /// `DeflateCompressionLevel`.
+    #[serde(default)]
+    pub deflate_types: Vec<String>,
+    #[serde(default)]
+    pub deflate_all: Option<bool>,
+    #[serde(default)]
+    pub deflate_extensions: Vec<String>,
+    #[serde(default)]
+    pub deflate_level: Option<u32>,
+    /// `ErrorDocument` rows (`config::errordoc`); merging appends, the last for a code wins.
+    #[serde(default)]
+    pub error_documents: Vec<(u16, super::errordoc::ErrorDocument)>,
 }
 
 impl DirConf {
@@ -377,6 +402,25 @@ impl DirConf {
             assign_user_expr: pick(&over.assign_user_expr, &self.assign_user_expr),
             assign_group_expr: pick(&over.assign_group_expr, &self.assign_group_expr),
             selinux_env: pick(&over.selinux_env, &self.selinux_env),
+            expires_active: over.expires_active.or(self.expires_active),
+            expires_default: over.expires_default.or(self.expires_default),
+            expires_by_type: (self.expires_by_type.iter().chain(&over.expires_by_type))
+                .cloned()
+                .collect(),
+            file_etag: super::cache::FileETag::merge(self.file_etag, over.file_etag),
+            deflate_types: (self.deflate_types.iter().chain(&over.deflate_types))
+                .cloned()
+                .collect(),
+            deflate_all: over.deflate_all.or(self.deflate_all),
+            deflate_extensions: (self.deflate_extensions.iter())
+                .chain(&over.deflate_extensions)
+                .cloned()
+                .collect(),
+            deflate_level: over.deflate_level.or(self.deflate_level),
+            error_documents: (self.error_documents.iter())
+                .chain(&over.error_documents)
+                .cloned()
+                .collect(),
         }
     }
 }

@@ -67,6 +67,9 @@ pub const MODULES: &[Module] = &[
     m("dir_module", "mod_dir.c", Implemented),
     m("mime_module", "mod_mime.c", Implemented),
     m("headers_module", "mod_headers.c", Implemented),
+    m("deflate_module", "mod_deflate.c", Implemented),
+    m("filter_module", "mod_filter.c", Implemented),
+    m("expires_module", "mod_expires.c", Implemented),
     m("reqtimeout_module", "mod_reqtimeout.c", Implemented),
     m("mpm_itk_module", "mpm_itk.c", Implemented),
     m("selinux_module", "mod_selinux.c", Implemented),
@@ -91,16 +94,10 @@ pub const MODULES: &[Module] = &[
         Warn("there is no session cache (TLS resumption is off)"),
     ),
     m(
-        "deflate_module",
-        "mod_deflate.c",
-        Warn("responses are not compressed (DEFLATE filter)"),
+        "env_module",
+        "mod_env.c",
+        Implemented,
     ),
-    m(
-        "filter_module",
-        "mod_filter.c",
-        Warn("there are no output filters (AddOutputFilterByType, FilterProvider...)"),
-    ),
-    m("env_module", "mod_env.c", Implemented),
     m(
         "negotiation_module",
         "mod_negotiation.c",
@@ -236,10 +233,10 @@ mod tests {
         assert!(l.if_module("mod_alias.c") && l.if_module("alias_module"));
         assert!(!l.if_module("!mod_alias.c"));
         assert!(matches!(
-            l.load(&args(&["deflate_module", "x.so"])),
-            LoadOutcome::Warning(w) if w.starts_with("LoadModule deflate_module: mod_deflate is not implemented, <IfModule deflate_module> is false")
+            l.load(&args(&["negotiation_module", "x.so"])),
+            LoadOutcome::Warning(w) if w.starts_with("LoadModule negotiation_module: mod_negotiation is not implemented, <IfModule negotiation_module> is false")
         ));
-        assert!(!l.if_module("mod_deflate.c") && l.if_module("!deflate_module"));
+        assert!(!l.if_module("mod_negotiation.c") && l.if_module("!negotiation_module"));
         assert_eq!(
             l.load(&args(&["rewrite_module", "x.so"])),
             LoadOutcome::Error("LoadModule rewrite_module: remove it: oneshot-httpd has no mod_rewrite (map URLs with ScriptAlias and DocumentRoot, or rewrite in a proxy in front)".into())

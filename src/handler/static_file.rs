@@ -10,7 +10,7 @@
 use crate::child::confine::Confined;
 use crate::child::respond::{Body, Response};
 use crate::child::route::{encode_path, Route};
-use crate::config::{Options, VHost};
+use crate::config::{DirConf, Options, VHost};
 use crate::http::range::{parse_range, RangeSpec};
 use crate::http::request::Request;
 use crate::http::{conditional, date, mime};
@@ -64,8 +64,8 @@ pub fn serve(
             name,
             dir,
         }) => {
-            let ty = file_type(types, vhost, &dir, &name, req);
-            Served::Response(file_response(file, &meta, ty, req))
+            let (ty, conf) = file_type(types, vhost, &dir, &name, req);
+            Served::Response(file_response(file, &meta, ty, req, &conf, &name))
         }
         Ok(Found::Dir { fd, dir }) => directory(types, vhost, route, req, fd, &dir, aliased),
         Err(status) => Served::Response(Response::error(status)),
@@ -233,8 +233,10 @@ fn directory(
                         if vhost.index_needs_admission(dir, &req.path, &index) {
                             return Served::Index(super::cgi::index_url(&req.path, &index));
                         }
-                        let ty = file_type(types, vhost, dir, &index, req);
-                        return Served::Response(file_response(file, &meta, ty, req));
+                        let (ty, conf) = file_type(types, vhost, dir, &index, req);
+                        return Served::Response(file_response(
+                            file, &meta, ty, req, &conf, &index,
+                        ));
                     }
                     _ => continue,
                 }
@@ -250,11 +252,13 @@ fn directory(
     Served::Response(Response::error(403))
 }
 
-fn etag(meta: &Metadata) -> String {
-    format!(
-        "\"{:x}-{:x}\"",
+/// The file's entity-tag as `FileETag` asks (Apache 2.4's default: MTime Size), or None.
+fn etag(meta: &Metadata, conf: &DirConf) -> Option<String> {
+    crate::config::cache::etag(
+        crate::config::cache::FileETag::effective(conf.file_etag),
+        meta.ino(),
         meta.size(),
-        meta.mtime() as u64 * 1_000_000 + meta.mtime_nsec() as u64 / 1000
+        meta.mtime() as u64 * 1_000_000 + meta.mtime_nsec() as u64 / 1000,
     )
 }
 
@@ -265,15 +269,39 @@ fn file_type(
     dir: &Path,
     name: &str,
     req: &Request,
-) -> Option<String> {
+) -> (Option<String>, DirConf) {
     let full = dir.join(name);
     let conf = vhost.file_conf(dir, &full.to_string_lossy(), name, &req.path);
-    mime::content_type(name, &conf.mime(types))
+    (mime::content_type(name, &conf.mime(types)), conf)
 }
 
-fn file_response(file: File, meta: &Metadata, ty: Option<String>, req: &Request) -> Response {
+fn file_response(
+    file: File,
+    meta: &Metadata,
+    ty: Option<String>,
+    req: &Request,
+    conf: &DirConf,
+    name: &str,
+) -> Response {
+    let resp = file_response_of(file, meta, ty.clone(), req, etag(meta, conf));
+    Response {
+        source: Some(Box::new(crate::child::respond::Source {
+            name: name.to_string(),
+            mtime: UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0) as u64),
+            content_type: ty,
+        })),
+        ..resp
+    }
+}
+
+fn file_response_of(
+    file: File,
+    meta: &Metadata,
+    ty: Option<String>,
+    req: &Request,
+    tag: Option<String>,
+) -> Response {
     let size = meta.size();
-    let tag = etag(meta);
     let mtime = UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0) as u64);
     let last_modified = date::http_date(mtime);
     // A value that is not UTF-8 matches no entity-tag and is no date.
@@ -287,11 +315,14 @@ fn file_response(file: File, meta: &Metadata, ty: Option<String>, req: &Request)
         if_none_match: field("If-None-Match"),
         if_modified_since: field("If-Modified-Since"),
     };
-    match conditional::evaluate(&fields, &tag, mtime, std::time::SystemTime::now()) {
+    let tag_or_none = tag.as_deref().unwrap_or_default();
+    let with_tag = |r: Response| match &tag {
+        Some(t) => r.header("ETag", t.clone()),
+        None => r,
+    };
+    match conditional::evaluate(&fields, tag_or_none, mtime, std::time::SystemTime::now()) {
         conditional::Outcome::NotModified => {
-            return Response::new(304)
-                .header("ETag", tag)
-                .header("Last-Modified", last_modified);
+            return with_tag(Response::new(304)).header("Last-Modified", last_modified);
         }
         conditional::Outcome::PreconditionFailed => return Response::error(412),
         conditional::Outcome::Proceed => {}
@@ -302,16 +333,14 @@ fn file_response(file: File, meta: &Metadata, ty: Option<String>, req: &Request)
             Some(t) => r.header("Content-Type", t.clone()),
             None => r,
         };
-        r.header("Last-Modified", last_modified.clone())
-            .header("ETag", tag.clone())
-            .header("Accept-Ranges", "bytes")
+        with_tag(r.header("Last-Modified", last_modified.clone())).header("Accept-Ranges", "bytes")
     };
     let range = req
         .header("Range")
         .and_then(|r| std::str::from_utf8(r).ok());
-    let if_range_ok = req
-        .header("If-Range")
-        .is_none_or(|v| v == tag.as_bytes() || v == last_modified.as_bytes());
+    let if_range_ok = req.header("If-Range").is_none_or(|v| {
+        (tag.is_some() && v == tag_or_none.as_bytes()) || v == last_modified.as_bytes()
+    });
     match range.filter(|_| if_range_ok).map(|r| parse_range(r, size)) {
         Some(RangeSpec::Satisfiable(start, end)) => base(206)
             .header("Content-Range", format!("bytes {start}-{end}/{size}"))

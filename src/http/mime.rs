@@ -107,6 +107,15 @@ fn has_charset(ty: &str) -> bool {
     ty.to_ascii_lowercase().contains("charset=")
 }
 
+/// `AddDefaultCharset CHARSET` on a type the server did not choose (a CGI program's or a
+/// FastCGI application's Content-Type), as core's ap_make_content_type: only a text/plain or
+/// text/html type without a charset gets `; charset=CHARSET`. None: leave it as it is.
+pub fn default_charset_for(ty: &str, charset: &str) -> Option<String> {
+    let lower = ty.to_ascii_lowercase();
+    ((lower.contains("text/plain") || lower.contains("text/html")) && !has_charset(ty))
+        .then(|| format!("{ty}; charset={charset}"))
+}
+
 /// The Content-Type for `file_name`, or `None`: Apache 2.4 then sends no Content-Type.
 pub fn content_type(file_name: &str, s: &Settings) -> Option<String> {
     let mut ty: Option<String> = None;

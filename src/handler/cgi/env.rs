@@ -26,6 +26,10 @@ pub const STANDARD: &[&str] = &[
     "PATH_INFO",
     "PATH_TRANSLATED",
     "QUERY_STRING",
+    "REDIRECT_QUERY_STRING",
+    "REDIRECT_REQUEST_METHOD",
+    "REDIRECT_STATUS",
+    "REDIRECT_URL",
     "REMOTE_ADDR",
     "REMOTE_PORT",
     "REMOTE_USER",
@@ -62,6 +66,18 @@ pub struct CgiRequest<'a> {
     pub script_filename: &'a str,
     /// Length of the body the script will read on stdin (decoded length for chunked bodies).
     pub content_length: Option<u64>,
+    /// Run as an `ErrorDocument`: the original answer's status, the original request's
+    /// (decoded) path, query and method, as Apache's `REDIRECT_*` variables.
+    pub redirect: Option<Redirect<'a>>,
+}
+
+/// What an error document's program learns of the request it stands in for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Redirect<'a> {
+    pub status: u16,
+    pub url: &'a str,
+    pub query: Option<&'a str>,
+    pub method: &'a str,
 }
 
 /// `NAME=value` entries, sorted by name, ready for execve.
@@ -88,6 +104,14 @@ pub fn build(r: &CgiRequest) -> Vec<Vec<u8>> {
         put("PATH_TRANSLATED", translated.as_bytes());
     }
     put("QUERY_STRING", r.query.unwrap_or("").as_bytes());
+    if let Some(rd) = &r.redirect {
+        if let Some(q) = rd.query {
+            put("REDIRECT_QUERY_STRING", q.as_bytes());
+        }
+        put("REDIRECT_REQUEST_METHOD", rd.method.as_bytes());
+        put("REDIRECT_STATUS", rd.status.to_string().as_bytes());
+        put("REDIRECT_URL", rd.url.as_bytes());
+    }
     put("REMOTE_ADDR", r.remote_addr.as_bytes());
     put("REMOTE_PORT", r.remote_port.to_string().as_bytes());
     put("REQUEST_METHOD", r.method.as_bytes());
@@ -184,6 +208,7 @@ mod tests {
             document_root: "/srv/alice/",
             script_filename: "/srv/cgi/env.cgi",
             content_length: Some(5),
+            redirect: None,
         }
     }
 

@@ -444,6 +444,9 @@ pub struct Context<'a> {
     pub user: Option<&'a str>,
     /// The response may keep the connection open (KeepAlive, client, request count).
     pub may_keep_alive: bool,
+    /// Serving an `ErrorDocument`: the original status, and fields of the original answer
+    /// it keeps (a 401's WWW-Authenticate); see `child::errordoc`.
+    pub error: Option<crate::child::errordoc::Original<'a>>,
 }
 
 /// The request's `SetEnv`/`SetEnvIf` variables (`config::setenv`), which Apache passes to
@@ -468,7 +471,8 @@ pub fn run(
     body: &mut BodyReader,
     script: Script,
 ) -> Outcome {
-    let rules = crate::child::admit::request_conf(cx.vhost, req).1.headers;
+    let conf = crate::child::admit::request_conf(cx.vhost, req).1;
+    let (rules, charset) = (conf.headers, conf.default_charset);
     if matches!(req.method, Method::Trace | Method::Connect) {
         return send_error(
             conn,
@@ -500,6 +504,7 @@ pub fn run(
         },
     };
 
+    let redirect = cx.error.map(|o| (o, o.url()));
     let env = env::build(&env::CgiRequest {
         method: req.method.as_str(),
         request_uri: &req.target,
@@ -518,6 +523,12 @@ pub fn run(
         document_root: &cx.vhost.document_root.to_string_lossy(),
         script_filename: &filename.to_string_lossy(),
         content_length,
+        redirect: redirect.as_ref().map(|(o, url)| env::Redirect {
+            status: o.status,
+            url,
+            query: o.req.query.as_deref(),
+            method: o.req.method.as_str(),
+        }),
     });
     let env = crate::child::tls::with_cgi_vars(env, script.ssl_std_env_vars);
     let env = with_request_vars(env, cx, req, conn.stream.local_addr().ok());
@@ -546,7 +557,9 @@ pub fn run(
             cx.may_keep_alive,
             script.name.starts_with("nph-"),
         )
-        .header_rules(rules),
+        .header_rules(rules)
+        .default_charset(charset.as_ref())
+        .error_status(cx.error.map(|o| o.status)),
         err: LineLog::new(format!("{tag} pid {}", started.pid)),
         body_failed: false,
     };

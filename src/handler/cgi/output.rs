@@ -96,6 +96,12 @@ pub(crate) struct Output {
     nph: bool,
     /// `Header` rules of the program's scope (see `config::header`).
     rules: Vec<crate::config::header::HeaderRule>,
+    /// `AddDefaultCharset` of the program's scope, when On: the charset a text/plain or
+    /// text/html answer without one gets (as Apache's ap_make_content_type).
+    default_charset: Option<String>,
+    /// Run as an `ErrorDocument`: the status of the answer it stands in for, sent when the
+    /// program names none (as Apache).
+    error_status: Option<u16>,
 }
 
 /// How a gateway's failures are answered when nothing was sent yet.
@@ -126,7 +132,24 @@ impl Output {
             may_keep_alive,
             nph,
             rules: Vec::new(),
+            default_charset: None,
+            error_status: None,
         }
+    }
+
+    /// The original status when the program runs as an `ErrorDocument`.
+    pub(crate) fn error_status(mut self, status: Option<u16>) -> Self {
+        self.error_status = status;
+        self
+    }
+
+    /// `AddDefaultCharset` of the program's scope.
+    pub(crate) fn default_charset(mut self, d: Option<&crate::http::mime::DefaultCharset>) -> Self {
+        self.default_charset = match d {
+            Some(crate::http::mime::DefaultCharset::On(c)) => Some(c.clone()),
+            Some(crate::http::mime::DefaultCharset::Off) | None => None,
+        };
+        self
     }
 
     /// The `Header` rules that act on this answer (onsuccess and always) and on the error
@@ -346,15 +369,22 @@ impl Output {
         if !keep {
             self.may_keep_alive = false;
         }
-        let bytes = if self.rules.is_empty() || self.nph {
+        let bytes = if self.nph {
             head_bytes(head, framing, keep)
         } else {
             let mut ruled = head.clone();
+            if let (Some(s), 200) = (self.error_status, ruled.status) {
+                ruled.status = s;
+            }
             crate::config::header::apply(&self.rules, &mut ruled.headers, true);
+            content_type(&mut ruled.headers, self.default_charset.as_deref());
             head_bytes(&ruled, framing, keep)
         };
         self.sent = Some(SentHead {
-            status: head.status,
+            status: match (self.error_status, head.status) {
+                (Some(s), 200) if !self.nph => s,
+                (_, s) => s,
+            },
             framing,
             body_bytes: 0,
             local_redirect: None,
@@ -469,6 +499,23 @@ impl Output {
 }
 
 /// The status an nph- program's own status line claims, for the access log (0 if none).
+/// The program's Content-Type (the first one) as Apache sends it: the media type before any
+/// `;` lower-cased (mod_cgi's ap_content_type_tolower), then `AddDefaultCharset`.
+fn content_type(fields: &mut crate::config::header::Fields, charset: Option<&str>) {
+    let Some((_, v)) = (fields.iter_mut()).find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    else {
+        return;
+    };
+    let end = v.iter().position(|&b| b == b';').unwrap_or(v.len());
+    v[..end].make_ascii_lowercase();
+    let (Some(cs), Ok(ty)) = (charset, std::str::from_utf8(v)) else {
+        return;
+    };
+    if let Some(t) = crate::http::mime::default_charset_for(ty, cs) {
+        *v = t.into_bytes();
+    }
+}
+
 fn nph_status(first: &[u8]) -> u16 {
     let line = first.split(|&b| b == b'\n').next().unwrap_or_default();
     let mut words = line.split(|&b| b == b' ');

@@ -240,6 +240,7 @@ pub fn run(
         BackendType::Generic => format!("proxy:{}{}", target.backend.authority, target.path),
     };
     let document_root = cx.vhost.document_root.to_string_lossy();
+    let redirect = cx.error.map(|o| (o, o.url()));
     let env = env::build(&env::CgiRequest {
         method: req.method.as_str(),
         request_uri: &req.target,
@@ -258,6 +259,12 @@ pub fn run(
         document_root: &document_root,
         script_filename: &script_filename,
         content_length,
+        redirect: redirect.as_ref().map(|(o, url)| env::Redirect {
+            status: o.status,
+            url,
+            query: o.req.query.as_deref(),
+            method: o.req.method.as_str(),
+        }),
     });
     // SSLOptions +StdEnvVars where it applies to the script (for a ProxyPass target with no
     // local file: the vhost's and its <Location>s' setting).
@@ -314,7 +321,14 @@ pub fn run(
             req.minor_version >= 1 && cx.may_keep_alive,
             cx.may_keep_alive,
             false,
-        ),
+        )
+        .default_charset(
+            crate::child::admit::request_conf(cx.vhost, req)
+                .1
+                .default_charset
+                .as_ref(),
+        )
+        .error_status(cx.error.map(|o| o.status)),
         err: LineLog::new(tag),
         body_failed: false,
     };
