@@ -382,14 +382,15 @@ pub struct Section {
 }
 
 /// A `*Match` section's (or `~` form's) regular expression, compiled once at load; carried
-/// between processes as its source.
+/// between processes as its source. Shared (`Arc`), not cloned: a cloned `Regex` starts with an
+/// empty cache pool, and the merged configuration is cloned for every request.
 #[derive(Debug, Clone)]
-pub struct SectionRegex(pub regex::Regex);
+pub struct SectionRegex(pub std::sync::Arc<regex::Regex>);
 
 impl SectionRegex {
     pub fn new(source: &str) -> Result<Self, String> {
         regex::Regex::new(source)
-            .map(SectionRegex)
+            .map(|r| SectionRegex(std::sync::Arc::new(r)))
             .map_err(|e| format!("not a regular expression the regex crate accepts: {e}"))
     }
 
