@@ -997,3 +997,70 @@ fn cgi_gets_https_always_and_ssl_variables_with_std_env_vars() {
     assert_eq!(rc, 0, "{body}");
     assert_eq!(vars(&body), ["HTTPS=on"], "{body}");
 }
+
+/// `%{VAR}x` in LogFormat logs mod_ssl's variables: the protocol and cipher the client itself
+/// reports having negotiated (curl -v, the oracle), the SNI it sent, `HTTPS` on; on a plain
+/// connection `HTTPS` is `off` and the `SSL_*` variables `-` (mod_ssl's answers). A variable
+/// this server cannot fill is refused at `-t` (config_errors_name_file_and_line covers the
+/// FILE:LINE form of LogFormat errors).
+#[test]
+fn ssl_variables_in_the_access_log() {
+    let Some(t) = start_with(
+        "tls-logvars",
+        "LogFormat \"%v %{HTTPS}x %{SSL_PROTOCOL}x %{SSL_CIPHER}x %{SSL_TLS_SNI}x\" sslvars\nCustomLog logs/ssl.log sslvars\n",
+        " SSLProtocol all\n",
+        &|_| {},
+    ) else {
+        return;
+    };
+    let mut want = Vec::new();
+    for extra in [&["--tlsv1.2", "--tls-max", "1.2"][..], &["--tlsv1.3"][..]] {
+        let (rc, body, conn) = curl_with(&t, "a.test", "/", extra);
+        assert_eq!((rc, body.trim()), (0, "a index"), "{conn}");
+        let mut parts = conn.split(" / ");
+        let (proto, cipher) = (parts.next().unwrap(), parts.next().unwrap_or("?"));
+        want.push(format!("a.test on {proto} {cipher} a.test"));
+    }
+    let r = t.srv.get("plain.test", "/");
+    assert_eq!(r.status, 200);
+    want.push("plain.test off - - -".to_string());
+    let path = t.dir.join("logs/ssl.log");
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut lines: Vec<String> = Vec::new();
+    while Instant::now() < until {
+        lines = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        if lines.len() >= want.len() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(lines, want);
+    assert!(
+        want[0].contains(" TLSv1.2 ") && want[1].contains(" TLSv1.3 "),
+        "{want:?}"
+    );
+
+    // A variable the server does not fill: refused at -t, never logged as '-'.
+    let conf = t.dir.join("bad-x.conf");
+    std::fs::write(
+        &conf,
+        "Listen 127.0.0.1:1\nDocumentRoot www\nLogFormat \"%{SSL_CLIENT_S_DN}x\" x\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("-t")
+        .arg("-f")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("bad-x.conf:3") && err.contains("SSL_CLIENT_S_DN"),
+        "{err}"
+    );
+}

@@ -509,27 +509,51 @@ pub fn with_cgi_vars(mut env: Vec<Vec<u8>>, std_env_vars: bool) -> Vec<Vec<u8>> 
     let mut put = |k: &str, v: &str| env.push(format!("{k}={v}").into_bytes());
     put("HTTPS", "on");
     if std_env_vars {
-        put("SSL_PROTOCOL", s.protocol);
-        put("SSL_CIPHER", &s.cipher);
-        let bits = if s.cipher.contains("128") {
-            "128"
-        } else {
-            "256"
-        };
-        put("SSL_CIPHER_USEKEYSIZE", bits);
-        put("SSL_CIPHER_ALGKEYSIZE", bits);
+        for (k, v) in ssl_vars(s) {
+            put(k, &v);
+        }
         put("SSL_CIPHER_EXPORT", "false");
         put("SSL_COMPRESS_METHOD", "NULL");
-        put("SSL_SESSION_RESUMED", "Initial");
         put(
             "SSL_VERSION_INTERFACE",
             concat!("oneshot-httpd/", env!("CARGO_PKG_VERSION")),
         );
         put("SSL_VERSION_LIBRARY", "rustls/0.23");
-        if let Some(sni) = &s.sni {
-            put("SSL_TLS_SNI", sni);
-        }
     }
     env.sort();
     env
+}
+
+/// The session's mod_ssl variables that depend on it (names as mod_ssl's).
+fn ssl_vars(s: &Session) -> Vec<(&'static str, String)> {
+    let bits = if s.cipher.contains("128") {
+        "128"
+    } else {
+        "256"
+    };
+    let mut v = vec![
+        ("SSL_PROTOCOL", s.protocol.to_string()),
+        ("SSL_CIPHER", s.cipher.clone()),
+        ("SSL_CIPHER_USEKEYSIZE", bits.to_string()),
+        ("SSL_CIPHER_ALGKEYSIZE", bits.to_string()),
+        ("SSL_SESSION_RESUMED", "Initial".to_string()),
+    ];
+    if let Some(sni) = &s.sni {
+        v.push(("SSL_TLS_SNI", sni.clone()));
+    }
+    v
+}
+
+/// mod_ssl's variables for the access log's `%{VAR}x` (`crate::logformat::SSL_VARS`): on a
+/// TLS connection `HTTPS=on` and the session's; on a plain one only `HTTPS=off` (mod_ssl's
+/// answers: the `SSL_*` ones are then `-`).
+pub fn log_vars() -> Vec<(&'static str, String)> {
+    match session() {
+        Some(s) => {
+            let mut v = ssl_vars(s);
+            v.push(("HTTPS", "on".to_string()));
+            v
+        }
+        None => vec![("HTTPS", "off".to_string())],
+    }
 }
