@@ -1064,3 +1064,52 @@ fn ssl_variables_in_the_access_log() {
         "{err}"
     );
 }
+
+/// `RequestReadTimeout handshake=1-3,MinRate=50` (mod_reqtimeout's handshake stage, from its
+/// documentation): a client that sends nothing is closed after the initial second; one that
+/// keeps sending a ClientHello record that never ends, faster than MinRate, gets its deadline
+/// moved on as bytes arrive, up to the 3 s maximum, and no further.
+#[test]
+fn request_read_timeout_handshake_bounds_the_tls_handshake() {
+    let Some(t) = start_with(
+        "tls-handshake-timeout",
+        "RequestReadTimeout handshake=1-3,MinRate=50\n",
+        "",
+        &|_| {},
+    ) else {
+        return;
+    };
+    let closed_after = |trickle: bool| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", t.tls_port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let started = Instant::now();
+        if trickle {
+            // A handshake record announcing 16 KiB (RFC 8446 §5.1), never completed.
+            s.write_all(&[22, 3, 1, 0x40, 0]).unwrap();
+        }
+        let mut buf = [0u8; 512];
+        while started.elapsed() < Duration::from_secs(8) {
+            match s.read(&mut buf) {
+                Ok(0) => return started.elapsed(),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return started.elapsed(),
+            }
+            if trickle && s.write_all(&[0u8; 50]).is_err() {
+                return started.elapsed();
+            }
+        }
+        panic!("the handshake was not bounded");
+    };
+    let silent = closed_after(false);
+    assert!(
+        silent >= Duration::from_millis(800) && silent < Duration::from_millis(2500),
+        "{silent:?}"
+    );
+    let trickled = closed_after(true);
+    assert!(
+        trickled >= Duration::from_millis(2500) && trickled < Duration::from_secs(5),
+        "{trickled:?}"
+    );
+}

@@ -103,9 +103,30 @@ pub fn applies(cfg: &Config, local: SocketAddr) -> bool {
     cfg.tls.is_tls(local)
 }
 
-/// The handshake bound: `Timeout`, at most 10 s (mod_reqtimeout's handshake default is 10).
-pub fn handshake_timeout(cfg: &Config) -> Duration {
-    cfg.timeout.min(Duration::from_secs(10))
+/// How long the handshake may have taken after `received` bytes from the client:
+/// `RequestReadTimeout handshake=` (10 s unless configured; `handshake=0`: `Timeout` alone),
+/// never more than `Timeout`.
+pub fn handshake_timeout(cfg: &Config, received: u64) -> Duration {
+    crate::config::RequestReadTimeout::allowed(
+        cfg.request_read_timeout.handshake,
+        cfg.timeout,
+        received,
+    )
+}
+
+/// The handshake's deadline, moved on by `handshake=`'s MinRate as the client's bytes arrive.
+struct Clock {
+    start: Instant,
+    received: u64,
+}
+
+impl Clock {
+    fn allowed(&self, cfg: &Config) -> Duration {
+        handshake_timeout(cfg, self.received)
+    }
+    fn until(&self, cfg: &Config) -> Instant {
+        self.start + self.allowed(cfg)
+    }
 }
 
 /// Makes the handshake on `stream` and starts the relay; afterwards `stream` is the plaintext
@@ -116,9 +137,11 @@ pub fn establish(cfg: &Config, stream: &TcpStream, local: SocketAddr) -> Result<
         return Err(TlsError::NoKeyHolder);
     };
     let chan: Channel = Arc::new(Mutex::new(Some(channel)));
-    let timeout = handshake_timeout(cfg);
-    let until = Instant::now() + timeout;
-    let result = handshake(cfg, stream, local, &chan, &keys, until, timeout);
+    let mut clock = Clock {
+        start: Instant::now(),
+        received: 0,
+    };
+    let result = handshake(cfg, stream, local, &chan, &keys, &mut clock);
     // I6: the channel never outlives the handshake, used or not.
     drop(chan.lock().ok().and_then(|mut c| c.take()));
     let (conn, session) = result?;
@@ -136,17 +159,16 @@ fn handshake(
     local: SocketAddr,
     chan: &Channel,
     keys: &[KeyInfo],
-    until: Instant,
-    timeout: Duration,
+    clock: &mut Clock,
 ) -> Result<(ServerConnection, Session), TlsError> {
     let mut sock = stream;
     let mut acceptor = Acceptor::default();
     let accepted = loop {
-        set_deadline(stream, until, timeout)?;
+        set_deadline(stream, clock.until(cfg), clock.allowed(cfg))?;
         match acceptor.read_tls(&mut sock) {
             Ok(0) => return Err(TlsError::Handshake("closed before a ClientHello".into())),
-            Ok(_) => {}
-            Err(e) => return Err(io_error(e, timeout)),
+            Ok(n) => clock.received += n as u64,
+            Err(e) => return Err(io_error(e, clock.allowed(cfg))),
         }
         match acceptor.accept() {
             Ok(Some(a)) => break a,
@@ -181,17 +203,20 @@ fn handshake(
         }
     };
     while conn.is_handshaking() {
-        set_deadline(stream, until, timeout)?;
-        if let Err(e) = conn.complete_io(&mut sock) {
-            // rustls queued an alert for a protocol error: send it before closing.
-            let _ = conn.write_tls(&mut sock);
-            return Err(io_error(e, timeout));
+        set_deadline(stream, clock.until(cfg), clock.allowed(cfg))?;
+        match conn.complete_io(&mut sock) {
+            Ok((read, _)) => clock.received += read as u64,
+            Err(e) => {
+                // rustls queued an alert for a protocol error: send it before closing.
+                let _ = conn.write_tls(&mut sock);
+                return Err(io_error(e, clock.allowed(cfg)));
+            }
         }
     }
     while conn.wants_write() {
-        set_deadline(stream, until, timeout)?;
+        set_deadline(stream, clock.until(cfg), clock.allowed(cfg))?;
         conn.write_tls(&mut sock)
-            .map_err(|e| io_error(e, timeout))?;
+            .map_err(|e| io_error(e, clock.allowed(cfg)))?;
     }
     let protocol = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
