@@ -48,7 +48,7 @@ fn sh(dir: &Path, script: &str) {
 fn pki(dir: &Path) {
     sh(
         dir,
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -subj '/CN=oneshot test CA' -days 2 2>/dev/null
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -subj '/C=DE/O=oneshot tests, inc./CN=oneshot test CA' -days 2 2>/dev/null
          mkdir -p keys && chmod 700 keys
          for h in a b; do
            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout keys/$h.key -out $h.csr -subj /CN=$h.test 2>/dev/null
@@ -982,7 +982,8 @@ fn cgi_gets_https_always_and_ssl_variables_with_std_env_vars() {
         "SSL_TLS_SNI=a.test".into(),
     ];
     let mut got = vars(&body);
-    got.retain(|v| !v.starts_with("SSL_VERSION_"));
+    // SSL_SERVER_*: certificate_variables_match_mod_ssl.
+    got.retain(|v| !v.starts_with("SSL_VERSION_") && !v.starts_with("SSL_SERVER_"));
     want.sort();
     got.sort();
     assert_eq!(got, want, "{body}");
@@ -1111,5 +1112,97 @@ fn request_read_timeout_handshake_bounds_the_tls_handshake() {
     assert!(
         trickled >= Duration::from_millis(2500) && trickled < Duration::from_secs(5),
         "{trickled:?}"
+    );
+}
+
+/// The certificate variables under `SSLOptions +StdEnvVars` (`SSL_SERVER_S_DN`, `_I_DN`,
+/// `_M_SERIAL`, `_M_VERSION`, `_V_START`, `_V_END`, `_A_SIG`, `_A_KEY`) are mod_ssl's: the
+/// oracle is Debian's apache2 with mod_ssl and mod_cgi serving the same certificate to the same
+/// shell program, whose environment is compared variable by variable.
+#[test]
+fn certificate_variables_match_mod_ssl() {
+    if !is_root() {
+        eprintln!("SKIP certificate_variables_match_mod_ssl: needs root (apache2, CGI as nobody)");
+        return;
+    }
+    let script = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nexport -p\n";
+    let setup = |dir: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(dir.join("cgi")).unwrap();
+        let p = dir.join("cgi/env.sh");
+        std::fs::write(&p, script).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(&p, Some(65534), None).unwrap();
+    };
+    let Some(t) = start_with(
+        "tls-certvars",
+        "ScriptAlias /cgi-bin/ {dir}/cgi/\n",
+        " <Directory {dir}/cgi>\n  SSLOptions +StdEnvVars\n </Directory>\n",
+        &setup,
+    ) else {
+        return;
+    };
+    let server_vars = |body: &str| -> Vec<String> {
+        let mut v: Vec<String> = body
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter(|l| {
+                [
+                    "SSL_SERVER_S_DN=",
+                    "SSL_SERVER_I_DN=",
+                    "SSL_SERVER_M_SERIAL=",
+                    "SSL_SERVER_M_VERSION=",
+                    "SSL_SERVER_V_START=",
+                    "SSL_SERVER_V_END=",
+                    "SSL_SERVER_A_SIG=",
+                    "SSL_SERVER_A_KEY=",
+                ]
+                .iter()
+                .any(|k| l.starts_with(k))
+            })
+            .map(|l| l.replace('\'', ""))
+            .collect();
+        v.sort();
+        v
+    };
+    let (rc, body, _) = curl_with(&t, "a.test", "/cgi-bin/env.sh", &[]);
+    assert_eq!(rc, 0, "{body}");
+    let ours = server_vars(&body);
+    assert_eq!(ours.len(), 8, "{body}");
+
+    let pki = t.dir.clone();
+    common::apache::with_apache(
+        "tls-certvars-apache",
+        |root| {
+            std::fs::create_dir_all(root.join("cgi")).unwrap();
+            setup(root);
+        },
+        |root| {
+            format!(
+                "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n\
+                 LoadModule cgi_module /usr/lib/apache2/modules/mod_cgi.so\n\
+                 LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n\
+                 SSLEngine on\nSSLCertificateFile {p}/a.pem\nSSLCertificateKeyFile {p}/keys/a.key\n\
+                 ScriptAlias /cgi-bin/ {r}/cgi/\n\
+                 <Directory {r}/cgi>\n  SSLOptions +StdEnvVars\n  Require all granted\n</Directory>\n",
+                p = pki.display(),
+                r = root.display()
+            )
+        },
+        &[],
+        |port| {
+            let out = Command::new("curl")
+                .args(["-sS", "--max-time", "10", "--cacert"])
+                .arg(pki.join("ca.pem"))
+                .arg("--resolve")
+                .arg(format!("a.test:{port}:127.0.0.1"))
+                .arg(format!("https://a.test:{port}/cgi-bin/env.sh"))
+                .output()
+                .unwrap();
+            let body = String::from_utf8_lossy(&out.stdout);
+            let apache = server_vars(&body);
+            assert_eq!(apache.len(), 8, "{body}");
+            assert_eq!(ours, apache);
+        },
     );
 }

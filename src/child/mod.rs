@@ -10,6 +10,7 @@ pub mod access_log;
 pub mod admit;
 pub mod authenticate;
 pub mod body;
+pub mod certvars;
 pub mod confine;
 pub mod decide;
 pub mod front;

@@ -84,6 +84,8 @@ pub struct Session {
     pub protocol: &'static str,
     /// The suite's OpenSSL name, as mod_ssl's SSL_CIPHER.
     pub cipher: String,
+    /// mod_ssl's `SSL_SERVER_*` variables of the vhost's certificate ([`super::certvars`]).
+    pub server_cert: Vec<(&'static str, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +234,11 @@ fn handshake(
         sni,
         protocol,
         cipher,
+        server_cert: vt
+            .chain
+            .first()
+            .map(|der| super::certvars::server_vars(der))
+            .unwrap_or_default(),
     };
     Ok((conn, session))
 }
@@ -536,6 +543,9 @@ pub fn with_cgi_vars(mut env: Vec<Vec<u8>>, std_env_vars: bool) -> Vec<Vec<u8>> 
     if std_env_vars {
         for (k, v) in ssl_vars(s) {
             put(k, &v);
+        }
+        for (k, v) in &s.server_cert {
+            put(k, v);
         }
         put("SSL_CIPHER_EXPORT", "false");
         put("SSL_COMPRESS_METHOD", "NULL");
