@@ -2378,11 +2378,13 @@ mod tests {
                 "{args:?}"
             );
         }
-        let e = load("Listen 8080\nDocumentRoot /x\nRequestReadTimeout header=1 body=2 x=3\n")
-            .unwrap_err();
+        let e = load(
+            "Listen 8080\nDocumentRoot /x\nRequestReadTimeout handshake=1 header=1 body=2 x=3\n",
+        )
+        .unwrap_err();
         assert_eq!(
             e,
-            vec!["/etc/x/h.conf:3: RequestReadTimeout takes 1 to 2 argument(s), got 3".to_string()]
+            vec!["/etc/x/h.conf:3: RequestReadTimeout takes 1 to 3 argument(s), got 4".to_string()]
         );
     }
 
