@@ -107,6 +107,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         vhosts: Vec::new(),
         tls: Default::default(),
         proxy: Default::default(),
+        itk: Default::default(),
         warnings: Vec::new(),
     };
     let mut main = VHostDraft::new(Origin {
@@ -224,6 +225,11 @@ impl Builder {
     }
 
     /// Relative paths resolve against ServerRoot, as in Apache.
+    /// An identity directive that needs `backend` in `Confinement` to have any effect.
+    pub(super) fn need(&mut self, backend: Backend, name: &'static str, n: &Node) {
+        self.needs.push((backend, name, origin(n)));
+    }
+
     pub(super) fn path(&self, p: &str) -> PathBuf {
         self.server_root.join(p)
     }
@@ -292,7 +298,7 @@ impl Builder {
 
     /// A `NoEffect` row's warning; further lines of the same directive in the same file are
     /// counted into the first one's warning instead of repeating it.
-    fn no_effect(&mut self, n: &Node, d: &Directive, why: &str) {
+    pub(super) fn no_effect(&mut self, n: &Node, d: &Directive, why: &str) {
         if let Some(seen) = self
             .no_effect
             .iter_mut()
@@ -484,12 +490,20 @@ impl Builder {
             let checks = [
                 (
                     Backend::Unix,
-                    scopes().any(|c| c.user_map.is_some() || c.assign_user.is_some()),
+                    scopes().any(|c| {
+                        c.user_map.is_some()
+                            || c.assign_user.is_some()
+                            || c.assign_user_expr.is_some()
+                    }),
                     "AssignUserID or UserIDMap",
                 ),
                 (
                     Backend::Selinux,
-                    scopes().any(|c| c.selinux_map.is_some() || c.selinux_default.is_some()),
+                    scopes().any(|c| {
+                        c.selinux_map.is_some()
+                            || c.selinux_default.is_some()
+                            || c.selinux_env.is_some()
+                    }),
                     "selinuxDomainVal or selinuxDomainMap",
                 ),
             ];
