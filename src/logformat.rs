@@ -56,6 +56,8 @@ enum Field {
     Protocol,
     /// `%{Field}i`
     HeaderIn(String),
+    /// `%{VAR}x`: one of mod_ssl's variables ([`SSL_VARS`]); `-` on a plain connection.
+    Ssl(String),
     /// `%k`
     KeepAlives,
     /// `%l`: identd is never asked.
@@ -178,6 +180,8 @@ pub struct Record<'a> {
     pub headers_out: &'a [(String, String)],
     pub notes: &'a [(&'a str, &'a str)],
     pub env: &'a [(&'a str, &'a str)],
+    /// mod_ssl's variables of the connection (`%{VAR}x`), empty on a plain one.
+    pub ssl: &'a [(&'a str, &'a str)],
     /// The vhost's ServerName (`%v`).
     pub server_name: &'a str,
     /// The Host the client asked for (`%V`); the ServerName without one.
@@ -402,10 +406,8 @@ fn field(letter: char, arg: &str) -> Result<Field, FormatError> {
             'c',
             "mod_ssl's %{var}c is not implemented",
         )),
-        'x' => Err(FormatError::Unsupported(
-            'x',
-            "mod_ssl's %{var}x is not implemented",
-        )),
+        'x' if SSL_VARS.contains(&arg) => Ok(Field::Ssl(arg.to_string())),
+        'x' => Err(bad()),
         other => Err(FormatError::Unknown(other)),
     }
 }
@@ -463,6 +465,7 @@ fn value(f: &Field, r: &Record<'_>) -> String {
         Field::Cookie(name) => dash_or(cookie(r.headers_in, name).map(|v| escape(&v))),
         Field::Micros => r.elapsed.as_micros().to_string(),
         Field::Env(var) => dash_or(r.env.iter().find(|(k, _)| k == var).map(|(_, v)| esc(v))),
+        Field::Ssl(var) => dash_or(r.ssl.iter().find(|(k, _)| k == var).map(|(_, v)| esc(v))),
         Field::Filename => dash_or(r.filename.map(esc)),
         Field::Protocol => esc(r.protocol),
         Field::HeaderIn(name) => dash_or(header_in(r.headers_in, name).map(|v| escape(&v))),
@@ -638,6 +641,17 @@ pub fn escape(v: &[u8]) -> String {
 
 /// The `%{VAR}e` variables the child sets for its access line ("on" / the client / the user).
 pub const ENV: &[&str] = &["HTTPS", "REMOTE_ADDR", "REMOTE_USER"];
+/// The `%{VAR}x` variables (mod_ssl's names) this server fills on a TLS connection; any other
+/// name is refused when the configuration is read, never logged as `-`.
+pub const SSL_VARS: &[&str] = &[
+    "HTTPS",
+    "SSL_PROTOCOL",
+    "SSL_CIPHER",
+    "SSL_CIPHER_USEKEYSIZE",
+    "SSL_CIPHER_ALGKEYSIZE",
+    "SSL_SESSION_RESUMED",
+    "SSL_TLS_SNI",
+];
 /// The `%{NOTE}n` notes: the identity the request was served in, and the rule that chose it.
 pub const NOTES: &[&str] = &["ctx", "rule"];
 
@@ -673,6 +687,10 @@ mod tests {
             headers_out: &[],
             notes: &[("ctx", "u:r:t:s0"), ("rule", "map:3")],
             env: &[("HTTPS", "on")],
+            ssl: &[
+                ("SSL_PROTOCOL", "TLSv1.3"),
+                ("SSL_CIPHER", "TLS_AES_128_GCM_SHA256"),
+            ],
             server_name: "www.example",
             host: Some("alias.example"),
             server_port: 8080,
@@ -706,6 +724,8 @@ mod tests {
             ("%v %V %P %{hextid}P %k %X", "www.example alias.example 4242 1092 1 +"),
             ("%{ctx}n %{rule}n %{none}n", "u:r:t:s0 map:3 -"),
             ("%{HTTPS}e %{NOPE}e", "on -"),
+            // mod_ssl: `-` for a variable without a value on this connection.
+            ("%{SSL_PROTOCOL}x %{SSL_CIPHER}x %{SSL_TLS_SNI}x", "TLSv1.3 TLS_AES_128_GCM_SHA256 -"),
             ("%{Accept}i %{X-None}i %{id}C %{zz}C", "a, b - abc -"),
             ("%I %O %S %B %b", "80 200 280 12 12"),
             ("%404{Referer}i %!404{Referer}i %200,304{Referer}i", "- http://r/ http://r/"),
@@ -767,6 +787,13 @@ mod tests {
                 },
             ),
             ("%99s", FormatError::BadStatus(99)),
+            (
+                "%{SSL_CLIENT_S_DN}x",
+                FormatError::BadArgument {
+                    letter: 'x',
+                    arg: "SSL_CLIENT_S_DN".into(),
+                },
+            ),
             ("%{%Q}t", FormatError::Strftime('Q')),
             (
                 "%{fortnight}T",

@@ -850,3 +850,257 @@ Timeout 5
         abi => eprintln!("Landlock part skipped: ABI {abi:?} has no TCP connect rules"),
     }
 }
+
+/// One response read from a keep-alive connection: its head, then Content-Length bytes.
+fn read_response(c: &mut TcpStream) -> common::Resp {
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        match c.read(&mut byte) {
+            Ok(1) => raw.push(byte[0]),
+            _ => break,
+        }
+    }
+    let head = common::parse_resp(&raw);
+    let len: usize = head
+        .header("Content-Length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Content-Length: {}", String::from_utf8_lossy(&raw)));
+    let mut body = vec![0u8; len];
+    c.read_exact(&mut body).unwrap();
+    raw.extend_from_slice(&body);
+    common::parse_resp(&raw)
+}
+
+/// The accepted connections of the pool listening on `sock`, by their socket inode, as the
+/// kernel lists them (`ss`, iproute2): the pool's end of each connection has the socket's
+/// path as its local address.
+fn pool_connections(sock: &Path) -> Vec<String> {
+    let out = Command::new("ss")
+        .args(["-xHn", "state", "established", "src"])
+        .arg(sock)
+        .output()
+        .expect("run ss (iproute2)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let path = sock.to_string_lossy();
+    text.lines()
+        .filter_map(|l| {
+            let mut t = l.split_whitespace().skip_while(|w| *w != path);
+            t.next()?;
+            t.next().map(String::from)
+        })
+        .collect()
+}
+
+/// The pool's connections once they have settled (a closed one leaves the list when php-fpm
+/// has seen the close).
+fn pool_connections_settled(sock: &Path, want: usize) -> Vec<String> {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let c = pool_connections(sock);
+        if c.len() == want || Instant::now() > until {
+            return c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const SLOW_PHP: &str = r#"<?php
+ignore_user_abort(true);
+usleep(700000);
+echo "slow done\n";
+"#;
+
+/// A FastCGI application written here from the specification that keeps its connections
+/// (§3.5, FCGI_KEEP_CONN): on each connection it answers request after request. `/a` gets a
+/// local redirect (`Location: /b`, §6.3 of RFC 3875) followed, 300 ms later, by more output
+/// and END_REQUEST; `/vanish`, when it is not the connection's first request, is read and the
+/// connection closed without an answer (as a worker that reached `pm.max_requests` between
+/// the check and the request); every other URI gets `uri=URI conn=N`, N counting the
+/// connections it accepted.
+fn keeping_backend() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (n, s) in l.incoming().enumerate() {
+            let Ok(mut s) = s else { return };
+            std::thread::spawn(move || {
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                for served in 0.. {
+                    let mut params = Vec::new();
+                    let mut complete = false;
+                    while let Some((kind, _, content)) = read_record(&mut s) {
+                        if kind == 4 {
+                            params.extend_from_slice(&content);
+                        }
+                        if kind == 5 && content.is_empty() {
+                            complete = true;
+                            break;
+                        }
+                    }
+                    if !complete {
+                        return;
+                    }
+                    let uri = name_values(&params)
+                        .into_iter()
+                        .find(|(k, _)| k == "REQUEST_URI")
+                        .map(|(_, v)| v)
+                        .unwrap_or_default();
+                    if uri == "/vanish" && served > 0 {
+                        return;
+                    }
+                    let mut out = Vec::new();
+                    if uri == "/a" {
+                        let _ = s.write_all(&stdout_record(b"Location: /b\r\n\r\n"));
+                        std::thread::sleep(Duration::from_millis(300));
+                        out.extend(stdout_record(b"STALE rest of /a"));
+                    } else {
+                        let text = format!("Content-Type: text/plain\r\n\r\nuri={uri} conn={n}");
+                        out.extend(stdout_record(text.as_bytes()));
+                    }
+                    out.extend_from_slice(END_REQUEST);
+                    if s.write_all(&out).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// FCGI_KEEP_CONN: the keep-alive requests of one client connection use one connection to the
+/// pool; the pool restarting between two requests is survived; a request cut short (a local
+/// redirect read before the script ended) does not leave its rest for the next request; an
+/// idle client lets the pool's worker go.
+#[test]
+fn keep_conn_one_pool_connection_per_client_connection() {
+    if !is_root() {
+        eprintln!("skipped: needs root (users, their php-fpm pools, a root master)");
+        return;
+    }
+    let (alice_uid, _) = common::system_user(ALICE);
+    let dir = common::site("fcgi-keep");
+    let d = dir.display().to_string();
+    for (name, text) in [("info.php", INFO_PHP), ("slow.php", SLOW_PHP)] {
+        std::fs::write(dir.join("www/alice").join(name), text).unwrap();
+    }
+    let sock = dir.join(format!("sock/{ALICE}.sock"));
+    let fpm = start_fpm(&dir, &[ALICE]);
+    let keeping = keeping_backend();
+    let conf = format!(
+        "User nobody
+Group nogroup
+Confinement unix landlock
+ErrorLog logs/error.log
+LogLevel debug
+PidFile logs/httpd.pid
+StartServers 2
+Timeout 10
+KeepAliveTimeout 10
+<VirtualHost *:80>
+  ServerName alice.test
+  DocumentRoot www/alice
+  AssignUserID {ALICE} {ALICE}
+  <Directory {d}/www/alice>
+    SetHandler \"proxy:unix:{d}/sock/{ALICE}.sock|fcgi://localhost\"
+  </Directory>
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName keeping.test
+  DocumentRoot www/alice
+  AssignUserID {ALICE} {ALICE}
+  ProxyPass / fcgi://127.0.0.1:{keeping}/srv/
+</VirtualHost>
+"
+    );
+    let s = Server::start(&dir, &conf);
+    let get_on = |c: &mut TcpStream, host: &str, path: &str| {
+        c.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+            .unwrap();
+        read_response(c)
+    };
+    let get = |c: &mut TcpStream, path: &str| get_on(c, "alice.test", path);
+
+    // With the application written here: its connection counter is the oracle. A local
+    // kept connection closed by the application after it read a bodyless request is sent
+    // again on a new one. A local redirect is acted on before /a's output ends, so that
+    // connection is not kept (its rest would be read as the next answer): /b, /c and /d share
+    // one new connection.
+    let mut k = s.connect();
+    let body = |r: common::Resp| String::from_utf8_lossy(&r.body).into_owned();
+    assert_eq!(body(get_on(&mut k, "keeping.test", "/x")), "uri=/x conn=0");
+    assert_eq!(body(get_on(&mut k, "keeping.test", "/y")), "uri=/y conn=0");
+    let r = get_on(&mut k, "keeping.test", "/vanish");
+    assert_eq!(body(r), "uri=/vanish conn=1", "{}", s.error_log());
+    let log = common::wait_error_log(&s, |l| l.contains("sending the request on a new one"));
+    assert!(
+        log.contains("[keeping.test] fcgi fcgi://127.0.0.1:"),
+        "{log}"
+    );
+    assert_eq!(body(get_on(&mut k, "keeping.test", "/a")), "uri=/b conn=2");
+    assert_eq!(body(get_on(&mut k, "keeping.test", "/c")), "uri=/c conn=2");
+    assert_eq!(body(get_on(&mut k, "keeping.test", "/d")), "uri=/d conn=2");
+    drop(k);
+
+    // Three requests, one client connection: one pool connection, the same one each time.
+    let mut c = s.connect();
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let r = get(&mut c, &format!("/info.php?{i}"));
+        assert_eq!(r.status, 200, "{r:?}\n{}", s.error_log());
+        assert_eq!(field(&r.body, "uid"), alice_uid.to_string());
+        assert_eq!(field(&r.body, "QUERY_STRING"), i.to_string());
+        seen.push(pool_connections(&sock));
+    }
+    assert_eq!(seen[0].len(), 1, "{seen:?}");
+    assert!(seen.iter().all(|c| c == &seen[0]), "{seen:?}");
+
+    // A request cut short: its client goes away while the script runs (ABORT_REQUEST, the
+    // connection closed). The pool's next requests, on another client connection, get their
+    // own answers.
+    let mut gone = s.connect();
+    gone.write_all(b"GET /slow.php HTTP/1.1\r\nHost: alice.test\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(gone);
+    let mut c2 = s.connect();
+    for i in 0..2 {
+        let r = get(&mut c2, &format!("/info.php?after-abort-{i}"));
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(field(&r.body, "QUERY_STRING"), format!("after-abort-{i}"));
+    }
+    drop(c2);
+    for i in 3..5 {
+        let r = get(&mut c, &format!("/info.php?{i}"));
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(field(&r.body, "QUERY_STRING"), i.to_string(), "{r:?}");
+    }
+    let before_restart = pool_connections_settled(&sock, 1);
+    assert_eq!(before_restart.len(), 1, "{before_restart:?}");
+
+    // The pool restarts between two requests of the client connection: the kept connection
+    // is found closed and a new one made.
+    drop(fpm);
+    let _ = std::fs::remove_file(&sock);
+    let fpm = start_fpm(&dir, &[ALICE]);
+    let r = get(&mut c, "/info.php?restarted");
+    assert_eq!(r.status, 200, "{r:?}\n{}", s.error_log());
+    assert_eq!(field(&r.body, "QUERY_STRING"), "restarted");
+    let after_restart = pool_connections(&sock);
+    assert_eq!(after_restart.len(), 1, "{after_restart:?}");
+    assert_ne!(after_restart, before_restart);
+
+    // An idle client does not hold the pool's worker: after KEEP_IDLE (1 s) the child closes
+    // the pool connection while the client connection stays open and usable.
+    assert!(pool_connections_settled(&sock, 0).is_empty());
+    let r = get(&mut c, "/info.php?later");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(field(&r.body, "QUERY_STRING"), "later");
+
+    // The client connection's end closes the pool connection too.
+    drop(c);
+    assert!(pool_connections_settled(&sock, 0).is_empty());
+    drop(fpm);
+}

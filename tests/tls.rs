@@ -48,7 +48,7 @@ fn sh(dir: &Path, script: &str) {
 fn pki(dir: &Path) {
     sh(
         dir,
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -subj '/CN=oneshot test CA' -days 2 2>/dev/null
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -subj '/C=DE/O=oneshot tests, inc./CN=oneshot test CA' -days 2 2>/dev/null
          mkdir -p keys && chmod 700 keys
          for h in a b; do
            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout keys/$h.key -out $h.csr -subj /CN=$h.test 2>/dev/null
@@ -982,7 +982,8 @@ fn cgi_gets_https_always_and_ssl_variables_with_std_env_vars() {
         "SSL_TLS_SNI=a.test".into(),
     ];
     let mut got = vars(&body);
-    got.retain(|v| !v.starts_with("SSL_VERSION_"));
+    // SSL_SERVER_*: certificate_variables_match_mod_ssl.
+    got.retain(|v| !v.starts_with("SSL_VERSION_") && !v.starts_with("SSL_SERVER_"));
     want.sort();
     got.sort();
     assert_eq!(got, want, "{body}");
@@ -1052,5 +1053,213 @@ fn relay_socket_context_fails_closed_where_it_cannot_be_set() {
             "httpd.conf:3: SSLRelaySocketContext without a `Listen ... https`: no TLS relay runs"
         ),
         "{err}"
+    );
+}
+
+/// `%{VAR}x` in LogFormat logs mod_ssl's variables: the protocol and cipher the client itself
+/// reports having negotiated (curl -v, the oracle), the SNI it sent, `HTTPS` on; on a plain
+/// connection `HTTPS` is `off` and the `SSL_*` variables `-` (mod_ssl's answers). A variable
+/// this server cannot fill is refused at `-t` (config_errors_name_file_and_line covers the
+/// FILE:LINE form of LogFormat errors).
+#[test]
+fn ssl_variables_in_the_access_log() {
+    let Some(t) = start_with(
+        "tls-logvars",
+        "LogFormat \"%v %{HTTPS}x %{SSL_PROTOCOL}x %{SSL_CIPHER}x %{SSL_TLS_SNI}x\" sslvars\nCustomLog logs/ssl.log sslvars\n",
+        " SSLProtocol all\n",
+        &|_| {},
+    ) else {
+        return;
+    };
+    let mut want = Vec::new();
+    for extra in [&["--tlsv1.2", "--tls-max", "1.2"][..], &["--tlsv1.3"][..]] {
+        let (rc, body, conn) = curl_with(&t, "a.test", "/", extra);
+        assert_eq!((rc, body.trim()), (0, "a index"), "{conn}");
+        let mut parts = conn.split(" / ");
+        let (proto, cipher) = (parts.next().unwrap(), parts.next().unwrap_or("?"));
+        want.push(format!("a.test on {proto} {cipher} a.test"));
+    }
+    let r = t.srv.get("plain.test", "/");
+    assert_eq!(r.status, 200);
+    want.push("plain.test off - - -".to_string());
+    let path = t.dir.join("logs/ssl.log");
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut lines: Vec<String> = Vec::new();
+    while Instant::now() < until {
+        lines = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        if lines.len() >= want.len() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(lines, want);
+    assert!(
+        want[0].contains(" TLSv1.2 ") && want[1].contains(" TLSv1.3 "),
+        "{want:?}"
+    );
+
+    // A variable the server does not fill: refused at -t, never logged as '-'.
+    let conf = t.dir.join("bad-x.conf");
+    std::fs::write(
+        &conf,
+        "Listen 127.0.0.1:1\nDocumentRoot www\nLogFormat \"%{SSL_CLIENT_S_DN}x\" x\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("-t")
+        .arg("-f")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("bad-x.conf:3") && err.contains("SSL_CLIENT_S_DN"),
+        "{err}"
+    );
+}
+
+/// `RequestReadTimeout handshake=1-3,MinRate=50` (mod_reqtimeout's handshake stage, from its
+/// documentation): a client that sends nothing is closed after the initial second; one that
+/// keeps sending a ClientHello record that never ends, faster than MinRate, gets its deadline
+/// moved on as bytes arrive, up to the 3 s maximum, and no further.
+#[test]
+fn request_read_timeout_handshake_bounds_the_tls_handshake() {
+    let Some(t) = start_with(
+        "tls-handshake-timeout",
+        "RequestReadTimeout handshake=1-3,MinRate=50\n",
+        "",
+        &|_| {},
+    ) else {
+        return;
+    };
+    let closed_after = |trickle: bool| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", t.tls_port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let started = Instant::now();
+        if trickle {
+            // A handshake record announcing 16 KiB (RFC 8446 §5.1), never completed.
+            s.write_all(&[22, 3, 1, 0x40, 0]).unwrap();
+        }
+        let mut buf = [0u8; 512];
+        while started.elapsed() < Duration::from_secs(8) {
+            match s.read(&mut buf) {
+                Ok(0) => return started.elapsed(),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return started.elapsed(),
+            }
+            if trickle && s.write_all(&[0u8; 50]).is_err() {
+                return started.elapsed();
+            }
+        }
+        panic!("the handshake was not bounded");
+    };
+    let silent = closed_after(false);
+    assert!(
+        silent >= Duration::from_millis(800) && silent < Duration::from_millis(2500),
+        "{silent:?}"
+    );
+    let trickled = closed_after(true);
+    assert!(
+        trickled >= Duration::from_millis(2500) && trickled < Duration::from_secs(5),
+        "{trickled:?}"
+    );
+}
+
+/// The certificate variables under `SSLOptions +StdEnvVars` (`SSL_SERVER_S_DN`, `_I_DN`,
+/// `_M_SERIAL`, `_M_VERSION`, `_V_START`, `_V_END`, `_A_SIG`, `_A_KEY`) are mod_ssl's: the
+/// oracle is Debian's apache2 with mod_ssl and mod_cgi serving the same certificate to the same
+/// shell program, whose environment is compared variable by variable.
+#[test]
+fn certificate_variables_match_mod_ssl() {
+    if !is_root() {
+        eprintln!("SKIP certificate_variables_match_mod_ssl: needs root (apache2, CGI as nobody)");
+        return;
+    }
+    let script = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nexport -p\n";
+    let setup = |dir: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(dir.join("cgi")).unwrap();
+        let p = dir.join("cgi/env.sh");
+        std::fs::write(&p, script).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(&p, Some(65534), None).unwrap();
+    };
+    let Some(t) = start_with(
+        "tls-certvars",
+        "ScriptAlias /cgi-bin/ {dir}/cgi/\n",
+        " <Directory {dir}/cgi>\n  SSLOptions +StdEnvVars\n </Directory>\n",
+        &setup,
+    ) else {
+        return;
+    };
+    let server_vars = |body: &str| -> Vec<String> {
+        let mut v: Vec<String> = body
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter(|l| {
+                [
+                    "SSL_SERVER_S_DN=",
+                    "SSL_SERVER_I_DN=",
+                    "SSL_SERVER_M_SERIAL=",
+                    "SSL_SERVER_M_VERSION=",
+                    "SSL_SERVER_V_START=",
+                    "SSL_SERVER_V_END=",
+                    "SSL_SERVER_A_SIG=",
+                    "SSL_SERVER_A_KEY=",
+                ]
+                .iter()
+                .any(|k| l.starts_with(k))
+            })
+            .map(|l| l.replace('\'', ""))
+            .collect();
+        v.sort();
+        v
+    };
+    let (rc, body, _) = curl_with(&t, "a.test", "/cgi-bin/env.sh", &[]);
+    assert_eq!(rc, 0, "{body}");
+    let ours = server_vars(&body);
+    assert_eq!(ours.len(), 8, "{body}");
+
+    let pki = t.dir.clone();
+    common::apache::with_apache(
+        "tls-certvars-apache",
+        |root| {
+            std::fs::create_dir_all(root.join("cgi")).unwrap();
+            setup(root);
+        },
+        |root| {
+            format!(
+                "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n\
+                 LoadModule cgi_module /usr/lib/apache2/modules/mod_cgi.so\n\
+                 LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n\
+                 SSLEngine on\nSSLCertificateFile {p}/a.pem\nSSLCertificateKeyFile {p}/keys/a.key\n\
+                 ScriptAlias /cgi-bin/ {r}/cgi/\n\
+                 <Directory {r}/cgi>\n  SSLOptions +StdEnvVars\n  Require all granted\n</Directory>\n",
+                p = pki.display(),
+                r = root.display()
+            )
+        },
+        &[],
+        |port| {
+            let out = Command::new("curl")
+                .args(["-sS", "--max-time", "10", "--cacert"])
+                .arg(pki.join("ca.pem"))
+                .arg("--resolve")
+                .arg(format!("a.test:{port}:127.0.0.1"))
+                .arg(format!("https://a.test:{port}/cgi-bin/env.sh"))
+                .output()
+                .unwrap();
+            let body = String::from_utf8_lossy(&out.stdout);
+            let apache = server_vars(&body);
+            assert_eq!(apache.len(), 8, "{body}");
+            assert_eq!(ours, apache);
+        },
     );
 }

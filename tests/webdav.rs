@@ -413,3 +413,149 @@ fn options_depth_and_xml_limits() {
         assert!(!body.contains("root:"), "{body}");
     }
 }
+
+/// The members a 207 Multi-Status names, with their status codes, in document order: each
+/// `response`'s `href` and `status` (any namespace prefix).
+fn multistatus(body: &str) -> Vec<(String, u16)> {
+    let re = regex::Regex::new(
+        r"(?s)<(?:\w+:)?response>.*?<(?:\w+:)?href>([^<]*)</(?:\w+:)?href>.*?<(?:\w+:)?status>HTTP/1\.1 (\d{3})",
+    )
+    .unwrap();
+    re.captures_iter(body)
+        .map(|c| (c[1].to_string(), c[2].parse().unwrap()))
+        .collect()
+}
+
+/// RFC 4918 §9.6.1 (DELETE), §9.8.3/§9.8.5/§9.8.8 (COPY) and §9.9.2/§9.9.4 (MOVE): when
+/// some members of a collection cannot be acted on, the answer is 207 Multi-Status naming
+/// each failed member with its own status; DELETE goes on past them (what can go, goes), does
+/// not list their ancestors (no 424) nor what succeeded (no 204); COPY copies what it can and
+/// names a member by the URL that failed (the unreadable source); Overwrite: T deletes the
+/// destination first, and when a member of it stays, nothing is copied or moved. The failing
+/// members here are files the user may not delete or read (owned by root in root's
+/// directories): the kernel's permission checks, which the server cannot override.
+#[test]
+fn per_member_multistatus() {
+    if skip("per_member_multistatus") {
+        return;
+    }
+    let dav = start("multistatus");
+    let (uid, gid) = system_user(USER);
+    let root = dav.dir.join("www/dav");
+    // `owned`: the user's; otherwise root's. Directories 0755, files 0644 (0600 for `secret`).
+    let mk = |rel: &str, owned: bool| {
+        let p = root.join(rel);
+        if rel.ends_with('/') {
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        } else {
+            std::fs::write(&p, format!("{rel}\n")).unwrap();
+            let mode = if rel.contains("secret") { 0o600 } else { 0o644 };
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let (u, g) = if owned { (uid, gid) } else { (0, 0) };
+        std::os::unix::fs::chown(&p, Some(u), Some(g)).unwrap();
+    };
+    for (rel, owned) in [
+        ("del/", true),
+        ("del/ok.txt", true),
+        ("del/sub/", true),
+        ("del/sub/ok2.txt", true),
+        ("del/keep/", false),
+        ("del/keep/stays.txt", false),
+        ("gone/", true),
+        ("gone/a/", true),
+        ("gone/a/b.txt", true),
+        ("src/", true),
+        ("src/f.txt", true),
+        ("dst/", true),
+        ("dst/keep/", false),
+        ("dst/keep/x.txt", false),
+        ("mdst/", true),
+        ("mdst/keep/", false),
+        ("mdst/keep/y.txt", false),
+        ("src2/", true),
+        ("src2/fine.txt", true),
+        ("src2/secret.txt", false),
+    ] {
+        mk(rel, owned);
+    }
+    let dest = |p: &str| format!("Destination: {}", dav.url(p));
+    // (method, URL, extra headers, expected status, expected members of the 207)
+    type Row<'a> = (&'a str, &'a str, Vec<String>, u16, Vec<(&'a str, u16)>);
+    let table: Vec<Row> = vec![
+        // §9.6.1: one member cannot be deleted: 207 names it with 403 (EACCES); not its
+        // ancestors /dav/del/keep/ and /dav/del/ (no 424), not what was deleted (no 204).
+        (
+            "DELETE",
+            "/dav/del/",
+            vec![],
+            207,
+            vec![("/dav/del/keep/stays.txt", 403)],
+        ),
+        // Everything deletable: 204, no body.
+        ("DELETE", "/dav/gone/", vec![], 204, vec![]),
+        // §9.8.4 + §9.8.5: Overwrite: T deletes the destination first; a member of it stays:
+        // 207 naming it, and nothing copied.
+        (
+            "COPY",
+            "/dav/src/",
+            vec![dest("/dav/dst/"), "Overwrite: T".into()],
+            207,
+            vec![("/dav/dst/keep/x.txt", 403)],
+        ),
+        // §9.9.3 + §9.9.4: the same for MOVE; the source stays where it was.
+        (
+            "MOVE",
+            "/dav/src/",
+            vec![dest("/dav/mdst/"), "Overwrite: T".into()],
+            207,
+            vec![("/dav/mdst/keep/y.txt", 403)],
+        ),
+        // §9.8.3 + §9.8.8: a member that cannot be read is named by its source URL; the
+        // other members are copied.
+        (
+            "COPY",
+            "/dav/src2/",
+            vec![dest("/dav/copy2/")],
+            207,
+            vec![("/dav/src2/secret.txt", 403)],
+        ),
+    ];
+    for (method, path, headers, status, members) in &table {
+        let mut args = vec!["-X".to_string(), method.to_string()];
+        for h in headers {
+            args.push("-H".into());
+            args.push(h.clone());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, body) = curl_body(&dav, &args, path);
+        assert_eq!(code, *status, "{method} {path}: {body}");
+        let got = multistatus(&body);
+        let want: Vec<(String, u16)> = members.iter().map(|(h, s)| (h.to_string(), *s)).collect();
+        assert_eq!(got, want, "{method} {path}: {body}");
+    }
+    // What the file system shows afterwards.
+    let exists = |rel: &str| root.join(rel).symlink_metadata().is_ok();
+    assert!(
+        !exists("del/ok.txt") && !exists("del/sub"),
+        "DELETE went on past the failure"
+    );
+    assert!(exists("del/keep/stays.txt") && exists("del"));
+    assert!(!exists("gone"));
+    assert!(
+        !exists("dst/f.txt") && exists("dst/keep/x.txt"),
+        "nothing copied"
+    );
+    assert!(
+        exists("src/f.txt") && !exists("mdst/f.txt"),
+        "nothing moved"
+    );
+    assert!(exists("copy2/fine.txt") && !exists("copy2/secret.txt"));
+    assert_eq!(
+        std::fs::metadata(root.join("copy2/fine.txt"))
+            .unwrap()
+            .uid(),
+        uid
+    );
+}

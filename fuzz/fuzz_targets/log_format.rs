@@ -28,6 +28,7 @@ fn record<'a>(data: &'a str, headers: &'a [(String, Vec<u8>)], notes: &'a [(&'a 
         headers_out: &[],
         notes,
         env: notes,
+        ssl: notes,
         server_name: data,
         host: Some(data),
         server_port: 80,

@@ -121,6 +121,8 @@ pub fn write(cfg: &Config, inh: &Inherited, e: &Entry<'_>) {
         env.push(("REMOTE_USER", u));
     }
     let local = conn.and_then(|c| c.local);
+    let ssl = super::tls::log_vars();
+    let ssl: Vec<(&str, &str)> = ssl.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let record = Record {
         client: e.peer.ip(),
         peer: conn.map_or(e.peer, |c| c.peer),
@@ -140,6 +142,7 @@ pub fn write(cfg: &Config, inh: &Inherited, e: &Entry<'_>) {
         headers_out: e.headers_out,
         notes: &[("ctx", e.ctx), ("rule", e.rule)],
         env: &env,
+        ssl: &ssl,
         server_name: vhost.server_name(),
         host: req.and_then(|r| r.host.as_deref()),
         server_port: local.map_or(0, |l| l.port()),

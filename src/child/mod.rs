@@ -10,6 +10,7 @@ pub mod access_log;
 pub mod admit;
 pub mod authenticate;
 pub mod body;
+pub mod certvars;
 pub mod confine;
 pub mod decide;
 pub mod errordoc;
@@ -40,7 +41,7 @@ use nix::sys::signalfd::SignalFd;
 use read::{Conn, Outcome};
 use respond::Response;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// Entry point after fork. Never returns: the child exits when its connection ends.
 /// `category`: the MCS category the master gave this child (`selinuxConnectionCategories`).
@@ -101,7 +102,15 @@ pub fn serve(
             peer,
             ctx: &ctx,
         };
-        let Some(req) = next_request(&scene, &mut conn, served, started, &mut reclaim) else {
+        // HOOK(fcgi): a FastCGI connection kept from the last request holds a php-fpm worker;
+        // it is let go when the client is idle (the time spent is taken off KeepAliveTimeout).
+        let idle = handler::fcgi::release_when_idle(
+            !conn.buf.is_empty(),
+            conn.stream.as_fd(),
+            reclaim.as_ref().map(|r| r.as_fd()),
+            cfg.keep_alive_timeout,
+        );
+        let Some(req) = next_request(&scene, &mut conn, served, started, idle, &mut reclaim) else {
             break;
         };
         route_errors(cfg, inh, &req, on);
@@ -162,6 +171,7 @@ pub fn serve(
             break;
         }
     }
+    handler::fcgi::close_kept();
     respond::linger_close(conn.stream);
     tls::finish();
     Ok(())
@@ -380,6 +390,7 @@ fn next_request(
     conn: &mut Conn,
     served: usize,
     accepted_at: std::time::Instant,
+    idle: std::time::Duration,
     reclaim: &mut Option<SignalFd>,
 ) -> Option<Request> {
     let cfg = scene.cfg;
@@ -389,7 +400,7 @@ fn next_request(
         first_wait: if first {
             cfg.timeout
         } else {
-            cfg.keep_alive_timeout
+            cfg.keep_alive_timeout.saturating_sub(idle)
         },
         timeout: cfg.timeout,
         rate: cfg.request_read_timeout.header,

@@ -84,6 +84,8 @@ pub struct Session {
     pub protocol: &'static str,
     /// The suite's OpenSSL name, as mod_ssl's SSL_CIPHER.
     pub cipher: String,
+    /// mod_ssl's `SSL_SERVER_*` variables of the vhost's certificate ([`super::certvars`]).
+    pub server_cert: Vec<(&'static str, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,9 +105,30 @@ pub fn applies(cfg: &Config, local: SocketAddr) -> bool {
     cfg.tls.is_tls(local)
 }
 
-/// The handshake bound: `Timeout`, at most 10 s (mod_reqtimeout's handshake default is 10).
-pub fn handshake_timeout(cfg: &Config) -> Duration {
-    cfg.timeout.min(Duration::from_secs(10))
+/// How long the handshake may have taken after `received` bytes from the client:
+/// `RequestReadTimeout handshake=` (10 s unless configured; `handshake=0`: `Timeout` alone),
+/// never more than `Timeout`.
+pub fn handshake_timeout(cfg: &Config, received: u64) -> Duration {
+    crate::config::RequestReadTimeout::allowed(
+        cfg.request_read_timeout.handshake,
+        cfg.timeout,
+        received,
+    )
+}
+
+/// The handshake's deadline, moved on by `handshake=`'s MinRate as the client's bytes arrive.
+struct Clock {
+    start: Instant,
+    received: u64,
+}
+
+impl Clock {
+    fn allowed(&self, cfg: &Config) -> Duration {
+        handshake_timeout(cfg, self.received)
+    }
+    fn until(&self, cfg: &Config) -> Instant {
+        self.start + self.allowed(cfg)
+    }
 }
 
 /// Makes the handshake on `stream` and starts the relay; afterwards `stream` is the plaintext
@@ -116,9 +139,11 @@ pub fn establish(cfg: &Config, stream: &TcpStream, local: SocketAddr) -> Result<
         return Err(TlsError::NoKeyHolder);
     };
     let chan: Channel = Arc::new(Mutex::new(Some(channel)));
-    let timeout = handshake_timeout(cfg);
-    let until = Instant::now() + timeout;
-    let result = handshake(cfg, stream, local, &chan, &keys, until, timeout);
+    let mut clock = Clock {
+        start: Instant::now(),
+        received: 0,
+    };
+    let result = handshake(cfg, stream, local, &chan, &keys, &mut clock);
     // I6: the channel never outlives the handshake, used or not.
     drop(chan.lock().ok().and_then(|mut c| c.take()));
     let (conn, session) = result?;
@@ -137,17 +162,16 @@ fn handshake(
     local: SocketAddr,
     chan: &Channel,
     keys: &[KeyInfo],
-    until: Instant,
-    timeout: Duration,
+    clock: &mut Clock,
 ) -> Result<(ServerConnection, Session), TlsError> {
     let mut sock = stream;
     let mut acceptor = Acceptor::default();
     let accepted = loop {
-        set_deadline(stream, until, timeout)?;
+        set_deadline(stream, clock.until(cfg), clock.allowed(cfg))?;
         match acceptor.read_tls(&mut sock) {
             Ok(0) => return Err(TlsError::Handshake("closed before a ClientHello".into())),
-            Ok(_) => {}
-            Err(e) => return Err(io_error(e, timeout)),
+            Ok(n) => clock.received += n as u64,
+            Err(e) => return Err(io_error(e, clock.allowed(cfg))),
         }
         match acceptor.accept() {
             Ok(Some(a)) => break a,
@@ -182,17 +206,20 @@ fn handshake(
         }
     };
     while conn.is_handshaking() {
-        set_deadline(stream, until, timeout)?;
-        if let Err(e) = conn.complete_io(&mut sock) {
-            // rustls queued an alert for a protocol error: send it before closing.
-            let _ = conn.write_tls(&mut sock);
-            return Err(io_error(e, timeout));
+        set_deadline(stream, clock.until(cfg), clock.allowed(cfg))?;
+        match conn.complete_io(&mut sock) {
+            Ok((read, _)) => clock.received += read as u64,
+            Err(e) => {
+                // rustls queued an alert for a protocol error: send it before closing.
+                let _ = conn.write_tls(&mut sock);
+                return Err(io_error(e, clock.allowed(cfg)));
+            }
         }
     }
     while conn.wants_write() {
-        set_deadline(stream, until, timeout)?;
+        set_deadline(stream, clock.until(cfg), clock.allowed(cfg))?;
         conn.write_tls(&mut sock)
-            .map_err(|e| io_error(e, timeout))?;
+            .map_err(|e| io_error(e, clock.allowed(cfg)))?;
     }
     let protocol = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
@@ -208,6 +235,11 @@ fn handshake(
         sni,
         protocol,
         cipher,
+        server_cert: vt
+            .chain
+            .first()
+            .map(|der| super::certvars::server_vars(der))
+            .unwrap_or_default(),
     };
     Ok((conn, session))
 }
@@ -537,27 +569,54 @@ pub fn with_cgi_vars(mut env: Vec<Vec<u8>>, std_env_vars: bool) -> Vec<Vec<u8>> 
     let mut put = |k: &str, v: &str| env.push(format!("{k}={v}").into_bytes());
     put("HTTPS", "on");
     if std_env_vars {
-        put("SSL_PROTOCOL", s.protocol);
-        put("SSL_CIPHER", &s.cipher);
-        let bits = if s.cipher.contains("128") {
-            "128"
-        } else {
-            "256"
-        };
-        put("SSL_CIPHER_USEKEYSIZE", bits);
-        put("SSL_CIPHER_ALGKEYSIZE", bits);
+        for (k, v) in ssl_vars(s) {
+            put(k, &v);
+        }
+        for (k, v) in &s.server_cert {
+            put(k, v);
+        }
         put("SSL_CIPHER_EXPORT", "false");
         put("SSL_COMPRESS_METHOD", "NULL");
-        put("SSL_SESSION_RESUMED", "Initial");
         put(
             "SSL_VERSION_INTERFACE",
             concat!("oneshot-httpd/", env!("CARGO_PKG_VERSION")),
         );
         put("SSL_VERSION_LIBRARY", "rustls/0.23");
-        if let Some(sni) = &s.sni {
-            put("SSL_TLS_SNI", sni);
-        }
     }
     env.sort();
     env
+}
+
+/// The session's mod_ssl variables that depend on it (names as mod_ssl's).
+fn ssl_vars(s: &Session) -> Vec<(&'static str, String)> {
+    let bits = if s.cipher.contains("128") {
+        "128"
+    } else {
+        "256"
+    };
+    let mut v = vec![
+        ("SSL_PROTOCOL", s.protocol.to_string()),
+        ("SSL_CIPHER", s.cipher.clone()),
+        ("SSL_CIPHER_USEKEYSIZE", bits.to_string()),
+        ("SSL_CIPHER_ALGKEYSIZE", bits.to_string()),
+        ("SSL_SESSION_RESUMED", "Initial".to_string()),
+    ];
+    if let Some(sni) = &s.sni {
+        v.push(("SSL_TLS_SNI", sni.clone()));
+    }
+    v
+}
+
+/// mod_ssl's variables for the access log's `%{VAR}x` (`crate::logformat::SSL_VARS`): on a
+/// TLS connection `HTTPS=on` and the session's; on a plain one only `HTTPS=off` (mod_ssl's
+/// answers: the `SSL_*` ones are then `-`).
+pub fn log_vars() -> Vec<(&'static str, String)> {
+    match session() {
+        Some(s) => {
+            let mut v = ssl_vars(s);
+            v.push(("HTTPS", "on".to_string()));
+            v
+        }
+        None => vec![("HTTPS", "off".to_string())],
+    }
 }

@@ -790,7 +790,7 @@ fn normalize_dir(p: &Path) -> String {
     }
 }
 
-/// `RequestReadTimeout [header=T[-MAX][,MinRate=R]] [body=T[-MAX][,MinRate=R]]`, as Apache's
+/// `RequestReadTimeout [handshake=...] [header=T[-MAX][,MinRate=R]] [body=T[-MAX][,MinRate=R]]`, as Apache's
 /// mod_reqtimeout parses it; a phase not named keeps its current setting, `0` turns it off.
 pub fn parse_request_read_timeout(
     args: &[String],
@@ -805,13 +805,10 @@ pub fn parse_request_read_timeout(
         match key.to_ascii_lowercase().as_str() {
             "header" => cur.header = phase,
             "body" => cur.body = phase,
-            "handshake" => return Err(
-                "RequestReadTimeout: handshake= applies to TLS, which this server does not speak"
-                    .into(),
-            ),
+            "handshake" => cur.handshake = phase,
             _ => {
                 return Err(format!(
-                    "RequestReadTimeout: unknown phase '{key}' (header or body)"
+                    "RequestReadTimeout: unknown phase '{key}' (handshake, header or body)"
                 ))
             }
         }
@@ -2418,11 +2415,13 @@ mod tests {
             (&["header=20-40,MinRate=500", "body=20,MinRate=500"], Ok(d)),
             (&["header=5"], Ok(RequestReadTimeout { header: Some(t(5, None, None)), ..d })),
             (&["HEADER=5-10,minrate=1"], Ok(RequestReadTimeout { header: Some(t(5, Some(10), Some(1))), ..d })),
-            (&["header=0", "body=0"], Ok(RequestReadTimeout { header: None, body: None })),
+            (&["header=0", "body=0"], Ok(RequestReadTimeout { header: None, body: None, ..d })),
             (&["body=10,MinRate=100"], Ok(RequestReadTimeout { body: Some(t(10, None, Some(100))), ..d })),
             (&["header"], Err("RequestReadTimeout: 'header' is not header=... or body=...")),
-            (&["head=5"], Err("RequestReadTimeout: unknown phase 'head' (header or body)")),
-            (&["handshake=5"], Err("RequestReadTimeout: handshake= applies to TLS, which this server does not speak")),
+            (&["head=5"], Err("RequestReadTimeout: unknown phase 'head' (handshake, header or body)")),
+            (&["handshake=5"], Ok(RequestReadTimeout { handshake: Some(t(5, None, None)), ..d })),
+            (&["handshake=5-10,MinRate=100"], Ok(RequestReadTimeout { handshake: Some(t(5, Some(10), Some(100))), ..d })),
+            (&["handshake=0"], Ok(RequestReadTimeout { handshake: None, ..d })),
             (&["header=5-10"], Err("RequestReadTimeout: header=5-10: a timeout range needs MinRate")),
             (&["header=10-5,MinRate=1"], Err("RequestReadTimeout: header=10-5,MinRate=1: the maximum must be larger than the initial timeout")),
             (&["header=5,MinRate=0"], Err("RequestReadTimeout: header=5,MinRate=0: MinRate '0' is not a positive number")),
@@ -2440,11 +2439,13 @@ mod tests {
                 "{args:?}"
             );
         }
-        let e = load("Listen 8080\nDocumentRoot /x\nRequestReadTimeout header=1 body=2 x=3\n")
-            .unwrap_err();
+        let e = load(
+            "Listen 8080\nDocumentRoot /x\nRequestReadTimeout handshake=1 header=1 body=2 x=3\n",
+        )
+        .unwrap_err();
         assert_eq!(
             e,
-            vec!["/etc/x/h.conf:3: RequestReadTimeout takes 1 to 2 argument(s), got 3".to_string()]
+            vec!["/etc/x/h.conf:3: RequestReadTimeout takes 1 to 3 argument(s), got 4".to_string()]
         );
     }
 

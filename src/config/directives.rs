@@ -209,7 +209,7 @@ pub const TABLE: &[Directive] = &[
     implemented("KeepAlive", SERVER, Exactly(1), "core_module", Server(h::keep_alive), "within one child"),
     implemented("KeepAliveTimeout", SERVER, Exactly(1), "core_module", Server(h::keep_alive_timeout), "as Apache"),
     implemented("MaxKeepAliveRequests", SERVER, Exactly(1), "core_module", Server(h::max_keep_alive_requests), "as Apache"),
-    implemented("RequestReadTimeout", SERVER, Range(1, 2), "reqtimeout_module", Server(h::request_read_timeout), "mod_reqtimeout syntax and defaults"),
+    implemented("RequestReadTimeout", SERVER, Range(1, 3), "reqtimeout_module", Server(h::request_read_timeout), "mod_reqtimeout syntax and defaults"),
     implemented("ReexecChildren", SERVER, Exactly(1), "oneshot", Server(h::reexec_children), "fresh ASLR per connection"),
     implemented("LimitRequestLine", SERVER, Exactly(1), "core_module", Server(h::limit_request_line), "414"),
     implemented("LimitRequestFieldSize", SERVER, Exactly(1), "core_module", Server(h::limit_request_field_size), "431"),

@@ -96,6 +96,19 @@ impl ReadTimeout {
 pub struct RequestReadTimeout {
     pub header: Option<ReadTimeout>,
     pub body: Option<ReadTimeout>,
+    /// The TLS handshake (`handshake=`, mod_reqtimeout since 2.4.39), from accept to the
+    /// handshake's end. Apache's default is off (`handshake=0`, only `Timeout`); here it is
+    /// `handshake=10` unless configured, so a silent TLS client holds a child 10 s, not 60.
+    #[serde(default = "default_handshake")]
+    pub handshake: Option<ReadTimeout>,
+}
+
+fn default_handshake() -> Option<ReadTimeout> {
+    Some(ReadTimeout {
+        initial: Duration::from_secs(10),
+        max: None,
+        min_rate: None,
+    })
 }
 
 impl RequestReadTimeout {
@@ -108,7 +121,8 @@ impl RequestReadTimeout {
 }
 
 impl Default for RequestReadTimeout {
-    /// mod_reqtimeout's default: `header=20-40,MinRate=500 body=20,MinRate=500`.
+    /// mod_reqtimeout's default: `header=20-40,MinRate=500 body=20,MinRate=500`; `handshake=10`
+    /// (Apache: 0).
     fn default() -> Self {
         RequestReadTimeout {
             header: Some(ReadTimeout {
@@ -121,6 +135,7 @@ impl Default for RequestReadTimeout {
                 max: None,
                 min_rate: Some(500),
             }),
+            handshake: default_handshake(),
         }
     }
 }
@@ -448,14 +463,15 @@ pub struct Section {
 }
 
 /// A `*Match` section's (or `~` form's) regular expression, compiled once at load; carried
-/// between processes as its source.
+/// between processes as its source. Shared (`Arc`), not cloned: a cloned `Regex` starts with an
+/// empty cache pool, and the merged configuration is cloned for every request.
 #[derive(Debug, Clone)]
-pub struct SectionRegex(pub regex::Regex);
+pub struct SectionRegex(pub std::sync::Arc<regex::Regex>);
 
 impl SectionRegex {
     pub fn new(source: &str) -> Result<Self, String> {
         regex::Regex::new(source)
-            .map(SectionRegex)
+            .map(|r| SectionRegex(std::sync::Arc::new(r)))
             .map_err(|e| format!("not a regular expression the regex crate accepts: {e}"))
     }
 

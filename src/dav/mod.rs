@@ -174,6 +174,11 @@ fn status_line(code: u16) -> String {
     )
 }
 
+/// A tree-relative path for log lines.
+fn rel_path_shown(rel: &[String]) -> String {
+    store::rel_path(rel).display().to_string()
+}
+
 /// Percent-encodes one path segment for an href.
 fn encode_segment(s: &str) -> String {
     let mut out = String::new();
@@ -432,7 +437,7 @@ impl Dav<'_, '_> {
                     return Response::error(423);
                 }
                 match self.tree.remove(rel) {
-                    Ok(()) => Response::new(204),
+                    Ok(failed) => self.partial("DELETE", rel, &failed, 204),
                     Err(e) => fail("DELETE", &e),
                 }
             }
@@ -561,19 +566,49 @@ impl Dav<'_, '_> {
         if let Err(s) = self.check_locks(&drel, &submitted, true) {
             return Response::error(s);
         }
+        // Overwrite: T is a DELETE of the destination first (§9.8.4, §9.9.3); members of it
+        // that stay are the answer, and nothing is copied or moved.
         if exists {
-            if let Err(e) = self.tree.remove(&drel) {
-                return fail("COPY/MOVE overwrite", &e);
+            match self.tree.remove(&drel) {
+                Ok(failed) if failed.is_empty() => {}
+                Ok(failed) => return self.partial("COPY/MOVE overwrite", &drel, &failed, 204),
+                Err(e) => return fail("COPY/MOVE overwrite", &e),
             }
         }
         let done = if moving {
-            self.rename(rel, &drel)
+            self.rename(rel, &drel).map(|()| Vec::new())
         } else {
             self.tree.copy(rel, &drel, depth)
         };
         match done {
-            Ok(()) => Response::new(if exists { 204 } else { 201 }),
+            Ok(failed) => self.partial("COPY", rel, &failed, if exists { 204 } else { 201 }),
             Err(e) => fail("COPY/MOVE", &e),
+        }
+    }
+
+    /// The answer of a DELETE, COPY or MOVE that acted on several resources: `done` when
+    /// nothing failed; the failure's own status when the only failure is the request's
+    /// resource itself; else 207 Multi-Status naming each member that failed with its status
+    /// (RFC 4918 §9.6.1, §9.8.5, §9.8.8, §9.9.4). Only failures are listed: no 424 for the
+    /// collections that held them, no 2xx for what succeeded.
+    fn partial(&self, what: &str, rel: &[String], failed: &[store::Failed], done: u16) -> Response {
+        match failed {
+            [] => Response::new(done),
+            [only] if only.rel == rel => fail(what, &only.error),
+            _ => {
+                let mut out = format!("{XML_HEAD}<D:multistatus xmlns:D=\"DAV:\">\n");
+                for f in failed {
+                    let code = status_of(&f.error);
+                    log::info!("webdav: {what}: {}: {}", rel_path_shown(&f.rel), f.error);
+                    out.push_str(&format!(
+                        "<D:response><D:href>{}</D:href>{}</D:response>\n",
+                        self.href(&f.rel, f.dir),
+                        status_line(code)
+                    ));
+                }
+                out.push_str("</D:multistatus>\n");
+                xml_response(207, out)
+            }
         }
     }
 

@@ -194,51 +194,81 @@ impl Tree {
 
     // ---- changes ----
 
-    /// Removes `rel` and, for a collection, everything beneath it.
-    pub fn remove(&self, rel: &Rel) -> io::Result<()> {
+    /// Removes `rel` and, for a collection, everything beneath it that can be removed (RFC
+    /// 4918 §9.6.1: a DELETE of a collection goes on past a member it cannot delete). The
+    /// answer lists what could not be removed, each with why; the collections that still hold
+    /// such a member are not attempted and not listed (their failure follows from it). An
+    /// empty list: everything is gone.
+    pub fn remove(&self, rel: &Rel) -> io::Result<Vec<Failed>> {
         let (Some(parent), Some(name)) = (self.parent(rel)?, rel.last()) else {
             return Err(io::Error::from_raw_os_error(libc::EPERM));
         };
-        remove_entry(parent.as_fd(), name, 0)
+        let mut failed = Vec::new();
+        let mut at = rel.to_vec();
+        remove_entry(parent.as_fd(), name, &mut at, 0, &mut failed);
+        Ok(failed)
     }
 
     /// Copies `from` to `to` (which must not exist): a file with its dead properties, a
     /// collection with its dead properties and, when `deep`, its members. Locks are not copied.
-    /// Symlinks inside a copied collection are skipped.
-    pub fn copy(&self, from: &Rel, to: &Rel, deep: bool) -> io::Result<()> {
+    /// Symlinks inside a copied collection are skipped. Errors on `from` itself are returned;
+    /// a member that cannot be copied is listed (with the source or destination path, whichever
+    /// failed) and its subtree skipped, while its siblings are still copied (RFC 4918 §9.8.3).
+    pub fn copy(&self, from: &Rel, to: &Rel, deep: bool) -> io::Result<Vec<Failed>> {
+        let mut failed = Vec::new();
+        match self.copy_one(from, to, deep, &mut failed) {
+            Ok(()) => Ok(failed),
+            Err(Side::Source(e) | Side::Dest(e)) => Err(e),
+        }
+    }
+
+    fn copy_one(
+        &self,
+        from: &Rel,
+        to: &Rel,
+        deep: bool,
+        failed: &mut Vec<Failed>,
+    ) -> Result<(), Side> {
+        let src_err = |e| Side::Source(e);
         let st = self
-            .stat(from)?
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
-        let (Some(dparent), Some(dname)) = (self.parent(to)?, to.last()) else {
-            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+            .stat(from)
+            .map_err(src_err)?
+            .ok_or_else(|| Side::Source(io::Error::from_raw_os_error(libc::ENOENT)))?;
+        let (Some(dparent), Some(dname)) = (self.parent(to).map_err(Side::Dest)?, to.last()) else {
+            return Err(Side::Dest(io::Error::from_raw_os_error(libc::ENOENT)));
         };
-        let src = self.open_any(from)?;
+        let src = self.open_any(from).map_err(src_err)?;
         if is_dir(&st) {
-            beneath::mkdir(dparent.as_fd(), dname, 0o755)?;
-            let dst = self.open_any(to)?;
-            copy_props(&src, &dst)?;
+            beneath::mkdir(dparent.as_fd(), dname, 0o755).map_err(Side::Dest)?;
+            let dst = self.open_any(to).map_err(Side::Dest)?;
+            copy_props(&src, &dst).map_err(Side::Dest)?;
             if deep && to.len() < MAX_TREE_DEPTH {
-                for (name, ty) in self.members(from)? {
+                for (name, ty) in self.members(from).map_err(src_err)? {
                     if ty != FileType::Directory && ty != FileType::RegularFile {
                         continue;
                     }
                     let (mut f, mut t) = (from.to_vec(), to.to_vec());
                     f.push(name.clone());
                     t.push(name);
-                    self.copy(&f, &t, true)?;
+                    if let Err(side) = self.copy_one(&f, &t, true, failed) {
+                        failed.push(side.failed(f, t, ty == FileType::Directory));
+                    }
                 }
             }
             return Ok(());
         }
         if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-            return Err(io::Error::from_raw_os_error(libc::EPERM));
+            return Err(Side::Source(io::Error::from_raw_os_error(libc::EPERM)));
         }
+        let mut input = std::fs::File::from(src.try_clone().map_err(src_err)?);
         let tmp = tmp_name(dname);
-        let mut out = beneath::create(dparent.as_fd(), &tmp, 0o644)?;
-        let mut input = std::fs::File::from(src.try_clone()?);
-        let done = io::copy(&mut input, &mut out)
-            .and_then(|_| copy_props(&src, &out))
-            .and_then(|_| beneath::rename(dparent.as_fd(), &tmp, dparent.as_fd(), dname, false));
+        let mut out = beneath::create(dparent.as_fd(), &tmp, 0o644).map_err(Side::Dest)?;
+        let done = copy_data(&mut input, &mut out)
+            .and_then(|_| copy_props(&src, &out).map_err(Side::Dest))
+            .and_then(|_| {
+                beneath::rename(dparent.as_fd(), &tmp, dparent.as_fd(), dname, false)
+                    .map_err(Side::Dest)
+            });
         if done.is_err() {
             let _ = beneath::unlink(dparent.as_fd(), &tmp, false);
         }
@@ -246,19 +276,111 @@ impl Tree {
     }
 }
 
-fn remove_entry(dir: std::os::fd::BorrowedFd<'_>, name: &str, depth: usize) -> io::Result<()> {
-    let st = beneath::stat(dir, name)?;
+/// A member a DELETE, COPY or MOVE could not act on: its path (relative to the tree) and why.
+#[derive(Debug)]
+pub struct Failed {
+    pub rel: Vec<String>,
+    pub dir: bool,
+    pub error: io::Error,
+}
+
+/// Which end of a copy failed: the source (reading) or the destination (writing).
+enum Side {
+    Source(io::Error),
+    Dest(io::Error),
+}
+
+impl Side {
+    fn failed(self, from: Vec<String>, to: Vec<String>, dir: bool) -> Failed {
+        match self {
+            Side::Source(error) => Failed {
+                rel: from,
+                dir,
+                error,
+            },
+            Side::Dest(error) => Failed {
+                rel: to,
+                dir,
+                error,
+            },
+        }
+    }
+}
+
+/// io::copy, telling a read error (the source) from a write error (the destination).
+fn copy_data(input: &mut std::fs::File, out: &mut std::fs::File) -> Result<(), Side> {
+    use std::io::{Read, Write};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Side::Source(e)),
+        };
+        out.write_all(&buf[..n]).map_err(Side::Dest)?;
+    }
+}
+
+/// Removes `name` in `dir` (at `at`) and what is beneath it; false (and `failed` says why)
+/// when something stays.
+fn remove_entry(
+    dir: std::os::fd::BorrowedFd<'_>,
+    name: &str,
+    at: &mut Vec<String>,
+    depth: usize,
+    failed: &mut Vec<Failed>,
+) -> bool {
+    let mut fail = |at: &Vec<String>, dir: bool, error: io::Error| {
+        failed.push(Failed {
+            rel: at.clone(),
+            dir,
+            error,
+        });
+        false
+    };
+    let st = match beneath::stat(dir, name) {
+        Ok(st) => st,
+        Err(e) => return fail(at, false, e),
+    };
     if !is_dir(&st) {
-        return beneath::unlink(dir, name, false);
+        return match beneath::unlink(dir, name, false) {
+            Ok(()) => true,
+            Err(e) => fail(at, false, e),
+        };
     }
     if depth >= MAX_TREE_DEPTH {
-        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+        return fail(at, true, io::Error::from_raw_os_error(libc::ELOOP));
     }
-    let sub = beneath::open_dir(dir, std::path::Path::new(name))?;
-    for (n, _) in beneath::list(sub.as_fd())? {
-        remove_entry(sub.as_fd(), &n, depth + 1)?;
+    let sub = match beneath::open_dir(dir, std::path::Path::new(name)) {
+        Ok(fd) => fd,
+        Err(e) => return fail(at, true, e),
+    };
+    let list = match beneath::list(sub.as_fd()) {
+        Ok(l) => l,
+        Err(e) => return fail(at, true, e),
+    };
+    let mut all = true;
+    for (n, _) in list {
+        at.push(n);
+        let name = at.last().cloned().unwrap_or_default();
+        all &= remove_entry(sub.as_fd(), &name, at, depth + 1, failed);
+        at.pop();
     }
-    beneath::unlink(dir, name, true)
+    if !all {
+        return false;
+    }
+    match beneath::unlink(dir, name, true) {
+        Ok(()) => true,
+        Err(e) => {
+            failed.push(Failed {
+                rel: at.clone(),
+                dir: true,
+                error: e,
+            });
+            false
+        }
+    }
 }
 
 /// `.NAME.oneshot-tmp-RANDOM`: where PUT and COPY write before renaming onto NAME.

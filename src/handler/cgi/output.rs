@@ -363,13 +363,25 @@ impl Output {
         framing: Framing,
         body_done: bool,
     ) -> Option<End> {
+        self.send_head_with(conn, head, framing, body_done, &[])
+    }
+
+    /// Sends the head, and `body` (the whole body of a `Length` framing) in the same write.
+    fn send_head_with(
+        &mut self,
+        conn: &mut Conn,
+        head: &header::CgiHead,
+        framing: Framing,
+        body_done: bool,
+        body: &[u8],
+    ) -> Option<End> {
         // Announce keep-alive only when it can still happen: a body still arriving, or one
         // the program did not read, ends the connection.
         let keep = self.may_keep_alive && framing != Framing::Close && body_done;
         if !keep {
             self.may_keep_alive = false;
         }
-        let bytes = if self.nph {
+        let mut bytes = if self.nph {
             head_bytes(head, framing, keep)
         } else {
             let mut ruled = head.clone();
@@ -390,6 +402,7 @@ impl Output {
             local_redirect: None,
             broken: false,
         });
+        bytes.extend_from_slice(body);
         if let Err(e) = conn.stream.write_all(&bytes) {
             log::info!("{}: client gone: {e}", self.tag);
             return Some(End::ClientGone);
@@ -448,10 +461,23 @@ impl Output {
         } else {
             Framing::Length { left: len }
         };
-        if let Some(end) = self.send_head(conn, &head, framing, body_done) {
+        // Head and body in one write: one segment to the client instead of two.
+        let body: &[u8] = match framing {
+            Framing::Length { left } if left == held.len() as u64 => &held,
+            _ => &[],
+        };
+        if let Some(end) = self.send_head_with(conn, &head, framing, body_done, body) {
             return Some(end);
         }
-        if held.is_empty() {
+        if let Some(s) = self.sent.as_mut() {
+            s.body_bytes = body.len() as u64;
+            if let Framing::Length { left } = s.framing {
+                s.framing = Framing::Length {
+                    left: left - body.len() as u64,
+                };
+            }
+        }
+        if held.is_empty() || !body.is_empty() {
             None
         } else {
             self.send_body(conn, &held)

@@ -6,11 +6,15 @@
 //! the vhost (first), else a `SetHandler proxy:...` of the scope of the file the URL names
 //! (found by walking beneath the DocumentRoot with openat(O_NOFOLLOW), as CGI does). [`run`] —
 //! which needs the [`Confined`] proof — connects (as the confined identity: the kernel checks
-//! the socket file's permissions, Landlock the TCP port), sends BEGIN_REQUEST (responder,
-//! keep_conn 0), PARAMS from the CGI/1.1 builder plus SCRIPT_FILENAME, the request body as
+//! the socket file's permissions, Landlock the TCP port), or takes the connection its
+//! previous request left open ([`Kept`]), sends BEGIN_REQUEST (responder, FCGI_KEEP_CONN),
+//! PARAMS from the CGI/1.1 builder plus SCRIPT_FILENAME, the request body as
 //! STDIN records while reading STDOUT through the CGI output parser
 //! ([`crate::handler::cgi::output`]) and STDERR to the error log, until END_REQUEST. When the
 //! client goes away (a write to it fails, or its connection is reset) it sends ABORT_REQUEST.
+//! The connection is kept for the client's next request only when the exchange ended exactly
+//! at END_REQUEST (nothing unread, nothing unsent): anything else closes it, so a request cut
+//! short never leaves bytes for the next one.
 //!
 //! Errors, one error-log line each naming the backend: connect refused or impossible 503,
 //! nothing from the backend within `ProxyTimeout` 504, malformed records, an oversized or
@@ -34,9 +38,10 @@ use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The one request id of each connection to a backend.
@@ -45,6 +50,83 @@ const REQUEST_ID: u16 = 1;
 const STDIN_BUF: usize = 64 * 1024;
 /// Bytes read from the backend per call.
 const READ_CHUNK: usize = 64 * 1024;
+/// Longest a kept backend connection waits for the client's next request: a php-fpm worker
+/// serves one connection at a time, so an idle client must not hold one for its whole
+/// KeepAliveTimeout.
+pub const KEEP_IDLE: Duration = Duration::from_secs(1);
+
+/// The backend connection this client connection's last request left open (FCGI_KEEP_CONN),
+/// with the address it was made to, and the read buffer requests reuse. Process-wide is
+/// per-connection: a child serves exactly one client connection, in one identity (confinement
+/// happens once and cannot be undone), and exits with it; so a kept connection to a pool is
+/// never shared between clients or identities. A request whose socket path differs (another
+/// vhost's pool, `%{ONESHOT_USER}` naming another user) closes it and connects anew.
+struct Kept {
+    /// The socket path or `IP:PORT` connected to.
+    addr: String,
+    sock: File,
+}
+
+static KEPT: Mutex<Option<Kept>> = Mutex::new(None);
+static READ_BUF: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// The kept connection to `addr` if it is still open and idle; any other is closed.
+fn take_kept(addr: &str) -> Option<File> {
+    let kept = KEPT.lock().ok()?.take()?;
+    if kept.addr != addr {
+        return None;
+    }
+    // An idle backend sends nothing between requests: readable means it closed (EOF), reset,
+    // or is out of step; any of these ends the connection.
+    let mut fds = [PollFd::new(kept.sock.as_fd(), PollFlags::POLLIN)];
+    match nix::poll::poll(&mut fds, PollTimeout::ZERO) {
+        Ok(0) => Some(kept.sock),
+        _ => None,
+    }
+}
+
+fn keep(addr: String, sock: File) {
+    if let Ok(mut k) = KEPT.lock() {
+        *k = Some(Kept { addr, sock });
+    }
+}
+
+/// Closes the kept backend connection, if any (the client connection is ending).
+pub fn close_kept() {
+    if let Ok(mut k) = KEPT.lock() {
+        k.take();
+    }
+}
+
+/// Called before waiting up to `wait` for the client's next request: a kept backend
+/// connection stays only if the request arrives within [`KEEP_IDLE`] (or `reclaim` fires
+/// first: the master wants the slot). Returns how long this waited, to be taken off `wait`.
+pub fn release_when_idle(
+    buffered: bool,
+    client: BorrowedFd<'_>,
+    reclaim: Option<BorrowedFd<'_>>,
+    wait: Duration,
+) -> Duration {
+    let kept = KEPT.lock().map(|k| k.is_some()).unwrap_or(false);
+    if !kept || buffered {
+        return Duration::ZERO;
+    }
+    let start = Instant::now();
+    let grace = KEEP_IDLE.min(wait);
+    let ms = grace.as_millis().min(i32::MAX as u128) as i32;
+    let mut fds = vec![PollFd::new(client, PollFlags::POLLIN)];
+    if let Some(r) = reclaim {
+        fds.push(PollFd::new(r, PollFlags::POLLIN));
+    }
+    let client_ready = matches!(
+        nix::poll::poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::ZERO)),
+        Ok(n) if n > 0
+    ) && fds[0].revents().is_some_and(|r| !r.is_empty());
+    if !client_ready {
+        close_kept();
+    }
+    start.elapsed()
+}
 
 /// A request a backend will answer.
 #[derive(Debug, Clone)]
@@ -162,29 +244,31 @@ fn unix_user_name(cfg: &Config) -> Option<String> {
         .map(|(name, _)| name.split(':').next().unwrap_or(name).to_string())
 }
 
-/// The connected backend socket, non-blocking.
-fn connect(cfg: &Config, cx: &Context, b: &Backend, timeout: Duration) -> Result<File, String> {
-    use socket2::{Domain, SockAddr, Socket as S, Type};
-    let (sock, addr) = match &b.socket {
+/// Where the backend listens for this request (the identity filled into a socket path), and
+/// how log lines and [`Kept`] name it.
+fn address(cfg: &Config, cx: &Context, b: &Backend) -> Result<(socket2::SockAddr, String), String> {
+    use socket2::SockAddr;
+    match &b.socket {
         Socket::Unix(template) => {
             let unix_user = unix_user_name(cfg);
             let path = conf::socket_path(template, cx.user, unix_user.as_deref())?;
             let addr = SockAddr::unix(&path).map_err(|e| format!("{path}: {e}"))?;
-            let s = S::new(Domain::UNIX, Type::STREAM, None).map_err(|e| e.to_string())?;
-            (s, addr)
+            Ok((addr, path))
         }
-        Socket::Tcp(a) => {
-            let s =
-                S::new(Domain::for_address(*a), Type::STREAM, None).map_err(|e| e.to_string())?;
-            (s, SockAddr::from(*a))
-        }
+        Socket::Tcp(a) => Ok((SockAddr::from(*a), a.to_string())),
+    }
+}
+
+/// A new connection to the backend, non-blocking.
+fn connect(addr: &socket2::SockAddr, shown: &str, timeout: Duration) -> Result<File, String> {
+    use socket2::{Domain, Socket as S, Type};
+    let domain = if addr.is_unix() {
+        Domain::UNIX
+    } else {
+        addr.domain()
     };
-    let shown = addr
-        .as_pathname()
-        .map(|p| p.display().to_string())
-        .or_else(|| addr.as_socket().map(|a| a.to_string()))
-        .unwrap_or_default();
-    sock.connect_timeout(&addr, timeout)
+    let sock = S::new(domain, Type::STREAM, None).map_err(|e| e.to_string())?;
+    sock.connect_timeout(addr, timeout)
         .map_err(|e| format!("cannot connect to {shown}: {e}"))?;
     sock.set_nonblocking(true)
         .map_err(|e| format!("{shown}: {e}"))?;
@@ -290,7 +374,12 @@ pub fn run(
         .collect();
 
     let mut outbuf = Vec::new();
-    record::begin_request(&mut outbuf, REQUEST_ID, record::ROLE_RESPONDER, 0);
+    record::begin_request(
+        &mut outbuf,
+        REQUEST_ID,
+        record::ROLE_RESPONDER,
+        record::KEEP_CONN,
+    );
     if let Err(e) = record::params(&mut outbuf, REQUEST_ID, &env) {
         log::error!("{tag}: {e}");
         return send_error(conn, Response::error(500));
@@ -298,47 +387,77 @@ pub fn run(
     if let Some((dir, name)) = &target.local {
         log::debug!("{tag}: script {name} in {}", dir.display());
     }
-    let sock = match connect(cfg, cx, &target.backend, timeout) {
-        Ok(s) => s,
+    let (addr, shown) = match address(cfg, cx, &target.backend) {
+        Ok(a) => a,
         Err(e) => {
             log::error!("{tag}: backend unavailable: {e} (503)");
             return send_error(conn, Response::error(503));
         }
     };
+    // A request without a body can be sent again on a new connection when a kept one turns
+    // out to have been closed by the backend before it read anything of it.
+    let resend = (content_length.unwrap_or(0) == 0).then(|| outbuf.clone());
+    let (sock, reused) = match take_kept(&shown) {
+        Some(s) => (s, true),
+        None => match connect(&addr, &shown, timeout) {
+            Ok(s) => (s, false),
+            Err(e) => {
+                log::error!("{tag}: backend unavailable: {e} (503)");
+                return send_error(conn, Response::error(503));
+            }
+        },
+    };
     if let Err(e) = body.want(conn) {
         log::info!("{tag}: client gone before 100 Continue: {e}");
     }
-    let mut x = Exchange {
-        tag: tag.clone(),
-        sock: Some(sock),
-        outbuf,
-        pending,
-        stdin_ended: false,
-        decoder: record::Decoder::new(REQUEST_ID),
-        out: Output::new(
-            tag.clone(),
-            req.method == Method::Head,
-            req.minor_version >= 1 && cx.may_keep_alive,
-            cx.may_keep_alive,
-            false,
-        )
-        .default_charset(
-            crate::child::admit::request_conf(cx.vhost, req)
-                .1
-                .default_charset
-                .as_ref(),
-        )
-        .error_status(cx.error.map(|o| o.status)),
-        err: LineLog::new(tag),
-        body_failed: false,
-    };
-    let end = x.pump(timeout, conn, body);
-    x.finish(conn, body, end, timeout)
+    let out = Output::new(
+        tag.clone(),
+        req.method == Method::Head,
+        req.minor_version >= 1 && cx.may_keep_alive,
+        cx.may_keep_alive,
+        false,
+    )
+    .default_charset(
+        crate::child::admit::request_conf(cx.vhost, req)
+            .1
+            .default_charset
+            .as_ref(),
+    )
+    .error_status(cx.error.map(|o| o.status));
+    let mut x = Exchange::new(tag.clone(), sock, reused, outbuf, pending, out);
+    let mut end = x.pump(timeout, conn, body);
+    if x.stale && end == End::Gateway(502) {
+        if let Some(records) = resend {
+            log::info!("{tag}: the kept connection to {shown} was closed by the backend; sending the request on a new one");
+            let sock = match connect(&addr, &shown, timeout) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::error!("{tag}: backend unavailable: {e} (503)");
+                    return send_error(conn, Response::error(503));
+                }
+            };
+            x = Exchange::new(tag.clone(), sock, false, records, Vec::new(), x.out);
+            end = x.pump(timeout, conn, body);
+        }
+    }
+    let (outcome, reusable) = x.finish(conn, body, end, timeout);
+    if let Some(sock) = reusable {
+        keep(shown, sock);
+    }
+    outcome
 }
 
 struct Exchange {
     tag: String,
     sock: Option<File>,
+    /// The connection was kept from an earlier request.
+    reused: bool,
+    /// Any byte came from the backend.
+    received: bool,
+    /// A reused connection failed before the backend sent anything (it had closed it).
+    stale: bool,
+    /// END_REQUEST (REQUEST_COMPLETE) was read.
+    ended: bool,
     /// Records waiting to be written to the backend.
     outbuf: Vec<u8>,
     /// Request-body bytes not yet put into STDIN records.
@@ -352,9 +471,50 @@ struct Exchange {
 }
 
 impl Exchange {
+    fn new(
+        tag: String,
+        sock: File,
+        reused: bool,
+        outbuf: Vec<u8>,
+        pending: Vec<u8>,
+        out: Output,
+    ) -> Self {
+        let stdin_ended = false;
+        Exchange {
+            err: LineLog::new(tag.clone()),
+            tag,
+            sock: Some(sock),
+            reused,
+            received: false,
+            stale: false,
+            ended: false,
+            outbuf,
+            pending,
+            stdin_ended,
+            decoder: record::Decoder::new(REQUEST_ID),
+            out,
+            body_failed: false,
+        }
+    }
+
     fn pump(&mut self, timeout: Duration, conn: &mut Conn, body: &mut BodyReader) -> End {
-        let mut progress = Instant::now();
-        let mut buf = vec![0u8; READ_CHUNK];
+        let progress = Instant::now();
+        // One buffer for every request of the connection (no 64 KiB allocation per request).
+        let mut buf = std::mem::take(&mut *READ_BUF.lock().unwrap_or_else(|e| e.into_inner()));
+        buf.resize(READ_CHUNK, 0);
+        let end = self.pump_with(timeout, conn, body, &mut buf, progress);
+        *READ_BUF.lock().unwrap_or_else(|e| e.into_inner()) = buf;
+        end
+    }
+
+    fn pump_with(
+        &mut self,
+        timeout: Duration,
+        conn: &mut Conn,
+        body: &mut BodyReader,
+        buf: &mut [u8],
+        mut progress: Instant,
+    ) -> End {
         loop {
             self.frame_stdin(body);
             let want_client = !body.is_done() && self.pending.len() < STDIN_BUF;
@@ -448,7 +608,7 @@ impl Exchange {
             }
             if s.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
                 progress = Instant::now();
-                if let Some(end) = self.read_backend(conn, &mut buf, body.is_done()) {
+                if let Some(end) = self.read_backend(conn, buf, body.is_done()) {
                     return end;
                 }
             }
@@ -513,11 +673,20 @@ impl Exchange {
             {
                 return None
             }
+            Err(e) if self.reused && !self.received => {
+                log::debug!("{}: kept connection: {e}", self.tag);
+                self.stale = true;
+                return Some(End::Gateway(502));
+            }
             Err(e) => {
                 log::error!("{}: reading from the backend: {e}", self.tag);
                 return Some(End::Gateway(502));
             }
         };
+        if n == 0 && self.reused && !self.received {
+            self.stale = true;
+            return Some(End::Gateway(502));
+        }
         if n == 0 {
             log::error!(
                 "{}: the backend closed the connection before END_REQUEST",
@@ -525,6 +694,7 @@ impl Exchange {
             );
             return Some(End::Gateway(502));
         }
+        self.received = true;
         self.decoder.push(&buf[..n]);
         loop {
             match self.decoder.next_record() {
@@ -548,6 +718,7 @@ impl Exchange {
                         return Some(End::Gateway(503));
                     }
                     log::debug!("{}: END_REQUEST, application status {app_status}", self.tag);
+                    self.ended = true;
                     return Some(self.out.eof(conn, body_done));
                 }
                 Err(e) => {
@@ -558,13 +729,15 @@ impl Exchange {
         }
     }
 
+    /// The client's outcome, and the backend connection when it may serve the next request:
+    /// the exchange ended exactly at END_REQUEST, every record was sent and every byte read.
     fn finish(
         mut self,
         conn: &mut Conn,
         body: &BodyReader,
         end: End,
         timeout: Duration,
-    ) -> Outcome {
+    ) -> (Outcome, Option<File>) {
         self.err.flush();
         match end {
             End::Output => self.out.end_chunked(conn),
@@ -590,12 +763,17 @@ impl Exchange {
             }
             _ => {}
         }
-        self.sock = None;
+        let clean = self.ended
+            && end == End::Output
+            && self.stdin_ended
+            && self.outbuf.is_empty()
+            && self.decoder.pending() == 0;
+        let sock = self.sock.take().filter(|_| clean);
         let complete = !self.body_failed && body.is_done();
         let fail = Failures {
             bad_header: 502,
             no_head: 502,
         };
-        self.out.conclude(conn, end, complete, fail)
+        (self.out.conclude(conn, end, complete, fail), sock)
     }
 }
