@@ -9,34 +9,30 @@ pub mod accept;
 pub mod access_log;
 pub mod admit;
 pub mod authenticate;
-pub mod body;
 pub mod confine;
 pub mod decide;
 pub mod front;
 pub mod isolation;
-pub mod map;
-pub mod read;
 pub mod refuse;
 pub mod report;
-pub mod respond;
-pub mod route;
 pub mod tls;
 pub mod vhost;
 
 use crate::config::{Config, VHost};
 use crate::handler;
+use crate::handoff::Inherited;
+use crate::http::body::{self, BodyFate};
+use crate::http::read::{self, Conn, Outcome};
 use crate::http::request::{Method, Request};
-use crate::master::Inherited;
+use crate::http::response::{self, Response};
+use crate::http::route;
 use crate::sandbox;
 use crate::sys::{Linux, Sys};
 use access_log::Entry;
 use admit::Admission;
-use body::BodyFate;
 use confine::Confined;
 use handler::static_file::Served;
 use nix::sys::signalfd::SignalFd;
-use read::{Conn, Outcome};
-use respond::Response;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -154,7 +150,7 @@ pub fn serve(
             break;
         }
     }
-    respond::linger_close(conn.stream);
+    response::linger_close(conn.stream);
     tls::finish();
     Ok(())
 }
@@ -267,7 +263,7 @@ fn isolate(
     let status = inh.status.try_clone().map_err(ChildError::Status)?;
     let status = report::install(status, inh.failing_logs.clone());
     // Until its first head is complete, the master may take this child's slot back.
-    let reclaim = Some(crate::master::reclaim_signalfd().map_err(ChildError::Status)?);
+    let reclaim = Some(crate::handoff::reclaim_signalfd().map_err(ChildError::Status)?);
     let mut keep: Vec<i32> = inh.access_logs.iter().map(|(f, _)| f.as_raw_fd()).collect();
     keep.extend(inh.error_log_fd);
     keep.extend(inh.vhost_error_logs.iter().map(|f| f.as_raw_fd()));
@@ -312,11 +308,12 @@ fn next_request(
         rate: cfg.request_read_timeout.header,
     };
     match read::next(conn, &cfg.limits.head, &timer, reclaim.as_ref()) {
-        Outcome::Request(r) => {
+        Outcome::Request { req, head_bytes } => {
+            access_log::request_began(head_bytes);
             if reclaim.take().is_some() {
-                report::send(crate::master::status::Event::HeadComplete);
+                report::send(crate::handoff::status::Event::HeadComplete);
             }
-            Some(r)
+            Some(req)
         }
         Outcome::Idle => None,
         Outcome::Bad { status, line, why } => {
@@ -616,7 +613,11 @@ fn respond_static(
         BodyFate::Reject(status) => Response::error(status),
         BodyFate::Clean | BodyFate::CloseAfter => resp,
     };
-    let resp = resp.with_rules(&admit::request_conf(cx.vhost, req).1.headers);
+    let resp = resp.with_rules(
+        &crate::config::request::request_conf(cx.vhost, req)
+            .1
+            .headers,
+    );
     let keep_alive =
         fate == BodyFate::Clean && may_keep_alive && resp.status < 500 && resp.status != 400;
     let status = resp.status;
@@ -628,7 +629,7 @@ fn respond_static(
     if status != 304 {
         headers_out.push(("Content-Length".into(), resp.body.len().to_string()));
     }
-    let sent = respond::write(
+    let sent = response::write(
         &mut conn.stream,
         resp,
         req.method == Method::Head,

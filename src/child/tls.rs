@@ -17,14 +17,14 @@
 //! instead; this machine's kernel has no `tls` ULP, see docs/tls.md.)
 //!
 //! Each process serves exactly one connection, so the session facts are process-wide
-//! ([`session`]): admission reads them to refuse a Host that is not the handshake's vhost (421)
+//! ([`tls_session::session`]): admission reads them to refuse a Host that is not the handshake's vhost (421)
 //! and CGI reads them for mod_ssl's variables.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -35,6 +35,7 @@ use rustls::{ServerConfig, ServerConnection};
 use rustls_pki_types::CertificateDer;
 
 use crate::config::{Config, VHostTls};
+use crate::http::tls_session::{self, Session};
 use crate::keyholder::client::{Channel, RemoteKey};
 use crate::keyholder::KeyInfo;
 use crate::sys::{Linux, Sys};
@@ -46,7 +47,6 @@ pub struct Handoff {
 }
 
 static HANDOFF: Mutex<Option<Handoff>> = Mutex::new(None);
-static SESSION: OnceLock<Session> = OnceLock::new();
 static RELAY: Mutex<Option<Pid>> = Mutex::new(None);
 
 /// Called once in a freshly forked child, before `child::run`.
@@ -64,26 +64,6 @@ pub fn handoff_fd() -> Option<RawFd> {
 /// Closes the channel unused (a plain connection).
 pub fn discard() {
     drop(HANDOFF.lock().ok().and_then(|mut h| h.take()));
-}
-
-/// The TLS session of this process's connection, if it is one.
-pub fn session() -> Option<&'static Session> {
-    SESSION.get()
-}
-
-/// Facts about the established session.
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// Index into `Config::vhosts` of the vhost the handshake was made for.
-    pub vhost: usize,
-    /// The listener's port (which TLS vhosts are candidates).
-    pub port: u16,
-    /// The SNI name, lowercase.
-    pub sni: Option<String>,
-    /// `TLSv1.3` or `TLSv1.2`, as mod_ssl's SSL_PROTOCOL.
-    pub protocol: &'static str,
-    /// The suite's OpenSSL name, as mod_ssl's SSL_CIPHER.
-    pub cipher: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +102,7 @@ pub fn establish(cfg: &Config, stream: &TcpStream, local: SocketAddr) -> Result<
     // I6: the channel never outlives the handshake, used or not.
     drop(chan.lock().ok().and_then(|mut c| c.take()));
     let (conn, session) = result?;
-    let _ = SESSION.set(session);
+    tls_session::set(session);
     let pid = start_relay(conn, stream).map_err(TlsError::Relay)?;
     if let Ok(mut r) = RELAY.lock() {
         *r = Some(pid);
@@ -296,7 +276,7 @@ fn server_config(vt: &VHostTls, key: RemoteKey) -> Result<ServerConfig, rustls::
 
 /// Forks the relay; in this process `stream`'s descriptor becomes the plaintext socket.
 fn start_relay(conn: ServerConnection, stream: &TcpStream) -> io::Result<Pid> {
-    if super::isolation::programs_in_pid_ns() {
+    if crate::sandbox::programs_in_pid_ns() {
         // The first process forked into the programs' PID namespace is its init.
         crate::sys::spawn::start_pid_ns_init()?;
     }
@@ -497,39 +477,4 @@ mod relay {
             }
         }
     }
-}
-
-/// mod_ssl's CGI variables on a TLS connection: `HTTPS=on` always (mod_ssl's fixup sets it
-/// for every TLS request), and with `SSLOptions +StdEnvVars` (`std_env_vars`) the `SSL_*`
-/// variables this server knows: protocol, cipher (OpenSSL's name) and its key sizes, SNI,
-/// no compression, never resumed. Plain connections keep `HTTPS=off`.
-pub fn with_cgi_vars(mut env: Vec<Vec<u8>>, std_env_vars: bool) -> Vec<Vec<u8>> {
-    let Some(s) = session() else { return env };
-    env.retain(|e| !e.starts_with(b"HTTPS="));
-    let mut put = |k: &str, v: &str| env.push(format!("{k}={v}").into_bytes());
-    put("HTTPS", "on");
-    if std_env_vars {
-        put("SSL_PROTOCOL", s.protocol);
-        put("SSL_CIPHER", &s.cipher);
-        let bits = if s.cipher.contains("128") {
-            "128"
-        } else {
-            "256"
-        };
-        put("SSL_CIPHER_USEKEYSIZE", bits);
-        put("SSL_CIPHER_ALGKEYSIZE", bits);
-        put("SSL_CIPHER_EXPORT", "false");
-        put("SSL_COMPRESS_METHOD", "NULL");
-        put("SSL_SESSION_RESUMED", "Initial");
-        put(
-            "SSL_VERSION_INTERFACE",
-            concat!("oneshot-httpd/", env!("CARGO_PKG_VERSION")),
-        );
-        put("SSL_VERSION_LIBRARY", "rustls/0.23");
-        if let Some(sni) = &s.sni {
-            put("SSL_TLS_SNI", sni);
-        }
-    }
-    env.sort();
-    env
 }

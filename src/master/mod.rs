@@ -8,17 +8,16 @@ pub mod listen;
 pub mod logs;
 mod pool;
 pub mod reexec;
-pub mod status;
 pub mod validate;
 
 use crate::child;
 use crate::config::Config;
+use crate::handoff::{handled_signals, status, Inherited, RECLAIM_SIGNAL};
 use crate::sys::{fork, ForkResult};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 use pool::{Pool, Slot};
-use socket2::Socket;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
@@ -46,29 +45,6 @@ fn setup<T>(what: &'static str, r: Result<T, impl Into<io::Error>>) -> Result<T,
     })
 }
 
-/// Everything a child inherits from the master, owned so that dropping it closes it.
-pub struct Inherited {
-    pub listeners: Vec<Socket>,
-    /// Write end of the status pipe: a child writes its pid here once it has accepted.
-    pub status: OwnedFd,
-    /// Access log files opened by the master, one per CustomLog, with their formats.
-    pub access_logs: Vec<(File, crate::config::LogFormat)>,
-    /// Descriptor of the error log file (owned by the global logger), if not stderr.
-    pub error_log_fd: Option<std::os::fd::RawFd>,
-    /// `ErrorLog` files of virtual hosts, in `Config::vhost_error_logs` order.
-    pub vhost_error_logs: Vec<std::sync::Arc<File>>,
-    /// With a root master: the `User`/`Group` identity children drop to before reading a byte.
-    pub worker: Option<crate::sandbox::UnixIdentity>,
-    /// Logs known to fail when the child was forked: its first good write to one ends the streak.
-    pub failing_logs: status::FailingLogs,
-}
-
-/// What the master sends a child that is still reading its request head when every slot is
-/// held: "close without serving". Blocked from birth (children inherit the master's mask), so it
-/// can only be received through [`reclaim_signalfd`], which a child stops watching once its head
-/// is complete: a child that is serving is never interrupted.
-pub const RECLAIM_SIGNAL: Signal = Signal::SIGUSR1;
-
 /// Children accepted less than this long ago are left alone even when every slot is held: a
 /// real client sends its head with (or right after) the handshake's last ACK, so by the time a
 /// child accepts it from the backlog the head is in the socket buffer, or one round trip away
@@ -77,31 +53,6 @@ pub const RECLAIM_SIGNAL: Signal = Signal::SIGUSR1;
 /// MaxRequestWorkers / RECLAIM_MIN_AGE slots change hands per second, so a good client queued
 /// behind B trickling connections waits about B × RECLAIM_MIN_AGE / MaxRequestWorkers.
 pub const RECLAIM_MIN_AGE: Duration = Duration::from_millis(250);
-
-/// The descriptor a child polls for [`RECLAIM_SIGNAL`] while it reads its first head.
-pub fn reclaim_signalfd() -> io::Result<SignalFd> {
-    let mut s = SigSet::empty();
-    s.add(RECLAIM_SIGNAL);
-    SignalFd::with_flags(&s, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(io::Error::from)
-}
-
-/// The signals the master handles (and [`RECLAIM_SIGNAL`], which it only blocks so that
-/// children inherit it blocked); children reset the others (see `child::accept`).
-pub fn handled_signals() -> SigSet {
-    let mut s = SigSet::empty();
-    for sig in [
-        Signal::SIGCHLD,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        RECLAIM_SIGNAL,
-    ] {
-        s.add(sig);
-    }
-    s
-}
 
 pub fn run(
     mut cfg: Config,

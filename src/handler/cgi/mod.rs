@@ -31,13 +31,13 @@ pub mod env;
 pub mod header;
 pub(crate) mod output;
 
-use crate::child::body::{BodyError, BodyReader};
-use crate::child::confine::Confined;
-use crate::child::read::Conn;
-use crate::child::respond::Response;
-use crate::child::route::Route;
 use crate::config::{Config, VHost};
+use crate::http::body::{BodyError, BodyReader};
+use crate::http::read::Conn;
 use crate::http::request::{Method, Request};
+use crate::http::response::Response;
+use crate::http::route::Route;
+use crate::sandbox::Confined;
 use crate::sys::fs::open_beneath;
 use crate::sys::spawn::{self, SpawnSpec};
 use nix::fcntl::OFlag;
@@ -127,8 +127,8 @@ pub fn lookup(cfg: &Config, vhost: &VHost, route: &Route, url_path: &str) -> Loo
     // An Alias's target is not the DocumentRoot: the static handler serves it (and refuses a
     // file with a CGI suffix there: programs run only beneath ScriptAlias or DocumentRoot).
     if matches!(
-        crate::child::map::map(vhost, route),
-        crate::child::map::Mapped::Alias(..)
+        crate::config::request::map(vhost, route),
+        crate::config::request::Mapped::Alias(..)
     ) {
         return Lookup::NotCgi;
     }
@@ -286,7 +286,7 @@ fn directory_index(
     Lookup::NotCgi
 }
 
-pub use crate::child::route::index_url;
+pub use crate::http::route::index_url;
 
 /// A regular file reached by the walk, before the CGI decision.
 struct Found {
@@ -454,7 +454,9 @@ pub fn run(
     body: &mut BodyReader,
     script: Script,
 ) -> Outcome {
-    let rules = crate::child::admit::request_conf(cx.vhost, req).1.headers;
+    let rules = crate::config::request::request_conf(cx.vhost, req)
+        .1
+        .headers;
     if matches!(req.method, Method::Trace | Method::Connect) {
         return send_error(
             conn,
@@ -495,7 +497,7 @@ pub fn run(
         remote_addr: cx.peer.ip().to_string(),
         remote_port: cx.peer.port(),
         server_name: cx.vhost.server_name(),
-        server_port: crate::child::tls::session()
+        server_port: crate::http::tls_session::session()
             .map(|s| s.port)
             .unwrap_or_else(|| conn.stream.local_addr().map(|a| a.port()).unwrap_or(0)),
         remote_user: cx.user,
@@ -505,7 +507,7 @@ pub fn run(
         script_filename: &filename.to_string_lossy(),
         content_length,
     });
-    let env = crate::child::tls::with_cgi_vars(env, script.ssl_std_env_vars);
+    let env = crate::http::tls_session::with_cgi_vars(env, script.ssl_std_env_vars);
     let started = match start(cx.vhost, &script, env) {
         Ok(s) => s,
         Err(e) => {
@@ -578,7 +580,7 @@ fn program_limits(vhost: &VHost) -> io::Result<Vec<(libc::__rlimit_resource_t, u
     use nix::sys::resource::{getrlimit, Resource};
     let l = &vhost.harden.limits;
     let nproc = l.nproc.or_else(|| {
-        crate::child::isolation::own_user_ns().then_some(RLimit {
+        crate::sandbox::own_user_ns().then_some(RLimit {
             soft: Limit::Value(DEFAULT_NPROC_IN_USERNS),
             hard: Some(Limit::Value(DEFAULT_NPROC_IN_USERNS)),
         })
@@ -626,7 +628,7 @@ fn start(vhost: &VHost, script: &Script, env: Vec<Vec<u8>>) -> Result<Started, s
         stdout: out_w,
         stderr: err_w,
         rlimits: program_limits(vhost).map_err(prep)?,
-        pid_ns: crate::child::isolation::programs_in_pid_ns(),
+        pid_ns: crate::sandbox::programs_in_pid_ns(),
     })?;
     Ok(Started {
         pid,
