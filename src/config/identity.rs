@@ -214,7 +214,7 @@ fn read(path: &Path, origin: &Origin, what: &str, errors: &mut Vec<ConfigError>)
     if !check_owner(path, origin, what, errors) {
         return None;
     }
-    match std::fs::read_to_string(path) {
+    match super::file::read_regular_string(path) {
         Ok(t) => Some(t),
         Err(e) => {
             errors.push(ConfigError {

@@ -163,7 +163,7 @@ impl Reader {
             }
             return Vec::new();
         }
-        let bytes = match std::fs::read(file) {
+        let bytes = match super::file::read_regular(file) {
             Ok(b) => b,
             Err(e) => {
                 self.error(from, format!("cannot read {}: {e}", file.display()));

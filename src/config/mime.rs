@@ -42,7 +42,7 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>, warnings: &mut Vec<
         .file
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_TYPES));
-    match std::fs::read_to_string(&path) {
+    match super::file::read_regular_string(&path) {
         Ok(text) => cfg.mime.types = mime::parse_types(&text),
         Err(e) => match &cfg.mime.origin {
             Some(origin) => errors.push(ConfigError {

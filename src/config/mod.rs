@@ -17,6 +17,7 @@ pub mod cgroup;
 pub mod dav;
 pub mod directives;
 pub mod fcgi;
+pub mod file;
 pub mod glob;
 pub mod harden;
 pub mod header;

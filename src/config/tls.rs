@@ -810,9 +810,12 @@ pub fn load_certificates(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
             ("SSLCertificateChainFile", v.chain_file.as_ref()),
         ] {
             let Some(file) = file else { continue };
-            let certs: Result<Vec<_>, _> = match CertificateDer::pem_file_iter(file) {
-                Ok(it) => it.collect(),
-                Err(e) => Err(e),
+            let certs: Result<Vec<_>, String> = match super::file::read_regular(file) {
+                Ok(pem) => CertificateDer::pem_slice_iter(&pem)
+                    .map(|c| c.map(|c| c.into_owned()))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
             };
             match certs {
                 Ok(c) if !c.is_empty() => chain.extend(c.into_iter().map(|c| c.to_vec())),

@@ -65,7 +65,8 @@ const ALL_SCHEMES: &[SignatureScheme] = &[
 pub fn load_key(spec: &KeySpec) -> Result<Loaded, String> {
     let path = spec.path.display();
     let pem = zeroize::Zeroizing::new(
-        std::fs::read(&spec.path).map_err(|e| format!("cannot read {path}: {e}"))?,
+        crate::config::file::read_regular(&spec.path)
+            .map_err(|e| format!("cannot read {path}: {e}"))?,
     );
     let der = PrivateKeyDer::from_pem_slice(&pem)
         .map_err(|e| format!("{path}: no private key in PEM form: {e}"))?;

@@ -1070,7 +1070,8 @@ fn confine_verifier(
 
 /// The verifier's loader: reads and parses one password file (only the verifier calls it).
 fn load_password_db(path: &str) -> Result<Box<dyn crate::verifier::PasswordDb>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let text = crate::config::file::read_regular_string(std::path::Path::new(path))
+        .map_err(|e| format!("cannot read {path}: {e}"))?;
     crate::auth::htpasswd::parse(&text)
         .map(|h| Box::new(h) as Box<dyn crate::verifier::PasswordDb>)
         .map_err(|es| {
