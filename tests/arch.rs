@@ -203,3 +203,19 @@ fn the_checker_sees_each_form() {
         assert_eq!(got, expected, "{code} in {module}");
     }
 }
+
+/// `child::serve` reads as the pipeline (accept -> isolate -> front -> loop { read -> one
+/// request: admit, confine once, handle, log }) in under 40 lines, signature included.
+#[test]
+fn child_serve_stays_a_table_of_contents() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/child/mod.rs");
+    let text = std::fs::read_to_string(path).expect("src/child/mod.rs");
+    let body: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("pub fn serve("))
+        .take_while(|l| *l != "}")
+        .collect();
+    assert!(!body.is_empty(), "child::serve not found");
+    let lines = body.len() + 1;
+    assert!(lines < 40, "child::serve is {lines} lines");
+}

@@ -89,70 +89,76 @@ pub fn serve(
             .as_ref()
             .map_or("-", Confined::describe)
             .to_string();
-        let scene = refuse::Scene {
-            cfg,
-            inh,
-            peer,
-            ctx: &ctx,
-        };
+        let scene = refuse::Scene::new(cfg, inh, peer, &ctx);
         let Some(req) = next_request(&scene, &mut conn, served, started, &mut reclaim) else {
             break;
         };
-        route_errors(cfg, inh, &req, on);
-        let may_keep_alive =
-            cfg.keep_alive && req.keep_alive && served < cfg.max_keep_alive_requests;
-        let (admitted, plan) = match gate.admit(&req) {
-            Admission::Admit(a) => {
-                let plan = gate.plan(&a);
-                (a, plan)
-            }
-            Admission::Refuse(r) if refuse::refuse(&scene, &mut conn, &req, &r, may_keep_alive) => {
-                continue
-            }
-            Admission::Refuse(_) => break,
-            Admission::NeedsFreshProcess => {
-                break gate.closing(&req, "new credentials after confinement")
-            }
-        };
-        let Some(proof) = confine_once(&mut confined, &plan, &mut gate, &admitted) else {
-            break refuse::failed(&scene, &mut conn, &req, admitted.user.as_deref());
-        };
-        if !proof.serves(&plan) {
-            break gate.closing(
-                &req,
-                &format!(
-                    "it needs {}, this process is {}",
-                    confine::describe(&plan),
-                    proof.describe()
-                ),
-            );
-        }
-        let cx = handler::cgi::Context {
-            cfg,
-            vhost: admitted.vhost,
-            peer,
-            user: admitted.user.as_deref(),
-            may_keep_alive,
-        };
-        let done = handle(proof, &cx, &mut conn, &req, &mut |next| {
-            gate.admits_into(next, proof)
-        });
-        log_served(
-            &scene,
-            admitted.vhost,
-            &req,
-            &done,
-            admitted.user.as_deref(),
-            &admitted.identity.rule,
-            proof,
-        );
-        if !done.keep_alive {
+        if !serve_one(&scene, &mut gate, &mut confined, &mut conn, &req, served) {
             break;
         }
     }
     response::linger_close(conn.stream);
     tls::finish();
     Ok(())
+}
+
+/// One request, its head read: admit -> confine once -> handle -> log. Whether the
+/// connection goes on to its next request.
+fn serve_one(
+    scene: &refuse::Scene,
+    gate: &mut Gate,
+    confined: &mut Option<Confined>,
+    conn: &mut Conn,
+    req: &Request,
+    served: usize,
+) -> bool {
+    let cfg = scene.cfg;
+    route_errors(cfg, scene.inh, req, gate.on);
+    let may_keep_alive = cfg.keep_alive && req.keep_alive && served < cfg.max_keep_alive_requests;
+    let (admitted, plan) = match gate.admit(req) {
+        Admission::Admit(a) => {
+            let plan = gate.plan(&a);
+            (a, plan)
+        }
+        Admission::Refuse(r) => return refuse::refuse(scene, conn, req, &r, may_keep_alive),
+        Admission::NeedsFreshProcess => {
+            gate.closing(req, "new credentials after confinement");
+            return false;
+        }
+    };
+    let Some(proof) = confine_once(confined, &plan, gate, &admitted) else {
+        refuse::failed(scene, conn, req, admitted.user.as_deref());
+        return false;
+    };
+    if !proof.serves(&plan) {
+        let why = format!(
+            "it needs {}, this process is {}",
+            confine::describe(&plan),
+            proof.describe()
+        );
+        gate.closing(req, &why);
+        return false;
+    }
+    let cx = handler::cgi::Context {
+        cfg,
+        vhost: admitted.vhost,
+        peer: scene.peer,
+        user: admitted.user.as_deref(),
+        may_keep_alive,
+    };
+    let done = handle(proof, &cx, conn, req, &mut |next| {
+        gate.admits_into(next, proof)
+    });
+    log_served(
+        scene,
+        admitted.vhost,
+        req,
+        &done,
+        admitted.user.as_deref(),
+        &admitted.identity.rule,
+        proof,
+    );
+    done.keep_alive
 }
 
 /// Admission for this connection: what every request is checked with.

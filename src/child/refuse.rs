@@ -22,6 +22,17 @@ pub struct Scene<'a> {
     pub ctx: &'a str,
 }
 
+impl<'a> Scene<'a> {
+    pub fn new(cfg: &'a Config, inh: &'a Inherited, peer: SocketAddr, ctx: &'a str) -> Self {
+        Scene {
+            cfg,
+            inh,
+            peer,
+            ctx,
+        }
+    }
+}
+
 /// Logs and answers `refusal` for `req`. Returns whether the connection may carry on: only
 /// after a 401 or 403 the client asked to keep open, once any body was read off cleanly.
 pub fn refuse(
