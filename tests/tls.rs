@@ -997,3 +997,60 @@ fn cgi_gets_https_always_and_ssl_variables_with_std_env_vars() {
     assert_eq!(rc, 0, "{body}");
     assert_eq!(vars(&body), ["HTTPS=on"], "{body}");
 }
+
+/// `SSLRelaySocketContext` labels the relay's socketpair with setsockcreatecon. Where the kernel
+/// cannot (this host has no SELinux), every TLS connection fails closed: the handshake may
+/// complete, but no request is served, in TLS or in clear, the error log says why, and the
+/// server keeps running. `-t` warns, naming FILE:LINE, when there is no https listener for it.
+/// (The VM shows the positive side under enforcing SELinux: tests/vm/checks.sh, tls_checks.)
+#[test]
+fn relay_socket_context_fails_closed_where_it_cannot_be_set() {
+    let selinux = std::fs::read_to_string("/sys/kernel/security/lsm")
+        .map(|l| l.contains("selinux"))
+        .unwrap_or(false);
+    if selinux {
+        eprintln!("SKIP: SELinux is active here; the VM checks cover it");
+        return;
+    }
+    let Some(mut t) = start_with(
+        "tls-relayctx",
+        "SSLRelaySocketContext system_u:system_r:oneshot_tlsrelay_t:s0\n",
+        "",
+        &|_| {},
+    ) else {
+        return;
+    };
+    for _ in 0..2 {
+        let (_, code, body) = t.curl("a.test", None);
+        assert!(
+            !code.starts_with("200"),
+            "served although the relay socket could not be labelled: {code}"
+        );
+        assert!(!body.contains("a index"), "{body}");
+    }
+    let log = wait_error_log(&t.srv, |l| l.contains("SSLRelaySocketContext"));
+    assert!(log.contains("SSLRelaySocketContext"), "{log}");
+    assert!(t.srv.child.try_wait().unwrap().is_none(), "the master died");
+    t.srv.stop();
+
+    let dir = scratch("tls-relayctx-t");
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::write(
+        dir.join("httpd.conf"),
+        "Listen 127.0.0.1:80\nDocumentRoot www\nSSLRelaySocketContext system_u:system_r:oneshot_tlsrelay_t:s0\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("-t")
+        .arg("-f")
+        .arg(dir.join("httpd.conf"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "httpd.conf:3: SSLRelaySocketContext without a `Listen ... https`: no TLS relay runs"
+        ),
+        "{err}"
+    );
+}

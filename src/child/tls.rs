@@ -103,7 +103,8 @@ pub fn establish(cfg: &Config, stream: &TcpStream, local: SocketAddr) -> Result<
     drop(chan.lock().ok().and_then(|mut c| c.take()));
     let (conn, session) = result?;
     tls_session::set(session);
-    let pid = start_relay(conn, stream).map_err(TlsError::Relay)?;
+    let pid = start_relay(conn, stream, cfg.tls.relay_socket_context.as_deref())
+        .map_err(TlsError::Relay)?;
     if let Ok(mut r) = RELAY.lock() {
         *r = Some(pid);
     }
@@ -275,12 +276,16 @@ fn server_config(vt: &VHostTls, key: RemoteKey) -> Result<ServerConfig, rustls::
 }
 
 /// Forks the relay; in this process `stream`'s descriptor becomes the plaintext socket.
-fn start_relay(conn: ServerConnection, stream: &TcpStream) -> io::Result<Pid> {
+fn start_relay(
+    conn: ServerConnection,
+    stream: &TcpStream,
+    socket_context: Option<&str>,
+) -> io::Result<Pid> {
     if crate::sandbox::programs_in_pid_ns() {
         // The first process forked into the programs' PID namespace is its init.
         crate::sys::spawn::start_pid_ns_init()?;
     }
-    let (mine, theirs) = UnixStream::pair()?;
+    let (mine, theirs) = relay_pair(socket_context)?;
     let tcp = stream.try_clone()?;
     let tcp_fd = stream.as_raw_fd();
     match crate::sys::fork()? {
@@ -295,6 +300,29 @@ fn start_relay(conn: ServerConnection, stream: &TcpStream) -> io::Result<Pid> {
             drop(mine);
             Ok(child)
         }
+    }
+}
+
+/// The relay's socketpair. With `SSLRelaySocketContext` it carries that context instead of
+/// this (pre-admission) process's own, so that the web domain the serving process enters may
+/// use it while master-made sockets (the verifier channel) stay out of its reach; the socket
+/// creation context is reset before anything else is created, and read back (I4).
+fn relay_pair(context: Option<&str>) -> io::Result<(UnixStream, UnixStream)> {
+    let Some(ctx) = context else {
+        return UnixStream::pair();
+    };
+    let labelled = |what: &str, e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
+    crate::sys::linux::selinux_set_sockcreate(Some(ctx))
+        .map_err(|e| labelled("SSLRelaySocketContext", e))?;
+    let pair = UnixStream::pair();
+    crate::sys::linux::selinux_set_sockcreate(None)
+        .map_err(|e| labelled("resetting the socket creation context", e))?;
+    match crate::sys::linux::selinux_get_sockcreate() {
+        Ok(None) => pair,
+        Ok(Some(left)) => Err(io::Error::other(format!(
+            "the socket creation context is still {left} after resetting it"
+        ))),
+        Err(e) => Err(labelled("reading the socket creation context back", e)),
     }
 }
 

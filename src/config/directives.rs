@@ -278,6 +278,7 @@ pub const TABLE: &[Directive] = &[
     no_effect("SSLRandomSeed", SERVER, Range(2, 3), "ssl_module", "rustls and ring draw every random number from the kernel (getrandom(2)); there is no PRNG to seed"),
     no_effect("SSLPassPhraseDialog", SERVER, Exactly(1), "ssl_module", "keys are read unencrypted by the key holder, which never asks for a pass phrase (an encrypted key stops the start)"),
     implemented("SSLKeyHolderContext", SERVER, Own, "oneshot", Check(h::second_pass), "read by config::tls: the key holder's SELinux context"),
+    implemented("SSLRelaySocketContext", SERVER, Own, "oneshot", Check(h::second_pass), "read by config::tls: the SELinux context of the TLS relay's plaintext socketpair"),
     implemented("RemoteIPProxyProtocol", SV, Own, "remoteip_module", Check(h::second_pass), "read by config::proxy: PROXY v1/v2"),
     implemented("RemoteIPProxyProtocolExceptions", SV, Own, "remoteip_module", Check(h::second_pass), "read by config::proxy"),
     implemented("RemoteIPProxyProtocolTrusted", SV, Own, "oneshot", Check(h::second_pass), "read by config::proxy: sources that may send a header"),

@@ -42,6 +42,10 @@ pub struct TlsConfig {
     pub key_files: Vec<PathBuf>,
     /// `SSLKeyHolderContext`: the SELinux context the key holder enters (verified).
     pub key_holder_context: Option<String>,
+    /// `SSLRelaySocketContext`: the SELinux context of the socketpair between the TLS relay
+    /// and the serving process (set with setsockcreatecon around its creation, then reset).
+    #[serde(default)]
+    pub relay_socket_context: Option<String>,
 }
 
 /// One vhost's TLS settings.
@@ -146,7 +150,7 @@ const VHOST_ONLY: &[&str] = &[
     "sslcertificatekeyfile",
     "sslcertificatechainfile",
 ];
-const SERVER_ONLY: &[&str] = &["sslkeyholdercontext"];
+const SERVER_ONLY: &[&str] = &["sslkeyholdercontext", "sslrelaysocketcontext"];
 
 /// Whether `name` is read by this module (the main pass skips it).
 pub fn is_directive(name: &str) -> bool {
@@ -661,6 +665,16 @@ pub fn build(
     };
     for n in nodes.iter().filter(|n| n.is("SSLKeyHolderContext")) {
         tls.key_holder_context = p.one_arg(n).map(str::to_string);
+    }
+    for n in nodes.iter().filter(|n| n.is("SSLRelaySocketContext")) {
+        tls.relay_socket_context = p.one_arg(n).map(str::to_string);
+        if !tls.enabled() {
+            p.warnings.push(ConfigError {
+                origin: origin(n),
+                message: "SSLRelaySocketContext without a `Listen ... https`: no TLS relay runs"
+                    .into(),
+            });
+        }
     }
     let vhost_nodes: Vec<&Node> = nodes
         .iter()

@@ -259,6 +259,35 @@ pub fn selinux_check_context(context: &str) -> Option<bool> {
     valid
 }
 
+/// `setsockcreatecon_raw`: the context of the sockets this thread creates next; `None` goes
+/// back to the policy's default (the creator's own context).
+pub fn selinux_set_sockcreate(context: Option<&str>) -> io::Result<()> {
+    match context {
+        Some(ctx) => {
+            let c = CString::new(ctx)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "context contains NUL"))?;
+            let set = selinux::SecurityContext::from_c_str(&c, true)
+                .set_for_new_labeled_sockets(true)
+                .map_err(selinux_io);
+            set
+        }
+        None => selinux::SecurityContext::set_default_context_for_new_labeled_sockets()
+            .map_err(selinux_io),
+    }
+}
+
+/// `getsockcreatecon_raw`: `None` when new sockets get the policy's default context.
+pub fn selinux_get_sockcreate() -> io::Result<Option<String>> {
+    let ctx = selinux::SecurityContext::of_new_labeled_sockets(true).map_err(selinux_io)?;
+    match ctx {
+        None => Ok(None),
+        Some(c) => Ok(c
+            .to_c_string()
+            .map_err(selinux_io)?
+            .map(|c| c.to_string_lossy().into_owned())),
+    }
+}
+
 /// The inode number in a /proc/PID/ns link's text, `NAME:[INODE]`.
 fn parse_ns_link(text: &str) -> Option<u64> {
     let (_, rest) = text.split_once(":[")?;

@@ -803,7 +803,12 @@ cgroup_layout() {
     [ "$(cat /proc/$CG_SERVER/cgroup)" = "0::/oneshot.service/supervisor" ] || { why="master in $(cat /proc/$CG_SERVER/cgroup)"; return 1; }
     n="$(ls -d $CG_SVC/conn-* 2>/dev/null | wc -l)"
     [ "$n" -ge 1 ] || { why="no conn-* cgroup under $CG_SVC"; return 1; }
-    c="$(ls -d $CG_SVC/conn-* | head -n 1)"
+    # a live one: the start-up request's conn-1 may be draining already
+    c=""
+    for d in $CG_SVC/conn-*; do
+        [ -n "$(cat "$d/cgroup.procs" 2>/dev/null)" ] && { c="$d"; break; }
+    done
+    [ -n "$c" ] || { why="no populated conn-* cgroup under $CG_SVC"; return 1; }
     [ "$(cat $c/pids.max)" = 16 ] && [ "$(cat $c/memory.max)" = 33554432 ] && [ "$(cat $c/cpu.max)" = "50000 100000" ] ||
         { why="limits of $c: $(cat $c/pids.max) $(cat $c/memory.max) $(cat $c/cpu.max)"; return 1; }
 }
@@ -841,14 +846,292 @@ cgroup_gone_after_connections() {
     [ "$left" = 0 ] || { why="$left conn-* cgroups left after the server stopped"; return 1; }
 }
 
+# The limits biting (issue 12). Why earlier checks never saw it: their CGIs were
+# shell scripts whose work was done by busybox applets (`sleep 20 &`, `yes | head`),
+# and a web domain may not exec /bin/busybox (root_t, no execute_no_trans: the
+# DMESG lines showed one denial per fork), so every forked `sleep` died at once
+# and the hog never allocated a byte. tests/vm/cglimits.c is a static CGI that
+# does the forking and the allocating itself, without exec.
+cgroup_limits_setup() {
+    [ -x $TOP/cgi-bin/cglimits ] && return 0
+    cp /vm/cglimits $TOP/cgi-bin/cglimits && chmod 0755 $TOP/cgi-bin/cglimits &&
+        $L label "$O:oneshot_cgi_exec_t:s0" $TOP/cgi-bin/cglimits || { why="cannot install cglimits"; return 1; }
+}
+
+# pids_max_events: the highest "max N" of any live conn-*/pids.events, and the
+# highest pids.current, sampled while a request is in flight.
+cgroup_sample_pids() {
+    for c in $CG_SVC/conn-*; do
+        m="$(sed -n 's/^max //p' "$c/pids.events" 2>/dev/null)"
+        [ -n "$m" ] && [ "$m" -gt "$best" ] && { best=$m; best_cg="$c"; }
+        p="$(cat "$c/pids.current" 2>/dev/null)"
+        [ -n "$p" ] && [ "$p" -gt "$peak" ] && peak=$p
+    done
+}
+
+cgroup_pids_max_bites() {
+    cgroup_limits_setup || return 1
+    out=/tmp/cg-fork.out
+    printf 'GET /cgi-bin/cglimits?fork HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' \
+        | /bin/httpc 127.0.0.1 $CG_PORT > $out 2>&1 &
+    client=$!
+    best=0; best_cg=""; peak=0; n=0
+    # the CGI holds 2 s after its last fork failed; TCG forks slowly
+    while [ $n -lt 150 ] && [ "$best" = 0 ]; do
+        sleep 0.1; n=$((n + 1))
+        cgroup_sample_pids
+    done
+    cgroup_sample_pids
+    wait "$client"
+    resp="$(tr -d '\r' < $out)"
+    printf '%s\n' "$resp" | sed 's/^/cglimits(fork)| /'
+    forked="$(printf '%s\n' "$resp" | sed -n 's/^forked=\([0-9]*\) .*/\1/p')"
+    err="$(printf '%s\n' "$resp" | sed -n 's/^forked=[0-9]* errno=//p')"
+    cg="$(printf '%s\n' "$resp" | sed -n 's/^cgroup=//p')"
+    echo "INIT: cgroup fork: pids.events max $best in $best_cg, peak pids.current $peak, CGI in $cg"
+    case "$cg" in "0::/oneshot.service/conn-"*) ;; *) why="the CGI runs in cgroup '$cg', not a conn-N"; return 1 ;; esac
+    [ "$err" = EAGAIN ] || { why="fork failed with '$err' after $forked forks, want EAGAIN"; return 1; }
+    [ -n "$forked" ] && [ "$forked" -ge 1 ] && [ "$forked" -le 16 ] ||
+        { why="$forked forks succeeded, want 1..16 (ConnectionPidsMax)"; return 1; }
+    [ "$best" -gt 0 ] || { why="pids.events max stayed 0 (peak pids.current $peak)"; return 1; }
+    [ "$peak" -le 16 ] || { why="pids.current $peak > 16"; return 1; }
+}
+
+# what the fork check left (sleeping 20 s unless killed) is gone with its connection
+cgroup_fork_leftovers_gone() {
+    n=0
+    while [ $n -lt 50 ]; do
+        left=0
+        for d in /proc/[0-9]*; do
+            [ "$(cat "$d/comm" 2>/dev/null)" = cglimits ] && left=$((left + 1))
+        done
+        [ $left = 0 ] && return 0
+        sleep 0.2; n=$((n + 1))
+    done
+    why="$left cglimits processes alive 10 s after their connection ended"
+    return 1
+}
+
+memory_oom_kills() { sed -n 's/^oom_kill //p' $CG_SVC/memory.events; }
+
+cgroup_memory_hog_killed() {
+    cgroup_limits_setup || return 1
+    before="$(memory_oom_kills)"
+    # another connection, kept alive across the hog: one request before, one after
+    rm -f /tmp/cg-hog-done
+    ( printf 'GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n'
+      i=0; while [ ! -e /tmp/cg-hog-done ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+      printf 'GET /anon.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' ) \
+        | /bin/httpc 127.0.0.1 $CG_PORT > /tmp/cg-other.out 2>&1 &
+    other=$!
+    cg_http '/cgi-bin/cglimits?hog=64'
+    touch /tmp/cg-hog-done
+    wait "$other"
+    after="$(memory_oom_kills)"
+    printf '%s\n' "$resp" | head -n 3 | sed 's/^/cglimits(hog)| /'
+    echo "INIT: cgroup hog: $CG_SVC/memory.events oom_kill $before -> $after"
+    case "$resp" in *survived*) why="the hog survived 64 MiB under memory.max 32M"; return 1 ;; esac
+    status="$(printf '%s\n' "$resp" | head -n 1 | cut -d' ' -f2)"
+    [ "$status" = 500 ] || { why="status '$status' for the killed CGI, want 500: $(printf '%s' "$resp" | head -c 200)"; return 1; }
+    [ -n "$before" ] && [ -n "$after" ] && [ "$after" -gt "$before" ] ||
+        { why="memory.events oom_kill did not rise ($before -> $after)"; return 1; }
+    kill -0 "$CG_SERVER" 2>/dev/null || { why="the master died"; return 1; }
+    n="$(tr -d '\r' < /tmp/cg-other.out | grep -c '^HTTP/1.1 200 ')"
+    [ "$n" = 2 ] || { why="the other connection got $n of 2 answers: $(tr -d '\r' < /tmp/cg-other.out | grep '^HTTP/' | tr '\n' ' ')"; return 1; }
+    cg_http /index.html
+    case "$resp" in "HTTP/1.1 200 "*) ;; *) why="a new connection after the OOM kill: $(printf '%s' "$resp" | head -n 1)"; return 1 ;; esac
+}
+
 cgroup_checks() {
     if ! check_fn_ok cgroup_setup; then
         fail "cgroup: server starts in a delegated cgroup v2 subtree" "$why"; return
     fi
     pass "cgroup: server starts in a delegated cgroup v2 subtree"
     check "cgroup: master in supervisor/, each child in conn-N with the limits read back" cgroup_layout
+    check "cgroup: a CGI forking in its conn-N gets EAGAIN at ConnectionPidsMax 16, pids.events max rises" cgroup_pids_max_bites
+    check "cgroup: what the forking CGI left is gone with its connection" cgroup_fork_leftovers_gone
+    check "cgroup: a CGI touching 64 MiB is OOM-killed at ConnectionMemoryMax 32M (500; server and another connection live)" cgroup_memory_hog_killed
     check "cgroup: nothing the fork bomb started outlives its connection" cgroup_forkbomb
     check "cgroup: finished connections leave no cgroup and no process" cgroup_gone_after_connections
+}
+
+# ------------------------------------------------------------ TLS key holder (issue 15)
+# tests/vm/oneshot-tls.conf: two TLS vhosts (ECDSA P-256 and RSA-2048 from a test
+# CA made on the host), SSLKeyHolderContext oneshot_keyholder_t. The keys are
+# oneshot_tlskey_t and mode 0644, so the policy alone keeps them from the master
+# and the web domains. Runs last, on port 8080, after the other servers stopped.
+CTX_KEYHOLDER=system_u:system_r:oneshot_keyholder_t:s0
+TLS_DIR=$TOP/tls
+TLS_CONF=$TOP/conf/tls.conf
+TLS_LOG=$TOP/log/tls-error.log
+TLS_PID=""
+
+tls_setup() {
+    mkdir -p $TLS_DIR
+    cp /vm/tls/ca.pem /vm/tls/ecdsa.crt /vm/tls/ecdsa.key /vm/tls/rsa.crt /vm/tls/rsa.key $TLS_DIR/ || { why="no TLS fixtures in /vm/tls"; return 1; }
+    cp /vm/oneshot-tls.conf $TLS_CONF
+    : > $TLS_LOG
+    : > $TOP/log/tls-access.log
+    chmod 0755 $TLS_DIR
+    chmod 0644 $TLS_DIR/* $TLS_CONF $TLS_LOG $TOP/log/tls-access.log
+    # reads both keys as it runs (busybox cat is not exec'd: the shell is the only program)
+    cat > $TOP/cgi-bin/tlskey <<'CGI'
+#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+read -r ctx < /proc/self/attr/current
+echo "context=$ctx"
+for k in /srv/oneshot/tls/ecdsa.key /srv/oneshot/tls/rsa.key; do
+    if read -r line 2>/dev/null < "$k"; then echo "KEY $k: READ $line"; else echo "KEY $k: refused"; fi
+done
+echo "HTTPS=$HTTPS"
+CGI
+    chmod 0755 $TOP/cgi-bin/tlskey
+    $L label $O:oneshot_conf_t:s0 $TLS_DIR $TLS_DIR/ca.pem $TLS_DIR/ecdsa.crt $TLS_DIR/rsa.crt $TLS_CONF &&
+        $L label $O:oneshot_tlskey_t:s0 $TLS_DIR/ecdsa.key $TLS_DIR/rsa.key &&
+        $L label $O:oneshot_log_t:s0 $TLS_LOG $TOP/log/tls-access.log &&
+        $L label $O:oneshot_cgi_exec_t:s0 $TOP/cgi-bin/tlskey || { why="cannot label the TLS files"; return 1; }
+    $L getfilecon $TLS_DIR $TLS_DIR/* | sed 's/^/LABEL /'
+}
+
+# The VM kernel's Landlock ABI (2) is below the server's minimum: the start is
+# refused rather than served without Landlock (I3).
+tls_landlock_refused() {
+    sed 's/^Confinement .*/Confinement selinux unix landlock/' $TLS_CONF > $TOP/conf/tls-landlock.conf
+    mark="$(wc -l < /tmp/server.out)"
+    "$SERVER" -f $TOP/conf/tls-landlock.conf >> /tmp/server.out 2>&1 &
+    pid=$!
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+    kill -0 "$pid" 2>/dev/null && { kill "$pid"; wait "$pid"; why="still running after 10 s"; return 1; }
+    wait "$pid" && { why="exited 0"; return 1; }
+    out="$(tail -n +"$((mark + 1))" /tmp/server.out | tr '\n' ' ')"
+    case "$out" in *"Landlock ABI is 2"*) ;; *) why="refused, but not for the Landlock ABI: $out"; return 1 ;; esac
+}
+
+# tls_start [CONF]
+tls_start() {
+    mark="$(wc -l < $TLS_LOG)"
+    "$SERVER" -f "${1:-$TLS_CONF}" >> /tmp/server.out 2>&1 &
+    TLS_PID=$!
+    i=0
+    while [ $i -lt 100 ]; do
+        # the master logs "listening on" once the key holder has loaded the keys
+        new="$(tail -n +"$((mark + 1))" $TLS_LOG)"
+        case "$new" in *"key holder started as pid"*" listening on "*) return 0 ;; esac
+        kill -0 "$TLS_PID" 2>/dev/null || { why="server exited: $(tail -n 5 /tmp/server.out | tr '\n' ' ') $(tail -n 5 $TLS_LOG | tr '\n' ' ')"; return 1; }
+        sleep 0.2; i=$((i + 1))
+    done
+    why="no 'key holder started' and 'listening on' lines after 20 s: $(tail -n 5 $TLS_LOG | tr '\n' ' ')"
+    return 1
+}
+
+keyholder_pid() { sed -n 's/.*key holder started as pid \([0-9]*\) .*/\1/p' $TLS_LOG | tail -n 1; }
+
+# its own domain, read from /proc; no capabilities, no_new_privs, a seccomp filter
+keyholder_confined() {
+    k="$(keyholder_pid)"
+    [ -n "$k" ] && kill -0 "$k" 2>/dev/null || { why="no running key holder in the error log"; return 1; }
+    got="$(tr -d '\0' < "/proc/$k/attr/current")"
+    [ "$got" = "$CTX_KEYHOLDER" ] || { why="key holder $k runs as '$got', want $CTX_KEYHOLDER"; return 1; }
+    st="$(cat "/proc/$k/status")"
+    for want in "CapEff:	0000000000000000" "CapPrm:	0000000000000000" "NoNewPrivs:	1" "Seccomp:	2"; do
+        printf '%s\n' "$st" | grep -q "^$want\$" || { why="key holder $k: no '$want' in its status"; return 1; }
+    done
+    m="$(tr -d '\0' < "/proc/$TLS_PID/attr/current")"
+    [ "$m" = "$CTX_MASTER" ] || { why="master runs as '$m'"; return 1; }
+}
+
+# tls_get SNI PATH [USER:PASS]: one request through openssl s_client, TLS 1.3
+# only, the chain verified against the test CA; $tls_out holds everything.
+tls_get() {
+    hdr=""
+    [ -n "${3:-}" ] && hdr="Authorization: Basic $(printf '%s' "$3" | base64)\r\n"
+    # shellcheck disable=SC2059
+    tls_out="$(printf "GET %s HTTP/1.1\r\nHost: %s\r\n${hdr}Connection: close\r\n\r\n" "$2" "$1" |
+        timeout 30 /bin/openssl s_client -connect 127.0.0.1:8080 -servername "$1" -tls1_3 \
+            -CAfile $TLS_DIR/ca.pem -verify_return_error -ign_eof 2>&1 | tr -d '\r')"
+}
+
+signed_count() { grep -c 'key holder: signed one handshake' $TLS_LOG; }
+
+# tls_handshake SNI SIGTYPE PATH WANT [USER:PASS]: TLS 1.3 completes, the
+# certificate verifies, the server signed with SIGTYPE, the key holder logged
+# one more signature, and the response is 200 with WANT.
+tls_handshake() {
+    before="$(signed_count)"
+    tls_get "$1" "$3" "${5:-}"
+    printf '%s\n' "$tls_out" | grep -E '^(New,|Protocol|Peer signature type|Verify return code|HTTP/1.1|CONNECTED|.*error)' \
+        | sed "s/^/s_client($1)| /"
+    case "$tls_out" in *"New, TLSv1.3, Cipher is TLS_"*) ;; *) why="no TLS 1.3 session: $(printf '%s' "$tls_out" | tail -n 3 | tr '\n' ' ')"; return 1 ;; esac
+    case "$tls_out" in *"Verify return code: 0 (ok)"*) ;; *) why="certificate not verified"; return 1 ;; esac
+    case "$tls_out" in *"Peer signature type: $2"*) ;; *) why="peer signature type is not $2"; return 1 ;; esac
+    case "$tls_out" in *"HTTP/1.1 200 "*"$4"*) ;; *) why="no 200 with '$4'"; return 1 ;; esac
+    i=0
+    while [ "$(signed_count)" -le "$before" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+    [ "$(signed_count)" -gt "$before" ] || { why="the key holder logged no signature for it"; return 1; }
+}
+
+# A CGI served over TLS in alice's web domain tries to read both keys: refused,
+# and the kernel's AVC denial names the web domain and oneshot_tlskey_t.
+tls_cgi_cannot_read_keys() {
+    tls_get ecdsa.localhost /cgi-bin/tlskey alice:alicepw
+    printf '%s\n' "$tls_out" | sed -n '/^context=/,$p' | sed 's/^/tlskey| /'
+    case "$tls_out" in *"context=system_u:system_r:oneshot_web_alice_t:s0:c1"*) ;; *) why="the CGI did not run in alice's domain: $(printf '%s' "$tls_out" | grep -E '^(HTTP|context)' | tr '\n' ' ')"; return 1 ;; esac
+    case "$tls_out" in *"HTTPS=on"*) ;; *) why="no HTTPS=on: not served over TLS?"; return 1 ;; esac
+    case "$tls_out" in *": READ "*) why="a web domain read a private key"; return 1 ;; esac
+    n="$(printf '%s\n' "$tls_out" | grep -c '^KEY .*: refused$')"
+    [ "$n" = 2 ] || { why="$n of 2 key reads refused"; return 1; }
+    d="$(dmesg | grep 'avc:  denied' | grep 'scontext=system_u:system_r:oneshot_web_alice_t' | grep 'tcontext=system_u:object_r:oneshot_tlskey_t' | tail -n 1)"
+    [ -n "$d" ] || { why="no AVC denial of oneshot_tlskey_t for alice's domain"; return 1; }
+    echo "INIT: $d"
+}
+
+# Why SSLRelaySocketContext: without it the relay's socketpair carries the child's
+# pre-admission context (oneshot_master_t), which no web domain may use (the same
+# rule keeps a leaked verifier channel useless): the handshake completes, the
+# request is never served, and the kernel's denial says why.
+tls_relay_context_needed() {
+    kill "$TLS_PID"; wait "$TLS_PID" 2>/dev/null
+    grep -v '^SSLRelaySocketContext ' $TLS_CONF > $TOP/conf/tls-norelay.conf
+    tls_start $TOP/conf/tls-norelay.conf || return 1
+    tls_get ecdsa.localhost /index.html alice:alicepw
+    printf '%s\n' "$tls_out" | grep -E '^(New,|HTTP/1.1)' | sed 's/^/s_client(no relay context)| /'
+    kill "$TLS_PID"; wait "$TLS_PID" 2>/dev/null
+    case "$tls_out" in *"New, TLSv1.3, Cipher is TLS_"*) ;; *) why="no TLS 1.3 session at all"; return 1 ;; esac
+    case "$tls_out" in *"HTTP/1.1 200 "*) why="served without SSLRelaySocketContext"; return 1 ;; esac
+    d="$(dmesg | grep 'avc:  denied' | grep 'scontext=system_u:system_r:oneshot_web_alice_t' \
+        | grep 'tcontext=system_u:system_r:oneshot_master_t:s0-s0:c0.c15 tclass=unix_stream_socket' | tail -n 1)"
+    [ -n "$d" ] || { why="no AVC denial of the master-labelled socketpair for alice's domain"; return 1; }
+    echo "INIT: $d"
+}
+
+tls_checks() {
+    echo "INIT: ---- TLS key holder ---- at $(cut -d' ' -f1 /proc/uptime) s"
+    if ! check_fn_ok tls_setup; then fail "tls: fixtures installed and labelled" "$why"; return; fi
+    # the policy: only the key holder's domain reads the keys; it has no network and no exec
+    probe "tls: the key holder's domain reads the private key" "OK -----BEGIN PRIVATE KEY-----" setcon "$CTX_KEYHOLDER" read "$TLS_DIR/ecdsa.key"
+    probe "tls: the master's domain cannot read the private key" "ERR EACCES" read "$TLS_DIR/ecdsa.key"
+    probe "tls: the worker's domain cannot read the private key" "ERR EACCES" setcon "$CTX_WORKER" read "$TLS_DIR/rsa.key"
+    probe "tls: alice's domain cannot read the private key" "ERR EACCES" setcon "$CTX_ALICE" read "$TLS_DIR/ecdsa.key"
+    probe "tls: the anonymous domain cannot read the private key" "ERR EACCES" setcon "$CTX_ANON" read "$TLS_DIR/rsa.key"
+    probe "tls: the key holder's domain cannot create a TCP socket" "ERR EACCES" setcon "$CTX_KEYHOLDER" socket
+    probe "tls: the key holder's domain cannot create a UDP socket" "ERR EACCES" setcon "$CTX_KEYHOLDER" udp
+    probe "tls: the key holder's domain cannot exec a program" "ERR EACCES" setcon "$CTX_KEYHOLDER" exec /bin/busybox
+    probe "tls: the key holder's domain cannot exec the server" "ERR EACCES" setcon "$CTX_KEYHOLDER" exec "$SERVER"
+    probe "tls: the key holder's domain cannot enter a web domain" "ERR EACCES" setcon "$CTX_KEYHOLDER" setcon "$CTX_ALICE"
+    check "tls: Confinement selinux unix landlock is refused on this kernel (Landlock ABI 2)" tls_landlock_refused
+    if ! check_fn_ok tls_start; then fail "tls: server starts with SSLKeyHolderContext under enforcing" "$why"; return; fi
+    pass "tls: server starts with SSLKeyHolderContext under enforcing"
+    check "tls: the key holder runs in oneshot_keyholder_t, no capabilities, no_new_privs, seccomp" keyholder_confined
+    check "tls: TLS 1.3 with the ECDSA P-256 key, signed by the key holder" tls_handshake ecdsa.localhost ECDSA /index.html alice-index alice:alicepw
+    check "tls: TLS 1.3 with the RSA-2048 key, signed by the key holder" tls_handshake rsa.localhost RSA-PSS /index.html default-index
+    check "tls: a CGI over TLS in alice's domain cannot read either key (AVC denial)" tls_cgi_cannot_read_keys
+    check "tls: the key holder is still the one that started" keyholder_confined
+    check "tls: without SSLRelaySocketContext the web domain may not use the relay's socketpair (AVC denial)" tls_relay_context_needed
+    kill "$TLS_PID" 2>/dev/null; wait "$TLS_PID" 2>/dev/null
+    sed 's/^/LOG tls-error.log: /' $TLS_LOG | grep -v 'signed one handshake' | tail -n 40
+    echo "INIT: ---- TLS key holder done ---- at $(cut -d' ' -f1 /proc/uptime) s"
 }
 
 check_fn_ok() { why=""; "$@"; }
@@ -1026,4 +1309,317 @@ server_checks() {
     check "server: ReexecChildren On: re-executed children enter the mapped domains" reexec_serves
     reexec_stop
     cgroup_checks
+    tls_checks
+    pool_pam_checks
+}
+
+# ------------------------------------------------------------ php-fpm pools and PAM (issues 19, 18)
+# A server of its own on 8080 (the earlier ones are stopped by then): the verifier with
+# `AuthBasicProvider pam` runs in oneshot_verifier_pam_t, so the main configuration, whose
+# verifier must stay oneshot_verifier_t, cannot hold it. Beside it, Debian's php-fpm8.2, one
+# master per user started in that user's pool domain and category (seltool runcon), each
+# pool's socket typed by the policy's typetransition in /run/php. `Confinement selinux unix`:
+# the FastCGI vhosts' children run as www-data (AssignUserID), whom DAC lets reach both
+# sockets (listen.owner www-data, 0600), so only the policy tells the pools apart; the PAM
+# vhost's run as the account itself (UserIDMap "* =", docs/pam.md).
+# Accounts, passwords, php.ini and PAM's files come from scripts/lib/vm/initramfs.sh.
+PF_CONF=$TOP/conf/pool-pam.conf
+FPM=/usr/sbin/php-fpm8.2
+FPM_PIDS=""
+CTX_VERIFIER_PAM=system_u:system_r:oneshot_verifier_pam_t:s0
+
+pf_write_conf() {
+    cat > "$PF_CONF" <<EOF
+Listen 127.0.0.1:8080
+ServerRoot $TOP
+ErrorLog $TOP/log/error.log
+CustomLog $TOP/log/access.log combined
+User www-data
+Group www-data
+Confinement selinux unix
+CGIOwnerCheck Off
+LogLevel info
+MaxRequestWorkers 8
+selinuxConnectionCategories c8.c15
+<VirtualHost *:8080>
+    ServerName localhost
+    DocumentRoot $TOP/www/default
+    selinuxDomainVal oneshot_web_anon_t:s0:c3
+</VirtualHost>
+<VirtualHost *:8080>
+    ServerName pam.localhost
+    DocumentRoot $TOP/www/alice
+    AuthType Basic
+    AuthName "unix accounts"
+    AuthBasicProvider pam
+    AuthPAMService oneshot-vm
+    Require valid-user
+    selinuxDomainMap $TOP/conf/domain.map
+    # each system user as themselves (docs/pam.md): uid, gid and groups of the account
+    UserIDMap $TOP/conf/pam-users.map
+    ScriptAlias /cgi-bin/ $TOP/cgi-bin/
+    <Directory $TOP/cgi-bin>
+        Options +ExecCGI
+    </Directory>
+</VirtualHost>
+<VirtualHost *:8080>
+    ServerName fcgi-alice.localhost
+    DocumentRoot $TOP/www/alice
+    selinuxDomainVal oneshot_web_alice_t:s0:c1
+    AssignUserID www-data www-data
+    <FilesMatch "\.php\$">
+        SetHandler "proxy:unix:/run/php/alice.sock|fcgi://localhost"
+    </FilesMatch>
+</VirtualHost>
+<VirtualHost *:8080>
+    ServerName fcgi-bob.localhost
+    DocumentRoot $TOP/www/bob
+    selinuxDomainVal oneshot_web_bob_t:s0:c2
+    AssignUserID www-data www-data
+    <FilesMatch "\.php\$">
+        SetHandler "proxy:unix:/run/php/bob.sock|fcgi://localhost"
+    </FilesMatch>
+</VirtualHost>
+<VirtualHost *:8080>
+    ServerName fcgi-cross.localhost
+    DocumentRoot $TOP/www/alice
+    selinuxDomainVal oneshot_web_alice_t:s0:c1
+    AssignUserID www-data www-data
+    <FilesMatch "\.php\$">
+        SetHandler "proxy:unix:/run/php/bob.sock|fcgi://localhost"
+    </FilesMatch>
+</VirtualHost>
+EOF
+}
+
+# fpm_start USER LEVEL: php-fpm for USER's pool, its master in oneshot_fcgi_USER_t at LEVEL
+fpm_start() {
+    mkdir -p /etc/php-fpm-vm
+    cat > "/etc/php-fpm-vm/$1.conf" <<EOF
+[global]
+error_log = $TOP/log/php-$1.log
+daemonize = no
+[$1]
+user = $1
+group = $1
+listen = /run/php/$1.sock
+listen.owner = www-data
+listen.group = www-data
+listen.mode = 0600
+pm = static
+pm.max_children = 1
+security.limit_extensions = .php
+catch_workers_output = yes
+EOF
+    : > "$TOP/log/php-$1.log"
+    $L label "$O:oneshot_log_t:s0" "$TOP/log/php-$1.log"
+    /bin/seltool runcon "system_u:system_r:oneshot_fcgi_$1_t:$2" "$FPM" -F -O \
+        -y "/etc/php-fpm-vm/$1.conf" -c /vm/php.ini >> /tmp/server.out 2>&1 &
+    FPM_PIDS="$FPM_PIDS $!"
+}
+
+pf_setup() {
+    mkdir -p /run/php
+    $L label "$O:oneshot_fcgi_exec_t:s0" "$FPM" || { why="cannot label $FPM"; return 1; }
+    $L label "$O:oneshot_fcgi_run_t:s0" /run/php || { why="cannot label /run/php"; return 1; }
+    $L label "$O:shadow_t:s0" /etc/shadow || { why="cannot label /etc/shadow"; return 1; }
+    $L label "$O:chkpwd_exec_t:s0" /sbin/unix_chkpwd || { why="cannot label /sbin/unix_chkpwd"; return 1; }
+    cp /vm/id.php $TOP/www/alice/id.php
+    cp /vm/id.php $TOP/www/bob/id.php
+    chmod 0644 $TOP/www/alice/id.php $TOP/www/bob/id.php
+    $L label "$O:oneshot_content_alice_t:s0:c1" $TOP/www/alice/id.php
+    $L label "$O:oneshot_content_bob_t:s0:c2" $TOP/www/bob/id.php
+    $L getfilecon /etc/shadow /sbin/unix_chkpwd "$FPM" /run/php | sed 's/^/LABEL /'
+    fpm_start alice s0:c1
+    fpm_start bob s0:c2
+    i=0
+    while [ $i -lt 150 ] && { [ ! -S /run/php/alice.sock ] || [ ! -S /run/php/bob.sock ]; }; do
+        sleep 0.2; i=$((i + 1))
+    done
+    [ -S /run/php/alice.sock ] && [ -S /run/php/bob.sock ] ||
+        { why="no pool sockets after 30 s: $(ls -l /run/php | tr '\n' ' '); $(tail -n 5 /tmp/server.out | tr '\n' ' ')"; return 1; }
+    pf_write_conf
+    printf '*  =\n' > $TOP/conf/pam-users.map
+    # shell builtins only: the web domains may not exec the system's programs
+    cat > $TOP/cgi-bin/whoami <<'CGI'
+#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+while read -r k a b c d; do
+    case "$k" in Uid:|Gid:) echo "$k $a $b $c $d" ;; esac
+done < /proc/self/status
+read -r ctx < /proc/self/attr/current
+echo "context=$ctx"
+CGI
+    chmod 0755 $TOP/cgi-bin/whoami
+    $L label "$O:oneshot_cgi_exec_t:s0" $TOP/cgi-bin/whoami
+    out="$($SERVER -f "$PF_CONF" -t 2>&1)" || { why="-t: $(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"; return 1; }
+    $SERVER -f "$PF_CONF" >> /tmp/server.out 2>&1 &
+    SERVER_PID=$!
+    i=0
+    while [ $i -lt 50 ]; do
+        printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | /bin/httpc 127.0.0.1 8080 >/dev/null 2>&1 && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || { why="server exited: $(tail -n 3 /tmp/server.out | tr '\n' ' ')"; return 1; }
+        sleep 0.2; i=$((i + 1))
+    done
+    why="not listening on 127.0.0.1:8080 after 10 s"; return 1
+}
+
+# pool_runs USER LEVEL: a php-fpm of USER in its pool domain at LEVEL, and its socket typed
+pool_runs() {
+    want="system_u:system_r:oneshot_fcgi_$1_t:$2"
+    found=""
+    for d in /proc/[0-9]*; do
+        case "$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)" in *"php-fpm: master process"*"/$1.conf"*) ;; *) continue ;; esac
+        found="$(tr -d '\0' < "$d/attr/current")"
+        break
+    done
+    [ "$found" = "$want" ] || { why="php-fpm master of $1 runs as '$found', want $want"; return 1; }
+    file_type_is "/run/php/$1.sock" "oneshot_fcgi_$1_sock_t"
+}
+
+# pool_answers VHOST UID CONTEXT: the PHP page reports the pool's uid and context
+pool_answers() {
+    http "$1" /id.php
+    [ "$status" = 200 ] || { why="status '$status': $(printf '%s' "$body" | head -c 200)"; return 1; }
+    case "$body" in *"uid=$2
+"*) ;; *) why="body lacks uid=$2: $(printf '%s' "$body" | tr '\n' ' ' | head -c 200)"; return 1 ;; esac
+    case "$body" in *"context=$3
+"*) ;; *) why="body lacks context=$3: $(printf '%s' "$body" | tr '\n' ' ' | head -c 200)"; return 1 ;; esac
+}
+
+# alice's vhost pointed at bob's pool: 503, bob's identity never answers, one error-log line
+# naming the socket, and the refusal is the kernel's: an AVC denial of alice's domain (with
+# the serving child's pid, from the access log) on bob's pool socket.
+pool_cross_refused() {
+    mark="$(wc -l < "$TOP/log/error.log")"
+    http fcgi-cross.localhost /id.php
+    [ "$status" = 503 ] || { why="status '$status', want 503: $(printf '%s' "$body" | head -c 200)"; return 1; }
+    case "$body" in *uid=1001*|*oneshot_fcgi_bob_t*) why="bob's pool answered"; return 1 ;; esac
+    i=0
+    while [ $i -lt 30 ]; do
+        line="$(tail -n +"$((mark + 1))" "$TOP/log/error.log" | grep -F '/run/php/bob.sock' | grep -F 'Permission denied' | tail -n 1)"
+        [ -n "$line" ] && break
+        sleep 0.1; i=$((i + 1))
+    done
+    [ -n "$line" ] || { why="no error-log line naming /run/php/bob.sock with 'Permission denied'; new: $(tail -n +"$((mark + 1))" "$TOP/log/error.log" | tail -n 3 | tr '\n' ' ')"; return 1; }
+    pid="$(grep -F 'GET /id.php ' "$F_ACCESS_LOG" | grep ' 503 ' | tail -n 1 | sed -n 's/.* pid=\([0-9]*\) .*/\1/p')"
+    [ -n "$pid" ] || { why="no access-log line with the 503's pid"; return 1; }
+    avc="$(dmesg | grep "avc: *denied *{ write } for *pid=$pid comm=\"oneshot-httpd\" .*name=\"bob.sock\"" | head -n 1)"
+    [ -n "$avc" ] || { why="no AVC denial of { write } on bob.sock from the child $pid"; return 1; }
+    case "$avc" in *"scontext=system_u:system_r:oneshot_web_alice_t:s0:c1,c"*" tcontext=system_u:object_r:oneshot_fcgi_bob_sock_t:s0:c2 tclass=sock_file"*) ;;
+        *) why="unexpected denial: $avc"; return 1 ;; esac
+}
+
+# The child's connect again, from seltool in alice's domain as www-data (the sockets' owner,
+# so DAC lets it through, as it does the child): refused, and by the policy.
+tool_cross_refused() {
+    got="$(/bin/selprobe "do" setcon "$CTX_ALICE" uid 33 connect /run/php/bob.sock 2>&1 | tail -n 1)"
+    [ "$got" = "ERR EACCES" ] || { why="got '$got', want 'ERR EACCES'"; return 1; }
+    avc="$(dmesg | grep 'avc: *denied *{ write } for .*comm="selprobe" .*name="bob.sock"' | tail -n 1)"
+    case "$avc" in *"scontext=$CTX_ALICE tcontext=system_u:object_r:oneshot_fcgi_bob_sock_t:s0:c2 tclass=sock_file"*) ;;
+        *) why="no AVC denial of alice's domain on bob.sock from selprobe: '$avc'"; return 1 ;; esac
+}
+
+fcgi_checks() {
+    check "fcgi: alice's php-fpm runs in oneshot_fcgi_alice_t:s0:c1, its socket typed oneshot_fcgi_alice_sock_t" pool_runs alice s0:c1
+    check "fcgi: bob's php-fpm runs in oneshot_fcgi_bob_t:s0:c2, its socket typed oneshot_fcgi_bob_sock_t" pool_runs bob s0:c2
+    check "fcgi: alice's vhost reaches alice's pool (PHP: uid 1000, oneshot_fcgi_alice_t:s0:c1)" \
+        pool_answers fcgi-alice.localhost 1000 system_u:system_r:oneshot_fcgi_alice_t:s0:c1
+    check "fcgi: bob's vhost reaches bob's pool (PHP: uid 1001, oneshot_fcgi_bob_t:s0:c2)" \
+        pool_answers fcgi-bob.localhost 1001 system_u:system_r:oneshot_fcgi_bob_t:s0:c2
+    check "fcgi: alice's vhost pointed at bob's pool: 503, error-log line, the kernel's AVC denial" pool_cross_refused
+    check "fcgi: the same connect from alice's domain with a tool: EACCES, the kernel's AVC denial" tool_cross_refused
+    probe "fcgi: alice's domain connects to her own pool with the tool (control)" "OK" \
+        setcon "$CTX_ALICE" uid 33 connect /run/php/alice.sock
+    probe "fcgi: bob's domain cannot connect to alice's pool" "ERR EACCES" \
+        setcon "$CTX_BOB" uid 33 connect /run/php/alice.sock
+    probe "fcgi: the anonymous domain cannot connect to alice's pool" "ERR EACCES" \
+        setcon "$CTX_ANON" uid 33 connect /run/php/alice.sock
+    probe "fcgi: the master cannot connect to a pool" "ERR EACCES" connect /run/php/alice.sock
+}
+
+verifier_pam_confined() {
+    v="$(verifier_pid)"
+    [ -n "$v" ] && kill -0 "$v" 2>/dev/null || { why="no running verifier in the error log"; return 1; }
+    got="$(tr -d '\0' < "/proc/$v/attr/current")"
+    [ "$got" = "$CTX_VERIFIER_PAM" ] || { why="verifier $v runs as '$got', want $CTX_VERIFIER_PAM"; return 1; }
+    st="$(cat "/proc/$v/status")"
+    for want in "Uid:	0	0	0	0" "CapEff:	0000000000000000" "CapPrm:	0000000000000000" "NoNewPrivs:	1" "Seccomp:	2"; do
+        printf '%s\n' "$st" | grep -q "^$want\$" || { why="verifier $v: no '$want' in its status"; return 1; }
+    done
+}
+
+# `passwd -l`: a "!" before the hash, written in place so /etc/shadow keeps its inode and
+# its label (shadow_t); its size and mtime change, which drops the verifier's cached success.
+lock_alice() {
+    sed 's/^alice:\$/alice:!$/' /etc/shadow > /tmp/shadow.new && cat /tmp/shadow.new > /etc/shadow
+    rm -f /tmp/shadow.new
+    grep -q '^alice:!\$' /etc/shadow || { why="cannot lock alice"; return 1; }
+}
+
+# UserIDMap "* =": the account of the user's name; the CGI reports what it runs as
+pam_served_as_alice() {
+    http pam.localhost /cgi-bin/whoami alice:alice-unix-pw
+    [ "$status" = 200 ] || { why="status '$status': $(printf '%s' "$body" | head -c 200)"; return 1; }
+    case "$body" in *"Uid: 1000 1000 1000 1000"*"Gid: 1000 1000 1000 1000"*) ;;
+        *) why="not uid/gid 1000: $(printf '%s' "$body" | tr '\n' ' ')"; return 1 ;; esac
+    line_of "
+$body" "context="
+    conn_category "${LINE#context=}" oneshot_web_alice_t:s0:c1 >/dev/null ||
+        { why="context '${LINE#context=}', want oneshot_web_alice_t:s0:c1,cN"; return 1; }
+}
+
+# pam_unix, as root, first tries /etc/shadow itself (getspnam) and runs unix_chkpwd when that
+# fails: the kernel refuses the verifier's own read (an AVC from its pid), yet the logins
+# succeed, so the hash was read by the helper in chkpwd_t (the only domain that may).
+pam_shadow_refused() {
+    v="$(verifier_pid)"
+    d="$(dmesg | grep "avc: *denied *{ read } for *pid=$v comm=\"oneshot-httpd\" name=\"shadow\"" | head -n 1)"
+    case "$d" in *"scontext=$CTX_VERIFIER_PAM tcontext=system_u:object_r:shadow_t:s0 tclass=file"*) ;;
+        *) why="no AVC denial of the verifier ($v) reading /etc/shadow: '$d'"; return 1 ;; esac
+}
+
+# and no other denial for the verifier's domain or the helper's during the logins
+pam_no_other_denials() {
+    d="$(dmesg | grep 'avc: *denied' | grep -v 'comm="selprobe"' | grep -v 'tcontext=system_u:object_r:shadow_t:s0 tclass=file' \
+        | grep -E 'scontext=[^ ]*:(oneshot_verifier_pam_t|chkpwd_t):' | head -n 2)"
+    [ -z "$d" ] || { why="$d"; return 1; }
+}
+
+pam_checks() {
+    check "pam: the verifier runs in oneshot_verifier_pam_t:s0 as uid 0 without capabilities, nnp, seccomp" verifier_pam_confined
+    check "pam: alice's unix password -> 200" expect_http 200 alice-index pam.localhost /index.html alice:alice-unix-pw
+    check "pam: served in alice's mapped domain (ctx=, rule= both maps in the access log)" \
+        log_has_ctx " - alice [" oneshot_web_alice_t:s0:c1 "$TOP/conf/domain.map:2+$TOP/conf/pam-users.map:1"
+    check "pam: served as alice herself: a CGI runs as uid 1000 (UserIDMap =) in her domain" pam_served_as_alice
+    check "pam: wrong password -> 401" expect_http 401 "" pam.localhost /index.html alice:wrong
+    check "pam: a locked account with its right password -> 401" expect_http 401 "" pam.localhost /index.html carol:carol-unix-pw
+    check "pam: the kernel refused the verifier's own read of /etc/shadow (AVC); the helper read it" pam_shadow_refused
+    check "pam: no other AVC denial for the verifier's domain or chkpwd_t" pam_no_other_denials
+    probe "pam: the verifier's domain cannot read /etc/shadow (only chkpwd_t can)" "ERR EACCES" \
+        setcon "$CTX_VERIFIER_PAM" read /etc/shadow
+    probe "pam: the verifier's domain cannot create a TCP socket" "ERR EACCES" setcon "$CTX_VERIFIER_PAM" socket
+    probe "pam: the verifier's domain cannot create a UDP socket" "ERR EACCES" setcon "$CTX_VERIFIER_PAM" udpsocket
+    probe "pam: the verifier's domain cannot connect to a pool socket" "ERR EACCES" \
+        setcon "$CTX_VERIFIER_PAM" connect /run/php/alice.sock
+    check "pam: passwd -l on alice after her cached success" lock_alice
+    check "pam: alice locked -> 401 at once" expect_http 401 "" pam.localhost /index.html alice:alice-unix-pw
+}
+
+pool_pam_checks() {
+    echo "INIT: ---- php-fpm pools and PAM ---- at $(cut -d' ' -f1 /proc/uptime) s"
+    if ! check_fn_ok pf_setup; then
+        fail "pools and pam: php-fpm pools and a server with AuthBasicProvider pam start under enforcing" "$why"
+    else
+        pass "pools and pam: php-fpm pools and a server with AuthBasicProvider pam start under enforcing"
+        fcgi_checks
+        pam_checks
+    fi
+    kill "$SERVER_PID" $FPM_PIDS 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+    for f in $TOP/log/php-alice.log $TOP/log/php-bob.log; do
+        [ -s "$f" ] && sed "s|^|LOG $(basename "$f"): |" "$f"
+    done
+    echo "INIT: ---- php-fpm pools and PAM done ---- at $(cut -d' ' -f1 /proc/uptime) s"
 }

@@ -22,12 +22,22 @@
  *   try-setcon CTX  attempt setcon and ignore the outcome (to check that a
  *                   refused switch leaves the context as it was)
  *   socket          create an AF_INET stream socket
+ *   udpsocket       create an AF_INET datagram socket
+ *   connect PATH    connect an AF_UNIX stream socket to PATH (a FastCGI pool)
+ *   uid N           become uid and gid N with no supplementary group, as a
+ *                   child of the server does (every capability goes with it)
+ *   exec PATH       fork; the child execs PATH (argument "true") in this
+ *                   context; its errno comes back over a close-on-exec pipe
  *   pair            create an AF_UNIX socketpair (like the verifier channel)
  *   sendpair        write one byte into the socketpair made by "pair"
  *   spawn CTX|-     fork a helper child that setcons to CTX ("-": stays) and
  *                   then idles until this process exits; later steps target it
  *   kill SIGNUM     kill(helper, SIGNUM); 0 probes with signull
  *   ptrace          PTRACE_ATTACH to the helper
+ *
+ *
+ *   seltool runcon CTX PROG ARG...   exec PROG in CTX (what runcon(1) does:
+ *                                 the exec context, then execv)
  *
  * The same binary is installed twice in the VM: /bin/seltool stays in the
  * init domain, /bin/selprobe is labelled oneshot_exec_t so that running it
@@ -40,10 +50,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -175,6 +187,73 @@ static int step_socket(void)
 	return 0;
 }
 
+static int step_udpsocket(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0) return -1;
+	close(fd);
+	return 0;
+}
+
+static int step_connect(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof a.sun_path) { errno = EINVAL; return -1; }
+	strcpy(a.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0) return -1;
+	int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+static int step_uid(const char *n)
+{
+	unsigned id = (unsigned)atoi(n);
+	if (setgroups(0, NULL) < 0 || setresgid(id, id, id) < 0) return -1;
+	return setresuid(id, id, id);
+}
+
+/* runcon(1): the next exec enters CTX (the kernel checks transition and
+ * entrypoint), then PROG replaces this process. */
+static int runcon(const char *ctx, char **argv)
+{
+	int fd = open("/proc/thread-self/attr/exec", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, ctx, strlen(ctx) + 1) < 0) {
+		fprintf(stderr, "seltool: setexeccon %s: %s\n", ctx, strerror(errno));
+		return 1;
+	}
+	close(fd);
+	execv(argv[0], argv);
+	fprintf(stderr, "seltool: exec %s in %s: %s\n", argv[0], ctx, strerror(errno));
+	return 1;
+}
+
+static int step_exec(const char *path)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) return -1;
+	pid_t pid = fork();
+	if (pid < 0) return -1;
+	if (pid == 0) {
+		close(p[0]);
+		char *const argv[] = { (char *)path, "true", NULL };
+		execv(path, argv);
+		int e = errno;
+		if (write(p[1], &e, sizeof e) != sizeof e) _exit(126);
+		_exit(127);
+	}
+	close(p[1]);
+	int e = 0;
+	ssize_t n = read(p[0], &e, sizeof e);
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	if (n == sizeof e) { errno = e; return -1; }
+	return 0;
+}
+
 /* The helper must outlive the steps that target it but must not outlive
  * this process: it blocks on a pipe whose write end only we hold, so it
  * exits by itself when we exit, even if we are no longer allowed to signal
@@ -233,6 +312,8 @@ static int run_step(struct state *s, char **argv, int argc, int *rc)
 	errno = 0;
 	if (!strcmp(op, "con")) { *rc = getcon(s->value, sizeof s->value); return 1; }
 	if (!strcmp(op, "socket")) { *rc = step_socket(); return 1; }
+	if (!strcmp(op, "udpsocket")) { *rc = step_udpsocket(); return 1; }
+	if (!strcmp(op, "udp")) { *rc = step_udpsocket(); return 1; }
 	if (!strcmp(op, "ptrace")) { *rc = step_ptrace(s); return 1; }
 	if (!strcmp(op, "pair")) { *rc = step_pair(s); return 1; }
 	if (!strcmp(op, "sendpair")) { *rc = step_sendpair(s); return 1; }
@@ -244,6 +325,9 @@ static int run_step(struct state *s, char **argv, int argc, int *rc)
 	else if (!strcmp(op, "try-setcon")) { setcon(arg); *rc = 0; }
 	else if (!strcmp(op, "spawn")) *rc = step_spawn(s, arg);
 	else if (!strcmp(op, "kill")) *rc = step_kill(s, arg);
+	else if (!strcmp(op, "connect")) *rc = step_connect(arg);
+	else if (!strcmp(op, "uid")) *rc = step_uid(arg);
+	else if (!strcmp(op, "exec")) *rc = step_exec(arg);
 	else return 0;
 	return 2;
 }
@@ -311,6 +395,8 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 3 && !strcmp(argv[1], "do"))
 		return do_steps(argc - 2, argv + 2);
-	fprintf(stderr, "usage: seltool load FILE | label CTX PATH... | getfilecon PATH... | getcon | do STEP...\n");
+	if (argc >= 4 && !strcmp(argv[1], "runcon"))
+		return runcon(argv[2], argv + 3);
+	fprintf(stderr, "usage: seltool load FILE | label CTX PATH... | getfilecon PATH... | getcon | do STEP... | runcon CTX PROG ARG...\n");
 	return 2;
 }

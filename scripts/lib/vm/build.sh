@@ -14,7 +14,7 @@ vm_build_policy() {
 
 vm_build_helpers() {
     local out="$1" src
-    for src in seltool httpc cgipeer; do
+    for src in seltool httpc cgipeer cglimits; do
         gcc -O2 -Wall -Wextra -Werror -static -o "$out/$src" "$REPO/tests/vm/$src.c" \
             || vm_die "gcc failed on tests/vm/$src.c"
     done
@@ -30,6 +30,33 @@ vm_build_htpasswd() {
     htpasswd -nbB -C 5 alice alicepw > "$out/htpasswd"
     htpasswd -nbB -C 5 bob bobpw >> "$out/htpasswd"
     sed -i '/^$/d' "$out/htpasswd"
+}
+
+# The TLS checks' test CA and two server certificates (issue 15): ECDSA P-256 for
+# ecdsa.localhost and RSA-2048 for rsa.localhost, made fresh for every run
+# (fixtures, not secrets), keys in PKCS#8 as rustls-pki-types reads them.
+vm_build_tls() {
+    local out="$1/tls" alg ext
+    rm -rf "$out" && mkdir -p "$out"
+    ext="$out/ext.cnf"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
+        -subj "/CN=oneshot VM test CA" -keyout "$out/ca.key" -out "$out/ca.pem" 2>/dev/null \
+        || vm_die "openssl could not make the test CA"
+    for alg in ecdsa rsa; do
+        printf 'subjectAltName=DNS:%s.localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' \
+            "$alg" > "$ext"
+        if [ "$alg" = ecdsa ]; then
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$alg.localhost" \
+                -keyout "$out/$alg.key" -out "$out/$alg.csr" 2>/dev/null
+        else
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=$alg.localhost" \
+                -keyout "$out/$alg.key" -out "$out/$alg.csr" 2>/dev/null
+        fi || vm_die "openssl could not make the $alg key"
+        openssl x509 -req -in "$out/$alg.csr" -CA "$out/ca.pem" -CAkey "$out/ca.key" \
+            -CAcreateserial -days 7 -extfile "$ext" -out "$out/$alg.crt" 2>/dev/null \
+            || vm_die "openssl could not sign the $alg certificate"
+    done
+    rm -f "$out"/*.csr "$out/ext.cnf" "$out/ca.key" "$out/ca.srl"
 }
 
 # Sets SERVER_BIN (may be empty if the build produced no binary) and
