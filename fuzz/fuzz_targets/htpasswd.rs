@@ -11,7 +11,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let lines = text.split('\n').count();
     match htpasswd::parse(text) {
-        Ok(file) => assert!(file.len() <= lines),
+        Ok(file) => {
+            assert!(file.len() <= lines);
+            let w = file.warnings();
+            assert!(w.len() <= file.len());
+            assert!(w.iter().all(|e| (1..=lines).contains(&e.line)));
+        }
         Err(errors) => {
             assert!(!errors.is_empty());
             assert!(errors.iter().all(|e| (1..=lines).contains(&e.line)));

@@ -4,13 +4,20 @@
 //! * bcrypt `$2y$`, `$2a$`, `$2b$` (crate `bcrypt`, which compares in constant time and,
 //!   like Apache, uses only the first 72 password bytes);
 //! * Apache MD5 `$apr1$` with the 8-character salt `htpasswd` always writes
-//!   (crate `unix-crypt`);
+//!   (crate `unix-crypt`), and with the 0..=7-character salts `openssl passwd -apr1 -salt`
+//!   writes (crate `crypt3_rs`, which takes any salt length up to 8);
 //! * MD5-crypt `$1$`, SHA-256-crypt `$5$`, SHA-512-crypt `$6$` (crate `pwhash`);
-//! * `{SHA}` base64 SHA-1 (crates `sha1`, `base64`).
+//! * `{SHA}` base64 SHA-1 (crates `sha1`, `base64`);
+//! * DES crypt(3) as `htpasswd -d` writes it (crate `pwhash`'s `unix_crypt`): accepted, with
+//!   a warning for the `-t` report ([`Htpasswd::warnings`]), since only the first 8
+//!   characters of a password count.
+//!
+//! A line is `user:hash` or, as mod_authn_file reads it, `user:hash:comment`: the hash ends at
+//! the next `:` and the rest is ignored.
 //!
 //! Invariants: an entry is accepted only if its verification can succeed for some
 //! password, so an unsupported or malformed hash is a load error naming its line,
-//! never a silent never-match (DES crypt, plaintext, `$2x$`, short apr1 salts,
+//! never a silent never-match (plaintext, `$2x$`, over-long salts,
 //! out-of-range rounds are all refused). Computed hashes are compared with `subtle`.
 //! Unknown users still cost one hash computation. Hash text never appears in errors:
 //! a "hash" may be a plaintext password.
@@ -50,13 +57,23 @@ enum CryptKind {
     Md5,
     Sha256,
     Sha512,
+    /// Traditional DES crypt(3): 2 salt characters and 11 of checksum.
+    Des,
 }
 
 #[derive(Clone)]
 enum PasswordHash {
     Bcrypt(String),
-    Apr1 { salt: [u8; 8], stored: String },
-    Crypt { kind: CryptKind, stored: String },
+    Apr1 {
+        salt: [u8; 8],
+        stored: String,
+    },
+    /// `$apr1$` with a salt of 0..=7 characters.
+    Apr1Short(String),
+    Crypt {
+        kind: CryptKind,
+        stored: String,
+    },
     Sha1([u8; 20]),
 }
 
@@ -69,6 +86,8 @@ impl PasswordHash {
                 let computed = unix_crypt::apr1::to_hash_string(digest, *salt);
                 computed.ct_eq(stored.as_bytes()).into()
             }
+            PasswordHash::Apr1Short(stored) => recompute_apr1_short(stored, password)
+                .is_ok_and(|computed| computed.as_bytes().ct_eq(stored.as_bytes()).into()),
             PasswordHash::Crypt { kind, stored } => recompute_crypt(*kind, stored, password)
                 .is_ok_and(|computed| computed.as_bytes().ct_eq(stored.as_bytes()).into()),
             PasswordHash::Sha1(stored) => Sha1::digest(password).as_slice().ct_eq(stored).into(),
@@ -84,7 +103,16 @@ fn recompute_crypt(kind: CryptKind, stored: &str, password: &[u8]) -> pwhash::Re
         CryptKind::Md5 => pwhash::md5_crypt::hash_with(stored, password),
         CryptKind::Sha256 => pwhash::sha256_crypt::hash_with(stored, password),
         CryptKind::Sha512 => pwhash::sha512_crypt::hash_with(stored, password),
+        CryptKind::Des => pwhash::unix_crypt::hash_with(stored, password),
     }
+}
+
+/// crypt3_rs marks apr1 deprecated for new hashes, as pwhash does MD5-crypt.
+#[allow(deprecated)]
+fn recompute_apr1_short(stored: &str, password: &[u8]) -> Result<String, ()> {
+    crypt3_rs::crypt::apr1::hash_with(stored, password)
+        .map(|h| h.as_str().to_owned())
+        .map_err(|_| ())
 }
 
 /// A parsed password file: user name to hash.
@@ -93,6 +121,8 @@ pub struct Htpasswd {
     users: HashMap<String, PasswordHash>,
     /// Verified against for unknown users so their timing resembles real entries.
     dummy: PasswordHash,
+    /// Accepted lines that deserve a word at `-t` (DES crypt).
+    warnings: Vec<ParseError>,
 }
 
 impl fmt::Debug for Htpasswd {
@@ -126,6 +156,11 @@ impl Htpasswd {
     pub fn is_empty(&self) -> bool {
         self.users.is_empty()
     }
+
+    /// Lines accepted with a caveat, for the `-t` report (the caller prefixes the file name).
+    pub fn warnings(&self) -> &[ParseError] {
+        &self.warnings
+    }
 }
 
 /// Parses an htpasswd file. Lines are trimmed as Apache's config reader does; blank
@@ -135,6 +170,7 @@ pub fn parse(text: &str) -> Result<Htpasswd, Vec<ParseError>> {
     let mut first_seen: HashMap<&str, usize> = HashMap::new();
     let mut dummy = None;
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     for (index, raw) in text.split('\n').enumerate() {
         let line = index + 1;
         let entry = raw.trim_matches([' ', '\t', '\r']);
@@ -158,6 +194,18 @@ pub fn parse(text: &str) -> Result<Htpasswd, Vec<ParseError>> {
                 slot.insert(line);
             }
         }
+        if matches!(
+            hash,
+            PasswordHash::Crypt {
+                kind: CryptKind::Des,
+                ..
+            }
+        ) {
+            warnings.push(ParseError {
+                line,
+                message: format!("user '{user}': DES crypt (htpasswd -d): only the first 8 characters of the password count, and the hash is weak; rehash with `htpasswd -B`"),
+            });
+        }
         dummy.get_or_insert_with(|| hash.clone());
         users.insert(user.to_owned(), hash);
     }
@@ -165,13 +213,19 @@ pub fn parse(text: &str) -> Result<Htpasswd, Vec<ParseError>> {
         return Err(errors);
     }
     let dummy = dummy.unwrap_or_else(|| PasswordHash::Bcrypt(FALLBACK_DUMMY.to_owned()));
-    Ok(Htpasswd { users, dummy })
+    Ok(Htpasswd {
+        users,
+        dummy,
+        warnings,
+    })
 }
 
 fn parse_entry(entry: &str) -> Result<(&str, PasswordHash), String> {
-    let (user, hash) = entry
+    let (user, rest) = entry
         .split_once(':')
         .ok_or("missing ':' between user and hash")?;
+    // `user:hash:comment`: mod_authn_file takes the hash up to the next ':'.
+    let hash = rest.split(':').next().unwrap_or_default();
     if user.is_empty() {
         return Err("empty user name".to_owned());
     }
@@ -204,7 +258,23 @@ fn parse_hash(hash: &str) -> Result<PasswordHash, String> {
         check_sha_crypt(rest, 86, 2)?;
         return Ok(crypt(CryptKind::Sha512, hash));
     }
+    if is_des(hash) {
+        return Ok(crypt(CryptKind::Des, hash));
+    }
     Err(unsupported(hash))
+}
+
+/// 13 characters of [./0-9A-Za-z]: 2 of salt, then 64 bits in 11 characters, the last of
+/// which carries 4 bits in its high positions (crypt(3) leaves the low two zero, so any other
+/// last character could never be produced).
+fn is_des(hash: &str) -> bool {
+    hash.len() == 13
+        && hash.bytes().all(|b| CRYPT64.contains(&b))
+        && hash
+            .as_bytes()
+            .last()
+            .and_then(|l| CRYPT64.iter().position(|b| b == l))
+            .is_some_and(|v| v % 4 == 0)
 }
 
 fn crypt(kind: CryptKind, hash: &str) -> PasswordHash {
@@ -220,7 +290,7 @@ fn unsupported(hash: &str) -> String {
     } else if let Some(scheme) = hash.strip_prefix('$').and_then(|h| h.split('$').next()) {
         format!("unsupported hash scheme '${scheme}$'")
     } else if hash.len() == 13 && hash.bytes().all(|b| CRYPT64.contains(&b)) {
-        "DES crypt(3) hashes are not supported (insecure); rehash with `htpasswd -B`".to_owned()
+        "DES crypt(3) hash whose last character is not canonical".to_owned()
     } else {
         "unrecognized hash (plaintext passwords are not supported); use `htpasswd -B`".to_owned()
     }
@@ -248,17 +318,21 @@ fn parse_bcrypt(hash: &str) -> Result<PasswordHash, String> {
 
 fn parse_apr1(hash: &str, rest: &str) -> Result<PasswordHash, String> {
     let (salt, checksum) = rest.split_once('$').ok_or("apr1 hash has no checksum")?;
-    let salt: [u8; 8] = salt
-        .as_bytes()
-        .try_into()
-        .map_err(|_| "apr1 salt must be exactly 8 characters (as htpasswd writes)")?;
-    if !salt.iter().all(|b| CRYPT64.contains(b)) {
+    if salt.len() > 8 {
+        return Err(
+            "apr1 salt must be at most 8 characters (as htpasswd and openssl write)".to_owned(),
+        );
+    }
+    if !salt.bytes().all(|b| CRYPT64.contains(&b)) {
         return Err("apr1 salt has characters outside [./0-9A-Za-z]".to_owned());
     }
     check_checksum(checksum, 22, 2).map_err(|why| format!("apr1 {why}"))?;
-    Ok(PasswordHash::Apr1 {
-        salt,
-        stored: hash.to_owned(),
+    Ok(match <[u8; 8]>::try_from(salt.as_bytes()) {
+        Ok(salt) => PasswordHash::Apr1 {
+            salt,
+            stored: hash.to_owned(),
+        },
+        Err(_) => PasswordHash::Apr1Short(hash.to_owned()),
     })
 }
 
@@ -373,6 +447,12 @@ mod tests {
         ),
         ("gil", "$1$abcdefgh$O3RcxDaJZDBrlS0uVgUNi/", "md5pw"),
         ("gilshort", "$1$ab$cpIU9XWul7EAjA1vFqPRY0", "md5short"),
+        // `openssl passwd -apr1 -salt ab secret`, `-salt x short`, `-salt '' empty`.
+        ("apr2", "$apr1$ab$jiiV6N7hIIuIoJbc1hxOE/", "secret"),
+        ("apr1c", "$apr1$x$NiK.UmLRoXH73DjPBVVur1", "short"),
+        ("apr0", "$apr1$$v0Pjl85hqQ7Qqc51WMQj/.", "empty"),
+        // `htpasswd -nbd des pw1234` (under 8 characters: the wrong password below differs).
+        ("des", "5yOQ3ksU/bEyU", "pw1234"),
     ];
 
     fn fixture_file() -> String {
@@ -400,6 +480,31 @@ mod tests {
             );
             assert!(!file.verify(user, b"secrex"), "{user}: other password");
         }
+    }
+
+    /// `user:hash:comment` (mod_authn_file reads the hash up to the next ':'); DES crypt is
+    /// accepted with a warning naming its line, and, as crypt(3), reads 8 characters only.
+    #[test]
+    fn comment_field_and_des_warning() {
+        let file = parse(
+            "# htpasswd -nbB alice secret, with a comment\n\
+             alice:$2y$05$M4D7F/BPSgWEJkL0HpjxduMhmn.Ti5ffKekezq6A6FWbIsRoXddhW:Alice A.: room 3\n\
+             des2:bervjtARTqe3Y:htpasswd -nbd des2 12345678\n\
+             apr:$apr1$ab$jiiV6N7hIIuIoJbc1hxOE/:\n",
+        )
+        .unwrap();
+        assert!(file.verify("alice", b"secret"));
+        assert!(!file.verify("alice", b"secret:Alice A."));
+        assert!(file.verify("apr", b"secret"));
+        assert!(file.verify("des2", b"12345678"));
+        // crypt(3)'s DES: characters after the eighth are ignored (the -t warning's reason).
+        assert!(file.verify("des2", b"12345678-and-more"));
+        assert!(!file.verify("des2", b"1234567"));
+        let w = file.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(w[0].line, 3);
+        assert!(w[0].message.contains("first 8 characters"), "{}", w[0]);
+        assert!(parse("x:plain:comment\n").is_err());
     }
 
     #[test]
@@ -431,7 +536,10 @@ mod tests {
     #[test]
     fn bad_lines_are_reported_with_their_numbers() {
         let cases: &[(&str, &str)] = &[
-            ("gina:/NvK9diVJwKV2", "DES crypt"),
+            (
+                "gina:/NvK9diVJwKV3",
+                "DES crypt(3) hash whose last character",
+            ),
             ("hal:plain", "plaintext"),
             ("hal:", "plaintext"),
             ("nocolon", "missing ':'"),
@@ -452,7 +560,7 @@ mod tests {
                 "x:$2y$03$M4D7F/BPSgWEJkL0HpjxduMhmn.Ti5ffKekezq6A6FWbIsRoXddhW",
                 "cost 3",
             ),
-            ("x:$apr1$abc$pDwMWANCLvZiGjggabKJn/", "exactly 8"),
+            ("x:$apr1$abcdefghi$pDwMWANCLvZiGjggabKJn/", "at most 8"),
             ("x:$apr1$fIJzYjdq", "no checksum"),
             ("x:$apr1$fIJzYjdq$W3UHGzzfZjk.E/L0RIJFL", "22 characters"),
             ("x:$apr1$fIJzYjdq$W3UHGzzfZjk.E/L0RIJFLz", "not canonical"),

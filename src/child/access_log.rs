@@ -50,6 +50,14 @@ pub fn connection(peer: SocketAddr, local: SocketAddr, on: super::vhost::On) {
     }
 }
 
+/// The address this child's connection was accepted on (`Server_Addr` for `SetEnvIf`).
+pub fn local_addr() -> Option<SocketAddr> {
+    CONNECTION
+        .lock()
+        .ok()
+        .and_then(|c| c.as_ref().and_then(|c| c.local))
+}
+
 /// A request head of `head_bytes` bytes was read (or found malformed) just now.
 pub fn request_began(head_bytes: usize) {
     if let Ok(mut c) = CURRENT.lock() {

@@ -155,6 +155,12 @@ fn admit_in<'c>(
         Ok(user) => user,
         Err(stop) => return stop,
     };
+    let local = super::access_log::local_addr();
+    let env = crate::config::setenv::for_request(&conf, peer, local, req);
+    let facts = decide::Facts {
+        env: &env,
+        server_name: vhost.server_name(),
+    };
     let identity = decide::decide(
         cfg,
         &conf,
@@ -162,6 +168,7 @@ fn admit_in<'c>(
         peer.ip(),
         current_context,
         category,
+        &facts,
     );
     match identity {
         Ok(identity) => Admission::Admit(Box::new(Admitted {

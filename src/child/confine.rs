@@ -36,6 +36,7 @@ pub fn plan(
         unix: id.unix.clone().or_else(|| worker.cloned()),
         landlock,
         keep_fds,
+        nice: id.nice,
         seccomp: Some(vhost.harden.seccomp()),
         ..Plan::default()
     }

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 pub struct Identity {
     pub selinux: Option<String>,
     pub unix: Option<UnixIdentity>,
+    /// mpm-itk's `NiceValue` for this request's section.
+    pub nice: Option<i32>,
     /// The rule(s) that chose it: `FILE:LINE` or `vhost-default`, for the audit line.
     pub rule: String,
 }
@@ -29,6 +31,86 @@ pub enum Refusal {
     SameName(String),
     #[error("selinuxConnectionCategories is set but this process was given no category of its own ({0})")]
     NoCategory(String),
+    #[error("the chosen unix identity is outside the configured range: {0}")]
+    OutOfRange(String),
+    #[error("{0}")]
+    Expr(String),
+}
+
+/// What of the request the identity expressions (`AssignUserIDExpr`, `AssignGroupIDExpr`,
+/// `selinuxDomainEnv`) may read: the variables of the admin's `SetEnv`/`SetEnvIf` rules
+/// (`config::setenv`; load refuses rules that copy request content into them) and the
+/// selected virtual host's name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Facts<'a> {
+    pub env: &'a [(String, String)],
+    pub server_name: &'a str,
+}
+
+impl Facts<'_> {
+    fn var(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// `selinuxDomainEnv VAR`: the variable's `DOMAIN:RANGE`, when the request's rules set it.
+fn selinux_from_env(
+    conf: &DirConf,
+    facts: &Facts,
+) -> Result<Option<crate::policy::SelinuxTarget>, Refusal> {
+    let Some((var, _)) = &conf.selinux_env else {
+        return Ok(None);
+    };
+    let Some(value) = facts.var(var) else {
+        return Ok(None);
+    };
+    policy::parse_selinux_target(value)
+        .map(Some)
+        .map_err(|m| Refusal::Expr(format!("selinuxDomainEnv {var}='{value}': {m}")))
+}
+
+/// `AssignUserIDExpr`/`AssignGroupIDExpr`: the target they name for this request, which
+/// replaces `AssignUserID` (user, group, or both).
+fn unix_from_exprs(conf: &DirConf, facts: &Facts) -> Result<Option<policy::UnixTarget>, Refusal> {
+    if conf.assign_user_expr.is_none() && conf.assign_group_expr.is_none() {
+        return Ok(None);
+    }
+    let eval = |e: &crate::config::itk::IdExpr, what: &str| {
+        let v = e.eval(facts.env, facts.server_name);
+        if v.is_empty() {
+            Err(Refusal::Expr(format!(
+                "{what} ({}) is empty for this request",
+                e.origin
+            )))
+        } else {
+            Ok(v)
+        }
+    };
+    let user = match (&conf.assign_user_expr, &conf.assign_user) {
+        (Some(e), _) => eval(e, "AssignUserIDExpr")?,
+        (None, Some(t)) => t.user.clone(),
+        (None, None) => {
+            return Err(Refusal::Expr(
+                "AssignGroupIDExpr without AssignUserIDExpr or AssignUserID names no user".into(),
+            ))
+        }
+    };
+    let group = match (&conf.assign_group_expr, &conf.assign_user) {
+        (Some(e), _) => Some(eval(e, "AssignGroupIDExpr")?),
+        (None, Some(t)) if conf.assign_user_expr.is_none() => t.group.clone(),
+        (None, _) => None,
+    };
+    let spelled = match &group {
+        Some(g) => format!("{user}:{g}"),
+        None => user,
+    };
+    policy::parse_unix_target(&spelled)
+        .map(Some)
+        .map_err(|m| Refusal::Expr(format!("the identity expression gave {m}")))
 }
 
 /// `current_context` is the worker's SELinux context (when SELinux is required);
@@ -42,13 +124,16 @@ pub fn decide(
     peer: IpAddr,
     current_context: Option<&str>,
     category: Option<u16>,
+    facts: &Facts,
 ) -> Result<Identity, Refusal> {
     let on = |b| cfg.confinement.contains(&b);
     let mut rules = Vec::new();
+    // mod_selinux: the map, then the variable, then selinuxDomainVal.
+    let from_env = selinux_from_env(conf, facts)?;
     let selinux = Source {
         directive: "selinuxDomainMap",
         map: lookup(conf.selinux_map.as_ref(), &cfg.selinux_maps),
-        default: conf.selinux_default.as_ref(),
+        default: from_env.as_ref().or(conf.selinux_default.as_ref()),
     };
     let selinux = match selinux.choose(on(Backend::Selinux), user, peer)? {
         None => None,
@@ -61,10 +146,11 @@ pub fn decide(
             Some(ctx)
         }
     };
+    let from_expr = unix_from_exprs(conf, facts)?;
     let unix = Source {
         directive: "UserIDMap",
         map: lookup(conf.user_map.as_ref(), &cfg.user_maps),
-        default: conf.assign_user.as_ref(),
+        default: from_expr.as_ref().or(conf.assign_user.as_ref()),
     };
     let unix = match unix.choose(on(Backend::Unix), user, peer)? {
         None => None,
@@ -75,10 +161,18 @@ pub fn decide(
                     "an anonymous request has no account".into(),
                 ))?;
                 crate::config::resolve_same_name(name).map_err(Refusal::SameName)?
+            } else if from_expr.as_ref().is_some_and(|e| std::ptr::eq(e, target)) {
+                // Named by an expression for this request: looked up now, as mpm-itk does.
+                crate::config::resolve_target(target).map_err(Refusal::Expr)?
             } else {
                 let key = identity_key(target);
                 cfg.users.get(&key).ok_or(Refusal::Unresolved(key))?.clone()
             };
+            // mpm-itk's LimitUIDRange/LimitGIDRange, checked again here, right before the
+            // switch: the load-time check cannot see `=` targets, nor a changed group database.
+            if let Some(why) = cfg.itk.outside(r.uid, r.gid, &r.groups) {
+                return Err(Refusal::OutOfRange(why));
+            }
             rules.push(rule);
             Some(UnixIdentity {
                 uid: r.uid,
@@ -95,6 +189,7 @@ pub fn decide(
     Ok(Identity {
         selinux,
         unix,
+        nice: conf.nice,
         rule,
     })
 }
@@ -195,7 +290,15 @@ mod tests {
 
     fn decide_as(cfg: &Config, category: Option<u16>) -> Result<Identity, Refusal> {
         let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        decide(cfg, &cfg.vhosts[0].conf, None, peer, Some(WORKER), category)
+        decide(
+            cfg,
+            &cfg.vhosts[0].conf,
+            None,
+            peer,
+            Some(WORKER),
+            category,
+            &Facts::default(),
+        )
     }
 
     #[test]
@@ -224,6 +327,37 @@ mod tests {
         let plain = load(&format!("{BASE}selinuxDomainVal web_t:s0:c1\n")).unwrap();
         let id = decide_as(&plain, Some(9)).unwrap();
         assert_eq!(id.selinux.as_deref(), Some("system_u:system_r:web_t:s0:c1"));
+    }
+
+    /// mpm-itk's LimitUIDRange/LimitGIDRange, checked again by the child right before the
+    /// switch (the load-time check cannot see `=` targets, nor a group database that changed
+    /// since): an identity outside is refused, inside is chosen; NiceValue rides along.
+    #[test]
+    fn the_child_rechecks_the_id_ranges_before_it_switches() {
+        let cfg = load(
+            "Listen 127.0.0.1:1\nDocumentRoot /\nConfinement unix\nLimitUIDRange 4000 5000\nLimitGIDRange 4000 5000\nAssignUserID \"#4242\" \"#4343\"\nNiceValue 3\n",
+        )
+        .unwrap();
+        let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let conf = &cfg.vhosts[0].conf;
+        let id = decide(&cfg, conf, None, peer, None, None, &Facts::default()).unwrap();
+        let u = id.unix.as_ref().unwrap();
+        assert_eq!(
+            (u.uid, u.gid, u.groups.as_slice()),
+            (4242, 4343, &[4343][..])
+        );
+        assert_eq!(id.nice, Some(3));
+        // The same resolved identity under narrower ranges (as if the ranges or the group
+        // database had changed after the load): refused, never served.
+        for (uid, gid) in [((4300, 5000), (4000, 5000)), ((4000, 5000), (4000, 4300))] {
+            let mut narrower = cfg.clone();
+            let r = narrower.itk.uid_range.as_mut().unwrap();
+            (r.min, r.max) = uid;
+            let r = narrower.itk.gid_range.as_mut().unwrap();
+            (r.min, r.max) = gid;
+            let got = decide(&narrower, conf, None, peer, None, None, &Facts::default());
+            assert!(matches!(got, Err(Refusal::OutOfRange(_))), "{got:?}");
+        }
     }
 
     #[test]

@@ -107,6 +107,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         vhosts: Vec::new(),
         tls: Default::default(),
         proxy: Default::default(),
+        itk: Default::default(),
         warnings: Vec::new(),
     };
     let mut main = VHostDraft::new(Origin {
@@ -136,6 +137,10 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
     b.errors.extend(super::verifier::check(&cfg));
     b.errors.extend(super::dav::check(&cfg));
     b.require_backends(&mut cfg);
+    b.errors.extend(super::tls::check_selinux_contexts(
+        &cfg,
+        b.confinement_at.clone(),
+    ));
     b.warn_unreachable_directories(&cfg);
     b.warn_vhosts_without_identity(&cfg);
     if b.errors.is_empty() {
@@ -224,6 +229,11 @@ impl Builder {
     }
 
     /// Relative paths resolve against ServerRoot, as in Apache.
+    /// An identity directive that needs `backend` in `Confinement` to have any effect.
+    pub(super) fn need(&mut self, backend: Backend, name: &'static str, n: &Node) {
+        self.needs.push((backend, name, origin(n)));
+    }
+
     pub(super) fn path(&self, p: &str) -> PathBuf {
         self.server_root.join(p)
     }
@@ -292,7 +302,7 @@ impl Builder {
 
     /// A `NoEffect` row's warning; further lines of the same directive in the same file are
     /// counted into the first one's warning instead of repeating it.
-    fn no_effect(&mut self, n: &Node, d: &Directive, why: &str) {
+    pub(super) fn no_effect(&mut self, n: &Node, d: &Directive, why: &str) {
         if let Some(seen) = self
             .no_effect
             .iter_mut()
@@ -484,12 +494,20 @@ impl Builder {
             let checks = [
                 (
                     Backend::Unix,
-                    scopes().any(|c| c.user_map.is_some() || c.assign_user.is_some()),
+                    scopes().any(|c| {
+                        c.user_map.is_some()
+                            || c.assign_user.is_some()
+                            || c.assign_user_expr.is_some()
+                    }),
                     "AssignUserID or UserIDMap",
                 ),
                 (
                     Backend::Selinux,
-                    scopes().any(|c| c.selinux_map.is_some() || c.selinux_default.is_some()),
+                    scopes().any(|c| {
+                        c.selinux_map.is_some()
+                            || c.selinux_default.is_some()
+                            || c.selinux_env.is_some()
+                    }),
                     "selinuxDomainVal or selinuxDomainMap",
                 ),
             ];
@@ -2235,6 +2253,49 @@ mod tests {
         let c = load("Listen 8080\nDocumentRoot /x\n<VirtualHost *:80>\nServerName a\nAssignUserID a a\n</VirtualHost>\n<VirtualHost *:80>\nServerName b\n</VirtualHost>\n").unwrap();
         let got: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
         assert_eq!(got, vec!["/etc/x/h.conf:7: virtual host b has no AssignUserID or UserIDMap in any scope: with 'unix' in Confinement every request to it is refused (403)".to_string()]);
+    }
+
+    #[test]
+    fn tls_under_selinux_needs_both_helper_contexts() {
+        let tls = "Listen 127.0.0.1:443 https\n<VirtualHost *:443>\nServerName a\nSSLEngine on\nSSLCertificateFile /c.pem\nSSLCertificateKeyFile /k.pem\nselinuxDomainVal user_t:s0\n</VirtualHost>\n";
+        let kh = "SSLKeyHolderContext system_u:system_r:oneshot_keyholder_t:s0\n";
+        let relay = "SSLRelaySocketContext system_u:system_r:oneshot_tlsrelay_t:s0\n";
+        let need = |name: &str, why: &str| {
+            format!("/etc/x/h.conf:2: `Confinement selinux` with a `Listen ... https` needs {name} (docs/tls.md): without it {why}")
+        };
+        let kh_err = need(
+            "SSLKeyHolderContext",
+            "the key holder would stay in the master's domain",
+        );
+        let relay_err = need("SSLRelaySocketContext", "the relay's socket would carry the master's context, which no web domain may use, so nothing would be served");
+        for (extra, want) in [
+            ("", vec![kh_err.clone(), relay_err.clone()]),
+            (kh, vec![relay_err.clone()]),
+            (relay, vec![kh_err.clone()]),
+        ] {
+            let text = format!("DocumentRoot /x\nConfinement selinux\n{extra}{tls}");
+            let got = load(&text).expect_err(&text);
+            for w in &want {
+                assert!(got.contains(w), "{extra:?}: want {w:?} in {got:?}");
+            }
+            assert!(
+                !got.iter()
+                    .any(|e| !want.contains(e) && e.contains("needs SSL")),
+                "{got:?}"
+            );
+        }
+        let text = format!("DocumentRoot /x\nConfinement selinux\n{kh}{relay}{tls}");
+        if let Err(e) = load(&text) {
+            assert!(!e.iter().any(|e| e.contains("needs SSL")), "{e:?}");
+        }
+        // Without selinux in Confinement neither is needed.
+        let text = format!(
+            "DocumentRoot /x\nConfinement landlock\n{}",
+            tls.replace("selinuxDomainVal user_t:s0\n", "")
+        );
+        if let Err(e) = load(&text) {
+            assert!(!e.iter().any(|e| e.contains("needs SSL")), "{e:?}");
+        }
     }
 
     #[test]

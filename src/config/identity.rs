@@ -22,7 +22,9 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
     let mut tried_groups = std::collections::BTreeSet::new();
     for (conf, origin) in &confs {
         if let Some(f) = &conf.auth_user_file {
-            if !cfg.password_files.contains(f) && load_htpasswd(f, origin, errors) {
+            if !cfg.password_files.contains(f)
+                && load_htpasswd(f, origin, errors, &mut cfg.warnings)
+            {
                 cfg.password_files.push(f.clone());
             }
         }
@@ -75,6 +77,7 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
                     for r in &rules {
                         resolve_user(
                             &mut cfg.users,
+                            &cfg.itk,
                             &r.target,
                             &Origin {
                                 file: f.clone(),
@@ -88,9 +91,11 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
             }
         }
         if let Some(t) = &conf.assign_user {
-            resolve_user(&mut cfg.users, t, origin, errors);
+            resolve_user(&mut cfg.users, &cfg.itk, t, origin, errors);
         }
     }
+    super::itk::check_sources(&confs, errors);
+    super::itk::check_server_domain(&cfg.itk, selinux_on.as_deref(), errors, &mut cfg.warnings);
     if let (Some(cc), Some(current)) = (&categories, &selinux_on) {
         check_clearance(cc, current, errors);
     }
@@ -237,12 +242,21 @@ fn at_line(path: &Path, line: usize, message: String) -> ConfigError {
     }
 }
 
-fn load_htpasswd(path: &Path, origin: &Origin, errors: &mut Vec<ConfigError>) -> bool {
+fn load_htpasswd(
+    path: &Path,
+    origin: &Origin,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<ConfigError>,
+) -> bool {
     let Some(text) = read(path, origin, "AuthUserFile", errors) else {
         return false;
     };
     match crate::auth::htpasswd::parse(&text) {
-        Ok(_) => true,
+        Ok(file) => {
+            let w = file.warnings().iter();
+            warnings.extend(w.map(|e| at_line(path, e.line, e.message.clone())));
+            true
+        }
         Err(es) => {
             errors.extend(es.into_iter().map(|e| at_line(path, e.line, e.message)));
             false
@@ -282,8 +296,11 @@ fn load_map<T>(
     }
 }
 
+/// Resolves `t` once; an identity outside `LimitUIDRange`/`LimitGIDRange` is an error at
+/// the line that names it (and is not stored, so every line naming it is reported).
 fn resolve_user(
     users: &mut std::collections::BTreeMap<String, ResolvedUser>,
+    itk: &super::itk::ItkSettings,
     t: &UnixTarget,
     origin: &Origin,
     errors: &mut Vec<ConfigError>,
@@ -294,14 +311,25 @@ fn resolve_user(
         return;
     }
     match resolve(t) {
-        Ok(u) => {
-            users.insert(key, u);
-        }
+        Ok(u) => match itk.outside(u.uid, u.gid, &u.groups) {
+            None => {
+                users.insert(key, u);
+            }
+            Some(why) => errors.push(ConfigError {
+                origin: origin.clone(),
+                message: format!("'{key}': {why}"),
+            }),
+        },
         Err(m) => errors.push(ConfigError {
             origin: origin.clone(),
             message: m,
         }),
     }
+}
+
+/// A target named at request time (`AssignUserIDExpr`'s value): resolved as a configured one.
+pub fn resolve_target(t: &UnixTarget) -> Result<ResolvedUser, String> {
+    resolve(t)
 }
 
 /// The lowest uid the map target `=` may resolve to: below it are system accounts (Debian's
@@ -338,40 +366,63 @@ pub fn user_key(t: &UnixTarget) -> String {
 }
 
 fn resolve(t: &UnixTarget) -> Result<ResolvedUser, String> {
-    use nix::unistd::{Group, User};
-    let user = User::from_name(&t.user)
-        .map_err(|e| format!("cannot look up user '{}': {e}", t.user))?
-        .ok_or_else(|| format!("unknown user '{}'", t.user))?;
-    let gid = match &t.group {
-        Some(g) => {
-            Group::from_name(g)
-                .map_err(|e| format!("cannot look up group '{g}': {e}"))?
-                .ok_or_else(|| format!("unknown group '{g}'"))?
-                .gid
+    use nix::unistd::{Gid, Group, Uid, User};
+    // mpm-itk's `#N` forms: the id itself, with or without an account behind it.
+    let (uid, account) = match policy::numeric_id(&t.user) {
+        Some(n) => (
+            n,
+            User::from_uid(Uid::from_raw(n)).map_err(|e| format!("cannot look up uid {n}: {e}"))?,
+        ),
+        None => {
+            let user = User::from_name(&t.user)
+                .map_err(|e| format!("cannot look up user '{}': {e}", t.user))?
+                .ok_or_else(|| format!("unknown user '{}'", t.user))?;
+            (user.uid.as_raw(), Some(user))
         }
-        None => user.gid,
     };
-    if user.uid.is_root() || gid.as_raw() == 0 {
+    let gid = match (&t.group, &account) {
+        (Some(g), _) => match policy::numeric_id(g) {
+            Some(n) => n,
+            None => {
+                Group::from_name(g)
+                    .map_err(|e| format!("cannot look up group '{g}': {e}"))?
+                    .ok_or_else(|| format!("unknown group '{g}'"))?
+                    .gid
+                    .as_raw()
+            }
+        },
+        (None, Some(a)) => a.gid.as_raw(),
+        (None, None) => {
+            return Err(format!(
+                "'{}' has no account, so it has no primary group: name one (AssignUserID \"{}\" \"#GID\")",
+                t.user, t.user
+            ))
+        }
+    };
+    if uid == 0 || gid == 0 {
         return Err(format!(
             "'{}' resolves to uid or gid 0, which is never a target",
             user_key(t)
         ));
     }
-    let name = std::ffi::CString::new(t.user.as_str())
-        .map_err(|_| "user name contains NUL".to_string())?;
-    let mut groups: Vec<u32> = nix::unistd::getgrouplist(&name, gid)
-        .map_err(|e| format!("cannot list the groups of '{}': {e}", t.user))?
-        .into_iter()
-        .map(|g| g.as_raw())
-        .filter(|g| *g != 0)
-        .collect();
+    // The supplementary groups are the account's (initgroups, as mpm-itk); a numeric uid
+    // without an account has only its primary group.
+    let mut groups: Vec<u32> = match &account {
+        Some(a) => {
+            let name = std::ffi::CString::new(a.name.as_str())
+                .map_err(|_| "user name contains NUL".to_string())?;
+            nix::unistd::getgrouplist(&name, Gid::from_raw(gid))
+                .map_err(|e| format!("cannot list the groups of '{}': {e}", a.name))?
+                .into_iter()
+                .map(|g| g.as_raw())
+                .filter(|g| *g != 0)
+                .collect()
+        }
+        None => vec![gid],
+    };
     groups.sort_unstable();
     groups.dedup();
-    Ok(ResolvedUser {
-        uid: user.uid.as_raw(),
-        gid: gid.as_raw(),
-        groups,
-    })
+    Ok(ResolvedUser { uid, gid, groups })
 }
 
 /// The master's own context when SELinux is active, so map entries can be checked against

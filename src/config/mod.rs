@@ -22,6 +22,7 @@ pub mod glob;
 pub mod harden;
 pub mod header;
 mod identity;
+pub mod itk;
 pub mod lang;
 pub mod load;
 pub mod mime;
@@ -30,11 +31,13 @@ pub mod modules;
 pub mod parse;
 pub mod proxy;
 pub mod request;
+pub mod setenv;
 pub mod tls;
 pub mod verifier;
 
 pub use identity::{
-    compose as compose_context, resolve_same_name, user_key as identity_key, SAME_NAME_MIN_UID,
+    compose as compose_context, resolve_same_name, resolve_target, user_key as identity_key,
+    SAME_NAME_MIN_UID,
 };
 pub use load::{load, load_with};
 pub use model::*;

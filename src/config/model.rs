@@ -304,6 +304,21 @@ pub struct DirConf {
     /// `SSLOptions +StdEnvVars`: CGI programs get mod_ssl's `SSL_*` variables.
     #[serde(default)]
     pub ssl_std_env_vars: Option<bool>,
+    /// mpm-itk's `NiceValue` (`config::itk`): the nice value requests here run at.
+    #[serde(default)]
+    pub nice: Option<i32>,
+    /// `SetEnv`, `UnsetEnv`, `SetEnvIf`... (`config::setenv`), in merge order.
+    #[serde(default)]
+    pub env_rules: Vec<super::setenv::EnvRule>,
+    /// mpm-itk's `AssignUserIDExpr` (`config::itk`): overrides `AssignUserID`.
+    #[serde(default)]
+    pub assign_user_expr: Option<super::itk::IdExpr>,
+    /// mpm-itk's `AssignGroupIDExpr`: the group of the identity, overriding its primary group.
+    #[serde(default)]
+    pub assign_group_expr: Option<super::itk::IdExpr>,
+    /// mod_selinux's `selinuxDomainEnv VAR`, and where it was written.
+    #[serde(default)]
+    pub selinux_env: Option<(String, Origin)>,
 }
 
 impl DirConf {
@@ -355,6 +370,13 @@ impl DirConf {
             default_charset: pick(&over.default_charset, &self.default_charset),
             headers: self.headers.iter().chain(&over.headers).cloned().collect(),
             ssl_std_env_vars: over.ssl_std_env_vars.or(self.ssl_std_env_vars),
+            nice: over.nice.or(self.nice),
+            env_rules: (self.env_rules.iter().chain(&over.env_rules))
+                .cloned()
+                .collect(),
+            assign_user_expr: pick(&over.assign_user_expr, &self.assign_user_expr),
+            assign_group_expr: pick(&over.assign_group_expr, &self.assign_group_expr),
+            selinux_env: pick(&over.selinux_env, &self.selinux_env),
         }
     }
 }
@@ -594,6 +616,9 @@ pub struct Config {
     /// mod_remoteip's PROXY protocol (`config::proxy`).
     #[serde(default)]
     pub proxy: super::proxy::ProxyConfig,
+    /// mpm-itk's `LimitUIDRange`/`LimitGIDRange` (`config::itk`).
+    #[serde(default)]
+    pub itk: super::itk::ItkSettings,
     /// What `-t` and a (re)load print as warnings: accepted, but probably not what was meant
     /// (a `<Directory>` that can never apply).
     pub warnings: Vec<super::ConfigError>,

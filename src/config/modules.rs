@@ -100,21 +100,13 @@ pub const MODULES: &[Module] = &[
         "mod_filter.c",
         Warn("there are no output filters (AddOutputFilterByType, FilterProvider...)"),
     ),
-    m(
-        "env_module",
-        "mod_env.c",
-        Warn("SetEnv, PassEnv and UnsetEnv are not implemented: CGI programs get the fixed environment of the README"),
-    ),
+    m("env_module", "mod_env.c", Implemented),
     m(
         "negotiation_module",
         "mod_negotiation.c",
         Warn("no content negotiation (type maps, MultiViews): LanguagePriority and ForceLanguagePriority have no effect"),
     ),
-    m(
-        "setenvif_module",
-        "mod_setenvif.c",
-        Warn("no request environment variables: BrowserMatch has no effect, SetEnvIf is refused"),
-    ),
+    m("setenvif_module", "mod_setenvif.c", Implemented),
     m(
         "status_module",
         "mod_status.c",

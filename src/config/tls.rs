@@ -811,6 +811,49 @@ fn check(p: &mut Pass, cfg: &Config, tls: &TlsConfig, plain: &[SocketAddr]) {
     }
 }
 
+/// With `Confinement selinux` and a TLS listener, the key holder and the relay's socket need
+/// contexts of their own: without `SSLKeyHolderContext` the key holder would run in the master's
+/// domain (keys readable by the domain that forks every child), and without
+/// `SSLRelaySocketContext` the relay's socketpair carries the child's pre-admission context,
+/// which no web domain may use, so every handshake would end with nothing served. Both are
+/// errors at `-t` rather than a weaker or dead server (checked once `Confinement` is settled).
+pub fn check_selinux_contexts(cfg: &Config, confinement_at: Option<Origin>) -> Vec<ConfigError> {
+    let tls = &cfg.tls;
+    if !tls.enabled() || !cfg.confinement.contains(&crate::sandbox::Backend::Selinux) {
+        return Vec::new();
+    }
+    let at = ConfigError {
+        origin: confinement_at.unwrap_or_else(|| Origin {
+            file: cfg.file.clone(),
+            line: 0,
+        }),
+        message: String::new(),
+    };
+    let mut errors = Vec::new();
+    for (set, name, why) in [
+        (
+            tls.key_holder_context.is_some(),
+            "SSLKeyHolderContext",
+            "the key holder would stay in the master's domain",
+        ),
+        (
+            tls.relay_socket_context.is_some(),
+            "SSLRelaySocketContext",
+            "the relay's socket would carry the master's context, which no web domain may use, so nothing would be served",
+        ),
+    ] {
+        if !set {
+            errors.push(ConfigError {
+                message: format!(
+                    "`Confinement selinux` with a `Listen ... https` needs {name} (docs/tls.md): without it {why}"
+                ),
+                ..at.clone()
+            });
+        }
+    }
+    errors
+}
+
 /// Reads every TLS vhost's certificate file and chain file (public data) into `chain`, and
 /// checks that each key file exists without opening it (only the key holder opens keys).
 pub fn load_certificates(cfg: &mut Config, errors: &mut Vec<ConfigError>) {

@@ -348,6 +348,16 @@ impl UnixTarget {
     }
 }
 
+/// mpm-itk's numeric form `#N`: Some(N) for `#` and decimal digits that fit a uid (not
+/// 4294967295, which is -1 to set*id), None for anything else (a name).
+pub fn numeric_id(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix('#')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u32>().ok().filter(|&n| n != u32::MAX)
+}
+
 pub fn parse_unix_target(s: &str) -> Result<UnixTarget, String> {
     if s == SAME_NAME {
         return Ok(UnixTarget {
@@ -375,8 +385,14 @@ pub fn parse_unix_target(s: &str) -> Result<UnixTarget, String> {
 }
 
 /// POSIX portable names (letters, digits, `.`, `_`, `-`, not starting with `-`);
-/// all-digit names are allowed so numeric ids can be given.
+/// all-digit names are allowed so numeric ids can be given. mpm-itk's `#N` (a numeric uid or
+/// gid, as `AssignUserID "#1001" "#1001"`) is accepted too: [`numeric_id`] reads it.
 fn check_unix_name(name: &str) -> Result<(), String> {
+    if let Some(digits) = name.strip_prefix('#') {
+        return numeric_id(name)
+            .map(|_| ())
+            .ok_or_else(|| format!("'#{digits}' is not a numeric id (#0..#4294967294)"));
+    }
     let portable = name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));

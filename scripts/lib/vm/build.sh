@@ -66,7 +66,8 @@ vm_build_rust() {
     SANDBOX_REAL_BIN=""
     (cd "$REPO" && cargo build --release --quiet) || vm_die "cargo build --release failed"
     [ -x "$REPO/target/release/oneshot-httpd" ] && SERVER_BIN="$REPO/target/release/oneshot-httpd"
-    if [ -f "$REPO/tests/sandbox_real.rs" ]; then
+    # only the CIL boot runs it (the Debian-policy boot, scripts/lib/vm/debpol.sh, does not)
+    if [ -f "$REPO/tests/sandbox_real.rs" ] && [ "${ONESHOT_VM_POLICY:-all}" != debian ]; then
         # cargo prints each test executable's path in its JSON messages
         SANDBOX_REAL_BIN="$(cd "$REPO" && cargo test --release --no-run --test sandbox_real \
             --message-format=json 2>/dev/null \

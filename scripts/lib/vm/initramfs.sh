@@ -37,6 +37,7 @@ vm_build_initramfs() {
     install -m 0755 "$REPO/tests/vm/init" "$root/init"
     cp "$REPO/tests/vm/checks.sh" "$REPO/tests/vm/oneshot-vm.conf" "$REPO/tests/vm/domain.map" \
         "$build/htpasswd" "$root/vm/"
+    cp "$REPO/tests/vm/pipedlog.sh" "$root/vm/"
     printf 'root:x:0:0:root:/:/bin/sh\nwww-data:x:33:33:www-data:/:/bin/false\n' > "$root/etc/passwd"
     printf 'root:x:0:\nwww-data:x:33:\n' > "$root/etc/group"
     if [ -n "$SERVER_BIN" ]; then

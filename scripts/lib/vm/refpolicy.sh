@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Optional (ONESHOT_REFPOLICY=1): build the Reference Policy flavour of the
-# module with Debian's selinux-policy-dev, to keep it compiling. The VM itself
-# always boots the CIL policy, which is complete and small.
+# module alone with Debian's selinux-policy-dev. The second boot
+# (scripts/lib/vm/debpol.sh) builds it too, and runs it.
 vm_build_refpolicy() {
     local out="$1/refpolicy"
     rm -rf "$out" && mkdir -p "$out"

@@ -79,6 +79,20 @@ pub struct Context<'a> {
     pub may_keep_alive: bool,
 }
 
+/// The request's `SetEnv`/`SetEnvIf` variables (`config::setenv`), which Apache passes to
+/// programs with its `subprocess_env`.
+pub fn with_request_vars(
+    mut env: Vec<Vec<u8>>,
+    cx: &Context,
+    req: &Request,
+    local: Option<SocketAddr>,
+) -> Vec<Vec<u8>> {
+    let conf = crate::config::request::request_conf(cx.vhost, req).1;
+    let vars = crate::config::setenv::for_request(&conf, cx.peer, local, req);
+    crate::config::setenv::add_to_program_env(&mut env, &vars);
+    env
+}
+
 pub fn run(
     _proof: &Confined,
     cx: &Context,
@@ -141,6 +155,7 @@ pub fn run(
         content_length,
     });
     let env = crate::http::tls_session::with_cgi_vars(env, script.ssl_std_env_vars);
+    let env = with_request_vars(env, cx, req, conn.stream.local_addr().ok());
     let started = match start(cx.vhost, &script, env) {
         Ok(s) => s,
         Err(e) => {

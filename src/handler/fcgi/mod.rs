@@ -275,6 +275,7 @@ pub fn run(
     .ssl_std_env_vars
     .unwrap_or(false);
     let env = crate::http::tls_session::with_cgi_vars(env, std_env_vars);
+    let env = crate::handler::cgi::with_request_vars(env, cx, req, conn.stream.local_addr().ok());
     // The application gets exactly the CGI variables; PATH is the process's business there.
     let env: Vec<Vec<u8>> = env
         .into_iter()
