@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod dav;
 pub mod handler;
+pub mod handoff;
 pub mod http;
 pub mod keyholder;
 pub mod logformat;

@@ -124,7 +124,7 @@ impl Write for Reporting {
                 e.raw_os_error().unwrap_or(libc::EIO),
             )),
         };
-        crate::child::report::log_write(crate::master::status::LogId::Error, &outcome);
+        crate::child::report::log_write(crate::handoff::status::LogId::Error, &outcome);
         r
     }
     fn flush(&mut self) -> io::Result<()> {

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oneshot_httpd::child::route::{encode_path, route};
+use oneshot_httpd::http::route::{encode_path, route};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(path) = std::str::from_utf8(data) else {

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oneshot_httpd::master::status::{Decoder, Message};
+use oneshot_httpd::handoff::status::{Decoder, Message};
 
 fuzz_target!(|data: &[u8]| {
     // The first byte chooses the size of the reads, the rest is what was on the pipe.

@@ -1,7 +1,7 @@
 //! Stage 1: accept exactly one connection and announce it to the master. The caller then
 //! closes every listener and master descriptor before a single client byte is read.
 
-use crate::master::{handled_signals, Inherited};
+use crate::handoff::{handled_signals, Inherited};
 use crate::sys::listen_wait::ListenWait;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -97,9 +97,9 @@ fn try_accept(l: &socket2::Socket) -> io::Result<Option<Accepted>> {
 
 /// Tells the master this child is no longer spare (one message, atomic on a pipe).
 fn announce(inh: &Inherited) {
-    let msg = crate::master::status::Message {
+    let msg = crate::handoff::status::Message {
         pid: std::process::id() as i32,
-        event: crate::master::status::Event::Accepted,
+        event: crate::handoff::status::Event::Accepted,
     };
     let _ = nix::unistd::write(&inh.status, &msg.encode());
 }

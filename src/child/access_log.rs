@@ -8,9 +8,9 @@
 //! stages that know them.
 
 use crate::config::{Config, VHost};
+use crate::handoff::Inherited;
 use crate::http::request::Request;
 use crate::logformat::Record;
-use crate::master::Inherited;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -121,7 +121,7 @@ pub fn write(cfg: &Config, inh: &Inherited, e: &Entry<'_>) {
         env.push(("REMOTE_USER", u));
     }
     let local = conn.and_then(|c| c.local);
-    let ssl = super::tls::log_vars();
+    let ssl = crate::http::tls_session::log_vars();
     let ssl: Vec<(&str, &str)> = ssl.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let record = Record {
         client: e.peer.ip(),
@@ -163,7 +163,7 @@ pub fn write(cfg: &Config, inh: &Inherited, e: &Entry<'_>) {
         let line = fmt.render(&record);
         // A full disk must not cost one error-log line per request: the master hears of it
         // and says it once per failure streak.
-        let log = crate::master::status::LogId::Access(i.try_into().unwrap_or(u16::MAX - 1));
+        let log = crate::handoff::status::LogId::Access(i.try_into().unwrap_or(u16::MAX - 1));
         super::report::log_write(log, &(&*f).write_all(line.as_bytes()));
     }
 }

@@ -10,10 +10,12 @@
 #![forbid(unsafe_code)]
 
 use super::decide::{self, Identity};
-use super::{route, vhost};
+use super::vhost;
 use crate::auth::{self, Access};
+use crate::config::request::{self, request_conf};
 use crate::config::{AuthProvider, Config, DirConf, VHost, VerifierSource};
 use crate::http::request::Request;
+use crate::http::route;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -315,7 +317,7 @@ fn redirected(
         .unwrap_or_else(|| vhost.server_name());
     crate::config::alias::redirect(
         &vhost.redirects,
-        &super::map::uri(&r),
+        &request::uri(&r),
         req.query.as_deref(),
         scheme,
         host,
@@ -359,81 +361,6 @@ fn is_ht_file(path: &str) -> bool {
         Ok(r) => r.segments.iter().any(|s| s.starts_with(".ht")),
         Err(_) => false,
     }
-}
-
-/// Where the URL maps on disk, and the settings for it ([`VHost::file_conf`]'s merge order):
-/// `<Directory>` sections matched against that path beneath the DocumentRoot (or a
-/// ScriptAlias target, so sections around CGI programs apply to them), `<DirectoryMatch>`
-/// against the whole path, `<Files>` against the last segment (empty for a directory request),
-/// `<Location>` against the decoded URL.
-pub fn request_conf(vhost: &VHost, req: &Request) -> (PathBuf, DirConf) {
-    if let Some(aliased) = alias_conf(vhost, req) {
-        return aliased;
-    }
-    let mut dir = vhost.document_root.clone();
-    let mut file = None;
-    let mut is_dir = true;
-    if let Ok(r) = route::route(&req.path) {
-        let n = if r.trailing_slash {
-            r.segments.len()
-        } else {
-            r.segments.len().saturating_sub(1)
-        };
-        let mut segs = r.segments.get(..n).unwrap_or_default();
-        if let Some(a) = vhost
-            .script_aliases
-            .iter()
-            .find(|a| r.segments.starts_with(&a.prefix))
-        {
-            dir = a.dir.clone();
-            segs = segs.get(a.prefix.len()..).unwrap_or_default();
-        }
-        dir.extend(segs);
-        if !r.trailing_slash {
-            file = r.segments.last().cloned();
-        }
-        is_dir = r.trailing_slash || r.segments.is_empty();
-    }
-    let fs_path = match &file {
-        Some(f) => dir.join(f),
-        None => dir.clone(),
-    };
-    // Apache's r->filename: a directory request keeps its trailing slash.
-    let mut filename = fs_path.to_string_lossy().into_owned();
-    if is_dir && !filename.ends_with('/') {
-        filename.push('/');
-    }
-    let name = if is_dir {
-        ""
-    } else {
-        file.as_deref().unwrap_or("")
-    };
-    let conf = vhost.file_conf(&dir, &filename, name, &req.path);
-    (fs_path, conf)
-}
-
-/// [`request_conf`] for a URL an `Alias`/`AliasMatch` maps: the sections of the path it lands
-/// on (its root when the substitution is refused: the handler answers 403 then).
-fn alias_conf(vhost: &VHost, req: &Request) -> Option<(PathBuf, DirConf)> {
-    let r = route::route(&req.path).ok()?;
-    let full = match super::map::map(vhost, &r) {
-        super::map::Mapped::Alias(_, Ok(landing)) => landing.path(),
-        super::map::Mapped::Alias(a, Err(_)) => a.root.clone(),
-        _ => return None,
-    };
-    let is_dir = r.trailing_slash;
-    let (dir, name) = match (is_dir, full.parent(), full.file_name()) {
-        (false, Some(parent), Some(name)) => {
-            (parent.to_path_buf(), name.to_string_lossy().into_owned())
-        }
-        _ => (full.clone(), String::new()),
-    };
-    let mut filename = full.to_string_lossy().into_owned();
-    if name.is_empty() && !filename.ends_with('/') {
-        filename.push('/');
-    }
-    let conf = vhost.file_conf(&dir, &filename, &name, &req.path);
-    Some((full, conf))
 }
 
 #[cfg(test)]

@@ -8,27 +8,12 @@
 //! identity or fails itself, the built-in page of the original status goes out, as Apache
 //! sends its own page when an ErrorDocument fails.
 
-use super::respond::Response;
 use crate::config::errordoc::ErrorDocument;
 use crate::http::request::{Method, Request};
+use crate::http::response::Response;
 use std::borrow::Cow;
 
-impl Original<'_> {
-    /// `REDIRECT_URL`'s value: the original path as `<Location>` sees it (decoded).
-    pub fn url(&self) -> String {
-        crate::config::model::normalized_url(&self.req.path)
-    }
-}
-
-/// The answer an error document stands in for.
-#[derive(Debug, Clone, Copy)]
-pub struct Original<'a> {
-    pub status: u16,
-    /// The request the document stands in for (a program gets its `REDIRECT_*` variables).
-    pub req: &'a Request,
-    /// Fields of the original answer the document's answer keeps (a 401's WWW-Authenticate).
-    pub fields: &'a [(Cow<'static, str>, String)],
-}
+pub use crate::http::response::Original;
 
 /// What becomes of an error page.
 pub enum Page {
@@ -61,7 +46,7 @@ pub fn page(docs: &[(u16, ErrorDocument)], resp: Response) -> Page {
                 .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
             r.headers
                 .push((Cow::Borrowed("Content-Type"), ERROR_TYPE.to_string()));
-            r.body = super::respond::Body::Bytes(t.clone().into_bytes());
+            r.body = crate::http::response::Body::Bytes(t.clone().into_bytes());
             Page::Send(r)
         }
         Some(ErrorDocument::Url(u)) => {
@@ -155,7 +140,7 @@ mod tests {
             panic!()
         };
         assert_eq!(r.status, 403);
-        assert!(matches!(&r.body, super::super::respond::Body::Bytes(b) if b == b"go away"));
+        assert!(matches!(&r.body, crate::http::response::Body::Bytes(b) if b == b"go away"));
         let Page::Send(r) = page(&docs, Response::error(500)) else {
             panic!()
         };

@@ -7,11 +7,11 @@
 //! CGI and FastCGI output does not pass here (it is streamed by `handler::cgi::output`): it
 //! gets neither Expires nor compression (docs/directives.md).
 
-use super::respond::{Body, Response};
 use crate::config::cache;
 use crate::config::deflate::{self, Decision};
 use crate::config::DirConf;
 use crate::http::request::Request;
+use crate::http::response::{Body, Response};
 use std::borrow::Cow;
 use std::os::unix::fs::FileExt;
 use std::time::SystemTime;

@@ -47,7 +47,7 @@ pub fn open(cfg: &Config, accepted: &Accepted) -> Option<Front> {
     }
     match tls::establish(cfg, &accepted.stream, accepted.local) {
         Ok(()) => {
-            let s = tls::session()?;
+            let s = crate::http::tls_session::session()?;
             log::debug!(
                 "{peer}: {} {} for vhost {} (SNI {})",
                 s.protocol,

@@ -15,7 +15,6 @@
 //!   the child right after the fork, before it accepts (`master::cgroup`).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::Config;
 use crate::sandbox::{self, IsolationPlan, ProgramIsolation, SandboxError};
@@ -27,19 +26,6 @@ pub const PRIVATE_TMP: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
 /// cgroup, and die with the connection).
 pub const TMPFS_SIZE: u64 = 16 << 20;
 const CAP_SYS_ADMIN: u64 = 1 << 21;
-
-/// Set when this child's programs run in their own PID namespace; read by `sys::spawn`.
-static PROGRAMS_IN_PID_NS: AtomicBool = AtomicBool::new(false);
-/// Set when this child is in its own user namespace (RLIMIT_NPROC is then per connection).
-static OWN_USER_NS: AtomicBool = AtomicBool::new(false);
-
-pub fn programs_in_pid_ns() -> bool {
-    PROGRAMS_IN_PID_NS.load(Ordering::Relaxed)
-}
-
-pub fn own_user_ns() -> bool {
-    OWN_USER_NS.load(Ordering::Relaxed)
-}
 
 /// The private tmpfs mount points programs get under this configuration (empty when no
 /// program can run or namespaces are off). Also what Landlock lets programs write.
@@ -113,8 +99,7 @@ fn plan_here(cfg: &Config) -> std::io::Result<IsolationPlan> {
 pub fn enter(cfg: &Config) -> Result<(), SandboxError> {
     let plan = plan_here(cfg).map_err(sandbox::failed(sandbox::Step::CapCheck))?;
     sandbox::isolate(&Linux, &plan)?;
-    PROGRAMS_IN_PID_NS.store(plan.programs.is_some(), Ordering::Relaxed);
-    OWN_USER_NS.store(plan.user_ns.is_some(), Ordering::Relaxed);
+    sandbox::record_isolation(&plan);
     Ok(())
 }
 

@@ -9,7 +9,6 @@ pub mod accept;
 pub mod access_log;
 pub mod admit;
 pub mod authenticate;
-pub mod body;
 pub mod certvars;
 pub mod confine;
 pub mod decide;
@@ -17,29 +16,26 @@ pub mod errordoc;
 pub mod filters;
 pub mod front;
 pub mod isolation;
-pub mod map;
-pub mod read;
 pub mod refuse;
 pub mod report;
-pub mod respond;
-pub mod route;
 pub mod tls;
 pub mod vhost;
 
 use crate::config::{Config, VHost};
 use crate::handler;
+use crate::handoff::Inherited;
+use crate::http::body::{self, BodyFate};
+use crate::http::read::{self, Conn, Outcome};
 use crate::http::request::{Method, Request};
-use crate::master::Inherited;
+use crate::http::response::{self, Response};
+use crate::http::route;
 use crate::sandbox;
 use crate::sys::{Linux, Sys};
 use access_log::Entry;
 use admit::Admission;
-use body::BodyFate;
 use confine::Confined;
 use handler::static_file::Served;
 use nix::sys::signalfd::SignalFd;
-use read::{Conn, Outcome};
-use respond::Response;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -96,83 +92,16 @@ pub fn serve(
             .as_ref()
             .map_or("-", Confined::describe)
             .to_string();
-        let scene = refuse::Scene {
-            cfg,
-            inh,
-            peer,
-            ctx: &ctx,
-        };
-        // HOOK(fcgi): a FastCGI connection kept from the last request holds a php-fpm worker;
-        // it is let go when the client is idle (the time spent is taken off KeepAliveTimeout).
-        let idle = handler::fcgi::release_when_idle(
-            !conn.buf.is_empty(),
-            conn.stream.as_fd(),
-            reclaim.as_ref().map(|r| r.as_fd()),
-            cfg.keep_alive_timeout,
-        );
-        let Some(req) = next_request(&scene, &mut conn, served, started, idle, &mut reclaim) else {
+        let scene = refuse::Scene::new(cfg, inh, peer, &ctx);
+        let Some(req) = next_request(&scene, &mut conn, served, started, &mut reclaim) else {
             break;
         };
-        route_errors(cfg, inh, &req, on);
-        let may_keep_alive =
-            cfg.keep_alive && req.keep_alive && served < cfg.max_keep_alive_requests;
-        let (admitted, plan) = match gate.admit(&req) {
-            Admission::Admit(a) => {
-                let plan = gate.plan(&a);
-                (a, plan)
-            }
-            Admission::Refuse(r) => {
-                if refusal_document(&scene, &mut gate, &mut confined, &mut conn, &req, &r) {
-                    break;
-                }
-                if refuse::refuse(&scene, &mut conn, &req, &r, may_keep_alive) {
-                    continue;
-                }
-                break;
-            }
-            Admission::NeedsFreshProcess => {
-                break gate.closing(&req, "new credentials after confinement")
-            }
-        };
-        let Some(proof) = confine_once(&mut confined, &plan, &mut gate, &admitted) else {
-            break refuse::failed(&scene, &mut conn, &req, admitted.user.as_deref());
-        };
-        if !proof.serves(&plan) {
-            break gate.closing(
-                &req,
-                &format!(
-                    "it needs {}, this process is {}",
-                    confine::describe(&plan),
-                    proof.describe()
-                ),
-            );
-        }
-        let cx = handler::cgi::Context {
-            cfg,
-            vhost: admitted.vhost,
-            peer,
-            user: admitted.user.as_deref(),
-            may_keep_alive,
-            error: None,
-        };
-        let done = handle(proof, &cx, &mut conn, &req, &mut |next| {
-            gate.admits_into(next, proof)
-        });
-        log_served(
-            &scene,
-            admitted.vhost,
-            &req,
-            &done,
-            admitted.user.as_deref(),
-            &admitted.identity.rule,
-            proof,
-        );
-        if !done.keep_alive {
+        if !serve_one(&scene, &mut gate, &mut confined, &mut conn, &req, served) {
             break;
         }
     }
     handler::fcgi::close_kept();
-    respond::linger_close(conn.stream);
+    response::linger_close(conn.stream);
     tls::finish();
     Ok(())
 }
@@ -250,6 +179,71 @@ fn refusal_document(
         proof,
     );
     true
+}
+
+/// One request, its head read: admit -> confine once -> handle -> log. Whether the
+/// connection goes on to its next request.
+fn serve_one(
+    scene: &refuse::Scene,
+    gate: &mut Gate,
+    confined: &mut Option<Confined>,
+    conn: &mut Conn,
+    req: &Request,
+    served: usize,
+) -> bool {
+    let cfg = scene.cfg;
+    route_errors(cfg, scene.inh, req, gate.on);
+    let may_keep_alive = cfg.keep_alive && req.keep_alive && served < cfg.max_keep_alive_requests;
+    let (admitted, plan) = match gate.admit(req) {
+        Admission::Admit(a) => {
+            let plan = gate.plan(&a);
+            (a, plan)
+        }
+        Admission::Refuse(r) => {
+            if refusal_document(scene, gate, confined, conn, req, &r) {
+                return false;
+            }
+            return refuse::refuse(scene, conn, req, &r, may_keep_alive);
+        }
+        Admission::NeedsFreshProcess => {
+            gate.closing(req, "new credentials after confinement");
+            return false;
+        }
+    };
+    let Some(proof) = confine_once(confined, &plan, gate, &admitted) else {
+        refuse::failed(scene, conn, req, admitted.user.as_deref());
+        return false;
+    };
+    if !proof.serves(&plan) {
+        let why = format!(
+            "it needs {}, this process is {}",
+            confine::describe(&plan),
+            proof.describe()
+        );
+        gate.closing(req, &why);
+        return false;
+    }
+    let cx = handler::cgi::Context {
+        cfg,
+        vhost: admitted.vhost,
+        peer: scene.peer,
+        user: admitted.user.as_deref(),
+        may_keep_alive,
+        error: None,
+    };
+    let done = handle(proof, &cx, conn, req, &mut |next| {
+        gate.admits_into(next, proof)
+    });
+    log_served(
+        scene,
+        admitted.vhost,
+        req,
+        &done,
+        admitted.user.as_deref(),
+        &admitted.identity.rule,
+        proof,
+    );
+    done.keep_alive
 }
 
 /// Admission for this connection: what every request is checked with.
@@ -360,7 +354,7 @@ fn isolate(
     let status = inh.status.try_clone().map_err(ChildError::Status)?;
     let status = report::install(status, inh.failing_logs.clone());
     // Until its first head is complete, the master may take this child's slot back.
-    let reclaim = Some(crate::master::reclaim_signalfd().map_err(ChildError::Status)?);
+    let reclaim = Some(crate::handoff::reclaim_signalfd().map_err(ChildError::Status)?);
     let mut keep: Vec<i32> = inh.access_logs.iter().map(|(f, _)| f.as_raw_fd()).collect();
     keep.extend(inh.error_log_fd);
     keep.extend(inh.vhost_error_logs.iter().map(|f| f.as_raw_fd()));
@@ -390,10 +384,17 @@ fn next_request(
     conn: &mut Conn,
     served: usize,
     accepted_at: std::time::Instant,
-    idle: std::time::Duration,
     reclaim: &mut Option<SignalFd>,
 ) -> Option<Request> {
     let cfg = scene.cfg;
+    // HOOK(fcgi): a FastCGI connection kept from the last request holds a php-fpm worker;
+    // it is let go when the client is idle (the time spent is taken off KeepAliveTimeout).
+    let idle = handler::fcgi::release_when_idle(
+        !conn.buf.is_empty(),
+        conn.stream.as_fd(),
+        reclaim.as_ref().map(|r| r.as_fd()),
+        cfg.keep_alive_timeout,
+    );
     let first = served == 1;
     let timer = read::HeadTimer {
         started: first.then_some(accepted_at),
@@ -406,11 +407,12 @@ fn next_request(
         rate: cfg.request_read_timeout.header,
     };
     match read::next(conn, &cfg.limits.head, &timer, reclaim.as_ref()) {
-        Outcome::Request(r) => {
+        Outcome::Request { req, head_bytes } => {
+            access_log::request_began(head_bytes);
             if reclaim.take().is_some() {
-                report::send(crate::master::status::Event::HeadComplete);
+                report::send(crate::handoff::status::Event::HeadComplete);
             }
-            Some(r)
+            Some(req)
         }
         Outcome::Idle => None,
         Outcome::Bad { status, line, why } => {
@@ -517,7 +519,7 @@ fn handle(
             let (req_now, keep_now, resp_now): (&Request, bool, Response) = ($req, $keep, $resp);
             let docs = match cx_now.error {
                 Some(_) => Vec::new(),
-                None => admit::request_conf(vhost, req_now).1.error_documents,
+                None => crate::config::request::request_conf(vhost, req_now).1.error_documents,
             };
             match errordoc::page(&docs, resp_now) {
                 errordoc::Page::Send(r) => return respond_static(&cx_now, conn, req_now, keep_now, r),
@@ -748,7 +750,7 @@ fn respond_static(
         Some(orig) => errordoc::as_original(orig, resp),
         None => resp,
     };
-    let conf = admit::request_conf(cx.vhost, req).1;
+    let conf = crate::config::request::request_conf(cx.vhost, req).1;
     let resp = resp.with_rules(&conf.headers);
     let resp = filters::apply(resp, &conf, req, std::time::SystemTime::now());
     let keep_alive =
@@ -762,7 +764,7 @@ fn respond_static(
     if status != 304 {
         headers_out.push(("Content-Length".into(), resp.body.len().to_string()));
     }
-    let sent = respond::write(
+    let sent = response::write(
         &mut conn.stream,
         resp,
         req.method == Method::Head,

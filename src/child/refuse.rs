@@ -4,13 +4,13 @@
 
 use super::access_log::{self, escape, Entry};
 use super::admit::{Reason, Refusal};
-use super::body::{self, BodyFate};
 use super::decide;
-use super::read::Conn;
-use super::respond::{self, Response};
 use crate::config::Config;
+use crate::handoff::Inherited;
+use crate::http::body::{self, BodyFate};
+use crate::http::read::Conn;
 use crate::http::request::{Method, Request};
-use crate::master::Inherited;
+use crate::http::response::{self, Response};
 use std::net::SocketAddr;
 
 /// Where the refusal happens, for its log lines.
@@ -20,6 +20,17 @@ pub struct Scene<'a> {
     pub peer: SocketAddr,
     /// `ctx=` of the access line: what this process is confined to, `-` before confinement.
     pub ctx: &'a str,
+}
+
+impl<'a> Scene<'a> {
+    pub fn new(cfg: &'a Config, inh: &'a Inherited, peer: SocketAddr, ctx: &'a str) -> Self {
+        Scene {
+            cfg,
+            inh,
+            peer,
+            ctx,
+        }
+    }
 }
 
 /// Logs and answers `refusal` for `req`. Returns whether the connection may carry on: only
@@ -58,7 +69,7 @@ pub fn refuse(
             scene.cfg.limits.body,
             body::BodyPace::of(scene.cfg),
         ) == BodyFate::Clean;
-    let sent = respond::write(&mut conn.stream, resp, req.method == Method::Head, again);
+    let sent = response::write(&mut conn.stream, resp, req.method == Method::Head, again);
     let user = match &refusal.reason {
         Reason::PasswordMismatch { user }
         | Reason::UnknownUser { user }
@@ -80,7 +91,7 @@ pub fn challenge(realm: &str) -> String {
 /// Answers a request that could not be read or parsed (`line` is what the access log shows of
 /// it), then the connection closes.
 pub fn malformed(scene: &Scene, conn: &mut Conn, status: u16, line: &str) {
-    let sent = respond::write(&mut conn.stream, Response::error(status), false, false);
+    let sent = response::write(&mut conn.stream, Response::error(status), false, false);
     let (status, bytes, head_bytes) = sent
         .map(|s| (s.status, s.body_bytes, s.head_bytes))
         .unwrap_or((0, 0, 0));
@@ -106,7 +117,7 @@ pub fn malformed(scene: &Scene, conn: &mut Conn, status: u16, line: &str) {
 
 /// Answers a request admitted but not servable here (its confinement failed): 500, close.
 pub fn failed(scene: &Scene, conn: &mut Conn, req: &Request, user: Option<&str>) {
-    let sent = respond::write(&mut conn.stream, Response::error(500), false, false);
+    let sent = response::write(&mut conn.stream, Response::error(500), false, false);
     access_line(scene, req, 500, sent, user);
 }
 
@@ -114,7 +125,7 @@ fn access_line(
     scene: &Scene,
     req: &Request,
     status: u16,
-    sent: std::io::Result<respond::Sent>,
+    sent: std::io::Result<response::Sent>,
     user: Option<&str>,
 ) {
     let bytes = sent.as_ref().map(|s| s.body_bytes).unwrap_or(0);

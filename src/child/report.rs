@@ -6,7 +6,7 @@
 //! a child is single-threaded, and the master never installs a reporter, so there a failure is
 //! logged directly.
 
-use crate::master::status::{Event, FailingLogs, LogId, Message};
+use crate::handoff::status::{Event, FailingLogs, LogId, Message};
 use std::collections::BTreeSet;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};

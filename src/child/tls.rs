@@ -17,14 +17,14 @@
 //! instead; this machine's kernel has no `tls` ULP, see docs/tls.md.)
 //!
 //! Each process serves exactly one connection, so the session facts are process-wide
-//! ([`session`]): admission reads them to refuse a Host that is not the handshake's vhost (421)
+//! ([`tls_session::session`]): admission reads them to refuse a Host that is not the handshake's vhost (421)
 //! and CGI reads them for mod_ssl's variables.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -35,6 +35,7 @@ use rustls::{ServerConfig, ServerConnection};
 use rustls_pki_types::CertificateDer;
 
 use crate::config::{Config, VHostTls};
+use crate::http::tls_session::{self, Session};
 use crate::keyholder::client::{Channel, RemoteKey};
 use crate::keyholder::KeyInfo;
 use crate::sys::{Linux, Sys};
@@ -46,7 +47,6 @@ pub struct Handoff {
 }
 
 static HANDOFF: Mutex<Option<Handoff>> = Mutex::new(None);
-static SESSION: OnceLock<Session> = OnceLock::new();
 static RELAY: Mutex<Option<Pid>> = Mutex::new(None);
 
 /// Called once in a freshly forked child, before `child::run`.
@@ -64,28 +64,6 @@ pub fn handoff_fd() -> Option<RawFd> {
 /// Closes the channel unused (a plain connection).
 pub fn discard() {
     drop(HANDOFF.lock().ok().and_then(|mut h| h.take()));
-}
-
-/// The TLS session of this process's connection, if it is one.
-pub fn session() -> Option<&'static Session> {
-    SESSION.get()
-}
-
-/// Facts about the established session.
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// Index into `Config::vhosts` of the vhost the handshake was made for.
-    pub vhost: usize,
-    /// The listener's port (which TLS vhosts are candidates).
-    pub port: u16,
-    /// The SNI name, lowercase.
-    pub sni: Option<String>,
-    /// `TLSv1.3` or `TLSv1.2`, as mod_ssl's SSL_PROTOCOL.
-    pub protocol: &'static str,
-    /// The suite's OpenSSL name, as mod_ssl's SSL_CIPHER.
-    pub cipher: String,
-    /// mod_ssl's `SSL_SERVER_*` variables of the vhost's certificate ([`super::certvars`]).
-    pub server_cert: Vec<(&'static str, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +125,7 @@ pub fn establish(cfg: &Config, stream: &TcpStream, local: SocketAddr) -> Result<
     // I6: the channel never outlives the handshake, used or not.
     drop(chan.lock().ok().and_then(|mut c| c.take()));
     let (conn, session) = result?;
-    let _ = SESSION.set(session);
+    tls_session::set(session);
     let pid = start_relay(conn, stream, cfg.tls.relay_socket_context.as_deref())
         .map_err(TlsError::Relay)?;
     if let Ok(mut r) = RELAY.lock() {
@@ -333,7 +311,7 @@ fn start_relay(
     stream: &TcpStream,
     socket_context: Option<&str>,
 ) -> io::Result<Pid> {
-    if super::isolation::programs_in_pid_ns() {
+    if crate::sandbox::programs_in_pid_ns() {
         // The first process forked into the programs' PID namespace is its init.
         crate::sys::spawn::start_pid_ns_init()?;
     }
@@ -556,67 +534,5 @@ mod relay {
                 Ok(_) => {}
             }
         }
-    }
-}
-
-/// mod_ssl's CGI variables on a TLS connection: `HTTPS=on` always (mod_ssl's fixup sets it
-/// for every TLS request), and with `SSLOptions +StdEnvVars` (`std_env_vars`) the `SSL_*`
-/// variables this server knows: protocol, cipher (OpenSSL's name) and its key sizes, SNI,
-/// no compression, never resumed. Plain connections keep `HTTPS=off`.
-pub fn with_cgi_vars(mut env: Vec<Vec<u8>>, std_env_vars: bool) -> Vec<Vec<u8>> {
-    let Some(s) = session() else { return env };
-    env.retain(|e| !e.starts_with(b"HTTPS="));
-    let mut put = |k: &str, v: &str| env.push(format!("{k}={v}").into_bytes());
-    put("HTTPS", "on");
-    if std_env_vars {
-        for (k, v) in ssl_vars(s) {
-            put(k, &v);
-        }
-        for (k, v) in &s.server_cert {
-            put(k, v);
-        }
-        put("SSL_CIPHER_EXPORT", "false");
-        put("SSL_COMPRESS_METHOD", "NULL");
-        put(
-            "SSL_VERSION_INTERFACE",
-            concat!("oneshot-httpd/", env!("CARGO_PKG_VERSION")),
-        );
-        put("SSL_VERSION_LIBRARY", "rustls/0.23");
-    }
-    env.sort();
-    env
-}
-
-/// The session's mod_ssl variables that depend on it (names as mod_ssl's).
-fn ssl_vars(s: &Session) -> Vec<(&'static str, String)> {
-    let bits = if s.cipher.contains("128") {
-        "128"
-    } else {
-        "256"
-    };
-    let mut v = vec![
-        ("SSL_PROTOCOL", s.protocol.to_string()),
-        ("SSL_CIPHER", s.cipher.clone()),
-        ("SSL_CIPHER_USEKEYSIZE", bits.to_string()),
-        ("SSL_CIPHER_ALGKEYSIZE", bits.to_string()),
-        ("SSL_SESSION_RESUMED", "Initial".to_string()),
-    ];
-    if let Some(sni) = &s.sni {
-        v.push(("SSL_TLS_SNI", sni.clone()));
-    }
-    v
-}
-
-/// mod_ssl's variables for the access log's `%{VAR}x` (`crate::logformat::SSL_VARS`): on a
-/// TLS connection `HTTPS=on` and the session's; on a plain one only `HTTPS=off` (mod_ssl's
-/// answers: the `SSL_*` ones are then `-`).
-pub fn log_vars() -> Vec<(&'static str, String)> {
-    match session() {
-        Some(s) => {
-            let mut v = ssl_vars(s);
-            v.push(("HTTPS", "on".to_string()));
-            v
-        }
-        None => vec![("HTTPS", "off".to_string())],
     }
 }

@@ -1024,7 +1024,7 @@ fn alias_overlap(v: &VHostDraft) -> Option<String> {
             e.origin
         ));
     }
-    let segs = crate::child::route::route(fake).ok()?.segments;
+    let segs = crate::http::route::route(fake).ok()?.segments;
     v.script_aliases
         .iter()
         .find(|s| segs.starts_with(&s.prefix))
@@ -1044,7 +1044,7 @@ pub fn parse_script_alias(url: &str) -> Result<Vec<String>, String> {
             "ScriptAlias: the URL prefix '{url}' must start with '/'"
         ));
     }
-    let r = crate::child::route::route(url)
+    let r = crate::http::route::route(url)
         .map_err(|e| format!("ScriptAlias: URL prefix '{url}': {e}"))?;
     if r.segments.is_empty() {
         return Err(format!(

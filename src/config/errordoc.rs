@@ -70,7 +70,7 @@ pub fn parse(args: &[String]) -> Result<(u16, Option<ErrorDocument>, Option<Stri
     } else if value.contains(' ') {
         ErrorDocument::Text(value.clone())
     } else if value.starts_with('/') {
-        if crate::child::route::route(value.split('?').next().unwrap_or_default()).is_err() {
+        if crate::http::route::route(value.split('?').next().unwrap_or_default()).is_err() {
             return Err(format!(
                 "ErrorDocument {code}: '{value}' is not a URL path this server would serve"
             ));

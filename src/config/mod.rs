@@ -33,6 +33,7 @@ pub mod model;
 pub mod modules;
 pub mod parse;
 pub mod proxy;
+pub mod request;
 pub mod setenv;
 pub mod tls;
 pub mod verifier;

@@ -790,7 +790,7 @@ impl VHost {
         let dir_name = format!("{}/", d.trim_end_matches('/'));
         let file = format!("{dir_name}{name}");
         let as_dir = self.file_conf(dir, &dir_name, "", url);
-        let index = crate::child::route::index_url(url, name);
+        let index = crate::http::route::index_url(url, name);
         let as_file = self.file_conf(dir, &file, name, &index);
         // HOOK(fcgi): an index a FastCGI backend answers (SetHandler proxy:, or a ProxyPass
         // rule matching its URL) must never be sent as a file: that would show its source.
@@ -805,7 +805,7 @@ impl VHost {
 /// (Apache's `r->uri` after `ap_getparents` and `MergeSlashes On`), the trailing slash kept.
 /// A path the router refuses is matched as written (it is answered 400/404 anyway).
 pub fn normalized_url(url_path: &str) -> String {
-    match crate::child::route::route(url_path) {
+    match crate::http::route::route(url_path) {
         Ok(r) => {
             let mut u = String::new();
             for s in &r.segments {

@@ -4,8 +4,8 @@
 //! hides them; here every dot-name is hidden, `.` and `..` included: the parent
 //! link is written separately).
 
-use crate::child::respond::{Body, Response};
-use crate::child::route::encode_path;
+use crate::http::response::{Body, Response};
+use crate::http::route::encode_path;
 use std::os::fd::{IntoRawFd, OwnedFd};
 
 pub fn render(dir: OwnedFd, url_dir: &str) -> Response {

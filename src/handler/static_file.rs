@@ -7,13 +7,13 @@
 //! filesystem (the route stage removed it).
 #![forbid(unsafe_code)]
 
-use crate::child::confine::Confined;
-use crate::child::respond::{Body, Response};
-use crate::child::route::{encode_path, Route};
 use crate::config::{DirConf, Options, VHost};
 use crate::http::range::{parse_range, RangeSpec};
 use crate::http::request::Request;
+use crate::http::response::{Body, Response};
+use crate::http::route::{encode_path, Route};
 use crate::http::{conditional, date, mime};
+use crate::sandbox::Confined;
 use crate::sys::fs::{open_beneath, open_follow};
 use nix::fcntl::OFlag;
 use std::fs::{File, Metadata};
@@ -38,7 +38,7 @@ pub fn serve(
     route: &Route,
     req: &Request,
 ) -> Served {
-    use crate::child::map::{map, Mapped};
+    use crate::config::request::{map, Mapped};
     let (root, segments, aliased) = match map(vhost, route) {
         Mapped::Alias(_, Ok(landing)) => (landing.root, landing.rest, true),
         Mapped::Alias(a, Err(why)) => {
@@ -285,7 +285,7 @@ fn file_response(
 ) -> Response {
     let resp = file_response_of(file, meta, ty.clone(), req, etag(meta, conf));
     Response {
-        source: Some(Box::new(crate::child::respond::Source {
+        source: Some(Box::new(crate::http::response::Source {
             name: name.to_string(),
             mtime: UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0) as u64),
             content_type: ty,

@@ -8,11 +8,16 @@
     clippy::panic
 )]
 
+pub mod body;
 pub mod chunked;
 pub mod conditional;
 pub mod date;
 pub mod mime;
 pub mod range;
+pub mod read;
 pub mod request;
+pub mod response;
+pub mod route;
 pub mod status;
 pub mod syntax;
+pub mod tls_session;

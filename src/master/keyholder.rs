@@ -20,7 +20,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Inherited;
+use crate::handoff::Inherited;
 
 /// How long the master waits for a (re)started key holder to load its keys.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,6 +1,10 @@
 //! The master: binds the listeners, keeps a pool of pristine children, reaps and respawns
 //! them, and reacts to signals. Single-threaded, and it never reads a byte from a client:
 //! the only bytes it reads come from its children's status pipe and its signalfd.
+//!
+//! This file is the event loop (`run`: poll, status pipe, signals, reap, reload, keep the
+//! pool); start-up before it is in `startup`, the helper processes it supervises in
+//! `verifier` and `keyholder`, and what it shares with its children in `crate::handoff`.
 
 pub mod cgroup;
 pub mod keyholder;
@@ -8,21 +12,25 @@ pub mod listen;
 pub mod logs;
 mod pool;
 pub mod reexec;
-pub mod status;
+mod startup;
 pub mod validate;
+mod verifier;
 
 use crate::child;
 use crate::config::Config;
+use crate::handoff::{handled_signals, status, Inherited, RECLAIM_SIGNAL};
 use crate::sys::{fork, ForkResult};
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 use pool::{Pool, Slot};
-use socket2::Socket;
+pub(crate) use startup::warm_up_before_fork;
+use startup::{prepare_isolation, remove_pid_file, worker_identity, write_pid_file};
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
+use verifier::{verifier_identity, warn_about_verifier, Verifier};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
@@ -46,29 +54,6 @@ fn setup<T>(what: &'static str, r: Result<T, impl Into<io::Error>>) -> Result<T,
     })
 }
 
-/// Everything a child inherits from the master, owned so that dropping it closes it.
-pub struct Inherited {
-    pub listeners: Vec<Socket>,
-    /// Write end of the status pipe: a child writes its pid here once it has accepted.
-    pub status: OwnedFd,
-    /// Access log files opened by the master, one per CustomLog, with their formats.
-    pub access_logs: Vec<(File, crate::config::LogFormat)>,
-    /// Descriptor of the error log file (owned by the global logger), if not stderr.
-    pub error_log_fd: Option<std::os::fd::RawFd>,
-    /// `ErrorLog` files of virtual hosts, in `Config::vhost_error_logs` order.
-    pub vhost_error_logs: Vec<std::sync::Arc<File>>,
-    /// With a root master: the `User`/`Group` identity children drop to before reading a byte.
-    pub worker: Option<crate::sandbox::UnixIdentity>,
-    /// Logs known to fail when the child was forked: its first good write to one ends the streak.
-    pub failing_logs: status::FailingLogs,
-}
-
-/// What the master sends a child that is still reading its request head when every slot is
-/// held: "close without serving". Blocked from birth (children inherit the master's mask), so it
-/// can only be received through [`reclaim_signalfd`], which a child stops watching once its head
-/// is complete: a child that is serving is never interrupted.
-pub const RECLAIM_SIGNAL: Signal = Signal::SIGUSR1;
-
 /// Children accepted less than this long ago are left alone even when every slot is held: a
 /// real client sends its head with (or right after) the handshake's last ACK, so by the time a
 /// child accepts it from the backlog the head is in the socket buffer, or one round trip away
@@ -78,31 +63,6 @@ pub const RECLAIM_SIGNAL: Signal = Signal::SIGUSR1;
 /// behind B trickling connections waits about B × RECLAIM_MIN_AGE / MaxRequestWorkers.
 pub const RECLAIM_MIN_AGE: Duration = Duration::from_millis(250);
 
-/// The descriptor a child polls for [`RECLAIM_SIGNAL`] while it reads its first head.
-pub fn reclaim_signalfd() -> io::Result<SignalFd> {
-    let mut s = SigSet::empty();
-    s.add(RECLAIM_SIGNAL);
-    SignalFd::with_flags(&s, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(io::Error::from)
-}
-
-/// The signals the master handles (and [`RECLAIM_SIGNAL`], which it only blocks so that
-/// children inherit it blocked); children reset the others (see `child::accept`).
-pub fn handled_signals() -> SigSet {
-    let mut s = SigSet::empty();
-    for sig in [
-        Signal::SIGCHLD,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        RECLAIM_SIGNAL,
-    ] {
-        s.add(sig);
-    }
-    s
-}
-
 pub fn run(
     mut cfg: Config,
     reload: impl Fn() -> Option<Config>,
@@ -110,63 +70,7 @@ pub fn run(
     systemd: crate::systemd::Systemd,
 ) -> Result<(), MasterError> {
     let crate::systemd::Systemd { activated, notify } = systemd;
-    // Nothing silently degrades: a required backend the kernel or our privileges cannot
-    // provide (SELinux absent, disabled or permissive; Landlock too old) stops the start.
-    let available = crate::sandbox::check_required(&cfg.confinement, &crate::sys::Linux)?;
-    crate::sys::linux::close_inherited_high_fds().map_err(|source| MasterError::Setup {
-        what: "the descriptor table (closing inherited descriptors from 1024 up)",
-        source,
-    })?;
-    // Whatever a CGI program leaves running (a daemon that left its process group with
-    // setsid) is re-parented to its server child, a subreaper, and when that child exits, to
-    // the master instead of init: the master then kills it (see `kill_strays`), so nothing a
-    // connection started outlives it.
-    setup(
-        "the master as subreaper",
-        nix::sys::prctl::set_child_subreaper(true),
-    )?;
-    prepare_isolation(&cfg).map_err(|why| MasterError::Setup {
-        what: "per-connection isolation",
-        source: io::Error::other(why),
-    })?;
-    // Before the verifier and the first child are forked: the master moves itself to
-    // `supervisor` so that its cgroup can hand controllers to the connections' cgroups.
-    let cgroups = match cfg.cgroup.per_connection {
-        true => Some(setup(
-            "per-connection cgroups",
-            cgroup::Tree::setup(&cfg.cgroup).map_err(io::Error::other),
-        )?),
-        false => None,
-    };
-    if let Some(t) = &cgroups {
-        log::info!(
-            "a cgroup per connection under {} (controllers: {})",
-            t.dir().display(),
-            cfg.cgroup.controllers().join(" ")
-        );
-    }
-    if cfg.confinement.contains(&crate::sandbox::Backend::Landlock) && available.landlock_abi < 4 {
-        log::warn!(
-            "Landlock ABI {} < 4: children's programs may bind and connect to any TCP port (AllowConnect is not enforced); only the seccomp filter's UDP, AF_PACKET and listen rules apply",
-            available.landlock_abi
-        );
-    }
-    log::info!(
-        "confinement: requiring {:?}; kernel offers SELinux {:?}, Landlock ABI {}, id switching {}",
-        cfg.confinement,
-        available.selinux,
-        available.landlock_abi,
-        available.can_switch_ids
-    );
-    if cfg.confinement.contains(&crate::sandbox::Backend::Selinux)
-        && cfg.selinux_connection_categories.is_none()
-    {
-        log::warn!(
-            "Confinement selinux without selinuxConnectionCategories: connections mapped to the same \
-             domain:range share one context, so their programs may read each other's /proc/PID files \
-             and SIGKILL each other; reserve a category per connection with selinuxConnectionCategories"
-        );
-    }
+    let (available, cgroups) = startup::prepare(&cfg)?;
     let listeners = listen::open_all(&cfg.listen, activated)?;
     let mut logs = logs::Logs::default();
     let access_logs = logs.open(&cfg)?;
@@ -340,21 +244,6 @@ pub fn run(
             &mut forks,
         );
     }
-}
-
-/// Runtime CPU-feature detection (std_detect's CPUID, behind httparse's SIMD dispatch) caches
-/// its answer in process memory on first use. The master never parses a request, so without
-/// this every child executed CPUID itself, which traps to the hypervisor on a VM: 9-14 % of a
-/// child's CPU. Done once here, every forked child inherits the answer; so are which of the
-/// CGI system paths exist (Landlock rules).
-fn warm_up_before_fork() {
-    #[cfg(target_arch = "x86_64")]
-    let _ = std::is_x86_feature_detected!("sse4.2");
-    let _ = crate::http::request::parse_head(
-        b"GET /warm-up HTTP/1.1\r\nHost: warm.up\r\n\r\n",
-        &crate::http::request::Limits::default(),
-    );
-    crate::child::confine::warm_up();
 }
 
 /// Reads what children said on the status pipe (see [`status`]).
@@ -802,31 +691,6 @@ fn apply_reload(
     log::warn!("reloaded configuration from {}", cfg.file.display());
 }
 
-/// Compiles the seccomp filters every vhost can ask for (children inherit them compiled) and,
-/// with `Namespaces On`, checks once in a throwaway child that the kernel grants the
-/// isolation every child will enter.
-fn prepare_isolation(cfg: &Config) -> Result<(), String> {
-    crate::sandbox::seccomp::precompile(cfg.vhosts.iter().map(|v| v.harden.seccomp()))
-        .map_err(|e| format!("seccomp filter: {e}"))?;
-    if !cfg.namespaces {
-        log::warn!("Namespaces Off: connections share SysV IPC, /tmp, /dev/shm and the PID namespace with each other (each still has its own session keyring and is not dumpable)");
-        return Ok(());
-    }
-    if cfg.vhosts.iter().any(|v| v.cgi_enabled()) {
-        for (mount, used) in crate::child::isolation::shadowed_tmp(cfg) {
-            log::warn!(
-                "no private tmpfs on {} for programs: the configuration serves {} from beneath it; programs share {} (Landlock, where configured, keeps them from writing there)",
-                mount.display(),
-                used.display(),
-                mount.display()
-            );
-        }
-    }
-    crate::child::isolation::check_at_start(cfg).map_err(|e| {
-        format!("the kernel refuses the per-connection namespaces ({e}); an unprivileged master needs user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, AppArmor's restrict_unprivileged_userns); or set `Namespaces Off` to run without them")
-    })
-}
-
 /// Idle children exit (SIGTERM is deliverable only while they wait to accept); those that
 /// already accepted finish their connection.
 fn retire_idle(pool: &mut Pool) {
@@ -866,267 +730,4 @@ fn shutdown(pool: &mut Pool, timeout: Duration) {
             Err(_) => break,
         }
     }
-}
-
-fn write_pid_file(cfg: &Config) {
-    if let Some(p) = &cfg.pid_file {
-        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
-            log::error!("PidFile {}: {e}", p.display());
-        }
-    }
-}
-
-fn remove_pid_file(cfg: &Config) {
-    if let Some(p) = &cfg.pid_file {
-        let _ = std::fs::remove_file(p);
-    }
-}
-
-/// Resolves `User`/`Group` when the master runs as root: children drop to it before reading a
-/// byte. Running as root without them would leave children able to become anyone.
-fn worker_identity(cfg: &Config) -> Result<Option<crate::sandbox::UnixIdentity>, MasterError> {
-    if !nix::unistd::geteuid().is_root() {
-        return Ok(None);
-    }
-    let fail = |m: String| MasterError::Setup {
-        what: "User/Group",
-        source: io::Error::other(m),
-    };
-    let (Some(user), Some(group)) = (&cfg.user, &cfg.group) else {
-        return Err(fail(
-            "running as root requires User and Group for the children".into(),
-        ));
-    };
-    let u = nix::unistd::User::from_name(user)
-        .ok()
-        .flatten()
-        .ok_or_else(|| fail(format!("unknown User '{user}'")))?;
-    let g = nix::unistd::Group::from_name(group)
-        .ok()
-        .flatten()
-        .ok_or_else(|| fail(format!("unknown Group '{group}'")))?;
-    if u.uid.is_root() || g.gid.as_raw() == 0 {
-        return Err(fail("User and Group must not be root".into()));
-    }
-    Ok(Some(crate::sandbox::UnixIdentity {
-        uid: u.uid.as_raw(),
-        gid: g.gid.as_raw(),
-        groups: vec![g.gid.as_raw()],
-    }))
-}
-
-/// Resolves `VerifierUser`/`VerifierGroup` when the master runs as root (the verifier's
-/// identity, see `verifier::confine`). It must differ from the children's `User`/`Group`: a
-/// child runs as them before it is confined, so it must not reach the verifier's files.
-fn verifier_identity(
-    cfg: &Config,
-    worker: Option<&crate::sandbox::UnixIdentity>,
-) -> Result<Option<crate::sandbox::UnixIdentity>, MasterError> {
-    let fail = |m: String| MasterError::Setup {
-        what: "VerifierUser/VerifierGroup",
-        source: io::Error::other(m),
-    };
-    let Some(name) = &cfg.verifier.user else {
-        return Ok(None);
-    };
-    if !nix::unistd::geteuid().is_root() {
-        log::warn!("VerifierUser {name}: the master does not run as root, so the verifier keeps the master's uid");
-        return Ok(None);
-    }
-    let u = nix::unistd::User::from_name(name)
-        .ok()
-        .flatten()
-        .ok_or_else(|| fail(format!("unknown VerifierUser '{name}'")))?;
-    let gid = match &cfg.verifier.group {
-        Some(g) => {
-            nix::unistd::Group::from_name(g)
-                .ok()
-                .flatten()
-                .ok_or_else(|| fail(format!("unknown VerifierGroup '{g}'")))?
-                .gid
-        }
-        None => u.gid,
-    };
-    let id = crate::sandbox::UnixIdentity {
-        uid: u.uid.as_raw(),
-        gid: gid.as_raw(),
-        groups: vec![gid.as_raw()],
-    };
-    if id.uid == 0 || id.gid == 0 {
-        return Err(fail(
-            "VerifierUser and VerifierGroup must not be root".into(),
-        ));
-    }
-    if worker.is_some_and(|w| w.uid == id.uid || w.gid == id.gid) {
-        return Err(fail(format!(
-            "VerifierUser/VerifierGroup ({}:{}) must differ from User/Group: children run as those before they are confined",
-            id.uid, id.gid
-        )));
-    }
-    Ok(Some(id))
-}
-
-/// Says at start what keeps the verifier's files when little does.
-fn warn_about_verifier(cfg: &Config, verifier: &Verifier, landlock_abi: u32) {
-    if !cfg.needs_verifier() {
-        return;
-    }
-    let selinux = cfg.confinement.contains(&crate::sandbox::Backend::Selinux);
-    let landlock = landlock_abi >= crate::sandbox::MIN_LANDLOCK_ABI;
-    if nix::unistd::geteuid().is_root() && verifier.unix.is_none() && !landlock && !selinux {
-        log::warn!("the password verifier keeps uid 0 without capabilities, and neither Landlock nor SELinux confines its files: set VerifierUser");
-    }
-}
-
-/// The password verifier process: the only process that opens password files. Started when
-/// the configuration names any, restarted when it dies (at most once a second).
-#[derive(Default)]
-struct Verifier {
-    /// `VerifierUser`/`VerifierGroup`, resolved (root master only).
-    unix: Option<crate::sandbox::UnixIdentity>,
-    pid: Option<Pid>,
-    handle: Option<crate::verifier::Handle>,
-    last_start: Option<Instant>,
-    /// How many times it was started; a change means channels made before are dead.
-    starts: u64,
-}
-
-impl Verifier {
-    fn ensure(&mut self, cfg: &Config, inh: &Inherited) {
-        if self.pid.is_some() || !cfg.needs_verifier() {
-            return;
-        }
-        if self
-            .last_start
-            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
-        {
-            return;
-        }
-        self.last_start = Some(Instant::now());
-        let (handle, endpoint) = match crate::verifier::pair() {
-            Ok(p) => p,
-            Err(e) => return log::error!("cannot create the verifier's socket: {e}"),
-        };
-        match fork() {
-            Ok(ForkResult::Child) => run_verifier(cfg, inh, self.unix.clone(), handle, endpoint),
-            Ok(ForkResult::Parent { child }) => {
-                log::info!(
-                    "password verifier started as pid {child} for {} file(s) and {} PAM service(s)",
-                    cfg.password_files.len(),
-                    cfg.pam_services.len()
-                );
-                self.pid = Some(child);
-                self.starts += 1;
-                self.handle = Some(handle);
-            }
-            Err(e) => log::error!("cannot fork the password verifier: {e}"),
-        }
-    }
-
-    fn channel(&self) -> Option<OwnedFd> {
-        let h = self.handle.as_ref()?;
-        h.new_channel()
-            .map_err(|e| log::warn!("no verifier channel for a new child: {e}"))
-            .ok()
-    }
-
-    fn gone(&mut self) {
-        self.pid = None;
-        self.handle = None;
-    }
-
-    fn stop(&mut self) {
-        if let Some(pid) = self.pid {
-            let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
-        }
-        self.gone();
-    }
-
-    fn restart(&mut self, cfg: &Config, inh: &Inherited) {
-        self.stop();
-        self.last_start = None;
-        self.ensure(cfg, inh);
-    }
-}
-
-fn run_verifier(
-    cfg: &Config,
-    inh: &Inherited,
-    unix: Option<crate::sandbox::UnixIdentity>,
-    handle: crate::verifier::Handle,
-    endpoint: crate::verifier::Endpoint,
-) -> ! {
-    use crate::sys::Sys;
-    use std::os::fd::AsRawFd;
-    drop(handle);
-    let mut keep = vec![0, 1, 2, endpoint.as_raw_fd()];
-    keep.extend(inh.error_log_fd);
-    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
-    let mut unblock = SigSet::empty();
-    unblock.add(Signal::SIGTERM);
-    let _ = unblock.thread_unblock();
-    if let Err(e) = crate::sys::Linux.close_fds_except(&keep) {
-        log::error!("verifier: cannot close inherited descriptors: {e}");
-        crate::sys::child_exit(1);
-    }
-    // Confined before it opens a password file or reads a byte from a child; a failed step
-    // means no verifier (authentication answers 503) and the reason in the log.
-    match confine_verifier(cfg, unix, keep) {
-        Ok(proof) => log::info!("password verifier confined: {}", proof.describe()),
-        Err(e) => {
-            log::error!("password verifier not started: confinement failed: {e}");
-            crate::sys::child_exit(reexec::EXIT_START_FAILED);
-        }
-    }
-    let mut vcfg = crate::verifier::Config::new(cfg.password_files.clone());
-    vcfg.pam_services = cfg.pam_services.clone();
-    let code = match endpoint.serve(vcfg, load_password_db) {
-        Ok(()) => 0,
-        Err(e) => {
-            log::error!("verifier: {e}");
-            1
-        }
-    };
-    crate::sys::child_exit(code)
-}
-
-fn confine_verifier(
-    cfg: &Config,
-    unix: Option<crate::sandbox::UnixIdentity>,
-    keep_fds: Vec<std::os::fd::RawFd>,
-) -> Result<crate::sandbox::Confined, crate::sandbox::SandboxError> {
-    use crate::sandbox::{failed, Backend, Step};
-    use crate::sys::{Linux, Sys};
-    let probe = |e| failed(Step::CapCheck)(e);
-    let pam = !cfg.pam_services.is_empty();
-    let inputs = crate::verifier::confine::Inputs {
-        files: cfg.password_files.clone(),
-        selinux: cfg
-            .confinement
-            .contains(&Backend::Selinux)
-            .then(|| cfg.verifier.selinux_context_for(pam).to_string()),
-        unix,
-        uid: Linux.getresuid().map_err(probe)?.1,
-        gid: Linux.getresgid().map_err(probe)?.1,
-        capeff: Linux.cap_effective().map_err(probe)?,
-        landlock_abi: Linux.landlock_abi().map_err(probe)?,
-        namespaces: cfg.namespaces,
-        keep_fds,
-        pam: pam.then(|| crate::verifier::confine::pam_access(|p| p.exists())),
-    };
-    crate::verifier::confine::enter(&Linux, &crate::verifier::confine::plan(&inputs))
-}
-
-/// The verifier's loader: reads and parses one password file (only the verifier calls it).
-fn load_password_db(path: &str) -> Result<Box<dyn crate::verifier::PasswordDb>, String> {
-    let text = crate::config::file::read_regular_string(std::path::Path::new(path))
-        .map_err(|e| format!("cannot read {path}: {e}"))?;
-    crate::auth::htpasswd::parse(&text)
-        .map(|h| Box::new(h) as Box<dyn crate::verifier::PasswordDb>)
-        .map_err(|es| {
-            es.iter()
-                .map(|e| format!("{path}: {e}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
 }

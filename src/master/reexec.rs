@@ -19,9 +19,9 @@
 //!   addresses the configuration names.
 #![forbid(unsafe_code)]
 
-use super::status::FailingLogs;
-use super::Inherited;
 use crate::config::Config;
+use crate::handoff::status::FailingLogs;
+use crate::handoff::Inherited;
 use crate::sandbox::UnixIdentity;
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use std::ffi::CString;

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{expect_eq, failed, SandboxError, Step};
 use crate::sys::{Namespace, Sys, TMPFS_MAGIC};
@@ -41,6 +42,26 @@ pub struct ProgramIsolation {
     pub tmpfs: Vec<PathBuf>,
     /// Size limit of each tmpfs, in bytes.
     pub tmpfs_size: u64,
+}
+
+/// Set when this child's programs run in their own PID namespace; read by the CGI spawner.
+static PROGRAMS_IN_PID_NS: AtomicBool = AtomicBool::new(false);
+/// Set when this child is in its own user namespace (RLIMIT_NPROC is then per connection).
+static OWN_USER_NS: AtomicBool = AtomicBool::new(false);
+
+pub fn programs_in_pid_ns() -> bool {
+    PROGRAMS_IN_PID_NS.load(Ordering::Relaxed)
+}
+
+pub fn own_user_ns() -> bool {
+    OWN_USER_NS.load(Ordering::Relaxed)
+}
+
+/// Records what [`isolate`] gave this process, for what runs in it later (the CGI spawner:
+/// PID namespace, RLIMIT_NPROC). Called by the child once its isolation succeeded.
+pub fn record_isolation(plan: &IsolationPlan) {
+    PROGRAMS_IN_PID_NS.store(plan.programs.is_some(), Ordering::Relaxed);
+    OWN_USER_NS.store(plan.user_ns.is_some(), Ordering::Relaxed);
 }
 
 /// Applies `plan` to the calling process.

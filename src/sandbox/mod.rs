@@ -26,7 +26,10 @@ use std::os::fd::RawFd;
 use crate::sys::Sys;
 pub use crate::sys::{LandlockEnforcement, LandlockRules, Resource, SelinuxState};
 pub use early::early_drop;
-pub use isolate::{isolate, not_dumpable, IsolationPlan, ProgramIsolation};
+pub use isolate::{
+    isolate, not_dumpable, own_user_ns, programs_in_pid_ns, record_isolation, IsolationPlan,
+    ProgramIsolation,
+};
 pub use landlock::MIN_LANDLOCK_ABI;
 pub use seccomp::{SeccompPolicy, SeccompRelax};
 pub use selinux::check_context;

@@ -7,8 +7,8 @@
 
 use super::header;
 use super::Outcome;
-use crate::child::read::Conn;
-use crate::child::respond::{self, Response};
+use crate::http::read::Conn;
+use crate::http::response::{self, Response};
 use crate::http::{date, status};
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
@@ -22,7 +22,7 @@ const STDERR_LINE: usize = 4096;
 
 pub(crate) fn send_error(conn: &mut Conn, resp: Response) -> Outcome {
     let status = resp.status;
-    let sent = respond::write(&mut conn.stream, resp, false, false);
+    let sent = response::write(&mut conn.stream, resp, false, false);
     Outcome {
         status,
         body_bytes: sent.map(|s| s.body_bytes).unwrap_or(0),

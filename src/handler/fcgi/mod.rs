@@ -23,16 +23,16 @@
 
 pub mod record;
 
-use crate::child::body::BodyReader;
-use crate::child::confine::Confined;
-use crate::child::read::Conn;
-use crate::child::respond::Response;
-use crate::child::route::Route;
 use crate::config::fcgi::{self as conf, Backend, BackendType, SetHandler, Socket};
 use crate::config::{Config, VHost};
 use crate::handler::cgi::output::{send_error, End, Failures, LineLog, Output};
 use crate::handler::cgi::{env, Context, Outcome};
+use crate::http::body::BodyReader;
+use crate::http::read::Conn;
 use crate::http::request::{Method, Request};
+use crate::http::response::Response;
+use crate::http::route::Route;
+use crate::sandbox::Confined;
 use crate::sys::fs::open_beneath;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -334,7 +334,7 @@ pub fn run(
         remote_addr: cx.peer.ip().to_string(),
         remote_port: cx.peer.port(),
         server_name: cx.vhost.server_name(),
-        server_port: crate::child::tls::session()
+        server_port: crate::http::tls_session::session()
             .map(|s| s.port)
             .unwrap_or_else(|| conn.stream.local_addr().map(|a| a.port()).unwrap_or(0)),
         remote_user: cx.user,
@@ -365,7 +365,7 @@ pub fn run(
     }
     .ssl_std_env_vars
     .unwrap_or(false);
-    let env = crate::child::tls::with_cgi_vars(env, std_env_vars);
+    let env = crate::http::tls_session::with_cgi_vars(env, std_env_vars);
     let env = crate::handler::cgi::with_request_vars(env, cx, req, conn.stream.local_addr().ok());
     // The application gets exactly the CGI variables; PATH is the process's business there.
     let env: Vec<Vec<u8>> = env
@@ -418,7 +418,7 @@ pub fn run(
         false,
     )
     .default_charset(
-        crate::child::admit::request_conf(cx.vhost, req)
+        crate::config::request::request_conf(cx.vhost, req)
             .1
             .default_charset
             .as_ref(),

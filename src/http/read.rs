@@ -16,7 +16,8 @@ pub struct Conn {
 }
 
 pub enum Outcome {
-    Request(Request),
+    /// A complete head, and its length in bytes (for the access log).
+    Request { req: Request, head_bytes: usize },
     /// The client closed, or sent nothing before the wait ended: close without a response.
     Idle,
     /// A precise error status, with what could be read of the request line for the log.
@@ -68,9 +69,11 @@ pub fn next(
         if !conn.buf.is_empty() {
             match request::parse_head(&conn.buf, limits) {
                 Ok(Parsed::Complete(req, used)) => {
-                    super::access_log::request_began(used);
                     conn.buf.drain(..used);
-                    return Outcome::Request(req);
+                    return Outcome::Request {
+                        req,
+                        head_bytes: used,
+                    };
                 }
                 Ok(Parsed::Partial) => {}
                 Err(e) => return bad(&conn.buf, &e),
@@ -95,7 +98,7 @@ pub fn next(
         let max = (limits.max_head() + 1)
             .saturating_sub(conn.buf.len())
             .clamp(1, chunk.len());
-        match conn.stream.read(&mut chunk[..max]) {
+        match conn.stream.read(chunk.get_mut(..max).unwrap_or_default()) {
             Ok(0) if conn.buf.is_empty() => return Outcome::Idle,
             Ok(0) => {
                 return Outcome::Bad {
@@ -105,7 +108,8 @@ pub fn next(
                 }
             }
             Ok(n) => {
-                conn.buf.extend_from_slice(&chunk[..n]);
+                conn.buf
+                    .extend_from_slice(chunk.get(..n).unwrap_or_default());
                 start.get_or_insert_with(Instant::now);
             }
             Err(e)
@@ -138,7 +142,7 @@ fn wait_readable(stream: &TcpStream, reclaim: Option<&SignalFd>, wait: Duration)
     fds.extend(reclaim.map(|r| PollFd::new(r.as_fd(), PollFlags::POLLIN)));
     match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
         Ok(0) => Ready::Nothing,
-        Ok(_) if fds[0].any().unwrap_or(true) => Ready::Data,
+        Ok(_) if fds.first().and_then(|f| f.any()).unwrap_or(true) => Ready::Data,
         Ok(_) => Ready::Reclaimed,
         Err(nix::errno::Errno::EINTR) => Ready::Nothing,
         // Let the read report what is wrong with the socket.
@@ -185,5 +189,5 @@ pub fn first_line(buf: &[u8]) -> String {
         .position(|&b| b == b'\n' || b == b'\r')
         .unwrap_or(buf.len())
         .min(256);
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    String::from_utf8_lossy(buf.get(..end).unwrap_or_default()).into_owned()
 }

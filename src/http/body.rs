@@ -182,9 +182,11 @@ impl BodyReader {
                 Framing::Length { left } => (left.min(READ_CHUNK as u64)) as usize,
                 Framing::Chunked(_) => READ_CHUNK,
             };
-            match conn.stream.read(&mut chunk[..want]) {
+            match conn.stream.read(chunk.get_mut(..want).unwrap_or_default()) {
                 Ok(0) => return Err(BodyError::Truncated { got: self.got }),
-                Ok(n) => conn.buf.extend_from_slice(&chunk[..n]),
+                Ok(n) => conn
+                    .buf
+                    .extend_from_slice(chunk.get(..n).unwrap_or_default()),
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -205,7 +207,7 @@ impl BodyReader {
         match &mut self.framing {
             Framing::Length { left } => {
                 let n = conn.buf.len().min(max).min(*left as usize);
-                out.extend_from_slice(&conn.buf[..n]);
+                out.extend_from_slice(conn.buf.get(..n).unwrap_or_default());
                 conn.buf.drain(..n);
                 *left -= n as u64;
                 self.done = *left == 0;
@@ -215,7 +217,7 @@ impl BodyReader {
                 // input bytes bounds the output.
                 let feed = conn.buf.len().min(max);
                 let (used, done) = dec
-                    .decode(&conn.buf[..feed], out)
+                    .decode(conn.buf.get(..feed).unwrap_or_default(), out)
                     .map_err(BodyError::Chunked)?;
                 conn.buf.drain(..used);
                 self.done = done;

@@ -230,3 +230,20 @@ mod tests {
         assert!(!h.contains("Content-Length"));
     }
 }
+
+impl Original<'_> {
+    /// `REDIRECT_URL`'s value: the original path as `<Location>` sees it (decoded).
+    pub fn url(&self) -> String {
+        crate::config::model::normalized_url(&self.req.path)
+    }
+}
+
+/// The answer an error document stands in for.
+#[derive(Debug, Clone, Copy)]
+pub struct Original<'a> {
+    pub status: u16,
+    /// The request the document stands in for (a program gets its `REDIRECT_*` variables).
+    pub req: &'a crate::http::request::Request,
+    /// Fields of the original answer the document's answer keeps (a 401's WWW-Authenticate).
+    pub fields: &'a [(std::borrow::Cow<'static, str>, String)],
+}
