@@ -50,7 +50,7 @@ pub fn parse_code(code: &str) -> Result<ExpiresCode, String> {
         ));
     }
     let mut words = code.split_ascii_whitespace().peekable();
-    let first = |w: &str, p: &str| w.len() >= p.len() && w[..p.len()].eq_ignore_ascii_case(p);
+    let first = |w: &str, p: &str| w.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
     let base = words.next().unwrap_or_default();
     let modification = if first(base, "n") || first(base, "a") {
         false
@@ -362,6 +362,9 @@ mod tests {
             ("Access plus 1 day", "short form"),
             ("A", "short form"),
             ("A12x", "short form"),
+            // A multi-byte first letter: an error, never a slice inside the character.
+            ("\u{7e3}", "unrecognised <base>"),
+            ("access \u{7e3}lus 1 day", "numeric value expected"),
         ] {
             let e = parse_code(code).expect_err(code);
             assert!(e.contains(want), "{code}: {e}");
