@@ -21,27 +21,7 @@ use common::*;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-
-fn skip(test: &str) -> bool {
-    if !is_root() {
-        eprintln!("SKIP {test}: needs root (Confinement unix changes uids)");
-        return true;
-    }
-    use oneshot_httpd::sys::{Linux, Sys};
-    match Linux.landlock_abi().ok() {
-        Some(abi) if abi >= oneshot_httpd::sandbox::MIN_LANDLOCK_ABI => false,
-        other => {
-            eprintln!("SKIP {test}: kernel Landlock ABI {other:?} is below the server's minimum");
-            true
-        }
-    }
-}
-
-fn write(p: &Path, text: &str, mode: u32) {
-    std::fs::write(p, text).unwrap();
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
-}
+use std::path::PathBuf;
 
 /// A site in the tests' world-searchable scratch directory (children run as nobody).
 struct Site {
@@ -56,8 +36,8 @@ fn build_site(name: &str) -> Site {
         std::fs::create_dir_all(dir.join(d)).unwrap();
         std::fs::set_permissions(dir.join(d), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    write(&dir.join("www/mapped/index.html"), "mapped index\n", 0o644);
-    write(
+    write_mode(&dir.join("www/mapped/index.html"), "mapped index\n", 0o644);
+    write_mode(
         &dir.join("www/nomap/index.html"),
         "NOMAP SECRET index\n",
         0o644,
@@ -72,7 +52,7 @@ fn build_site(name: &str) -> Site {
     )
     .unwrap();
     let map = dir.join("conf/nomap.map");
-    write(
+    write_mode(
         &map,
         "# only bob has a rule here\nbob nobody:nogroup\n",
         0o644,
@@ -173,7 +153,7 @@ fn assert_refused(r: &Resp, what: &str) {
 #[test]
 fn a_user_without_an_identity_rule_gets_403_and_an_audit_line() {
     let test = "a_user_without_an_identity_rule_gets_403_and_an_audit_line";
-    if skip(test) {
+    if skip_unless_root_landlock(test) {
         return;
     }
     let site = build_site("refused");
@@ -226,7 +206,7 @@ fn a_user_without_an_identity_rule_gets_403_and_an_audit_line() {
 #[test]
 fn an_unmapped_request_after_a_served_one_on_the_same_connection_is_never_served() {
     let test = "an_unmapped_request_after_a_served_one_on_the_same_connection_is_never_served";
-    if skip(test) {
+    if skip_unless_root_landlock(test) {
         return;
     }
     let site = build_site("keepalive");

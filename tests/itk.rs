@@ -137,27 +137,6 @@ fn htpasswd_lines_as_apache_reads_them() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-fn skip_unless_root_landlock(test: &str) -> bool {
-    if !is_root() {
-        eprintln!("SKIP {test}: needs root (Confinement unix changes uids)");
-        return true;
-    }
-    use oneshot_httpd::sys::{Linux, Sys};
-    match Linux.landlock_abi().ok() {
-        Some(abi) if abi >= oneshot_httpd::sandbox::MIN_LANDLOCK_ABI => false,
-        other => {
-            eprintln!("SKIP {test}: kernel Landlock ABI {other:?} is below the server's minimum");
-            true
-        }
-    }
-}
-
-fn write_mode(p: &Path, text: &str, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(p, text).unwrap();
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
 /// A CGI program that reports what it runs as: its ids, groups and nice value.
 const PROBE: &str = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\necho \"uid=$(id -u) gid=$(id -g) groups=$(id -G) nice=$(nice)\"\n";
 

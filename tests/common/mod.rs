@@ -438,6 +438,31 @@ pub fn wait_error_log(s: &Server, pred: impl Fn(&str) -> bool) -> String {
     }
 }
 
+/// True (and a SKIP line) unless this test can run `Confinement unix landlock`: root, and a
+/// kernel Landlock ABI the server accepts.
+pub fn skip_unless_root_landlock(test: &str) -> bool {
+    if !is_root() {
+        eprintln!("SKIP {test}: needs root (Confinement unix changes uids)");
+        return true;
+    }
+    use oneshot_httpd::sys::{Linux, Sys};
+    match Linux.landlock_abi().ok() {
+        Some(abi) if abi >= oneshot_httpd::sandbox::MIN_LANDLOCK_ABI => false,
+        other => {
+            eprintln!("SKIP {test}: kernel Landlock ABI {other:?} is below the server's minimum");
+            true
+        }
+    }
+}
+
+/// Writes `text` to `p` and sets its mode (map and password files must not be group/other
+/// writable).
+pub fn write_mode(p: &std::path::Path, text: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(p, text).unwrap();
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
 /// A system account for tests as (uid, gid): looked up, else created once with useradd (left
 /// in place; useradd is not safe to run concurrently with itself, hence the lock).
 pub fn system_user(name: &str) -> (u32, u32) {
