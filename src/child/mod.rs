@@ -20,6 +20,7 @@ pub mod refuse;
 pub mod report;
 pub mod tls;
 pub mod vhost;
+pub mod vhost_slot;
 
 use crate::config::{Config, VHost};
 use crate::handler;
@@ -40,9 +41,16 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// Entry point after fork. Never returns: the child exits when its connection ends.
-/// `category`: the MCS category the master gave this child (`selinuxConnectionCategories`).
-pub fn run(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>, category: Option<u16>) -> ! {
-    let code = match serve(cfg, inh, verifier, category) {
+/// `category`: the MCS category the master gave this child (`selinuxConnectionCategories`);
+/// `slot`: its `MaxClientsVHost` claim channel, when some vhost is limited (`vhost_slot`).
+pub fn run(
+    cfg: &Config,
+    inh: &Inherited,
+    verifier: Option<OwnedFd>,
+    slot: Option<OwnedFd>,
+    category: Option<u16>,
+) -> ! {
+    let code = match serve(cfg, inh, verifier, slot, category) {
         Ok(()) => 0,
         Err(e) => {
             log::error!("{e}");
@@ -70,17 +78,20 @@ pub fn serve(
     cfg: &Config,
     inh: &Inherited,
     verifier: Option<OwnedFd>,
+    slot: Option<OwnedFd>,
     category: Option<u16>,
 ) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
     let started = std::time::Instant::now();
-    let Isolated { keep, mut reclaim } = isolate(cfg, inh, &accepted, &verifier)?;
+    let slot = vhost_slot::VHostSlot::new(slot, accepted.local.port());
+    let Isolated { keep, mut reclaim } = isolate(cfg, inh, &accepted, &verifier, slot.fd())?;
     // PROXY header and TLS handshake; the peer is the proxied client from here on.
     let Some(front::Front { peer, on }) = front::open(cfg, &accepted) else {
         return Ok(());
     };
     access_log::connection(accepted.peer, accepted.local, on);
     let mut gate = Gate::new(cfg, inh, peer, verifier, keep, category, on);
+    gate.slot = slot;
     let mut conn = Conn {
         stream: accepted.stream,
         buf: Vec::new(),
@@ -136,6 +147,9 @@ fn refusal_document(
             return false;
         }
     };
+    if gate.slot.check(a.vhost, confined.is_some()) != vhost_slot::Verdict::Go {
+        return false;
+    }
     let plan = gate.plan(&a);
     let Some(proof) = confine_once(confined, &plan, gate, &a) else {
         return false;
@@ -210,6 +224,23 @@ fn serve_one(
             return false;
         }
     };
+    match gate.slot.check(admitted.vhost, confined.is_some()) {
+        vhost_slot::Verdict::Go => {}
+        vhost_slot::Verdict::Full { key } => {
+            let full = admit::Refusal {
+                status: 503,
+                realm: None,
+                reason: admit::Reason::VHostFull { key },
+                headers: admitted.conf.headers.clone(),
+                error_documents: admitted.conf.error_documents.clone(),
+            };
+            return refuse::refuse(scene, conn, req, &full, false);
+        }
+        vhost_slot::Verdict::FreshProcess(why) => {
+            gate.closing(req, why);
+            return false;
+        }
+    }
     let Some(proof) = confine_once(confined, &plan, gate, &admitted) else {
         refuse::failed(scene, conn, req, admitted.user.as_deref());
         return false;
@@ -260,6 +291,8 @@ struct Gate<'a> {
     category: Option<u16>,
     /// Plain or TLS (and for which vhost): which vhosts a request may select.
     on: vhost::On,
+    /// `MaxClientsVHost`: the claim channel and the slot this process holds.
+    slot: vhost_slot::VHostSlot,
 }
 
 impl<'a> Gate<'a> {
@@ -287,6 +320,7 @@ impl<'a> Gate<'a> {
             keep,
             category,
             on,
+            slot: vhost_slot::VHostSlot::default(),
         }
     }
 
@@ -350,6 +384,7 @@ fn isolate(
     inh: &Inherited,
     accepted: &accept::Accepted,
     verifier: &Option<OwnedFd>,
+    slot: Option<i32>,
 ) -> Result<Isolated, ChildError> {
     let status = inh.status.try_clone().map_err(ChildError::Status)?;
     let status = report::install(status, inh.failing_logs.clone());
@@ -362,6 +397,7 @@ fn isolate(
     keep.extend([0, 1, 2, accepted.stream.as_raw_fd()]);
     let mut early_keep = keep.clone();
     early_keep.extend(verifier.as_ref().map(|v| v.as_raw_fd()));
+    early_keep.extend(slot);
     early_keep.extend(reclaim.as_ref().map(|r| r.as_raw_fd()));
     // The key holder channel lives until the handshake (`front`), never into confinement.
     early_keep.extend(tls::handoff_fd());
@@ -436,6 +472,7 @@ fn confine_once<'p>(
     let peer = gate.peer;
     if confined.is_none() {
         gate.creds.close();
+        gate.slot.close();
         match confine::enter(plan) {
             Ok(proof) => {
                 log::info!(target: "oneshot_httpd::audit", "{peer}: user={} entered {} by rule {}", admitted.user.as_deref().unwrap_or("-"), proof.describe(), admitted.identity.rule);

@@ -322,6 +322,7 @@ pub const TABLE: &[Directive] = &[
     implemented("LimitGIDRange", SERVER, Own, "mpm_itk_module", Server(super::itk::limit_gid_range), "MIN MAX: gid and supplementary groups (docs/itk.md)"),
     implemented("AssignUserIDExpr", ANY, Own, "mpm_itk_module", Dir(super::itk::assign_user_expr), "%{reqenv:VAR} and %{SERVER_NAME} only (admin data; request-derived forms refused with the reason): a user name, resolved by the child (docs/itk.md)"),
     implemented("AssignGroupIDExpr", ANY, Own, "mpm_itk_module", Dir(super::itk::assign_group_expr), "as AssignUserIDExpr: a group name"),
+    implemented("MaxClientsVHost", SV, Own, "mpm_itk_module", VHost(super::itk::max_clients_vhost), "N: at most N connections in the vhost at once, counted by the master; over it 503; 0 no limit; the server's line applies to vhosts without one (docs/itk.md)"),
     implemented("NiceValue", ANY, Own, "mpm_itk_module", Dir(super::itk::nice_value), "0..19, set by the child before confinement; a keep-alive request needing another value gets a fresh process"),
     implemented("Header", ANY, Own, "headers_module", Dir(super::header::directive), "[onsuccess|always] set|append|merge|add|setifempty|unset NAME [VALUE]: onsuccess on handler responses, always on every one; echo/edit/expr=/env= refused"),
     implemented("ErrorDocument", ANY, Exactly(2), "core_module", Dir(super::errordoc::directive), "CODE \"text\" | /local/path (internal redirect in the same identity, else the built-in page) | http://url (302; ignored for 401 with a warning)"),

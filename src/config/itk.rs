@@ -178,9 +178,47 @@ pub fn nice_value(b: &mut Builder, n: &Node, d: &mut DirConf) {
     }
 }
 
+/// `MaxClientsVHost N`: a non-negative number; 0 is no limit (mpm-itk enforces only values
+/// above 0). A number that does not fit is an error, where mpm-itk's `atoi` would wrap.
+pub fn parse_max_clients_vhost(args: &[String]) -> Result<u32, String> {
+    let [v] = args else {
+        return Err("MaxClientsVHost takes one argument: the most connections this virtual host may have at once (0: no limit)".into());
+    };
+    v.parse::<u32>().map_err(|_| {
+        format!("MaxClientsVHost '{v}' is not a number of connections (0..4294967295; 0: no limit)")
+    })
+}
+
+/// `MaxClientsVHost N` (server config, virtual host): the master counts the connections each
+/// vhost has (`master::vhost_slots`); a request over the limit gets 503. A vhost's own line
+/// replaces the server's, and the server's applies to every vhost without one (mpm-itk has no
+/// server-config merge, so there it limits only requests the main server itself serves).
+pub fn max_clients_vhost(b: &mut Builder, n: &Node, v: &mut super::build::VHostDraft) {
+    match parse_max_clients_vhost(&n.args) {
+        Ok(x) => v.harden.set_max_clients(x),
+        Err(m) => b.error(n, m),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_clients_vhost_table() {
+        let a = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        for (arg, want) in [
+            ("1", Some(1)),
+            ("30", Some(30)),
+            ("0", Some(0)),
+            ("4294967295", Some(u32::MAX)),
+        ] {
+            assert_eq!(parse_max_clients_vhost(&a(arg)).ok(), want, "{arg}");
+        }
+        for arg in ["", "-1", "x", "1.5", "4294967296", "1 2"] {
+            assert!(parse_max_clients_vhost(&a(arg)).is_err(), "{arg}");
+        }
+    }
 
     /// Written from mpm-itk's documentation (ranges are inclusive, `LimitGIDRange` bounds the
     /// gid) plus this server's one addition (supplementary groups are bounded too).

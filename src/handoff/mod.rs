@@ -8,6 +8,7 @@
 //! - [`status`]: the status-pipe protocol, the only bytes a child sends the master.
 
 pub mod status;
+pub mod vhost_slots;
 
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
