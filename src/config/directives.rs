@@ -358,6 +358,7 @@ pub const TABLE: &[Directive] = &[
     no_effect("LanguagePriority", ANY, AtLeast(1), "negotiation_module", NEGOTIATION),
     no_effect("ForceLanguagePriority", ANY, AtLeast(1), "negotiation_module", NEGOTIATION),
     implemented("SetEnv", ANY, Own, "env_module", Dir(super::setenv::set_env), "VAR [VALUE]: for CGI and FastCGI programs, after every SetEnvIf (docs/itk.md)"),
+    implemented("PassEnv", ANY, Own, "env_module", Dir(super::setenv::pass_env), "VAR...: the start-up environment's value, as SetEnv (same names refused); undefined: a -t warning"),
     implemented("UnsetEnv", ANY, Own, "env_module", Dir(super::setenv::unset_env), "VAR...: as SetEnv"),
     implemented("SetEnvIf", ANY, Own, "setenvif_module", Dir(super::setenv::set_env_if), "ATTRIBUTE REGEX [!]VAR[=VALUE]...: Remote_Addr, Remote_Host (the address), Server_Addr, Request_Method, Request_Protocol, Request_URI, a header, an earlier variable; $1 and & in values; HTTP_PROXY refused (httpoxy)"),
     implemented("SetEnvIfNoCase", ANY, Own, "setenvif_module", Dir(super::setenv::set_env_if), "as SetEnvIf, the regex case-insensitive"),
