@@ -1830,7 +1830,8 @@ pub(super) mod h {
             origin(n),
         ));
         if let Some([a0]) = b.args(n, 1, 1) {
-            match crate::policy::parse_selinux_target(a0) {
+            match crate::policy::parse_selinux_target_with(a0, &crate::config::itk::translate_range)
+            {
                 Ok(t) if t.is_noop() => b.error(
                     n,
                     format!(

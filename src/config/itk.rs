@@ -115,7 +115,7 @@ pub fn selinux_server_domain(b: &mut Builder, n: &Node, cfg: &mut Config) {
     let [v] = n.args.as_slice() else {
         return b.error(n, "selinuxServerDomain takes one DOMAIN:RANGE");
     };
-    match crate::policy::parse_selinux_target(v) {
+    match crate::policy::parse_selinux_target_with(v, &translate_range) {
         Ok(t) => {
             cfg.itk.server_domain = Some((
                 t,
@@ -161,6 +161,31 @@ pub fn check_server_domain(
             ),
         });
     }
+}
+
+/// Why a range written with mcstrans names cannot be translated on a host without SELinux.
+pub const NO_TRANSLATION: &str = "translated range names (mcstrans: SystemLow, SystemHigh, names from /etc/selinux/*/setrans.conf) need SELinux enabled and mcstrans running to be translated, and SELinux is not enabled on this host: write the raw range (e.g. s0-s0:c0.c1023)";
+
+/// mod_selinux ranges with mcstrans names (`anon_webapp_t:SystemLow`, `s0-SystemHigh`):
+/// translated once, when the configuration and map files are loaded, by libselinux
+/// (`selinux_trans_to_raw_context`, which asks mcstransd), so the configuration and children
+/// hold raw ranges only. Without SELinux there is nothing to translate with: an error.
+pub fn translate_range(range: &str) -> Result<String, String> {
+    use crate::sys::{Linux, SelinuxState, Sys};
+    if !matches!(
+        Linux.selinux_state(),
+        Ok(SelinuxState::Enforcing | SelinuxState::Permissive)
+    ) {
+        return Err(NO_TRANSLATION.into());
+    }
+    // mcstrans translates the MLS part of a whole context; the other parts pass unchanged.
+    let context = format!("system_u:object_r:unlabeled_t:{range}");
+    let raw = crate::sys::linux::selinux_trans_to_raw(&context)
+        .map_err(|e| format!("libselinux could not translate it: {e}"))?;
+    raw.splitn(4, ':')
+        .nth(3)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("libselinux translated it to '{raw}', which has no range"))
 }
 
 /// `NiceValue N`: 0..=19 (see the module comment for negative values).
