@@ -400,7 +400,7 @@ fn isolate(
     early_keep.extend(slot);
     early_keep.extend(reclaim.as_ref().map(|r| r.as_raw_fd()));
     // The key holder channel lives until the handshake (`front`), never into confinement.
-    early_keep.extend(tls::handoff_fd());
+    early_keep.extend(crate::handoff::tls::handoff_fd());
     Linux
         .close_fds_except(&early_keep)
         .map_err(ChildError::CloseFds)?;

@@ -5,9 +5,12 @@
 //!   the logs the master opened) and the identity it drops to;
 //! - the signals: [`handled_signals`] (the master's; children reset the others) and
 //!   [`RECLAIM_SIGNAL`], received by a child only through [`reclaim_signalfd`];
-//! - [`status`]: the status-pipe protocol, the only bytes a child sends the master.
+//! - [`status`]: the status-pipe protocol, the only bytes a child sends the master;
+//! - [`tls`]: a child's one-signature channel to the key holder, from fork to handshake;
+//! - [`vhost_slots`]: a child's `MaxClientsVHost` claim channel, from fork to confinement.
 
 pub mod status;
+pub mod tls;
 pub mod vhost_slots;
 
 use nix::sys::signal::{SigSet, Signal};

@@ -596,7 +596,7 @@ fn spawn_many(
                 match reexec.image() {
                     Some(image) => reexec.exec_child(image, inh, chan, slot_child, category),
                     None => {
-                        child::tls::install(tls);
+                        crate::handoff::tls::install(tls);
                         child::run(cfg, inh, chan, slot_child, category)
                     }
                 }
