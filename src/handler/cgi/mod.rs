@@ -5,7 +5,8 @@
 //!   ever followed;
 //! - [`suexec`]: suEXEC's checks, a refusal being a 403 and an error-log line naming the
 //!   check, the path and the ids;
-//! - [`pump`]: starting the program and the bytes between client, program and response;
+//! - [`program`]: starting the program, its pipes, its end; [`pump`]: the one exchange loop
+//!   (client, backend, response framing) that FastCGI shares;
 //! - [`output`]: the response framing (its header block, Content-Length or chunked), pure
 //!   parts unit-tested, shared with FastCGI; [`header`] and [`env`]: the CGI header block and
 //!   the environment (pure).
@@ -37,7 +38,8 @@ pub mod env;
 pub mod header;
 mod locate;
 pub(crate) mod output;
-mod pump;
+mod program;
+pub(crate) mod pump;
 mod suexec;
 
 pub use crate::http::route::index_url;
@@ -51,7 +53,7 @@ use crate::http::request::{Method, Request};
 use crate::http::response::Response;
 use crate::sandbox::Confined;
 use output::{send_error, Output};
-use pump::{start, OUT_CHUNK};
+use program::{start, OUT_CHUNK};
 use std::net::SocketAddr;
 
 /// Largest chunked request body buffered for a program (LimitRequestBody may lower it).
@@ -186,7 +188,7 @@ pub fn run(
     .header_rules(rules)
     .default_charset(charset.as_ref())
     .error_status(cx.error.map(|o| o.status));
-    pump::exchange(tag, started, pending, out, cx.cfg.cgi_timeout, conn, body)
+    program::exchange(tag, started, pending, out, cx.cfg.cgi_timeout, conn, body)
 }
 
 /// Reads the whole chunked body, decoded, within the smaller of LimitRequestBody and
