@@ -35,6 +35,7 @@
 //!   program that answers HEAD with no body says nothing about the GET's length).
 
 pub mod env;
+pub(crate) mod filter;
 pub mod header;
 mod locate;
 pub(crate) mod output;
@@ -107,7 +108,7 @@ pub fn run(
     script: Script,
 ) -> Outcome {
     let conf = crate::config::request::request_conf(cx.vhost, req).1;
-    let (rules, charset) = (conf.headers, conf.default_charset);
+    let (rules, charset) = (conf.headers.clone(), conf.default_charset.clone());
     if matches!(req.method, Method::Trace | Method::Connect) {
         return send_error(
             conn,
@@ -187,7 +188,15 @@ pub fn run(
     )
     .header_rules(rules)
     .default_charset(charset.as_ref())
-    .error_status(cx.error.map(|o| o.status));
+    .error_status(cx.error.map(|o| o.status))
+    .filters(filter::Filters {
+        accept_encoding: req.header("Accept-Encoding").map(<[u8]>::to_vec),
+        file_name: Some(script.name.clone()),
+        mtime: std::fs::symlink_metadata(&filename)
+            .and_then(|m| m.modified())
+            .ok(),
+        conf,
+    });
     program::exchange(tag, started, pending, out, cx.cfg.cgi_timeout, conn, body)
 }
 

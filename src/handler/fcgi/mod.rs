@@ -409,6 +409,7 @@ pub fn run(
     if let Err(e) = body.want(conn) {
         log::info!("{tag}: client gone before 100 Continue: {e}");
     }
+    let conf = crate::config::request::request_conf(cx.vhost, req).1;
     let out = Output::new(
         tag.clone(),
         req.method == Method::Head,
@@ -416,13 +417,17 @@ pub fn run(
         cx.may_keep_alive,
         false,
     )
-    .default_charset(
-        crate::config::request::request_conf(cx.vhost, req)
-            .1
-            .default_charset
-            .as_ref(),
-    )
-    .error_status(cx.error.map(|o| o.status));
+    .header_rules(conf.headers.clone())
+    .default_charset(conf.default_charset.as_ref())
+    .error_status(cx.error.map(|o| o.status))
+    .filters(crate::handler::cgi::filter::Filters {
+        accept_encoding: req.header("Accept-Encoding").map(<[u8]>::to_vec),
+        file_name: target.local.as_ref().map(|(_, name)| name.clone()),
+        mtime: (target.local.as_ref())
+            .and_then(|(dir, name)| std::fs::symlink_metadata(dir.join(name)).ok())
+            .and_then(|m| m.modified().ok()),
+        conf,
+    });
     let mut x = Exchange::new(tag.clone(), sock, reused, outbuf, pending, out);
     let mut end = x.pump(timeout, conn, body);
     if x.sock.stale && end == End::Gateway(502) {
