@@ -10,7 +10,8 @@
 //! previous request left open ([`Kept`]), sends BEGIN_REQUEST (responder, FCGI_KEEP_CONN),
 //! PARAMS from the CGI/1.1 builder plus SCRIPT_FILENAME, the request body as
 //! STDIN records while reading STDOUT through the CGI output parser
-//! ([`crate::handler::cgi::output`]) and STDERR to the error log, until END_REQUEST. When the
+//! ([`crate::handler::cgi::output`]) and STDERR to the error log, until END_REQUEST (the loop
+//! is CGI's, [`crate::handler::cgi::pump`]; [`Records`] is what differs). When the
 //! client goes away (a write to it fails, or its connection is reset) it sends ABORT_REQUEST.
 //! The connection is kept for the client's next request only when the exchange ended exactly
 //! at END_REQUEST (nothing unread, nothing unsent): anything else closes it, so a request cut
