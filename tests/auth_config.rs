@@ -44,6 +44,9 @@ fn check_conf(dir: &Path, extra: &str) -> (bool, String) {
     )
 }
 
+/// (an error, not a warning; the named line's offset from FIRST; part of the message).
+type Expect = (bool, i32, &'static str);
+
 /// alice's `<VirtualHost>` is line 19 of the file `check_conf` writes; `extra` starts on line 22.
 const FIRST: i32 = 22;
 
@@ -55,7 +58,7 @@ fn broken_authentication_is_named_at_check_time() {
     let pw = dir.join("htpasswd");
     let pw = pw.display();
     // (lines added to alice's vhost, error?, line offset of the section named, message part)
-    let table: Vec<(String, Option<(bool, i32, &str)>)> = vec![
+    let table: Vec<(String, Option<Expect>)> = vec![
         // AuthType and no Require anywhere: Apache's 500 for every request.
         (
             format!("<Location /private>\nAuthType Basic\nAuthName p\nAuthUserFile {pw}\n</Location>\n"),
