@@ -88,6 +88,7 @@ pub fn enter(plan: &Plan) -> Result<Confined, SandboxError> {
 mod tests {
     use super::*;
     use crate::config::{DirConf, Origin, ScriptAlias};
+    use std::path::PathBuf;
 
     fn vhost(aliases: &[&str], extensions: bool) -> VHost {
         let origin = Origin {
