@@ -41,16 +41,9 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// Entry point after fork. Never returns: the child exits when its connection ends.
-/// `category`: the MCS category the master gave this child (`selinuxConnectionCategories`);
-/// `slot`: its `MaxClientsVHost` claim channel, when some vhost is limited (`vhost_slot`).
-pub fn run(
-    cfg: &Config,
-    inh: &Inherited,
-    verifier: Option<OwnedFd>,
-    slot: Option<OwnedFd>,
-    category: Option<u16>,
-) -> ! {
-    let code = match serve(cfg, inh, verifier, slot, category) {
+/// `category`: the MCS category the master gave this child (`selinuxConnectionCategories`).
+pub fn run(cfg: &Config, inh: &Inherited, verifier: Option<OwnedFd>, category: Option<u16>) -> ! {
+    let code = match serve(cfg, inh, verifier, category) {
         Ok(()) => 0,
         Err(e) => {
             log::error!("{e}");
@@ -78,20 +71,17 @@ pub fn serve(
     cfg: &Config,
     inh: &Inherited,
     verifier: Option<OwnedFd>,
-    slot: Option<OwnedFd>,
     category: Option<u16>,
 ) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
     let started = std::time::Instant::now();
-    let slot = vhost_slot::VHostSlot::new(slot, accepted.local.port());
-    let Isolated { keep, mut reclaim } = isolate(cfg, inh, &accepted, &verifier, slot.fd())?;
+    let Isolated { keep, mut reclaim } = isolate(cfg, inh, &accepted, &verifier)?;
     // PROXY header and TLS handshake; the peer is the proxied client from here on.
     let Some(front::Front { peer, on }) = front::open(cfg, &accepted) else {
         return Ok(());
     };
     access_log::connection(accepted.peer, accepted.local, on);
     let mut gate = Gate::new(cfg, inh, peer, verifier, keep, category, on);
-    gate.slot = slot;
     let mut conn = Conn {
         stream: accepted.stream,
         buf: Vec::new(),
@@ -320,7 +310,7 @@ impl<'a> Gate<'a> {
             keep,
             category,
             on,
-            slot: vhost_slot::VHostSlot::default(),
+            slot: vhost_slot::VHostSlot::new(crate::handoff::vhost_slots::take()),
         }
     }
 
@@ -384,7 +374,6 @@ fn isolate(
     inh: &Inherited,
     accepted: &accept::Accepted,
     verifier: &Option<OwnedFd>,
-    slot: Option<i32>,
 ) -> Result<Isolated, ChildError> {
     let status = inh.status.try_clone().map_err(ChildError::Status)?;
     let status = report::install(status, inh.failing_logs.clone());
@@ -397,7 +386,8 @@ fn isolate(
     keep.extend([0, 1, 2, accepted.stream.as_raw_fd()]);
     let mut early_keep = keep.clone();
     early_keep.extend(verifier.as_ref().map(|v| v.as_raw_fd()));
-    early_keep.extend(slot);
+    // The MaxClientsVHost claim channel lives until confinement (`vhost_slot`).
+    early_keep.extend(crate::handoff::vhost_slots::channel_fd());
     early_keep.extend(reclaim.as_ref().map(|r| r.as_raw_fd()));
     // The key holder channel lives until the handshake (`front`), never into confinement.
     early_keep.extend(crate::handoff::tls::handoff_fd());

@@ -12,7 +12,7 @@
 use crate::config::VHost;
 use crate::handoff::vhost_slots::{key, Claim, GRANTED};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 /// How long a child waits for the master's answer before it answers 503 itself.
@@ -24,8 +24,6 @@ pub struct VHostSlot {
     chan: Option<OwnedFd>,
     /// The key of the slot this process holds.
     held: Option<String>,
-    /// The connection's local port, part of the key (mpm-itk's `NAME:PORT`).
-    port: u16,
 }
 
 /// What the request may do.
@@ -40,17 +38,8 @@ pub enum Verdict {
 }
 
 impl VHostSlot {
-    pub fn new(chan: Option<OwnedFd>, port: u16) -> Self {
-        VHostSlot {
-            chan,
-            held: None,
-            port,
-        }
-    }
-
-    /// The descriptor the child keeps open until confinement.
-    pub fn fd(&self) -> Option<RawFd> {
-        self.chan.as_ref().map(|c| c.as_raw_fd())
+    pub fn new(chan: Option<OwnedFd>) -> Self {
+        VHostSlot { chan, held: None }
     }
 
     /// At confinement: no more claims.
@@ -61,8 +50,10 @@ impl VHostSlot {
     /// Whether a request admitted into `vhost` may be served by this process; claims the
     /// vhost's slot when it needs one and the process is not confined yet.
     pub fn check(&mut self, vhost: &VHost, confined: bool) -> Verdict {
+        // The connection's local port is part of the key (mpm-itk's `NAME:PORT`).
+        let port = super::access_log::local_addr().map_or(0, |a| a.port());
         let want = (vhost.harden.max_clients)
-            .map(|n| (key(&vhost.names, &vhost.origin.to_string(), self.port), n));
+            .map(|n| (key(&vhost.names, &vhost.origin.to_string(), port), n));
         match (&self.held, want) {
             (Some(h), Some((k, _))) if *h == k => Verdict::Go,
             (Some(_), _) => Verdict::FreshProcess(

@@ -17,7 +17,28 @@
 )]
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
+
+/// The child's end of its channel, from the fork (or the re-exec) until the child takes it.
+static CHANNEL: Mutex<Option<OwnedFd>> = Mutex::new(None);
+
+/// Called once in a freshly forked (or re-executed) child, before `child::run`.
+pub fn install(chan: Option<OwnedFd>) {
+    if let Ok(mut c) = CHANNEL.lock() {
+        *c = chan;
+    }
+}
+
+/// The channel's descriptor, so isolation keeps it open until the child takes it.
+pub fn channel_fd() -> Option<RawFd> {
+    CHANNEL.lock().ok()?.as_ref().map(|c| c.as_raw_fd())
+}
+
+/// Takes the channel; None when none was installed (no vhost is limited).
+pub fn take() -> Option<OwnedFd> {
+    CHANNEL.lock().ok().and_then(|mut c| c.take())
+}
 
 /// The master's answer: the slot is the child's until it is reaped.
 pub const GRANTED: u8 = 1;

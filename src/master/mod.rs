@@ -597,7 +597,8 @@ fn spawn_many(
                     Some(image) => reexec.exec_child(image, inh, chan, slot_child, category),
                     None => {
                         crate::handoff::tls::install(tls);
-                        child::run(cfg, inh, chan, slot_child, category)
+                        crate::handoff::vhost_slots::install(slot_child);
+                        child::run(cfg, inh, chan, category)
                     }
                 }
             }

@@ -432,7 +432,8 @@ pub fn child_main(args: &[String]) -> ! {
                 crate::sys::child_exit(EXIT_START_FAILED)
             }
             super::warm_up_before_fork();
-            crate::child::run(&cfg, &inh, verifier, slot, category)
+            crate::handoff::vhost_slots::install(slot);
+            crate::child::run(&cfg, &inh, verifier, category)
         }
         Err(e) => {
             // The error log is not installed yet (or could not be): stderr is the master's.
