@@ -364,7 +364,7 @@ fn isolate(
     early_keep.extend(verifier.as_ref().map(|v| v.as_raw_fd()));
     early_keep.extend(reclaim.as_ref().map(|r| r.as_raw_fd()));
     // The key holder channel lives until the handshake (`front`), never into confinement.
-    early_keep.extend(tls::handoff_fd());
+    early_keep.extend(crate::handoff::tls::handoff_fd());
     Linux
         .close_fds_except(&early_keep)
         .map_err(ChildError::CloseFds)?;

@@ -18,6 +18,7 @@ mod landlock;
 pub mod seccomp;
 mod selinux;
 mod startup;
+pub mod system_paths;
 mod unix;
 
 use std::fmt;
