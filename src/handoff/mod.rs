@@ -6,8 +6,11 @@
 //! - the signals: [`handled_signals`] (the master's; children reset the others) and
 //!   [`RECLAIM_SIGNAL`], received by a child only through [`reclaim_signalfd`];
 //! - [`status`]: the status-pipe protocol, the only bytes a child sends the master;
-//! - [`tls`]: a child's one-signature channel to the key holder, from fork to handshake.
+//! - [`tls`]: a child's one-signature channel to the key holder, from fork to handshake;
+//! - [`isolation`]: the namespaces, tmpfs mounts and keyring every child of a configuration
+//!   enters before it reads a byte, which the master checks the kernel grants at start.
 
+pub mod isolation;
 pub mod status;
 pub mod tls;
 
