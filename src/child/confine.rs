@@ -73,6 +73,12 @@ pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
     if vhost.uses_cgi_extensions() {
         rules.exec.push(vhost.document_root.clone());
     }
+    // CGIReadPath: what the administrator lets programs read besides (missing paths left out).
+    for (p, _) in &vhost.harden.cgi_read {
+        if p.exists() && !rules.read.contains(p) {
+            rules.read.push(p.clone());
+        }
+    }
     let [exec, read, write] = sandbox::system_paths::system_paths();
     rules.exec.extend(exec.iter().cloned());
     rules.read.extend(read.iter().cloned());
@@ -88,6 +94,7 @@ pub fn enter(plan: &Plan) -> Result<Confined, SandboxError> {
 mod tests {
     use super::*;
     use crate::config::{DirConf, Origin, ScriptAlias};
+    use std::path::PathBuf;
 
     fn vhost(aliases: &[&str], extensions: bool) -> VHost {
         let origin = Origin {

@@ -68,6 +68,10 @@ pub struct Harden {
     /// `SeccompAllow NAME...`.
     pub seccomp_allow: Vec<SeccompRelax>,
     pub limits: CgiLimits,
+    /// `CGIReadPath` (`config::cgiread`): read-only trees for CGI programs, the server's lines
+    /// then the vhost's, with where each was written.
+    #[serde(default)]
+    pub cgi_read: Vec<(std::path::PathBuf, super::Origin)>,
 }
 
 impl Harden {
@@ -84,6 +88,7 @@ pub struct HardenDraft {
     cpu: Option<Option<RLimit>>,
     mem: Option<Option<RLimit>>,
     nproc: Option<Option<RLimit>>,
+    pub(super) cgi_read: Vec<(std::path::PathBuf, super::Origin)>,
 }
 
 impl HardenDraft {
@@ -116,6 +121,12 @@ impl HardenDraft {
                 mem: pick(&vhost.mem, &server.mem).unwrap_or(d.mem),
                 nproc: pick(&vhost.nproc, &server.nproc).unwrap_or(d.nproc),
             },
+            cgi_read: server
+                .cgi_read
+                .iter()
+                .chain(&vhost.cgi_read)
+                .cloned()
+                .collect(),
         }
     }
 }
