@@ -122,6 +122,12 @@ fn grants_that_would_leak_or_do_nothing_are_named_at_check_time() {
         err.contains(&at(1)) && err.contains("holds the AuthUserFile"),
         "{err}"
     );
+    std::os::unix::fs::symlink(dir.join("secret"), dir.join("link")).unwrap();
+    let (ok, err) = check_conf(&dir, &format!("{head}CGIReadPath link\n"));
+    assert!(
+        !ok && err.contains("holds the AuthUserFile"),
+        "a link to it: {err}"
+    );
     let (ok, err) = check_conf(&dir, &format!("{head}CGIReadPath /nonexistent/php\n"));
     assert!(ok, "{err}");
     assert!(

@@ -69,7 +69,10 @@ pub fn check(cfg: &Config, errors: &mut Vec<ConfigError>, warnings: &mut Vec<Con
                 origin: origin.clone(),
                 message,
             };
-            if let Some((f, what)) = secrets.iter().find(|(f, _)| f.starts_with(path)) {
+            // Symlinks resolved on both sides too: a link to the directory grants it.
+            let canon = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            let covers = |f: &PathBuf| f.starts_with(path) || canon(f).starts_with(canon(path));
+            if let Some((f, what)) = secrets.iter().find(|(f, _)| covers(f)) {
                 errors.push(at(format!(
                     "CGIReadPath {}: it holds the {what} {}, which only the server's helpers may read; grant a narrower path",
                     path.display(),
