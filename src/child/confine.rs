@@ -75,6 +75,12 @@ pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
     if vhost.uses_cgi_extensions() {
         rules.exec.push(vhost.document_root.clone());
     }
+    // CGIReadPath: what the administrator lets programs read besides (missing paths left out).
+    for (p, _) in &vhost.harden.cgi_read {
+        if p.exists() && !rules.read.contains(p) {
+            rules.read.push(p.clone());
+        }
+    }
     let [exec, read, write] = sandbox::system_paths::system_paths();
     rules.exec.extend(exec.iter().cloned());
     rules.read.extend(read.iter().cloned());
