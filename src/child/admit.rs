@@ -76,6 +76,8 @@ pub enum Reason {
     },
     /// The verifier cannot answer: 503.
     VerifierUnavailable(String),
+    /// mpm-itk's `MaxClientsVHost`: the vhost (this key) has its limit of connections: 503.
+    VHostFull { key: String },
     /// `Require` asks for a user where no way to authenticate one is configured: 500.
     Misconfigured(String),
     /// mod_alias's `Redirect`/`RedirectMatch`, answered before authentication as Apache's
@@ -230,6 +232,12 @@ fn authorize(
             .as_ref()
             .and_then(|(f, _)| cfg.group_files.get(f)),
     };
+    // mod_authz_core: an AuthType with no Require at all is a misconfiguration (500), not
+    // the "granted (no directives)" of a scope without either.
+    if conf.auth_basic == Some(true) && conf.authz.section.is_none() {
+        let why = "AH01627: AuthType configured with no corresponding authorization directives";
+        return no(500, None, Reason::Misconfigured(why.into()));
+    }
     match auth::evaluate(&conf.authz, &ctx(None)) {
         Access::Granted => return Ok(None),
         Access::Denied => {
@@ -537,6 +545,7 @@ Confinement unix landlock
                     Reason::Misconfigured(_) => "misconfigured",
                     Reason::Misdirected(_) => "misdirected",
                     Reason::Redirected { .. } => "redirected",
+                    Reason::VHostFull { .. } => "vhost-full",
                 };
                 Want::Refuse(r.status, kind)
             }

@@ -15,15 +15,15 @@ pub mod decide;
 pub mod errordoc;
 pub mod filters;
 pub mod front;
-pub mod isolation;
 pub mod refuse;
 pub mod report;
 pub mod tls;
 pub mod vhost;
+pub mod vhost_slot;
 
 use crate::config::{Config, VHost};
 use crate::handler;
-use crate::handoff::Inherited;
+use crate::handoff::{isolation, Inherited};
 use crate::http::body::{self, BodyFate};
 use crate::http::read::{self, Conn, Outcome};
 use crate::http::request::{Method, Request};
@@ -136,6 +136,9 @@ fn refusal_document(
             return false;
         }
     };
+    if gate.slot.check(a.vhost, confined.is_some()) != vhost_slot::Verdict::Go {
+        return false;
+    }
     let plan = gate.plan(&a);
     let Some(proof) = confine_once(confined, &plan, gate, &a) else {
         return false;
@@ -210,6 +213,23 @@ fn serve_one(
             return false;
         }
     };
+    match gate.slot.check(admitted.vhost, confined.is_some()) {
+        vhost_slot::Verdict::Go => {}
+        vhost_slot::Verdict::Full { key } => {
+            let full = admit::Refusal {
+                status: 503,
+                realm: None,
+                reason: admit::Reason::VHostFull { key },
+                headers: admitted.conf.headers.clone(),
+                error_documents: admitted.conf.error_documents.clone(),
+            };
+            return refuse::refuse(scene, conn, req, &full, false);
+        }
+        vhost_slot::Verdict::FreshProcess(why) => {
+            gate.closing(req, why);
+            return false;
+        }
+    }
     let Some(proof) = confine_once(confined, &plan, gate, &admitted) else {
         refuse::failed(scene, conn, req, admitted.user.as_deref());
         return false;
@@ -260,6 +280,8 @@ struct Gate<'a> {
     category: Option<u16>,
     /// Plain or TLS (and for which vhost): which vhosts a request may select.
     on: vhost::On,
+    /// `MaxClientsVHost`: the claim channel and the slot this process holds.
+    slot: vhost_slot::VHostSlot,
 }
 
 impl<'a> Gate<'a> {
@@ -287,6 +309,7 @@ impl<'a> Gate<'a> {
             keep,
             category,
             on,
+            slot: vhost_slot::VHostSlot::new(crate::handoff::vhost_slots::take()),
         }
     }
 
@@ -362,6 +385,8 @@ fn isolate(
     keep.extend([0, 1, 2, accepted.stream.as_raw_fd()]);
     let mut early_keep = keep.clone();
     early_keep.extend(verifier.as_ref().map(|v| v.as_raw_fd()));
+    // The MaxClientsVHost claim channel lives until confinement (`vhost_slot`).
+    early_keep.extend(crate::handoff::vhost_slots::channel_fd());
     early_keep.extend(reclaim.as_ref().map(|r| r.as_raw_fd()));
     // The key holder channel lives until the handshake (`front`), never into confinement.
     early_keep.extend(crate::handoff::tls::handoff_fd());
@@ -436,6 +461,7 @@ fn confine_once<'p>(
     let peer = gate.peer;
     if confined.is_none() {
         gate.creds.close();
+        gate.slot.close();
         match confine::enter(plan) {
             Ok(proof) => {
                 log::info!(target: "oneshot_httpd::audit", "{peer}: user={} entered {} by rule {}", admitted.user.as_deref().unwrap_or("-"), proof.describe(), admitted.identity.rule);
@@ -589,10 +615,22 @@ fn handle(
             },
             Err(Lookup::NotCgi) => match dispatch(proof, &cfg.mime.types, vhost, cur) {
                 Served::Response(resp) => answer!(cur, may_keep_alive, resp),
-                Served::Index(url) => with_query(url),
+                Served::Index(url) => match drain_before_redirect(&cx_now, conn, cur) {
+                    Ok(clean) => {
+                        may_keep_alive &= clean;
+                        with_query(url)
+                    }
+                    Err(refused) => return refused,
+                },
             },
             Err(Lookup::Refused(status)) => answer!(cur, false, Response::error(status)),
-            Err(Lookup::Index(url)) => with_query(url),
+            Err(Lookup::Index(url)) => match drain_before_redirect(&cx_now, conn, cur) {
+                Ok(clean) => {
+                    may_keep_alive &= clean;
+                    with_query(url)
+                }
+                Err(refused) => return refused,
+            },
             // Taken as a gateway above.
             Err(Lookup::Script(_)) => answer!(cur, false, Response::error(500)),
         };
@@ -733,6 +771,33 @@ fn local_redirect(orig: &Request, location: &str) -> Request {
     }
 }
 
+/// The body of a request about to be redirected internally to its DirectoryIndex (which is
+/// asked for by GET, without it): drained so the connection stays in step. `Ok(true)` when the
+/// connection may be kept, `Err` with the answer when the body itself is refused.
+fn drain_before_redirect(
+    cx: &handler::cgi::Context,
+    conn: &mut Conn,
+    req: &Request,
+) -> Result<bool, Handled> {
+    match body::discard(conn, req, cx.cfg.limits.body, body::BodyPace::of(cx.cfg)) {
+        BodyFate::Clean => Ok(true),
+        BodyFate::CloseAfter => Ok(false),
+        BodyFate::Reject(status) => {
+            let bodyless = Request {
+                body: crate::http::request::Body::None,
+                ..req.clone()
+            };
+            Err(respond_static(
+                cx,
+                conn,
+                &bodyless,
+                false,
+                Response::error(status),
+            ))
+        }
+    }
+}
+
 /// Answers with `resp` after dealing with the body the handler did not want.
 fn respond_static(
     cx: &handler::cgi::Context,
@@ -787,10 +852,13 @@ fn dispatch(
     req: &Request,
 ) -> Served {
     let answer = |r: Response| Served::Response(r);
+    // Apache's default handler: POST is answered as GET (the body is drained, never read into
+    // anything: `respond_static`), other methods 405 with what the handler allows.
+    const ALLOW: &str = "GET, HEAD, POST, OPTIONS";
     match req.method {
-        Method::Get | Method::Head => {}
-        Method::Options => return answer(Response::new(200).header("Allow", "GET, HEAD, OPTIONS")),
-        _ => return answer(Response::error(405).header("Allow", "GET, HEAD, OPTIONS")),
+        Method::Get | Method::Head | Method::Post => {}
+        Method::Options => return answer(Response::new(200).header("Allow", ALLOW)),
+        _ => return answer(Response::error(405).header("Allow", ALLOW)),
     }
     if req.target == "*" {
         return answer(Response::error(400));
