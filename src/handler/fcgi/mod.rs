@@ -27,7 +27,7 @@ pub mod record;
 use crate::config::fcgi::{self as conf, Backend, BackendType, SetHandler, Socket};
 use crate::config::{Config, VHost};
 use crate::handler::cgi::output::{send_error, End, Failures, LineLog, Output};
-use crate::handler::cgi::pump::{Interest, Peer, Relay, SLOTS, STDIN_BUF};
+use crate::handler::cgi::pump::{read_ready, Interest, Peer, Relay, SLOTS, STDIN_BUF};
 use crate::handler::cgi::{env, Context, Outcome};
 use crate::http::body::BodyReader;
 use crate::http::read::Conn;
@@ -39,7 +39,7 @@ use crate::sys::fs::open_beneath;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -653,16 +653,8 @@ impl Records {
         body_done: bool,
     ) -> Option<End> {
         let sock = self.sock.as_mut()?;
-        let n = match sock.read(buf) {
+        let n = match read_ready(sock, buf)? {
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                return None
-            }
             Err(e) if self.reused && !self.received => {
                 log::debug!("{}: kept connection: {e}", x.tag);
                 self.stale = true;
