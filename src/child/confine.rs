@@ -25,7 +25,9 @@ pub fn plan(
         if vhost.cgi_enabled() {
             // The private tmpfs mounts of this connection (`isolation`): writable by its
             // programs, never executable, gone with the connection.
-            rules.write.extend(super::isolation::private_tmp(cfg));
+            rules
+                .write
+                .extend(crate::handoff::isolation::private_tmp(cfg));
         }
         rules
     });
