@@ -629,14 +629,7 @@ impl Sys for Linux {
     }
 
     fn any_mount_shared(&self) -> io::Result<bool> {
-        let info = std::fs::read_to_string("/proc/self/mountinfo")?;
-        // Optional fields sit between the mount options (field 6) and the "-" separator.
-        Ok(info.lines().any(|l| {
-            l.split(' ')
-                .skip(6)
-                .take_while(|f| *f != "-")
-                .any(|f| f.starts_with("shared:"))
-        }))
+        super::mounts::any_shared()
     }
 
     fn mount_tmpfs(&self, path: &Path, size: u64) -> io::Result<()> {

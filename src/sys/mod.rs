@@ -18,6 +18,7 @@ pub mod fs;
 pub mod inherit;
 pub mod linux;
 pub mod listen_wait;
+pub mod mounts;
 pub mod pam;
 pub mod spawn;
 
