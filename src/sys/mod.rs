@@ -12,6 +12,7 @@
 #![allow(unsafe_code)]
 
 pub mod beneath;
+pub mod dontfork;
 #[cfg(test)]
 pub mod fake;
 pub mod fs;
