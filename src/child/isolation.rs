@@ -15,14 +15,12 @@
 //!   the child right after the fork, before it accepts (`master::cgroup`).
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use crate::config::Config;
-use crate::sandbox::{self, IsolationPlan, ProgramIsolation, SandboxError};
-use crate::sys::{Linux, Namespace, Sys};
+use crate::sandbox::{self, forked, IsolationPlan, ProgramIsolation, SandboxError};
+use crate::sys::{Linux, Sys};
 
-/// Directories that get a private tmpfs where programs run (those that exist).
-pub const PRIVATE_TMP: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
+pub use crate::sandbox::forked::PRIVATE_TMP;
 /// Size limit of each private tmpfs (16 MiB; pages count against the memory of the child's
 /// cgroup, and die with the connection).
 pub const TMPFS_SIZE: u64 = 16 << 20;
@@ -37,53 +35,11 @@ pub fn private_tmp(cfg: &Config) -> Vec<PathBuf> {
     if !cfg.namespaces || !cfg.vhosts.iter().any(|v| v.cgi_enabled()) {
         return Vec::new();
     }
-    existing_tmp()
+    forked::existing_tmp()
         .iter()
         .filter(|p| shadowed_by(cfg, p).is_none())
         .cloned()
         .collect()
-}
-
-static EXISTING_TMP: OnceLock<Vec<PathBuf>> = OnceLock::new();
-static MASTER_NS: OnceLock<Vec<(Namespace, u64)>> = OnceLock::new();
-
-/// Which of [`PRIVATE_TMP`] are directories: the operating system's fact, not the
-/// configuration's, so looked up once in the master ([`warm_up`]) and inherited by every
-/// child instead of three `stat` calls twice per connection.
-fn existing_tmp() -> &'static [PathBuf] {
-    EXISTING_TMP.get_or_init(|| {
-        PRIVATE_TMP
-            .iter()
-            .map(PathBuf::from)
-            .filter(|p| p.is_dir())
-            .collect()
-    })
-}
-
-/// The namespaces this process is in, read once in the master ([`warm_up`]): a child forked
-/// from it is in exactly these until it unshares, so `isolate` compares the new ids with
-/// these instead of reading the old ones again in every child. The master never changes its
-/// own namespaces. A process that was not forked from a warmed-up master (a re-executed
-/// child) reads its own, which are the same thing. A namespace whose id cannot be read is
-/// left out, and `isolate` reads it itself (and fails there if it still cannot).
-fn master_namespaces() -> &'static [(Namespace, u64)] {
-    MASTER_NS.get_or_init(|| {
-        [
-            Namespace::User,
-            Namespace::Ipc,
-            Namespace::Mount,
-            Namespace::PidForChildren,
-        ]
-        .into_iter()
-        .filter_map(|n| Linux.namespace_id(n).ok().map(|id| (n, id)))
-        .collect()
-    })
-}
-
-/// For the master before it forks: see [`existing_tmp`] and [`master_namespaces`].
-pub fn warm_up() {
-    existing_tmp();
-    master_namespaces();
 }
 
 /// (mount point, configured path beneath it) for every private tmpfs left out.
@@ -137,7 +93,7 @@ fn plan_here(cfg: &Config) -> std::io::Result<IsolationPlan> {
     let (uid, _, _) = Linux.getresuid()?;
     let (gid, _, _) = Linux.getresgid()?;
     Ok(IsolationPlan {
-        ns_before: master_namespaces().to_vec(),
+        ns_before: forked::master_namespaces().to_vec(),
         ..plan(cfg, capeff, uid, gid)
     })
 }

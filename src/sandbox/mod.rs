@@ -13,10 +13,12 @@
 #![forbid(unsafe_code)]
 
 mod early;
+pub mod forked;
 mod isolate;
 mod landlock;
 pub mod seccomp;
 mod selinux;
+pub mod system_paths;
 mod unix;
 
 use std::fmt;
