@@ -50,6 +50,9 @@ const REQUEST_ID: u16 = 1;
 const STDIN_BUF: usize = 64 * 1024;
 /// Bytes read from the backend per call.
 const READ_CHUNK: usize = 64 * 1024;
+/// Most request-body bytes kept for sending a request again on a new connection when a kept
+/// one turns out closed by the backend (see [`Exchange::stale`]).
+const RESEND_BODY: usize = 64 * 1024;
 /// Longest a kept backend connection waits for the client's next request: a php-fpm worker
 /// serves one connection at a time, so an idle client must not hold one for its whole
 /// KeepAliveTimeout.
@@ -394,9 +397,6 @@ pub fn run(
             return send_error(conn, Response::error(503));
         }
     };
-    // A request without a body can be sent again on a new connection when a kept one turns
-    // out to have been closed by the backend before it read anything of it.
-    let resend = (content_length.unwrap_or(0) == 0).then(|| outbuf.clone());
     let (sock, reused) = match take_kept(&shown) {
         Some(s) => (s, true),
         None => match connect(&addr, &shown, timeout) {
@@ -424,20 +424,29 @@ pub fn run(
             .as_ref(),
     )
     .error_status(cx.error.map(|o| o.status));
+    // On a kept connection, the request's records and body are kept too, to be sent again on
+    // a new connection if the backend turns out to have closed it (Exchange::stale).
+    let head = reused.then(|| outbuf.clone());
     let mut x = Exchange::new(tag.clone(), sock, reused, outbuf, pending, out);
     let mut end = x.pump(timeout, conn, body);
     if x.stale && end == End::Gateway(502) {
-        if let Some(records) = resend {
-            log::info!("{tag}: the kept connection to {shown} was closed by the backend; sending the request on a new one");
-            let sock = match connect(&addr, &shown, timeout) {
-                Ok(s) => s,
-                Err(e) => {
-                    log::error!("{tag}: backend unavailable: {e} (503)");
-                    return send_error(conn, Response::error(503));
-                }
-            };
-            x = Exchange::new(tag.clone(), sock, false, records, Vec::new(), x.out);
-            end = x.pump(timeout, conn, body);
+        match (head, x.sent_body.take()) {
+            (Some(records), Some(sent)) => {
+                log::info!("{tag}: the kept connection to {shown} was closed by the backend; sending the request on a new one");
+                let sock = match connect(&addr, &shown, timeout) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        log::error!("{tag}: backend unavailable: {e} (503)");
+                        return send_error(conn, Response::error(503));
+                    }
+                };
+                x = Exchange::new(tag.clone(), sock, false, records, sent, x.out);
+                end = x.pump(timeout, conn, body);
+            }
+            _ => log::error!(
+                "{tag}: the kept connection to {shown} was closed by the backend after more than {} KiB of the request body; not sent again (502)",
+                RESEND_BODY / 1024
+            ),
         }
     }
     let (outcome, reusable) = x.finish(conn, body, end, timeout);
@@ -456,6 +465,9 @@ struct Exchange {
     received: bool,
     /// A reused connection failed before the backend sent anything (it had closed it).
     stale: bool,
+    /// On a reused connection, every request-body byte read so far (at most [`RESEND_BODY`],
+    /// else `None`), for sending the request again when it turns out stale.
+    sent_body: Option<Vec<u8>>,
     /// END_REQUEST (REQUEST_COMPLETE) was read.
     ended: bool,
     /// Records waiting to be written to the backend.
@@ -480,7 +492,9 @@ impl Exchange {
         out: Output,
     ) -> Self {
         let stdin_ended = false;
+        let sent_body = (reused && pending.len() <= RESEND_BODY).then(|| pending.clone());
         Exchange {
+            sent_body,
             err: LineLog::new(tag.clone()),
             tag,
             sock: Some(sock),
@@ -632,8 +646,18 @@ impl Exchange {
 
     fn read_body(&mut self, conn: &mut Conn, body: &mut BodyReader) -> Result<(), End> {
         let room = STDIN_BUF.saturating_sub(self.pending.len());
+        let from = self.pending.len();
         match body.read_some(conn, &mut self.pending, room) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if let Some(sent) = self.sent_body.as_mut() {
+                    if sent.len() + (self.pending.len() - from) <= RESEND_BODY {
+                        sent.extend_from_slice(&self.pending[from..]);
+                    } else {
+                        self.sent_body = None;
+                    }
+                }
+                Ok(())
+            }
             Err(e) => {
                 log::info!("{}: request body: {e}", self.tag);
                 self.body_failed = true;
