@@ -39,7 +39,6 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -144,6 +143,8 @@ pub struct Target {
     pub path_info: String,
     /// `Some` for a file found beneath the DocumentRoot: its directory and name.
     local: Option<(PathBuf, String)>,
+    /// `SSLOptions +StdEnvVars` of the script's scope, when the lookup merged it already.
+    std_env_vars: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -164,6 +165,7 @@ pub fn lookup(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
                 script_name: url_path.to_string(),
                 path_info: String::new(),
                 local: None,
+                std_env_vars: None,
             }));
         }
     }
@@ -174,12 +176,12 @@ pub fn lookup(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
 }
 
 /// The backend a `SetHandler` gives file `name` in `dir` reached by `url_path` (every section
-/// kind applies, `<Files>`/`<FilesMatch>` included).
-fn handler_for(vhost: &VHost, dir: &Path, name: &str, url_path: &str) -> Option<Backend> {
+/// kind applies, `<Files>`/`<FilesMatch>` included), with its `SSLOptions +StdEnvVars`.
+fn handler_for(vhost: &VHost, dir: &Path, name: &str, url_path: &str) -> Option<(Backend, bool)> {
     let filename = dir.join(name);
     let conf = vhost.file_conf(dir, &filename.to_string_lossy(), name, url_path);
     match conf.set_handler {
-        Some(SetHandler::Fcgi(b)) => Some(b),
+        Some(SetHandler::Fcgi(b)) => Some((b, conf.ssl_std_env_vars.unwrap_or(false))),
         Some(SetHandler::None) | None => None,
     }
 }
@@ -194,16 +196,17 @@ fn walk(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
         let Ok(next) = open_beneath(cur.as_fd(), Path::new(seg), OFlag::O_PATH) else {
             return Lookup::NotFcgi;
         };
-        let Ok(meta) = crate::handler::cgi::fstat(&next) else {
+        // fstat on the descriptor itself (no duplicate to make a File of it).
+        let Ok(meta) = crate::sys::beneath::fstat(next.as_fd()) else {
             return Lookup::NotFcgi;
         };
-        let kind = meta.mode() & libc::S_IFMT;
+        let kind = meta.st_mode & libc::S_IFMT;
         if kind == libc::S_IFDIR {
             path.push(seg);
             cur = next;
             continue;
         }
-        let Some(backend) = handler_for(vhost, &path, seg, url_path) else {
+        let Some((backend, std_env_vars)) = handler_for(vhost, &path, seg, url_path) else {
             return Lookup::NotFcgi;
         };
         if kind != libc::S_IFREG {
@@ -230,6 +233,7 @@ fn walk(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
                 .map(|s| format!("/{s}"))
                 .collect(),
             local: Some((path, seg.clone())),
+            std_env_vars: Some(std_env_vars),
         }));
     }
     // A directory: the static handler's DirectoryIndex redirect brings its index file back
@@ -253,7 +257,10 @@ fn address(cfg: &Config, cx: &Context, b: &Backend) -> Result<(socket2::SockAddr
     use socket2::SockAddr;
     match &b.socket {
         Socket::Unix(template) => {
-            let unix_user = unix_user_name(cfg);
+            let unix_user = template
+                .contains("%{ONESHOT_UNIX_USER}")
+                .then(|| unix_user_name(cfg))
+                .flatten();
             let path = conf::socket_path(template, cx.user, unix_user.as_deref())?;
             let addr = SockAddr::unix(&path).map_err(|e| format!("{path}: {e}"))?;
             Ok((addr, path))
@@ -300,7 +307,11 @@ pub fn run(
         target.path
     );
     let _ = conn.stream.set_write_timeout(Some(cfg.timeout));
-    let _ = conn.stream.set_read_timeout(Some(cfg.timeout));
+    // Only a request body is read from the client here (its going away is seen by poll).
+    if !matches!(req.body, crate::http::request::Body::None) {
+        let _ = conn.stream.set_read_timeout(Some(cfg.timeout));
+    }
+    let local_addr = conn.stream.local_addr().ok();
     let timeout = cx.vhost.fcgi.timeout.unwrap_or(cfg.timeout);
 
     // A chunked body is decoded up front so the application gets an exact CONTENT_LENGTH.
@@ -339,7 +350,7 @@ pub fn run(
         server_name: cx.vhost.server_name(),
         server_port: crate::http::tls_session::session()
             .map(|s| s.port)
-            .unwrap_or_else(|| conn.stream.local_addr().map(|a| a.port()).unwrap_or(0)),
+            .unwrap_or_else(|| local_addr.map(|a| a.port()).unwrap_or(0)),
         remote_user: cx.user,
         script_name: &target.script_name,
         path_info: &target.path_info,
@@ -355,21 +366,26 @@ pub fn run(
     });
     // SSLOptions +StdEnvVars where it applies to the script (for a ProxyPass target with no
     // local file: the vhost's and its <Location>s' setting).
-    let std_env_vars = match &target.local {
-        Some((dir, name)) => cx.vhost.file_conf(
-            dir,
-            &dir.join(name).to_string_lossy(),
-            name,
-            &target.script_name,
-        ),
-        None => cx
+    let std_env_vars = match (&target.local, target.std_env_vars) {
+        (_, Some(on)) => on,
+        (Some((dir, name)), None) => cx
             .vhost
-            .dir_conf(&cx.vhost.document_root, &target.script_name),
-    }
-    .ssl_std_env_vars
-    .unwrap_or(false);
+            .file_conf(
+                dir,
+                &dir.join(name).to_string_lossy(),
+                name,
+                &target.script_name,
+            )
+            .ssl_std_env_vars
+            .unwrap_or(false),
+        (None, None) => cx
+            .vhost
+            .dir_conf(&cx.vhost.document_root, &target.script_name)
+            .ssl_std_env_vars
+            .unwrap_or(false),
+    };
     let env = crate::http::tls_session::with_cgi_vars(env, std_env_vars);
-    let env = crate::handler::cgi::with_request_vars(env, cx, req, conn.stream.local_addr().ok());
+    let env = crate::handler::cgi::with_request_vars(env, cx, req, local_addr);
     // The application gets exactly the CGI variables; PATH is the process's business there.
     let env: Vec<Vec<u8>> = env
         .into_iter()
@@ -428,9 +444,10 @@ pub fn run(
     // a new connection if the backend turns out to have closed it (Exchange::stale).
     let head = reused.then(|| outbuf.clone());
     let mut x = Exchange::new(tag.clone(), sock, reused, outbuf, pending, out);
+    x.write_now(body);
     let mut end = x.pump(timeout, conn, body);
     if x.stale && end == End::Gateway(502) {
-        match (head, x.sent_body.take()) {
+        match (head, x.body_for_resend()) {
             (Some(records), Some(sent)) => {
                 log::info!("{tag}: the kept connection to {shown} was closed by the backend; sending the request on a new one");
                 let sock = match connect(&addr, &shown, timeout) {
@@ -441,6 +458,7 @@ pub fn run(
                     }
                 };
                 x = Exchange::new(tag.clone(), sock, false, records, sent, x.out);
+                x.write_now(body);
                 end = x.pump(timeout, conn, body);
             }
             _ => log::error!(
@@ -456,6 +474,18 @@ pub fn run(
     outcome
 }
 
+/// Adds `bytes` to a kept copy of the request body, which is dropped (`None`) once it would
+/// hold more than [`RESEND_BODY`].
+fn keep_copy(copy: &mut Option<Vec<u8>>, bytes: &[u8]) {
+    if let Some(c) = copy.as_mut() {
+        if c.len() + bytes.len() <= RESEND_BODY {
+            c.extend_from_slice(bytes);
+        } else {
+            *copy = None;
+        }
+    }
+}
+
 struct Exchange {
     tag: String,
     sock: Option<File>,
@@ -465,8 +495,9 @@ struct Exchange {
     received: bool,
     /// A reused connection failed before the backend sent anything (it had closed it).
     stale: bool,
-    /// On a reused connection, every request-body byte read so far (at most [`RESEND_BODY`],
-    /// else `None`), for sending the request again when it turns out stale.
+    /// On a reused connection, the request-body bytes already put into STDIN records or
+    /// dropped by a failed write (with `pending`: every body byte read so far), at most
+    /// [`RESEND_BODY`], else `None`: for sending the request again when it turns out stale.
     sent_body: Option<Vec<u8>>,
     /// END_REQUEST (REQUEST_COMPLETE) was read.
     ended: bool,
@@ -492,7 +523,7 @@ impl Exchange {
         out: Output,
     ) -> Self {
         let stdin_ended = false;
-        let sent_body = (reused && pending.len() <= RESEND_BODY).then(|| pending.clone());
+        let sent_body = reused.then(Vec::new);
         Exchange {
             sent_body,
             err: LineLog::new(tag.clone()),
@@ -614,9 +645,7 @@ impl Exchange {
                 if let Err(e) = self.write_out() {
                     // The application may answer without reading all of its input.
                     log::debug!("{}: writing to the backend: {e}", self.tag);
-                    self.outbuf.clear();
-                    self.pending.clear();
-                    self.stdin_ended = true;
+                    self.write_failed();
                 }
                 progress = Instant::now();
             }
@@ -636,6 +665,7 @@ impl Exchange {
         }
         if !self.pending.is_empty() {
             record::stream(&mut self.outbuf, record::STDIN, REQUEST_ID, &self.pending);
+            keep_copy(&mut self.sent_body, &self.pending);
             self.pending.clear();
         }
         if body.is_done() {
@@ -646,24 +676,43 @@ impl Exchange {
 
     fn read_body(&mut self, conn: &mut Conn, body: &mut BodyReader) -> Result<(), End> {
         let room = STDIN_BUF.saturating_sub(self.pending.len());
-        let from = self.pending.len();
         match body.read_some(conn, &mut self.pending, room) {
-            Ok(()) => {
-                if let Some(sent) = self.sent_body.as_mut() {
-                    if sent.len() + (self.pending.len() - from) <= RESEND_BODY {
-                        sent.extend_from_slice(&self.pending[from..]);
-                    } else {
-                        self.sent_body = None;
-                    }
-                }
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(e) => {
                 log::info!("{}: request body: {e}", self.tag);
                 self.body_failed = true;
                 Err(End::Body(e.status()))
             }
         }
+    }
+
+    /// Writes what the socket takes now, without waiting for poll: a connection's first
+    /// records (BEGIN_REQUEST, PARAMS, a small body) fit its buffer.
+    fn write_now(&mut self, body: &BodyReader) {
+        self.frame_stdin(body);
+        if let Err(e) = self.write_out() {
+            log::debug!("{}: writing to the backend: {e}", self.tag);
+            self.write_failed();
+        }
+    }
+
+    /// The backend stopped taking input (it may answer without reading all of it): what is
+    /// left of the request is dropped.
+    fn write_failed(&mut self) {
+        keep_copy(&mut self.sent_body, &self.pending);
+        self.outbuf.clear();
+        self.pending.clear();
+        self.stdin_ended = true;
+    }
+
+    /// Every request-body byte read so far, for sending the request again; `None` if more than
+    /// [`RESEND_BODY`] (or the connection was new).
+    fn body_for_resend(&mut self) -> Option<Vec<u8>> {
+        let mut sent = self.sent_body.take()?;
+        (sent.len() + self.pending.len() <= RESEND_BODY).then(|| {
+            sent.extend_from_slice(&self.pending);
+            sent
+        })
     }
 
     fn write_out(&mut self) -> io::Result<()> {
