@@ -1,5 +1,6 @@
 //! `-t`'s reachability check, for a root master: can each identity children will take search
-//! every ancestor of each DocumentRoot and read it, and search each ScriptAlias directory?
+//! every ancestor of each DocumentRoot and each `Alias`/`AliasMatch` target and read it, and
+//! search each ScriptAlias directory?
 //!
 //! A child confines itself (setresuid, then Landlock, which opens every tree it allows) before
 //! it opens a file, so a DocumentRoot under a 0700 home makes every page a 500 with
@@ -206,12 +207,21 @@ pub fn blocker(view: &impl View, who: &Who, path: &Path, read: bool) -> Option<S
             continue;
         };
         let target = dir == path || dir == resolved;
-        let need = if target && read { R | X } else { X };
+        // A file (an Alias may name one) is read, not searched.
+        let need = match (target && read, node.mode & 0o170_000 == 0o040_000) {
+            (true, true) => R | X,
+            (true, false) => R,
+            (false, _) => X,
+        };
         let (got, unevaluated) = granted(who, &node);
         if got & need == need {
             continue;
         }
-        let verb = if got & X == 0 { "search" } else { "read" };
+        let verb = if need & X != 0 && got & X == 0 {
+            "search"
+        } else {
+            "read"
+        };
         let acl = match &node.acl {
             Acl::NotEvaluated(why) if unevaluated => {
                 format!("; it has an ACL, which was not evaluated: {why}")
@@ -257,7 +267,7 @@ pub fn identities(cfg: &Config, vhost: &VHost, worker: Option<&Who>) -> Vec<Who>
     out.into_values().collect()
 }
 
-/// Every DocumentRoot (read) and ScriptAlias directory (search) checked for every identity
+/// Every DocumentRoot and Alias target (read) and ScriptAlias directory (search) checked for every identity
 /// that serves it; one error per (line, identity, directory), with the line that names it.
 pub fn check(cfg: &Config, worker: Option<&Who>, view: &impl View) -> Vec<ConfigError> {
     let mut out: Vec<ConfigError> = Vec::new();
@@ -274,6 +284,20 @@ pub fn check(cfg: &Config, worker: Option<&Who>, view: &impl View) -> Vec<Config
                 &a.dir,
                 &a.origin,
                 false,
+            ));
+        }
+        // Alias targets are served like the DocumentRoot (an AliasMatch from the literal
+        // directory its target starts with, which is what Landlock grants).
+        for a in &v.aliases {
+            let kind = match a.pattern {
+                crate::config::alias::Pattern::Prefix(_) => "Alias",
+                crate::config::alias::Pattern::Regex(_) => "AliasMatch",
+            };
+            targets.push((
+                format!("{kind} {}", a.root.display()),
+                &a.root,
+                &a.origin,
+                true,
             ));
         }
         for who in identities(cfg, v, worker) {
@@ -363,6 +387,13 @@ mod tests {
                     acl: Acl::None,
                 },
             );
+            self
+        }
+        fn file(mut self, p: &str, mode: u32, uid: u32, gid: u32) -> Self {
+            self = self.dir(p, mode, uid, gid);
+            if let Some(n) = self.nodes.get_mut(Path::new(p)) {
+                n.mode = 0o100000 | mode;
+            }
             self
         }
         fn acl(mut self, p: &str, acl: Acl) -> Self {
@@ -607,6 +638,37 @@ mod tests {
         assert_eq!(
             errors(&cfg),
             ["/etc/x/h.conf:5: ScriptAlias /root/cgi: alice:alice cannot search /root (drwx------ root)"]
+        );
+    }
+
+    /// An Alias target is served as the DocumentRoot is: each identity must search its
+    /// ancestors and read it (a file target: read only); an AliasMatch is checked at the
+    /// literal directory its target starts with.
+    #[test]
+    fn alias_targets_are_checked_as_document_roots() {
+        let fs = Fake::new()
+            .dir("/srv", 0o755, 0, 0)
+            .dir("/srv/www", 0o755, 0, 0)
+            .dir("/srv/shared", 0o700, 0, 0)
+            .dir("/srv/m", 0o711, 0, 0)
+            .file("/srv/robots.txt", 0o600, 0, 0)
+            .file("/srv/open.txt", 0o644, 0, 0)
+            .dir("/srv/fine", 0o755, 0, 0);
+        let mut cfg = config(
+            "Listen 80\nUser nobody\nGroup nogroup\nDocumentRoot /srv/www\nAlias /s /srv/shared\nAliasMatch ^/m/(.*)$ /srv/m/$1\nAlias /robots.txt /srv/robots.txt\nAlias /open.txt /srv/open.txt\nAlias /fine /srv/fine\n",
+        );
+        cfg.confinement = vec![Backend::Landlock];
+        let got: Vec<String> = check(&cfg, Some(&nobody()), &fs)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "/etc/x/h.conf:5: Alias /srv/shared: nobody cannot search /srv/shared (drwx------ root)",
+                "/etc/x/h.conf:6: AliasMatch /srv/m: nobody cannot read /srv/m (drwx--x--x root)",
+                "/etc/x/h.conf:7: Alias /srv/robots.txt: nobody cannot read /srv/robots.txt (-rw------- root)",
+            ]
         );
     }
 }

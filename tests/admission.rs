@@ -36,6 +36,8 @@ fn server(name: &str) -> Server {
   AuthType Basic
   AuthName \"alice\"
   AuthUserFile {pw}
+  # Without it `/` would be Apache's 500 (AuthType and no Require), a -t error here.
+  Require all granted
   <Location /private>
     Require valid-user
   </Location>

@@ -6,6 +6,12 @@
 //! The oracle is a hand-written table of forbidden edges, checked against every path the
 //! sources name (`use` lines and inline `crate::a::b` paths, `super::` chains resolved from
 //! the file's place in the tree). It reads the source text only: no code of the crate runs.
+//!
+//! `unsafe` lives in one crate, `crates/oneshot-sys`: no other Rust file of the repository
+//! (the server, its fuzz targets, other crates) has an `unsafe` block, function or impl, or
+//! re-allows `unsafe_code`; the integration tests that make raw calls of their own, as
+//! oracles that must not go through the code under test, are named one by one in
+//! [`TESTS_WITH_UNSAFE`].
 
 use std::path::{Path, PathBuf};
 
@@ -218,4 +224,231 @@ fn child_serve_stays_a_table_of_contents() {
     assert!(!body.is_empty(), "child::serve not found");
     let lines = body.len() + 1;
     assert!(lines < 40, "child::serve is {lines} lines");
+}
+
+/// The one crate that may contain `unsafe`, relative to the repository.
+const SYS_CRATE: &str = "crates/oneshot-sys";
+
+/// Integration tests that call the kernel themselves, with why. Each must still contain
+/// `unsafe` (a stale entry fails), and no other file outside [`SYS_CRATE`] may.
+const TESTS_WITH_UNSAFE: &[(&str, &str)] = &[
+    (
+        "tests/common/mod.rs",
+        "atexit(3): the run directory is removed when the test process exits",
+    ),
+    (
+        "tests/sandbox_real.rs",
+        "raw syscall(2) with arbitrary numbers: the seccomp filter's oracle is the kernel",
+    ),
+    (
+        "tests/probe.rs",
+        "keyctl/add_key in pre_exec: the master gets a session keyring as under systemd",
+    ),
+];
+
+/// Every `.rs` file under `dir`, skipping build output (`target`) and hidden directories.
+fn repo_rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if p.is_dir() {
+            if name != "target" && !name.starts_with('.') {
+                repo_rust_files(&p, out);
+            }
+        } else if name.ends_with(".rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The identifiers and punctuation of Rust source, without comments, string, byte-string,
+/// raw-string and character literals (so a word in a message or a comment is not code).
+fn code_tokens(src: &str) -> Vec<String> {
+    let c: Vec<char> = src.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let at = |i: usize| c.get(i).copied().unwrap_or('\0');
+    while i < c.len() {
+        let ch = c[i];
+        if ch == '/' && at(i + 1) == '/' {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+        } else if ch == '/' && at(i + 1) == '*' {
+            let mut depth = 0;
+            while i < c.len() {
+                if c[i] == '/' && at(i + 1) == '*' {
+                    depth += 1;
+                    i += 2;
+                } else if c[i] == '*' && at(i + 1) == '/' {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        } else if (ch == 'r' || (ch == 'b' && at(i + 1) == 'r'))
+            && matches!(at(i + 1 + usize::from(ch == 'b')), '"' | '#')
+            && (i == 0 || !is_ident(c[i - 1]))
+        {
+            // r"...", r#"..."#, br"...": ends at the quote followed by as many hashes.
+            let mut j = i + 1 + usize::from(ch == 'b');
+            let mut hashes = 0;
+            while at(j) == '#' {
+                hashes += 1;
+                j += 1;
+            }
+            if at(j) != '"' {
+                // `r#ident`: a raw identifier.
+                out.push(c[j..].iter().take_while(|&&x| is_ident(x)).collect());
+                i = j + out.last().map_or(0, |t: &String| t.chars().count());
+                continue;
+            }
+            j += 1;
+            while j < c.len() && !(c[j] == '"' && (1..=hashes).all(|k| at(j + k) == '#')) {
+                j += 1;
+            }
+            i = j + 1 + hashes;
+        } else if ch == '"' {
+            i += 1;
+            while i < c.len() && c[i] != '"' {
+                i += if c[i] == '\\' { 2 } else { 1 };
+            }
+            i += 1;
+        } else if ch == '\'' {
+            // 'x', '\n', '\u{..}' are characters; 'a (no closing quote next) is a lifetime.
+            if at(i + 1) == '\\' {
+                i += 2;
+                while i < c.len() && c[i] != '\'' {
+                    i += 1;
+                }
+                i += 1;
+            } else if at(i + 2) == '\'' {
+                i += 3;
+            } else {
+                i += 1;
+            }
+        } else if is_ident(ch) {
+            let word: String = c[i..].iter().take_while(|&&x| is_ident(x)).collect();
+            i += word.chars().count();
+            out.push(word);
+        } else {
+            if !ch.is_whitespace() {
+                out.push(ch.to_string());
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+/// What in `src` makes `unsafe` possible: the keyword itself (blocks, functions, impls,
+/// traits), or a lint attribute that lets `unsafe_code` through again.
+fn unsafe_forms(src: &str) -> Vec<String> {
+    let t = code_tokens(src);
+    let mut found = Vec::new();
+    for (i, w) in t.iter().enumerate() {
+        if w == "unsafe" {
+            found.push("unsafe".to_string());
+        }
+        if matches!(w.as_str(), "allow" | "warn" | "expect")
+            && t.get(i + 1).is_some_and(|p| p == "(")
+        {
+            let args = t[i + 2..].iter().take_while(|p| *p != ")");
+            if args.clone().any(|a| a == "unsafe_code") {
+                found.push(format!("{w}(unsafe_code)"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn unsafe_only_in_the_sys_crate() {
+    let top = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    repo_rust_files(top, &mut files);
+    assert!(files.len() > 100, "too few sources under {}", top.display());
+    let mut bad = Vec::new();
+    let mut allowed_seen = Vec::new();
+    for f in &files {
+        let rel = f.strip_prefix(top).expect("under the repository");
+        if rel.starts_with(SYS_CRATE) {
+            continue;
+        }
+        let code = std::fs::read_to_string(f).expect("readable source");
+        let forms = unsafe_forms(&code);
+        if forms.is_empty() {
+            continue;
+        }
+        let rel_s = rel.to_string_lossy();
+        if TESTS_WITH_UNSAFE.iter().any(|(p, _)| *p == rel_s) {
+            allowed_seen.push(rel_s.to_string());
+        } else {
+            bad.push(format!("{rel_s}: {}", forms.join(", ")));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "`unsafe` outside {SYS_CRATE} (move it there, behind a safe function):\n{}",
+        bad.join("\n")
+    );
+    for (p, why) in TESTS_WITH_UNSAFE {
+        assert!(
+            allowed_seen.iter().any(|s| s == p),
+            "{p} is listed as needing `unsafe` ({why}) but has none: drop it from the list"
+        );
+    }
+}
+
+/// Both roots of the server forbid `unsafe_code`, so no module of it can allow it again.
+#[test]
+fn the_server_forbids_unsafe_at_its_roots() {
+    let top = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for root in ["src/lib.rs", "src/main.rs"] {
+        let text = std::fs::read_to_string(top.join(root)).expect("crate root");
+        let t = code_tokens(&text);
+        let forbids = t.windows(7).any(|w| {
+            w.iter()
+                .map(String::as_str)
+                .eq(["#", "!", "[", "forbid", "(", "unsafe_code", ")"])
+        });
+        assert!(forbids, "{root} does not say #![forbid(unsafe_code)]");
+    }
+}
+
+/// The scanner itself, against hand-written snippets: code is caught, words in comments and
+/// literals are not.
+#[test]
+fn the_unsafe_scanner_sees_each_form() {
+    for (code, expected) in [
+        ("let x = unsafe { f() };", &["unsafe"][..]),
+        ("unsafe fn f() {}", &["unsafe"]),
+        ("unsafe impl Send for X {}", &["unsafe"]),
+        ("#![allow(unsafe_code)]", &["allow(unsafe_code)"]),
+        ("#[allow(dead_code, unsafe_code)]", &["allow(unsafe_code)"]),
+        ("#[expect(unsafe_code)] fn f() {}", &["expect(unsafe_code)"]),
+        ("#![forbid(unsafe_code)]", &[]),
+        ("#![deny(unsafe_code)]", &[]),
+        ("// unsafe { f() }", &[]),
+        ("/* unsafe /* nested */ unsafe */ let a = 1;", &[]),
+        ("let s = \"unsafe { }\";", &[]),
+        ("let s = \"a \\\" unsafe\";", &[]),
+        ("let s = r#\"unsafe \" allow(unsafe_code)\"#;", &[]),
+        ("let c = '\"'; unsafe { g() }", &["unsafe"]),
+        (
+            "fn f<'a>(x: &'a str) -> &'a str { unsafe { x } }",
+            &["unsafe"],
+        ),
+        ("let not_unsafe = unsafe_thing();", &[]),
+    ] {
+        assert_eq!(unsafe_forms(code), expected, "{code}");
+    }
 }

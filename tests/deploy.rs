@@ -26,6 +26,36 @@ fn config_test(conf: &Path) -> (Option<i32>, String) {
     )
 }
 
+/// An Alias target is served like the DocumentRoot, so `-t` checks it the same way.
+#[test]
+fn config_test_as_root_names_an_alias_target_children_cannot_search() {
+    if !is_root() {
+        eprintln!("skipped: -t checks reachability only for a root master");
+        return;
+    }
+    let dir = scratch("reach-alias");
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::create_dir_all(dir.join("shared")).unwrap();
+    chmod(&dir.join("shared"), 0o700);
+    let conf = dir.join("httpd.conf");
+    std::fs::write(
+        &conf,
+        "Listen 127.0.0.1:1\nUser nobody\nGroup nogroup\nDocumentRoot www\nAlias /shared shared\n",
+    )
+    .unwrap();
+    let (code, err) = config_test(&conf);
+    let want = format!(
+        "{}:5: Alias {d}/shared: nobody cannot search {d}/shared (drwx------ root)",
+        conf.display(),
+        d = dir.display()
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&want), "missing {want:?} in {err}");
+    chmod(&dir.join("shared"), 0o755);
+    let (code, err) = config_test(&conf);
+    assert_eq!(code, Some(0), "{err}");
+}
+
 #[test]
 fn config_test_as_root_names_the_directory_children_cannot_search() {
     if !is_root() {

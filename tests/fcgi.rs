@@ -1140,6 +1140,130 @@ KeepAliveTimeout 10
     drop(fpm);
 }
 
+/// mod_deflate, mod_expires and `Header` on php-fpm's output (issue #14), as on a CGI's
+/// (tests/stream_filters.rs has the table against apache2): a page PHP sends whole is
+/// compressed with its length, one it flushes in pieces as it streams (chunked); each gets
+/// `Vary: Accept-Encoding`, `Expires` and `Cache-Control: max-age` by its Content-Type
+/// unless PHP set an Expires, and the `Header` rules. curl decodes; the oracle is the file
+/// PHP read.
+#[test]
+fn php_output_is_compressed_dated_and_ruled() {
+    if !is_root() {
+        eprintln!("skipped: needs root (users, a php-fpm pool, a root master)");
+        return;
+    }
+    common::system_user(ALICE);
+    let dir = common::site("fcgi-gzip");
+    let d = dir.display().to_string();
+    let page: Vec<u8> = (0..2000u32)
+        .map(|i| format!("<p>line {i} of {} words</p>\n", i * 7919 % 1000))
+        .collect::<String>()
+        .into_bytes();
+    std::fs::write(dir.join("www/alice/page.txt"), &page).unwrap();
+    std::fs::write(
+        dir.join("www/alice/page.php"),
+        "<?php readfile(__DIR__ . '/page.txt');\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("www/alice/big.php"),
+        "<?php for ($i = 0; $i < 6; $i++) { readfile(__DIR__ . '/page.txt'); flush(); usleep(100000); }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("www/alice/dated.php"),
+        "<?php header('Expires: Thu, 01 Dec 1994 16:00:00 GMT'); readfile(__DIR__ . '/page.txt');\n",
+    )
+    .unwrap();
+    let pool_host = "127.0.0.38";
+    let pool_port = TcpListener::bind((pool_host, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _fpm = start_fpm_tcp(&dir, ALICE, &format!("{pool_host}:{pool_port}"));
+    let conf = format!(
+        "User nobody
+Group nogroup
+Confinement unix landlock
+ErrorLog logs/error.log
+LogLevel debug
+CustomLog logs/access.log combined
+PidFile logs/httpd.pid
+StartServers 2
+MinSpareServers 2
+MaxSpareServers 4
+Timeout 5
+AddOutputFilterByType DEFLATE text/html
+ExpiresActive On
+ExpiresByType text/html A3600
+Header always set X-Frame-Options DENY
+<VirtualHost *:80>
+  ServerName php.test
+  DocumentRoot www/alice
+  AssignUserID {ALICE} {ALICE}
+  ProxyPassMatch ^/(.*\\.php)$ fcgi://{pool_host}:{pool_port}{d}/www/alice/$1
+</VirtualHost>
+"
+    );
+    let s = Server::start(&dir, &conf);
+    let curl = |path: &str, compressed: bool| {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "--http1.1", "--max-time", "20", "-D", "-"]);
+        cmd.args(["-H", "Host: php.test"]);
+        if compressed {
+            cmd.arg("--compressed");
+        }
+        let out = cmd
+            .arg(format!("http://127.0.0.1:{}{path}", s.port))
+            .output()
+            .expect("curl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let split = (out.stdout.windows(4))
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap();
+        let head = String::from_utf8_lossy(&out.stdout[..split]).to_ascii_lowercase();
+        (head, out.stdout[split + 4..].to_vec())
+    };
+    for (path, pages) in [("/page.php", 1), ("/big.php", 6), ("/dated.php", 1)] {
+        let want = page.repeat(pages);
+        let (head, body) = curl(path, true);
+        assert!(body == want, "{path}: {} bytes decoded\n{head}", body.len());
+        assert!(
+            head.contains("\r\ncontent-encoding: gzip"),
+            "{path}: {head}"
+        );
+        assert!(head.contains("\r\nvary: accept-encoding"), "{path}: {head}");
+        assert!(head.contains("\r\nx-frame-options: deny"), "{path}: {head}");
+        if path == "/dated.php" {
+            assert!(
+                head.contains("expires: thu, 01 dec 1994 16:00:00 gmt"),
+                "{head}"
+            );
+            assert!(!head.contains("max-age"), "{head}");
+        } else {
+            assert!(
+                head.contains("\r\ncache-control: max-age=3600"),
+                "{path}: {head}"
+            );
+            assert!(head.contains("\r\nexpires: "), "{path}: {head}");
+        }
+        if path == "/big.php" {
+            assert!(head.contains("transfer-encoding: chunked"), "{head}");
+        } else {
+            assert!(head.contains("content-length: "), "{head}");
+        }
+        let (head, body) = curl(path, false);
+        assert!(body == want, "{path} plain: {} bytes\n{head}", body.len());
+        assert!(!head.contains("content-encoding"), "{path}: {head}");
+        assert!(head.contains("\r\nvary: accept-encoding"), "{path}: {head}");
+    }
+}
+
 /// A pool whose worker closes its connection after every request (`pm.max_requests = 1`: the
 /// worker exits and php-fpm starts another): each keep-alive request of one client
 /// connection, with and without a body, still gets its own complete answer, never a 502; the

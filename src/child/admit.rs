@@ -230,6 +230,12 @@ fn authorize(
             .as_ref()
             .and_then(|(f, _)| cfg.group_files.get(f)),
     };
+    // mod_authz_core: an AuthType with no Require at all is a misconfiguration (500), not
+    // the "granted (no directives)" of a scope without either.
+    if conf.auth_basic == Some(true) && conf.authz.section.is_none() {
+        let why = "AH01627: AuthType configured with no corresponding authorization directives";
+        return no(500, None, Reason::Misconfigured(why.into()));
+    }
     match auth::evaluate(&conf.authz, &ctx(None)) {
         Access::Granted => return Ok(None),
         Access::Denied => {

@@ -6,8 +6,6 @@ use crate::config::{Config, VHost};
 use crate::sandbox::{self, Backend, LandlockRules, Plan, SandboxError, UnixIdentity};
 use crate::sys::Linux;
 use std::os::fd::RawFd;
-use std::path::PathBuf;
-use std::sync::OnceLock;
 
 pub use crate::sandbox::{describe, Confined};
 
@@ -42,17 +40,11 @@ pub fn plan(
     }
 }
 
-/// What a CGI program and its interpreter need besides the program itself: executables and
-/// shared libraries (read+execute), the loader cache and randomness (read), /dev/null
-/// (read+write). Granted only to vhosts that can run CGI; missing paths are skipped.
-const CGI_SYSTEM_EXEC: &[&str] = &["/usr", "/bin", "/lib", "/lib64"];
-const CGI_SYSTEM_READ: &[&str] = &["/etc/ld.so.cache", "/dev/urandom"];
-const CGI_SYSTEM_WRITE: &[&str] = &["/dev/null"];
-
 /// Read-only on the DocumentRoot and on each `Alias`/`AliasMatch` target of this vhost (its
 /// literal root; a target missing at load is left out, so nothing beneath it is granted);
 /// with CGI, read+execute on the program trees (ScriptAlias
-/// targets, and the DocumentRoot where AddHandler maps suffixes) and the system paths above.
+/// targets, and the DocumentRoot where AddHandler maps suffixes) and the system paths
+/// ([`sandbox::system_paths`]).
 pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
     let mut rules = LandlockRules {
         read: vec![vhost.document_root.clone()],
@@ -81,38 +73,11 @@ pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
     if vhost.uses_cgi_extensions() {
         rules.exec.push(vhost.document_root.clone());
     }
-    let [exec, read, write] = system_paths();
+    let [exec, read, write] = sandbox::system_paths::system_paths();
     rules.exec.extend(exec.iter().cloned());
     rules.read.extend(read.iter().cloned());
     rules.write.extend(write.iter().cloned());
     rules
-}
-
-static SYSTEM_PATHS: OnceLock<[Vec<PathBuf>; 3]> = OnceLock::new();
-
-/// Which of the CGI system paths exist (exec, read, write): the operating system's, not the
-/// configuration's, so looked up once in the master ([`warm_up`]) and inherited by every
-/// child instead of seven `stat` calls per connection.
-fn system_paths() -> &'static [Vec<PathBuf>; 3] {
-    SYSTEM_PATHS.get_or_init(|| {
-        let existing = |paths: &[&str]| -> Vec<PathBuf> {
-            paths
-                .iter()
-                .map(PathBuf::from)
-                .filter(|p| p.exists())
-                .collect()
-        };
-        [
-            existing(CGI_SYSTEM_EXEC),
-            existing(CGI_SYSTEM_READ),
-            existing(CGI_SYSTEM_WRITE),
-        ]
-    })
-}
-
-/// For the master before it forks: see [`system_paths`].
-pub fn warm_up() {
-    system_paths();
 }
 
 pub fn enter(plan: &Plan) -> Result<Confined, SandboxError> {
@@ -123,6 +88,7 @@ pub fn enter(plan: &Plan) -> Result<Confined, SandboxError> {
 mod tests {
     use super::*;
     use crate::config::{DirConf, Origin, ScriptAlias};
+    use std::path::PathBuf;
 
     fn vhost(aliases: &[&str], extensions: bool) -> VHost {
         let origin = Origin {

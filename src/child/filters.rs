@@ -4,8 +4,8 @@
 //! `config::deflate`; this applies them to a [`Response`]. Pages the server generated (errors,
 //! redirects) pass untouched, as Apache's error responses skip the content filters.
 //!
-//! CGI and FastCGI output does not pass here (it is streamed by `handler::cgi::output`): it
-//! gets neither Expires nor compression (docs/directives.md).
+//! CGI and FastCGI output does not pass here: it is streamed by `handler::cgi::output`, which
+//! applies the same rules as it goes (`handler::cgi::filter`, docs/responses.md).
 
 use crate::config::cache;
 use crate::config::deflate::{self, Decision};

@@ -39,7 +39,7 @@ pub fn open(cfg: &Config, accepted: &Accepted) -> Option<Front> {
         }
     };
     if !tls::applies(cfg, accepted.local) {
-        tls::discard();
+        crate::handoff::tls::discard();
         return Some(Front {
             peer,
             on: On::Plain,

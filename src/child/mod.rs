@@ -364,7 +364,7 @@ fn isolate(
     early_keep.extend(verifier.as_ref().map(|v| v.as_raw_fd()));
     early_keep.extend(reclaim.as_ref().map(|r| r.as_raw_fd()));
     // The key holder channel lives until the handshake (`front`), never into confinement.
-    early_keep.extend(tls::handoff_fd());
+    early_keep.extend(crate::handoff::tls::handoff_fd());
     Linux
         .close_fds_except(&early_keep)
         .map_err(ChildError::CloseFds)?;
@@ -589,10 +589,22 @@ fn handle(
             },
             Err(Lookup::NotCgi) => match dispatch(proof, &cfg.mime.types, vhost, cur) {
                 Served::Response(resp) => answer!(cur, may_keep_alive, resp),
-                Served::Index(url) => with_query(url),
+                Served::Index(url) => match drain_before_redirect(&cx_now, conn, cur) {
+                    Ok(clean) => {
+                        may_keep_alive &= clean;
+                        with_query(url)
+                    }
+                    Err(refused) => return refused,
+                },
             },
             Err(Lookup::Refused(status)) => answer!(cur, false, Response::error(status)),
-            Err(Lookup::Index(url)) => with_query(url),
+            Err(Lookup::Index(url)) => match drain_before_redirect(&cx_now, conn, cur) {
+                Ok(clean) => {
+                    may_keep_alive &= clean;
+                    with_query(url)
+                }
+                Err(refused) => return refused,
+            },
             // Taken as a gateway above.
             Err(Lookup::Script(_)) => answer!(cur, false, Response::error(500)),
         };
@@ -733,6 +745,33 @@ fn local_redirect(orig: &Request, location: &str) -> Request {
     }
 }
 
+/// The body of a request about to be redirected internally to its DirectoryIndex (which is
+/// asked for by GET, without it): drained so the connection stays in step. `Ok(true)` when the
+/// connection may be kept, `Err` with the answer when the body itself is refused.
+fn drain_before_redirect(
+    cx: &handler::cgi::Context,
+    conn: &mut Conn,
+    req: &Request,
+) -> Result<bool, Handled> {
+    match body::discard(conn, req, cx.cfg.limits.body, body::BodyPace::of(cx.cfg)) {
+        BodyFate::Clean => Ok(true),
+        BodyFate::CloseAfter => Ok(false),
+        BodyFate::Reject(status) => {
+            let bodyless = Request {
+                body: crate::http::request::Body::None,
+                ..req.clone()
+            };
+            Err(respond_static(
+                cx,
+                conn,
+                &bodyless,
+                false,
+                Response::error(status),
+            ))
+        }
+    }
+}
+
 /// Answers with `resp` after dealing with the body the handler did not want.
 fn respond_static(
     cx: &handler::cgi::Context,
@@ -787,10 +826,13 @@ fn dispatch(
     req: &Request,
 ) -> Served {
     let answer = |r: Response| Served::Response(r);
+    // Apache's default handler: POST is answered as GET (the body is drained, never read into
+    // anything: `respond_static`), other methods 405 with what the handler allows.
+    const ALLOW: &str = "GET, HEAD, POST, OPTIONS";
     match req.method {
-        Method::Get | Method::Head => {}
-        Method::Options => return answer(Response::new(200).header("Allow", "GET, HEAD, OPTIONS")),
-        _ => return answer(Response::error(405).header("Allow", "GET, HEAD, OPTIONS")),
+        Method::Get | Method::Head | Method::Post => {}
+        Method::Options => return answer(Response::new(200).header("Allow", ALLOW)),
+        _ => return answer(Response::error(405).header("Allow", ALLOW)),
     }
     if req.target == "*" {
         return answer(Response::error(400));

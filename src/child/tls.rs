@@ -22,7 +22,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,36 +35,13 @@ use rustls::{ServerConfig, ServerConnection};
 use rustls_pki_types::CertificateDer;
 
 use crate::config::{Config, VHostTls};
+use crate::handoff::tls::Handoff;
 use crate::http::tls_session::{self, Session};
 use crate::keyholder::client::{Channel, RemoteKey};
 use crate::keyholder::KeyInfo;
 use crate::sys::{Linux, Sys};
 
-/// What the master gives a child for TLS: its one-signature channel and the keys' public facts.
-pub struct Handoff {
-    pub channel: OwnedFd,
-    pub keys: Arc<Vec<KeyInfo>>,
-}
-
-static HANDOFF: Mutex<Option<Handoff>> = Mutex::new(None);
 static RELAY: Mutex<Option<Pid>> = Mutex::new(None);
-
-/// Called once in a freshly forked child, before `child::run`.
-pub fn install(h: Option<Handoff>) {
-    if let Ok(mut slot) = HANDOFF.lock() {
-        *slot = h;
-    }
-}
-
-/// The channel's descriptor, so isolation keeps it until the handshake.
-pub fn handoff_fd() -> Option<RawFd> {
-    HANDOFF.lock().ok()?.as_ref().map(|h| h.channel.as_raw_fd())
-}
-
-/// Closes the channel unused (a plain connection).
-pub fn discard() {
-    drop(HANDOFF.lock().ok().and_then(|mut h| h.take()));
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -112,8 +89,7 @@ impl Clock {
 /// Makes the handshake on `stream` and starts the relay; afterwards `stream` is the plaintext
 /// end. The key holder channel is closed whatever happens.
 pub fn establish(cfg: &Config, stream: &TcpStream, local: SocketAddr) -> Result<(), TlsError> {
-    let handoff = HANDOFF.lock().ok().and_then(|mut h| h.take());
-    let Some(Handoff { channel, keys }) = handoff else {
+    let Some(Handoff { channel, keys }) = crate::handoff::tls::take() else {
         return Err(TlsError::NoKeyHolder);
     };
     let chan: Channel = Arc::new(Mutex::new(Some(channel)));

@@ -11,6 +11,7 @@
 )]
 
 pub mod alias;
+pub mod authcheck;
 pub mod authz;
 pub mod build;
 pub mod cache;

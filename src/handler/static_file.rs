@@ -1,4 +1,4 @@
-//! Static files as Apache serves them: GET and HEAD, Content-Type, Last-Modified, ETag,
+//! Static files as Apache serves them: GET and HEAD (and POST, answered as GET), Content-Type, Last-Modified, ETag,
 //! conditional requests (RFC 9110 §13.2.2: 412, 304), one byte range (206/416), DirectoryIndex, listings only with
 //! `Options Indexes`, and 301 to add a directory's trailing slash.
 //!
@@ -244,6 +244,10 @@ fn directory(
             Err(404) => continue,
             Err(status) => return Served::Response(Response::error(status)),
         }
+    }
+    // mod_autoindex lists for GET only; Apache's default handler then answers 404.
+    if opts.indexes && req.method == crate::http::request::Method::Post {
+        return Served::Response(Response::error(404));
     }
     if opts.indexes {
         let url = format!("/{}", route.segments.join("/"));

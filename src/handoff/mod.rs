@@ -5,9 +5,11 @@
 //!   the logs the master opened) and the identity it drops to;
 //! - the signals: [`handled_signals`] (the master's; children reset the others) and
 //!   [`RECLAIM_SIGNAL`], received by a child only through [`reclaim_signalfd`];
-//! - [`status`]: the status-pipe protocol, the only bytes a child sends the master.
+//! - [`status`]: the status-pipe protocol, the only bytes a child sends the master;
+//! - [`tls`]: a child's one-signature channel to the key holder, from fork to handshake.
 
 pub mod status;
+pub mod tls;
 
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};

@@ -92,13 +92,13 @@ impl KeyHolder {
 
     /// For a child about to be forked: its own one-signature channel and the keys' public
     /// facts. None when TLS is off or the key holder is down.
-    pub fn handoff(&self) -> Option<crate::child::tls::Handoff> {
+    pub fn handoff(&self) -> Option<crate::handoff::tls::Handoff> {
         let h = self.handle.as_ref()?;
         let channel = h
             .new_channel()
             .map_err(|e| log::warn!("no key holder channel for a new child: {e}"))
             .ok()?;
-        Some(crate::child::tls::Handoff {
+        Some(crate::handoff::tls::Handoff {
             channel,
             keys: self.keys.clone(),
         })

@@ -560,7 +560,7 @@ fn spawn_many(
             Ok(ForkResult::Child) => match reexec.image() {
                 Some(image) => reexec.exec_child(image, inh, chan, category),
                 None => {
-                    child::tls::install(tls);
+                    crate::handoff::tls::install(tls);
                     child::run(cfg, inh, chan, category)
                 }
             },

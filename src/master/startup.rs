@@ -83,7 +83,7 @@ pub(crate) fn warm_up_before_fork() {
         b"GET /warm-up HTTP/1.1\r\nHost: warm.up\r\n\r\n",
         &crate::http::request::Limits::default(),
     );
-    crate::child::confine::warm_up();
+    crate::sandbox::system_paths::warm_up();
 }
 
 /// Compiles the seccomp filters every vhost can ask for (children inherit them compiled) and,

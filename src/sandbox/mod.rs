@@ -17,6 +17,7 @@ mod isolate;
 mod landlock;
 pub mod seccomp;
 mod selinux;
+pub mod system_paths;
 mod unix;
 
 use std::fmt;

@@ -5,7 +5,8 @@
 //!   ever followed;
 //! - [`suexec`]: suEXEC's checks, a refusal being a 403 and an error-log line naming the
 //!   check, the path and the ids;
-//! - [`pump`]: starting the program and the bytes between client, program and response;
+//! - [`program`]: starting the program, its pipes, its end; [`pump`]: the one exchange loop
+//!   (client, backend, response framing) that FastCGI shares;
 //! - [`output`]: the response framing (its header block, Content-Length or chunked), pure
 //!   parts unit-tested, shared with FastCGI; [`header`] and [`env`]: the CGI header block and
 //!   the environment (pure).
@@ -34,10 +35,12 @@
 //!   program that answers HEAD with no body says nothing about the GET's length).
 
 pub mod env;
+pub(crate) mod filter;
 pub mod header;
 mod locate;
 pub(crate) mod output;
-mod pump;
+mod program;
+pub(crate) mod pump;
 mod suexec;
 
 pub use crate::http::route::index_url;
@@ -51,7 +54,7 @@ use crate::http::request::{Method, Request};
 use crate::http::response::Response;
 use crate::sandbox::Confined;
 use output::{send_error, Output};
-use pump::{start, OUT_CHUNK};
+use program::{start, OUT_CHUNK};
 use std::net::SocketAddr;
 
 /// Largest chunked request body buffered for a program (LimitRequestBody may lower it).
@@ -105,7 +108,7 @@ pub fn run(
     script: Script,
 ) -> Outcome {
     let conf = crate::config::request::request_conf(cx.vhost, req).1;
-    let (rules, charset) = (conf.headers, conf.default_charset);
+    let (rules, charset) = (conf.headers.clone(), conf.default_charset.clone());
     if matches!(req.method, Method::Trace | Method::Connect) {
         return send_error(
             conn,
@@ -185,8 +188,16 @@ pub fn run(
     )
     .header_rules(rules)
     .default_charset(charset.as_ref())
-    .error_status(cx.error.map(|o| o.status));
-    pump::exchange(tag, started, pending, out, cx.cfg.cgi_timeout, conn, body)
+    .error_status(cx.error.map(|o| o.status))
+    .filters(filter::Filters {
+        accept_encoding: req.header("Accept-Encoding").map(<[u8]>::to_vec),
+        file_name: Some(script.name.clone()),
+        mtime: std::fs::symlink_metadata(&filename)
+            .and_then(|m| m.modified())
+            .ok(),
+        conf,
+    });
+    program::exchange(tag, started, pending, out, cx.cfg.cgi_timeout, conn, body)
 }
 
 /// Reads the whole chunked body, decoded, within the smaller of LimitRequestBody and

@@ -5,8 +5,10 @@
 //! client (Content-Length, chunked, or until close). Moved here from `cgi/mod.rs` unchanged
 //! so both gateways answer alike; what differs (a process or a socket) stays with each.
 
+use super::filter::{Filters, Gz};
 use super::header;
 use super::Outcome;
+use crate::config::deflate::Decision;
 use crate::http::read::Conn;
 use crate::http::response::{self, Response};
 use crate::http::{date, status};
@@ -53,6 +55,8 @@ struct SentHead {
     local_redirect: Option<String>,
     /// The body could not be delivered as framed (client gone, short or long output).
     broken: bool,
+    /// mod_deflate compresses the body as it streams (framed chunked or until close).
+    gz: Option<Gz>,
 }
 
 /// A length-less output on hold until it ends or outgrows [`HOLD_MAX`] or [`HOLD_WINDOW`].
@@ -94,6 +98,8 @@ pub(crate) struct Output {
     may_keep_alive: bool,
     /// An `nph-` program: its output is the complete HTTP response.
     nph: bool,
+    /// mod_expires and mod_deflate for this request (None: neither applies).
+    filters: Option<Filters>,
     /// `Header` rules of the program's scope (see `config::header`).
     rules: Vec<crate::config::header::HeaderRule>,
     /// `AddDefaultCharset` of the program's scope, when On: the charset a text/plain or
@@ -132,6 +138,7 @@ impl Output {
             may_keep_alive,
             nph,
             rules: Vec::new(),
+            filters: None,
             default_charset: None,
             error_status: None,
         }
@@ -156,6 +163,12 @@ impl Output {
     /// pages sent instead of it (always).
     pub(crate) fn header_rules(mut self, rules: Vec<crate::config::header::HeaderRule>) -> Self {
         self.rules = rules;
+        self
+    }
+
+    /// mod_expires and mod_deflate as the request's scope sets them (`filter`).
+    pub(crate) fn filters(mut self, f: Filters) -> Self {
+        self.filters = Some(f);
         self
     }
 
@@ -192,6 +205,7 @@ impl Output {
                 body_bytes: 0,
                 local_redirect: None,
                 broken: false,
+                gz: None,
             });
         }
         if self.held.is_some() {
@@ -220,6 +234,7 @@ impl Output {
     /// The output has ended, so the response is complete: a chunked body gets its last chunk
     /// now (before anything slow the caller still has to do).
     pub(crate) fn end_chunked(&mut self, conn: &mut Conn) {
+        self.end_gzip(conn);
         if let Some(s) = self.sent.as_mut() {
             if s.local_redirect.is_none() && s.framing == Framing::Chunked {
                 s.broken |= conn.stream.write_all(b"0\r\n\r\n").is_err();
@@ -237,6 +252,9 @@ impl Output {
         complete: bool,
         fail: Failures,
     ) -> Outcome {
+        if end == End::Output {
+            self.end_chunked(conn);
+        }
         let may_keep_alive = self.may_keep_alive;
         match (end, self.sent.take()) {
             (End::TimedOut, None) => send_error(conn, Response::error(504).with_rules(&self.rules)),
@@ -306,6 +324,7 @@ impl Output {
                 body_bytes: 0,
                 local_redirect: Some(path),
                 broken: false,
+                gz: None,
             });
             return Some(End::Output);
         }
@@ -328,14 +347,20 @@ impl Output {
                 None
             };
         }
+        let mut head = self.shaped(&head);
+        let declared = head.content_length;
+        let gz = self.deflate(&mut head, if bodyless { Some(0) } else { declared });
         let framing = if self.head_only || bodyless {
             Framing::NoBody
-        } else if let Some(n) = head.content_length {
+        } else if gz.is_some() {
+            self.streamed_framing()
+        } else if let Some(n) = declared {
             Framing::Length { left: n }
         } else {
             self.streamed_framing()
         };
-        if let Some(end) = self.send_head(conn, &head, framing, body_done) {
+        let gz = gz.filter(|_| framing != Framing::NoBody);
+        if let Some(end) = self.send_head_with(conn, &head, framing, body_done, &[], gz) {
             return Some(end);
         }
         if rest.is_empty() {
@@ -356,17 +381,37 @@ impl Output {
         }
     }
 
-    fn send_head(
-        &mut self,
-        conn: &mut Conn,
-        head: &header::CgiHead,
-        framing: Framing,
-        body_done: bool,
-    ) -> Option<End> {
-        self.send_head_with(conn, head, framing, body_done, &[])
+    /// The program's head as the output filters leave it: the ErrorDocument's status, then
+    /// mod_expires, the `Header` rules and the Content-Type's charset (Apache's filter order;
+    /// mod_deflate's fields come after, in [`Self::deflate`]). An nph- head is not touched.
+    fn shaped(&self, head: &header::CgiHead) -> header::CgiHead {
+        let mut ruled = head.clone();
+        if self.nph {
+            return ruled;
+        }
+        if let (Some(s), 200) = (self.error_status, ruled.status) {
+            ruled.status = s;
+        }
+        if let Some(f) = &self.filters {
+            f.expires(&mut ruled, SystemTime::now());
+        }
+        crate::config::header::apply(&self.rules, &mut ruled.headers, true);
+        content_type(&mut ruled.headers, self.default_charset.as_deref());
+        ruled
     }
 
-    /// Sends the head, and `body` (the whole body of a `Length` framing) in the same write.
+    /// mod_deflate on a shaped head whose body is `body_len` bytes (None: not known yet): its
+    /// fields, and the compressor when the body is to be compressed as it streams.
+    fn deflate(&self, head: &mut header::CgiHead, body_len: Option<u64>) -> Option<Gz> {
+        let f = self.filters.as_ref().filter(|_| !self.nph)?;
+        let decision = f.decide(head, body_len);
+        let declared = head.content_length;
+        Filters::shape(decision, head);
+        (decision == Decision::Gzip).then(|| f.gz(declared))
+    }
+
+    /// Sends a shaped head, and `body` (the whole body of a `Length` framing) in the same
+    /// write; `gz`: the body that follows is compressed as it streams.
     fn send_head_with(
         &mut self,
         conn: &mut Conn,
@@ -374,6 +419,7 @@ impl Output {
         framing: Framing,
         body_done: bool,
         body: &[u8],
+        gz: Option<Gz>,
     ) -> Option<End> {
         // Announce keep-alive only when it can still happen: a body still arriving, or one
         // the program did not read, ends the connection.
@@ -381,26 +427,14 @@ impl Output {
         if !keep {
             self.may_keep_alive = false;
         }
-        let mut bytes = if self.nph {
-            head_bytes(head, framing, keep)
-        } else {
-            let mut ruled = head.clone();
-            if let (Some(s), 200) = (self.error_status, ruled.status) {
-                ruled.status = s;
-            }
-            crate::config::header::apply(&self.rules, &mut ruled.headers, true);
-            content_type(&mut ruled.headers, self.default_charset.as_deref());
-            head_bytes(&ruled, framing, keep)
-        };
+        let mut bytes = head_bytes(head, framing, keep);
         self.sent = Some(SentHead {
-            status: match (self.error_status, head.status) {
-                (Some(s), 200) if !self.nph => s,
-                (_, s) => s,
-            },
+            status: head.status,
             framing,
             body_bytes: 0,
             local_redirect: None,
             broken: false,
+            gz,
         });
         bytes.extend_from_slice(body);
         if let Err(e) = conn.stream.write_all(&bytes) {
@@ -438,7 +472,11 @@ impl Output {
     fn release(&mut self, conn: &mut Conn, body_done: bool) -> Option<End> {
         let held = self.held.take()?;
         let framing = self.streamed_framing();
-        if let Some(end) = self.send_head(conn, &held.head, framing, body_done) {
+        let mut head = self.shaped(&held.head);
+        let gz = self
+            .deflate(&mut head, None)
+            .filter(|_| framing != Framing::NoBody);
+        if let Some(end) = self.send_head_with(conn, &head, framing, body_done, &[], gz) {
             return Some(end);
         }
         if held.body.is_empty() {
@@ -451,15 +489,27 @@ impl Output {
     /// The held output is the whole body: it goes out framed by its length.
     fn complete_held(&mut self, conn: &mut Conn, body_done: bool) -> Option<End> {
         let Held {
-            mut head,
-            body: held,
+            head,
+            body: mut held,
             len,
             ..
         } = self.held.take()?;
-        let framing = if self.head_only {
-            if len > 0 {
-                head.content_length = Some(len);
+        let mut head = self.shaped(&head);
+        if self.head_only && len > 0 {
+            head.content_length = Some(len);
+        }
+        // The whole body is here: compressed at once, it goes out with its length.
+        if self.deflate(&mut head, Some(len)).is_some() && !self.head_only {
+            match self.filters.as_ref().map(|f| f.gzip(&held)) {
+                Some(Ok(z)) => held = z,
+                _ => {
+                    log::error!("{}: DEFLATE: cannot compress the output", self.tag);
+                    return Some(End::BadHeader);
+                }
             }
+        }
+        let len = held.len() as u64;
+        let framing = if self.head_only {
             Framing::NoBody
         } else {
             Framing::Length { left: len }
@@ -469,7 +519,7 @@ impl Output {
             Framing::Length { left } if left == held.len() as u64 => &held,
             _ => &[],
         };
-        if let Some(end) = self.send_head_with(conn, &head, framing, body_done, body) {
+        if let Some(end) = self.send_head_with(conn, &head, framing, body_done, body, None) {
             return Some(end);
         }
         if let Some(s) = self.sent.as_mut() {
@@ -487,8 +537,62 @@ impl Output {
         }
     }
 
+    /// The output has ended: the compressed stream's rest and trailer go out. A program that
+    /// wrote less than its own Content-Length leaves the body unfinished (no last chunk).
+    fn end_gzip(&mut self, conn: &mut Conn) {
+        let Some(s) = self.sent.as_mut() else { return };
+        let Some(gz) = s.gz.take() else { return };
+        if let Some(left @ 1..) = gz.declared_left {
+            s.framing = Framing::Length { left };
+            return;
+        }
+        let tail = match gz.finish() {
+            Ok(t) => t,
+            Err(e) => {
+                log::error!("{}: DEFLATE: {e}", self.tag);
+                s.broken = true;
+                return;
+            }
+        };
+        let _ = self.send_body(conn, &tail);
+    }
+
     fn send_body(&mut self, conn: &mut Conn, data: &[u8]) -> Option<End> {
         let sent = self.sent.as_mut()?;
+        let zipped;
+        let data = match sent.gz.as_mut() {
+            None => data,
+            Some(gz) => {
+                let take = match gz.declared_left.as_mut() {
+                    Some(left) => {
+                        let take = (data.len() as u64).min(*left);
+                        *left -= take;
+                        take as usize
+                    }
+                    None => data.len(),
+                };
+                if take < data.len() && !sent.broken {
+                    log::error!(
+                        "{}: output longer than its Content-Length; truncated",
+                        self.tag
+                    );
+                    sent.broken = true;
+                }
+                match gz.push(&data[..take]) {
+                    Ok(z) => zipped = z,
+                    Err(e) => {
+                        log::error!("{}: DEFLATE: {e}", self.tag);
+                        sent.broken = true;
+                        return Some(End::ClientGone);
+                    }
+                }
+                &zipped[..]
+            }
+        };
+        if data.is_empty() {
+            // Nothing to frame (and an empty chunk would end a chunked body).
+            return None;
+        }
         let result = match sent.framing {
             Framing::NoBody | Framing::Ended => Ok(0),
             Framing::Close => conn.stream.write_all(data).map(|()| data.len()),

@@ -10,7 +10,8 @@
 //! previous request left open ([`Kept`]), sends BEGIN_REQUEST (responder, FCGI_KEEP_CONN),
 //! PARAMS from the CGI/1.1 builder plus SCRIPT_FILENAME, the request body as
 //! STDIN records while reading STDOUT through the CGI output parser
-//! ([`crate::handler::cgi::output`]) and STDERR to the error log, until END_REQUEST. When the
+//! ([`crate::handler::cgi::output`]) and STDERR to the error log, until END_REQUEST (the loop
+//! is CGI's, [`crate::handler::cgi::pump`]; [`Records`] is what differs). When the
 //! client goes away (a write to it fails, or its connection is reset) it sends ABORT_REQUEST.
 //! The connection is kept for the client's next request only when the exchange ended exactly
 //! at END_REQUEST (nothing unread, nothing unsent): anything else closes it, so a request cut
@@ -26,6 +27,7 @@ pub mod record;
 use crate::config::fcgi::{self as conf, Backend, BackendType, SetHandler, Socket};
 use crate::config::{Config, VHost};
 use crate::handler::cgi::output::{send_error, End, Failures, LineLog, Output};
+use crate::handler::cgi::pump::{Interest, Peer, Relay, SLOTS, STDIN_BUF};
 use crate::handler::cgi::{env, Context, Outcome};
 use crate::http::body::BodyReader;
 use crate::http::read::Conn;
@@ -45,12 +47,10 @@ use std::time::{Duration, Instant};
 
 /// The one request id of each connection to a backend.
 const REQUEST_ID: u16 = 1;
-/// Request-body bytes read from the client before they are sent on.
-const STDIN_BUF: usize = 64 * 1024;
 /// Bytes read from the backend per call.
 const READ_CHUNK: usize = 64 * 1024;
 /// Most request-body bytes kept for sending a request again on a new connection when a kept
-/// one turns out closed by the backend (see [`Exchange::stale`]).
+/// one turns out closed by the backend (see [`Records::stale`]).
 const RESEND_BODY: usize = 64 * 1024;
 /// Longest a kept backend connection waits for the client's next request: a php-fpm worker
 /// serves one connection at a time, so an idle client must not hold one for its whole
@@ -145,6 +145,8 @@ pub struct Target {
     local: Option<(PathBuf, String)>,
     /// `SSLOptions +StdEnvVars` of the script's scope, when the lookup merged it already.
     std_env_vars: Option<bool>,
+    /// The script's modification time, from the lookup's fstat (for mod_expires' `M`).
+    mtime: Option<std::time::SystemTime>,
 }
 
 #[derive(Debug)]
@@ -166,6 +168,7 @@ pub fn lookup(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
                 path_info: String::new(),
                 local: None,
                 std_env_vars: None,
+                mtime: None,
             }));
         }
     }
@@ -176,7 +179,8 @@ pub fn lookup(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
 }
 
 /// The backend a `SetHandler` gives file `name` in `dir` reached by `url_path` (every section
-/// kind applies, `<Files>`/`<FilesMatch>` included), with its `SSLOptions +StdEnvVars`.
+/// kind applies, `<Files>`/`<FilesMatch>` included).
+/// With the file's `SSLOptions +StdEnvVars`.
 fn handler_for(vhost: &VHost, dir: &Path, name: &str, url_path: &str) -> Option<(Backend, bool)> {
     let filename = dir.join(name);
     let conf = vhost.file_conf(dir, &filename.to_string_lossy(), name, url_path);
@@ -234,6 +238,10 @@ fn walk(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
                 .collect(),
             local: Some((path, seg.clone())),
             std_env_vars: Some(std_env_vars),
+            mtime: u64::try_from(meta.st_mtime).ok().map(|secs| {
+                std::time::UNIX_EPOCH
+                    + Duration::new(secs, u32::try_from(meta.st_mtime_nsec).unwrap_or(0))
+            }),
         }));
     }
     // A directory: the static handler's DirectoryIndex redirect brings its index file back
@@ -426,6 +434,7 @@ pub fn run(
     if let Err(e) = body.want(conn) {
         log::info!("{tag}: client gone before 100 Continue: {e}");
     }
+    let conf = crate::config::request::request_conf(cx.vhost, req).1;
     let out = Output::new(
         tag.clone(),
         req.method == Method::Head,
@@ -433,20 +442,26 @@ pub fn run(
         cx.may_keep_alive,
         false,
     )
-    .default_charset(
-        crate::config::request::request_conf(cx.vhost, req)
-            .1
-            .default_charset
-            .as_ref(),
-    )
-    .error_status(cx.error.map(|o| o.status));
+    .header_rules(conf.headers.clone())
+    .default_charset(conf.default_charset.as_ref())
+    .error_status(cx.error.map(|o| o.status))
+    .filters(crate::handler::cgi::filter::Filters {
+        accept_encoding: req.header("Accept-Encoding").map(<[u8]>::to_vec),
+        file_name: target.local.as_ref().map(|(_, name)| name.clone()),
+        mtime: target.mtime.or_else(|| {
+            (target.local.as_ref())
+                .and_then(|(dir, name)| std::fs::symlink_metadata(dir.join(name)).ok())
+                .and_then(|m| m.modified().ok())
+        }),
+        conf,
+    });
     // On a kept connection, the request's records and body are kept too, to be sent again on
-    // a new connection if the backend turns out to have closed it (Exchange::stale).
+    // a new connection if the backend turns out to have closed it (Records::stale).
     let head = reused.then(|| outbuf.clone());
     let mut x = Exchange::new(tag.clone(), sock, reused, outbuf, pending, out);
     x.write_now(body);
     let mut end = x.pump(timeout, conn, body);
-    if x.stale && end == End::Gateway(502) {
+    if x.sock.stale && end == End::Gateway(502) {
         match (head, x.body_for_resend()) {
             (Some(records), Some(sent)) => {
                 log::info!("{tag}: the kept connection to {shown} was closed by the backend; sending the request on a new one");
@@ -457,7 +472,7 @@ pub fn run(
                         return send_error(conn, Response::error(503));
                     }
                 };
-                x = Exchange::new(tag.clone(), sock, false, records, sent, x.out);
+                x = Exchange::new(tag.clone(), sock, false, records, sent, x.relay.out);
                 x.write_now(body);
                 end = x.pump(timeout, conn, body);
             }
@@ -486,8 +501,15 @@ fn keep_copy(copy: &mut Option<Vec<u8>>, bytes: &[u8]) {
     }
 }
 
+/// One request's exchange with the backend: the pump's shared side and the socket.
 struct Exchange {
-    tag: String,
+    relay: Relay,
+    sock: Records,
+}
+
+/// FastCGI records on one socket as the pump's [`Peer`]: request-body bytes as STDIN
+/// records, STDOUT to the response, STDERR to the error log, until END_REQUEST.
+struct Records {
     sock: Option<File>,
     /// The connection was kept from an earlier request.
     reused: bool,
@@ -496,21 +518,15 @@ struct Exchange {
     /// A reused connection failed before the backend sent anything (it had closed it).
     stale: bool,
     /// On a reused connection, the request-body bytes already put into STDIN records or
-    /// dropped by a failed write (with `pending`: every body byte read so far), at most
-    /// [`RESEND_BODY`], else `None`: for sending the request again when it turns out stale.
+    /// dropped by a failed write (with the relay's `pending`: every body byte read so far), at
+    /// most [`RESEND_BODY`], else `None`: for sending the request again when it turns out stale.
     sent_body: Option<Vec<u8>>,
     /// END_REQUEST (REQUEST_COMPLETE) was read.
     ended: bool,
     /// Records waiting to be written to the backend.
     outbuf: Vec<u8>,
-    /// Request-body bytes not yet put into STDIN records.
-    pending: Vec<u8>,
     stdin_ended: bool,
     decoder: record::Decoder,
-    out: Output,
-    err: LineLog,
-    /// The request body was not read to its end: the connection is out of step.
-    body_failed: bool,
 }
 
 impl Exchange {
@@ -522,197 +538,175 @@ impl Exchange {
         pending: Vec<u8>,
         out: Output,
     ) -> Self {
-        let stdin_ended = false;
-        let sent_body = reused.then(Vec::new);
         Exchange {
-            sent_body,
-            err: LineLog::new(tag.clone()),
-            tag,
-            sock: Some(sock),
-            reused,
-            received: false,
-            stale: false,
-            ended: false,
-            outbuf,
-            pending,
-            stdin_ended,
-            decoder: record::Decoder::new(REQUEST_ID),
-            out,
-            body_failed: false,
-        }
-    }
-
-    fn pump(&mut self, timeout: Duration, conn: &mut Conn, body: &mut BodyReader) -> End {
-        let progress = Instant::now();
-        // One buffer for every request of the connection (no 64 KiB allocation per request).
-        let mut buf = std::mem::take(&mut *READ_BUF.lock().unwrap_or_else(|e| e.into_inner()));
-        buf.resize(READ_CHUNK, 0);
-        let end = self.pump_with(timeout, conn, body, &mut buf, progress);
-        *READ_BUF.lock().unwrap_or_else(|e| e.into_inner()) = buf;
-        end
-    }
-
-    fn pump_with(
-        &mut self,
-        timeout: Duration,
-        conn: &mut Conn,
-        body: &mut BodyReader,
-        buf: &mut [u8],
-        mut progress: Instant,
-    ) -> End {
-        loop {
-            self.frame_stdin(body);
-            let want_client = !body.is_done() && self.pending.len() < STDIN_BUF;
-            if want_client && !conn.buf.is_empty() {
-                if let Err(e) = self.read_body(conn, body) {
-                    return e;
-                }
-                progress = Instant::now();
-                continue;
-            }
-            let now = Instant::now();
-            let left = (progress + timeout).saturating_duration_since(now);
-            if left.is_zero() {
-                return End::TimedOut;
-            }
-            if let Some(end) = self.out.due(conn, now, body.is_done()) {
-                return end;
-            }
-            let body_left = body
-                .deadline()
-                .filter(|_| want_client)
-                .map(|d| d.saturating_duration_since(now));
-            if body_left.is_some_and(|l| l.is_zero()) {
-                if let Err(e) = self.read_body(conn, body) {
-                    return e;
-                }
-            }
-            let mut left = body_left.map_or(left, |l| l.max(Duration::from_millis(1)).min(left));
-            if let Some(until) = self.out.hold_until() {
-                left = until
-                    .saturating_duration_since(now)
-                    .max(Duration::from_millis(1))
-                    .min(left);
-            }
-            let Some(sock) = self.sock.as_ref() else {
-                return End::Gateway(502);
-            };
-            // Once the body is read, the client is watched only for going away: POLLHUP and
-            // POLLERR (a reset), which poll reports unasked. Not POLLRDHUP: a client may
-            // half-close after its request and still read the answer (and nix's `revents`
-            // answers `None` for a bit it does not name, so RDHUP would hide HUP and ERR too).
-            let client_ev = if want_client {
-                PollFlags::POLLIN
-            } else {
-                PollFlags::empty()
-            };
-            let mut sock_ev = PollFlags::POLLIN;
-            if !self.outbuf.is_empty() {
-                sock_ev |= PollFlags::POLLOUT;
-            }
-            let (client, s) = {
-                let mut fds = [
-                    PollFd::new(conn.stream.as_fd(), client_ev),
-                    PollFd::new(sock.as_fd(), sock_ev),
-                ];
-                let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-                match nix::poll::poll(
-                    &mut fds,
-                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-                ) {
-                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                    Err(e) => {
-                        log::error!("{}: poll: {e}", self.tag);
-                        return End::ClientGone;
-                    }
-                }
-                (
-                    fds[0].revents().unwrap_or(PollFlags::empty()),
-                    fds[1].revents().unwrap_or(PollFlags::empty()),
-                )
-            };
-            if client.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) && !want_client {
-                log::info!("{}: client gone; aborting the request", self.tag);
-                return End::ClientGone;
-            }
-            if want_client && !client.is_empty() {
-                if let Err(e) = self.read_body(conn, body) {
-                    return e;
-                }
-                progress = Instant::now();
-            }
-            if s.contains(PollFlags::POLLOUT) {
-                if let Err(e) = self.write_out() {
-                    // The application may answer without reading all of its input.
-                    log::debug!("{}: writing to the backend: {e}", self.tag);
-                    self.write_failed();
-                }
-                progress = Instant::now();
-            }
-            if s.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
-                progress = Instant::now();
-                if let Some(end) = self.read_backend(conn, buf, body.is_done()) {
-                    return end;
-                }
-            }
-        }
-    }
-
-    /// Puts read body bytes into STDIN records, and the stream's end once the body is done.
-    fn frame_stdin(&mut self, body: &BodyReader) {
-        if self.stdin_ended || self.outbuf.len() > STDIN_BUF {
-            return;
-        }
-        if !self.pending.is_empty() {
-            record::stream(&mut self.outbuf, record::STDIN, REQUEST_ID, &self.pending);
-            keep_copy(&mut self.sent_body, &self.pending);
-            self.pending.clear();
-        }
-        if body.is_done() {
-            record::end_stream(&mut self.outbuf, record::STDIN, REQUEST_ID);
-            self.stdin_ended = true;
-        }
-    }
-
-    fn read_body(&mut self, conn: &mut Conn, body: &mut BodyReader) -> Result<(), End> {
-        let room = STDIN_BUF.saturating_sub(self.pending.len());
-        match body.read_some(conn, &mut self.pending, room) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                log::info!("{}: request body: {e}", self.tag);
-                self.body_failed = true;
-                Err(End::Body(e.status()))
-            }
+            relay: Relay::new(tag.clone(), LineLog::new(tag), pending, out),
+            sock: Records {
+                sock: Some(sock),
+                reused,
+                received: false,
+                stale: false,
+                sent_body: reused.then(Vec::new),
+                ended: false,
+                outbuf,
+                stdin_ended: false,
+                decoder: record::Decoder::new(REQUEST_ID),
+            },
         }
     }
 
     /// Writes what the socket takes now, without waiting for poll: a connection's first
     /// records (BEGIN_REQUEST, PARAMS, a small body) fit its buffer.
     fn write_now(&mut self, body: &BodyReader) {
-        self.frame_stdin(body);
-        if let Err(e) = self.write_out() {
-            log::debug!("{}: writing to the backend: {e}", self.tag);
-            self.write_failed();
+        self.sock.frame_stdin(&mut self.relay, body.is_done());
+        if let Err(e) = self.sock.write_out() {
+            log::debug!("{}: writing to the backend: {e}", self.relay.tag);
+            self.sock.write_failed(&mut self.relay);
         }
-    }
-
-    /// The backend stopped taking input (it may answer without reading all of it): what is
-    /// left of the request is dropped.
-    fn write_failed(&mut self) {
-        keep_copy(&mut self.sent_body, &self.pending);
-        self.outbuf.clear();
-        self.pending.clear();
-        self.stdin_ended = true;
     }
 
     /// Every request-body byte read so far, for sending the request again; `None` if more than
     /// [`RESEND_BODY`] (or the connection was new).
     fn body_for_resend(&mut self) -> Option<Vec<u8>> {
-        let mut sent = self.sent_body.take()?;
-        (sent.len() + self.pending.len() <= RESEND_BODY).then(|| {
-            sent.extend_from_slice(&self.pending);
+        let mut sent = self.sock.sent_body.take()?;
+        let pending = &self.relay.pending;
+        (sent.len() + pending.len() <= RESEND_BODY).then(|| {
+            sent.extend_from_slice(pending);
             sent
         })
+    }
+
+    fn pump(&mut self, timeout: Duration, conn: &mut Conn, body: &mut BodyReader) -> End {
+        // One buffer for every request of the connection (no 64 KiB allocation per request).
+        let mut buf = std::mem::take(&mut *READ_BUF.lock().unwrap_or_else(|e| e.into_inner()));
+        buf.resize(READ_CHUNK, 0);
+        let end = self
+            .relay
+            .pump(&mut self.sock, timeout, conn, body, &mut buf);
+        *READ_BUF.lock().unwrap_or_else(|e| e.into_inner()) = buf;
+        end
+    }
+
+    /// The client's outcome, and the backend connection when it may serve the next request:
+    /// the exchange ended exactly at END_REQUEST, every record was sent and every byte read.
+    fn finish(
+        self,
+        conn: &mut Conn,
+        body: &BodyReader,
+        end: End,
+        timeout: Duration,
+    ) -> (Outcome, Option<File>) {
+        let Exchange {
+            relay: mut x,
+            sock: mut r,
+        } = self;
+        x.err.flush();
+        match end {
+            End::Output => x.out.end_chunked(conn),
+            End::ClientGone => {
+                // Best effort: the application may stop working for nobody.
+                let mut abort = Vec::new();
+                record::abort_request(&mut abort, REQUEST_ID);
+                if let Some(s) = r.sock.as_mut() {
+                    let _ = s.write(&abort);
+                }
+            }
+            End::TimedOut => {
+                let after = if x.out.started() {
+                    " after the response began"
+                } else {
+                    " (504)"
+                };
+                log::error!(
+                    "{}: no answer within ProxyTimeout ({}s){after}",
+                    x.tag,
+                    timeout.as_secs()
+                );
+            }
+            _ => {}
+        }
+        let clean = r.ended
+            && end == End::Output
+            && r.stdin_ended
+            && r.outbuf.is_empty()
+            && r.decoder.pending() == 0;
+        let sock = r.sock.take().filter(|_| clean);
+        let complete = !x.body_failed && body.is_done();
+        let fail = Failures {
+            bad_header: 502,
+            no_head: 502,
+        };
+        (x.out.conclude(conn, end, complete, fail), sock)
+    }
+}
+
+impl Peer for Records {
+    fn prepare(&mut self, x: &mut Relay, body_done: bool) -> Option<End> {
+        self.frame_stdin(x, body_done);
+        self.sock.is_none().then_some(End::Gateway(502))
+    }
+
+    fn takes_body(&self) -> bool {
+        true
+    }
+
+    fn watches_client(&self) -> bool {
+        true
+    }
+
+    fn interest(&self, _: &Relay) -> Interest<'_> {
+        let mut ev = PollFlags::POLLIN;
+        if !self.outbuf.is_empty() {
+            ev |= PollFlags::POLLOUT;
+        }
+        [self.sock.as_ref().map(|s| (s.as_fd(), ev)), None, None]
+    }
+
+    fn ready(
+        &mut self,
+        x: &mut Relay,
+        [s, ..]: [PollFlags; SLOTS],
+        conn: &mut Conn,
+        buf: &mut [u8],
+        body_done: bool,
+    ) -> Option<End> {
+        if s.contains(PollFlags::POLLOUT) {
+            if let Err(e) = self.write_out() {
+                // The application may answer without reading all of its input.
+                log::debug!("{}: writing to the backend: {e}", x.tag);
+                self.write_failed(x);
+            }
+        }
+        if s.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+            return self.read_backend(x, conn, buf, body_done);
+        }
+        None
+    }
+}
+
+impl Records {
+    /// Puts read body bytes into STDIN records, and the stream's end once the body is done.
+    fn frame_stdin(&mut self, x: &mut Relay, body_done: bool) {
+        if self.stdin_ended || self.outbuf.len() > STDIN_BUF {
+            return;
+        }
+        if !x.pending.is_empty() {
+            record::stream(&mut self.outbuf, record::STDIN, REQUEST_ID, &x.pending);
+            keep_copy(&mut self.sent_body, &x.pending);
+            x.pending.clear();
+        }
+        if body_done {
+            record::end_stream(&mut self.outbuf, record::STDIN, REQUEST_ID);
+            self.stdin_ended = true;
+        }
+    }
+
+    /// The backend stopped taking input (it may answer without reading all of it): what is
+    /// left of the request is dropped.
+    fn write_failed(&mut self, x: &mut Relay) {
+        keep_copy(&mut self.sent_body, &x.pending);
+        self.outbuf.clear();
+        x.pending.clear();
+        self.stdin_ended = true;
     }
 
     fn write_out(&mut self) -> io::Result<()> {
@@ -734,7 +728,13 @@ impl Exchange {
     }
 
     /// `Some` when the exchange must stop.
-    fn read_backend(&mut self, conn: &mut Conn, buf: &mut [u8], body_done: bool) -> Option<End> {
+    fn read_backend(
+        &mut self,
+        x: &mut Relay,
+        conn: &mut Conn,
+        buf: &mut [u8],
+        body_done: bool,
+    ) -> Option<End> {
         let sock = self.sock.as_mut()?;
         let n = match sock.read(buf) {
             Ok(n) => n,
@@ -747,12 +747,12 @@ impl Exchange {
                 return None
             }
             Err(e) if self.reused && !self.received => {
-                log::debug!("{}: kept connection: {e}", self.tag);
+                log::debug!("{}: kept connection: {e}", x.tag);
                 self.stale = true;
                 return Some(End::Gateway(502));
             }
             Err(e) => {
-                log::error!("{}: reading from the backend: {e}", self.tag);
+                log::error!("{}: reading from the backend: {e}", x.tag);
                 return Some(End::Gateway(502));
             }
         };
@@ -763,7 +763,7 @@ impl Exchange {
         if n == 0 {
             log::error!(
                 "{}: the backend closed the connection before END_REQUEST",
-                self.tag
+                x.tag
             );
             return Some(End::Gateway(502));
         }
@@ -773,11 +773,11 @@ impl Exchange {
             match self.decoder.next_record() {
                 Ok(None) => return None,
                 Ok(Some(record::Record::Stdout(data))) => {
-                    if let Some(end) = self.out.data(conn, &data, body_done) {
+                    if let Some(end) = x.out.data(conn, &data, body_done) {
                         return Some(end);
                     }
                 }
-                Ok(Some(record::Record::Stderr(data))) => self.err.feed(&data),
+                Ok(Some(record::Record::Stderr(data))) => x.err.feed(&data),
                 Ok(Some(record::Record::Management(_))) => {}
                 Ok(Some(record::Record::EndRequest {
                     app_status,
@@ -786,67 +786,19 @@ impl Exchange {
                     if protocol_status != record::ProtocolStatus::RequestComplete {
                         log::error!(
                             "{}: the backend refused the request: {protocol_status:?}",
-                            self.tag
+                            x.tag
                         );
                         return Some(End::Gateway(503));
                     }
-                    log::debug!("{}: END_REQUEST, application status {app_status}", self.tag);
+                    log::debug!("{}: END_REQUEST, application status {app_status}", x.tag);
                     self.ended = true;
-                    return Some(self.out.eof(conn, body_done));
+                    return Some(x.out.eof(conn, body_done));
                 }
                 Err(e) => {
-                    log::error!("{}: malformed record from the backend: {e}", self.tag);
+                    log::error!("{}: malformed record from the backend: {e}", x.tag);
                     return Some(End::Gateway(502));
                 }
             }
         }
-    }
-
-    /// The client's outcome, and the backend connection when it may serve the next request:
-    /// the exchange ended exactly at END_REQUEST, every record was sent and every byte read.
-    fn finish(
-        mut self,
-        conn: &mut Conn,
-        body: &BodyReader,
-        end: End,
-        timeout: Duration,
-    ) -> (Outcome, Option<File>) {
-        self.err.flush();
-        match end {
-            End::Output => self.out.end_chunked(conn),
-            End::ClientGone => {
-                // Best effort: the application may stop working for nobody.
-                let mut abort = Vec::new();
-                record::abort_request(&mut abort, REQUEST_ID);
-                if let Some(s) = self.sock.as_mut() {
-                    let _ = s.write(&abort);
-                }
-            }
-            End::TimedOut => {
-                let after = if self.out.started() {
-                    " after the response began"
-                } else {
-                    " (504)"
-                };
-                log::error!(
-                    "{}: no answer within ProxyTimeout ({}s){after}",
-                    self.tag,
-                    timeout.as_secs()
-                );
-            }
-            _ => {}
-        }
-        let clean = self.ended
-            && end == End::Output
-            && self.stdin_ended
-            && self.outbuf.is_empty()
-            && self.decoder.pending() == 0;
-        let sock = self.sock.take().filter(|_| clean);
-        let complete = !self.body_failed && body.is_done();
-        let fail = Failures {
-            bad_header: 502,
-            no_head: 502,
-        };
-        (self.out.conclude(conn, end, complete, fail), sock)
     }
 }

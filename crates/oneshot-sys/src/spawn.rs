@@ -329,7 +329,7 @@ impl Child {
 static PID_NS_INIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Forks the init of the PID namespace the calling process unshared for its children, once.
-pub(crate) fn start_pid_ns_init() -> io::Result<()> {
+pub fn start_pid_ns_init() -> io::Result<()> {
     use std::sync::atomic::Ordering;
     if PID_NS_INIT.load(Ordering::Relaxed) {
         return Ok(());

@@ -1,4 +1,10 @@
-//! The system-call seam: the ONLY module allowed to contain `unsafe`.
+//! The system-call seam of oneshot-httpd: the ONLY crate of the server that contains `unsafe`.
+//!
+//! It is its own crate so that the server can `#![forbid(unsafe_code)]` at its roots
+//! (src/lib.rs, src/main.rs); the server re-exports it as `oneshot_httpd::sys`, so the server's
+//! code names it `crate::sys::...`. This crate depends on nothing of the server: the types it
+//! takes and returns are its own, std's, or those of the crates it wraps (nix, rustix,
+//! seccompiler).
 //!
 //! Stage: used by the child between "request parsed and authorised" and "handler runs", and by
 //! the master at start-up to probe what the kernel offers.
@@ -9,10 +15,10 @@
 //! - Every `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's
 //!   `undocumented_unsafe_blocks`).
 //! - Methods return `io::Error` carrying the kernel's errno, so callers can tell EPERM from EACCES.
-#![allow(unsafe_code)]
 
 pub mod beneath;
-#[cfg(test)]
+/// The recording fake, for the server's unit tests (feature `fake`, a dev-dependency only).
+#[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod fs;
 pub mod inherit;
