@@ -76,6 +76,8 @@ pub enum Reason {
     },
     /// The verifier cannot answer: 503.
     VerifierUnavailable(String),
+    /// mpm-itk's `MaxClientsVHost`: the vhost (this key) has its limit of connections: 503.
+    VHostFull { key: String },
     /// `Require` asks for a user where no way to authenticate one is configured: 500.
     Misconfigured(String),
     /// mod_alias's `Redirect`/`RedirectMatch`, answered before authentication as Apache's
@@ -543,6 +545,7 @@ Confinement unix landlock
                     Reason::Misconfigured(_) => "misconfigured",
                     Reason::Misdirected(_) => "misdirected",
                     Reason::Redirected { .. } => "redirected",
+                    Reason::VHostFull { .. } => "vhost-full",
                 };
                 Want::Refuse(r.status, kind)
             }

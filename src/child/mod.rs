@@ -15,15 +15,15 @@ pub mod decide;
 pub mod errordoc;
 pub mod filters;
 pub mod front;
-pub mod isolation;
 pub mod refuse;
 pub mod report;
 pub mod tls;
 pub mod vhost;
+pub mod vhost_slot;
 
 use crate::config::{Config, VHost};
 use crate::handler;
-use crate::handoff::Inherited;
+use crate::handoff::{isolation, Inherited};
 use crate::http::body::{self, BodyFate};
 use crate::http::read::{self, Conn, Outcome};
 use crate::http::request::{Method, Request};
@@ -136,6 +136,9 @@ fn refusal_document(
             return false;
         }
     };
+    if gate.slot.check(a.vhost, confined.is_some()) != vhost_slot::Verdict::Go {
+        return false;
+    }
     let plan = gate.plan(&a);
     let Some(proof) = confine_once(confined, &plan, gate, &a) else {
         return false;
@@ -210,6 +213,23 @@ fn serve_one(
             return false;
         }
     };
+    match gate.slot.check(admitted.vhost, confined.is_some()) {
+        vhost_slot::Verdict::Go => {}
+        vhost_slot::Verdict::Full { key } => {
+            let full = admit::Refusal {
+                status: 503,
+                realm: None,
+                reason: admit::Reason::VHostFull { key },
+                headers: admitted.conf.headers.clone(),
+                error_documents: admitted.conf.error_documents.clone(),
+            };
+            return refuse::refuse(scene, conn, req, &full, false);
+        }
+        vhost_slot::Verdict::FreshProcess(why) => {
+            gate.closing(req, why);
+            return false;
+        }
+    }
     let Some(proof) = confine_once(confined, &plan, gate, &admitted) else {
         refuse::failed(scene, conn, req, admitted.user.as_deref());
         return false;
@@ -260,6 +280,8 @@ struct Gate<'a> {
     category: Option<u16>,
     /// Plain or TLS (and for which vhost): which vhosts a request may select.
     on: vhost::On,
+    /// `MaxClientsVHost`: the claim channel and the slot this process holds.
+    slot: vhost_slot::VHostSlot,
 }
 
 impl<'a> Gate<'a> {
@@ -287,6 +309,7 @@ impl<'a> Gate<'a> {
             keep,
             category,
             on,
+            slot: vhost_slot::VHostSlot::new(crate::handoff::vhost_slots::take()),
         }
     }
 
@@ -362,6 +385,8 @@ fn isolate(
     keep.extend([0, 1, 2, accepted.stream.as_raw_fd()]);
     let mut early_keep = keep.clone();
     early_keep.extend(verifier.as_ref().map(|v| v.as_raw_fd()));
+    // The MaxClientsVHost claim channel lives until confinement (`vhost_slot`).
+    early_keep.extend(crate::handoff::vhost_slots::channel_fd());
     early_keep.extend(reclaim.as_ref().map(|r| r.as_raw_fd()));
     // The key holder channel lives until the handshake (`front`), never into confinement.
     early_keep.extend(crate::handoff::tls::handoff_fd());
@@ -436,6 +461,7 @@ fn confine_once<'p>(
     let peer = gate.peer;
     if confined.is_none() {
         gate.creds.close();
+        gate.slot.close();
         match confine::enter(plan) {
             Ok(proof) => {
                 log::info!(target: "oneshot_httpd::audit", "{peer}: user={} entered {} by rule {}", admitted.user.as_deref().unwrap_or("-"), proof.describe(), admitted.identity.rule);

@@ -224,6 +224,9 @@ pub fn log_reason(peer: SocketAddr, path: &str, reason: &Reason) {
             let to = location.as_deref().map(&esc).unwrap_or_default();
             log::debug!(target: "oneshot_httpd::alias", "{c} redirected: {uri} {to}")
         }
+        Reason::VHostFull { key } => {
+            log::warn!(target: "oneshot_httpd::mpm_itk", "{c} MaxClientsVhost reached for {}, refusing client: {uri}", esc(key))
+        }
         Reason::Misconfigured(why) => {
             log::error!(target: "oneshot_httpd::auth_basic", "{c} {why}: {uri}")
         }

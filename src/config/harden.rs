@@ -68,6 +68,14 @@ pub struct Harden {
     /// `SeccompAllow NAME...`.
     pub seccomp_allow: Vec<SeccompRelax>,
     pub limits: CgiLimits,
+    /// mpm-itk's `MaxClientsVHost N` (`config::itk`): at most N connections of this vhost at
+    /// once, counted by the master; None = no limit.
+    #[serde(default)]
+    pub max_clients: Option<u32>,
+    /// `CGIReadPath` (`config::cgiread`): read-only trees for CGI programs, the server's lines
+    /// then the vhost's, with where each was written.
+    #[serde(default)]
+    pub cgi_read: Vec<(std::path::PathBuf, super::Origin)>,
 }
 
 impl Harden {
@@ -84,6 +92,9 @@ pub struct HardenDraft {
     cpu: Option<Option<RLimit>>,
     mem: Option<Option<RLimit>>,
     nproc: Option<Option<RLimit>>,
+    /// `MaxClientsVHost`: `Some(None)` = 0, no limit (overrides the server's).
+    max_clients: Option<Option<u32>>,
+    pub(super) cgi_read: Vec<(std::path::PathBuf, super::Origin)>,
 }
 
 impl HardenDraft {
@@ -98,6 +109,11 @@ impl HardenDraft {
             _ => return None,
         };
         Some(r)
+    }
+
+    /// `MaxClientsVHost N` at this level (0: no limit).
+    pub fn set_max_clients(&mut self, n: u32) {
+        self.max_clients = Some((n > 0).then_some(n));
     }
 
     /// The vhost's settings over the server's, over the defaults.
@@ -116,6 +132,13 @@ impl HardenDraft {
                 mem: pick(&vhost.mem, &server.mem).unwrap_or(d.mem),
                 nproc: pick(&vhost.nproc, &server.nproc).unwrap_or(d.nproc),
             },
+            max_clients: pick(&vhost.max_clients, &server.max_clients).flatten(),
+            cgi_read: server
+                .cgi_read
+                .iter()
+                .chain(&vhost.cgi_read)
+                .cloned()
+                .collect(),
         }
     }
 }

@@ -38,7 +38,9 @@ pub fn load(cfg: &mut Config, errors: &mut Vec<ConfigError>) {
         register_pam(cfg, conf);
         if let Some(f) = &conf.selinux_map {
             if !cfg.selinux_maps.contains_key(f) {
-                if let Some(rules) = load_map(f, origin, policy::parse_selinux_target, errors) {
+                let parse =
+                    |t: &str| policy::parse_selinux_target_with(t, &super::itk::translate_range);
+                if let Some(rules) = load_map(f, origin, parse, errors) {
                     if let Some(current) = &selinux_on {
                         for r in &rules {
                             check_selinux(

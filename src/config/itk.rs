@@ -115,7 +115,7 @@ pub fn selinux_server_domain(b: &mut Builder, n: &Node, cfg: &mut Config) {
     let [v] = n.args.as_slice() else {
         return b.error(n, "selinuxServerDomain takes one DOMAIN:RANGE");
     };
-    match crate::policy::parse_selinux_target(v) {
+    match crate::policy::parse_selinux_target_with(v, &translate_range) {
         Ok(t) => {
             cfg.itk.server_domain = Some((
                 t,
@@ -163,6 +163,31 @@ pub fn check_server_domain(
     }
 }
 
+/// Why a range written with mcstrans names cannot be translated on a host without SELinux.
+pub const NO_TRANSLATION: &str = "translated range names (mcstrans: SystemLow, SystemHigh, names from /etc/selinux/*/setrans.conf) need SELinux enabled and mcstrans running to be translated, and SELinux is not enabled on this host: write the raw range (e.g. s0-s0:c0.c1023)";
+
+/// mod_selinux ranges with mcstrans names (`anon_webapp_t:SystemLow`, `s0-SystemHigh`):
+/// translated once, when the configuration and map files are loaded, by libselinux
+/// (`selinux_trans_to_raw_context`, which asks mcstransd), so the configuration and children
+/// hold raw ranges only. Without SELinux there is nothing to translate with: an error.
+pub fn translate_range(range: &str) -> Result<String, String> {
+    use crate::sys::{Linux, SelinuxState, Sys};
+    if !matches!(
+        Linux.selinux_state(),
+        Ok(SelinuxState::Enforcing | SelinuxState::Permissive)
+    ) {
+        return Err(NO_TRANSLATION.into());
+    }
+    // mcstrans translates the MLS part of a whole context; the other parts pass unchanged.
+    let context = format!("system_u:object_r:unlabeled_t:{range}");
+    let raw = crate::sys::linux::selinux_trans_to_raw(&context)
+        .map_err(|e| format!("libselinux could not translate it: {e}"))?;
+    raw.splitn(4, ':')
+        .nth(3)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("libselinux translated it to '{raw}', which has no range"))
+}
+
 /// `NiceValue N`: 0..=19 (see the module comment for negative values).
 pub fn nice_value(b: &mut Builder, n: &Node, d: &mut DirConf) {
     let [v] = n.args.as_slice() else {
@@ -178,9 +203,47 @@ pub fn nice_value(b: &mut Builder, n: &Node, d: &mut DirConf) {
     }
 }
 
+/// `MaxClientsVHost N`: a non-negative number; 0 is no limit (mpm-itk enforces only values
+/// above 0). A number that does not fit is an error, where mpm-itk's `atoi` would wrap.
+pub fn parse_max_clients_vhost(args: &[String]) -> Result<u32, String> {
+    let [v] = args else {
+        return Err("MaxClientsVHost takes one argument: the most connections this virtual host may have at once (0: no limit)".into());
+    };
+    v.parse::<u32>().map_err(|_| {
+        format!("MaxClientsVHost '{v}' is not a number of connections (0..4294967295; 0: no limit)")
+    })
+}
+
+/// `MaxClientsVHost N` (server config, virtual host): the master counts the connections each
+/// vhost has (`master::vhost_slots`); a request over the limit gets 503. A vhost's own line
+/// replaces the server's, and the server's applies to every vhost without one (mpm-itk has no
+/// server-config merge, so there it limits only requests the main server itself serves).
+pub fn max_clients_vhost(b: &mut Builder, n: &Node, v: &mut super::build::VHostDraft) {
+    match parse_max_clients_vhost(&n.args) {
+        Ok(x) => v.harden.set_max_clients(x),
+        Err(m) => b.error(n, m),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_clients_vhost_table() {
+        let a = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        for (arg, want) in [
+            ("1", Some(1)),
+            ("30", Some(30)),
+            ("0", Some(0)),
+            ("4294967295", Some(u32::MAX)),
+        ] {
+            assert_eq!(parse_max_clients_vhost(&a(arg)).ok(), want, "{arg}");
+        }
+        for arg in ["", "-1", "x", "1.5", "4294967296", "1 2"] {
+            assert!(parse_max_clients_vhost(&a(arg)).is_err(), "{arg}");
+        }
+    }
 
     /// Written from mpm-itk's documentation (ranges are inclusive, `LimitGIDRange` bounds the
     /// gid) plus this server's one addition (supplementary groups are bounded too).

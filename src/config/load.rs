@@ -541,7 +541,7 @@ mod language_tests {
             ("<Directory www>\nAllowOverride All\n</Directory>\n", "4: AllowOverride All: .htaccess files are never read: what is under a DocumentRoot must not decide how requests are served or as whom (the administrator's files alone do); put these directives in the server configuration and write AllowOverride None"),
             ("Order allow,deny\n", "3: Order: is Apache 2.2 access control (mod_access_compat), refused: write Require instead (Require all granted, Require ip 10.0.0.0/8, Require valid-user...)"),
             ("AllowOverride None\n", "3: AllowOverride is not allowed in <server>"),
-            ("LanguagePriority en\nLoadModule negotiation_module x.so\n<IfModule negotiation_module>\nFrobnicate\n</IfModule>\nPassEnv A\n", "8: unknown directive 'PassEnv'"),
+            ("LanguagePriority en\nLoadModule negotiation_module x.so\n<IfModule negotiation_module>\nFrobnicate\n</IfModule>\nPassEnvX A\n", "8: unknown directive 'PassEnvX'"),
         ];
         for (text, want) in rows {
             let (dir, r) = site(&[("main.conf", &format!("{base}{text}"))], &[]);

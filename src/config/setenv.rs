@@ -1,5 +1,5 @@
 //! mod_setenvif's `SetEnvIf`/`SetEnvIfNoCase`/`BrowserMatch`/`BrowserMatchNoCase` and
-//! mod_env's `SetEnv`/`UnsetEnv`: the request's environment variables, which CGI and FastCGI
+//! mod_env's `SetEnv`/`UnsetEnv`/`PassEnv`: the request's environment variables, which CGI and FastCGI
 //! programs receive (as Apache passes `subprocess_env`). Pure: the rules are parsed here at
 //! load, and [`evaluate`] computes a request's variables from its attributes.
 //!
@@ -354,6 +354,53 @@ pub fn unset_env(b: &mut Builder, n: &Node, d: &mut DirConf) {
     }
 }
 
+/// What `PassEnv VAR` gives, looked up in the environment the server was started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Passed {
+    /// As `SetEnv VAR VALUE` with the start-up value (mod_env reads it when the configuration
+    /// is read, and keeps it in the same table as `SetEnv`).
+    Rule(EnvRule),
+    /// Not in the environment: Apache warns (AH01506 "PassEnv variable %s was undefined").
+    Undefined,
+    /// Set, but not UTF-8: it could not reach a program unchanged.
+    NotUnicode,
+}
+
+/// `PassEnv`'s lookup of `name`, with the environment given as `lookup` (tests pass a table).
+pub fn passed(name: &str, lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Passed {
+    match lookup(name).map(|v| v.into_string()) {
+        Some(Ok(v)) => Passed::Rule(EnvRule::Set(name.to_string(), v)),
+        Some(Err(_)) => Passed::NotUnicode,
+        None => Passed::Undefined,
+    }
+}
+
+/// `PassEnv VAR...`: the variables of the server's start-up environment, for programs and the
+/// lookups that see `SetEnv` values. The names follow `SetEnv`'s rule, so no start-up variable
+/// can stand in for one the server builds for the request (`PATH`, `HTTP_PROXY`, `REMOTE_USER`...).
+/// An undefined variable is a `-t` warning at FILE:LINE, as Apache warns at start.
+pub fn pass_env(b: &mut Builder, n: &Node, d: &mut DirConf) {
+    if n.args.is_empty() {
+        return b.error(n, "PassEnv takes VAR...");
+    }
+    for name in &n.args {
+        if !check_name(b, n, name) {
+            continue;
+        }
+        match passed(name, |k| std::env::var_os(k)) {
+            Passed::Rule(r) => d.env_rules.push(r),
+            Passed::Undefined => b.warn(
+                n,
+                format!("PassEnv variable {name} was undefined: it is not in the environment the server was started with, so programs do not get it"),
+            ),
+            Passed::NotUnicode => b.error(
+                n,
+                format!("PassEnv {name}: its value in the server's environment is not UTF-8"),
+            ),
+        }
+    }
+}
+
 /// `SetEnvIf`, `SetEnvIfNoCase`, `BrowserMatch`, `BrowserMatchNoCase`.
 pub fn set_env_if(b: &mut Builder, n: &Node, d: &mut DirConf) {
     let browser = n.name.to_ascii_lowercase().starts_with("browsermatch");
@@ -451,6 +498,57 @@ fn attribute(b: &mut Builder, n: &Node, attr: &str) -> Option<Attribute> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// mod_env: `PassEnv VAR` is `SetEnv VAR <start-up value>`; undefined is only a warning.
+    #[test]
+    fn pass_env_table() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let env = |k: &str| match k {
+            "LANG" => Some(OsString::from("C.UTF-8")),
+            "EMPTY" => Some(OsString::new()),
+            "LATIN1" => Some(OsString::from_vec(vec![b'x', 0xe9])),
+            _ => None,
+        };
+        let rows = [
+            (
+                "LANG",
+                Passed::Rule(EnvRule::Set("LANG".into(), "C.UTF-8".into())),
+            ),
+            (
+                "EMPTY",
+                Passed::Rule(EnvRule::Set("EMPTY".into(), String::new())),
+            ),
+            ("LATIN1", Passed::NotUnicode),
+            ("lang", Passed::Undefined),
+            ("NOPE", Passed::Undefined),
+        ];
+        for (name, want) in rows {
+            assert_eq!(passed(name, env), want, "{name}");
+        }
+        // In the same table as SetEnv: the later line wins, UnsetEnv removes.
+        let Passed::Rule(lang) = passed("LANG", env) else {
+            unreachable!()
+        };
+        let a = Attrs {
+            remote_addr: "127.0.0.1",
+            server_addr: "127.0.0.1",
+            method: "GET",
+            protocol: "HTTP/1.1",
+            uri: "/",
+            headers: &[],
+        };
+        let rules = [lang.clone(), EnvRule::Set("LANG".into(), "de".into())];
+        assert_eq!(evaluate(&rules, &a), vec![("LANG".into(), "de".into())]);
+        assert_eq!(
+            evaluate(&[lang.clone(), EnvRule::Unset("LANG".into())], &a),
+            vec![]
+        );
+        assert_eq!(
+            evaluate(&[lang], &a),
+            vec![("LANG".into(), "C.UTF-8".into())]
+        );
+    }
 
     fn rx(s: &str) -> SectionRegex {
         SectionRegex::new(s).unwrap()

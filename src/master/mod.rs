@@ -15,6 +15,7 @@ pub mod reexec;
 mod startup;
 pub mod validate;
 mod verifier;
+pub mod vhost_slots;
 
 use crate::child;
 use crate::config::Config;
@@ -134,6 +135,7 @@ pub fn run(
     let mut forks = Forks {
         backoff: Backoff::default(),
         cgroups,
+        slots: vhost_slots::VHostSlots::default(),
     };
     spawn_many(
         &mut pool,
@@ -146,11 +148,25 @@ pub fn run(
     );
     notify.ready(&format!("serving; pool of {}", pool.len()));
     loop {
-        let mut fds = [
+        let claims = forks.slots.poll_fds();
+        let mut fds = vec![
             nix::poll::PollFd::new(sfd.as_fd(), nix::poll::PollFlags::POLLIN),
             nix::poll::PollFd::new(status_r.as_fd(), nix::poll::PollFlags::POLLIN),
         ];
+        fds.extend(
+            (claims.iter()).map(|(_, f)| nix::poll::PollFd::new(*f, nix::poll::PollFlags::POLLIN)),
+        );
         let _ = nix::poll::poll(&mut fds, poll_timeout(&pool, &cfg));
+        // MaxClientsVHost claims: each child's own channel (`vhost_slots`).
+        let ready: Vec<Pid> = (claims.iter().zip(fds.iter().skip(2)))
+            .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
+            .map(|((pid, _), _)| *pid)
+            .collect();
+        drop(fds);
+        drop(claims);
+        for pid in ready {
+            forks.slots.answer(pid);
+        }
         drain_status(
             &mut status_r,
             &mut decoder,
@@ -208,6 +224,8 @@ pub fn run(
         if let Some(t) = &mut forks.cgroups {
             settle_cgroups(t, &mut pool);
         }
+        // A reaped child's MaxClientsVHost slot is free: never on the child's word.
+        forks.slots.settle(|pid| pool.contains(pid));
         if stop {
             notify.stopping();
             verifier.stop();
@@ -523,7 +541,7 @@ fn spawn_many(
     n: usize,
     forks: &mut Forks,
 ) {
-    let (backoff, cgroups) = (&mut forks.backoff, &mut forks.cgroups);
+    let (backoff, cgroups, slots) = (&mut forks.backoff, &mut forks.cgroups, &mut forks.slots);
     for _ in 0..n {
         if !backoff.ready() || !reexec.ready() {
             return;
@@ -549,6 +567,22 @@ fn spawn_many(
             None => None,
         };
         let chan = verifier.channel();
+        // MaxClientsVHost: the child's own channel for claiming a vhost slot.
+        let slot_chan = if vhost_slots::VHostSlots::wanted(cfg) {
+            match crate::handoff::vhost_slots::channel() {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    if let (Some(t), Some(d)) = (cgroups.as_mut(), cgroup_dir) {
+                        t.discard(&d);
+                    }
+                    backoff.failure(&io::Error::other(format!("MaxClientsVHost channel: {e}")));
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let (slot_master, slot_child) = slot_chan.unzip();
         // HOOK(tls): likewise a one-signature channel to the key holder (TLS configured).
         let tls = keys.handoff();
         match fork() {
@@ -557,15 +591,22 @@ fn spawn_many(
             {
                 crate::sys::child_exit(1)
             }
-            Ok(ForkResult::Child) => match reexec.image() {
-                Some(image) => reexec.exec_child(image, inh, chan, category),
-                None => {
-                    crate::handoff::tls::install(tls);
-                    child::run(cfg, inh, chan, category)
+            Ok(ForkResult::Child) => {
+                drop(slot_master);
+                match reexec.image() {
+                    Some(image) => reexec.exec_child(image, inh, chan, slot_child, category),
+                    None => {
+                        crate::handoff::tls::install(tls);
+                        crate::handoff::vhost_slots::install(slot_child);
+                        child::run(cfg, inh, chan, category)
+                    }
                 }
-            },
+            }
             Ok(ForkResult::Parent { child: pid }) => {
                 pool.insert(pid, Slot::Idle);
+                if let Some(m) = slot_master {
+                    slots.adopt(pid, m);
+                }
                 if let (Some(t), Some(d)) = (cgroups.as_mut(), cgroup_dir) {
                     t.adopt(pid, d, category);
                 }
@@ -601,6 +642,8 @@ fn enter_cgroup(dir: Option<&std::path::Path>) -> bool {
 struct Forks {
     backoff: Backoff,
     cgroups: Option<cgroup::Tree>,
+    /// `MaxClientsVHost`: the children's claim channels and who holds which slot.
+    slots: vhost_slots::VHostSlots,
 }
 
 /// After a failed fork (RLIMIT_NPROC, memory), wait before trying again instead of spinning;

@@ -14,8 +14,9 @@
 //!   reload, and would repeat name-service lookups the master already did; a digest check would
 //!   turn such an edit into a refusal of every new child.
 //! - Descriptors arrive at fixed numbers: 3 = the image, 4 = the status pipe, then the access
-//!   logs, the error log, the listeners, and last the verifier channel if this child has one
-//!   (said by the argument after [`CHILD_FLAG`]). The listeners are checked against the
+//!   logs, the error log, the listeners, the verifier channel if this child has one
+//!   (said by the argument after [`CHILD_FLAG`]), and last the `MaxClientsVHost` claim channel
+//!   when the configuration limits some vhost (`master::vhost_slots`). The listeners are checked against the
 //!   addresses the configuration names.
 #![forbid(unsafe_code)]
 
@@ -262,9 +263,10 @@ impl Reexec {
         image: &Image,
         inh: &Inherited,
         verifier: Option<OwnedFd>,
+        slot: Option<OwnedFd>,
         category: Option<u16>,
     ) -> ! {
-        let (err, stage) = match self.exec(image, inh, verifier.as_ref(), category) {
+        let (err, stage) = match self.exec(image, inh, verifier.as_ref(), slot.as_ref(), category) {
             Err(e) => e,
             Ok(never) => match never {},
         };
@@ -290,6 +292,7 @@ impl Reexec {
         image: &Image,
         inh: &Inherited,
         verifier: Option<&OwnedFd>,
+        slot: Option<&OwnedFd>,
         category: Option<u16>,
     ) -> Result<std::convert::Infallible, (ReexecError, Stage)> {
         let before = |e| (e, Stage::Before);
@@ -301,7 +304,10 @@ impl Reexec {
         sources.extend(inh.vhost_error_logs.iter().map(|f| f.as_raw_fd()));
         sources.extend(inh.listeners.iter().map(|l| l.as_raw_fd()));
         sources.extend(verifier.map(|v| v.as_raw_fd()));
-        let expected = image.layout.verifier() - IMAGE_FD + RawFd::from(verifier.is_some());
+        sources.extend(slot.map(|v| v.as_raw_fd()));
+        let expected = image.layout.verifier() - IMAGE_FD
+            + RawFd::from(verifier.is_some())
+            + RawFd::from(slot.is_some());
         if sources.len() != expected as usize {
             return Err(before(ReexecError::Descriptors(io::Error::other(format!(
                 "{} descriptors to pass but the image's layout has {expected} \
@@ -417,7 +423,7 @@ fn read_image(memfd: OwnedFd) -> Result<Manifest, ReexecError> {
 /// Entry point of a re-executed child (`oneshot-httpd --reexec-child ...`). Never returns.
 pub fn child_main(args: &[String]) -> ! {
     match load(args) {
-        Ok((cfg, inh, verifier, category)) => {
+        Ok((cfg, inh, verifier, slot, category)) => {
             // The filters are compiled once per re-exec'd child (its memory is fresh).
             if let Err(e) =
                 crate::sandbox::seccomp::precompile(cfg.vhosts.iter().map(|v| v.harden.seccomp()))
@@ -426,6 +432,7 @@ pub fn child_main(args: &[String]) -> ! {
                 crate::sys::child_exit(EXIT_START_FAILED)
             }
             super::warm_up_before_fork();
+            crate::handoff::vhost_slots::install(slot);
             crate::child::run(&cfg, &inh, verifier, category)
         }
         Err(e) => {
@@ -436,7 +443,13 @@ pub fn child_main(args: &[String]) -> ! {
     }
 }
 
-type Loaded = (Config, Inherited, Option<OwnedFd>, Option<u16>);
+type Loaded = (
+    Config,
+    Inherited,
+    Option<OwnedFd>,
+    Option<OwnedFd>,
+    Option<u16>,
+);
 
 fn load(args: &[String]) -> Result<Loaded, ReexecError> {
     // The category argument may be left out when there is none.
@@ -467,6 +480,11 @@ fn load(args: &[String]) -> Result<Loaded, ReexecError> {
     numbers.extend(&layout.listeners);
     if with_verifier {
         numbers.push(layout.verifier());
+    }
+    // The claim channel follows, whenever the configuration limits a vhost.
+    let with_slot = super::vhost_slots::VHostSlots::wanted(&config);
+    if with_slot {
+        numbers.push(layout.verifier() + RawFd::from(with_verifier));
     }
     let expected = Layout::new(&config, layout.error_log.is_some());
     if layout != expected || layout.access_logs.len() != config.custom_logs.len() {
@@ -503,6 +521,7 @@ fn load(args: &[String]) -> Result<Loaded, ReexecError> {
         listeners.push(l);
     }
     let verifier = if with_verifier { Some(next()?) } else { None };
+    let slot = if with_slot { Some(next()?) } else { None };
     let inh = Inherited {
         listeners,
         status,
@@ -512,7 +531,7 @@ fn load(args: &[String]) -> Result<Loaded, ReexecError> {
         worker,
         failing_logs,
     };
-    Ok((config, inh, verifier, category))
+    Ok((config, inh, verifier, slot, category))
 }
 
 /// The child's connection category: given exactly when the configuration reserves categories,

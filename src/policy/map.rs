@@ -231,8 +231,22 @@ impl SelinuxTarget {
 /// Splits at the FIRST `:` (an MLS range may itself contain `:`). `*` keeps that part
 /// of the current context; without `:` only the domain changes. Ranges must be raw
 /// MLS syntax (`s0`, `s0:c1,c3`, `s0-s0:c0.c1023`); translated (mcstrans) names are
-/// refused, because a confined child cannot rely on the translation daemon.
+/// refused here, because a confined child cannot rely on the translation daemon: the
+/// configuration and map files are translated when they are loaded
+/// ([`parse_selinux_target_with`]).
 pub fn parse_selinux_target(s: &str) -> Result<SelinuxTarget, String> {
+    parse_selinux_target_with(s, &|_| {
+        Err("translated (mcstrans) names are translated only where the configuration and map files are loaded: write the raw range".into())
+    })
+}
+
+/// As [`parse_selinux_target`], but a range that is not raw MLS syntax is given to
+/// `translate` (mcstrans names such as `SystemLow`, `s0-SystemHigh`, names from setrans.conf),
+/// whose answer must be raw syntax. `translate` says why it cannot translate.
+pub fn parse_selinux_target_with(
+    s: &str,
+    translate: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<SelinuxTarget, String> {
     let (domain, range) = match s.split_once(':') {
         Some((domain, range)) => (domain, Some(range)),
         None => (s, None),
@@ -246,10 +260,16 @@ pub fn parse_selinux_target(s: &str) -> Result<SelinuxTarget, String> {
     };
     let range = match range {
         None | Some("*") => Keep::Current,
-        Some(range) => {
-            check_mls_range(range)?;
-            Keep::Set(range.to_owned())
-        }
+        Some(range) => match check_mls_range(range) {
+            Ok(()) => Keep::Set(range.to_owned()),
+            Err(why) => {
+                let raw = translate(range).map_err(|t| format!("{why}; {t}"))?;
+                check_mls_range(&raw).map_err(|w| {
+                    format!("'{range}' is not a raw range and mcstrans did not translate it (it came back as '{raw}': {w}); is the name in setrans.conf and mcstransd running?")
+                })?;
+                Keep::Set(raw)
+            }
+        },
     };
     Ok(SelinuxTarget { domain, range })
 }
@@ -407,6 +427,49 @@ fn check_unix_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// mcstrans names: a range that is not raw syntax goes to the translator, whose answer
+    /// must be raw; the translator's table is written from mcstrans's default setrans.conf
+    /// for MCS (`s0=SystemLow`, `s0-s0:c0.c1023=SystemLow-SystemHigh`, `s0:c0.c1023=SystemHigh`).
+    #[test]
+    fn translated_ranges_table() {
+        let mcstrans = |r: &str| -> Result<String, String> {
+            Ok(match r {
+                "SystemLow" => "s0".into(),
+                "SystemLow-SystemHigh" => "s0-s0:c0.c1023".into(),
+                "s0-SystemHigh" => "s0-s0:c0.c1023".into(),
+                other => other.into(), // what libselinux gives back when it cannot translate
+            })
+        };
+        let set = |d: &str, r: &str| SelinuxTarget {
+            domain: Keep::Set(d.into()),
+            range: Keep::Set(r.into()),
+        };
+        let ok = [
+            ("anon_webapp_t:SystemLow", set("anon_webapp_t", "s0")),
+            (
+                "anon_webapp_t:s0-SystemHigh",
+                set("anon_webapp_t", "s0-s0:c0.c1023"),
+            ),
+            ("web_t:SystemLow-SystemHigh", set("web_t", "s0-s0:c0.c1023")),
+            ("web_t:s0:c1,c3", set("web_t", "s0:c1,c3")), // raw: never sent to the translator
+        ];
+        for (text, want) in ok {
+            assert_eq!(
+                parse_selinux_target_with(text, &mcstrans),
+                Ok(want),
+                "{text}"
+            );
+        }
+        let e = parse_selinux_target_with("web_t:Secret", &mcstrans).expect_err("untranslated");
+        assert!(e.contains("mcstrans did not translate it"), "{e}");
+        let none = |_: &str| -> Result<String, String> { Err("needs SELinux".into()) };
+        let e = parse_selinux_target_with("web_t:SystemLow", &none).expect_err("no translator");
+        assert!(e.contains("needs SELinux"), "{e}");
+        // Without a translator (request-time values), names are refused.
+        assert!(parse_selinux_target("web_t:SystemLow").is_err());
+        assert!(parse_selinux_target_with("web_t:s0", &none).is_ok());
+    }
 
     #[test]
     fn same_name_target() {

@@ -11,6 +11,6 @@ pub mod mcs;
 
 pub use decide::{decide, Decision, RuleRef};
 pub use map::{
-    numeric_id, parse_map, parse_selinux_target, parse_unix_target, Ident, Keep, MapError, Rule,
-    SelinuxTarget, UnixTarget,
+    numeric_id, parse_map, parse_selinux_target, parse_selinux_target_with, parse_unix_target,
+    Ident, Keep, MapError, Rule, SelinuxTarget, UnixTarget,
 };

@@ -259,6 +259,22 @@ pub fn selinux_check_context(context: &str) -> Option<bool> {
     valid
 }
 
+/// `selinux_trans_to_raw_context`: `context` with its mcstrans names (`SystemLow`, names from
+/// setrans.conf) in raw form. libselinux returns it unchanged when mcstransd does not answer,
+/// so the caller checks the result.
+pub fn selinux_trans_to_raw(context: &str) -> io::Result<String> {
+    let c = CString::new(context)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "context contains NUL"))?;
+    let raw = selinux::SecurityContext::from_c_str(&c, false)
+        .to_raw_format()
+        .map_err(selinux_io)?;
+    let text = raw
+        .to_c_string()
+        .map_err(selinux_io)?
+        .map(|c| c.to_string_lossy().into_owned());
+    text.ok_or_else(|| io::Error::other("libselinux returned an empty context"))
+}
+
 /// `setsockcreatecon_raw`: the context of the sockets this thread creates next; `None` goes
 /// back to the policy's default (the creator's own context).
 pub fn selinux_set_sockcreate(context: Option<&str>) -> io::Result<()> {

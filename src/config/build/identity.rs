@@ -177,7 +177,7 @@ pub fn selinux_default(b: &mut Builder, n: &Node, d: &mut DirConf) {
         origin(n),
     ));
     if let Some([a0]) = b.args(n, 1, 1) {
-        match crate::policy::parse_selinux_target(a0) {
+        match crate::policy::parse_selinux_target_with(a0, &crate::config::itk::translate_range) {
             Ok(t) if t.is_noop() => b.error(
                 n,
                 format!(

@@ -1,6 +1,8 @@
 //! Stage "isolate" (before the first byte is read): which namespaces, tmpfs mounts and keyring
 //! a pristine child gets, decided from the configuration alone (the child does not know its
-//! vhost yet), and the start-up check that the kernel grants them.
+//! vhost yet), and the start-up check that the kernel grants them. Part of the contract across
+//! the fork: the child enters it (`child::serve`), the master runs it once in a throwaway
+//! process at start and reload, and warns of the tmpfs mounts a configured path shadows.
 //!
 //! Decisions (docs/security-model.md, "Isolation"):
 //! - Every child gets its own session keyring, an IPC namespace and "not dumpable".
