@@ -7,6 +7,10 @@
 //! sources name (`use` lines and inline `crate::a::b` paths, `super::` chains resolved from
 //! the file's place in the tree). It reads the source text only: no code of the crate runs.
 //!
+//! The master's one edge to the child is the call `child::run` in the forked process: no other
+//! item of `crate::child` is named under `src/master` (what both halves need lives in
+//! `handoff`, `sandbox` or elsewhere).
+//!
 //! `unsafe` lives in one crate, `crates/oneshot-sys`: no other Rust file of the repository
 //! (the server, its fuzz targets, other crates) has an `unsafe` block, function or impl, or
 //! re-allows `unsafe_code`; the integration tests that make raw calls of their own, as
@@ -238,7 +242,8 @@ const TESTS_WITH_UNSAFE: &[(&str, &str)] = &[
     ),
     (
         "tests/sandbox_real.rs",
-        "raw syscall(2) with arbitrary numbers: the seccomp filter's oracle is the kernel",
+        "raw syscall(2) with arbitrary numbers: the seccomp filter's oracle is the kernel; \
+         unshare(2)/mount(2) to make the shared mount the propagation check is compared on",
     ),
     (
         "tests/probe.rs",
@@ -450,5 +455,101 @@ fn the_unsafe_scanner_sees_each_form() {
         ("let not_unsafe = unsafe_thing();", &[]),
     ] {
         assert_eq!(unsafe_forms(code), expected, "{code}");
+    }
+}
+
+/// Where `code` (a file of the master) names an item of `crate::child` other than `run`, or
+/// imports the module under another name: one string per offence. A bare `use crate::child;`
+/// is allowed, and then each `child::x` of the file is checked the same way.
+fn master_child_items(code: &str) -> Vec<String> {
+    let t = code_tokens(code);
+    let tok = |i: usize| t.get(i).map_or("", String::as_str);
+    let mut out = Vec::new();
+    for i in 0..t.len() {
+        if tok(i) == "crate" && tok(i + 1) == ":" && tok(i + 2) == ":" && tok(i + 3) == "*" {
+            out.push("crate::*".to_string());
+        }
+        if tok(i) != "child" || (i > 0 && tok(i - 1) == ".") {
+            continue;
+        }
+        // What the path says before `child`: `crate::`/`super::` (the crate's module), another
+        // path's `x::` (not ours), or nothing (a `use`d name, or inside `crate::{...}`).
+        let after_colons = i >= 2 && tok(i - 1) == ":" && tok(i - 2) == ":";
+        if after_colons && !matches!(i.checked_sub(3).map(tok), Some("crate" | "super")) {
+            continue;
+        }
+        if tok(i + 1) == ":" && tok(i + 2) == ":" {
+            let item = tok(i + 3);
+            if item != "run" {
+                out.push(format!("child::{item}"));
+            }
+        } else if after_colons && !matches!(tok(i + 1), ";" | "," | "}") {
+            out.push(format!("crate::child {}", tok(i + 1)));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_master_calls_only_child_run() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src.join("master"), &mut files);
+    assert!(files.len() > 5, "too few sources under src/master");
+    let mut bad = Vec::new();
+    let mut runs = 0;
+    for f in files {
+        let code = std::fs::read_to_string(&f).expect("readable source");
+        runs += code_tokens(&code)
+            .windows(4)
+            .filter(|w| w[0] == "child" && w[3] == "run")
+            .count();
+        for item in master_child_items(&code) {
+            let rel = f.strip_prefix(&src).expect("under src");
+            bad.push(format!("{}: {item}", rel.display()));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "the master names the child beyond `child::run` (move what both halves need to handoff, sandbox, ...):\n{}",
+        bad.join("\n")
+    );
+    assert!(
+        runs > 0,
+        "no `child::run` under src/master: did the check lose its target?"
+    );
+}
+
+/// The master-side checker against hand-written snippets.
+#[test]
+fn the_master_checker_sees_each_form() {
+    for (code, expected) in [
+        ("crate::child::run(cfg, inh, chan, category)", &[][..]),
+        (
+            "use crate::child;\nchild::run(cfg, inh, chan, category)",
+            &[],
+        ),
+        ("use crate::{child, config::Config};", &[]),
+        (
+            "use crate::child;\nchild::tls::install(tls);",
+            &["child::tls"],
+        ),
+        ("crate::child::confine::warm_up();", &["child::confine"]),
+        (
+            "use crate::child::isolation::shadowed_tmp;",
+            &["child::isolation"],
+        ),
+        ("use crate::{config, child::tls::Handoff};", &["child::tls"]),
+        ("use crate::child::{run, tls};", &["child::{"]),
+        ("use crate::child::*;", &["child::*"]),
+        ("use crate::child as c;", &["crate::child as"]),
+        ("use super::super::child::tls;", &["child::tls"]),
+        ("use crate::*;", &["crate::*"]),
+        ("nix::sys::wait::child::x()", &[]),
+        ("let p = slot.child; ForkResult::Child", &[]),
+        ("// child::tls::install(tls)", &[]),
+        ("log::info!(\"child::tls\")", &[]),
+    ] {
+        assert_eq!(master_child_items(code), expected, "{code}");
     }
 }

@@ -25,7 +25,9 @@ pub fn plan(
         if vhost.cgi_enabled() {
             // The private tmpfs mounts of this connection (`isolation`): writable by its
             // programs, never executable, gone with the connection.
-            rules.write.extend(super::isolation::private_tmp(cfg));
+            rules
+                .write
+                .extend(crate::handoff::isolation::private_tmp(cfg));
         }
         rules
     });
@@ -72,6 +74,12 @@ pub fn landlock_rules(vhost: &VHost) -> LandlockRules {
         .extend(vhost.script_aliases.iter().map(|a| a.dir.clone()));
     if vhost.uses_cgi_extensions() {
         rules.exec.push(vhost.document_root.clone());
+    }
+    // CGIReadPath: what the administrator lets programs read besides (missing paths left out).
+    for (p, _) in &vhost.harden.cgi_read {
+        if p.exists() && !rules.read.contains(p) {
+            rules.read.push(p.clone());
+        }
     }
     let [exec, read, write] = sandbox::system_paths::system_paths();
     rules.exec.extend(exec.iter().cloned());

@@ -15,7 +15,6 @@ pub mod decide;
 pub mod errordoc;
 pub mod filters;
 pub mod front;
-pub mod isolation;
 pub mod refuse;
 pub mod report;
 pub mod tls;
@@ -24,7 +23,7 @@ pub mod vhost_slot;
 
 use crate::config::{Config, VHost};
 use crate::handler;
-use crate::handoff::Inherited;
+use crate::handoff::{isolation, Inherited};
 use crate::http::body::{self, BodyFate};
 use crate::http::read::{self, Conn, Outcome};
 use crate::http::request::{Method, Request};

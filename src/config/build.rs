@@ -163,6 +163,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
     b.warn_unreachable_directories(&cfg);
     b.warn_vhosts_without_identity(&cfg);
     super::authcheck::check(&cfg, &mut b.errors, &mut b.warnings);
+    super::cgiread::check(&cfg, &mut b.errors, &mut b.warnings);
     if b.errors.is_empty() {
         cfg.warnings = b.warnings;
         Ok(cfg)

@@ -284,6 +284,7 @@ pub const TABLE: &[Directive] = &[
     implemented("RemoteIPProxyProtocolTrusted", SV, Own, "oneshot", Check(h::second_pass), "read by config::proxy: sources that may send a header"),
     implemented("AllowConnect", SV, Own, "oneshot", VHost(super::harden::row), "TCP ports programs may connect to"),
     implemented("SeccompAllow", SV, Own, "oneshot", VHost(super::harden::row), "lifts named seccomp rules"),
+    implemented("CGIReadPath", SV, Own, "oneshot", VHost(super::cgiread::row), "read-only Landlock trees for CGI programs (an interpreter's configuration)"),
     implemented("RLimitCPU", SV, Own, "core_module", VHost(super::harden::row), "CGI limits"),
     implemented("RLimitMEM", SV, Own, "core_module", VHost(super::harden::row), "CGI limits"),
     implemented("RLimitNPROC", SV, Own, "core_module", VHost(super::harden::row), "CGI limits"),

@@ -72,6 +72,10 @@ pub struct Harden {
     /// once, counted by the master; None = no limit.
     #[serde(default)]
     pub max_clients: Option<u32>,
+    /// `CGIReadPath` (`config::cgiread`): read-only trees for CGI programs, the server's lines
+    /// then the vhost's, with where each was written.
+    #[serde(default)]
+    pub cgi_read: Vec<(std::path::PathBuf, super::Origin)>,
 }
 
 impl Harden {
@@ -90,6 +94,7 @@ pub struct HardenDraft {
     nproc: Option<Option<RLimit>>,
     /// `MaxClientsVHost`: `Some(None)` = 0, no limit (overrides the server's).
     max_clients: Option<Option<u32>>,
+    pub(super) cgi_read: Vec<(std::path::PathBuf, super::Origin)>,
 }
 
 impl HardenDraft {
@@ -128,6 +133,12 @@ impl HardenDraft {
                 nproc: pick(&vhost.nproc, &server.nproc).unwrap_or(d.nproc),
             },
             max_clients: pick(&vhost.max_clients, &server.max_clients).flatten(),
+            cgi_read: server
+                .cgi_read
+                .iter()
+                .chain(&vhost.cgi_read)
+                .cloned()
+                .collect(),
         }
     }
 }

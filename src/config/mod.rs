@@ -15,6 +15,7 @@ pub mod authcheck;
 pub mod authz;
 pub mod build;
 pub mod cache;
+pub mod cgiread;
 pub mod cgroup;
 pub mod dav;
 pub mod deflate;

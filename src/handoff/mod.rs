@@ -7,8 +7,11 @@
 //!   [`RECLAIM_SIGNAL`], received by a child only through [`reclaim_signalfd`];
 //! - [`status`]: the status-pipe protocol, the only bytes a child sends the master;
 //! - [`tls`]: a child's one-signature channel to the key holder, from fork to handshake;
+//! - [`isolation`]: the namespaces, tmpfs mounts and keyring every child of a configuration
+//!   enters before it reads a byte, which the master checks the kernel grants at start;
 //! - [`vhost_slots`]: a child's `MaxClientsVHost` claim channel, from fork to confinement.
 
+pub mod isolation;
 pub mod status;
 pub mod tls;
 pub mod vhost_slots;

@@ -84,6 +84,7 @@ pub(crate) fn warm_up_before_fork() {
         &crate::http::request::Limits::default(),
     );
     crate::sandbox::system_paths::warm_up();
+    crate::sandbox::forked::warm_up();
 }
 
 /// Compiles the seccomp filters every vhost can ask for (children inherit them compiled) and,
@@ -97,7 +98,7 @@ pub(super) fn prepare_isolation(cfg: &Config) -> Result<(), String> {
         return Ok(());
     }
     if cfg.vhosts.iter().any(|v| v.cgi_enabled()) {
-        for (mount, used) in crate::child::isolation::shadowed_tmp(cfg) {
+        for (mount, used) in crate::handoff::isolation::shadowed_tmp(cfg) {
             log::warn!(
                 "no private tmpfs on {} for programs: the configuration serves {} from beneath it; programs share {} (Landlock, where configured, keeps them from writing there)",
                 mount.display(),
@@ -106,7 +107,7 @@ pub(super) fn prepare_isolation(cfg: &Config) -> Result<(), String> {
             );
         }
     }
-    crate::child::isolation::check_at_start(cfg).map_err(|e| {
+    crate::handoff::isolation::check_at_start(cfg).map_err(|e| {
         format!("the kernel refuses the per-connection namespaces ({e}); an unprivileged master needs user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, AppArmor's restrict_unprivileged_userns); or set `Namespaces Off` to run without them")
     })
 }
