@@ -242,7 +242,8 @@ const TESTS_WITH_UNSAFE: &[(&str, &str)] = &[
     ),
     (
         "tests/sandbox_real.rs",
-        "raw syscall(2) with arbitrary numbers: the seccomp filter's oracle is the kernel",
+        "raw syscall(2) with arbitrary numbers: the seccomp filter's oracle is the kernel; \
+         unshare(2)/mount(2) to make the shared mount the propagation check is compared on",
     ),
     (
         "tests/probe.rs",

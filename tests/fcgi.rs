@@ -918,7 +918,7 @@ echo "slow done\n";
 /// and END_REQUEST; `/vanish`, when it is not the connection's first request, is read and the
 /// connection closed without an answer (as a worker that reached `pm.max_requests` between
 /// the check and the request); every other URI gets `uri=URI conn=N`, N counting the
-/// connections it accepted.
+/// connections it accepted, followed by ` stdin=LENGTH SHA1` when the request had a body.
 fn keeping_backend() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -929,10 +929,14 @@ fn keeping_backend() -> u16 {
                 s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
                 for served in 0.. {
                     let mut params = Vec::new();
+                    let mut stdin = Vec::new();
                     let mut complete = false;
                     while let Some((kind, _, content)) = read_record(&mut s) {
                         if kind == 4 {
                             params.extend_from_slice(&content);
+                        }
+                        if kind == 5 {
+                            stdin.extend_from_slice(&content);
                         }
                         if kind == 5 && content.is_empty() {
                             complete = true;
@@ -956,7 +960,11 @@ fn keeping_backend() -> u16 {
                         std::thread::sleep(Duration::from_millis(300));
                         out.extend(stdout_record(b"STALE rest of /a"));
                     } else {
-                        let text = format!("Content-Type: text/plain\r\n\r\nuri={uri} conn={n}");
+                        let mut text =
+                            format!("Content-Type: text/plain\r\n\r\nuri={uri} conn={n}");
+                        if !stdin.is_empty() {
+                            text.push_str(&format!(" stdin={} {}", stdin.len(), sha1_hex(&stdin)));
+                        }
                         out.extend(stdout_record(text.as_bytes()));
                     }
                     out.extend_from_slice(END_REQUEST);
@@ -1039,9 +1047,36 @@ KeepAliveTimeout 10
         log.contains("[keeping.test] fcgi fcgi://127.0.0.1:"),
         "{log}"
     );
-    assert_eq!(body(get_on(&mut k, "keeping.test", "/a")), "uri=/b conn=2");
-    assert_eq!(body(get_on(&mut k, "keeping.test", "/c")), "uri=/c conn=2");
-    assert_eq!(body(get_on(&mut k, "keeping.test", "/d")), "uri=/d conn=2");
+    // The same with a request body (it was read from the client, so it is kept to be sent
+    // again), up to 64 KiB; a larger one gets 502, as the backend may have consumed it.
+    let post_on = |c: &mut TcpStream, path: &str, data: &[u8]| {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: keeping.test\r\nContent-Length: {}\r\n\r\n",
+            data.len()
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        c.write_all(data).unwrap();
+        read_response(c)
+    };
+    let small: Vec<u8> = (0..60_000u32).map(|i| (i % 251) as u8).collect();
+    let r = post_on(&mut k, "/vanish", &small);
+    let want = format!("uri=/vanish conn=2 stdin=60000 {}", sha1_hex(&small));
+    assert_eq!(body(r), want, "{}", s.error_log());
+    let large: Vec<u8> = (0..100_000u32).map(|i| (i % 241) as u8).collect();
+    let r = post_on(&mut k, "/vanish", &large);
+    assert_eq!(r.status, 502, "{r:?}");
+    let log = common::wait_error_log(&s, |l| l.contains("after more than 64 KiB"));
+    assert!(
+        log.contains("after more than 64 KiB of the request body"),
+        "{log}"
+    );
+    let mut k = s.connect();
+    let r = post_on(&mut k, "/e", &large);
+    let want = format!("uri=/e conn=3 stdin=100000 {}", sha1_hex(&large));
+    assert_eq!(body(r), want);
+    assert_eq!(body(get_on(&mut k, "keeping.test", "/a")), "uri=/b conn=4");
+    assert_eq!(body(get_on(&mut k, "keeping.test", "/c")), "uri=/c conn=4");
+    assert_eq!(body(get_on(&mut k, "keeping.test", "/d")), "uri=/d conn=4");
     drop(k);
 
     // Three requests, one client connection: one pool connection, the same one each time.
@@ -1227,4 +1262,98 @@ Header always set X-Frame-Options DENY
         assert!(!head.contains("content-encoding"), "{path}: {head}");
         assert!(head.contains("\r\nvary: accept-encoding"), "{path}: {head}");
     }
+}
+
+/// A pool whose worker closes its connection after every request (`pm.max_requests = 1`: the
+/// worker exits and php-fpm starts another): each keep-alive request of one client
+/// connection, with and without a body, still gets its own complete answer, never a 502; the
+/// kept connection found closed is replaced (before use, or by sending the request again).
+#[test]
+fn keep_conn_pool_closing_after_each_request() {
+    if !is_root() {
+        eprintln!("skipped: needs root (users, their php-fpm pools, a root master)");
+        return;
+    }
+    let (alice_uid, _) = common::system_user(ALICE);
+    let dir = common::site("fcgi-maxreq");
+    let d = dir.display().to_string();
+    std::fs::write(dir.join("www/alice/info.php"), INFO_PHP).unwrap();
+    std::fs::create_dir_all(dir.join("sock")).unwrap();
+    std::fs::write(
+        dir.join("fpm.conf"),
+        format!(
+            "[global]\npid = {d}/fpm.pid\nerror_log = {d}/logs/fpm.log\ndaemonize = no\n\
+             [{ALICE}]\nuser = {ALICE}\ngroup = {ALICE}\nlisten = {d}/sock/{ALICE}.sock\n\
+             listen.owner = {ALICE}\nlisten.group = {ALICE}\nlisten.mode = 0600\n\
+             pm = static\npm.max_children = 2\npm.max_requests = 1\n\
+             security.limit_extensions = .php\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new("php-fpm8.2")
+        .arg("-F")
+        .arg("-y")
+        .arg(dir.join("fpm.conf"))
+        .arg("-p")
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run php-fpm8.2 (Debian package php8.2-fpm)");
+    let _fpm = Fpm { child };
+    let sock = dir.join(format!("sock/{ALICE}.sock"));
+    let until = Instant::now() + Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(Instant::now() < until, "php-fpm did not create its socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let conf = format!(
+        "User nobody
+Group nogroup
+Confinement unix landlock
+ErrorLog logs/error.log
+LogLevel info
+PidFile logs/httpd.pid
+StartServers 2
+Timeout 10
+KeepAliveTimeout 10
+<VirtualHost *:80>
+  ServerName alice.test
+  DocumentRoot www/alice
+  AssignUserID {ALICE} {ALICE}
+  <Directory {d}/www/alice>
+    SetHandler \"proxy:unix:{d}/sock/{ALICE}.sock|fcgi://localhost\"
+  </Directory>
+</VirtualHost>
+"
+    );
+    let s = Server::start(&dir, &conf);
+    let mut c = s.connect();
+    for i in 0..12usize {
+        let data: Vec<u8> = (0..(i * 5000)).map(|j| (j % 253) as u8).collect();
+        let head = if data.is_empty() {
+            format!("GET /info.php?{i} HTTP/1.1\r\nHost: alice.test\r\n\r\n")
+        } else {
+            format!(
+                "POST /info.php?{i} HTTP/1.1\r\nHost: alice.test\r\n\
+                 Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+                data.len()
+            )
+        };
+        // Every other request pipelined right behind the previous one's answer.
+        c.write_all(head.as_bytes()).unwrap();
+        c.write_all(&data).unwrap();
+        let r = read_response(&mut c);
+        assert_eq!(r.status, 200, "request {i}: {r:?}\n{}", s.error_log());
+        assert_eq!(field(&r.body, "uid"), alice_uid.to_string());
+        assert_eq!(field(&r.body, "QUERY_STRING"), i.to_string());
+        assert_eq!(field(&r.body, "input_len"), data.len().to_string());
+        assert_eq!(field(&r.body, "input_sha1"), sha1_hex(&data));
+    }
+    let log = s.error_log();
+    assert!(!log.contains("(502)") && !log.contains("[error]"), "{log}");
+    eprintln!(
+        "re-sent on a new connection: {} of 12",
+        log.matches("sending the request on a new one").count()
+    );
 }

@@ -438,7 +438,7 @@ fn case_check_context() -> Outcome {
 
 /// Namespace inodes of the calling process, for "the child has new ones".
 fn ns_ids() -> Vec<u64> {
-    [Namespace::Ipc, Namespace::Mount]
+    [Namespace::Ipc, Namespace::Mount, Namespace::PidForChildren]
         .iter()
         .map(|&n| Linux.namespace_id(n).unwrap_or(0))
         .collect()
@@ -479,15 +479,26 @@ fn isolation_plan(tree: &Tree, user_ns: Option<(u32, u32)>) -> IsolationPlan {
             tmpfs_size: 1 << 20,
         }),
         user_ns,
+        ns_before: Vec::new(),
     }
 }
 
+/// As the master does: the namespace ids come from the parent (read before it forked this
+/// process), so `isolate` reads only the new ones.
 fn case_isolate_root(tree: &Tree, parent_ns: &[u64]) -> Outcome {
     if !is_root() {
         return Outcome::Skip("not root".into());
     }
     let keyring = Linux.session_keyring();
-    if let Err(e) = isolate(&Linux, &isolation_plan(tree, None)) {
+    let plan = IsolationPlan {
+        ns_before: vec![
+            (Namespace::Ipc, parent_ns[0]),
+            (Namespace::Mount, parent_ns[1]),
+            (Namespace::PidForChildren, parent_ns[2]),
+        ],
+        ..isolation_plan(tree, None)
+    };
+    if let Err(e) = isolate(&Linux, &plan) {
         return Outcome::Fail(format!("isolate: {e}"));
     }
     outcome(check_isolated(parent_ns, &tree.path("rw")).and_then(|()| {
@@ -532,6 +543,81 @@ fn case_isolate_unprivileged(tree: &Tree, parent_ns: &[u64]) -> Outcome {
             format!("CapEff {caps:#x} in the user namespace")
         })
     }))
+}
+
+/// The mountinfo oracle, written from proc(5): the mount ids (field 1) whose optional fields
+/// (between field 6 and the "-") include `shared:N`.
+fn shared_in_mountinfo() -> Result<Vec<u64>, String> {
+    let info = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    Ok(info
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .skip(6)
+                .take_while(|f| *f != "-")
+                .any(|f| f.starts_with("shared:"))
+        })
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect())
+}
+
+/// `any_mount_shared` answers from statmount (where the kernel has it) what mountinfo says: in
+/// a new mount namespace, with one tmpfs made shared, then everything made private, then one
+/// made shared again beneath a private parent.
+fn case_mount_propagation(tree: &Tree) -> Outcome {
+    use oneshot_httpd::sys::mounts;
+    if !is_root() {
+        return Outcome::Skip("not root".into());
+    }
+    if mounts::any_shared_statmount().is_none() {
+        return Outcome::Skip("no listmount/statmount here (mountinfo is read instead)".into());
+    }
+    let mnt = |target: &Path, flags: libc::c_ulong, fstype: Option<&std::ffi::CStr>| {
+        let t = std::ffi::CString::new(target.to_str().unwrap()).unwrap();
+        // SAFETY: valid NUL-terminated strings or NULL, read by the kernel only.
+        let rc = unsafe {
+            libc::mount(
+                c"oneshot-test".as_ptr(),
+                t.as_ptr(),
+                fstype.map_or(std::ptr::null(), |f| f.as_ptr()),
+                flags,
+                std::ptr::null(),
+            )
+        };
+        ensure(rc == 0, || {
+            format!("mount {}: {}", target.display(), io::Error::last_os_error())
+        })
+    };
+    let step = |what: &str| -> Check {
+        let want = !shared_in_mountinfo()?.is_empty();
+        let got = mounts::any_shared_statmount();
+        ensure(got == Some(want), || {
+            format!("{what}: statmount says {got:?}, mountinfo {want}")
+        })?;
+        let via_sys = Linux.any_mount_shared().map_err(|e| e.to_string())?;
+        ensure(via_sys == want, || {
+            format!("{what}: any_mount_shared {via_sys}")
+        })
+    };
+    // SAFETY: integers only.
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        return Outcome::Fail(format!("unshare: {}", io::Error::last_os_error()));
+    }
+    let dir = tree.path("rw");
+    outcome((|| {
+        step("as inherited")?;
+        mnt(Path::new("/"), libc::MS_REC | libc::MS_PRIVATE, None)?;
+        step("all private")?;
+        ensure(shared_in_mountinfo()?.is_empty(), || "still shared".into())?;
+        mnt(&dir, libc::MS_NOSUID, Some(c"tmpfs"))?;
+        mnt(&dir, libc::MS_SHARED, None)?;
+        ensure(!shared_in_mountinfo()?.is_empty(), || {
+            "mountinfo shows no shared mount after MS_SHARED".into()
+        })?;
+        step("one tmpfs shared")?;
+        mnt(&dir, libc::MS_PRIVATE, None)?;
+        step("private again")
+    })())
 }
 
 /// errno of a raw syscall with integer arguments, 0 if it succeeded.
@@ -760,6 +846,9 @@ fn main() {
         run("isolate_as_root", || case_isolate_root(&tree, &parent_ns)),
         run("isolate_unprivileged_via_user_namespace", || {
             case_isolate_unprivileged(&tree, &parent_ns)
+        }),
+        run("mount_propagation_matches_mountinfo", || {
+            case_mount_propagation(&tree)
         }),
         run("seccomp_filter_is_on_and_refuses", || case_seccomp(&tree)),
         run("landlock_network_rules", || case_landlock_net(&tree)),

@@ -327,20 +327,25 @@ fn check(who: &str, port: u16) {
     );
 }
 
-#[test]
-fn program_output_is_compressed_and_dated_as_apaches() {
-    let dir = site("stream-filters");
-    let root = dir.join("www/t");
-    make_site(&root);
+/// The common test configuration with a vhost t.test on `root` and [`DIRECTIVES`].
+fn our_conf(root: &Path) -> String {
     let conf = BASE_CONF.replacen(
         "<VirtualHost *:80>\n  ServerName default.test",
         "<VirtualHost *:80>\n  ServerName t.test\n  DocumentRoot www/t\n  <Directory www/t>\n    Require all granted\n  </Directory>\n</VirtualHost>\n<VirtualHost *:80>\n  ServerName default.test",
         1,
     );
-    let conf = format!(
+    format!(
         "{conf}{}",
         DIRECTIVES.replace("@R@", &root.to_string_lossy())
-    );
+    )
+}
+
+#[test]
+fn program_output_is_compressed_and_dated_as_apaches() {
+    let dir = site("stream-filters");
+    let root = dir.join("www/t");
+    make_site(&root);
+    let conf = our_conf(&root);
     let mut s = Server::start(&dir, &conf);
     check("oneshot-httpd", s.port);
     s.stop();
@@ -360,15 +365,7 @@ fn compressed_streams_keep_the_connection() {
     let dir = site("stream-filters-keep");
     let root = dir.join("www/t");
     make_site(&root);
-    let conf = BASE_CONF.replacen(
-        "<VirtualHost *:80>\n  ServerName default.test",
-        "<VirtualHost *:80>\n  ServerName t.test\n  DocumentRoot www/t\n  <Directory www/t>\n    Require all granted\n  </Directory>\n</VirtualHost>\n<VirtualHost *:80>\n  ServerName default.test",
-        1,
-    );
-    let conf = format!(
-        "{conf}{}",
-        DIRECTIVES.replace("@R@", &root.to_string_lossy())
-    );
+    let conf = our_conf(&root);
     let mut s = Server::start(&dir, &conf);
     let out = Command::new("curl")
         .args(["-sS", "-v", "--http1.1", "--compressed", "--max-time", "20"])

@@ -19,11 +19,10 @@
 use std::path::PathBuf;
 
 use crate::config::Config;
-use crate::sandbox::{self, IsolationPlan, ProgramIsolation, SandboxError};
+use crate::sandbox::{self, forked, IsolationPlan, ProgramIsolation, SandboxError};
 use crate::sys::{Linux, Sys};
 
-/// Directories that get a private tmpfs where programs run (those that exist).
-pub const PRIVATE_TMP: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
+pub use crate::sandbox::forked::PRIVATE_TMP;
 /// Size limit of each private tmpfs (16 MiB; pages count against the memory of the child's
 /// cgroup, and die with the connection).
 pub const TMPFS_SIZE: u64 = 16 << 20;
@@ -38,10 +37,10 @@ pub fn private_tmp(cfg: &Config) -> Vec<PathBuf> {
     if !cfg.namespaces || !cfg.vhosts.iter().any(|v| v.cgi_enabled()) {
         return Vec::new();
     }
-    PRIVATE_TMP
+    forked::existing_tmp()
         .iter()
-        .map(PathBuf::from)
-        .filter(|p| p.is_dir() && shadowed_by(cfg, p).is_none())
+        .filter(|p| shadowed_by(cfg, p).is_none())
+        .cloned()
         .collect()
 }
 
@@ -87,6 +86,7 @@ pub fn plan(cfg: &Config, capeff: u64, uid: u32, gid: u32) -> IsolationPlan {
             tmpfs_size: TMPFS_SIZE,
         }),
         user_ns: (cfg.namespaces && capeff & CAP_SYS_ADMIN == 0).then_some((uid, gid)),
+        ns_before: Vec::new(),
     }
 }
 
@@ -94,7 +94,10 @@ fn plan_here(cfg: &Config) -> std::io::Result<IsolationPlan> {
     let capeff = Linux.cap_effective()?;
     let (uid, _, _) = Linux.getresuid()?;
     let (gid, _, _) = Linux.getresgid()?;
-    Ok(plan(cfg, capeff, uid, gid))
+    Ok(IsolationPlan {
+        ns_before: forked::master_namespaces().to_vec(),
+        ..plan(cfg, capeff, uid, gid)
+    })
 }
 
 /// Isolates the calling (pristine, just accepted) child.

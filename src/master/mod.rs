@@ -341,8 +341,15 @@ fn reap(
                 verifier.gone();
                 continue;
             }
-            if let Some(pid) = s.pid() {
-                if keys.reaped(pid, &format!("{s:?}")) || logs.reaped(pid, &format!("{s:?}")) {
+            // The status is formatted only for the helpers that log it: a connection's child
+            // is reaped without touching the heap (each write to a page the master shares with
+            // its children since the last fork is a copy-on-write fault).
+            if let Some(pid) = s
+                .pid()
+                .filter(|&p| keys.pid() == Some(p) || logs.is_logger(p))
+            {
+                let how = format!("{s:?}");
+                if keys.reaped(pid, &how) || logs.reaped(pid, &how) {
                     continue;
                 }
             }

@@ -84,6 +84,7 @@ pub(crate) fn warm_up_before_fork() {
         &crate::http::request::Limits::default(),
     );
     crate::sandbox::system_paths::warm_up();
+    crate::sandbox::forked::warm_up();
 }
 
 /// Compiles the seccomp filters every vhost can ask for (children inherit them compiled) and,

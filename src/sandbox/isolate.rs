@@ -34,6 +34,10 @@ pub struct IsolationPlan {
     pub programs: Option<ProgramIsolation>,
     /// The master lacks CAP_SYS_ADMIN: a user namespace mapping this (uid, gid) to itself.
     pub user_ns: Option<(u32, u32)>,
+    /// The namespaces the calling process is in before `unshare`, read once by the master
+    /// before it forked (a forked child is in exactly its parent's namespaces), so a child does
+    /// not read them again per connection. A namespace missing here is read by `isolate` itself.
+    pub ns_before: Vec<(Namespace, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +131,10 @@ fn unshare(sys: &impl Sys, plan: &IsolationPlan) -> Result<(), SandboxError> {
     let step = || Step::Unshare(wanted.clone());
     let before = wanted
         .iter()
-        .map(|&n| sys.namespace_id(n))
+        .map(|&n| match plan.ns_before.iter().find(|(m, _)| *m == n) {
+            Some(&(_, id)) => Ok(id),
+            None => sys.namespace_id(n),
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(failed(step()))?;
     sys.unshare(&wanted).map_err(failed(step()))?;
@@ -191,7 +198,27 @@ mod tests {
             namespaces: true,
             programs: Some(programs()),
             user_ns: None,
+            ns_before: Vec::new(),
         }
+    }
+
+    /// As a child of the master gets it: the ids of the namespaces it was forked in.
+    fn forked_plan(s: &State) -> IsolationPlan {
+        IsolationPlan {
+            ns_before: s.namespaces.clone(),
+            ..root_plan()
+        }
+    }
+
+    /// `root_trace` without the reads of the old namespace ids.
+    fn forked_trace() -> Vec<Call> {
+        let mut t = root_trace();
+        let first = t
+            .iter()
+            .position(|c| matches!(c, Call::NamespaceId(_)))
+            .unwrap();
+        t.drain(first..first + 3);
+        t
     }
 
     fn unprivileged_plan() -> IsolationPlan {
@@ -248,6 +275,56 @@ mod tests {
         assert!(!s.dumpable && !s.mounts_shared);
         assert_eq!(s.session_keyring, 101);
         assert_eq!(s.tmpfs.len(), 2);
+    }
+
+    #[test]
+    fn forked_child_compares_with_the_masters_ids_and_reads_only_the_new_ones() {
+        let sys = Recording::new(State::root());
+        let plan = forked_plan(&sys.state.borrow());
+        isolate(&sys, &plan).expect("isolate");
+        assert_eq!(sys.calls(), forked_trace());
+        // The comparison is with the given ids: an unshare that changes nothing is caught...
+        let mut sys = Recording::new(State::root());
+        sys.ignore = vec!["unshare"];
+        let plan = forked_plan(&sys.state.borrow());
+        let err = isolate(&sys, &plan).expect_err("silent unshare");
+        assert!(matches!(err, SandboxError::Mismatch { .. }), "{err}");
+        // ...and so is one whose result equals the given id of one namespace.
+        let sys = Recording::new(State::root());
+        let mut plan = forked_plan(&sys.state.borrow());
+        for (n, id) in plan.ns_before.iter_mut() {
+            if *n == Namespace::Mount {
+                *id += 1000; // what the fake's unshare makes of it
+            }
+        }
+        let err = isolate(&sys, &plan).expect_err("same mount namespace");
+        assert!(
+            matches!(&err, SandboxError::Mismatch { expected, .. } if expected.contains("mnt")),
+            "{err}"
+        );
+        // A namespace the plan does not name is read before the unshare, as without ids.
+        let sys = Recording::new(State::root());
+        let mut plan = forked_plan(&sys.state.borrow());
+        plan.ns_before.retain(|(n, _)| *n != Namespace::Ipc);
+        isolate(&sys, &plan).expect("isolate");
+        let calls = sys.calls();
+        let unshare = calls
+            .iter()
+            .position(|c| matches!(c, Call::Unshare(_)))
+            .unwrap();
+        assert_eq!(calls[unshare - 1], Call::NamespaceId(Namespace::Ipc));
+        // Failure at every call of the forked trace stops everything after it.
+        for i in 1..forked_trace().len() {
+            let mut sys = Recording::new(State::root());
+            sys.fail_at = Some((i, libc::EIO));
+            let plan = forked_plan(&sys.state.borrow());
+            let err = isolate(&sys, &plan).expect_err(&format!("call {i}"));
+            assert!(
+                matches!(err, SandboxError::Failed { .. }),
+                "call {i}: {err}"
+            );
+            assert_eq!(sys.calls(), forked_trace()[..=i].to_vec(), "call {i}");
+        }
     }
 
     #[test]

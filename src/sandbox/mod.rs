@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod early;
+pub mod forked;
 mod isolate;
 mod landlock;
 pub mod seccomp;

@@ -134,6 +134,7 @@ pub fn plan(i: &Inputs) -> Confinement {
             namespaces: i.namespaces,
             programs: None,
             user_ns: (i.namespaces && !privileged).then_some((i.uid, i.gid)),
+            ns_before: Vec::new(),
         },
         // uid 0 without VerifierUser: every capability goes. (A user namespace already
         // dropped what it gave; the unix switch drops them itself.)

@@ -17,6 +17,7 @@
 //! - Methods return `io::Error` carrying the kernel's errno, so callers can tell EPERM from EACCES.
 
 pub mod beneath;
+pub mod dontfork;
 /// The recording fake, for the server's unit tests (feature `fake`, a dev-dependency only).
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
@@ -24,6 +25,7 @@ pub mod fs;
 pub mod inherit;
 pub mod linux;
 pub mod listen_wait;
+pub mod mounts;
 pub mod pam;
 pub mod spawn;
 

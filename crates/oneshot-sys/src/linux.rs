@@ -115,12 +115,36 @@ pub const POLLED_FDS: RawFd = 1024;
 /// The calling thread's live children, from /proc/thread-self/children (Linux 3.5+, with
 /// CONFIG_PROC_CHILDREN). The master is single-threaded, so that is all of its children,
 /// including orphans re-parented to it as a subreaper.
+/// Read into the master's fork-excluded scratch buffer ([`super::dontfork`]): read on every
+/// SIGCHLD batch, it would otherwise cost a copy-on-write fault of heap pages per batch.
 pub fn own_children() -> io::Result<Vec<i32>> {
-    let text = std::fs::read_to_string("/proc/thread-self/children")?;
-    Ok(text
-        .split_ascii_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect())
+    use std::io::Read;
+    let mut f = std::fs::File::open("/proc/thread-self/children")?;
+    let parsed = super::dontfork::with(|buf| -> io::Result<Option<Vec<i32>>> {
+        let mut len = 0;
+        while len < buf.len() {
+            match f.read(&mut buf[len..]) {
+                Ok(0) => return Ok(Some(parse_pids(&buf[..len]))),
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    })??;
+    match parsed {
+        Some(pids) => Ok(pids),
+        // Longer than the buffer: read it again, whole, onto the heap.
+        None => Ok(parse_pids(
+            std::fs::read_to_string("/proc/thread-self/children")?.as_bytes(),
+        )),
+    }
+}
+
+fn parse_pids(text: &[u8]) -> Vec<i32> {
+    text.split(|b| b.is_ascii_whitespace())
+        .filter_map(|p| std::str::from_utf8(p).ok()?.parse().ok())
+        .collect()
 }
 
 /// For the master at start-up: closes whatever it inherited at or above [`POLLED_FDS`], so the
@@ -645,14 +669,7 @@ impl Sys for Linux {
     }
 
     fn any_mount_shared(&self) -> io::Result<bool> {
-        let info = std::fs::read_to_string("/proc/self/mountinfo")?;
-        // Optional fields sit between the mount options (field 6) and the "-" separator.
-        Ok(info.lines().any(|l| {
-            l.split(' ')
-                .skip(6)
-                .take_while(|f| *f != "-")
-                .any(|f| f.starts_with("shared:"))
-        }))
+        super::mounts::any_shared()
     }
 
     fn mount_tmpfs(&self, path: &Path, size: u64) -> io::Result<()> {
@@ -773,6 +790,24 @@ mod tests {
                 .ino();
             assert_eq!(Linux.namespace_id(ns).unwrap(), ino, "{ns:?}");
         }
+    }
+
+    #[test]
+    fn own_children_lists_a_child_of_this_thread_until_it_is_reaped() {
+        // /proc/thread-self/children lists the children this thread forked.
+        let mut child = std::process::Command::new("sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let during = own_children().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let after = own_children().unwrap();
+        assert!(during.contains(&pid), "{pid} not in {during:?}");
+        assert!(!after.contains(&pid), "{pid} still in {after:?}");
+        assert_eq!(parse_pids(b"12 345 \n"), vec![12, 345]);
+        assert_eq!(parse_pids(b""), Vec::<i32>::new());
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub(crate) mod pump;
 mod suexec;
 
 pub use crate::http::route::index_url;
-pub(crate) use locate::{any_cgi_extension, fstat};
+pub(crate) use locate::any_cgi_extension;
 pub use locate::{lookup, Lookup, Script};
 
 use crate::config::{Config, VHost};

@@ -456,9 +456,12 @@ impl Output {
         }
         held.len += data.len() as u64;
         if !self.head_only {
-            if held.body.is_empty() {
-                // Sized once, so holding never takes more than HOLD_MAX.
-                held.body.reserve_exact(HOLD_MAX);
+            // Grown by doubling up to HOLD_MAX, never past it: a small page does not allocate
+            // (and free, which makes malloc consolidate its heap) 64 KiB per request.
+            let need = held.body.len() + data.len();
+            if need > held.body.capacity() {
+                let want = need.max(held.body.capacity() * 2).clamp(8 * 1024, HOLD_MAX);
+                held.body.reserve_exact(want - held.body.len());
             }
             held.body.extend_from_slice(data);
         }

@@ -4,7 +4,7 @@
 //! progress), then its end: a short grace, SIGKILL to its whole process group, the reap.
 
 use super::output::{End, Failures, LineLog, Output};
-use super::pump::{Interest, Peer, Relay, SLOTS};
+use super::pump::{read_ready, Interest, Peer, Relay, SLOTS};
 use super::{Outcome, Script};
 use crate::config::VHost;
 use crate::http::body::BodyReader;
@@ -205,18 +205,14 @@ impl Pipes {
         let Some(f) = self.stderr.as_mut() else {
             return;
         };
-        match f.read(buf) {
-            Ok(0) => {
+        match read_ready(f, buf) {
+            None => {}
+            Some(Ok(0)) => {
                 self.stderr = None;
                 x.err.flush();
             }
-            Ok(n) => x.err.feed(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
-            Err(_) => self.stderr = None,
+            Some(Ok(n)) => x.err.feed(&buf[..n]),
+            Some(Err(_)) => self.stderr = None,
         }
     }
 
@@ -229,16 +225,8 @@ impl Pipes {
         body_done: bool,
     ) -> Option<End> {
         let f = self.stdout.as_mut()?;
-        let n = match f.read(buf) {
+        let n = match read_ready(f, buf)? {
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                return None
-            }
             Err(e) => {
                 log::error!("{}: reading its output: {e}", x.tag);
                 0

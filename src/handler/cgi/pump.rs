@@ -9,6 +9,7 @@ use super::output::{End, LineLog, Output};
 use crate::http::body::BodyReader;
 use crate::http::read::Conn;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -182,6 +183,21 @@ impl Relay {
                 Err(End::Body(e.status()))
             }
         }
+    }
+}
+
+/// One read from a non-blocking descriptor; None when nothing is there yet (EAGAIN, EINTR).
+pub(crate) fn read_ready(f: &mut impl Read, buf: &mut [u8]) -> Option<io::Result<usize>> {
+    match f.read(buf) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            None
+        }
+        r => Some(r),
     }
 }
 

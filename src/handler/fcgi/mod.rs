@@ -27,7 +27,7 @@ pub mod record;
 use crate::config::fcgi::{self as conf, Backend, BackendType, SetHandler, Socket};
 use crate::config::{Config, VHost};
 use crate::handler::cgi::output::{send_error, End, Failures, LineLog, Output};
-use crate::handler::cgi::pump::{Interest, Peer, Relay, SLOTS, STDIN_BUF};
+use crate::handler::cgi::pump::{read_ready, Interest, Peer, Relay, SLOTS, STDIN_BUF};
 use crate::handler::cgi::{env, Context, Outcome};
 use crate::http::body::BodyReader;
 use crate::http::read::Conn;
@@ -39,9 +39,8 @@ use crate::sys::fs::open_beneath;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -50,6 +49,9 @@ use std::time::{Duration, Instant};
 const REQUEST_ID: u16 = 1;
 /// Bytes read from the backend per call.
 const READ_CHUNK: usize = 64 * 1024;
+/// Most request-body bytes kept for sending a request again on a new connection when a kept
+/// one turns out closed by the backend (see [`Records::stale`]).
+const RESEND_BODY: usize = 64 * 1024;
 /// Longest a kept backend connection waits for the client's next request: a php-fpm worker
 /// serves one connection at a time, so an idle client must not hold one for its whole
 /// KeepAliveTimeout.
@@ -141,6 +143,10 @@ pub struct Target {
     pub path_info: String,
     /// `Some` for a file found beneath the DocumentRoot: its directory and name.
     local: Option<(PathBuf, String)>,
+    /// `SSLOptions +StdEnvVars` of the script's scope, when the lookup merged it already.
+    std_env_vars: Option<bool>,
+    /// The script's modification time, from the lookup's fstat (for mod_expires' `M`).
+    mtime: Option<std::time::SystemTime>,
 }
 
 #[derive(Debug)]
@@ -161,6 +167,8 @@ pub fn lookup(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
                 script_name: url_path.to_string(),
                 path_info: String::new(),
                 local: None,
+                std_env_vars: None,
+                mtime: None,
             }));
         }
     }
@@ -172,11 +180,12 @@ pub fn lookup(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
 
 /// The backend a `SetHandler` gives file `name` in `dir` reached by `url_path` (every section
 /// kind applies, `<Files>`/`<FilesMatch>` included).
-fn handler_for(vhost: &VHost, dir: &Path, name: &str, url_path: &str) -> Option<Backend> {
+/// With the file's `SSLOptions +StdEnvVars`.
+fn handler_for(vhost: &VHost, dir: &Path, name: &str, url_path: &str) -> Option<(Backend, bool)> {
     let filename = dir.join(name);
     let conf = vhost.file_conf(dir, &filename.to_string_lossy(), name, url_path);
     match conf.set_handler {
-        Some(SetHandler::Fcgi(b)) => Some(b),
+        Some(SetHandler::Fcgi(b)) => Some((b, conf.ssl_std_env_vars.unwrap_or(false))),
         Some(SetHandler::None) | None => None,
     }
 }
@@ -191,16 +200,17 @@ fn walk(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
         let Ok(next) = open_beneath(cur.as_fd(), Path::new(seg), OFlag::O_PATH) else {
             return Lookup::NotFcgi;
         };
-        let Ok(meta) = crate::handler::cgi::fstat(&next) else {
+        // fstat on the descriptor itself (no duplicate to make a File of it).
+        let Ok(meta) = crate::sys::beneath::fstat(next.as_fd()) else {
             return Lookup::NotFcgi;
         };
-        let kind = meta.mode() & libc::S_IFMT;
+        let kind = meta.st_mode & libc::S_IFMT;
         if kind == libc::S_IFDIR {
             path.push(seg);
             cur = next;
             continue;
         }
-        let Some(backend) = handler_for(vhost, &path, seg, url_path) else {
+        let Some((backend, std_env_vars)) = handler_for(vhost, &path, seg, url_path) else {
             return Lookup::NotFcgi;
         };
         if kind != libc::S_IFREG {
@@ -227,6 +237,11 @@ fn walk(vhost: &VHost, route: &Route, url_path: &str) -> Lookup {
                 .map(|s| format!("/{s}"))
                 .collect(),
             local: Some((path, seg.clone())),
+            std_env_vars: Some(std_env_vars),
+            mtime: u64::try_from(meta.st_mtime).ok().map(|secs| {
+                std::time::UNIX_EPOCH
+                    + Duration::new(secs, u32::try_from(meta.st_mtime_nsec).unwrap_or(0))
+            }),
         }));
     }
     // A directory: the static handler's DirectoryIndex redirect brings its index file back
@@ -250,7 +265,10 @@ fn address(cfg: &Config, cx: &Context, b: &Backend) -> Result<(socket2::SockAddr
     use socket2::SockAddr;
     match &b.socket {
         Socket::Unix(template) => {
-            let unix_user = unix_user_name(cfg);
+            let unix_user = template
+                .contains("%{ONESHOT_UNIX_USER}")
+                .then(|| unix_user_name(cfg))
+                .flatten();
             let path = conf::socket_path(template, cx.user, unix_user.as_deref())?;
             let addr = SockAddr::unix(&path).map_err(|e| format!("{path}: {e}"))?;
             Ok((addr, path))
@@ -297,7 +315,11 @@ pub fn run(
         target.path
     );
     let _ = conn.stream.set_write_timeout(Some(cfg.timeout));
-    let _ = conn.stream.set_read_timeout(Some(cfg.timeout));
+    // Only a request body is read from the client here (its going away is seen by poll).
+    if !matches!(req.body, crate::http::request::Body::None) {
+        let _ = conn.stream.set_read_timeout(Some(cfg.timeout));
+    }
+    let local_addr = conn.stream.local_addr().ok();
     let timeout = cx.vhost.fcgi.timeout.unwrap_or(cfg.timeout);
 
     // A chunked body is decoded up front so the application gets an exact CONTENT_LENGTH.
@@ -336,7 +358,7 @@ pub fn run(
         server_name: cx.vhost.server_name(),
         server_port: crate::http::tls_session::session()
             .map(|s| s.port)
-            .unwrap_or_else(|| conn.stream.local_addr().map(|a| a.port()).unwrap_or(0)),
+            .unwrap_or_else(|| local_addr.map(|a| a.port()).unwrap_or(0)),
         remote_user: cx.user,
         script_name: &target.script_name,
         path_info: &target.path_info,
@@ -352,21 +374,26 @@ pub fn run(
     });
     // SSLOptions +StdEnvVars where it applies to the script (for a ProxyPass target with no
     // local file: the vhost's and its <Location>s' setting).
-    let std_env_vars = match &target.local {
-        Some((dir, name)) => cx.vhost.file_conf(
-            dir,
-            &dir.join(name).to_string_lossy(),
-            name,
-            &target.script_name,
-        ),
-        None => cx
+    let std_env_vars = match (&target.local, target.std_env_vars) {
+        (_, Some(on)) => on,
+        (Some((dir, name)), None) => cx
             .vhost
-            .dir_conf(&cx.vhost.document_root, &target.script_name),
-    }
-    .ssl_std_env_vars
-    .unwrap_or(false);
+            .file_conf(
+                dir,
+                &dir.join(name).to_string_lossy(),
+                name,
+                &target.script_name,
+            )
+            .ssl_std_env_vars
+            .unwrap_or(false),
+        (None, None) => cx
+            .vhost
+            .dir_conf(&cx.vhost.document_root, &target.script_name)
+            .ssl_std_env_vars
+            .unwrap_or(false),
+    };
     let env = crate::http::tls_session::with_cgi_vars(env, std_env_vars);
-    let env = crate::handler::cgi::with_request_vars(env, cx, req, conn.stream.local_addr().ok());
+    let env = crate::handler::cgi::with_request_vars(env, cx, req, local_addr);
     // The application gets exactly the CGI variables; PATH is the process's business there.
     let env: Vec<Vec<u8>> = env
         .into_iter()
@@ -394,9 +421,6 @@ pub fn run(
             return send_error(conn, Response::error(503));
         }
     };
-    // A request without a body can be sent again on a new connection when a kept one turns
-    // out to have been closed by the backend before it read anything of it.
-    let resend = (content_length.unwrap_or(0) == 0).then(|| outbuf.clone());
     let (sock, reused) = match take_kept(&shown) {
         Some(s) => (s, true),
         None => match connect(&addr, &shown, timeout) {
@@ -424,25 +448,38 @@ pub fn run(
     .filters(crate::handler::cgi::filter::Filters {
         accept_encoding: req.header("Accept-Encoding").map(<[u8]>::to_vec),
         file_name: target.local.as_ref().map(|(_, name)| name.clone()),
-        mtime: (target.local.as_ref())
-            .and_then(|(dir, name)| std::fs::symlink_metadata(dir.join(name)).ok())
-            .and_then(|m| m.modified().ok()),
+        mtime: target.mtime.or_else(|| {
+            (target.local.as_ref())
+                .and_then(|(dir, name)| std::fs::symlink_metadata(dir.join(name)).ok())
+                .and_then(|m| m.modified().ok())
+        }),
         conf,
     });
+    // On a kept connection, the request's records and body are kept too, to be sent again on
+    // a new connection if the backend turns out to have closed it (Records::stale).
+    let head = reused.then(|| outbuf.clone());
     let mut x = Exchange::new(tag.clone(), sock, reused, outbuf, pending, out);
+    x.write_now(body);
     let mut end = x.pump(timeout, conn, body);
     if x.sock.stale && end == End::Gateway(502) {
-        if let Some(records) = resend {
-            log::info!("{tag}: the kept connection to {shown} was closed by the backend; sending the request on a new one");
-            let sock = match connect(&addr, &shown, timeout) {
-                Ok(s) => s,
-                Err(e) => {
-                    log::error!("{tag}: backend unavailable: {e} (503)");
-                    return send_error(conn, Response::error(503));
-                }
-            };
-            x = Exchange::new(tag.clone(), sock, false, records, Vec::new(), x.relay.out);
-            end = x.pump(timeout, conn, body);
+        match (head, x.body_for_resend()) {
+            (Some(records), Some(sent)) => {
+                log::info!("{tag}: the kept connection to {shown} was closed by the backend; sending the request on a new one");
+                let sock = match connect(&addr, &shown, timeout) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        log::error!("{tag}: backend unavailable: {e} (503)");
+                        return send_error(conn, Response::error(503));
+                    }
+                };
+                x = Exchange::new(tag.clone(), sock, false, records, sent, x.relay.out);
+                x.write_now(body);
+                end = x.pump(timeout, conn, body);
+            }
+            _ => log::error!(
+                "{tag}: the kept connection to {shown} was closed by the backend after more than {} KiB of the request body; not sent again (502)",
+                RESEND_BODY / 1024
+            ),
         }
     }
     let (outcome, reusable) = x.finish(conn, body, end, timeout);
@@ -450,6 +487,18 @@ pub fn run(
         keep(shown, sock);
     }
     outcome
+}
+
+/// Adds `bytes` to a kept copy of the request body, which is dropped (`None`) once it would
+/// hold more than [`RESEND_BODY`].
+fn keep_copy(copy: &mut Option<Vec<u8>>, bytes: &[u8]) {
+    if let Some(c) = copy.as_mut() {
+        if c.len() + bytes.len() <= RESEND_BODY {
+            c.extend_from_slice(bytes);
+        } else {
+            *copy = None;
+        }
+    }
 }
 
 /// One request's exchange with the backend: the pump's shared side and the socket.
@@ -468,6 +517,10 @@ struct Records {
     received: bool,
     /// A reused connection failed before the backend sent anything (it had closed it).
     stale: bool,
+    /// On a reused connection, the request-body bytes already put into STDIN records or
+    /// dropped by a failed write (with the relay's `pending`: every body byte read so far), at
+    /// most [`RESEND_BODY`], else `None`: for sending the request again when it turns out stale.
+    sent_body: Option<Vec<u8>>,
     /// END_REQUEST (REQUEST_COMPLETE) was read.
     ended: bool,
     /// Records waiting to be written to the backend.
@@ -492,12 +545,34 @@ impl Exchange {
                 reused,
                 received: false,
                 stale: false,
+                sent_body: reused.then(Vec::new),
                 ended: false,
                 outbuf,
                 stdin_ended: false,
                 decoder: record::Decoder::new(REQUEST_ID),
             },
         }
+    }
+
+    /// Writes what the socket takes now, without waiting for poll: a connection's first
+    /// records (BEGIN_REQUEST, PARAMS, a small body) fit its buffer.
+    fn write_now(&mut self, body: &BodyReader) {
+        self.sock.frame_stdin(&mut self.relay, body.is_done());
+        if let Err(e) = self.sock.write_out() {
+            log::debug!("{}: writing to the backend: {e}", self.relay.tag);
+            self.sock.write_failed(&mut self.relay);
+        }
+    }
+
+    /// Every request-body byte read so far, for sending the request again; `None` if more than
+    /// [`RESEND_BODY`] (or the connection was new).
+    fn body_for_resend(&mut self) -> Option<Vec<u8>> {
+        let mut sent = self.sock.sent_body.take()?;
+        let pending = &self.relay.pending;
+        (sent.len() + pending.len() <= RESEND_BODY).then(|| {
+            sent.extend_from_slice(pending);
+            sent
+        })
     }
 
     fn pump(&mut self, timeout: Duration, conn: &mut Conn, body: &mut BodyReader) -> End {
@@ -598,9 +673,7 @@ impl Peer for Records {
             if let Err(e) = self.write_out() {
                 // The application may answer without reading all of its input.
                 log::debug!("{}: writing to the backend: {e}", x.tag);
-                self.outbuf.clear();
-                x.pending.clear();
-                self.stdin_ended = true;
+                self.write_failed(x);
             }
         }
         if s.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
@@ -618,12 +691,22 @@ impl Records {
         }
         if !x.pending.is_empty() {
             record::stream(&mut self.outbuf, record::STDIN, REQUEST_ID, &x.pending);
+            keep_copy(&mut self.sent_body, &x.pending);
             x.pending.clear();
         }
         if body_done {
             record::end_stream(&mut self.outbuf, record::STDIN, REQUEST_ID);
             self.stdin_ended = true;
         }
+    }
+
+    /// The backend stopped taking input (it may answer without reading all of it): what is
+    /// left of the request is dropped.
+    fn write_failed(&mut self, x: &mut Relay) {
+        keep_copy(&mut self.sent_body, &x.pending);
+        self.outbuf.clear();
+        x.pending.clear();
+        self.stdin_ended = true;
     }
 
     fn write_out(&mut self) -> io::Result<()> {
@@ -653,16 +736,8 @@ impl Records {
         body_done: bool,
     ) -> Option<End> {
         let sock = self.sock.as_mut()?;
-        let n = match sock.read(buf) {
+        let n = match read_ready(sock, buf)? {
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                return None
-            }
             Err(e) if self.reused && !self.received => {
                 log::debug!("{}: kept connection: {e}", x.tag);
                 self.stale = true;
