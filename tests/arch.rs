@@ -553,3 +553,31 @@ fn the_master_checker_sees_each_form() {
         assert_eq!(master_child_items(code), expected, "{code}");
     }
 }
+
+/// One job per file (issue #17): no source file under `src/` longer than 800 lines. The
+/// limit is the oracle; the offenders are listed with their lengths.
+#[test]
+fn no_source_file_over_800_lines() {
+    const LIMIT: usize = 800;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() > 50, "too few sources under {}", src.display());
+    let mut over: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let lines = std::fs::read_to_string(f)
+                .expect("readable source")
+                .lines()
+                .count();
+            let rel = f.strip_prefix(&src).expect("under src");
+            (lines > LIMIT).then(|| format!("src/{} has {lines} lines", rel.display()))
+        })
+        .collect();
+    over.sort();
+    assert!(
+        over.is_empty(),
+        "files over {LIMIT} lines (split them by job):\n{}",
+        over.join("\n")
+    );
+}
