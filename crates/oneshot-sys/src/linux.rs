@@ -11,18 +11,29 @@ use std::os::fd::RawFd;
 use std::path::Path;
 
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
-    Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, Scope, ABI,
 };
 use nix::errno::Errno;
 use nix::unistd::{Gid, Uid};
 
 use super::{
-    sock_filter, LandlockEnforcement, LandlockOutcome, LandlockRules, MountId, Namespace, Resource,
-    SelinuxState, Sys,
+    sock_filter, LandlockOutcome, LandlockRules, MountId, Namespace, Resource, SelinuxState, Sys,
 };
 
 pub use nix::unistd::ForkResult;
+
+mod fds;
+mod landlock_rules;
+mod selinux_ctx;
+
+use fds::{close_around, close_by_walking, stdio_to_dev_null};
+pub use fds::{close_inherited_high_fds, own_children, POLLED_FDS};
+use landlock_rules::{enforcement, landlock_err, landlock_rules};
+use selinux_ctx::selinux_io;
+pub use selinux_ctx::{
+    selinux_check_context, selinux_get_sockcreate, selinux_set_sockcreate, selinux_trans_to_raw,
+};
 
 /// The real system.
 #[derive(Debug, Clone, Copy, Default)]
@@ -95,237 +106,6 @@ fn capset(data: &[CapData; 2]) -> io::Result<()> {
         )
     };
     errno_result(rc).map(|_| ())
-}
-
-fn close_range(first: u32, last: u32) -> io::Result<()> {
-    // SAFETY: close_range touches no memory. Closing descriptors that Rust objects (OwnedFd,
-    // File) still own is an I/O-safety hazard the caller accepts: it runs in the single-threaded
-    // child and promises not to use any descriptor it did not list in `keep`.
-    let rc = unsafe { libc::close_range(first, last, 0) };
-    errno_result(rc.into()).map(|_| ())
-}
-
-/// How many descriptor numbers [`Sys::open_fds`] checks, from 0. Numbers above are not polled,
-/// and need not be: the master closes every descriptor from this number up when it starts
-/// ([`close_inherited_high_fds`]) and never holds this many, and descriptors are allocated
-/// lowest-first, so no child is ever born with one there; `close_fds_except` also ends with
-/// close_range(highest kept + 1, ~0).
-pub const POLLED_FDS: RawFd = 1024;
-
-/// The calling thread's live children, from /proc/thread-self/children (Linux 3.5+, with
-/// CONFIG_PROC_CHILDREN). The master is single-threaded, so that is all of its children,
-/// including orphans re-parented to it as a subreaper.
-/// Read into the master's fork-excluded scratch buffer ([`super::dontfork`]): read on every
-/// SIGCHLD batch, it would otherwise cost a copy-on-write fault of heap pages per batch.
-pub fn own_children() -> io::Result<Vec<i32>> {
-    use std::io::Read;
-    let mut f = std::fs::File::open("/proc/thread-self/children")?;
-    let parsed = super::dontfork::with(|buf| -> io::Result<Option<Vec<i32>>> {
-        let mut len = 0;
-        while len < buf.len() {
-            match f.read(&mut buf[len..]) {
-                Ok(0) => return Ok(Some(parse_pids(&buf[..len]))),
-                Ok(n) => len += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(None)
-    })??;
-    match parsed {
-        Some(pids) => Ok(pids),
-        // Longer than the buffer: read it again, whole, onto the heap.
-        None => Ok(parse_pids(
-            std::fs::read_to_string("/proc/thread-self/children")?.as_bytes(),
-        )),
-    }
-}
-
-fn parse_pids(text: &[u8]) -> Vec<i32> {
-    text.split(|b| b.is_ascii_whitespace())
-        .filter_map(|p| std::str::from_utf8(p).ok()?.parse().ok())
-        .collect()
-}
-
-/// For the master at start-up: closes whatever it inherited at or above [`POLLED_FDS`], so the
-/// children's one-poll descriptor check covers every descriptor they can have.
-pub fn close_inherited_high_fds() -> io::Result<()> {
-    match close_range(POLLED_FDS as u32, u32::MAX) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-            for fd in proc_fd_list()?.into_iter().filter(|&fd| fd >= POLLED_FDS) {
-                match nix::unistd::close(fd) {
-                    Ok(()) | Err(Errno::EBADF) => {}
-                    Err(e) => return Err(nix_err(e)),
-                }
-            }
-            Ok(())
-        }
-        other => other,
-    }
-}
-
-/// Numbers of all descriptors listed in /proc/self/fd. The directory's own descriptor is in the
-/// list too, but is already closed when this returns.
-fn proc_fd_list() -> io::Result<Vec<RawFd>> {
-    let fds = std::fs::read_dir("/proc/self/fd")?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    Ok(fds)
-}
-
-fn close_by_walking(keep: &[RawFd]) -> io::Result<()> {
-    for fd in proc_fd_list()? {
-        if keep.contains(&fd) {
-            continue;
-        }
-        match nix::unistd::close(fd) {
-            Ok(()) | Err(Errno::EBADF) => {}
-            Err(e) => return Err(nix_err(e)),
-        }
-    }
-    Ok(())
-}
-
-/// Closes everything except `keep` (sorted, deduplicated, non-negative) with close_range(2).
-fn close_around(keep: &[RawFd]) -> io::Result<()> {
-    let mut next: u32 = 0;
-    for &k in keep {
-        let k = k as u32;
-        if k > next {
-            close_range(next, k - 1)?;
-        }
-        next = k + 1;
-    }
-    close_range(next, u32::MAX)
-}
-
-/// Points descriptors 0-2 that were not kept at /dev/null.
-fn stdio_to_dev_null(keep: &[RawFd]) -> io::Result<()> {
-    use nix::fcntl::{open, OFlag};
-    use nix::sys::stat::Mode;
-    let missing: Vec<RawFd> = (0..=2).filter(|fd| !keep.contains(fd)).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let null = open("/dev/null", OFlag::O_RDWR, Mode::empty()).map_err(nix_err)?;
-    for &fd in &missing {
-        if fd != null {
-            nix::unistd::dup2(null, fd).map_err(nix_err)?;
-        }
-    }
-    if !missing.contains(&null) {
-        nix::unistd::close(null).map_err(nix_err)?;
-    }
-    Ok(())
-}
-
-fn landlock_err(what: &str, e: impl std::fmt::Display) -> io::Error {
-    io::Error::other(format!("landlock: {what}: {e}"))
-}
-
-/// Access for one rule, reduced to file rights when `path` is not a directory (the kernel
-/// rejects directory rights on files).
-/// The path is walked once (the O_PATH open); its type comes from the descriptor, so the rule
-/// and the type check are about the same inode.
-fn rule_for(path: &Path, access: BitFlags<AccessFs>, abi: ABI) -> io::Result<PathBeneath<PathFd>> {
-    use std::os::fd::{AsFd, AsRawFd};
-    let err = |e: &dyn std::fmt::Display| landlock_err(&path.display().to_string(), e);
-    let fd = PathFd::new(path).map_err(|e| err(&e))?;
-    let stat = nix::sys::stat::fstat(fd.as_fd().as_raw_fd()).map_err(|e| err(&e))?;
-    let is_dir = stat.st_mode & libc::S_IFMT == libc::S_IFDIR;
-    let access = if is_dir {
-        access
-    } else {
-        access & AccessFs::from_file(abi)
-    };
-    Ok(PathBeneath::new(fd, access))
-}
-
-fn landlock_rules(rules: &LandlockRules, abi: ABI) -> io::Result<Vec<PathBeneath<PathFd>>> {
-    let read = AccessFs::ReadFile | AccessFs::ReadDir;
-    let exec = read | AccessFs::Execute;
-    // Writable trees are never executable: a CGI must not be able to drop and run a binary.
-    let mut write = AccessFs::from_all(abi);
-    write.remove(AccessFs::Execute);
-    let sets = [
-        (&rules.read, read),
-        (&rules.exec, exec),
-        (&rules.write, write),
-    ];
-    let mut out = Vec::new();
-    for (paths, access) in sets {
-        for p in paths {
-            out.push(rule_for(p, access, abi)?);
-        }
-    }
-    Ok(out)
-}
-
-fn enforcement(status: RulesetStatus) -> LandlockEnforcement {
-    match status {
-        RulesetStatus::FullyEnforced => LandlockEnforcement::Full,
-        RulesetStatus::PartiallyEnforced => LandlockEnforcement::Partial,
-        RulesetStatus::NotEnforced => LandlockEnforcement::None,
-    }
-}
-
-fn selinux_io(e: selinux::errors::Error) -> io::Error {
-    match e {
-        selinux::errors::Error::IO { source, .. } => source,
-        other => io::Error::other(other.to_string()),
-    }
-}
-
-/// `security_check_context_raw`: `None` when SELinux is not enabled, so it cannot tell.
-pub fn selinux_check_context(context: &str) -> Option<bool> {
-    let c = CString::new(context).ok()?;
-    let valid = selinux::SecurityContext::from_c_str(&c, true).check();
-    valid
-}
-
-/// `selinux_trans_to_raw_context`: `context` with its mcstrans names (`SystemLow`, names from
-/// setrans.conf) in raw form. libselinux returns it unchanged when mcstransd does not answer,
-/// so the caller checks the result.
-pub fn selinux_trans_to_raw(context: &str) -> io::Result<String> {
-    let c = CString::new(context)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "context contains NUL"))?;
-    let raw = selinux::SecurityContext::from_c_str(&c, false)
-        .to_raw_format()
-        .map_err(selinux_io)?;
-    let text = raw
-        .to_c_string()
-        .map_err(selinux_io)?
-        .map(|c| c.to_string_lossy().into_owned());
-    text.ok_or_else(|| io::Error::other("libselinux returned an empty context"))
-}
-
-/// `setsockcreatecon_raw`: the context of the sockets this thread creates next; `None` goes
-/// back to the policy's default (the creator's own context).
-pub fn selinux_set_sockcreate(context: Option<&str>) -> io::Result<()> {
-    match context {
-        Some(ctx) => {
-            let c = CString::new(ctx)
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "context contains NUL"))?;
-            let set = selinux::SecurityContext::from_c_str(&c, true)
-                .set_for_new_labeled_sockets(true)
-                .map_err(selinux_io);
-            set
-        }
-        None => selinux::SecurityContext::set_default_context_for_new_labeled_sockets()
-            .map_err(selinux_io),
-    }
-}
-
-/// `getsockcreatecon_raw`: `None` when new sockets get the policy's default context.
-pub fn selinux_get_sockcreate() -> io::Result<Option<String>> {
-    let ctx = selinux::SecurityContext::of_new_labeled_sockets(true).map_err(selinux_io)?;
-    match ctx {
-        None => Ok(None),
-        Some(c) => Ok(c
-            .to_c_string()
-            .map_err(selinux_io)?
-            .map(|c| c.to_string_lossy().into_owned())),
-    }
 }
 
 /// The inode number in a /proc/PID/ns link's text, `NAME:[INODE]`.
@@ -763,6 +543,7 @@ pub fn child_exit(code: i32) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fds::parse_pids;
     use std::os::fd::AsRawFd;
 
     #[test]
