@@ -85,6 +85,53 @@ pub struct Context<'a> {
     pub error: Option<crate::http::response::Original<'a>>,
 }
 
+/// Where the program is, as its CGI/1.1 variables name it: what differs between a CGI program
+/// and a FastCGI target.
+pub struct ProgramPaths<'a> {
+    pub script_name: &'a str,
+    pub path_info: &'a str,
+    pub document_root: &'a str,
+    pub script_filename: &'a str,
+    pub content_length: Option<u64>,
+}
+
+/// The CGI/1.1 variables of `req` as `cx` admitted it (`env::build`, httpoxy-safe), the same
+/// for a CGI program and a FastCGI backend; `SERVER_PORT` is the TLS session's port when
+/// there is one, else the listener's.
+pub fn program_env(
+    cx: &Context,
+    req: &Request,
+    local: Option<SocketAddr>,
+    paths: ProgramPaths,
+) -> Vec<Vec<u8>> {
+    let redirect = cx.error.map(|o| (o, o.url()));
+    env::build(&env::CgiRequest {
+        method: req.method.as_str(),
+        request_uri: &req.target,
+        query: req.query.as_deref(),
+        minor_version: req.minor_version,
+        headers: &req.headers,
+        remote_addr: cx.peer.ip().to_string(),
+        remote_port: cx.peer.port(),
+        server_name: cx.vhost.server_name(),
+        server_port: crate::http::tls_session::session()
+            .map(|s| s.port)
+            .unwrap_or_else(|| local.map(|a| a.port()).unwrap_or(0)),
+        remote_user: cx.user,
+        script_name: paths.script_name,
+        path_info: paths.path_info,
+        document_root: paths.document_root,
+        script_filename: paths.script_filename,
+        content_length: paths.content_length,
+        redirect: redirect.as_ref().map(|(o, url)| env::Redirect {
+            status: o.status,
+            url,
+            query: o.req.query.as_deref(),
+            method: o.req.method.as_str(),
+        }),
+    })
+}
+
 /// The request's `SetEnv`/`SetEnvIf` variables (`config::setenv`), which Apache passes to
 /// programs with its `subprocess_env`.
 pub fn with_request_vars(
@@ -140,34 +187,21 @@ pub fn run(
         },
     };
 
-    let redirect = cx.error.map(|o| (o, o.url()));
-    let env = env::build(&env::CgiRequest {
-        method: req.method.as_str(),
-        request_uri: &req.target,
-        query: req.query.as_deref(),
-        minor_version: req.minor_version,
-        headers: &req.headers,
-        remote_addr: cx.peer.ip().to_string(),
-        remote_port: cx.peer.port(),
-        server_name: cx.vhost.server_name(),
-        server_port: crate::http::tls_session::session()
-            .map(|s| s.port)
-            .unwrap_or_else(|| conn.stream.local_addr().map(|a| a.port()).unwrap_or(0)),
-        remote_user: cx.user,
-        script_name: &script.script_name,
-        path_info: &script.path_info,
-        document_root: &cx.vhost.document_root.to_string_lossy(),
-        script_filename: &filename.to_string_lossy(),
-        content_length,
-        redirect: redirect.as_ref().map(|(o, url)| env::Redirect {
-            status: o.status,
-            url,
-            query: o.req.query.as_deref(),
-            method: o.req.method.as_str(),
-        }),
-    });
+    let local = conn.stream.local_addr().ok();
+    let env = program_env(
+        cx,
+        req,
+        local,
+        ProgramPaths {
+            script_name: &script.script_name,
+            path_info: &script.path_info,
+            document_root: &cx.vhost.document_root.to_string_lossy(),
+            script_filename: &filename.to_string_lossy(),
+            content_length,
+        },
+    );
     let env = crate::http::tls_session::with_cgi_vars(env, script.ssl_std_env_vars);
-    let env = with_request_vars(env, cx, req, conn.stream.local_addr().ok());
+    let env = with_request_vars(env, cx, req, local);
     let started = match start(cx.vhost, &script, env) {
         Ok(s) => s,
         Err(e) => {

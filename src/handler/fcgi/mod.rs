@@ -28,7 +28,7 @@ use crate::config::fcgi::{self as conf, Backend, BackendType, SetHandler, Socket
 use crate::config::{Config, VHost};
 use crate::handler::cgi::output::{send_error, End, Failures, LineLog, Output};
 use crate::handler::cgi::pump::{read_ready, Interest, Peer, Relay, SLOTS, STDIN_BUF};
-use crate::handler::cgi::{env, Context, Outcome};
+use crate::handler::cgi::{program_env, Context, Outcome, ProgramPaths};
 use crate::http::body::BodyReader;
 use crate::http::read::Conn;
 use crate::http::request::{Method, Request};
@@ -346,32 +346,18 @@ pub fn run(
         BackendType::Generic => format!("proxy:{}{}", target.backend.authority, target.path),
     };
     let document_root = cx.vhost.document_root.to_string_lossy();
-    let redirect = cx.error.map(|o| (o, o.url()));
-    let env = env::build(&env::CgiRequest {
-        method: req.method.as_str(),
-        request_uri: &req.target,
-        query: req.query.as_deref(),
-        minor_version: req.minor_version,
-        headers: &req.headers,
-        remote_addr: cx.peer.ip().to_string(),
-        remote_port: cx.peer.port(),
-        server_name: cx.vhost.server_name(),
-        server_port: crate::http::tls_session::session()
-            .map(|s| s.port)
-            .unwrap_or_else(|| local_addr.map(|a| a.port()).unwrap_or(0)),
-        remote_user: cx.user,
-        script_name: &target.script_name,
-        path_info: &target.path_info,
-        document_root: &document_root,
-        script_filename: &script_filename,
-        content_length,
-        redirect: redirect.as_ref().map(|(o, url)| env::Redirect {
-            status: o.status,
-            url,
-            query: o.req.query.as_deref(),
-            method: o.req.method.as_str(),
-        }),
-    });
+    let env = program_env(
+        cx,
+        req,
+        local_addr,
+        ProgramPaths {
+            script_name: &target.script_name,
+            path_info: &target.path_info,
+            document_root: &document_root,
+            script_filename: &script_filename,
+            content_length,
+        },
+    );
     // SSLOptions +StdEnvVars where it applies to the script (for a ProxyPass target with no
     // local file: the vhost's and its <Location>s' setting).
     let std_env_vars = match (&target.local, target.std_env_vars) {
