@@ -32,16 +32,7 @@ fn check_conf(dir: &Path, extra: &str) -> (bool, String) {
         format!("Listen 127.0.0.1:8\n{conf}"),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_oneshot-httpd"))
-        .arg("-t")
-        .arg("-f")
-        .arg(dir.join("httpd.conf"))
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    config_test(&dir.join("httpd.conf"), &[])
 }
 
 /// (an error, not a warning; the named line's offset from FIRST; part of the message).

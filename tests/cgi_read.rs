@@ -95,16 +95,7 @@ fn php_cgi_reads_its_ini_only_where_granted() {
 
 fn check_conf(dir: &Path, conf: &str) -> (bool, String) {
     std::fs::write(dir.join("httpd.conf"), conf).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_oneshot-httpd"))
-        .arg("-t")
-        .arg("-f")
-        .arg(dir.join("httpd.conf"))
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    config_test(&dir.join("httpd.conf"), &[])
 }
 
 #[test]

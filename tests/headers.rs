@@ -10,7 +10,6 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 /// The directives under test; `@R@` is the DocumentRoot.
@@ -253,16 +252,7 @@ fn configuration_errors_and_warnings_name_file_and_line() {
             format!("Listen 127.0.0.1:8\n{BASE_CONF}{line}\n"),
         )
         .unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_oneshot-httpd"))
-            .arg("-t")
-            .arg("-f")
-            .arg(dir.join("httpd.conf"))
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        config_test(&dir.join("httpd.conf"), &[])
     };
     for (line, want) in [
         ("Header set Content-Length 5", "framing or hop-by-hop"),

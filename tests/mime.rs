@@ -11,7 +11,6 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 /// The directives under test; `@R@` is the DocumentRoot.
@@ -122,16 +121,7 @@ fn check_conf(dir: &Path, extra: &str) -> (bool, String) {
         format!("Listen 127.0.0.1:8\n{BASE_CONF}{extra}\n"),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_oneshot-httpd"))
-        .arg("-t")
-        .arg("-f")
-        .arg(dir.join("httpd.conf"))
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    config_test(&dir.join("httpd.conf"), &[])
 }
 
 #[test]

@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn the_child_rechecks_the_id_ranges_before_it_switches() {
         let cfg = load(
-            "Listen 127.0.0.1:1\nDocumentRoot /\nConfinement unix\nLimitUIDRange 4000 5000\nLimitGIDRange 4000 5000\nAssignUserID \"#4242\" \"#4343\"\nNiceValue 3\n",
+            "Listen 127.0.0.1:1\nDocumentRoot /\nConfinement unix\nLimitUIDRange 4000 5000\nLimitGIDRange 4000 5000\nAssignUserID \"#4242\" \"#4343\"\nNiceValue 19\n",
         )
         .unwrap();
         let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -346,7 +346,7 @@ mod tests {
             (u.uid, u.gid, u.groups.as_slice()),
             (4242, 4343, &[4343][..])
         );
-        assert_eq!(id.nice, Some(3));
+        assert_eq!(id.nice, Some(19));
         // The same resolved identity under narrower ranges (as if the ranges or the group
         // database had changed after the load): refused, never served.
         for (uid, gid) in [((4300, 5000), (4000, 5000)), ((4000, 5000), (4000, 4300))] {

@@ -59,6 +59,9 @@ pub struct Builder {
     server_error_log: Option<LogTarget>,
     /// `<Limit>` and the open `<Require*>` containers while their bodies are read.
     pub(super) authz: super::authz::Walk,
+    /// This process's nice value, read at the first `NiceValue` (`-t`, start and the reload
+    /// checker all run at the master's).
+    nice_floor: Option<Option<i32>>,
 }
 
 pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError>> {
@@ -86,6 +89,7 @@ pub fn build(nodes: &[Node], main_file: &Path) -> Result<Config, Vec<ConfigError
         no_effect: Vec::new(),
         server_error_log: None,
         authz: Default::default(),
+        nice_floor: None,
     };
     let mut cfg = Config {
         file: main_file.to_path_buf(),
@@ -235,6 +239,15 @@ fn origin(n: &Node) -> Origin {
 }
 
 impl Builder {
+    /// The nice value the server runs at (`None` if the kernel would not say): children give up
+    /// CAP_SYS_NICE before they read a request, so a `NiceValue` below it could never be set.
+    pub(super) fn server_nice(&mut self) -> Option<i32> {
+        use crate::sys::Sys;
+        *self
+            .nice_floor
+            .get_or_insert_with(|| crate::sys::Linux.getpriority().ok())
+    }
+
     pub(super) fn error(&mut self, n: &Node, message: impl Into<String>) {
         self.errors.push(ConfigError {
             origin: origin(n),

@@ -1,15 +1,16 @@
 //! mpm-itk's process directives besides `AssignUserID`: `LimitUIDRange`/`LimitGIDRange`
 //! (server-wide: every assigned or mapped identity must lie inside, checked when the
 //! configuration is loaded and again by the child before it switches) and `NiceValue` (the
-//! nice value a request runs at, set by the child before confinement). Pure: arguments in,
-//! values and messages out.
+//! nice value a request runs at, set by the child before confinement). Pure but for one
+//! read: the server's own nice value, through the builder, which a `NiceValue` may not be below.
 //!
 //! Where this server differs from mpm-itk (docs/itk.md): mpm-itk enforces the ranges with a
 //! seccomp filter over set*id and "does not restrict supplemental gids"; here the whole chosen
 //! identity, supplementary groups included, is compared with the ranges, and the child's own
 //! seccomp filter already refuses every set*id call after confinement. mpm-itk clamps a
 //! NiceValue outside -20..19 with a warning; here it is an error, and so is a negative value:
-//! children give up CAP_SYS_NICE before they read a byte, so they can only lower their priority.
+//! children give up CAP_SYS_NICE before they read a byte, so they can only lower their priority,
+//! and for the same reason a value below the nice value the server runs at is an error too.
 #![forbid(unsafe_code)]
 
 use super::build::Builder;
@@ -194,7 +195,13 @@ pub fn nice_value(b: &mut Builder, n: &Node, d: &mut DirConf) {
         return b.error(n, "NiceValue takes one argument: a nice value 0..19");
     };
     match v.parse::<i32>() {
-        Ok(x @ 0..=19) => d.nice = Some(x),
+        Ok(x @ 0..=19) => match b.server_nice() {
+            Some(floor) if x < floor => b.error(
+                n,
+                format!("NiceValue {x}: the server runs at nice {floor}, and children give up CAP_SYS_NICE before they read a request, so they can lower their priority but not raise it: use {floor}..19, or start the server at nice {x} or less"),
+            ),
+            _ => d.nice = Some(x),
+        },
         Ok(x @ -20..=-1) => b.error(
             n,
             format!("NiceValue {x}: children give up CAP_SYS_NICE before they read a request, so they can lower their priority (0..19) but never raise it above the master's"),

@@ -497,3 +497,19 @@ pub fn system_user(name: &str) -> (u32, u32) {
     );
     lookup().unwrap_or_else(|| panic!("{name} missing after useradd"))
 }
+
+/// `oneshot-httpd -t [extra...] -f file`: whether the configuration passed, and what `-t` said
+/// on stderr (its errors and warnings, each naming FILE:LINE).
+pub fn config_test(file: &Path, extra: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_oneshot-httpd"))
+        .arg("-t")
+        .args(extra)
+        .arg("-f")
+        .arg(file)
+        .output()
+        .expect("run oneshot-httpd -t");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
