@@ -76,6 +76,12 @@ pub fn serve(
 ) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
     let started = std::time::Instant::now();
+    // Apache's `Timeout` bounds every wait on the client, sends included: a client that stops
+    // reading a response must not hold this process (and its pool slot) for ever.
+    accepted
+        .stream
+        .set_write_timeout(Some(cfg.timeout))
+        .map_err(ChildError::Accept)?;
     let Isolated { keep, mut reclaim } = isolate(cfg, inh, &accepted, &verifier)?;
     // PROXY header and TLS handshake; the peer is the proxied client from here on.
     let Some(front::Front { peer, on }) = front::open(cfg, &accepted) else {
