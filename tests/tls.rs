@@ -1263,3 +1263,81 @@ fn certificate_variables_match_mod_ssl() {
         },
     );
 }
+
+/// Over TLS the serving process writes to the relay, which stops reading when the client does:
+/// Apache's `Timeout` still ends the request (tests/slow_reader.rs is the plaintext case), and
+/// neither the serving process nor its relay is left behind.
+#[test]
+fn a_tls_client_that_stops_reading_is_dropped_after_timeout() {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let Some(t) = start_with("tls_slow_reader", "", "", &|dir| {
+        let big = std::fs::File::create(dir.join("www/a/big.bin")).unwrap();
+        big.set_len(256 << 20).unwrap();
+    }) else {
+        return;
+    };
+    // The server's Timeout is 10 s (start_with); the bound below allows for it.
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(t.dir.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let conn =
+        rustls::ClientConnection::new(std::sync::Arc::new(cfg), "a.test".try_into().unwrap())
+            .unwrap();
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", t.tls_port).parse().unwrap();
+    sock.connect(&addr.into()).unwrap();
+    let tcp: std::net::TcpStream = sock.into();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(b"GET /big.bin HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    tls.flush().unwrap();
+    // Read only the head, then nothing more.
+    let mut first = [0u8; 64];
+    let n = tls.read(&mut first).unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &first[..n]);
+    let started = Instant::now();
+    let mut serving = None;
+    let mut relays = Vec::new();
+    let line = loop {
+        // The serving process is the master's child with a child of its own (the relay).
+        for pid in children_of(t.srv.pid() as i32) {
+            let kids: Vec<u32> = children_of(pid).into_iter().map(|p| p as u32).collect();
+            if !kids.is_empty() && serving.is_none() {
+                serving = Some(pid as u32);
+                relays = kids;
+            }
+        }
+        let lines = t.srv.access_log();
+        if let Some(l) = lines.iter().find(|l| l.contains("GET /big.bin")) {
+            break l.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "no access line after {:?}: the serving process still waits on the client",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let pid = log_pid(&line);
+    assert_eq!(serving, Some(pid), "{line}");
+    assert!(!relays.is_empty());
+    let until = Instant::now() + Duration::from_secs(10);
+    while (alive(pid) || relays.iter().any(|&r| alive(r))) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(pid), "serving process {pid} left behind: {line}");
+    for r in relays {
+        assert!(!alive(r), "relay {r} left behind");
+    }
+    drop(tls);
+}

@@ -76,17 +76,19 @@ pub fn serve(
 ) -> Result<(), ChildError> {
     let accepted = accept::one(inh).map_err(ChildError::Accept)?;
     let started = std::time::Instant::now();
-    // Apache's `Timeout` bounds every wait on the client, sends included: a client that stops
-    // reading a response must not hold this process (and its pool slot) for ever.
-    accepted
-        .stream
-        .set_write_timeout(Some(cfg.timeout))
-        .map_err(ChildError::Accept)?;
     let Isolated { keep, mut reclaim } = isolate(cfg, inh, &accepted, &verifier)?;
     // PROXY header and TLS handshake; the peer is the proxied client from here on.
     let Some(front::Front { peer, on }) = front::open(cfg, &accepted) else {
         return Ok(());
     };
+    // Apache's `Timeout` bounds every wait on the client, sends included: a client that stops
+    // reading a response must not hold this process (and its pool slot) for ever. Set after
+    // the front, since with TLS the descriptor is now the relay's socket (the relay dies with
+    // this process).
+    accepted
+        .stream
+        .set_write_timeout(Some(cfg.timeout))
+        .map_err(ChildError::Accept)?;
     access_log::connection(accepted.peer, accepted.local, on);
     let mut gate = Gate::new(cfg, inh, peer, verifier, keep, category, on);
     let mut conn = Conn {
