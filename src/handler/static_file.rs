@@ -21,6 +21,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, UNIX_EPOCH};
 
 /// What the static handler does with a request.
@@ -99,15 +100,37 @@ enum Found {
     },
 }
 
+/// The DocumentRoot and Alias directories this process has opened, by path. A connection's
+/// later requests start from a duplicate of the same descriptor instead of walking the path
+/// (and Landlock's rules for each component) again. A process serves one connection, so a
+/// root replaced on disk meanwhile (a release directory swapped by `mv` or a symlink flip)
+/// is served from the next connection on; Apache, which walks the path for every request,
+/// switches at the next request of a kept connection instead.
+static ROOTS: Mutex<Vec<(PathBuf, OwnedFd)>> = Mutex::new(Vec::new());
+
+fn open_root_dir(root: &Path) -> io::Result<OwnedFd> {
+    let mut roots = ROOTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, fd)) = roots.iter().find(|(p, _)| p == root) {
+        return fd.try_clone();
+    }
+    let fd = OwnedFd::from(File::open(root)?);
+    roots.push((root.to_path_buf(), fd.try_clone()?));
+    Ok(fd)
+}
+
 /// Walks `segments` beneath `root` (the DocumentRoot or an Alias's landing root, which may be
 /// a file itself: `Alias /favicon.ico /srv/f.ico`).
 fn resolve(vhost: &VHost, root: &Path, segments: &[String], url: &str) -> Result<Found, u16> {
-    let mut cur: OwnedFd = File::open(root).map_err(|e| io_status(&e))?.into();
+    let mut cur: OwnedFd = if segments.is_empty() {
+        File::open(root).map(OwnedFd::from)
+    } else {
+        open_root_dir(root)
+    }
+    .map_err(|e| io_status(&e))?;
     let mut path = root.to_path_buf();
     if segments.is_empty() {
-        let meta = File::from(cur.try_clone().map_err(|e| io_status(&e))?)
-            .metadata()
-            .map_err(|e| io_status(&e))?;
+        let (fd, meta) = with_meta(cur)?;
+        cur = fd;
         if meta.is_file() {
             let name = root
                 .file_name()
@@ -125,9 +148,7 @@ fn resolve(vhost: &VHost, root: &Path, segments: &[String], url: &str) -> Result
         let opts = vhost.dir_conf(&path, url).options.unwrap_or_default();
         let next = open_component(&cur, &path, seg, opts)?;
         path.push(seg);
-        let meta = File::from(next.try_clone().map_err(|e| io_status(&e))?)
-            .metadata()
-            .map_err(|e| io_status(&e))?;
+        let (next, meta) = with_meta(next)?;
         let last = i + 1 == segments.len();
         if meta.is_file() {
             if !last {
@@ -146,6 +167,13 @@ fn resolve(vhost: &VHost, root: &Path, segments: &[String], url: &str) -> Result
         cur = next;
     }
     Ok(Found::Dir { fd: cur, dir: path })
+}
+
+/// fstat of an open descriptor, handing it back (no duplicate descriptor for the call).
+fn with_meta(fd: OwnedFd) -> Result<(OwnedFd, Metadata), u16> {
+    let file = File::from(fd);
+    let meta = file.metadata().map_err(|e| io_status(&e))?;
+    Ok((file.into(), meta))
 }
 
 /// Opens one path component. A symlink is followed only with FollowSymLinks, or with
@@ -168,9 +196,7 @@ fn open_component(
                 let lmeta = std::fs::symlink_metadata(&link).map_err(|e| io_status(&e))?;
                 let target =
                     open_follow(dir.as_fd(), Path::new(name), flags).map_err(|e| io_status(&e))?;
-                let tmeta = File::from(target.try_clone().map_err(|e| io_status(&e))?)
-                    .metadata()
-                    .map_err(|e| io_status(&e))?;
+                let (target, tmeta) = with_meta(target)?;
                 if lmeta.uid() == tmeta.uid() {
                     return Ok(target);
                 }

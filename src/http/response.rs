@@ -117,21 +117,22 @@ pub struct Sent {
 /// Serialises the status line and headers. `Content-Length` is always sent: this server never
 /// needs chunked output for static content.
 pub fn head(resp: &Response, keep_alive: bool) -> Vec<u8> {
-    let mut h = format!(
-        "HTTP/1.1 {} {}\r\n",
+    use std::fmt::Write as _;
+    let mut h = String::with_capacity(256);
+    // Writing to a String cannot fail.
+    let _ = write!(
+        h,
+        "HTTP/1.1 {} {}\r\nDate: {}\r\nServer: oneshot-httpd\r\n",
         resp.status,
-        status::reason(resp.status)
-    );
-    h.push_str(&format!(
-        "Date: {}\r\nServer: oneshot-httpd\r\n",
+        status::reason(resp.status),
         date::http_date(SystemTime::now())
-    ));
+    );
     for (k, v) in &resp.headers {
-        h.push_str(&format!("{k}: {v}\r\n"));
+        let _ = write!(h, "{k}: {v}\r\n");
     }
     // 304 carries no body and no length of its own (RFC 9110 §15.4.5).
     if resp.status != 304 {
-        h.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
+        let _ = write!(h, "Content-Length: {}\r\n", resp.body.len());
     }
     h.push_str(if keep_alive {
         "Connection: keep-alive\r\n\r\n"
@@ -141,6 +142,12 @@ pub fn head(resp: &Response, keep_alive: bool) -> Vec<u8> {
     h.into_bytes()
 }
 
+/// A file body up to this size goes out in the head's write, read into memory (as Apache does
+/// with `EnableSendfile Off`, its default): one write and one TCP push per response instead
+/// of a send and a sendfile, for the small files that make most of a site. Larger ones are
+/// sent with sendfile(2), the head corked onto their first segment.
+pub const INLINE_FILE: u64 = 16 * 1024;
+
 pub fn write(
     stream: &mut TcpStream,
     resp: Response,
@@ -148,29 +155,68 @@ pub fn write(
     keep_alive: bool,
 ) -> io::Result<Sent> {
     let status = resp.status;
-    let head = head(&resp, keep_alive);
-    stream.write_all(&head)?;
-    let head_bytes = head.len() as u64;
-    if head_only || status == 304 {
-        return Ok(Sent {
-            status,
-            body_bytes: 0,
-            head_bytes,
-        });
-    }
+    let mut out = head(&resp, keep_alive);
+    let head_bytes = out.len() as u64;
     let body_bytes = match resp.body {
-        Body::Empty => 0,
+        _ if head_only || status == 304 => {
+            stream.write_all(&out)?;
+            0
+        }
+        Body::Empty => {
+            stream.write_all(&out)?;
+            0
+        }
         Body::Bytes(b) => {
-            stream.write_all(&b)?;
+            out.extend_from_slice(&b);
+            stream.write_all(&out)?;
             b.len() as u64
         }
-        Body::File { file, offset, len } => send_file(stream, &file, offset, len)?,
+        Body::File { file, offset, len } if len <= INLINE_FILE => {
+            read_range(&file, offset, len, &mut out)?;
+            stream.write_all(&out)?;
+            len
+        }
+        Body::File { file, offset, len } => {
+            send_corked(stream, &out)?;
+            send_file(stream, &file, offset, len)?
+        }
     };
     Ok(Sent {
         status,
         body_bytes,
         head_bytes,
     })
+}
+
+/// Appends bytes `offset..offset+len` of `file` to `out`; a file that ends before that is an
+/// error (it shrank after its length was put in the head).
+fn read_range(file: &File, offset: u64, len: u64, out: &mut Vec<u8>) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let start = out.len();
+    let len = usize::try_from(len).map_err(io::Error::other)?;
+    out.resize(start + len, 0);
+    file.read_exact_at(out.get_mut(start..).unwrap_or_default(), offset)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent")
+            } else {
+                e
+            }
+        })
+}
+
+/// Sends the head with MSG_MORE, so the kernel holds it for the body's first segment; the
+/// sendfile that follows ends without it and pushes both.
+fn send_corked(stream: &TcpStream, mut head: &[u8]) -> io::Result<()> {
+    let sock = socket2::SockRef::from(stream);
+    while !head.is_empty() {
+        match sock.send_with_flags(head, libc::MSG_MORE | libc::MSG_NOSIGNAL) {
+            Ok(n) => head = head.get(n..).unwrap_or_default(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn send_file(stream: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<u64> {
@@ -202,8 +248,8 @@ pub fn linger_close(mut stream: TcpStream) {
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut buf = [0u8; 4096];
     let mut total = 0usize;
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     while Instant::now() < deadline && total < 256 * 1024 {
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
         match stream.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => total += n,
@@ -214,6 +260,99 @@ pub fn linger_close(mut stream: TcpStream) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file of `n` bytes whose every byte differs from its neighbours', on disk.
+    fn sample_file(n: usize) -> (File, Vec<u8>) {
+        let bytes: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
+        let mut f = unlinked_temp_file();
+        f.write_all(&bytes).unwrap();
+        (f, bytes)
+    }
+
+    fn unlinked_temp_file() -> File {
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!(
+            "oneshot-response-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
+    }
+
+    /// What a client receives for `resp`, and what `write` returned.
+    fn over_tcp(resp: Response) -> (Vec<u8>, io::Result<Sent>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut server, _) = l.accept().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut client = client;
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            got
+        });
+        let sent = write(&mut server, resp, false, false);
+        drop(server);
+        (reader.join().unwrap(), sent)
+    }
+
+    #[test]
+    fn file_bodies_arrive_whole_inline_and_by_sendfile() {
+        // Below, at and above INLINE_FILE, from offset 0 and from inside the file (a range).
+        let n = INLINE_FILE as usize;
+        for (size, offset, len) in [
+            (1024, 0, 1024),
+            (n, 0, n),
+            (n + 1, 0, n + 1),
+            (3 * n, 100, 2 * n),
+            (3 * n, 5, 10),
+        ] {
+            let (file, bytes) = sample_file(size);
+            let resp = Response::new(200).body(Body::File {
+                file,
+                offset: offset as u64,
+                len: len as u64,
+            });
+            let (got, sent) = over_tcp(resp);
+            let sent = sent.unwrap();
+            let split = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            assert_eq!(sent.head_bytes as usize, split, "size {size}");
+            assert_eq!(sent.body_bytes as usize, len);
+            assert!(String::from_utf8_lossy(&got[..split])
+                .contains(&format!("Content-Length: {len}\r\n")));
+            assert!(
+                got[split..] == bytes[offset..offset + len],
+                "size {size} offset {offset} len {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_shorter_than_its_announced_length_is_an_error_on_both_paths() {
+        for len in [1000u64, INLINE_FILE + 1000] {
+            let (file, _) = sample_file(500);
+            let (got, sent) = over_tcp(Response::new(200).body(Body::File {
+                file,
+                offset: 0,
+                len,
+            }));
+            let err = sent.err().expect("an error");
+            assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
+            // Never more body bytes than the file had.
+            let split = got
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(0, |p| p + 4);
+            assert!(got.len() - split <= 500);
+        }
+    }
 
     #[test]
     fn error_pages_have_length_and_no_input() {
