@@ -18,6 +18,22 @@ pub struct Front {
 
 /// PROXY header, then TLS; `None` = close now.
 pub fn open(cfg: &Config, accepted: &Accepted) -> Option<Front> {
+    let front = establish(cfg, accepted)?;
+    // Apache's `Timeout` bounds every wait on the client, sends included: a client that stops
+    // reading a response must not hold this process (and its pool slot) for ever. Set here,
+    // since with TLS the descriptor is now the relay's socket (the relay dies with this
+    // process).
+    if let Err(e) = accepted.stream.set_write_timeout(Some(cfg.timeout)) {
+        log::error!(
+            "{}: cannot bound sends by Timeout: {e}; closing",
+            front.peer
+        );
+        return None;
+    }
+    Some(front)
+}
+
+fn establish(cfg: &Config, accepted: &Accepted) -> Option<Front> {
     let real = accepted.peer;
     let peer = match cfg.proxy.expect(accepted.local, real.ip()) {
         Expect::Direct => real,

@@ -81,14 +81,6 @@ pub fn serve(
     let Some(front::Front { peer, on }) = front::open(cfg, &accepted) else {
         return Ok(());
     };
-    // Apache's `Timeout` bounds every wait on the client, sends included: a client that stops
-    // reading a response must not hold this process (and its pool slot) for ever. Set after
-    // the front, since with TLS the descriptor is now the relay's socket (the relay dies with
-    // this process).
-    accepted
-        .stream
-        .set_write_timeout(Some(cfg.timeout))
-        .map_err(ChildError::Accept)?;
     access_log::connection(accepted.peer, accepted.local, on);
     let mut gate = Gate::new(cfg, inh, peer, verifier, keep, category, on);
     let mut conn = Conn {
