@@ -262,12 +262,12 @@ impl Builder {
         });
     }
 
-    /// Relative paths resolve against ServerRoot, as in Apache.
     /// An identity directive that needs `backend` in `Confinement` to have any effect.
     pub(super) fn need(&mut self, backend: Backend, name: &'static str, n: &Node) {
         self.needs.push((backend, name, origin(n)));
     }
 
+    /// Relative paths resolve against ServerRoot, as in Apache.
     pub(super) fn path(&self, p: &str) -> PathBuf {
         self.server_root.join(p)
     }

@@ -14,9 +14,10 @@
 //!   gets the first of them, as Apache.
 //! - Plain listeners never select a TLS vhost (its content is served only over TLS); a plain
 //!   listener therefore needs a vhost without `SSLEngine on`.
-//! - Default protocol: TLS 1.3 only. `SSLCipherSuite` takes explicit suite names (IANA or
-//!   OpenSSL spelling) and each must be one rustls's ring provider offers; OpenSSL's keywords
-//!   (`HIGH`, `!aNULL`) are errors rather than silently different.
+//! - Default protocol: TLS 1.3 only. `SSLCipherSuite` takes, for TLS 1.3, suite names (IANA
+//!   or OpenSSL spelling) and, for TLS 1.2, an OpenSSL cipher string (`HIGH:!aNULL`) evaluated
+//!   over the suites rustls's ring provider offers; a keyword or suite it cannot honour
+//!   exactly is an error rather than silently different (`tls/ciphers.rs`).
 //!
 //! `tls/ciphers.rs` holds the protocol and cipher-suite languages, `tls/other.rs` the mod_ssl
 //! directives whose behaviour here is fixed (a warning when the file asks for another).

@@ -136,6 +136,10 @@ impl Dav<'_, '_> {
         if let Err(s) = self.check_if(rel) {
             return Response::error(s);
         }
+        let token = match new_token() {
+            Ok(t) => t,
+            Err(e) => return fail("LOCK token", &e),
+        };
         let created = existing.is_none();
         if created {
             // A lock on an unmapped URL creates an empty resource (RFC 4918 §9.10.4).
@@ -152,7 +156,7 @@ impl Dav<'_, '_> {
         }
         let st = self.tree.stat(rel).ok().flatten();
         let lock = Lock {
-            token: new_token(),
+            token,
             exclusive: info.exclusive,
             infinite: infinite && st.as_ref().is_some_and(store::is_dir),
             owner: info.owner,
@@ -250,20 +254,35 @@ impl Dav<'_, '_> {
     }
 }
 
-/// `opaquelocktoken:` with a random (version 4) UUID.
-fn new_token() -> String {
+/// A fresh `opaquelocktoken:` URI (RFC 4918 §20.1): a version-4 UUID from the kernel's
+/// random source. No token is made when that source fails: a predictable one would let two
+/// locks share a token.
+fn new_token() -> std::io::Result<String> {
     let mut b = [0u8; 16];
-    let _ = getrandom::getrandom(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
-    let h = h.concat();
-    format!(
-        "opaquelocktoken:{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    getrandom::getrandom(&mut b).map_err(std::io::Error::from)?;
+    let id = uuid::Builder::from_random_bytes(b).into_uuid();
+    Ok(format!("opaquelocktoken:{}", id.hyphenated()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_token;
+
+    /// RFC 4122 §4.4 by hand: 8-4-4-4-12 lower-case hex digits, version nibble 4, variant
+    /// bits 10 (8, 9, a or b).
+    #[test]
+    fn tokens_are_version_4_uuids_and_differ() {
+        let a = new_token().unwrap();
+        let b = new_token().unwrap();
+        assert_ne!(a, b);
+        let id = a.strip_prefix("opaquelocktoken:").expect(&a);
+        let groups: Vec<&str> = id.split('-').collect();
+        let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        assert_eq!(lens, [8, 4, 4, 4, 12], "{a}");
+        assert!(id
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)));
+        assert!(groups[2].starts_with('4'), "{a}");
+        assert!("89ab".contains(&groups[3][..1]), "{a}");
+    }
 }
