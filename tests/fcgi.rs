@@ -997,31 +997,18 @@ fn keep_conn_one_pool_connection_per_client_connection() {
     let sock = dir.join(format!("sock/{ALICE}.sock"));
     let fpm = start_fpm(&dir, &[ALICE]);
     let keeping = keeping_backend();
-    let conf = format!(
-        "User nobody
-Group nogroup
-Confinement unix landlock
-ErrorLog logs/error.log
-LogLevel debug
-PidFile logs/httpd.pid
-StartServers 2
-Timeout 10
-KeepAliveTimeout 10
-<VirtualHost *:80>
-  ServerName alice.test
-  DocumentRoot www/alice
-  AssignUserID {ALICE} {ALICE}
-  <Directory {d}/www/alice>
-    SetHandler \"proxy:unix:{d}/sock/{ALICE}.sock|fcgi://localhost\"
-  </Directory>
-</VirtualHost>
-<VirtualHost *:80>
+    let conf = alice_fpm_conf(
+        &d,
+        "debug",
+        &format!(
+            "<VirtualHost *:80>
   ServerName keeping.test
   DocumentRoot www/alice
   AssignUserID {ALICE} {ALICE}
   ProxyPass / fcgi://127.0.0.1:{keeping}/srv/
 </VirtualHost>
 "
+        ),
     );
     let s = Server::start(&dir, &conf);
     let get_on = |c: &mut TcpStream, host: &str, path: &str| {
@@ -1307,26 +1294,7 @@ fn keep_conn_pool_closing_after_each_request() {
         assert!(Instant::now() < until, "php-fpm did not create its socket");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let conf = format!(
-        "User nobody
-Group nogroup
-Confinement unix landlock
-ErrorLog logs/error.log
-LogLevel info
-PidFile logs/httpd.pid
-StartServers 2
-Timeout 10
-KeepAliveTimeout 10
-<VirtualHost *:80>
-  ServerName alice.test
-  DocumentRoot www/alice
-  AssignUserID {ALICE} {ALICE}
-  <Directory {d}/www/alice>
-    SetHandler \"proxy:unix:{d}/sock/{ALICE}.sock|fcgi://localhost\"
-  </Directory>
-</VirtualHost>
-"
-    );
+    let conf = alice_fpm_conf(&d, "info", "");
     let s = Server::start(&dir, &conf);
     let mut c = s.connect();
     for i in 0..12usize {
@@ -1356,4 +1324,29 @@ KeepAliveTimeout 10
         "re-sent on a new connection: {} of 12",
         log.matches("sending the request on a new one").count()
     );
+}
+
+/// A root master whose vhost alice.test sends everything to alice's own php-fpm pool over
+/// `sock/alice.sock`; `more` follows (further vhosts).
+fn alice_fpm_conf(d: &str, log_level: &str, more: &str) -> String {
+    format!(
+        "User nobody
+Group nogroup
+Confinement unix landlock
+ErrorLog logs/error.log
+LogLevel {log_level}
+PidFile logs/httpd.pid
+StartServers 2
+Timeout 10
+KeepAliveTimeout 10
+<VirtualHost *:80>
+  ServerName alice.test
+  DocumentRoot www/alice
+  AssignUserID {ALICE} {ALICE}
+  <Directory {d}/www/alice>
+    SetHandler \"proxy:unix:{d}/sock/{ALICE}.sock|fcgi://localhost\"
+  </Directory>
+</VirtualHost>
+{more}"
+    )
 }
